@@ -1,0 +1,75 @@
+# innerloop build. `make demo` runs the main job, `make test` the test suite; both install what they need.
+# Library code is src/*.c; each src/tools/NAME.c is a thin main built as build/bin/il-NAME; each
+# tests/test_NAME.c is a cmocka suite built as build/tests/test_NAME.
+
+BUILD    ?= build
+CC       ?= gcc
+ARCH     ?= -march=native
+OPT      ?= -O3
+# OpenBLAS's OpenMP build: inside our own OpenMP regions it runs single-threaded, so kernels parallel over
+# (batch, head) never oversubscribe the cores. Override BLAS_CFLAGS/BLAS_LIBS on a cluster with modules.
+BLAS_DIR    ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-openmp
+BLAS_LIBS   ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
+SAN      ?=
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp \
+            -Iinclude $(BLAS_CFLAGS) $(SAN) -MMD -MP
+LDLIBS   += $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
+
+LIB_SRC  := $(wildcard src/*.c)
+TOOL_SRC := $(wildcard src/tools/*.c)
+TEST_SRC := $(wildcard tests/test_*.c)
+LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
+TOOLS    := $(TOOL_SRC:src/tools/%.c=$(BUILD)/bin/il-%)
+TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+LIB      := $(BUILD)/libinnerloop.a
+
+.PHONY: all deps test unit asan bench demo corpus clean
+all: $(TOOLS) $(TESTS)
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/obj/%.o: src/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/tools/%.o: src/tools/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/tests/%.o: tests/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/bin/il-%: $(BUILD)/obj/tools/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+# The whole suite: unit tests, tool-level tests, and the same unit tests under ASan+UBSan.
+test: all
+	tests/run.sh $(BUILD)
+	$(MAKE) --no-print-directory asan
+
+# Unit tests only, in this build.
+unit: all
+	tests/run.sh $(BUILD) unit
+
+asan:
+	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
+
+bench: $(TOOLS)
+	$(BUILD)/bin/il-bench
+
+corpus: $(BUILD)/bin/il-prepare
+	scripts/corpus.sh $(BUILD)
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d)

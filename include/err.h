@@ -1,0 +1,39 @@
+/* err: one way to report failure.
+ *
+ * Two kinds of failure, kept apart on purpose:
+ *  - a user's bad input (config, corpus, shard, checkpoint): library code records a one-line message
+ *    naming the file, line or key with err_set() and returns -1; the tool's main prints it and exits
+ *    with IL_EXIT_INPUT. Tests read err_msg() to check the reason.
+ *  - an internal failure (a library call that must not fail, out of memory): CHECK() reports source
+ *    file and line and ends the process through the abort hook, which the distributed layer points at
+ *    MPI_Abort so that every rank stops, not just this one. */
+#ifndef IL_ERR_H
+#define IL_ERR_H
+
+#include <stddef.h>
+
+/* Exit codes, documented in README.md. */
+enum {
+    IL_EXIT_OK = 0,
+    IL_EXIT_FAIL = 1,      /* internal or runtime failure */
+    IL_EXIT_INPUT = 2,     /* bad command line, config, corpus, shard or checkpoint */
+};
+
+/* Records a printf-style message for err_msg(); always returns -1 so callers can `return err_set(...)`. */
+int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+const char *err_msg(void);
+
+/* Reports "file:line: message" on stderr and ends the process (all ranks, once a hook is set). */
+_Noreturn void err_fatal(const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void err_set_abort_hook(void (*hook)(int exit_code));
+
+#define CHECK(cond, ...)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) err_fatal(__FILE__, __LINE__, __VA_ARGS__);                           \
+    } while (0)
+
+/* Allocation that cannot fail silently; zero-filled. */
+void *err_calloc(size_t n, size_t size);
+
+#endif

@@ -1,0 +1,37 @@
+/* tokenizer: byte-level, or byte-pair encoding trained on the corpus.
+ *
+ * Ids 0..255 are the raw bytes in both kinds, so every byte string encodes and decodes exactly. A BPE
+ * tokenizer adds one id per learned merge (256, 257, ...) in the order they were learned. Text is first
+ * split into chunks (a run of letters/digits with the single space before it, or any other single
+ * byte) and merges never cross a chunk boundary, which keeps training fast and encoding exact. */
+#ifndef IL_TOKENIZER_H
+#define IL_TOKENIZER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { TOK_BYTE = 1, TOK_BPE = 2 };
+
+typedef struct {
+    int kind;
+    int vocab_size;           /* 256 + n_merges */
+    int n_merges;
+    int32_t (*merges)[2];     /* [n_merges][2]: token 256+i is merges[i][0] followed by merges[i][1] */
+    uint32_t id;              /* content hash: shards record it so a mismatched tokenizer is caught */
+    /* decode table, built from the merges */
+    uint8_t **piece;          /* [vocab_size] bytes of each token */
+    int *piece_len;           /* [vocab_size] */
+} tok_t;
+
+int tok_init_byte(tok_t *t);
+/* Learns vocab_size-256 merges from text; vocab_size in [256, 65536]. Returns 0 or -1 with err_set(). */
+int tok_train_bpe(tok_t *t, const uint8_t *text, size_t n, int vocab_size);
+/* Encodes n bytes into *out (malloc'd, *n_out ids). Returns 0 or -1. */
+int tok_encode(const tok_t *t, const uint8_t *text, size_t n, uint16_t **out, size_t *n_out);
+/* Decodes ids into *out (malloc'd, *n_out bytes). Returns 0, or -1 for an id out of range. */
+int tok_decode(const tok_t *t, const uint16_t *ids, size_t n, uint8_t **out, size_t *n_out);
+int tok_save(const tok_t *t, const char *path); /* atomic; refuses to overwrite */
+int tok_load(tok_t *t, const char *path);       /* -1 with err_set() naming the file on bad input */
+void tok_free(tok_t *t);
+
+#endif
