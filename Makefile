@@ -12,7 +12,7 @@ BLAS_DIR    ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-openmp
 BLAS_LIBS   ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
 SAN      ?=
-CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp \
+CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
             -Iinclude $(BLAS_CFLAGS) $(SAN) -MMD -MP
 LDLIBS   += $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
 

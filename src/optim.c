@@ -1,0 +1,77 @@
+#include "optim.h"
+
+#include <math.h>
+#include <stdlib.h>
+
+#include "err.h"
+
+void adamw_create(adamw_t *o, size_t n)
+{
+    o->n = n;
+    o->m = err_calloc(n, sizeof *o->m);
+    o->v = err_calloc(n, sizeof *o->v);
+    o->t = 0;
+}
+
+void adamw_destroy(adamw_t *o)
+{
+    free(o->m);
+    free(o->v);
+    o->m = o->v = NULL;
+}
+
+void adamw_step(adamw_t *o, float *params, const float *grads, float grad_scale, const gpt_tensor_t *tensors,
+                int n_tensors, float lr, const adamw_hparams_t *h)
+{
+    o->t++;
+    float b1 = h->beta1, b2 = h->beta2, eps = h->eps;
+    float c1 = 1.0f / (1.0f - powf(b1, (float)o->t)), c2 = 1.0f / (1.0f - powf(b2, (float)o->t));
+    for (int ti = 0; ti < n_tensors; ti++) {
+        const gpt_tensor_t *t = &tensors[ti];
+        float wd = t->decay ? h->weight_decay : 0.0f;
+        float *p = params + t->offset, *m = o->m + t->offset, *v = o->v + t->offset;
+        const float *g = grads + t->offset;
+#pragma omp parallel for simd schedule(static) if (t->size > 65536)
+        for (size_t i = 0; i < t->size; i++) {
+            float gi = g[i] * grad_scale;
+            m[i] = b1 * m[i] + (1.0f - b1) * gi;
+            v[i] = b2 * v[i] + (1.0f - b2) * gi * gi;
+            float mhat = m[i] * c1, vhat = v[i] * c2;
+            p[i] -= lr * (mhat / (sqrtf(vhat) + eps) + wd * p[i]);
+        }
+    }
+}
+
+float optim_lr(int64_t step, int64_t warmup, int64_t max_steps, float lr, float min_lr)
+{
+    if (step < warmup) return lr * (float)(step + 1) / (float)warmup;
+    if (max_steps <= warmup) return lr;
+    double progress = (double)(step - warmup) / (double)(max_steps - warmup);
+    if (progress > 1.0) progress = 1.0;
+    return (float)(min_lr + 0.5 * (1.0 + cos(M_PI * progress)) * (lr - min_lr));
+}
+
+enum { NORM_CHUNK = 1 << 16 };
+
+double optim_norm(const float *x, size_t n)
+{
+    size_t n_chunks = (n + NORM_CHUNK - 1) / NORM_CHUNK;
+    double *part = err_calloc(n_chunks, sizeof *part);
+#pragma omp parallel for schedule(static)
+    for (size_t c = 0; c < n_chunks; c++) {
+        size_t end = (c + 1) * NORM_CHUNK < n ? (c + 1) * NORM_CHUNK : n;
+        double s = 0;
+#pragma omp simd reduction(+ : s)
+        for (size_t i = c * NORM_CHUNK; i < end; i++) s += (double)x[i] * x[i];
+        part[c] = s;
+    }
+    double total = 0;
+    for (size_t c = 0; c < n_chunks; c++) total += part[c];
+    free(part);
+    return sqrt(total);
+}
+
+float optim_clip_scale(double norm, float max_norm)
+{
+    return max_norm > 0 && norm > max_norm ? (float)(max_norm / norm) : 1.0f;
+}

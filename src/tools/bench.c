@@ -1,0 +1,168 @@
+/* il-bench: training-step speed of named model configs, against this machine's SGEMM rate measured in
+ * the same run (the machines are shared and noisy, so only the ratio travels). Prints the median of
+ * several steps and where the time goes, kernel by kernel. */
+#include <cblas.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "err.h"
+#include "model.h"
+#include "optim.h"
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ---- per-kernel timing: a kern_ops_t whose entries time the fast kernels ---- */
+enum { K_ENC, K_LN, K_MATMUL, K_ATT, K_GELU, K_CE, K_N };
+static const char *const k_names[K_N] = {"encoder", "layernorm", "matmul", "attention", "gelu", "crossentropy"};
+static double k_time[K_N][2]; /* [kernel][0 forward, 1 backward] */
+
+#define TIMED(kind, dir, call)                                                                            \
+    do {                                                                                                   \
+        double t0_ = now();                                                                                \
+        call;                                                                                              \
+        k_time[kind][dir] += now() - t0_;                                                                  \
+    } while (0)
+
+static void t_enc_f(float *o, const int32_t *i, const float *e, const float *p, int B, int T, int C)
+{ TIMED(K_ENC, 0, kern_fast.encoder_forward(o, i, e, p, B, T, C)); }
+static void t_enc_b(float *de, float *dp, const float *d, const int32_t *i, int B, int T, int C)
+{ TIMED(K_ENC, 1, kern_fast.encoder_backward(de, dp, d, i, B, T, C)); }
+static void t_ln_f(float *o, float *m, float *r, const float *x, const float *w, const float *b, int N, int C)
+{ TIMED(K_LN, 0, kern_fast.layernorm_forward(o, m, r, x, w, b, N, C)); }
+static void t_ln_b(float *dx, float *dw, float *db, const float *d, const float *x, const float *w, const float *m,
+                   const float *r, int N, int C)
+{ TIMED(K_LN, 1, kern_fast.layernorm_backward(dx, dw, db, d, x, w, m, r, N, C)); }
+static void t_mm_f(float *o, const float *x, const float *w, const float *b, int N, int C, int OC, int acc)
+{ TIMED(K_MATMUL, 0, kern_fast.matmul_forward(o, x, w, b, N, C, OC, acc)); }
+static void t_mm_b(float *dx, float *dw, float *db, const float *d, const float *x, const float *w, int N, int C, int OC)
+{ TIMED(K_MATMUL, 1, kern_fast.matmul_backward(dx, dw, db, d, x, w, N, C, OC)); }
+static void t_att_f(float *o, float *a, const float *q, int B, int T, int C, int NH)
+{ TIMED(K_ATT, 0, kern_fast.attention_forward(o, a, q, B, T, C, NH)); }
+static void t_att_b(float *dq, float *s, const float *d, const float *q, const float *a, int B, int T, int C, int NH)
+{ TIMED(K_ATT, 1, kern_fast.attention_backward(dq, s, d, q, a, B, T, C, NH)); }
+static void t_gelu_f(float *o, const float *x, size_t n) { TIMED(K_GELU, 0, kern_fast.gelu_forward(o, x, n)); }
+static void t_gelu_b(float *dx, const float *x, const float *d, size_t n)
+{ TIMED(K_GELU, 1, kern_fast.gelu_backward(dx, x, d, n)); }
+static void t_ce_f(float *p, float *l, const int32_t *t, int N, int V)
+{ TIMED(K_CE, 0, kern_fast.crossentropy_forward(p, l, t, N, V)); }
+static void t_ce_b(float *p, const int32_t *t, float d, int N, int V)
+{ TIMED(K_CE, 1, kern_fast.crossentropy_backward(p, t, d, N, V)); }
+
+static const kern_ops_t kern_timed = {"timed", t_enc_f, t_enc_b, t_ln_f, t_ln_b, t_mm_f, t_mm_b,
+                                      t_att_f, t_att_b, t_gelu_f, t_gelu_b, t_ce_f, t_ce_b};
+
+static double sgemm_gflops(int n, int reps)
+{
+    float *a = err_calloc((size_t)n * n, sizeof *a), *b = err_calloc((size_t)n * n, sizeof *b),
+          *c = err_calloc((size_t)n * n, sizeof *c);
+    for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 13) * 0.01f;
+    double t[16];
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
+        t[r] = now() - t0;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * n * (double)n / median(t, reps) / 1e9;
+}
+
+typedef struct {
+    const char *name;
+    gpt_dims_t d;
+    int B;
+} bench_cfg_t;
+
+static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
+{
+    gpt_t m;
+    gpt_create(&m, &bc->d, bc->B, &kern_timed);
+    rng_t rng;
+    rng_seed(&rng, 1);
+    gpt_init_params(&m, &rng);
+    adamw_t opt;
+    adamw_create(&opt, m.n_params);
+    adamw_hparams_t h = {0.9f, 0.95f, 1e-8f, 0.1f};
+    int B = bc->B, T = bc->d.T, N = B * T;
+    int32_t *x = err_calloc((size_t)N + 1, sizeof *x);
+    for (int i = 0; i <= N; i++) x[i] = (int32_t)(rng_u64(&rng) % (uint64_t)bc->d.V);
+    double *t = err_calloc((size_t)steps, sizeof *t), opt_time = 0;
+    for (int s = -2; s < steps; s++) { /* two warm-up steps */
+        if (s == 0) memset(k_time, 0, sizeof k_time);
+        double t0 = now();
+        gpt_forward(&m, x, x + 1, B, T);
+        gpt_zero_grad(&m);
+        gpt_backward(&m, 1.0f);
+        double t1 = now();
+        float scale = optim_clip_scale(optim_norm(m.grads, m.n_params), 1.0f);
+        adamw_step(&opt, m.params, m.grads, scale, m.tensors, m.n_tensors, 1e-4f, &h);
+        if (s >= 0) {
+            t[s] = now() - t0;
+            opt_time += now() - t1;
+        }
+    }
+    double total = 0;
+    for (int s = 0; s < steps; s++) total += t[s];
+    double med = median(t, steps), flops = gpt_flops_per_token(&bc->d, T) * N;
+    printf("config %s: V=%d T=%d L=%d NH=%d C=%d B=%d, %zu params, %.2f GFLOP/step, threads %d\n", bc->name,
+           bc->d.V, T, bc->d.L, bc->d.NH, bc->d.C, B, m.n_params, flops / 1e9, omp_get_max_threads());
+    printf("  median of %d steps: %.2f ms/step, %.0f tokens/s, %.1f GFLOP/s = %.2f x SGEMM\n", steps, med * 1e3,
+           N / med, flops / med / 1e9, flops / med / 1e9 / sgemm);
+    printf("  where the time goes (share of all steps):");
+    for (int k = 0; k < K_N; k++)
+        printf(" %s %.1f%%/%.1f%%", k_names[k], 100 * k_time[k][0] / total, 100 * k_time[k][1] / total);
+    printf(" (fwd/bwd), optimizer %.1f%%\n", 100 * opt_time / total);
+    free(x);
+    free(t);
+    adamw_destroy(&opt);
+    gpt_destroy(&m);
+}
+
+int main(int argc, char **argv)
+{
+    static const bench_cfg_t cfgs[] = {
+        {"A", {256, 64, 4, 4, 128}, 4},
+        {"D", {512, 256, 4, 4, 256}, 8},
+    };
+    int steps = 20;
+    const char *only = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--config") && i + 1 < argc) only = argv[++i];
+        else {
+            fprintf(stderr, "usage: il-bench [--config A|D] [--steps N]\n");
+            return IL_EXIT_INPUT;
+        }
+    }
+    if (steps < 1 || steps > 1000) {
+        fprintf(stderr, "il-bench: --steps must be in [1, 1000]\n");
+        return IL_EXIT_INPUT;
+    }
+    double sgemm = sgemm_gflops(2048, 5);
+    printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
+           sgemm);
+    for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
+        if (!only || !strcmp(only, cfgs[c].name)) bench_model(&cfgs[c], steps, sgemm);
+    return 0;
+}
