@@ -14,12 +14,17 @@
 
 typedef struct {
     afile_t af;
-    int failed;
+    int failed;                 /* a ckpt_add() failed: ckpt_commit() must not produce a file */
+    size_t n_sections;
+    uint32_t header_crc;        /* CRC32 of the section headers written so far, for the end marker */
+    char (*tags)[CKPT_TAG_LEN]; /* tags written so far, to refuse a duplicate */
+    size_t tags_cap;
 } ckpt_writer_t;
 
-int ckpt_begin(ckpt_writer_t *w, const char *path); /* refuses to overwrite */
+/* Tags are 1 to CKPT_TAG_LEN-1 characters from [A-Za-z0-9._-], unique within a file. */
+int ckpt_begin(ckpt_writer_t *w, const char *path); /* refuses to overwrite; nothing to clean up on failure */
 int ckpt_add(ckpt_writer_t *w, const char *tag, const void *data, size_t bytes);
-int ckpt_commit(ckpt_writer_t *w); /* appends the end marker, fsyncs, renames */
+int ckpt_commit(ckpt_writer_t *w); /* appends the end marker, fsyncs, renames; on failure leaves no file */
 void ckpt_abort(ckpt_writer_t *w);
 
 typedef struct {

@@ -53,6 +53,9 @@ void config_defaults(config_t *c);
  * 'model.widht'". Returns 0, or -1 with err_set(). */
 int config_load(config_t *c, const char *path);
 
+/* The same from an open stream; `name` stands for the file in messages. */
+int config_load_stream(config_t *c, FILE *f, const char *name);
+
 /* Applies one "section.key=value" override. Returns 0, or -1 with err_set() naming the key. */
 int config_set(config_t *c, const char *assignment);
 
@@ -62,6 +65,11 @@ int config_validate(const config_t *c, int world_size);
 
 /* Writes every key, in table order, as an INI file that config_load() reads back to the same values. */
 int config_write(const config_t *c, FILE *f);
+
+/* Compares a and b key by key, skipping the keys or whole sections named in `ignore` ("train.threads",
+ * "eval"; NULL-terminated). Returns 1 and writes "section.key (value in b, not value in a)" into key at
+ * the first difference, or 0 when they agree. */
+int config_diff(const config_t *a, const config_t *b, const char *const *ignore, char *key, size_t n);
 
 /* Prints the key table as a Markdown table (key, type, default, meaning) for the README. */
 void config_print_keys_markdown(FILE *f);

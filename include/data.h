@@ -16,8 +16,9 @@ typedef struct {
 
 /* Fails (err_set) if the rank's range is shorter than T+1 tokens. */
 int loader_init(loader_t *l, const shard_t *s, int rank, int n_ranks, int T);
-/* Reset to the start of this rank's range (validation passes always score the same windows). */
-void loader_rewind(loader_t *l);
+/* Moves the cursor to `offset` tokens past the start of this rank's range (wrapping), so validation can
+ * score the same windows, spread over the whole shard, every time. */
+void loader_seek(loader_t *l, uint64_t offset);
 /* Fills inputs, targets (B, T) with the next B windows (row stride T, so windows do not overlap), and,
  * if cats is not NULL, cats (B, T) with the category of the document each target token belongs to. */
 void loader_next(loader_t *l, int B, int T, int32_t *inputs, int32_t *targets, int32_t *cats);

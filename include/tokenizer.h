@@ -2,8 +2,10 @@
  *
  * Ids 0..255 are the raw bytes in both kinds, so every byte string encodes and decodes exactly. A BPE
  * tokenizer adds one id per learned merge (256, 257, ...) in the order they were learned. Text is first
- * split into chunks (a run of letters/digits with the single space before it, or any other single
- * byte) and merges never cross a chunk boundary, which keeps training fast and encoding exact. */
+ * split into chunks (a run of ASCII letters/digits with the single space before it, or any other single
+ * byte) and merges never cross a chunk boundary, which keeps training fast and encoding exact. A run is
+ * cut every TOK_MAX_CHUNK bytes so that encoding stays linear on pathological input (a megabyte with no
+ * spaces). The file layout is documented in docs/formats.md. */
 #ifndef IL_TOKENIZER_H
 #define IL_TOKENIZER_H
 
@@ -11,6 +13,7 @@
 #include <stdint.h>
 
 enum { TOK_BYTE = 1, TOK_BPE = 2 };
+enum { TOK_MAX_CHUNK = 64 };
 
 typedef struct {
     int kind;
@@ -21,10 +24,15 @@ typedef struct {
     /* decode table, built from the merges */
     uint8_t **piece;          /* [vocab_size] bytes of each token */
     int *piece_len;           /* [vocab_size] */
+    /* encode table, built from the merges: open addressing, key (left << 16 | right), value merge rank */
+    uint32_t *pair_key;
+    int32_t *pair_rank;
+    uint32_t pair_cap;        /* power of two, or 0 for byte-level */
 } tok_t;
 
 int tok_init_byte(tok_t *t);
-/* Learns vocab_size-256 merges from text; vocab_size in [256, 65536]. Returns 0 or -1 with err_set(). */
+/* Learns up to vocab_size-256 merges from text; vocab_size in [256, 65536]. Stops early (smaller
+ * t->vocab_size) when no adjacent pair is left to merge. Returns 0 or -1 with err_set(). */
 int tok_train_bpe(tok_t *t, const uint8_t *text, size_t n, int vocab_size);
 /* Encodes n bytes into *out (malloc'd, *n_out ids). Returns 0 or -1. */
 int tok_encode(const tok_t *t, const uint8_t *text, size_t n, uint16_t **out, size_t *n_out);

@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Tool-level test of il-prepare: text and Brown-format inputs, both tokenizers, and each bad input.
+set -euo pipefail
+BUILD=${BUILD:-build}
+prep=$(cd "$(dirname "$BUILD/bin/il-prepare")" && pwd)/il-prepare
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+die() { echo "t_prepare: $*" >&2; exit 1; }
+# expect_fail NEEDLE CMD...: CMD must exit non-zero with one line on stderr that names NEEDLE.
+expect_fail() {
+    local needle=$1; shift
+    if "$@" >out.txt 2>err.txt; then die "succeeded unexpectedly: $*"; fi
+    [ "$(wc -l <err.txt)" -eq 1 ] || die "expected one line of error, got: $(cat err.txt)"
+    grep -q '^il-prepare: ' err.txt || die "error lacks the il-prepare: prefix: $(cat err.txt)"
+    grep -qF -- "$needle" err.txt || die "error does not name $needle: $(cat err.txt)"
+}
+
+# A synthetic corpus of 3 documents (fewer than 10: each is split by tokens).
+for i in 1 2 3; do
+    for j in $(seq 1 60); do echo "Document $i line $j: the quick brown fox jumps over the lazy dog $((i * j))."; done >doc$i.txt
+done
+"$prep" --out byte --tokenizer byte doc1.txt doc2.txt doc3.txt >/dev/null
+"$prep" --out bpe --tokenizer bpe --vocab 300 doc1.txt doc2.txt doc3.txt >/dev/null
+for d in byte bpe; do
+    for f in tokenizer.bin train.bin val.bin train.counts prepare.txt; do [ -s "$d/$f" ] || die "$d/$f missing"; done
+    [ -z "$(ls "$d" | grep tmp)" ] || die "temporary files left in $d"
+done
+# byte level: every input byte is one token, so train + val tokens = total input bytes
+total=$(cat doc1.txt doc2.txt doc3.txt | wc -c)
+read -r tr va < <(awk '/^train:/{t=$4} /^val:/{v=$4} END{print t, v}' byte/prepare.txt)
+[ $((tr + va)) -eq "$total" ] || die "byte split holds $tr + $va tokens, input has $total bytes"
+[ "$va" -gt 0 ] && [ "$va" -lt $((total / 5)) ] || die "validation share $va of $total is not about 1/10"
+# a shard's size follows from its header: 36 + 2*tokens + 20*docs + 32*categories
+[ "$(stat -c %s byte/train.bin)" -eq $((36 + 2 * tr + 20 * 3 + 32)) ] || die "byte/train.bin has the wrong size"
+# BPE compresses the same text
+read -r btr < <(awk '/^train:/{print $4}' bpe/prepare.txt)
+[ "$btr" -lt $((tr * 3 / 4)) ] || die "BPE train tokens $btr not well below byte-level $tr"
+grep -q "vocab 300" bpe/prepare.txt || die "bpe vocab not 300"
+
+# Bad inputs: each exits non-zero naming the file, and leaves no outputs.
+expect_fail nosuch.txt "$prep" --out o1 nosuch.txt
+: >empty.txt
+expect_fail empty.txt "$prep" --out o2 doc1.txt empty.txt
+printf 'abc\0def\n' >bin.dat
+expect_fail bin.dat "$prep" --out o3 bin.dat
+head -c 3000 /dev/urandom | tr -d '\000' >noise.dat
+expect_fail noise.dat "$prep" --out o4 noise.dat
+for o in o1 o2 o3 o4; do [ ! -e "$o" ] || [ -z "$(ls -A "$o")" ] || die "$o has partial outputs"; done
+# usage errors exit 2
+set +e; "$prep" --out o5 --vocab 10 doc1.txt 2>/dev/null; rc=$?; set -e
+[ $rc -eq 2 ] || die "bad --vocab exited $rc, expected 2"
+
+# Existing outputs are not overwritten.
+mkdir keep
+echo "precious" >keep/val.bin
+expect_fail keep/val.bin "$prep" --out keep doc1.txt doc2.txt
+[ "$(cat keep/val.bin)" = precious ] || die "keep/val.bin was changed"
+[ ! -e keep/train.bin ] || die "partial outputs next to an existing one"
+expect_fail bpe/tokenizer.bin "$prep" --out bpe doc1.txt
+
+# A Brown-format fixture: 12 documents in 3 genres (>= 10, so whole documents are held out).
+mkdir brown
+: >brown/cats.txt
+n=0
+for g in a:news b:editorial c:reviews; do
+    letter=${g%%:*}; name=${g#*:}
+    for k in 01 02 03 04; do
+        n=$((n + 1))
+        printf '\n\n\tThe/at jury/nn said/vbd ``/`` %s/nn %s/cd ,/, and/or/cc 1/2/cd ./. \047\047/\047\047\nIt/pps ended/vbd ./.\n\n\n\tNew/jj-hl paragraph/nn-hl\n' \
+            "$name" "$n" >"brown/c$letter$k"
+        echo "c$letter$k $name" >>brown/cats.txt
+    done
+done
+"$prep" --out bb --tokenizer byte --val-every 3 --brown brown >/dev/null
+# documents 1 and 4 of each genre go to validation (every 3rd from the first)
+awk '$1=="news"||$1=="editorial"||$1=="reviews"{ if ($2 != 2 || $4 != 2) bad=1; n++ } END{ exit !(n==3 && !bad) }' bb/prepare.txt ||
+    die "per-category split wrong: $(cat bb/prepare.txt)"
+grep -q "^train: 6 documents" bb/prepare.txt || die "expected 6 training documents"
+grep -q "^val: 6 documents" bb/prepare.txt || die "expected 6 validation documents"
+# tags are gone: the second news document, byte for byte, is in the training shard (byte-level ids are
+# little-endian uint16 with a zero high byte, so dropping NULs leaves the text)
+tr -d '\000' <bb/train.bin >bb.txt
+expected='The jury said "news 2, and/or 1/2." It ended.'
+grep -qaF "$expected" bb.txt || die "untagged text not found in train.bin"
+grep -qaF "New paragraph" bb.txt || die "headline not found in train.bin"
+! grep -qa '/nn\|/at\|``' bb.txt || die "tags left in train.bin"
+# a missing document listed in cats.txt is named
+echo "cd01 religion" >>brown/cats.txt
+expect_fail brown/cd01 "$prep" --out bb2 --brown brown
+expect_fail nodir/cats.txt "$prep" --out bb3 --brown nodir
+echo ok

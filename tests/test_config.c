@@ -1,0 +1,350 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "err.h"
+#include "rng.h"
+
+static char dir[4096];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/il_config_XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    DIR *d = opendir(dir);
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));) {
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(p);
+    }
+    closedir(d);
+    return rmdir(dir);
+}
+
+/* Writes `text` to <dir>/<name> and returns the path (static buffer: one file at a time). */
+static const char *ini(const char *name, const char *text)
+{
+    static char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+#define assert_msg_has(s)                                                                         \
+    do {                                                                                          \
+        if (!strstr(err_msg(), (s))) fail_msg("message \"%s\" lacks \"%s\"", err_msg(), (s));      \
+    } while (0)
+
+/* Loads `text` as a file and expects failure with a message containing "<path>:<line>: " and `part`. */
+static void expect_load_error(const char *text, int line, const char *part)
+{
+    config_t c, before;
+    config_defaults(&c);
+    before = c;
+    const char *path = ini("bad.ini", text);
+    assert_int_equal(config_load(&c, path), -1);
+    char loc[8300];
+    snprintf(loc, sizeof loc, "%s:%d: ", path, line);
+    assert_msg_has(loc);
+    assert_msg_has(part);
+    assert_null(strchr(err_msg(), '\n'));
+    assert_memory_equal(&c, &before, sizeof c); /* a failed load changes nothing */
+}
+
+static void expect_set_error(const char *assignment, const char *part)
+{
+    config_t c, before;
+    config_defaults(&c);
+    before = c;
+    assert_int_equal(config_set(&c, assignment), -1);
+    char loc[1100];
+    snprintf(loc, sizeof loc, "--set %s: ", assignment);
+    assert_msg_has(loc);
+    assert_msg_has(part);
+    assert_memory_equal(&c, &before, sizeof c);
+}
+
+static void expect_invalid(const config_t *c, int world, const char *part1, const char *part2)
+{
+    assert_int_equal(config_validate(c, world), -1);
+    assert_msg_has(part1);
+    assert_msg_has(part2);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    assert_int_equal(config_validate(&c, 1), 0);
+    assert_int_equal(c.vocab_size, 0);
+    assert_int_equal(c.seq_len, 64);
+    assert_int_equal(c.n_layer, 4);
+    assert_int_equal(c.n_head, 4);
+    assert_int_equal(c.d_model, 128);
+    assert_int_equal(c.global_batch, 8);
+    assert_int_equal(c.micro_batch, 8);
+    assert_int_equal(c.max_steps, 1000);
+    assert_true(c.seed == 1337);
+    assert_int_equal(c.threads, 0);
+    assert_true(c.lr == 1e-3f && c.min_lr == 1e-4f && c.weight_decay == 0.1f);
+    assert_true(c.beta1 == 0.9f && c.beta2 == 0.95f && c.eps == 1e-8f && c.grad_clip == 1.0f);
+    assert_int_equal(c.warmup_steps, 100);
+    assert_int_equal(c.eval_interval, 100);
+    assert_int_equal(c.eval_batches, 8);
+    assert_string_equal(c.name, "run");
+    assert_string_equal(c.out_dir, "runs");
+    assert_string_equal(c.train_path, "data/brown/train.bin");
+    assert_string_equal(c.val_path, "data/brown/val.bin");
+    assert_int_equal(c.log_interval, 10);
+    assert_int_equal(c.ckpt_interval, 0);
+    assert_int_equal(c.keep_ckpts, 3);
+}
+
+/* config_write() then config_load() into a struct with other values must give back the same bytes. */
+static void roundtrip(const config_t *c)
+{
+    char path[8192];
+    snprintf(path, sizeof path, "%s/rt.ini", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(config_write(c, f), 0);
+    assert_int_equal(fclose(f), 0);
+    config_t back;
+    config_defaults(&back);
+    assert_int_equal(config_set(&back, "model.d_model=64"), 0);
+    assert_int_equal(config_set(&back, "data.val_path=elsewhere/val.bin"), 0);
+    if (config_load(&back, path)) fail_msg("%s", err_msg());
+    assert_memory_equal(&back, c, sizeof back);
+    unlink(path);
+}
+
+static void test_write_load_roundtrip(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    roundtrip(&c);
+
+    const char *sets[] = {"model.vocab_size=50257", "model.d_model=768", "model.n_head=12",
+                          "train.seed=18446744073709551615", "optim.lr=6e-4", "optim.min_lr=6.0000002e-05",
+                          "optim.beta2=0.99999", "optim.eps=1.17549435e-38", "optim.weight_decay=0.3333333",
+                          "optim.grad_clip=0", "data.train_path=my data/train set.bin", "data.val_path=",
+                          "run.name=gpt-2_small.v1", "run.out_dir=/scratch/x y"};
+    for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++)
+        if (config_set(&c, sets[i])) fail_msg("%s", err_msg());
+    assert_int_equal(config_validate(&c, 1), 0);
+    roundtrip(&c);
+
+    /* Arbitrary floats, not just short decimals, must come back with identical bits. */
+    rng_t r;
+    rng_seed(&r, 7);
+    for (int i = 0; i < 100; i++) {
+        c.beta1 = (float)rng_uniform(&r);
+        c.lr = (float)(rng_uniform(&r) * 9.99 + 1e-7);
+        c.eps = (float)(rng_uniform(&r) * 1e-6 + 1e-30);
+        roundtrip(&c);
+    }
+}
+
+static void test_ini_syntax_accepted(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    const char *path = ini("ok.ini", "# a comment\n; another\n\n[model]\nd_model = 256 ; inline comment\n"
+                                     "n_head=8\nd_model = 512\n\n[optim]\nlr: 0.01\n[run]\nname = ok\n");
+    if (config_load(&c, path)) fail_msg("%s", err_msg());
+    assert_int_equal(c.d_model, 512); /* the later duplicate wins */
+    assert_int_equal(c.n_head, 8);
+    assert_true(c.lr == 0.01f);
+    assert_string_equal(c.name, "ok");
+    assert_int_equal(c.seq_len, 64); /* untouched keys keep their value */
+}
+
+static void test_load_errors(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    char missing[8192];
+    snprintf(missing, sizeof missing, "%s/none.ini", dir);
+    assert_int_equal(config_load(&c, missing), -1);
+    assert_msg_has(missing);
+    assert_msg_has("cannot open: No such file");
+
+    expect_load_error("[model]\nd_model = 64\nthis line has no equals sign\n", 3, "syntax error");
+    expect_load_error("[model\nd_model = 64\n", 1, "syntax error");
+    expect_load_error("[model]\nn_head = 4\nwidht = 64\n", 3, "unknown key 'model.widht'");
+    expect_load_error("[modle]\nd_model = 64\n", 2, "unknown key 'modle.d_model'");
+    expect_load_error("d_model = 64\n", 1, "d_model");
+    expect_load_error("[model]\n\nd_model = abc\n", 3, "model.d_model: 'abc' is not an integer");
+    expect_load_error("[model]\nd_model = 12x\n", 2, "model.d_model: '12x' is not an integer");
+    expect_load_error("[model]\nd_model = 1.5\n", 2, "'1.5' is not an integer");
+    expect_load_error("[model]\nd_model = 99999999999999999999\n", 2, "model.d_model: '99999999999999999999' is out of range");
+    expect_load_error("[model]\nd_model = 2147483648\n", 2, "is out of range");
+    expect_load_error("[model]\nn_layer = 0\n", 2, "model.n_layer: '0' is out of range [1, 1024]");
+    expect_load_error("[train]\nseed = -1\n", 2, "train.seed: '-1' is not an unsigned integer");
+    expect_load_error("[train]\nseed = 18446744073709551616\n", 2, "train.seed");
+    expect_load_error("[optim]\nlr = nan\n", 2, "optim.lr: 'nan' is not a finite number");
+    expect_load_error("[optim]\nlr = inf\n", 2, "optim.lr: 'inf'");
+    expect_load_error("[optim]\nlr = 1e99\n", 2, "optim.lr: '1e99'");
+    expect_load_error("[optim]\nlr = 0.1abc\n", 2, "optim.lr: '0.1abc' is not a number");
+    expect_load_error("[optim]\nlr = 0\n", 2, "optim.lr: '0' is out of range (0, 10]");
+    expect_load_error("[optim]\nbeta2 = 1\n", 2, "optim.beta2: '1' is out of range [0, 1)");
+    expect_load_error("[optim]\nbeta1 =\n", 2, "optim.beta1: '' is not a number");
+
+    char text[400], path[200];
+    memset(path, 'p', 185);
+    path[185] = '\0';
+    snprintf(text, sizeof text, "[data]\ntrain_path = %s\n", path);
+    expect_load_error(text, 2, "data.train_path: value has 185 characters; allowed [1, 180]");
+    memset(path, 'p', 199);
+    path[199] = '\0';
+    snprintf(text, sizeof text, "[data]\ntrain_path = %s\n[model]\nd_model=1\n", path);
+    expect_load_error(text, 2, "line longer than");
+
+    /* The first failing line is the one reported, whichever kind of error it is. */
+    expect_load_error("[model]\nd_model = x\nno equals\n", 2, "'x' is not an integer");
+    expect_load_error("[model]\nno equals\nd_model = x\n", 2, "syntax error");
+    expect_load_error("[model]\nd_model = 64\nn_head = 0\nn_layer = 0\n", 3, "model.n_head");
+}
+
+static void test_set(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "model.d_model=256"), 0);
+    assert_int_equal(c.d_model, 256);
+    assert_int_equal(config_set(&c, "optim.lr=3e-4"), 0);
+    assert_true(c.lr == 3e-4f);
+    assert_int_equal(config_set(&c, "data.val_path="), 0);
+    assert_string_equal(c.val_path, "");
+    assert_int_equal(config_set(&c, "run.name=a=b"), 0); /* only the first '=' separates */
+    assert_string_equal(c.name, "a=b");
+
+    expect_set_error("model.d_model=abc", "model.d_model: 'abc' is not an integer");
+    expect_set_error("model.widht=3", "unknown key 'model.widht'");
+    expect_set_error("model.d_model", "section.key=value");
+    expect_set_error("d_model=3", "section.key=value");
+    expect_set_error("run.name=", "run.name: value has 0 characters");
+    expect_set_error("run.out_dir=a;b", "run.out_dir");
+    expect_set_error("run.out_dir= lead", "run.out_dir");
+    expect_set_error("optim.beta1=-0.1", "optim.beta1: '-0.1' is out of range [0, 1)");
+    char long_set[400] = "data.train_path=";
+    memset(long_set + strlen(long_set), 'x', 300);
+    expect_set_error(long_set, "data.train_path: value has 300 characters; allowed [1, 180]");
+}
+
+static void test_validate(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    c.d_model = 100;
+    c.n_head = 3;
+    expect_invalid(&c, 1, "model.d_model (100)", "model.n_head (3)");
+
+    config_defaults(&c);
+    c.global_batch = 8;
+    c.micro_batch = 4;
+    assert_int_equal(config_validate(&c, 2), 0);
+    expect_invalid(&c, 3, "train.global_batch (8)", "train.micro_batch (4) x world size (3)");
+    expect_invalid(&c, 0, "world size", "0");
+    c.micro_batch = 3;
+    expect_invalid(&c, 1, "train.global_batch", "train.micro_batch (3)");
+
+    const char *bad_names[] = {"a/b", "..", ".", "x y", "r\xc3\xa9sum\xc3\xa9", ""};
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        config_defaults(&c);
+        snprintf(c.name, sizeof c.name, "%s", bad_names[i]);
+        expect_invalid(&c, 1, "run.name", "");
+    }
+    config_defaults(&c);
+    snprintf(c.name, sizeof c.name, "Run-1_x.2");
+    assert_int_equal(config_validate(&c, 1), 0);
+
+    config_defaults(&c);
+    c.min_lr = 2e-3f;
+    expect_invalid(&c, 1, "optim.min_lr", "optim.lr");
+    config_defaults(&c);
+    c.warmup_steps = 2000;
+    expect_invalid(&c, 1, "optim.warmup_steps", "train.max_steps");
+    config_defaults(&c);
+    c.vocab_size = 1;
+    expect_invalid(&c, 1, "model.vocab_size", "");
+    c.vocab_size = 65537;
+    expect_invalid(&c, 1, "model.vocab_size", "65536");
+    c.vocab_size = 2;
+    assert_int_equal(config_validate(&c, 1), 0);
+    config_defaults(&c);
+    c.beta1 = 1.0f;
+    expect_invalid(&c, 1, "optim.beta1", "[0, 1)");
+    config_defaults(&c);
+    c.grad_clip = NAN;
+    expect_invalid(&c, 1, "optim.grad_clip", "finite");
+    config_defaults(&c);
+    c.eval_batches = 0;
+    expect_invalid(&c, 1, "eval.eval_batches", "eval.eval_interval");
+    c.eval_interval = 0;
+    assert_int_equal(config_validate(&c, 1), 0);
+    c.eval_interval = 100;
+    c.val_path[0] = '\0';
+    assert_int_equal(config_validate(&c, 1), 0);
+    config_defaults(&c);
+    c.train_path[0] = '\0';
+    expect_invalid(&c, 1, "data.train_path", "");
+}
+
+static void test_markdown(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    config_print_keys_markdown(f);
+    assert_int_equal(fclose(f), 0);
+    int lines = 0;
+    for (char *p = buf; *p; p++) lines += *p == '\n';
+    assert_int_equal(lines, 2 + 27); /* header, separator, one row per config_t field */
+    const char *expect[] = {"| `model.d_model` | int | `128` |", "| `train.seed` | uint64 | `1337` |",
+                            "| `optim.lr` | float |", "| `data.val_path` | string | `data/brown/val.bin` |",
+                            "| `run.keep_ckpts` | int | `3` |"};
+    for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
+        if (!strstr(buf, expect[i])) fail_msg("markdown lacks \"%s\"", expect[i]);
+    free(buf);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),           cmocka_unit_test(test_write_load_roundtrip),
+        cmocka_unit_test(test_ini_syntax_accepted), cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_set),                cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_markdown),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}

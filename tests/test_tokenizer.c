@@ -1,0 +1,372 @@
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "rng.h"
+#include "tokenizer.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/test_tokenizer.XXXXXX");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd);
+}
+
+static const char *path_in(const char *name)
+{
+    static char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return p;
+}
+
+static uint8_t *random_bytes(uint64_t seed, size_t n)
+{
+    rng_t r;
+    rng_seed(&r, seed);
+    uint8_t *b = malloc(n);
+    for (size_t i = 0; i < n; i++) b[i] = (uint8_t)rng_u64(&r);
+    return b;
+}
+
+/* English-like text from a fixed word list with Zipf-ish frequencies and punctuation. */
+static uint8_t *english(uint64_t seed, size_t n)
+{
+    static const char *words[] = {"the", "of", "and", "to", "a", "in", "that", "is", "was", "he", "for", "it", "with",
+                                  "as", "his", "on", "be", "at", "by", "had", "jury", "election", "County", "said",
+                                  "investigation", "Fulton", "1961", "department", "however", "city"};
+    const int n_words = (int)(sizeof words / sizeof *words);
+    rng_t r;
+    rng_seed(&r, seed);
+    uint8_t *b = malloc(n + 32);
+    size_t k = 0;
+    while (k < n) {
+        double u = rng_uniform(&r);
+        const char *w = words[(int)(u * u * n_words)];
+        k += (size_t)sprintf((char *)b + k, "%s%s", w, rng_uniform(&r) < 0.08 ? ". " : rng_uniform(&r) < 0.05 ? ",\n" : " ");
+    }
+    return b;
+}
+
+static void assert_round_trip(const tok_t *t, const uint8_t *text, size_t n)
+{
+    uint16_t *ids;
+    uint8_t *back;
+    size_t n_ids, n_back;
+    assert_int_equal(tok_encode(t, text, n, &ids, &n_ids), 0);
+    for (size_t i = 0; i < n_ids; i++) assert_true(ids[i] < t->vocab_size);
+    assert_int_equal(tok_decode(t, ids, n_ids, &back, &n_back), 0);
+    assert_int_equal(n_back, n);
+    assert_memory_equal(back, text, n);
+    free(ids);
+    free(back);
+}
+
+static void test_byte_round_trip(void **state)
+{
+    (void)state;
+    tok_t t;
+    assert_int_equal(tok_init_byte(&t), 0);
+    assert_int_equal(t.vocab_size, 256);
+    uint8_t *b = random_bytes(1, 5000);
+    b[0] = 0; /* NUL must survive */
+    uint16_t *ids;
+    size_t n;
+    assert_int_equal(tok_encode(&t, b, 5000, &ids, &n), 0);
+    assert_int_equal(n, 5000);
+    for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], b[i]);
+    assert_round_trip(&t, b, 5000);
+    free(ids);
+    free(b);
+    tok_free(&t);
+}
+
+/* ---- independent reference BPE: recount every pair each step, on the chunk list ---- */
+
+static int alnum(int c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+typedef struct {
+    int32_t *s;
+    int len;
+} seq_t;
+
+/* Splits text into chunks by the rule in tokenizer.h. */
+static seq_t *ref_chunks(const uint8_t *text, size_t n, size_t *n_chunks)
+{
+    seq_t *c = calloc(n + 1, sizeof *c);
+    size_t k = 0;
+    for (size_t i = 0; i < n; k++) {
+        size_t j = i;
+        if (text[j] == ' ' && j + 1 < n && alnum(text[j + 1])) j++;
+        if (alnum(text[j])) {
+            while (j < n && alnum(text[j]) && j - i < TOK_MAX_CHUNK) j++;
+        } else {
+            j = i + 1;
+        }
+        c[k].len = (int)(j - i);
+        c[k].s = malloc(sizeof(int32_t) * (j - i));
+        for (size_t q = i; q < j; q++) c[k].s[q - i] = text[q];
+        i = j;
+    }
+    *n_chunks = k;
+    return c;
+}
+
+static void ref_apply(seq_t *c, size_t n, int32_t a, int32_t b, int32_t id)
+{
+    for (size_t i = 0; i < n; i++) {
+        int o = 0;
+        for (int j = 0; j < c[i].len; j++) {
+            if (j + 1 < c[i].len && c[i].s[j] == a && c[i].s[j + 1] == b) {
+                c[i].s[o++] = id;
+                j++;
+            } else {
+                c[i].s[o++] = c[i].s[j];
+            }
+        }
+        c[i].len = o;
+    }
+}
+
+static void test_bpe_matches_reference(void **state)
+{
+    (void)state;
+    const size_t n = 3000;
+    const int vocab = 300;
+    uint8_t *text = english(7, n);
+    tok_t t;
+    assert_int_equal(tok_train_bpe(&t, text, n, vocab), 0);
+    assert_int_equal(t.vocab_size, vocab);
+
+    size_t n_chunks;
+    seq_t *c = ref_chunks(text, n, &n_chunks);
+    int64_t *count = calloc((size_t)vocab * vocab, sizeof *count);
+    for (int m = 0; m < vocab - 256; m++) {
+        memset(count, 0, (size_t)vocab * vocab * sizeof *count);
+        for (size_t i = 0; i < n_chunks; i++)
+            for (int j = 0; j + 1 < c[i].len; j++) count[c[i].s[j] * vocab + c[i].s[j + 1]]++;
+        int best = 0;
+        for (int p = 1; p < vocab * vocab; p++)
+            if (count[p] > count[best]) best = p;
+        assert_true(count[best] > 0);
+        assert_int_equal(t.merges[m][0], best / vocab);
+        assert_int_equal(t.merges[m][1], best % vocab);
+        ref_apply(c, n_chunks, best / vocab, best % vocab, 256 + m);
+    }
+    /* encoding the training text gives exactly the reference's final segmentation */
+    uint16_t *ids;
+    size_t n_ids, k = 0;
+    assert_int_equal(tok_encode(&t, text, n, &ids, &n_ids), 0);
+    for (size_t i = 0; i < n_chunks; i++)
+        for (int j = 0; j < c[i].len; j++) {
+            assert_true(k < n_ids);
+            assert_int_equal(ids[k++], c[i].s[j]);
+        }
+    assert_int_equal(k, n_ids);
+    for (size_t i = 0; i < n_chunks; i++) free(c[i].s);
+    free(c);
+    free(count);
+    free(ids);
+    free(text);
+    tok_free(&t);
+}
+
+static void test_bpe_round_trip_and_compression(void **state)
+{
+    (void)state;
+    const size_t n = 200000;
+    uint8_t *text = english(3, n), *noise = random_bytes(4, 20000);
+    tok_t t;
+    assert_int_equal(tok_train_bpe(&t, text, n, 330), 0);
+    assert_int_equal(t.vocab_size, 330);
+    assert_round_trip(&t, text, n);
+    assert_round_trip(&t, noise, 20000);
+    uint8_t *other = english(99, 50000); /* text not seen in training */
+    uint16_t *ids;
+    size_t n_ids;
+    assert_int_equal(tok_encode(&t, other, 50000, &ids, &n_ids), 0);
+    assert_true(n_ids * 2 < 50000); /* words and their leading space mostly become single tokens */
+    assert_round_trip(&t, other, 50000);
+    free(ids);
+    free(other);
+    tok_free(&t);
+
+    /* training on random bytes (with NULs, no words) also round-trips */
+    assert_int_equal(tok_train_bpe(&t, noise, 20000, 512), 0);
+    assert_round_trip(&t, noise, 20000);
+    assert_round_trip(&t, text, n);
+    tok_free(&t);
+    free(noise);
+    free(text);
+}
+
+static void test_long_run_is_linear(void **state)
+{
+    (void)state;
+    const size_t n = 1 << 20;
+    uint8_t *a = malloc(n);
+    memset(a, 'a', n);
+    tok_t t;
+    assert_int_equal(tok_train_bpe(&t, a, n, 300), 0);
+    assert_round_trip(&t, a, n);
+    tok_free(&t);
+    free(a);
+}
+
+static void test_save_load(void **state)
+{
+    (void)state;
+    uint8_t *text = english(11, 20000);
+    tok_t t, u, b;
+    assert_int_equal(tok_train_bpe(&t, text, 20000, 300), 0);
+    assert_int_equal(tok_save(&t, path_in("t.bin")), 0);
+    assert_int_equal(tok_load(&u, path_in("t.bin")), 0);
+    assert_int_equal(u.kind, TOK_BPE);
+    assert_int_equal(u.vocab_size, t.vocab_size);
+    assert_int_equal(u.id, t.id);
+    assert_memory_equal(u.merges, t.merges, sizeof *t.merges * (size_t)t.n_merges);
+    uint16_t *x, *y;
+    size_t nx, ny;
+    assert_int_equal(tok_encode(&t, text, 20000, &x, &nx), 0);
+    assert_int_equal(tok_encode(&u, text, 20000, &y, &ny), 0);
+    assert_int_equal(nx, ny);
+    assert_memory_equal(x, y, nx * sizeof *x);
+    free(x);
+    free(y);
+
+    /* refuses to overwrite, and different tokenizers get different ids */
+    assert_int_equal(tok_save(&u, path_in("t.bin")), -1);
+    assert_non_null(strstr(err_msg(), "already exists"));
+    assert_int_equal(tok_init_byte(&b), 0);
+    assert_int_not_equal(b.id, t.id);
+    tok_t v;
+    assert_int_equal(tok_train_bpe(&v, text, 20000, 299), 0);
+    assert_int_not_equal(v.id, t.id);
+    assert_int_equal(tok_save(&b, path_in("byte.bin")), 0);
+    tok_free(&u);
+    assert_int_equal(tok_load(&u, path_in("byte.bin")), 0);
+    assert_int_equal(u.kind, TOK_BYTE);
+    assert_int_equal(u.id, b.id);
+    tok_free(&u);
+    tok_free(&v);
+    tok_free(&b);
+    tok_free(&t);
+    free(text);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+}
+
+static void write_raw(const char *name, const void *b, size_t n)
+{
+    FILE *f = fopen(path_in(name), "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+static void assert_load_fails(const char *name, const char *reason)
+{
+    tok_t t;
+    assert_int_equal(tok_load(&t, path_in(name)), -1);
+    if (!strstr(err_msg(), reason) || !strstr(err_msg(), path_in(name))) fail_msg("message \"%s\" lacks \"%s\"", err_msg(), reason);
+}
+
+static void test_bad_files(void **state)
+{
+    (void)state;
+    assert_load_fails("missing.bin", "cannot open");
+    write_raw("empty.bin", "", 0);
+    assert_load_fails("empty.bin", "empty");
+    write_raw("text.bin", "hello world, this is not a tokenizer\n", 37);
+    assert_load_fails("text.bin", "bad magic");
+
+    /* a valid 2-merge file by the documented layout, then broken in one place each */
+    uint8_t b[28 + 16] = {'I', 'L', 'T', 'O', 'K', 'E', 'N', 0};
+    put32(b + 8, 1);
+    put32(b + 12, TOK_BPE);
+    put32(b + 16, 258);
+    put32(b + 20, 2);
+    put32(b + 28, 'a');
+    put32(b + 32, 'b');
+    put32(b + 36, 256);
+    put32(b + 40, 'c');
+    /* the id is FNV-1a over the little-endian words kind, vocab, merges (docs/formats.md) */
+    uint32_t id = 2166136261u;
+    for (size_t i = 12; i < sizeof b; i++) {
+        if (i == 20) i = 28; /* skip n_merges and id */
+        id = (id ^ b[i]) * 16777619u;
+    }
+    put32(b + 24, id);
+    write_raw("good.bin", b, sizeof b);
+    tok_t u;
+    assert_int_equal(tok_load(&u, path_in("good.bin")), 0);
+    assert_int_equal(u.vocab_size, 258);
+    assert_int_equal(u.id, id);
+    tok_free(&u);
+    /* " abc" x3 and "abc" x1: (a,b) and (b,c) tie at 4 and the lower pair wins, then (ab,c) */
+    const uint8_t abc[] = "abc abc abc abc";
+    assert_int_equal(tok_train_bpe(&u, abc, sizeof abc - 1, 258), 0);
+    assert_int_equal(u.merges[0][0], 'a');
+    assert_int_equal(u.merges[0][1], 'b');
+    assert_int_equal(u.merges[1][0], 256);
+    assert_int_equal(u.merges[1][1], 'c');
+    assert_int_equal(u.id, id);
+    tok_free(&u);
+
+    write_raw("short.bin", b, sizeof b - 5);
+    assert_load_fails("short.bin", "truncated");
+    write_raw("header.bin", b, 20);
+    assert_load_fails("header.bin", "truncated");
+
+    uint8_t c[sizeof b];
+    memcpy(c, b, sizeof b);
+    put32(c + 8, 9);
+    write_raw("version.bin", c, sizeof c);
+    assert_load_fails("version.bin", "unsupported tokenizer version 9");
+
+    memcpy(c, b, sizeof b);
+    put32(c + 36, 257); /* merge 1 may use ids up to 256 only */
+    write_raw("forward.bin", c, sizeof c);
+    assert_load_fails("forward.bin", "merge 1 refers to token 257");
+
+    memcpy(c, b, sizeof b);
+    put32(c + 24, id ^ 1);
+    write_raw("id.bin", c, sizeof c);
+    assert_load_fails("id.bin", "content hash");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_byte_round_trip),
+        cmocka_unit_test(test_bpe_matches_reference),
+        cmocka_unit_test(test_bpe_round_trip_and_compression),
+        cmocka_unit_test(test_long_run_is_linear),
+        cmocka_unit_test(test_save_load),
+        cmocka_unit_test(test_bad_files),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
