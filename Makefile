@@ -66,6 +66,12 @@ asan:
 bench: $(TOOLS)
 	$(BUILD)/bin/il-bench
 
+# The main job: fetch and prepare the Brown Corpus, train the demo model, score it per genre.
+demo: $(TOOLS) corpus
+	$(BUILD)/bin/il-train --config configs/demo.ini --resume
+	$(BUILD)/bin/il-eval --checkpoint runs/demo/ckpt/$$(ls runs/demo/ckpt | grep -v tmp | sort | tail -1) \
+	    --data data/brown/val.bin
+
 corpus: $(BUILD)/bin/il-prepare
 	scripts/corpus.sh $(BUILD)
 

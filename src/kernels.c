@@ -155,7 +155,14 @@ static void matmul_backward(float *dinp, float *dw, float *dbias, const float *d
 }
 
 /* One (batch, head) pair per task: the matmuls inside run on one thread each (OpenBLAS's OpenMP build
- * does that inside a parallel region), so B*NH tasks keep every core busy without nesting. */
+ * does that inside a parallel region), so B*NH tasks keep every core busy without nesting.
+ * Causality is exploited in blocks of ATT_BLOCK rows: row block [i0, i1) only needs keys [0, i1), which
+ * skips nearly half the work of full T x T products. Entries above the diagonal are stored as zeros, so
+ * products that read a whole diagonal block stay exact. */
+enum { ATT_BLOCK = 64 };
+
+static int imin(int a, int b) { return a < b ? a : b; }
+
 static void attention_forward(float *out, float *att, const float *qkv, int B, int T, int C, int NH)
 {
     int hs = C / NH;
@@ -164,20 +171,25 @@ static void attention_forward(float *out, float *att, const float *qkv, int B, i
     for (int bh = 0; bh < B * NH; bh++) {
         int b = bh / NH, h = bh % NH;
         const float *q = qkv + (size_t)b * T * 3 * C + h * hs, *k = q + C, *v = q + 2 * C;
-        float *p = att + (size_t)bh * T * T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, 3 * C, k, 3 * C, 0.0f, p, T);
-        for (int t = 0; t < T; t++) {
-            float *r = p + (size_t)t * T, maxv = -INFINITY, sum = 0;
+        float *p = att + (size_t)bh * T * T, *y = out + (size_t)b * T * C + h * hs;
+        for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+            int i1 = imin(i0 + ATT_BLOCK, T);
+            float *pb = p + (size_t)i0 * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs, scale, q + (size_t)i0 * 3 * C,
+                        3 * C, k, 3 * C, 0.0f, pb, T);
+            for (int t = i0; t < i1; t++) {
+                float *r = p + (size_t)t * T, maxv = -INFINITY, sum = 0;
 #pragma omp simd reduction(max : maxv)
-            for (int u = 0; u <= t; u++) maxv = r[u] > maxv ? r[u] : maxv;
+                for (int u = 0; u <= t; u++) maxv = r[u] > maxv ? r[u] : maxv;
 #pragma omp simd reduction(+ : sum)
-            for (int u = 0; u <= t; u++) sum += (r[u] = exp_fast(r[u] - maxv));
-            float inv = 1.0f / sum;
-            for (int u = 0; u <= t; u++) r[u] *= inv;
-            memset(r + t + 1, 0, (size_t)(T - t - 1) * sizeof *r);
+                for (int u = 0; u <= t; u++) sum += (r[u] = exp_fast(r[u] - maxv));
+                float inv = 1.0f / sum;
+                for (int u = 0; u <= t; u++) r[u] *= inv;
+                memset(r + t + 1, 0, (size_t)(T - t - 1) * sizeof *r);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1, 1.0f, pb, T, v, 3 * C, 0.0f,
+                        y + (size_t)i0 * C, C);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, v, 3 * C, 0.0f,
-                    out + (size_t)b * T * C + h * hs, C);
     }
 }
 
@@ -193,18 +205,32 @@ static void attention_backward(float *dqkv, float *scratch, const float *dout, c
         const float *p = att + (size_t)bh * T * T, *dy = dout + (size_t)b * T * C + h * hs;
         float *dq = dqkv + (size_t)b * T * 3 * C + h * hs, *dk = dq + C, *dv = dq + 2 * C;
         float *ds = scratch + (size_t)bh * T * T;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dy, C, v, 3 * C, 0.0f, ds, T);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, p, T, dy, C, 0.0f, dv, 3 * C);
-        for (int t = 0; t < T; t++) {
-            const float *pr = p + (size_t)t * T;
-            float *r = ds + (size_t)t * T, dot = 0;
+        /* by row blocks: dP = dY V^T, then the softmax backward turns it into dS, then dQ = dS K */
+        for (int i0 = 0; i0 < T; i0 += ATT_BLOCK) {
+            int i1 = imin(i0 + ATT_BLOCK, T);
+            float *db = ds + (size_t)i0 * T;
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, i1 - i0, i1, hs, 1.0f, dy + (size_t)i0 * C, C, v,
+                        3 * C, 0.0f, db, T);
+            for (int t = i0; t < i1; t++) {
+                const float *pr = p + (size_t)t * T;
+                float *r = ds + (size_t)t * T, dot = 0;
 #pragma omp simd reduction(+ : dot)
-            for (int u = 0; u <= t; u++) dot += pr[u] * r[u];
-            for (int u = 0; u <= t; u++) r[u] = pr[u] * (r[u] - dot) * scale;
-            memset(r + t + 1, 0, (size_t)(T - t - 1) * sizeof *r);
+                for (int u = 0; u <= t; u++) dot += pr[u] * r[u];
+                for (int u = 0; u <= t; u++) r[u] = pr[u] * (r[u] - dot) * scale;
+                memset(r + t + 1, 0, (size_t)(T - t - 1) * sizeof *r);
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, i1 - i0, hs, i1, 1.0f, db, T, k, 3 * C, 0.0f,
+                        dq + (size_t)i0 * 3 * C, 3 * C);
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, k, 3 * C, 0.0f, dq, 3 * C);
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, ds, T, q, 3 * C, 0.0f, dk, 3 * C);
+        /* by column blocks: keys [j0, j1) are seen by queries [j0, T): dV = P^T dY, dK = dS^T Q */
+        for (int j0 = 0; j0 < T; j0 += ATT_BLOCK) {
+            int j1 = imin(j0 + ATT_BLOCK, T);
+            size_t o = (size_t)j0 * T + j0;
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, j1 - j0, hs, T - j0, 1.0f, p + o, T,
+                        dy + (size_t)j0 * C, C, 0.0f, dv + (size_t)j0 * 3 * C, 3 * C);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, j1 - j0, hs, T - j0, 1.0f, ds + o, T,
+                        q + (size_t)j0 * 3 * C, 3 * C, 0.0f, dk + (size_t)j0 * 3 * C, 3 * C);
+        }
     }
 }
 

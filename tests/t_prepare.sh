@@ -3,19 +3,13 @@
 set -euo pipefail
 BUILD=${BUILD:-build}
 prep=$(cd "$(dirname "$BUILD/bin/il-prepare")" && pwd)/il-prepare
+here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
 
-die() { echo "t_prepare: $*" >&2; exit 1; }
-# expect_fail NEEDLE CMD...: CMD must exit non-zero with one line on stderr that names NEEDLE.
-expect_fail() {
-    local needle=$1; shift
-    if "$@" >out.txt 2>err.txt; then die "succeeded unexpectedly: $*"; fi
-    [ "$(wc -l <err.txt)" -eq 1 ] || die "expected one line of error, got: $(cat err.txt)"
-    grep -q '^il-prepare: ' err.txt || die "error lacks the il-prepare: prefix: $(cat err.txt)"
-    grep -qF -- "$needle" err.txt || die "error does not name $needle: $(cat err.txt)"
-}
+name=t_prepare
+source "$here/lib.sh"
 
 # A synthetic corpus of 3 documents (fewer than 10: each is split by tokens).
 for i in 1 2 3; do
@@ -40,13 +34,13 @@ read -r btr < <(awk '/^train:/{print $4}' bpe/prepare.txt)
 grep -q "vocab 300" bpe/prepare.txt || die "bpe vocab not 300"
 
 # Bad inputs: each exits non-zero naming the file, and leaves no outputs.
-expect_fail nosuch.txt "$prep" --out o1 nosuch.txt
+expect_fail il-prepare nosuch.txt "$prep" --out o1 nosuch.txt
 : >empty.txt
-expect_fail empty.txt "$prep" --out o2 doc1.txt empty.txt
+expect_fail il-prepare empty.txt "$prep" --out o2 doc1.txt empty.txt
 printf 'abc\0def\n' >bin.dat
-expect_fail bin.dat "$prep" --out o3 bin.dat
+expect_fail il-prepare bin.dat "$prep" --out o3 bin.dat
 head -c 3000 /dev/urandom | tr -d '\000' >noise.dat
-expect_fail noise.dat "$prep" --out o4 noise.dat
+expect_fail il-prepare noise.dat "$prep" --out o4 noise.dat
 for o in o1 o2 o3 o4; do [ ! -e "$o" ] || [ -z "$(ls -A "$o")" ] || die "$o has partial outputs"; done
 # usage errors exit 2
 set +e; "$prep" --out o5 --vocab 10 doc1.txt 2>/dev/null; rc=$?; set -e
@@ -55,10 +49,10 @@ set +e; "$prep" --out o5 --vocab 10 doc1.txt 2>/dev/null; rc=$?; set -e
 # Existing outputs are not overwritten.
 mkdir keep
 echo "precious" >keep/val.bin
-expect_fail keep/val.bin "$prep" --out keep doc1.txt doc2.txt
+expect_fail il-prepare keep/val.bin "$prep" --out keep doc1.txt doc2.txt
 [ "$(cat keep/val.bin)" = precious ] || die "keep/val.bin was changed"
 [ ! -e keep/train.bin ] || die "partial outputs next to an existing one"
-expect_fail bpe/tokenizer.bin "$prep" --out bpe doc1.txt
+expect_fail il-prepare bpe/tokenizer.bin "$prep" --out bpe doc1.txt
 
 # A Brown-format fixture: 12 documents in 3 genres (>= 10, so whole documents are held out).
 mkdir brown
@@ -88,6 +82,6 @@ grep -qaF "New paragraph" bb.txt || die "headline not found in train.bin"
 ! grep -qa '/nn\|/at\|``' bb.txt || die "tags left in train.bin"
 # a missing document listed in cats.txt is named
 echo "cd01 religion" >>brown/cats.txt
-expect_fail brown/cd01 "$prep" --out bb2 --brown brown
-expect_fail nodir/cats.txt "$prep" --out bb3 --brown nodir
+expect_fail il-prepare brown/cd01 "$prep" --out bb2 --brown brown
+expect_fail il-prepare nodir/cats.txt "$prep" --out bb3 --brown nodir
 echo ok

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Tool-level test of il-train and il-eval: a short run end to end on a prepared text corpus, and every
+# bad input (config, data, run directory, checkpoint) ends with exit 2 and one line naming the culprit,
+# with nothing the user had overwritten.
+set -euo pipefail
+BUILD=${BUILD:-build}
+bin=$(cd "$BUILD/bin" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+name=t_train
+source "$here/lib.sh"
+
+for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    for j in $(seq 1 40); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
+done
+"$bin/il-prepare" --out data --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+"$bin/il-prepare" --out other --tokenizer byte doc*.txt >/dev/null
+
+cat >run.ini <<'INI'
+[model]
+seq_len = 16
+n_layer = 1
+n_head = 2
+d_model = 16
+[data]
+train_path = data/train.bin
+val_path = data/val.bin
+[train]
+global_batch = 4
+micro_batch = 2
+max_steps = 6
+[optim]
+warmup_steps = 2
+[eval]
+eval_interval = 3
+eval_batches = 2
+[run]
+name = r1
+log_interval = 1
+ckpt_interval = 3
+INI
+
+# a run, its files, and the effective config reading back as a config
+"$bin/il-train" --config run.ini >train.out
+for f in config.ini log.txt metrics.jsonl launches.jsonl ckpt/step_00000003.ckpt ckpt/step_00000006.ckpt; do
+    [ -s "runs/r1/$f" ] || die "runs/r1/$f missing"
+done
+grep -q '"kind":"val","step":6' runs/r1/metrics.jsonl || die "no validation record at the last step"
+[ "$(grep -c '"kind":"train"' runs/r1/metrics.jsonl)" -eq 6 ] || die "expected 6 train records"
+grep -q '"git_commit"' runs/r1/launches.jsonl || die "launch provenance lacks the commit"
+grep -q '^vocab_size = 300$' runs/r1/config.ini || die "effective config does not record the vocab taken from data"
+"$bin/il-train" --config runs/r1/config.ini --set run.name=r2 >/dev/null
+for r in r1 r2; do "$bin/il-eval" --checkpoint runs/$r/ckpt/step_00000006.ckpt --data data/val.bin | sed 's/^[^:]*://' >$r.eval; done
+grep -q "loss" r1.eval || die "il-eval printed no loss"
+cmp r1.eval r2.eval || die "the same config trained twice scores differently"
+# a finished run resumed does nothing more, and says so
+"$bin/il-train" --config run.ini --resume >resume.out
+grep -q "resumed at step 6" resume.out || die "resume of a finished run: $(cat resume.out)"
+
+# bad configs and command lines
+expect_fail il-train nosuch.ini "$bin/il-train" --config nosuch.ini
+printf '[model]\nd_model = 16\nwidht = 3\n' >bad1.ini
+expect_fail il-train "bad1.ini:3" "$bin/il-train" --config bad1.ini
+printf '[model]\nd_model = abc\n' >bad2.ini
+expect_fail il-train "model.d_model" "$bin/il-train" --config bad2.ini
+expect_fail il-train "model.n_head" "$bin/il-train" --config run.ini --set model.n_head=3
+expect_fail il-train "train.global_batch" "$bin/il-train" --config run.ini --set train.global_batch=5
+expect_fail il-train "--set" "$bin/il-train" --config run.ini --set nodot
+# bad data
+expect_fail il-train "missing.bin" "$bin/il-train" --config run.ini --set data.train_path=missing.bin --set run.name=x1
+expect_fail il-train "other/val.bin" "$bin/il-train" --config run.ini --set data.val_path=other/val.bin --set run.name=x2
+head -c 100 data/train.bin >trunc.bin
+expect_fail il-train "trunc.bin" "$bin/il-train" --config run.ini --set data.train_path=trunc.bin --set run.name=x3
+expect_fail il-train "model.vocab_size" "$bin/il-train" --config run.ini --set model.vocab_size=100 --set run.name=x4
+# an existing run is never trained over
+before=$(md5sum runs/r1/ckpt/step_00000006.ckpt)
+expect_fail il-train "runs/r1" "$bin/il-train" --config run.ini
+# resuming with another experiment's settings is refused, naming the key
+expect_fail il-train "optim.lr" "$bin/il-train" --config run.ini --resume --set optim.lr=0.01
+[ "$before" = "$(md5sum runs/r1/ckpt/step_00000006.ckpt)" ] || die "a refused run changed the checkpoint"
+# checkpoints: missing, corrupt, scored on data of another tokenizer
+expect_fail il-eval "nosuch.ckpt" "$bin/il-eval" --checkpoint nosuch.ckpt --data data/val.bin
+head -c 3000 runs/r1/ckpt/step_00000006.ckpt >cut.ckpt
+expect_fail il-eval "cut.ckpt" "$bin/il-eval" --checkpoint cut.ckpt --data data/val.bin
+expect_fail il-eval "other/val.bin" "$bin/il-eval" --checkpoint runs/r1/ckpt/step_00000006.ckpt --data other/val.bin
+echo "t_train: ok"
