@@ -31,7 +31,6 @@ static inline float exp_fast(float x)
     return p * scale;
 }
 
-static inline float tanh_fast(float u) { return 1.0f - 2.0f / (exp_fast(2.0f * u) + 1.0f); }
 
 static void encoder_forward(float *out, const int32_t *inp, const float *wte, const float *wpe, int B, int T, int C)
 {
@@ -236,21 +235,22 @@ static void attention_backward(float *dqkv, float *scratch, const float *dout, c
 
 #define GELU_K 0.7978845608028654f /* sqrt(2/pi) */
 
+/* 0.5 (1 + tanh(u)) written as the logistic sigmoid of 2u: no cancellation where tanh is near -1. */
+static inline float gelu_sig(float x) { return 1.0f / (1.0f + exp_fast(-2.0f * GELU_K * (x + 0.044715f * x * x * x))); }
+
 static void gelu_forward(float *out, const float *inp, size_t n)
 {
 #pragma omp parallel for simd schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float x = inp[i];
-        out[i] = 0.5f * x * (1.0f + tanh_fast(GELU_K * (x + 0.044715f * x * x * x)));
-    }
+    for (size_t i = 0; i < n; i++) out[i] = inp[i] * gelu_sig(inp[i]);
 }
 
+/* d/dx [x s(x)] with s = sigmoid(2u): s + x * 2 s (1 - s) * du/dx */
 static void gelu_backward(float *dinp, const float *inp, const float *dout, size_t n)
 {
 #pragma omp parallel for simd schedule(static)
     for (size_t i = 0; i < n; i++) {
-        float x = inp[i], th = tanh_fast(GELU_K * (x + 0.044715f * x * x * x));
-        float d = 0.5f * (1.0f + th) + 0.5f * x * (1.0f - th * th) * GELU_K * (1.0f + 0.134145f * x * x);
+        float x = inp[i], s = gelu_sig(x);
+        float d = s + 2.0f * x * s * (1.0f - s) * GELU_K * (1.0f + 0.134145f * x * x);
         dinp[i] = d * dout[i];
     }
 }
@@ -265,7 +265,7 @@ static void crossentropy_forward(float *probs, float *losses, const int32_t *tar
         float zt = z[targets[n]];
 #pragma omp simd reduction(+ : sum)
         for (int v = 0; v < V; v++) sum += (z[v] = exp_fast(z[v] - maxv));
-        losses[n] = logf(sum) + maxv - zt;
+        losses[n] = logf(sum) + (maxv - zt); /* maxv - zt first: exact, where the sum is not */
         float inv = 1.0f / sum;
         for (int v = 0; v < V; v++) z[v] *= inv;
     }
