@@ -25,6 +25,7 @@ TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libinnerloop.a
 
 .PHONY: all deps test unit asan bench demo corpus clean
+.SECONDARY:
 all: $(TOOLS) $(TESTS)
 
 deps:
@@ -50,18 +51,20 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
-# The whole suite: unit tests, tool-level tests, and the same unit tests under ASan+UBSan.
+ASAN_FLAGS = BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
+
+# The whole suite: unit and tool-level tests, then the unit tests again under ASan and UBSan.
 test: all
-	tests/run.sh $(BUILD)
-	$(MAKE) --no-print-directory asan
+	$(MAKE) --no-print-directory $(ASAN_FLAGS) all
+	tests/run.sh $(BUILD) build/asan:unit
 
 # Unit tests only, in this build.
 unit: all
-	tests/run.sh $(BUILD) unit
+	tests/run.sh $(BUILD):unit
 
+# Unit tests under ASan and UBSan only.
 asan:
-	$(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
-	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" unit
+	$(MAKE) --no-print-directory $(ASAN_FLAGS) unit
 
 bench: $(TOOLS)
 	$(BUILD)/bin/il-bench
