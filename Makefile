@@ -3,18 +3,24 @@
 # tests/test_NAME.c is a cmocka suite built as build/tests/test_NAME.
 
 BUILD    ?= build
-CC       ?= gcc
+CC       = mpicc
 ARCH     ?= -march=native
 OPT      ?= -O3
 # OpenBLAS's OpenMP build: inside our own OpenMP regions it runs single-threaded, so kernels parallel over
 # (batch, head) never oversubscribe the cores. Override BLAS_CFLAGS/BLAS_LIBS on a cluster with modules.
 BLAS_DIR    ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
 BLAS_CFLAGS ?= -I/usr/include/x86_64-linux-gnu/openblas-openmp
-BLAS_LIBS   ?= -L$(BLAS_DIR) -Wl,-rpath,$(BLAS_DIR) -lopenblas
+# DT_RPATH (not RUNPATH) so that libraries we load, ScaLAPACK among them, also find this BLAS first.
+BLAS_LIBS   ?= -L$(BLAS_DIR) -Wl,--disable-new-dtags,-rpath,$(BLAS_DIR) -lopenblas
+# NetCDF's MPI build (Debian keeps its headers off the default path; pkg-config --cflags netcdf-mpi omits
+# them) and ScaLAPACK. On a cluster with modules, set these from the modules' variables.
+NETCDF_CFLAGS  ?= -I/usr/lib/x86_64-linux-gnu/netcdf/mpi/include
+NETCDF_LIBS    ?= -lnetcdf_mpi
+SCALAPACK_LIBS ?= -lscalapack-openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
-            -Iinclude $(BLAS_CFLAGS) $(SAN) -MMD -MP
-LDLIBS   += $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
+            -Iinclude $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
+LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
 
 LIB_SRC  := $(wildcard src/*.c)
 TOOL_SRC := $(wildcard src/tools/*.c)

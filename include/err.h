@@ -17,6 +17,8 @@ enum {
     IL_EXIT_OK = 0,
     IL_EXIT_FAIL = 1,      /* internal or runtime failure */
     IL_EXIT_INPUT = 2,     /* bad command line, config, corpus, shard or checkpoint */
+    IL_EXIT_PREEMPTED = 75, /* stopped by a signal after writing a checkpoint: requeue and --resume
+                               (75 is EX_TEMPFAIL, "try again later") */
 };
 
 /* Records a printf-style message for err_msg(); always returns -1 so callers can `return err_set(...)`. */
@@ -31,6 +33,14 @@ void err_set_abort_hook(void (*hook)(int exit_code));
 #define CHECK(cond, ...)                                                                   \
     do {                                                                                   \
         if (!(cond)) err_fatal(__FILE__, __LINE__, __VA_ARGS__);                           \
+    } while (0)
+
+/* A library call whose return code must be 0 (MPI_SUCCESS, NC_NOERR, a BLACS/ScaLAPACK info): anything
+ * else is fatal, reported with the call's text and describe(rc), the library's own message. */
+#define CHECK_RC(call, describe)                                                                           \
+    do {                                                                                                   \
+        int rc_ = (call);                                                                                  \
+        if (rc_ != 0) err_fatal(__FILE__, __LINE__, "%s: %s", #call, describe(rc_));                      \
     } while (0)
 
 /* Allocation that cannot fail silently; zero-filled. */

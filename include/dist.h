@@ -1,0 +1,21 @@
+/* dist: the MPI world the trainer runs in. One process started without a launcher is a world of one.
+ *
+ * Every MPI, NetCDF and BLACS/ScaLAPACK return code goes through CHECK_RC (err.h) with the library's
+ * describer (dist_strerror for MPI), so a failure names the call, the source line and the library's
+ * message, and err_fatal then ends every rank through MPI_Abort instead of leaving the others hanging. */
+#ifndef IL_DIST_H
+#define IL_DIST_H
+
+#include <mpi.h>
+
+typedef struct {
+    int rank, size;
+} dist_t;
+
+/* MPI_Init, and points err_fatal's abort hook at MPI_Abort. Under Slurm, fails (err_set) when the world
+ * is smaller than SLURM_NTASKS: the launcher then started separate one-rank jobs. */
+int dist_init(dist_t *d, int *argc, char ***argv);
+void dist_finalize(void);
+const char *dist_strerror(int mpi_rc);
+
+#endif

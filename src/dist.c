@@ -1,0 +1,35 @@
+#include "dist.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "err.h"
+
+static void abort_all(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
+
+const char *dist_strerror(int mpi_rc)
+{
+    static _Thread_local char buf[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(mpi_rc, buf, &len) != MPI_SUCCESS) snprintf(buf, sizeof buf, "MPI error %d", mpi_rc);
+    return buf;
+}
+
+int dist_init(dist_t *d, int *argc, char ***argv)
+{
+    CHECK_RC(MPI_Init(argc, argv), dist_strerror);
+    /* errors come back as codes, so CHECK_RC can report them with file and line */
+    CHECK_RC(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), dist_strerror);
+    err_set_abort_hook(abort_all);
+    CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank), dist_strerror);
+    CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &d->size), dist_strerror);
+    const char *ntasks = getenv("SLURM_NTASKS"), *step = getenv("SLURM_STEP_ID");
+    /* only inside a job step: the batch script itself also sees SLURM_NTASKS */
+    if (ntasks && step && atoi(ntasks) != d->size)
+        return err_set("Slurm started %s tasks but each sees an MPI world of %d: the launcher started separate "
+                       "one-rank jobs; launch with `srun --mpi=pmix` (or mpirun) so the ranks form one world",
+                       ntasks, d->size);
+    return 0;
+}
+
+void dist_finalize(void) { MPI_Finalize(); }
