@@ -27,6 +27,9 @@ typedef struct {
     int max_steps;
     uint64_t seed;
     int threads; /* 0: all cores for one rank, one thread per rank otherwise */
+    int bucket_kb;      /* gradient all-reduce bucket size, KiB */
+    int overlap_comm;   /* 1: reduce buckets during backward */
+    int check_interval; /* steps between cross-rank parameter checksums */
     /* [optim] */
     float lr;          /* peak learning rate */
     float min_lr;      /* floor of the cosine decay */
@@ -38,7 +41,7 @@ typedef struct {
     float grad_clip; /* global-norm clip threshold; 0 disables */
     /* [eval] */
     int eval_interval; /* steps between validation passes; 0 disables */
-    int eval_batches;  /* micro-batches per validation pass */
+    int eval_batches;  /* global batches of windows per validation pass */
     /* [run] */
     char name[CONFIG_STR];    /* run directory is <out_dir>/<name> */
     char out_dir[CONFIG_STR];

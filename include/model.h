@@ -98,6 +98,10 @@ typedef struct {
     gpt_acts_t a;
     gpt_gacts_t ga;
     float *act_mem, *gact_mem;
+    /* If set, gpt_backward calls it as soon as block `layer`'s parameter gradients are final (layers
+     * L-1 down to 0), so their reduction can start while backward goes on below. */
+    void (*on_block_done)(void *ctx, int layer);
+    void *hook_ctx;
     /* set by gpt_forward, used by gpt_backward */
     const int32_t *inputs, *targets; /* (B, T) */
     int b, t;                        /* rows and positions of the last forward */

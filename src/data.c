@@ -2,22 +2,27 @@
 
 #include "err.h"
 
-int loader_init(loader_t *l, const shard_t *s, int rank, int n_ranks, int T)
+int loader_init(loader_t *l, const shard_t *s, int n_lanes, int first, int count, int T)
 {
-    if (n_ranks < 1 || rank < 0 || rank >= n_ranks) return err_set("rank %d of %d is not a valid rank", rank, n_ranks);
-    uint64_t n = s->n_tokens, r = (uint64_t)rank, p = (uint64_t)n_ranks;
-    /* floor(r * n / p) without overflowing r * n */
-    l->shard = s;
-    l->begin = (n / p) * r + (n % p) * r / p;
-    l->end = (n / p) * (r + 1) + (n % p) * (r + 1) / p;
-    l->cursor = l->begin;
-    if (T < 1 || l->end - l->begin < (uint64_t)T + 1)
-        return err_set("rank %d of %d gets %llu tokens of the shard's %llu, fewer than the %d a window needs", rank,
-                       n_ranks, (unsigned long long)(l->end - l->begin), (unsigned long long)n, T + 1);
+    if (n_lanes < 1 || first < 0 || count < 1 || first + count > n_lanes)
+        return err_set("lanes [%d, %d) are not within the %d lanes of the global batch", first, first + count, n_lanes);
+    *l = (loader_t){s, s->n_tokens / (uint64_t)n_lanes, first, count, 0, 0};
+    if (T < 1 || l->lane_len < (uint64_t)T + 1)
+        return err_set("a global batch of %d sequences splits the shard's %llu tokens into lanes of %llu, fewer "
+                       "than the %d a window needs: use a larger shard or a smaller batch or context",
+                       n_lanes, (unsigned long long)s->n_tokens, (unsigned long long)l->lane_len, T + 1);
     return 0;
 }
 
-void loader_seek(loader_t *l, uint64_t offset) { l->cursor = l->begin + offset % (l->end - l->begin); }
+int loader_restore(loader_t *l, uint64_t offset, int T)
+{
+    if (offset + (uint64_t)T + 1 > l->lane_len)
+        return err_set("data offset %llu is beyond the lanes of %llu tokens", (unsigned long long)offset,
+                       (unsigned long long)l->lane_len);
+    l->offset = offset;
+    l->next = 0;
+    return 0;
+}
 
 /* Index of the document holding token pos: the last one starting at or before it (the doc table tiles
  * the shard in order, which shard_read checks). */
@@ -43,17 +48,26 @@ static void fill_cats(const shard_t *s, uint64_t first, int T, int32_t *cats)
     }
 }
 
+void data_window(const shard_t *s, uint64_t pos, int T, int32_t *inputs, int32_t *targets, int32_t *cats)
+{
+    const uint16_t *w = s->tokens + pos;
+    for (int t = 0; t < T; t++) {
+        inputs[t] = w[t];
+        targets[t] = w[t + 1];
+    }
+    if (cats) fill_cats(s, pos + 1, T, cats);
+}
+
 void loader_next(loader_t *l, int B, int T, int32_t *inputs, int32_t *targets, int32_t *cats)
 {
-    const uint16_t *tok = l->shard->tokens;
     for (int b = 0; b < B; b++) {
-        if (l->cursor < l->begin || l->cursor + (uint64_t)T + 1 > l->end) l->cursor = l->begin;
-        const uint16_t *w = tok + l->cursor;
-        for (int t = 0; t < T; t++) {
-            inputs[(size_t)b * T + t] = w[t];
-            targets[(size_t)b * T + t] = w[t + 1];
+        uint64_t lane = (uint64_t)(l->first + l->next);
+        size_t row = (size_t)b * T;
+        data_window(l->shard, lane * l->lane_len + l->offset, T, inputs + row, targets + row, cats ? cats + row : NULL);
+        if (++l->next == l->count) {
+            l->next = 0;
+            l->offset += (uint64_t)T;
+            if (l->offset + (uint64_t)T + 1 > l->lane_len) l->offset = 0;
         }
-        if (cats) fill_cats(l->shard, l->cursor + 1, T, cats + (size_t)b * T);
-        l->cursor += (uint64_t)T;
     }
 }

@@ -1,6 +1,7 @@
 #include "dist.h"
 
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "err.h"
@@ -30,6 +31,22 @@ int dist_init(dist_t *d, int *argc, char ***argv)
                        "one-rank jobs; launch with `srun --mpi=pmix` (or mpirun) so the ranks form one world",
                        ntasks, d->size);
     return 0;
+}
+
+int dist_agree(int rc)
+{
+    int rank, first;
+    CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
+    /* the lowest failing rank tells everyone what went wrong */
+    int mine = rc ? rank : INT_MAX;
+    CHECK_RC(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
+    if (first == INT_MAX) return 0;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    CHECK_RC(MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD), dist_strerror);
+    if (first == 0) err_set("%s", msg);
+    else err_set("rank %d: %s", first, msg);
+    return -1;
 }
 
 void dist_finalize(void) { MPI_Finalize(); }

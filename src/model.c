@@ -223,6 +223,7 @@ void gpt_backward(gpt_t *m, float loss_scale)
         memcpy(dh, dmid, NC * sizeof *dh);
         k->layernorm_backward(dh, dw->ln1w, dw->ln1b, g->dln, h, w->ln1w, a->ln1_mean + (size_t)l * N,
                               a->ln1_rstd + (size_t)l * N, N, C);
+        if (m->on_block_done) m->on_block_done(m->hook_ctx, l);
     }
     k->encoder_backward(m->g.wte, m->g.wpe, g->dresid, m->inputs, B, T, C);
 }

@@ -1,210 +1,25 @@
 #include "train.h"
 
-#include <dirent.h>
-#include <errno.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "afile.h"
-#include "ckpt.h"
 #include "err.h"
+#include "snapshot.h"
 
-/* Keys that may change when a run is resumed: they steer logging and speed, not the experiment. A change
- * of thread count can still move results in the last bits, since BLAS may sum in another order. */
-static const char *const resume_may_change[] = {"train.threads", "eval", "run.log_interval", "run.ckpt_interval",
-                                                "run.keep_ckpts", NULL};
+volatile sig_atomic_t train_stop_signal;
+
+static void on_stop_signal(int sig) { train_stop_signal = sig; }
 
 static double now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int exists(const char *path) { return access(path, F_OK) == 0; }
-
-static gpt_dims_t dims_of(const config_t *c)
-{
-    return (gpt_dims_t){c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
-}
-
-/* ---- checkpoints ---- */
-
-static void ckpt_path(char *buf, size_t n, const char *dir, int64_t step)
-{
-    snprintf(buf, n, "%s/ckpt/step_%08lld.ckpt", dir, (long long)step);
-}
-
-/* Steps of the checkpoints in dir/ckpt, newest first. Temporary files of interrupted writes do not match. */
-static int list_ckpts(const char *dir, int64_t **steps)
-{
-    char path[4200];
-    snprintf(path, sizeof path, "%s/ckpt", dir);
-    *steps = NULL;
-    DIR *d = opendir(path);
-    if (!d) return 0;
-    int n = 0, cap = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        long long s;
-        char tail[8];
-        if (sscanf(e->d_name, "step_%lld.ckp%1s", &s, tail) != 2 || strcmp(tail, "t") ||
-            strlen(e->d_name) != strlen("step_00000000.ckpt") + (s > 99999999 ? (size_t)log10((double)s) - 7 : 0))
-            continue;
-        if (n == cap) *steps = realloc(*steps, (size_t)(cap = cap ? 2 * cap : 16) * sizeof **steps);
-        CHECK(*steps, "out of memory");
-        (*steps)[n++] = s;
-    }
-    closedir(d);
-    for (int i = 1; i < n; i++) /* few files: insertion sort, newest first */
-        for (int j = i; j > 0 && (*steps)[j] > (*steps)[j - 1]; j--) {
-            int64_t t = (*steps)[j];
-            (*steps)[j] = (*steps)[j - 1];
-            (*steps)[j - 1] = t;
-        }
-    return n;
-}
-
-typedef struct {
-    uint32_t tokenizer_id, vocab_size;
-    uint64_t n_tokens;
-} data_id_t;
-
-int train_save(trainer_t *tr)
-{
-    char path[4200];
-    ckpt_path(path, sizeof path, tr->dir, tr->step);
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *mem = open_memstream(&text, &text_len);
-    CHECK(mem, "open_memstream failed");
-    int rc = config_write(&tr->cfg, mem);
-    fclose(mem);
-    if (rc) {
-        free(text);
-        return -1;
-    }
-    const gpt_t *m = &tr->model;
-    int32_t dims[5] = {m->d.V, m->d.T, m->d.L, m->d.NH, m->d.C};
-    data_id_t data = {tr->train_shard.tokenizer_id, tr->train_shard.vocab_size, tr->train_shard.n_tokens};
-    size_t pbytes = m->n_params * sizeof(float);
-    ckpt_writer_t w;
-    rc = ckpt_begin(&w, path);
-    if (!rc) {
-        rc = ckpt_add(&w, "config", text, text_len) || ckpt_add(&w, "dims", dims, sizeof dims) ||
-             ckpt_add(&w, "data", &data, sizeof data) || ckpt_add(&w, "step", &tr->step, sizeof tr->step) ||
-             ckpt_add(&w, "params", m->params, pbytes) || ckpt_add(&w, "adam_m", tr->opt.m, pbytes) ||
-             ckpt_add(&w, "adam_v", tr->opt.v, pbytes) || ckpt_add(&w, "adam_t", &tr->opt.t, sizeof tr->opt.t) ||
-             ckpt_add(&w, "rng", tr->rng.s, sizeof tr->rng.s) ||
-             ckpt_add(&w, "loader", &tr->train_loader.cursor, sizeof tr->train_loader.cursor);
-        if (rc) ckpt_abort(&w);
-        else rc = ckpt_commit(&w);
-    }
-    free(text);
-    if (rc) return -1;
-    runlog_printf(&tr->log, "checkpoint: %s", path);
-    if (tr->cfg.keep_ckpts > 0) {
-        int64_t *steps;
-        int n = list_ckpts(tr->dir, &steps);
-        for (int i = tr->cfg.keep_ckpts; i < n; i++) {
-            ckpt_path(path, sizeof path, tr->dir, steps[i]);
-            unlink(path);
-        }
-        free(steps);
-    }
-    return 0;
-}
-
-/* Reads the model part of a checkpoint; the optimizer and data state are the trainer's business. */
-static int read_model(const ckpt_reader_t *r, gpt_dims_t *d, data_id_t *data)
-{
-    int32_t dims[5];
-    if (ckpt_get(r, "dims", dims, sizeof dims) || ckpt_get(r, "data", data, sizeof *data)) return -1;
-    *d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
-    if (gpt_dims_check(d)) return err_set("%s: bad model dimensions: %s", r->path, err_msg());
-    return 0;
-}
-
-int train_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id)
-{
-    ckpt_reader_t r;
-    if (ckpt_open(&r, path)) return -1;
-    gpt_dims_t d;
-    data_id_t data;
-    int rc = read_model(&r, &d, &data);
-    if (!rc) {
-        gpt_create(m, &d, B, &kern_fast);
-        rc = ckpt_get(&r, "params", m->params, m->n_params * sizeof(float));
-        if (rc) gpt_destroy(m);
-        *tokenizer_id = data.tokenizer_id;
-    }
-    ckpt_close(&r);
-    return rc;
-}
-
-/* Restores every piece of training state from one checkpoint, after checking it belongs to this run. */
-static int restore(trainer_t *tr, const char *path)
-{
-    ckpt_reader_t r;
-    if (ckpt_open(&r, path)) return -1;
-    gpt_dims_t d;
-    data_id_t data;
-    const void *text;
-    size_t text_len;
-    config_t saved = tr->cfg;
-    char diff[1200];
-    int rc = read_model(&r, &d, &data) || ckpt_view(&r, "config", &text, &text_len);
-    if (!rc) {
-        FILE *f = fmemopen((void *)text, text_len, "r");
-        CHECK(f, "fmemopen failed");
-        rc = config_load_stream(&saved, f, path);
-        fclose(f);
-    }
-    if (!rc && config_diff(&saved, &tr->cfg, resume_may_change, diff, sizeof diff))
-        rc = err_set("%s: cannot resume with a different %s: that would be another experiment", path, diff);
-    if (!rc && (data.tokenizer_id != tr->train_shard.tokenizer_id || data.n_tokens != tr->train_shard.n_tokens))
-        rc = err_set("%s: trained on other data than %s (tokenizer id %08x, %llu tokens; now %08x, %llu)", path,
-                     tr->cfg.train_path, data.tokenizer_id, (unsigned long long)data.n_tokens,
-                     tr->train_shard.tokenizer_id, (unsigned long long)tr->train_shard.n_tokens);
-    size_t pbytes = tr->model.n_params * sizeof(float);
-    uint64_t cursor = 0;
-    rc = rc || ckpt_get(&r, "step", &tr->step, sizeof tr->step) || ckpt_get(&r, "params", tr->model.params, pbytes) ||
-         ckpt_get(&r, "adam_m", tr->opt.m, pbytes) || ckpt_get(&r, "adam_v", tr->opt.v, pbytes) ||
-         ckpt_get(&r, "adam_t", &tr->opt.t, sizeof tr->opt.t) || ckpt_get(&r, "rng", tr->rng.s, sizeof tr->rng.s) ||
-         ckpt_get(&r, "loader", &cursor, sizeof cursor);
-    if (!rc && (cursor < tr->train_loader.begin || cursor >= tr->train_loader.end))
-        rc = err_set("%s: data cursor %llu outside the shard's range", path, (unsigned long long)cursor);
-    if (!rc) tr->train_loader.cursor = cursor;
-    ckpt_close(&r);
-    return rc;
-}
-
-/* Newest checkpoint that reads back whole; an unreadable one is reported and the next older one tried,
- * which is the same experiment a few steps earlier. *found is 0 when there is none. */
-static int resume_newest(trainer_t *tr, int *found)
-{
-    int64_t *steps;
-    int n = list_ckpts(tr->dir, &steps), rc = 0;
-    *found = 0;
-    for (int i = 0; i < n && !*found; i++) {
-        char path[4200];
-        ckpt_path(path, sizeof path, tr->dir, steps[i]);
-        ckpt_reader_t probe;
-        if (ckpt_open(&probe, path)) {
-            fprintf(stderr, "il-train: warning: skipping unreadable checkpoint: %s\n", err_msg());
-            continue;
-        }
-        ckpt_close(&probe);
-        rc = restore(tr, path);
-        *found = 1;
-    }
-    free(steps);
-    return rc;
 }
 
 /* ---- setup ---- */
@@ -218,13 +33,20 @@ static int open_data(trainer_t *tr)
     else if (c->vocab_size < V)
         return err_set("model.vocab_size = %d is smaller than the vocabulary of %s (%d)", c->vocab_size,
                        c->train_path, V);
-    if (loader_init(&tr->train_loader, &tr->train_shard, 0, 1, c->seq_len)) return -1;
     tr->has_val = c->val_path[0] != '\0';
-    if (tr->has_val && (shard_read_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id,
-                                          tr->train_shard.vocab_size) ||
-                        loader_init(&tr->val_loader, &tr->val_shard, 0, 1, c->seq_len)))
+    if (tr->has_val && shard_read_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id,
+                                         tr->train_shard.vocab_size))
         return -1;
-    return 0;
+    if (config_validate(c, tr->dist.size)) return -1;
+    if (tr->has_val && tr->val_shard.n_tokens < (uint64_t)c->seq_len + 1)
+        return err_set("%s: %llu tokens, fewer than one window of model.seq_len + 1 = %d", c->val_path,
+                       (unsigned long long)tr->val_shard.n_tokens, c->seq_len + 1);
+    gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
+    if (gpt_dims_check(&d)) return -1;
+    /* rank r owns the lanes [r G/P, (r+1) G/P) of the global batch G */
+    int per_rank = c->global_batch / tr->dist.size;
+    return loader_init(&tr->loader, &tr->train_shard, c->global_batch, tr->dist.rank * per_rank, per_rank,
+                       c->seq_len);
 }
 
 static int write_config(const trainer_t *tr, const char *path)
@@ -238,48 +60,74 @@ static int write_config(const trainer_t *tr, const char *path)
     return afile_commit(&af);
 }
 
-int train_open(trainer_t *tr, const config_t *cfg, int resume, int argc, char **argv)
+/* Rank 0: the run directory, its config and its log. */
+static int open_run_dir(trainer_t *tr, int resume)
 {
-    memset(tr, 0, sizeof *tr);
-    tr->cfg = *cfg;
-    config_t *c = &tr->cfg;
-    if (c->threads > 0) omp_set_num_threads(c->threads);
-    if (open_data(tr) || config_validate(c, 1)) return -1;
-    gpt_dims_t d = dims_of(c);
-    if (gpt_dims_check(&d)) return -1;
-    tr->accum = c->global_batch / c->micro_batch;
-
-    if (snprintf(tr->dir, sizeof tr->dir, "%s/%s", c->out_dir, c->name) >= (int)sizeof tr->dir)
-        return err_set("run directory path too long");
     char path[4200];
     snprintf(path, sizeof path, "%s/config.ini", tr->dir);
-    int existing = exists(path);
+    int existing = access(path, F_OK) == 0;
     if (existing && !resume)
         return err_set("%s: run directory already exists; pass --resume to continue it, or set run.name", tr->dir);
     snprintf(path, sizeof path, "%s/ckpt", tr->dir);
     if (afile_mkdirs(path)) return -1;
     snprintf(path, sizeof path, "%s/config.ini", tr->dir);
     if (!existing && write_config(tr, path)) return -1;
+    return runlog_open(&tr->log, tr->dir);
+}
 
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGTERM, SIGUSR2, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
+}
+
+int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    tr->dist = *dist;
+    tr->saved_step = -1;
+    tr->last_val_loss = NAN;
+    config_t *c = &tr->cfg;
+    /* ranks and threads never oversubscribe the cores unless asked to */
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    else if (dist->size > 1) omp_set_num_threads(1);
+    if (dist_agree(open_data(tr))) return -1;
+    tr->accum = c->global_batch / (c->micro_batch * dist->size);
+    if (snprintf(tr->dir, sizeof tr->dir, "%s/%s", c->out_dir, c->name) >= (int)sizeof tr->dir)
+        return dist_agree(err_set("run directory path too long"));
+    if (dist_agree(dist->rank == 0 ? open_run_dir(tr, resume) : 0)) return -1;
+
+    gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
     gpt_create(&tr->model, &d, c->micro_batch, &kern_fast);
     adamw_create(&tr->opt, tr->model.n_params);
     rng_seed(&tr->rng, c->seed);
-    gpt_init_params(&tr->model, &tr->rng);
+    if (dist->rank == 0) gpt_init_params(&tr->model, &tr->rng);
+    CHECK_RC(MPI_Bcast(tr->model.params, (int)tr->model.n_params, MPI_FLOAT, 0, MPI_COMM_WORLD), dist_strerror);
+    CHECK_RC(MPI_Bcast(tr->rng.s, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD), dist_strerror);
+    gsync_init(&tr->sync, &tr->model, (size_t)c->bucket_kb << 10, c->overlap_comm);
     size_t bt = (size_t)c->micro_batch * c->seq_len;
     tr->inputs = err_calloc(bt, sizeof *tr->inputs);
     tr->targets = err_calloc(bt, sizeof *tr->targets);
-    tr->cats = err_calloc(bt, sizeof *tr->cats);
-    tr->last_val_loss = NAN;
 
     int found = 0;
-    if (resume && resume_newest(tr, &found)) return -1;
-    if (runlog_open(&tr->log, tr->dir) || runlog_provenance(tr->dir, c->seed, 1, tr->step, argc, argv)) return -1;
-    runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d), %d x %d sequences per step, "
-                            "%d accumulation step%s, %d threads",
-                  tr->dir, tr->model.n_params, d.V, d.T, d.L, d.NH, d.C, c->global_batch, c->seq_len, tr->accum,
-                  tr->accum > 1 ? "s" : "", omp_get_max_threads());
-    if (resume) runlog_printf(&tr->log, found ? "resumed at step %lld" : "no checkpoint yet: starting at step %lld",
-                              (long long)tr->step);
+    if (resume && snap_resume(tr, &found)) return -1;
+    if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
+        return -1;
+    if (dist->rank == 0) {
+        runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
+                                "%d ranks x %d micro-batch x %d accumulation; %d threads per rank",
+                      tr->dir, tr->model.n_params, d.V, d.T, d.L, d.NH, d.C, c->global_batch, c->seq_len,
+                      dist->size, c->micro_batch, tr->accum, omp_get_max_threads());
+        if (resume)
+            runlog_printf(&tr->log, found ? "resumed at step %lld" : "no checkpoint yet: starting at step %lld",
+                          (long long)tr->step);
+    }
+    install_signals();
     return 0;
 }
 
@@ -288,11 +136,11 @@ void train_close(trainer_t *tr)
     runlog_close(&tr->log);
     gpt_destroy(&tr->model);
     adamw_destroy(&tr->opt);
+    gsync_free(&tr->sync);
     shard_free(&tr->train_shard);
     if (tr->has_val) shard_free(&tr->val_shard);
     free(tr->inputs);
     free(tr->targets);
-    free(tr->cats);
     memset(tr, 0, sizeof *tr);
 }
 
@@ -302,12 +150,20 @@ float train_step(trainer_t *tr, double *grad_norm)
 {
     const config_t *c = &tr->cfg;
     gpt_t *m = &tr->model;
+    int P = tr->dist.size;
     gpt_zero_grad(m);
     double loss = 0;
     for (int a = 0; a < tr->accum; a++) {
-        loader_next(&tr->train_loader, c->micro_batch, c->seq_len, tr->inputs, tr->targets, NULL);
+        loader_next(&tr->loader, c->micro_batch, c->seq_len, tr->inputs, tr->targets, NULL);
         loss += gpt_forward(m, tr->inputs, tr->targets, c->micro_batch, c->seq_len);
-        gpt_backward(m, 1.0f / (float)tr->accum);
+        if (P > 1 && a == tr->accum - 1) gsync_arm(&tr->sync, m);
+        /* scaled so that the sum over ranks is the mean over the global batch */
+        gpt_backward(m, 1.0f / (float)(tr->accum * P));
+    }
+    if (P > 1) {
+        gsync_finish(&tr->sync, m);
+        loss /= P;
+        CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
     }
     *grad_norm = optim_norm(m->grads, m->n_params);
     float lr = optim_lr(tr->step, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
@@ -319,76 +175,126 @@ float train_step(trainer_t *tr, double *grad_norm)
     return (float)(loss / tr->accum);
 }
 
-double train_eval(gpt_t *m, loader_t *l, int B, int T, int windows, int n_cats, double *cat_loss)
+double train_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss)
 {
-    double *sum = err_calloc((size_t)n_cats + 1, sizeof *sum), *cnt = err_calloc((size_t)n_cats + 1, sizeof *cnt);
+    int T = m->d.T, nc = (int)s->n_cats, rank, size;
+    CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
+    CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &size), dist_strerror);
+    /* [0]: loss sum, [1]: token count, then per category: sums [2, 2+nc), counts [2+nc, 2+2nc) */
+    double *acc = err_calloc(2 + 2 * (size_t)nc, sizeof *acc);
     int32_t *in = err_calloc((size_t)B * T, sizeof *in), *tg = err_calloc((size_t)B * T, sizeof *tg),
             *ct = err_calloc((size_t)B * T, sizeof *ct);
-    /* windows spread evenly over the shard, so every part of it (every genre) is scored */
-    uint64_t span = l->end - l->begin - (uint64_t)T - 1;
-    double total = 0;
-    for (int done = 0; done < windows; done += B) {
-        int b = windows - done < B ? windows - done : B;
-        for (int r = 0; r < b; r++) {
-            loader_seek(l, windows > 1 ? span * (uint64_t)(done + r) / (uint64_t)(windows - 1) : 0);
-            loader_next(l, 1, T, in + (size_t)r * T, tg + (size_t)r * T, ct + (size_t)r * T);
-        }
+    /* windows spread evenly over the shard, so every part of it (every genre) is scored; rank r takes
+     * windows r, r + P, ... */
+    uint64_t span = s->n_tokens - (uint64_t)T - 1;
+    int w = rank;
+    while (w < windows) {
+        int b = 0;
+        for (; b < B && w < windows; b++, w += size)
+            data_window(s, windows > 1 ? span * (uint64_t)w / (uint64_t)(windows - 1) : 0, T, in + (size_t)b * T,
+                        tg + (size_t)b * T, ct + (size_t)b * T);
         gpt_forward(m, in, tg, b, T);
         for (int i = 0; i < b * T; i++) {
-            total += m->a.losses[i];
-            if (ct[i] >= 0 && ct[i] < n_cats) {
-                sum[ct[i]] += m->a.losses[i];
-                cnt[ct[i]]++;
+            acc[0] += m->a.losses[i];
+            acc[1]++;
+            if (ct[i] >= 0 && ct[i] < nc) {
+                acc[2 + ct[i]] += m->a.losses[i];
+                acc[2 + nc + ct[i]]++;
             }
         }
     }
-    for (int k = 0; k < n_cats && cat_loss; k++) cat_loss[k] = cnt[k] > 0 ? sum[k] / cnt[k] : NAN;
-    free(sum);
-    free(cnt);
+    CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, acc, 2 + 2 * nc, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
+    for (int k = 0; k < nc && cat_loss; k++) cat_loss[k] = acc[2 + nc + k] > 0 ? acc[2 + k] / acc[2 + nc + k] : NAN;
+    double mean = acc[0] / acc[1];
+    free(acc);
     free(in);
     free(tg);
     free(ct);
-    return total / ((double)windows * T);
+    return mean;
 }
 
 static void validate(trainer_t *tr)
 {
     const config_t *c = &tr->cfg;
-    int n_cats = (int)tr->val_shard.n_cats;
-    double *cat_loss = err_calloc((size_t)n_cats + 1, sizeof *cat_loss);
-    const char **names = err_calloc((size_t)n_cats + 1, sizeof *names);
-    for (int k = 0; k < n_cats; k++) names[k] = tr->val_shard.cats[k];
-    tr->last_val_loss = train_eval(&tr->model, &tr->val_loader, c->micro_batch, c->seq_len,
-                                   c->eval_batches * c->micro_batch, n_cats, cat_loss);
-    runlog_val(&tr->log, tr->step, tr->last_val_loss, n_cats, names, cat_loss);
+    int nc = (int)tr->val_shard.n_cats;
+    double *cat_loss = err_calloc((size_t)nc + 1, sizeof *cat_loss);
+    tr->last_val_loss = train_eval(&tr->model, &tr->val_shard, c->micro_batch, c->eval_batches * c->global_batch,
+                                   cat_loss);
+    if (tr->dist.rank == 0) {
+        const char **names = err_calloc((size_t)nc + 1, sizeof *names);
+        for (int k = 0; k < nc; k++) names[k] = tr->val_shard.cats[k];
+        runlog_val(&tr->log, tr->step, tr->last_val_loss, nc, names, cat_loss);
+        free(names);
+    }
     free(cat_loss);
-    free(names);
+}
+
+/* A 64-bit hash of the parameters' bits: equal on every rank unless they have drifted apart. */
+static uint64_t params_hash(const gpt_t *m)
+{
+    const uint32_t *w = (const uint32_t *)m->params;
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < m->n_params; i++) h = (h ^ w[i]) * 0x100000001B3ull;
+    return h;
+}
+
+static int check_replicas(const trainer_t *tr)
+{
+    uint64_t h = params_hash(&tr->model), lo, hi;
+    CHECK_RC(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
+    CHECK_RC(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD), dist_strerror);
+    if (lo != hi)
+        return err_set("ranks diverged at step %lld: their parameters differ (checksums %016llx .. %016llx); "
+                       "this is a bug or a hardware fault, not a setting",
+                       (long long)tr->step, (unsigned long long)lo, (unsigned long long)hi);
+    return 0;
+}
+
+/* Collective: did any rank receive a stop signal? */
+static int stop_requested(void)
+{
+    int mine = train_stop_signal != 0, any;
+    CHECK_RC(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), dist_strerror);
+    return any;
 }
 
 int train_run(trainer_t *tr)
 {
     const config_t *c = &tr->cfg;
-    int do_val = tr->has_val && c->eval_interval > 0;
+    int root = tr->dist.rank == 0, do_val = tr->has_val && c->eval_interval > 0;
     if (do_val && tr->step == 0) validate(tr);
     double tokens = (double)c->global_batch * c->seq_len;
     float loss = NAN;
     while (tr->step < c->max_steps) {
-        double t0 = now(), norm;
+        if (stop_requested()) {
+            if (tr->saved_step != tr->step && snap_save(tr)) return TRAIN_FAILED;
+            if (root) runlog_printf(&tr->log, "stopped by a signal at step %lld; resume with --resume",
+                                    (long long)tr->step);
+            return TRAIN_PREEMPTED;
+        }
+        double t0 = now(), wait0 = tr->sync.wait_s, norm;
         loss = train_step(tr, &norm);
         double dt = now() - t0;
-        if (!isfinite(loss) || !isfinite(norm))
-            return err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
-                           "optim.warmup_steps", (long long)tr->step, loss, norm);
+        tr->comm_wait_s += tr->sync.wait_s - wait0;
+        if (!isfinite(loss) || !isfinite(norm)) {
+            err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
+                    "optim.warmup_steps", (long long)tr->step, loss, norm);
+            return TRAIN_FAILED;
+        }
+        if (c->check_interval > 0 && tr->step % c->check_interval == 0 && check_replicas(tr)) return TRAIN_FAILED;
         int last = tr->step == c->max_steps;
-        runlog_step_t s = {tr->step, c->max_steps, loss,
-                           optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr), norm,
-                           tokens / dt, dt * 1e3};
-        runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
+        if (root) {
+            runlog_step_t s = {tr->step, c->max_steps, loss,
+                               optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr), norm,
+                               tokens / dt, dt * 1e3};
+            runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
+        }
         if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
         if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last)
-            if (train_save(tr)) return -1;
+            if (snap_save(tr)) return TRAIN_FAILED;
     }
-    runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
-                  tr->last_val_loss);
-    return 0;
+    if (root)
+        runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
+                      tr->last_val_loss);
+    return TRAIN_DONE;
 }

@@ -4,6 +4,10 @@
 # suites only; without it, the tool-level tests tests/t_*.sh run against that build too.
 #   tests/run.sh build build/asan:unit
 set -u
+# Under the sanitizer build: keep MPI's plugins loaded so leak reports can name them, and suppress the
+# leaks of MPI and OpenBLAS themselves (tests/lsan.supp), with full stacks so the suppressions can match.
+export OMPI_MCA_mca_base_component_disable_dlclose=1
+export LSAN_OPTIONS="fast_unwind_on_malloc=0:suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 pass=0; fail=0; failed=()
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -44,7 +44,7 @@ INI
 
 # a run, its files, and the effective config reading back as a config
 "$bin/il-train" --config run.ini >train.out
-for f in config.ini log.txt metrics.jsonl launches.jsonl ckpt/step_00000003.ckpt ckpt/step_00000006.ckpt; do
+for f in config.ini log.txt metrics.jsonl launches.jsonl ckpt/step_00000003/COMPLETE ckpt/step_00000006/state.ckpt; do
     [ -s "runs/r1/$f" ] || die "runs/r1/$f missing"
 done
 grep -q '"kind":"val","step":6' runs/r1/metrics.jsonl || die "no validation record at the last step"
@@ -52,7 +52,7 @@ grep -q '"kind":"val","step":6' runs/r1/metrics.jsonl || die "no validation reco
 grep -q '"git_commit"' runs/r1/launches.jsonl || die "launch provenance lacks the commit"
 grep -q '^vocab_size = 300$' runs/r1/config.ini || die "effective config does not record the vocab taken from data"
 "$bin/il-train" --config runs/r1/config.ini --set run.name=r2 >/dev/null
-for r in r1 r2; do "$bin/il-eval" --checkpoint runs/$r/ckpt/step_00000006.ckpt --data data/val.bin | sed 's/^[^:]*://' >$r.eval; done
+for r in r1 r2; do "$bin/il-eval" --checkpoint runs/$r/ckpt/step_00000006 --data data/val.bin | sed 's/^[^:]*://' >$r.eval; done
 grep -q "loss" r1.eval || die "il-eval printed no loss"
 cmp r1.eval r2.eval || die "the same config trained twice scores differently"
 # a finished run resumed does nothing more, and says so
@@ -75,14 +75,14 @@ head -c 100 data/train.bin >trunc.bin
 expect_fail il-train "trunc.bin" "$bin/il-train" --config run.ini --set data.train_path=trunc.bin --set run.name=x3
 expect_fail il-train "model.vocab_size" "$bin/il-train" --config run.ini --set model.vocab_size=100 --set run.name=x4
 # an existing run is never trained over
-before=$(md5sum runs/r1/ckpt/step_00000006.ckpt)
+before=$(md5sum runs/r1/ckpt/step_00000006/state.ckpt)
 expect_fail il-train "runs/r1" "$bin/il-train" --config run.ini
 # resuming with another experiment's settings is refused, naming the key
 expect_fail il-train "optim.lr" "$bin/il-train" --config run.ini --resume --set optim.lr=0.01
-[ "$before" = "$(md5sum runs/r1/ckpt/step_00000006.ckpt)" ] || die "a refused run changed the checkpoint"
+[ "$before" = "$(md5sum runs/r1/ckpt/step_00000006/state.ckpt)" ] || die "a refused run changed the checkpoint"
 # checkpoints: missing, corrupt, scored on data of another tokenizer
 expect_fail il-eval "nosuch.ckpt" "$bin/il-eval" --checkpoint nosuch.ckpt --data data/val.bin
-head -c 3000 runs/r1/ckpt/step_00000006.ckpt >cut.ckpt
+head -c 3000 runs/r1/ckpt/step_00000006/state.ckpt >cut.ckpt
 expect_fail il-eval "cut.ckpt" "$bin/il-eval" --checkpoint cut.ckpt --data data/val.bin
-expect_fail il-eval "other/val.bin" "$bin/il-eval" --checkpoint runs/r1/ckpt/step_00000006.ckpt --data other/val.bin
+expect_fail il-eval "other/val.bin" "$bin/il-eval" --checkpoint runs/r1/ckpt/step_00000006/state.ckpt --data other/val.bin
 echo "t_train: ok"

@@ -21,81 +21,91 @@ static shard_t make_shard(uint64_t n, uint32_t n_docs, const shard_doc_t *docs)
     return s;
 }
 
+/* Each lane gives one window per step; the offset moves on by T after the rank's last lane. */
 static void test_windows_are_shifted_pairs(void **state)
 {
     (void)state;
     shard_doc_t whole = {0, 1000, 0};
     shard_t s = make_shard(1000, 1, &whole);
     loader_t l;
-    enum { B = 3, T = 16 };
-    int32_t in[B * T], tg[B * T];
-    assert_int_equal(loader_init(&l, &s, 0, 1, T), 0);
+    enum { G = 3, T = 16 };
+    int32_t in[G * T], tg[G * T];
+    assert_int_equal(loader_init(&l, &s, G, 0, G, T), 0);
+    uint64_t len = 1000 / G;
     for (int step = 0; step < 5; step++) {
-        loader_next(&l, B, T, in, tg, NULL);
-        for (int b = 0; b < B; b++)
+        loader_next(&l, G, T, in, tg, NULL);
+        for (int b = 0; b < G; b++)
             for (int t = 0; t < T; t++) {
-                int pos = (step * B + b) * T + t;
+                int pos = (int)(b * len) + step * T + t;
                 assert_int_equal(in[b * T + t], pos);
                 assert_int_equal(tg[b * T + t], pos + 1);
             }
     }
-    loader_seek(&l, 0);
-    loader_next(&l, 1, T, in, tg, NULL);
-    assert_int_equal(in[0], 0);
     free(s.tokens);
     free(s.docs);
 }
 
-static void test_rank_ranges(void **state)
+/* Whatever the split into ranks and micro-batches, a step reads the same set of windows, and each rank
+ * reads only its own contiguous part of the shard. */
+static void test_split_does_not_change_the_batch(void **state)
 {
     (void)state;
     shard_doc_t whole = {0, 1003, 0};
     shard_t s = make_shard(1003, 1, &whole);
-    for (int P = 1; P <= 7; P++) {
-        uint64_t expect_begin = 0;
+    enum { G = 12, T = 8, STEPS = 7 };
+    int32_t want[STEPS][G * T], got[STEPS][G * T];
+    loader_t one;
+    assert_int_equal(loader_init(&one, &s, G, 0, G, T), 0);
+    for (int st = 0; st < STEPS; st++) {
+        int32_t tg[G * T];
+        loader_next(&one, G, T, want[st], tg, NULL);
+    }
+    static const int splits[][2] = {{2, 6}, {2, 3}, {3, 2}, {4, 1}, {6, 2}}; /* ranks, micro-batch */
+    for (size_t k = 0; k < sizeof splits / sizeof *splits; k++) {
+        int P = splits[k][0], b = splits[k][1], per = G / P;
         for (int r = 0; r < P; r++) {
             loader_t l;
-            assert_int_equal(loader_init(&l, &s, r, P, 8), 0);
-            assert_int_equal(l.begin, expect_begin); /* contiguous and disjoint */
-            assert_true(l.end - l.begin == 1003u / (unsigned)P || l.end - l.begin == 1003u / (unsigned)P + 1);
-            /* every window this rank reads lies inside its range */
-            int32_t in[8 * 40], tg[8 * 40];
-            loader_next(&l, 40, 8, in, tg, NULL);
-            for (int i = 0; i < 8 * 40; i++) {
-                assert_true((uint64_t)in[i] >= l.begin && (uint64_t)in[i] < l.end);
-                assert_true((uint64_t)tg[i] >= l.begin && (uint64_t)tg[i] < l.end);
-            }
-            expect_begin = l.end;
+            assert_int_equal(loader_init(&l, &s, G, r * per, per, T), 0);
+            for (int st = 0; st < STEPS; st++)
+                for (int a = 0; a < per / b; a++) {
+                    int32_t tg[G * T];
+                    loader_next(&l, b, T, got[st] + (size_t)(r * per + a * b) * T, tg, NULL);
+                }
+            /* rank r's tokens lie inside its own lanes */
+            uint64_t lo = (uint64_t)r * per * l.lane_len, hi = lo + (uint64_t)per * l.lane_len;
+            for (int st = 0; st < STEPS; st++)
+                for (int i = r * per * T; i < (r + 1) * per * T; i++)
+                    assert_true((uint64_t)got[st][i] >= lo && (uint64_t)got[st][i] < hi);
         }
-        assert_int_equal(expect_begin, 1003); /* the ranks cover the shard */
+        assert_memory_equal(got, want, sizeof want);
     }
-    loader_t l;
-    assert_int_equal(loader_init(&l, &s, 0, 200, 8), -1); /* 5 tokens per rank, window needs 9 */
-    assert_non_null(strstr(err_msg(), "9"));
-    assert_int_equal(loader_init(&l, &s, 3, 3, 8), -1);
     free(s.tokens);
     free(s.docs);
 }
 
-static void test_wrap_around(void **state)
+static void test_wrap_around_and_restore(void **state)
 {
     (void)state;
     shard_doc_t whole = {0, 30, 0};
     shard_t s = make_shard(30, 1, &whole);
     loader_t l;
-    /* rank 1 of 3 owns [10, 20); windows of 5 tokens start at 10, 14, then 18 would need 18..22: wrap */
-    assert_int_equal(loader_init(&l, &s, 1, 3, 4), 0);
-    int32_t in[4 * 4], tg[4 * 4];
-    loader_next(&l, 4, 4, in, tg, NULL);
+    /* 3 lanes of 10 tokens; windows of 5 tokens start at offsets 0, 4, then 8 would need 8..12: wrap */
+    assert_int_equal(loader_init(&l, &s, 3, 1, 1, 4), 0);
+    int32_t in[4], tg[4];
     int starts[4] = {10, 14, 10, 14};
-    for (int b = 0; b < 4; b++) {
-        assert_int_equal(in[b * 4], starts[b]);
-        assert_int_equal(tg[b * 4 + 3], starts[b] + 4);
+    for (int st = 0; st < 4; st++) {
+        loader_next(&l, 1, 4, in, tg, NULL);
+        assert_int_equal(in[0], starts[st]);
+        assert_int_equal(tg[3], starts[st] + 4);
     }
-    assert_int_equal(l.cursor, 18);
-    l.cursor = 999; /* a cursor from elsewhere restarts at the range's beginning */
+    assert_int_equal(loader_restore(&l, 4, 4), 0);
     loader_next(&l, 1, 4, in, tg, NULL);
-    assert_int_equal(in[0], 10);
+    assert_int_equal(in[0], 14);
+    assert_int_equal(loader_restore(&l, 6, 4), -1); /* 6..10 leaves the lane */
+    assert_non_null(strstr(err_msg(), "offset 6"));
+    /* a batch too large for the shard is refused with the numbers */
+    assert_int_equal(loader_init(&l, &s, 8, 0, 8, 4), -1);
+    assert_non_null(strstr(err_msg(), "global batch of 8"));
     free(s.tokens);
     free(s.docs);
 }
@@ -105,13 +115,11 @@ static void test_categories_at_boundaries(void **state)
     (void)state;
     shard_doc_t d[6] = {{0, 5, 0}, {5, 0, 2}, {5, 7, 1}, {12, 1, 2}, {13, 0, 0}, {13, 27, 0}};
     shard_t s = make_shard(40, 6, d);
-    for (int T = 1; T <= 9; T++) {
-        loader_t l;
-        assert_int_equal(loader_init(&l, &s, 0, 1, T), 0);
-        int32_t in[5 * 9], tg[5 * 9], cats[5 * 9];
-        for (int step = 0; step < 4; step++) {
-            loader_next(&l, 5, T, in, tg, cats);
-            for (int i = 0; i < 5 * T; i++) {
+    for (int T = 1; T <= 9; T++)
+        for (uint64_t pos = 0; pos + (uint64_t)T + 1 <= 40; pos++) {
+            int32_t in[9], tg[9], cats[9];
+            data_window(&s, pos, T, in, tg, cats);
+            for (int i = 0; i < T; i++) {
                 /* the document holding the target: a linear scan over non-empty documents */
                 int want = -1;
                 for (int k = 0; k < 6; k++)
@@ -119,7 +127,6 @@ static void test_categories_at_boundaries(void **state)
                 assert_int_equal(cats[i], want);
             }
         }
-    }
     free(s.tokens);
     free(s.docs);
 }
@@ -128,8 +135,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_windows_are_shifted_pairs),
-        cmocka_unit_test(test_rank_ranges),
-        cmocka_unit_test(test_wrap_around),
+        cmocka_unit_test(test_split_does_not_change_the_batch),
+        cmocka_unit_test(test_wrap_around_and_restore),
         cmocka_unit_test(test_categories_at_boundaries),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include "err.h"
 #include "rng.h"
 #include "shard.h"
+#include "snapshot.h"
 #include "train.h"
 
 enum { K = 5 }; /* alphabet of the Markov source */
@@ -71,6 +72,8 @@ static void write_markov_shard(const char *path, uint64_t n, uint64_t seed)
     assert_int_equal(shard_write(&s, path), 0);
     free(s.tokens);
 }
+
+static dist_t world; /* a world of one: the trainer's collectives then involve only this process */
 
 typedef struct {
     char dir[64];
@@ -133,10 +136,10 @@ static void test_learns_markov_entropy_rate(void **state)
     double h = entropy_rate(P);
     config_t c = small_config(f, "learn", 400);
     trainer_t tr;
-    assert_int_equal(train_open(&tr, &c, 0, 0, NULL), 0);
-    double before = train_eval(&tr.model, &tr.val_loader, c.micro_batch, c.seq_len, 256, 0, NULL);
+    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
+    double before = train_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
     assert_int_equal(train_run(&tr), 0);
-    double after = train_eval(&tr.model, &tr.val_loader, c.micro_batch, c.seq_len, 256, 0, NULL);
+    double after = train_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
     printf("entropy rate %.4f nats, log K %.4f; validation loss %.4f before, %.4f after\n", h, log(K), before, after);
     assert_true(h < log(K) - 0.3); /* the source is far from uniform, so the test has teeth */
     assert_true(fabs(after - h) < 0.05);
@@ -149,15 +152,15 @@ static void test_resume_is_bit_identical(void **state)
     enum { N = 12, KSTOP = 5 };
     config_t straight_cfg = small_config(f, "straight", N), split_cfg = small_config(f, "split", N);
     trainer_t a, b;
-    assert_int_equal(train_open(&a, &straight_cfg, 0, 0, NULL), 0);
+    assert_int_equal(train_open(&a, &straight_cfg, &world, 0, 0, NULL), 0);
     assert_int_equal(train_run(&a), 0);
 
-    assert_int_equal(train_open(&b, &split_cfg, 0, 0, NULL), 0);
+    assert_int_equal(train_open(&b, &split_cfg, &world, 0, 0, NULL), 0);
     double norm;
     for (int i = 0; i < KSTOP; i++) train_step(&b, &norm);
-    assert_int_equal(train_save(&b), 0);
+    assert_int_equal(snap_save(&b), 0);
     train_close(&b);
-    assert_int_equal(train_open(&b, &split_cfg, 1, 0, NULL), 0);
+    assert_int_equal(train_open(&b, &split_cfg, &world, 1, 0, NULL), 0);
     assert_int_equal(b.step, KSTOP);
     assert_int_equal(train_run(&b), 0);
 
@@ -168,7 +171,7 @@ static void test_resume_is_bit_identical(void **state)
     /* and the run really moved: a resume that restored nothing would not match the straight run */
     trainer_t fresh;
     config_t fresh_cfg = small_config(f, "fresh", N);
-    assert_int_equal(train_open(&fresh, &fresh_cfg, 0, 0, NULL), 0);
+    assert_int_equal(train_open(&fresh, &fresh_cfg, &world, 0, 0, NULL), 0);
     assert_memory_not_equal(fresh.model.params, a.model.params, a.model.n_params * sizeof(float));
     train_close(&fresh);
     train_close(&a);
@@ -180,13 +183,13 @@ static void test_checkpoint_round_trip(void **state)
     fixture_t *f = *state;
     config_t c = small_config(f, "roundtrip", 3);
     trainer_t tr;
-    assert_int_equal(train_open(&tr, &c, 0, 0, NULL), 0);
+    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
     assert_int_equal(train_run(&tr), 0);
     char path[512];
-    snprintf(path, sizeof path, "%s/runs/roundtrip/ckpt/step_00000003.ckpt", f->dir);
+    snprintf(path, sizeof path, "%s/runs/roundtrip/ckpt/step_00000003", f->dir);
     gpt_t m;
     uint32_t tok;
-    assert_int_equal(train_load_model(path, &m, 4, &tok), 0);
+    assert_int_equal(snap_load_model(path, &m, 4, &tok), 0);
     assert_int_equal(tok, 0xabcd);
     assert_memory_equal(&m.d, &tr.model.d, sizeof m.d);
     assert_memory_equal(m.params, tr.model.params, m.n_params * sizeof(float));
@@ -199,21 +202,21 @@ static void test_resume_refuses_another_experiment(void **state)
     fixture_t *f = *state;
     config_t c = small_config(f, "changed", 4);
     trainer_t tr;
-    assert_int_equal(train_open(&tr, &c, 0, 0, NULL), 0);
+    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
     assert_int_equal(train_run(&tr), 0);
     train_close(&tr);
     /* an existing run is not silently reused */
-    assert_int_equal(train_open(&tr, &c, 0, 0, NULL), -1);
+    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), -1);
     assert_non_null(strstr(err_msg(), "already exists"));
     train_close(&tr);
     c.lr *= 2;
-    assert_int_equal(train_open(&tr, &c, 1, 0, NULL), -1);
+    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), -1);
     assert_non_null(strstr(err_msg(), "optim.lr"));
     train_close(&tr);
     /* keys that only steer logging may change */
     c.lr /= 2;
     c.log_interval = 7;
-    assert_int_equal(train_open(&tr, &c, 1, 0, NULL), 0);
+    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), 0);
     assert_int_equal(tr.step, 4);
     train_close(&tr);
 }
@@ -224,23 +227,30 @@ static void test_resume_skips_unreadable_newest(void **state)
     config_t c = small_config(f, "corrupt", 6);
     trainer_t tr;
     double norm;
-    assert_int_equal(train_open(&tr, &c, 0, 0, NULL), 0);
+    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
     train_step(&tr, &norm);
     train_step(&tr, &norm);
-    assert_int_equal(train_save(&tr), 0);
+    assert_int_equal(snap_save(&tr), 0);
     train_step(&tr, &norm);
-    assert_int_equal(train_save(&tr), 0);
+    assert_int_equal(snap_save(&tr), 0);
     train_close(&tr);
     char path[512];
-    snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000003.ckpt", f->dir);
+    snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000003/state.ckpt", f->dir);
     assert_int_equal(truncate(path, 100), 0);
-    assert_int_equal(train_open(&tr, &c, 1, 0, NULL), 0);
+    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), 0);
     assert_int_equal(tr.step, 2);
+    train_close(&tr);
+    /* a checkpoint without its COMPLETE marker (a save cut short) is not used */
+    snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000002/COMPLETE", f->dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), 0);
+    assert_int_equal(tr.step, 0);
     train_close(&tr);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (dist_init(&world, &argc, &argv)) return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_learns_markov_entropy_rate),
         cmocka_unit_test(test_resume_is_bit_identical),
@@ -248,5 +258,7 @@ int main(void)
         cmocka_unit_test(test_resume_refuses_another_experiment),
         cmocka_unit_test(test_resume_skips_unreadable_newest),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    int failed = cmocka_run_group_tests(tests, setup, teardown);
+    dist_finalize();
+    return failed;
 }

@@ -5,13 +5,16 @@
 #include <string.h>
 
 #include "data.h"
+#include "dist.h"
 #include "err.h"
 #include "shard.h"
+#include "snapshot.h"
 #include "train.h"
 
 static int fail(const char *msg)
 {
     fprintf(stderr, "il-eval: %s\n", msg);
+    dist_finalize();
     return IL_EXIT_INPUT;
 }
 
@@ -26,6 +29,8 @@ static int parse_count(const char *s, long max, long *out)
 
 int main(int argc, char **argv)
 {
+    dist_t dist; /* scoring runs on one process; MPI is up only because train_eval speaks it */
+    if (dist_init(&dist, &argc, &argv)) return fail(err_msg());
     const char *ckpt = NULL, *data = NULL;
     long windows = 0, batch = 8;
     for (int i = 1; i < argc; i++) {
@@ -37,27 +42,29 @@ int main(int argc, char **argv)
         } else if (!strcmp(a, "--batch") && i + 1 < argc) {
             if (parse_count(argv[++i], 4096, &batch) || batch < 1) return fail("--batch: expected 1..4096");
         } else {
-            fprintf(stderr, "usage: il-eval --checkpoint FILE --data SHARD [--windows N] [--batch B]\n"
+            fprintf(stderr, "usage: il-eval --checkpoint CKPT --data SHARD [--windows N] [--batch B]\n"
+                            "  CKPT: a checkpoint directory (runs/NAME/ckpt/step_N) or its state.ckpt\n"
                             "  scores N windows of the model's context length spread evenly over the shard\n"
                             "  (default: as many as fit side by side, covering it once)\n");
-            return IL_EXIT_INPUT;
+            return fail("bad arguments");
         }
     }
     if (!ckpt || !data) return fail("--checkpoint and --data are required (see il-eval --help)");
     gpt_t m;
     uint32_t tok_id;
-    if (train_load_model(ckpt, &m, (int)batch, &tok_id)) return fail(err_msg());
+    if (snap_load_model(ckpt, &m, (int)batch, &tok_id)) return fail(err_msg());
     shard_t s;
-    loader_t l;
     int T = m.d.T;
-    if (shard_read_expect(&s, data, tok_id, (uint32_t)m.d.V) || loader_init(&l, &s, 0, 1, T)) {
+    if (shard_read_expect(&s, data, tok_id, (uint32_t)m.d.V) ||
+        (s.n_tokens < (uint64_t)T + 1 && err_set("%s: %llu tokens, fewer than one window of %d", data,
+                                                  (unsigned long long)s.n_tokens, T + 1))) {
         gpt_destroy(&m);
         return fail(err_msg());
     }
     if (windows == 0) windows = (long)((s.n_tokens - 1) / (uint64_t)T);
     double *cat = calloc(s.n_cats + 1, sizeof *cat);
     CHECK(cat, "out of memory");
-    double loss = train_eval(&m, &l, (int)batch, T, (int)windows, (int)s.n_cats, cat);
+    double loss = train_eval(&m, &s, (int)batch, (int)windows, cat);
     printf("%s on %s: %ld windows x %d tokens, loss %.4f nats/token (perplexity %.2f)\n", ckpt, data, windows, T,
            loss, exp(loss));
     for (uint32_t k = 0; k < s.n_cats && s.n_cats > 1; k++)
@@ -65,5 +72,6 @@ int main(int argc, char **argv)
     free(cat);
     shard_free(&s);
     gpt_destroy(&m);
+    dist_finalize();
     return IL_EXIT_OK;
 }

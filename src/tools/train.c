@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "config.h"
+#include "dist.h"
 #include "err.h"
 #include "train.h"
 
@@ -16,53 +17,67 @@ static void usage(FILE *f)
                "  --resume         continue <run.out_dir>/<run.name> from its newest checkpoint\n"
                "  --print-config   print the effective config and exit\n"
                "  --keys           print the table of config keys (Markdown) and exit\n"
-               "exit codes: 0 done, 1 runtime failure (diverged, I/O), 2 bad command line, config or data\n");
+               "Run it as one process, or as `mpirun -n P` / `srun --mpi=pmix` for P data-parallel ranks.\n"
+               "SIGTERM, SIGUSR2 or SIGHUP: finish the step, write a checkpoint, exit 75.\n"
+               "exit codes: 0 done, 1 runtime failure (diverged, I/O), 2 bad command line, config or data,\n"
+               "            75 stopped by a signal after a checkpoint: requeue and run again with --resume\n");
 }
 
-static int fail(const char *msg)
+static int rank;
+
+/* Ends the process's MPI and returns the exit code; msg (if any) is said once, by rank 0: every rank
+ * reaches the same verdict (dist_agree). */
+static int finish(int code, const char *msg)
 {
-    fprintf(stderr, "il-train: %s\n", msg);
-    return IL_EXIT_INPUT;
+    if (msg && rank == 0) fprintf(stderr, "il-train: %s\n", msg);
+    dist_finalize();
+    return code;
 }
 
 int main(int argc, char **argv)
 {
+    dist_t dist;
+    int rc = dist_init(&dist, &argc, &argv);
+    rank = dist.rank;
+    if (dist_agree(rc)) return finish(IL_EXIT_INPUT, err_msg());
     config_t cfg;
     config_defaults(&cfg);
     int resume = 0, print_config = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--config") && i + 1 < argc) {
-            if (config_load(&cfg, argv[++i])) return fail(err_msg());
+            if (config_load(&cfg, argv[++i])) return finish(IL_EXIT_INPUT, err_msg());
         } else if (!strcmp(a, "--set") && i + 1 < argc) {
-            if (config_set(&cfg, argv[++i])) return fail(err_msg());
+            if (config_set(&cfg, argv[++i])) return finish(IL_EXIT_INPUT, err_msg());
         } else if (!strcmp(a, "--resume")) {
             resume = 1;
         } else if (!strcmp(a, "--print-config")) {
             print_config = 1;
         } else if (!strcmp(a, "--keys")) {
-            config_print_keys_markdown(stdout);
-            return IL_EXIT_OK;
+            if (rank == 0) config_print_keys_markdown(stdout);
+            return finish(IL_EXIT_OK, NULL);
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return IL_EXIT_OK;
+            if (rank == 0) usage(stdout);
+            return finish(IL_EXIT_OK, NULL);
         } else {
-            fprintf(stderr, "il-train: unknown or incomplete argument '%s'\n", a);
-            usage(stderr);
-            return IL_EXIT_INPUT;
+            if (rank == 0) usage(stderr);
+            char msg[300];
+            snprintf(msg, sizeof msg, "unknown or incomplete argument '%s'", a);
+            return finish(IL_EXIT_INPUT, msg);
         }
     }
-    if (config_validate(&cfg, 1)) return fail(err_msg());
-    if (print_config) return config_write(&cfg, stdout) ? fail(err_msg()) : IL_EXIT_OK;
-
-    trainer_t tr;
-    if (train_open(&tr, &cfg, resume, argc, argv)) {
-        fail(err_msg());
-        train_close(&tr);
-        return IL_EXIT_INPUT;
+    if (config_validate(&cfg, dist.size)) return finish(IL_EXIT_INPUT, err_msg());
+    if (print_config) {
+        if (rank == 0 && config_write(&cfg, stdout)) return finish(IL_EXIT_INPUT, err_msg());
+        return finish(IL_EXIT_OK, NULL);
     }
-    int rc = train_run(&tr);
-    if (rc) fprintf(stderr, "il-train: %s\n", err_msg());
+    trainer_t tr;
+    if (train_open(&tr, &cfg, &dist, resume, argc, argv)) {
+        train_close(&tr);
+        return finish(IL_EXIT_INPUT, err_msg());
+    }
+    rc = train_run(&tr);
     train_close(&tr);
-    return rc ? IL_EXIT_FAIL : IL_EXIT_OK;
+    if (rc == TRAIN_FAILED) return finish(IL_EXIT_FAIL, err_msg());
+    return finish(rc == TRAIN_PREEMPTED ? IL_EXIT_PREEMPTED : IL_EXIT_OK, NULL);
 }

@@ -1,0 +1,21 @@
+/* snapshot: the trainer's checkpoints. A checkpoint is a directory ckpt/step_NNNNNNNN/ holding
+ * state.ckpt (everything needed to continue bit for bit: config, dims, data identity, step, parameters,
+ * AdamW state, RNG, data offset, world size) and, written last, after every rank has finished its part,
+ * the marker file COMPLETE. A directory without the marker is a checkpoint that was interrupted: resume
+ * ignores it and the next save of that step replaces it. */
+#ifndef IL_SNAPSHOT_H
+#define IL_SNAPSHOT_H
+
+#include "train.h"
+
+/* Collective: checkpoint of the current step, then rotation per run.keep_ckpts. */
+int snap_save(trainer_t *tr);
+/* Collective: restores the newest complete checkpoint that reads back whole (an unreadable one is
+ * reported and the next older tried); *found is 0 when there is none. Fails, naming the key, when the
+ * checkpoint belongs to another experiment. */
+int snap_resume(trainer_t *tr, int *found);
+/* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
+ * capacity B; *tokenizer_id receives the id of the data it was trained on. */
+int snap_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);
+
+#endif

@@ -1,0 +1,84 @@
+/* il-ckpt: look inside checkpoints. `info` lists a checkpoint's sections and what it holds; `diff`
+ * compares the parameters of two checkpoints of the same model (used by the tests to check that two ways
+ * of training give the same model, and by users to see how far two runs drifted). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ckpt.h"
+#include "err.h"
+
+static int fail(const char *msg)
+{
+    fprintf(stderr, "il-ckpt: %s\n", msg);
+    return IL_EXIT_INPUT;
+}
+
+/* A step directory stands for its state.ckpt. */
+static int open_ckpt(ckpt_reader_t *r, const char *path)
+{
+    char file[4200];
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/state.ckpt", path);
+    else snprintf(file, sizeof file, "%s", path);
+    return ckpt_open(r, file);
+}
+
+static int info(const char *path)
+{
+    ckpt_reader_t r;
+    if (open_ckpt(&r, path)) return fail(err_msg());
+    int32_t dims[5], world = 0;
+    int64_t step = -1;
+    printf("%s\n", r.path);
+    if (!ckpt_get(&r, "dims", dims, sizeof dims))
+        printf("  model: V=%d T=%d L=%d NH=%d C=%d\n", dims[0], dims[1], dims[2], dims[3], dims[4]);
+    if (!ckpt_get(&r, "step", &step, sizeof step)) printf("  step: %lld\n", (long long)step);
+    if (!ckpt_get(&r, "world", &world, sizeof world)) printf("  written by %d rank%s\n", world, world == 1 ? "" : "s");
+    for (int i = 0; i < r.n_sections; i++)
+        printf("  section %-12s %12llu bytes\n", r.sections[i].tag, (unsigned long long)r.sections[i].bytes);
+    ckpt_close(&r);
+    return IL_EXIT_OK;
+}
+
+static int diff(const char *pa, const char *pb)
+{
+    ckpt_reader_t a, b;
+    if (open_ckpt(&a, pa)) return fail(err_msg());
+    if (open_ckpt(&b, pb)) {
+        ckpt_close(&a);
+        return fail(err_msg());
+    }
+    const void *va, *vb;
+    size_t na, nb;
+    int rc = IL_EXIT_OK;
+    if (ckpt_view(&a, "params", &va, &na) || ckpt_view(&b, "params", &vb, &nb)) rc = fail(err_msg());
+    else if (na != nb) rc = fail("the checkpoints hold models of different sizes");
+    if (rc == IL_EXIT_OK) {
+        const float *x = va, *y = vb;
+        size_t n = na / sizeof(float), differ = 0;
+        double max_abs = 0, max_rel = 0;
+        for (size_t i = 0; i < n; i++) {
+            double d = fabs((double)x[i] - y[i]);
+            differ += memcmp(&x[i], &y[i], sizeof *x) != 0;
+            if (d > max_abs) max_abs = d;
+            if (d / (fabs((double)x[i]) + 1e-12) > max_rel && fabs((double)x[i]) > 1e-3) max_rel = d / fabs((double)x[i]);
+        }
+        printf("%zu parameters, %zu differ in their bits; max |a-b| %.3g, max relative %.3g (|a| > 1e-3)\n", n,
+               differ, max_abs, max_rel);
+    }
+    ckpt_close(&a);
+    ckpt_close(&b);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "info")) return info(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "diff")) return diff(argv[2], argv[3]);
+    fprintf(stderr, "usage: il-ckpt info CKPT\n       il-ckpt diff CKPT_A CKPT_B\n"
+                    "  CKPT: a checkpoint directory (runs/NAME/ckpt/step_N) or its state.ckpt\n");
+    return IL_EXIT_INPUT;
+}
