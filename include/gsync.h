@@ -16,6 +16,7 @@
 #include "model.h"
 
 typedef struct {
+    MPI_Comm comm;       /* MPI_COMM_WORLD unless set after gsync_init */
     float *grads;
     size_t n;
     int overlap;

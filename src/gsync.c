@@ -7,7 +7,7 @@
 
 void gsync_init(gsync_t *s, const gpt_t *m, size_t bucket_bytes, int overlap)
 {
-    *s = (gsync_t){.grads = m->grads, .n = m->n_params, .overlap = overlap};
+    *s = (gsync_t){.comm = MPI_COMM_WORLD, .grads = m->grads, .n = m->n_params, .overlap = overlap};
     int L = m->d.L;
     s->begin = err_calloc((size_t)L + 1, sizeof *s->begin);
     s->end = err_calloc((size_t)L + 1, sizeof *s->end);
@@ -39,8 +39,8 @@ void gsync_free(gsync_t *s)
 
 static void launch(gsync_t *s, int b)
 {
-    CHECK_RC(MPI_Iallreduce(MPI_IN_PLACE, s->grads + s->begin[b], (int)(s->end[b] - s->begin[b]), MPI_FLOAT, MPI_SUM,
-                            MPI_COMM_WORLD, &s->req[b]),
+    CHECK_RC(MPI_Iallreduce(MPI_IN_PLACE, s->grads + s->begin[b], (int)(s->end[b] - s->begin[b]), MPI_FLOAT, MPI_SUM, s->comm,
+                            &s->req[b]),
              dist_strerror);
     s->launched++;
 }
@@ -71,7 +71,7 @@ void gsync_finish(gsync_t *s, gpt_t *m)
         while (s->launched < s->n_buckets) launch(s, s->launched);
         CHECK_RC(MPI_Waitall(s->n_buckets, s->req, MPI_STATUSES_IGNORE), dist_strerror);
     } else {
-        CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, s->grads, (int)s->n, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
+        CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, s->grads, (int)s->n, MPI_FLOAT, MPI_SUM, s->comm), dist_strerror);
     }
     s->wait_s += MPI_Wtime() - t0;
 }

@@ -7,8 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "dist.h"
 #include "err.h"
+#include "gsync.h"
 #include "model.h"
 #include "optim.h"
 
@@ -139,19 +142,102 @@ static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
     gpt_destroy(&m);
 }
 
+/* ---- data-parallel scaling: one launch on P ranks, one thread each ---- */
+
+typedef struct {
+    double tokens_per_s, wait_share;
+} dp_result_t;
+
+/* `ranks` ranks (a prefix of the world) train data-parallel with per-rank batch B; the others wait without
+ * spinning, so they do not take a core from the measured ones. */
+static dp_result_t bench_dp(const bench_cfg_t *bc, int steps, int ranks, int overlap, const dist_t *d)
+{
+    dp_result_t r = {0, 0};
+    MPI_Comm comm;
+    CHECK_RC(MPI_Comm_split(MPI_COMM_WORLD, d->rank < ranks, d->rank, &comm), dist_strerror);
+    if (d->rank < ranks) {
+        gpt_t m;
+        gpt_create(&m, &bc->d, bc->B, &kern_fast);
+        rng_t rng;
+        rng_seed(&rng, 1);
+        gpt_init_params(&m, &rng);
+        adamw_t opt;
+        adamw_create(&opt, m.n_params);
+        adamw_hparams_t h = {0.9f, 0.95f, 1e-8f, 0.1f};
+        gsync_t sync;
+        gsync_init(&sync, &m, 4u << 20, overlap);
+        sync.comm = comm;
+        int B = bc->B, T = bc->d.T, N = B * T;
+        int32_t *x = err_calloc((size_t)N + 1, sizeof *x);
+        for (int i = 0; i <= N; i++) x[i] = (int32_t)(rng_u64(&rng) % (uint64_t)bc->d.V);
+        double *t = err_calloc((size_t)steps, sizeof *t), wait0 = 0, total = 0;
+        for (int s = -2; s < steps; s++) {
+            if (s == 0) wait0 = sync.wait_s;
+            double t0 = now();
+            gpt_forward(&m, x, x + 1, B, T);
+            gpt_zero_grad(&m);
+            gsync_arm(&sync, &m);
+            gpt_backward(&m, 1.0f / (float)ranks);
+            gsync_finish(&sync, &m);
+            float scale = optim_clip_scale(optim_norm(m.grads, m.n_params), 1.0f);
+            adamw_step(&opt, m.params, m.grads, scale, m.tensors, m.n_tensors, 1e-4f, &h);
+            if (s >= 0) total += t[s] = now() - t0;
+        }
+        r.tokens_per_s = (double)ranks * N / median(t, steps);
+        r.wait_share = (sync.wait_s - wait0) / total;
+        free(x);
+        free(t);
+        gsync_free(&sync);
+        adamw_destroy(&opt);
+        gpt_destroy(&m);
+    }
+    MPI_Request req;
+    int done = 0;
+    CHECK_RC(MPI_Ibarrier(MPI_COMM_WORLD, &req), dist_strerror);
+    while (!done) {
+        CHECK_RC(MPI_Test(&req, &done, MPI_STATUS_IGNORE), dist_strerror);
+        if (!done) usleep(1000);
+    }
+    CHECK_RC(MPI_Comm_free(&comm), dist_strerror);
+    CHECK_RC(MPI_Bcast(&r, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD), dist_strerror);
+    return r;
+}
+
+static void bench_scaling(const bench_cfg_t *bc, int steps, const dist_t *d)
+{
+    omp_set_num_threads(1);
+    dp_result_t one = bench_dp(bc, steps, 1, 1, d), ov = bench_dp(bc, steps, d->size, 1, d),
+                bl = bench_dp(bc, steps, d->size, 0, d);
+    if (d->rank) return;
+    printf("data-parallel scaling, config %s, %d steps each, 1 thread per rank, micro-batch %d per rank:\n", bc->name,
+           steps, bc->B);
+    printf("  1 rank:  %.0f tokens/s (the reference, measured in this run)\n", one.tokens_per_s);
+    printf("  %d ranks: %.0f tokens/s = %.2fx, waiting on communication %.1f%% of step time (overlapped)\n", d->size,
+           ov.tokens_per_s, ov.tokens_per_s / one.tokens_per_s, 100 * ov.wait_share);
+    printf("  %d ranks: %.0f tokens/s = %.2fx, waiting on communication %.1f%% of step time (one all-reduce after "
+           "backward)\n", d->size, bl.tokens_per_s, bl.tokens_per_s / one.tokens_per_s, 100 * bl.wait_share);
+}
+
 int main(int argc, char **argv)
 {
     static const bench_cfg_t cfgs[] = {
         {"A", {256, 64, 4, 4, 128}, 4},
         {"D", {512, 256, 4, 4, 256}, 8},
     };
-    int steps = 20;
+    dist_t dist;
+    if (dist_init(&dist, &argc, &argv)) {
+        fprintf(stderr, "il-bench: %s\n", err_msg());
+        return IL_EXIT_INPUT;
+    }
+    int steps = 20, scaling = 0;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) only = argv[++i];
+        else if (!strcmp(argv[i], "--scaling")) scaling = 1;
         else {
-            fprintf(stderr, "usage: il-bench [--config A|D] [--steps N]\n");
+            fprintf(stderr, "usage: il-bench [--config A|D] [--steps N]\n"
+                            "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n");
             return IL_EXIT_INPUT;
         }
     }
@@ -159,10 +245,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "il-bench: --steps must be in [1, 1000]\n");
         return IL_EXIT_INPUT;
     }
-    double sgemm = sgemm_gflops(2048, 5);
-    printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
-           sgemm);
-    for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
-        if (!only || !strcmp(only, cfgs[c].name)) bench_model(&cfgs[c], steps, sgemm);
+    if (scaling) {
+        for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
+            if (only ? !strcmp(only, cfgs[c].name) : !strcmp(cfgs[c].name, "D")) bench_scaling(&cfgs[c], steps, &dist);
+    } else if (dist.rank == 0) {
+        double sgemm = sgemm_gflops(2048, 5);
+        printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
+               sgemm);
+        for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
+            if (!only || !strcmp(only, cfgs[c].name)) bench_model(&cfgs[c], steps, sgemm);
+    }
+    dist_finalize();
     return 0;
 }
