@@ -74,12 +74,12 @@ asan:
 
 bench: $(TOOLS)
 	$(BUILD)/bin/il-bench
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe $(BUILD)/bin/il-bench --scaling
 
 # The main job: fetch and prepare the Brown Corpus, train the demo model, score it per genre.
 demo: $(TOOLS) corpus
 	$(BUILD)/bin/il-train --config configs/demo.ini --resume
-	$(BUILD)/bin/il-eval --checkpoint runs/demo/ckpt/$$(ls runs/demo/ckpt | grep -v tmp | sort | tail -1) \
-	    --data data/brown/val.bin
+	$(BUILD)/bin/il-eval --checkpoint runs/demo/ckpt/step_00000800 --data data/brown/val.bin
 
 corpus: $(BUILD)/bin/il-prepare
 	scripts/corpus.sh $(BUILD)
