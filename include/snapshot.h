@@ -14,6 +14,9 @@ int snap_save(trainer_t *tr);
  * reported and the next older tried); *found is 0 when there is none. Fails, naming the key, when the
  * checkpoint belongs to another experiment. */
 int snap_resume(trainer_t *tr, int *found);
+/* Fails (err_set, naming `where` and the key) unless `now` describes the same experiment as `saved`:
+ * only keys about speed, logging, file locations and the split of the global batch may differ. */
+int snap_same_experiment(const config_t *saved, const config_t *now, const char *where);
 /* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
  * capacity B; *tokenizer_id receives the id of the data it was trained on. */
 int snap_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);

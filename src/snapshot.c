@@ -22,6 +22,14 @@
 static const char *const may_change[] = {"data", "train.threads", "train.micro_batch", "train.bucket_kb",
                                          "train.overlap_comm", "train.check_interval", "eval", "run", NULL};
 
+int snap_same_experiment(const config_t *saved, const config_t *now, const char *where)
+{
+    char diff[1200];
+    if (config_diff(saved, now, may_change, diff, sizeof diff))
+        return err_set("%s: cannot resume with a different %s: that would be another experiment", where, diff);
+    return 0;
+}
+
 typedef struct {
     uint32_t tokenizer_id, vocab_size;
     uint64_t n_tokens;
@@ -194,15 +202,13 @@ static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
     const void *text;
     size_t text_len;
     config_t saved = tr->cfg;
-    char diff[1200];
     if (read_model(r, &d, &data) || ckpt_view(r, "config", &text, &text_len)) return -1;
     FILE *f = fmemopen((void *)text, text_len, "r");
     CHECK(f, "fmemopen failed");
     int rc = config_load_stream(&saved, f, r->path);
     fclose(f);
     if (rc) return -1;
-    if (config_diff(&saved, &tr->cfg, may_change, diff, sizeof diff))
-        return err_set("%s: cannot resume with a different %s: that would be another experiment", r->path, diff);
+    if (snap_same_experiment(&saved, &tr->cfg, r->path)) return -1;
     if (data.tokenizer_id != tr->train_shard.tokenizer_id || data.n_tokens != tr->train_shard.n_tokens)
         return err_set("%s: trained on other data than %s (tokenizer id %08x, %llu tokens; now %08x, %llu)", r->path,
                        tr->cfg.train_path, data.tokenizer_id, (unsigned long long)data.n_tokens,

@@ -68,6 +68,10 @@ static int open_run_dir(trainer_t *tr, int resume)
     int existing = access(path, F_OK) == 0;
     if (existing && !resume)
         return err_set("%s: run directory already exists; pass --resume to continue it, or set run.name", tr->dir);
+    if (existing) { /* even before its first checkpoint, a run is one experiment */
+        config_t saved = tr->cfg;
+        if (config_load(&saved, path) || snap_same_experiment(&saved, &tr->cfg, path)) return -1;
+    }
     snprintf(path, sizeof path, "%s/ckpt", tr->dir);
     if (afile_mkdirs(path)) return -1;
     snprintf(path, sizeof path, "%s/config.ini", tr->dir);

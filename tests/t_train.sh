@@ -80,6 +80,9 @@ expect_fail il-train "runs/r1" "$bin/il-train" --config run.ini
 # resuming with another experiment's settings is refused, naming the key
 expect_fail il-train "optim.lr" "$bin/il-train" --config run.ini --resume --set optim.lr=0.01
 [ "$before" = "$(md5sum runs/r1/ckpt/step_00000006/state.ckpt)" ] || die "a refused run changed the checkpoint"
+# so is a run that has no checkpoint yet but a config.ini of another experiment
+mkdir -p runs/r3 && sed 's/^seed = .*/seed = 7/' runs/r1/config.ini >runs/r3/config.ini
+expect_fail il-train "train.seed" "$bin/il-train" --config run.ini --set run.name=r3 --resume
 # checkpoints: missing, corrupt, scored on data of another tokenizer
 expect_fail il-eval "nosuch.ckpt" "$bin/il-eval" --checkpoint nosuch.ckpt --data data/val.bin
 head -c 3000 runs/r1/ckpt/step_00000006/state.ckpt >cut.ckpt
