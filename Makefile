@@ -74,6 +74,7 @@ asan:
 
 bench: $(TOOLS)
 	$(BUILD)/bin/il-bench
+	$(BUILD)/bin/il-bench --trace
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe $(BUILD)/bin/il-bench --scaling
 
 # The main job: fetch and prepare the Brown Corpus, train the demo model, score it per genre.

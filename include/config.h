@@ -21,6 +21,7 @@ typedef struct {
     /* [data] */
     char train_path[CONFIG_STR];
     char val_path[CONFIG_STR]; /* "" : no validation */
+    char counts_path[CONFIG_STR]; /* "" : train.counts beside train_path */
     /* [train] */
     int global_batch; /* sequences per optimizer step, summed over ranks and accumulation steps */
     int micro_batch;  /* sequences per rank per forward/backward pass */
@@ -42,6 +43,13 @@ typedef struct {
     /* [eval] */
     int eval_interval; /* steps between validation passes; 0 disables */
     int eval_batches;  /* global batches of windows per validation pass */
+    /* [trace] */
+    int trace_interval; /* steps between trace records; 0: no tracing */
+    int trace_log_spaced;
+    int trace_lens, trace_local, trace_lens_stride;
+    int trace_n_sv;
+    char trace_spectrum[CONFIG_STR]; /* "scalapack", "gram" or "off" */
+    int trace_sync_every;
     /* [run] */
     char name[CONFIG_STR];    /* run directory is <out_dir>/<name> */
     char out_dir[CONFIG_STR];

@@ -15,6 +15,7 @@
 #include "optim.h"
 #include "runlog.h"
 #include "shard.h"
+#include "tracer.h"
 
 typedef struct {
     config_t cfg;
@@ -32,7 +33,10 @@ typedef struct {
     int accum;               /* micro-steps per update on each rank */
     int32_t *inputs, *targets; /* (micro_batch, T) */
     runlog_t log;            /* rank 0 only */
+    tracer_t tracer;
+    int traced;              /* the last train_step captured a trace record */
     double last_val_loss;
+    int64_t last_val_step;   /* step at which last_val_loss was measured; -1: none yet */
     double comm_wait_s;      /* time spent waiting for gradient reductions, summed */
 } trainer_t;
 

@@ -36,6 +36,9 @@ typedef struct {
 
 #define K(sec, field, type, def, lo, hi, flags, help) \
     { #sec, #field, type, offsetof(config_t, field), def, lo, hi, flags, help }
+/* for keys whose field carries its section's name: trace.interval is trace_interval */
+#define KS(sec, name, type, def, lo, hi, flags, help) \
+    { #sec, #name, type, offsetof(config_t, sec##_##name), def, lo, hi, flags, help }
 
 static const keydef_t keys[] = {
     K(model, vocab_size, KT_INT, "0", 0, 65536, 0, "vocabulary size; 0 takes it from the training shard"),
@@ -46,6 +49,8 @@ static const keydef_t keys[] = {
     K(data, train_path, KT_STR, "data/brown/train.bin", 1, STR_MAX, 0, "training token shard"),
     K(data, val_path, KT_STR, "data/brown/val.bin", 0, STR_MAX, 0,
       "validation token shard; empty: no validation"),
+    K(data, counts_path, KT_STR, "", 0, STR_MAX, 0,
+      "unigram counts of the training shard (trace frequency buckets); empty: train.counts beside train_path"),
     K(train, global_batch, KT_INT, "8", 1, 1 << 24, 0,
       "sequences per optimizer step over all ranks; a multiple of micro_batch x ranks"),
     K(train, micro_batch, KT_INT, "8", 1, 1 << 20, 0, "sequences per rank per forward/backward pass"),
@@ -69,6 +74,16 @@ static const keydef_t keys[] = {
     K(optim, grad_clip, KT_FLOAT, "1.0", 0, 1e6, 0, "global gradient-norm clip threshold; 0 disables"),
     K(eval, eval_interval, KT_INT, "100", 0, INT_MAX, 0, "steps between validation passes; 0 disables"),
     K(eval, eval_batches, KT_INT, "8", 0, 1 << 20, 0, "global batches of windows per validation pass, spread over the validation shard"),
+    KS(trace, interval, KT_INT, "50", 0, INT_MAX, 0,
+      "steps between trace records (plus the first and last step); 0: no tracing"),
+    KS(trace, log_spaced, KT_INT, "1", 0, 1, 0, "1: also trace ten log-spaced steps per decade (1, 2, 3, 4, 5, 6, 8, 10, 13, ...)"),
+    KS(trace, lens, KT_INT, "1", 0, 1, 0, "1: record the logit-lens loss per depth (S5)"),
+    KS(trace, local, KT_INT, "1", 0, 1, 0, "1: record the local descent cosine (S3b; needs the logit lens)"),
+    KS(trace, lens_stride, KT_INT, "1", 1, 65536, 0, "logit lens on every lens_stride-th position, to make it cheaper"),
+    KS(trace, n_sv, KT_INT, "8", 1, 65536, 0, "singular values kept per depth (S9)"),
+    KS(trace, spectrum, KT_STR, "scalapack", 0, 16, 0,
+      "S9 route: scalapack (distributed SVD), gram (C x C Gram matrix, cheaper for small widths) or off"),
+    KS(trace, sync_every, KT_INT, "5", 1, INT_MAX, 0, "trace records between syncs to disk (and at every checkpoint)"),
     K(run, name, KT_STR, "run", 1, STR_MAX, 0,
       "run name of letters, digits, '.', '_', '-'; the run directory is out_dir/name"),
     K(run, out_dir, KT_STR, "runs", 1, STR_MAX, 0, "directory holding run directories"),
@@ -77,6 +92,7 @@ static const keydef_t keys[] = {
     K(run, keep_ckpts, KT_INT, "3", 0, 1 << 20, 0, "newest checkpoints kept; 0 keeps all"),
 };
 #undef K
+#undef KS
 
 #define N_KEYS (sizeof keys / sizeof keys[0])
 
@@ -341,6 +357,10 @@ int config_validate(const config_t *c, int world_size)
     if (c->eval_interval > 0 && c->val_path[0] && c->eval_batches == 0)
         return err_set("eval.eval_batches is 0 while eval.eval_interval (%d) and data.val_path are set",
                        c->eval_interval);
+    if (strcmp(c->trace_spectrum, "scalapack") && strcmp(c->trace_spectrum, "gram") && strcmp(c->trace_spectrum, "off"))
+        return err_set("trace.spectrum '%s': use scalapack, gram or off", c->trace_spectrum);
+    if (c->trace_local && !c->trace_lens)
+        return err_set("trace.local needs trace.lens: the local descent cosine is the logit lens's gradient");
     if (!valid_run_name(c->name))
         return err_set("run.name '%s': use only letters, digits, '.', '_', '-' (it names a directory)", c->name);
     return 0;

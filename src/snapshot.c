@@ -139,6 +139,7 @@ static int save_rank0(const trainer_t *tr)
 
 int snap_save(trainer_t *tr)
 {
+    tracer_sync(&tr->tracer); /* each rank's part of the checkpoint: its trace so far */
     int root = tr->dist.rank == 0;
     if (dist_agree(root ? save_rank0(tr) : 0)) return -1;
     char path[4200];

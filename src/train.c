@@ -96,6 +96,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     tr->dist = *dist;
     tr->saved_step = -1;
     tr->last_val_loss = NAN;
+    tr->last_val_step = -1;
     config_t *c = &tr->cfg;
     /* ranks and threads never oversubscribe the cores unless asked to */
     if (c->threads > 0) omp_set_num_threads(c->threads);
@@ -122,6 +123,9 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     if (resume && snap_resume(tr, &found)) return -1;
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
         return -1;
+    if (tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->dir, dist->rank, dist->size, tr->step, argc,
+                    argv))
+        return -1;
     if (dist->rank == 0) {
         runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
                                 "%d ranks x %d micro-batch x %d accumulation; %d threads per rank",
@@ -137,6 +141,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
 
 void train_close(trainer_t *tr)
 {
+    tracer_close(&tr->tracer);
     runlog_close(&tr->log);
     gpt_destroy(&tr->model);
     adamw_destroy(&tr->opt);
@@ -155,17 +160,20 @@ float train_step(trainer_t *tr, double *grad_norm)
     const config_t *c = &tr->cfg;
     gpt_t *m = &tr->model;
     int P = tr->dist.size;
+    float loss_scale = 1.0f / (float)(tr->accum * P); /* the sum over ranks is then the global mean */
+    tr->traced = tracer_is_step(&tr->tracer, tr->step);
     gpt_zero_grad(m);
     double loss = 0;
     for (int a = 0; a < tr->accum; a++) {
         loader_next(&tr->loader, c->micro_batch, c->seq_len, tr->inputs, tr->targets, NULL);
         loss += gpt_forward(m, tr->inputs, tr->targets, c->micro_batch, c->seq_len);
         if (P > 1 && a == tr->accum - 1) gsync_arm(&tr->sync, m);
-        /* scaled so that the sum over ranks is the mean over the global batch */
-        gpt_backward(m, 1.0f / (float)(tr->accum * P));
+        gpt_backward(m, loss_scale);
     }
+    if (P > 1) gsync_finish(&tr->sync, m);
+    /* the last micro-batch's activations and their gradients are still in m */
+    if (tr->traced) tracer_capture(&tr->tracer, m, loss_scale);
     if (P > 1) {
-        gsync_finish(&tr->sync, m);
         loss /= P;
         CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
     }
@@ -224,6 +232,7 @@ static void validate(trainer_t *tr)
     double *cat_loss = err_calloc((size_t)nc + 1, sizeof *cat_loss);
     tr->last_val_loss = train_eval(&tr->model, &tr->val_shard, c->micro_batch, c->eval_batches * c->global_batch,
                                    cat_loss);
+    tr->last_val_step = tr->step;
     if (tr->dist.rank == 0) {
         const char **names = err_calloc((size_t)nc + 1, sizeof *names);
         for (int k = 0; k < nc; k++) names[k] = tr->val_shard.cats[k];
@@ -287,11 +296,15 @@ int train_run(trainer_t *tr)
         }
         if (c->check_interval > 0 && tr->step % c->check_interval == 0 && check_replicas(tr)) return TRAIN_FAILED;
         int last = tr->step == c->max_steps;
+        float lr = optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
         if (root) {
-            runlog_step_t s = {tr->step, c->max_steps, loss,
-                               optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr), norm,
-                               tokens / dt, dt * 1e3};
+            runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
             runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
+        }
+        if (tr->traced) { /* the record of update tr->step - 1, whose forward ran on the weights validated last */
+            int64_t s = tr->step - 1;
+            trace_record_t rec = {s, loss, lr, norm, tokens / dt, dt, tr->last_val_step == s ? tr->last_val_loss : NAN};
+            tracer_write(&tr->tracer, &rec);
         }
         if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
         if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last)

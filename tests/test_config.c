@@ -329,7 +329,7 @@ static void test_markdown(void **state)
     assert_int_equal(fclose(f), 0);
     int lines = 0;
     for (char *p = buf; *p; p++) lines += *p == '\n';
-    assert_int_equal(lines, 2 + 30); /* header, separator, one row per config_t field */
+    assert_int_equal(lines, 2 + 39); /* header, separator, one row per config_t field */
     const char *expect[] = {"| `model.d_model` | int | `128` |", "| `train.seed` | uint64 | `1337` |",
                             "| `optim.lr` | float |", "| `data.val_path` | string | `data/brown/val.bin` |",
                             "| `run.keep_ckpts` | int | `3` |"};

@@ -2,11 +2,13 @@
  * the same run (the machines are shared and noisy, so only the ratio travels). Prints the median of
  * several steps and where the time goes, kernel by kernel. */
 #include <cblas.h>
+#include <math.h>
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "dist.h"
@@ -14,6 +16,7 @@
 #include "gsync.h"
 #include "model.h"
 #include "optim.h"
+#include "tracer.h"
 
 static double now(void)
 {
@@ -97,49 +100,75 @@ typedef struct {
     int B;
 } bench_cfg_t;
 
-static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
-{
+/* A model, its optimizer and a fixed random batch: what every benchmark below trains. */
+typedef struct {
     gpt_t m;
-    gpt_create(&m, &bc->d, bc->B, &kern_timed);
+    adamw_t opt;
+    int32_t *x; /* (B*T + 1) tokens: inputs x[0..], targets x[1..] */
+    int B, T;
+} bench_run_t;
+
+static void run_create(bench_run_t *r, const bench_cfg_t *bc, const kern_ops_t *k)
+{
+    gpt_create(&r->m, &bc->d, bc->B, k);
     rng_t rng;
     rng_seed(&rng, 1);
-    gpt_init_params(&m, &rng);
-    adamw_t opt;
-    adamw_create(&opt, m.n_params);
-    adamw_hparams_t h = {0.9f, 0.95f, 1e-8f, 0.1f};
-    int B = bc->B, T = bc->d.T, N = B * T;
-    int32_t *x = err_calloc((size_t)N + 1, sizeof *x);
-    for (int i = 0; i <= N; i++) x[i] = (int32_t)(rng_u64(&rng) % (uint64_t)bc->d.V);
-    double *t = err_calloc((size_t)steps, sizeof *t), opt_time = 0;
+    gpt_init_params(&r->m, &rng);
+    adamw_create(&r->opt, r->m.n_params);
+    r->B = bc->B;
+    r->T = bc->d.T;
+    r->x = err_calloc((size_t)r->B * r->T + 1, sizeof *r->x);
+    for (int i = 0; i <= r->B * r->T; i++) r->x[i] = (int32_t)(rng_u64(&rng) % (uint64_t)bc->d.V);
+}
+
+static void run_destroy(bench_run_t *r)
+{
+    free(r->x);
+    adamw_destroy(&r->opt);
+    gpt_destroy(&r->m);
+}
+
+/* Forward and backward (with the gradient reduction when sync is given); returns the seconds of the
+ * optimizer update that follows, which the kernel breakdown reports on its own. */
+static double run_step(bench_run_t *r, gsync_t *sync, float loss_scale)
+{
+    static const adamw_hparams_t h = {0.9f, 0.95f, 1e-8f, 0.1f};
+    gpt_forward(&r->m, r->x, r->x + 1, r->B, r->T);
+    gpt_zero_grad(&r->m);
+    if (sync) gsync_arm(sync, &r->m);
+    gpt_backward(&r->m, loss_scale);
+    if (sync) gsync_finish(sync, &r->m);
+    double t0 = now();
+    float scale = optim_clip_scale(optim_norm(r->m.grads, r->m.n_params), 1.0f);
+    adamw_step(&r->opt, r->m.params, r->m.grads, scale, r->m.tensors, r->m.n_tensors, 1e-4f, &h);
+    return now() - t0;
+}
+
+static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
+{
+    bench_run_t r;
+    run_create(&r, bc, &kern_timed);
+    double *t = err_calloc((size_t)steps, sizeof *t), opt_time = 0, total = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps */
         if (s == 0) memset(k_time, 0, sizeof k_time);
-        double t0 = now();
-        gpt_forward(&m, x, x + 1, B, T);
-        gpt_zero_grad(&m);
-        gpt_backward(&m, 1.0f);
-        double t1 = now();
-        float scale = optim_clip_scale(optim_norm(m.grads, m.n_params), 1.0f);
-        adamw_step(&opt, m.params, m.grads, scale, m.tensors, m.n_tensors, 1e-4f, &h);
+        double t0 = now(), opt = run_step(&r, NULL, 1.0f);
         if (s >= 0) {
-            t[s] = now() - t0;
-            opt_time += now() - t1;
+            total += t[s] = now() - t0;
+            opt_time += opt;
         }
     }
-    double total = 0;
-    for (int s = 0; s < steps; s++) total += t[s];
-    double med = median(t, steps), flops = gpt_flops_per_token(&bc->d, T) * N;
+    int N = r.B * r.T;
+    double med = median(t, steps), flops = gpt_flops_per_token(&bc->d, r.T) * N;
     printf("config %s: V=%d T=%d L=%d NH=%d C=%d B=%d, %zu params, %.2f GFLOP/step, threads %d\n", bc->name,
-           bc->d.V, T, bc->d.L, bc->d.NH, bc->d.C, B, m.n_params, flops / 1e9, omp_get_max_threads());
+           bc->d.V, r.T, bc->d.L, bc->d.NH, bc->d.C, r.B, r.m.n_params, flops / 1e9, omp_get_max_threads());
     printf("  median of %d steps: %.2f ms/step, %.0f tokens/s, %.1f GFLOP/s = %.2f x SGEMM\n", steps, med * 1e3,
            N / med, flops / med / 1e9, flops / med / 1e9 / sgemm);
     printf("  where the time goes (share of all steps):");
     for (int k = 0; k < K_N; k++)
         printf(" %s %.1f%%/%.1f%%", k_names[k], 100 * k_time[k][0] / total, 100 * k_time[k][1] / total);
     printf(" (fwd/bwd), optimizer %.1f%%\n", 100 * opt_time / total);
-    free(x);
     free(t);
-    adamw_destroy(&opt);
-    gpt_destroy(&m);
+    run_destroy(&r);
 }
 
 /* ---- data-parallel scaling: one launch on P ranks, one thread each ---- */
@@ -156,40 +185,23 @@ static dp_result_t bench_dp(const bench_cfg_t *bc, int steps, int ranks, int ove
     MPI_Comm comm;
     CHECK_RC(MPI_Comm_split(MPI_COMM_WORLD, d->rank < ranks, d->rank, &comm), dist_strerror);
     if (d->rank < ranks) {
-        gpt_t m;
-        gpt_create(&m, &bc->d, bc->B, &kern_fast);
-        rng_t rng;
-        rng_seed(&rng, 1);
-        gpt_init_params(&m, &rng);
-        adamw_t opt;
-        adamw_create(&opt, m.n_params);
-        adamw_hparams_t h = {0.9f, 0.95f, 1e-8f, 0.1f};
+        bench_run_t run;
+        run_create(&run, bc, &kern_fast);
         gsync_t sync;
-        gsync_init(&sync, &m, 4u << 20, overlap);
+        gsync_init(&sync, &run.m, 4u << 20, overlap);
         sync.comm = comm;
-        int B = bc->B, T = bc->d.T, N = B * T;
-        int32_t *x = err_calloc((size_t)N + 1, sizeof *x);
-        for (int i = 0; i <= N; i++) x[i] = (int32_t)(rng_u64(&rng) % (uint64_t)bc->d.V);
         double *t = err_calloc((size_t)steps, sizeof *t), wait0 = 0, total = 0;
         for (int s = -2; s < steps; s++) {
             if (s == 0) wait0 = sync.wait_s;
             double t0 = now();
-            gpt_forward(&m, x, x + 1, B, T);
-            gpt_zero_grad(&m);
-            gsync_arm(&sync, &m);
-            gpt_backward(&m, 1.0f / (float)ranks);
-            gsync_finish(&sync, &m);
-            float scale = optim_clip_scale(optim_norm(m.grads, m.n_params), 1.0f);
-            adamw_step(&opt, m.params, m.grads, scale, m.tensors, m.n_tensors, 1e-4f, &h);
+            run_step(&run, &sync, 1.0f / (float)ranks);
             if (s >= 0) total += t[s] = now() - t0;
         }
-        r.tokens_per_s = (double)ranks * N / median(t, steps);
+        r.tokens_per_s = (double)ranks * run.B * run.T / median(t, steps);
         r.wait_share = (sync.wait_s - wait0) / total;
-        free(x);
         free(t);
         gsync_free(&sync);
-        adamw_destroy(&opt);
-        gpt_destroy(&m);
+        run_destroy(&run);
     }
     MPI_Request req;
     int done = 0;
@@ -218,6 +230,83 @@ static void bench_scaling(const bench_cfg_t *bc, int steps, const dist_t *d)
            "backward)\n", d->size, bl.tokens_per_s, bl.tokens_per_s / one.tokens_per_s, 100 * bl.wait_share);
 }
 
+/* ---- tracing: the cost of a trace step against an ordinary one, and the trace file's size ---- */
+
+static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
+{
+    bench_run_t r;
+    run_create(&r, bc, &kern_fast);
+    config_t cfg;
+    config_defaults(&cfg);
+    signals_opts_t opt = {cfg.trace_lens, cfg.trace_local, cfg.trace_lens_stride, cfg.trace_n_sv};
+    signals_t sig;
+    signals_create(&sig, &r.m.d, r.B, NULL, &opt);
+    spectrum_method_t methods[2] = {SPECTRUM_SCALAPACK, SPECTRUM_GRAM};
+    spectrum_t sp[2];
+    for (int k = 0; k < 2; k++) spectrum_create(&sp[k], MPI_COMM_WORLD, bc->d.C, r.B * r.T, cfg.trace_n_sv, methods[k]);
+    int reps = steps < 5 ? steps : 5;
+    double *t = err_calloc((size_t)steps, sizeof *t), sig_t[5], spec_t[2][5];
+    for (int s = -2; s < steps; s++) {
+        double t0 = now();
+        run_step(&r, NULL, 1.0f);
+        if (s >= 0) t[s] = now() - t0;
+    }
+    for (int i = 0; i < reps; i++) {
+        run_step(&r, NULL, 1.0f);
+        double t0 = now();
+        signals_compute(&sig, &r.m, 1.0f);
+        sig_t[i] = now() - t0;
+        for (int k = 0; k < 2; k++) {
+            t0 = now();
+            signals_spectrum(&sig, &sp[k], &r.m);
+            spec_t[k][i] = now() - t0;
+        }
+    }
+    double step = median(t, steps), s18 = median(sig_t, reps);
+    printf("tracing, config %s (V=%d T=%d L=%d NH=%d C=%d B=%d), threads %d; median of %d steps and %d trace "
+           "steps:\n", bc->name, bc->d.V, r.T, bc->d.L, bc->d.NH, bc->d.C, r.B, omp_get_max_threads(), steps, reps);
+    printf("  ordinary step %.1f ms (the reference); S1-S8 with logit lens and S3b %.1f ms\n", step * 1e3, s18 * 1e3);
+    for (int k = 0; k < 2; k++) {
+        double extra = s18 + median(spec_t[k], reps);
+        printf("  S9 by %-9s %.1f ms: a trace step costs %.1f ms = %.2f ordinary steps; at trace.interval=%d "
+               "that is %.2f%% of training time\n", k ? "Gram" : "ScaLAPACK", median(spec_t[k], reps) * 1e3,
+               extra * 1e3, extra / step, interval, 100 * extra / (interval * step));
+    }
+    /* size: a file with a few records, extrapolated to the records of 1,000 steps */
+    char dir[] = "/tmp/il-bench-trace-XXXXXX";
+    CHECK(mkdtemp(dir), "mkdtemp failed");
+    cfg.vocab_size = bc->d.V;
+    trace_info_t info = {dir, 0, 0, 1, 0, 1000, interval, 1, &cfg, &r.m, &sig, "il-bench"};
+    trace_t tf;
+    CHECK(trace_open(&tf, &info) == 0, "%s", err_msg());
+    trace_record_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
+    trace_sync(&tf);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", dir);
+    struct stat st0, st1;
+    CHECK(stat(path, &st0) == 0, "%s: cannot stat", path);
+    for (int i = 0; i < 20; i++) {
+        rec.step = i;
+        trace_write(&tf, &rec, &sig);
+    }
+    trace_close(&tf);
+    CHECK(stat(path, &st1) == 0, "%s: cannot stat", path);
+    unlink(path);
+    rmdir(dir);
+    double per_record = (st1.st_size - st0.st_size) / 20.0;
+    for (int log_spaced = 0; log_spaced < 2; log_spaced++) {
+        int n = 0;
+        for (int s = 0; s < 1000; s++) n += trace_is_step(s, 1000, interval, log_spaced);
+        printf("  trace file per rank, 1,000 steps at trace.interval=%d%s: %d records x %.1f KB + %.1f KB header = "
+               "%.2f MB\n", interval, log_spaced ? " with log spacing" : "", n, per_record / 1e3, st0.st_size / 1e3,
+               (n * per_record + st0.st_size) / 1e6);
+    }
+    for (int k = 0; k < 2; k++) spectrum_destroy(&sp[k]);
+    signals_destroy(&sig);
+    free(t);
+    run_destroy(&r);
+}
+
 int main(int argc, char **argv)
 {
     static const bench_cfg_t cfgs[] = {
@@ -229,14 +318,16 @@ int main(int argc, char **argv)
         fprintf(stderr, "il-bench: %s\n", err_msg());
         return IL_EXIT_INPUT;
     }
-    int steps = 20, scaling = 0;
+    int steps = 20, scaling = 0, trace = 0;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--config") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--scaling")) scaling = 1;
+        else if (!strcmp(argv[i], "--trace")) trace = 1;
         else {
-            fprintf(stderr, "usage: il-bench [--config A|D] [--steps N]\n"
+            fprintf(stderr, "usage: il-bench [--config A|D] [--steps N]        training-step speed\n"
+                            "       il-bench --trace [--config A|D] [--steps N] tracing cost and trace size\n"
                             "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n");
             return IL_EXIT_INPUT;
         }
@@ -245,9 +336,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "il-bench: --steps must be in [1, 1000]\n");
         return IL_EXIT_INPUT;
     }
-    if (scaling) {
+    if (scaling || trace) { /* config D unless another is named */
         for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
-            if (only ? !strcmp(only, cfgs[c].name) : !strcmp(cfgs[c].name, "D")) bench_scaling(&cfgs[c], steps, &dist);
+            if (only ? !strcmp(only, cfgs[c].name) : !strcmp(cfgs[c].name, "D")) {
+                if (scaling) bench_scaling(&cfgs[c], steps, &dist);
+                else bench_trace(&cfgs[c], steps, 50);
+            }
     } else if (dist.rank == 0) {
         double sgemm = sgemm_gflops(2048, 5);
         printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),

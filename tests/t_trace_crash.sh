@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Traces survive a crash: SIGKILL a 2-rank traced run mid-way; every rank's trace file still opens and
+# holds at least every record up to its last sync (the last checkpoint's step at least, since checkpoints
+# sync). The resumed run writes a new segment, and the segments together, with the schema's merging rule
+# (a record is superseded by the next segment when its step >= that segment's start_step), cover each
+# trace step exactly once per rank.
+set -euo pipefail
+BUILD=${BUILD:-build}
+bin=$(cd "$BUILD/bin" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+name=t_trace_crash
+source "$here/lib.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+for i in $(seq 1 12); do
+    for j in $(seq 1 60); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
+done
+"$bin/il-prepare" --out data --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+args=(--set data.train_path=data/train.bin --set data.val_path=data/val.bin --set model.seq_len=16
+      --set model.n_layer=2 --set model.d_model=32 --set train.global_batch=8 --set train.micro_batch=4
+      --set train.max_steps=400 --set optim.warmup_steps=5 --set eval.eval_interval=50 --set run.name=r
+      --set run.ckpt_interval=20 --set trace.interval=1 --set trace.log_spaced=0 --set trace.sync_every=7)
+records() { cat "$1" 2>/dev/null | grep -c '"kind":"train"'; }
+steps_of() { ncdump -v step "$1" | sed -n '/^ step = /,/;/p' | tr -d ' step=;\n' | tr ',' '\n' | grep -v '^$'; }
+
+mpirun -n 2 --oversubscribe "$bin/il-train" "${args[@]}" >run1.out 2>&1 &
+pid=$!
+until [ "$(records runs/r/metrics.jsonl)" -ge 90 ]; do
+    kill -0 $pid 2>/dev/null || die "run ended before the kill: $(tail -3 run1.out)"
+    sleep 0.02
+done
+pkill -KILL -P $pid il-train || true
+wait $pid || true
+last_ckpt=$(ls runs/r/ckpt | grep -v tmp | sort | tail -1)
+last_ckpt=$((10#${last_ckpt#step_}))
+[ "$last_ckpt" -lt 400 ] || die "the run finished before the kill"
+for r in 0 1; do
+    f=runs/r/trace/rank000$r.seg0000.nc
+    ncdump -h "$f" >/dev/null || die "$f does not open after SIGKILL"
+    n=$(steps_of "$f" | wc -l)
+    # records 0..n-1 are steps 0..n-1 (every step is traced); the checkpoint at step c synced steps < c
+    [ "$n" -ge "$last_ckpt" ] || die "$f holds $n records, fewer than the $last_ckpt synced at the last checkpoint"
+    [ "$(steps_of "$f" | tail -1)" -eq $((n - 1)) ] || die "$f: steps are not 0..$((n - 1))"
+done
+
+mpirun -n 2 --oversubscribe "$bin/il-train" "${args[@]}" --resume >run2.out 2>&1 || die "resume failed: $(tail -3 run2.out)"
+grep -q "resumed at step $last_ckpt" run2.out || die "did not resume at $last_ckpt: $(grep resumed run2.out)"
+for r in 0 1; do
+    seg1=runs/r/trace/rank000$r.seg0001.nc
+    start=$(ncdump -h "$seg1" | sed -n 's/^\t\t:start_step = \([0-9]*\).*/\1/p')
+    [ "$start" = "$last_ckpt" ] || die "$seg1: start_step '$start', expected $last_ckpt"
+    { steps_of runs/r/trace/rank000$r.seg0000.nc | awk -v s="$start" '$1 < s'; steps_of "$seg1"; } >merged.txt
+    seq 0 399 | cmp -s - merged.txt || die "rank $r: merged segments do not cover steps 0..399 exactly once"
+done
+echo "t_trace_crash: ok"
