@@ -29,10 +29,16 @@ LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
 TOOLS    := $(TOOL_SRC:src/tools/%.c=$(BUILD)/bin/il-%)
 TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB      := $(BUILD)/libinnerloop.a
+# The aggregation stage (analysis/): aggregate.c and synth.c are the mains of il-aggregate and
+# il-synth-traces; the other analysis/*.c are modules, linked into both and into tests/test_aggregate*.
+AGG_MAINS := analysis/aggregate.c analysis/synth.c
+AGG_OBJ   := $(patsubst analysis/%.c,$(BUILD)/obj/analysis/%.o,$(filter-out $(AGG_MAINS),$(wildcard analysis/*.c)))
+AGG_BINS  := $(BUILD)/bin/il-aggregate $(BUILD)/bin/il-synth-traces
+AGG_TESTS := $(filter $(BUILD)/tests/test_aggregate%,$(TESTS))
 
-.PHONY: all deps test unit asan bench demo corpus clean
+.PHONY: all deps test unit asan bench bench-aggregate demo corpus slurm-up slurm-down clean
 .SECONDARY:
-all: $(TOOLS) $(TESTS)
+all: $(TOOLS) $(TESTS) $(AGG_BINS)
 
 deps:
 	@scripts/deps.sh
@@ -41,6 +47,9 @@ $(BUILD)/obj/%.o: src/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/obj/tools/%.o: src/tools/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/analysis/%.o: analysis/%.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(BUILD)/obj/tests/%.o: tests/%.c | deps
@@ -54,6 +63,15 @@ $(BUILD)/bin/il-%: $(BUILD)/obj/tools/%.o $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
+
+$(BUILD)/bin/il-aggregate: $(BUILD)/obj/analysis/aggregate.o $(AGG_OBJ) $(LIB)
+$(BUILD)/bin/il-synth-traces: $(BUILD)/obj/analysis/synth.o $(AGG_OBJ) $(LIB)
+$(AGG_BINS):
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(AGG_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(AGG_OBJ) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
@@ -77,6 +95,16 @@ bench: $(TOOLS)
 	$(BUILD)/bin/il-bench --trace
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe $(BUILD)/bin/il-bench --scaling
 
+# Aggregation benchmark: 1,000 synthetic runs x 2 ranks x 200 trace steps (generated once, kept in
+# $(BENCH_AGG)/runs), aggregated with time and peak memory reported.
+BENCH_AGG ?= $(BUILD)/bench-aggregate
+bench-aggregate: $(AGG_BINS)
+	@[ -d $(BENCH_AGG)/runs ] || { rm -rf $(BENCH_AGG)/runs.tmp && \
+	    $(BUILD)/bin/il-synth-traces --out $(BENCH_AGG)/runs.tmp --runs 1000 --ranks 2 --steps 200 --vary && \
+	    mv $(BENCH_AGG)/runs.tmp $(BENCH_AGG)/runs; }
+	/usr/bin/time -f 'bench-aggregate: %e s elapsed, %M KB peak memory' $(BUILD)/bin/il-aggregate \
+	    --out $(BENCH_AGG)/out $(BENCH_AGG)/runs
+
 # The main job: fetch and prepare the Brown Corpus, train the demo model, score it per genre.
 demo: $(TOOLS) corpus
 	$(BUILD)/bin/il-train --config configs/demo.ini --resume
@@ -84,6 +112,12 @@ demo: $(TOOLS) corpus
 
 corpus: $(BUILD)/bin/il-prepare
 	scripts/corpus.sh $(BUILD)
+
+# A private single-node Slurm in $(BUILD)/slurm for trying sweeps (docs/sweeps.md); needs root.
+slurm-up:
+	jobs/slurm-local.sh start $(BUILD)/slurm
+slurm-down:
+	jobs/slurm-local.sh stop $(BUILD)/slurm
 
 clean:
 	rm -rf build

@@ -1,0 +1,30 @@
+/* metrics: what a run directory's metrics.jsonl and launches.jsonl say about the run as a whole
+ * (docs/formats.md): the last training record, the throughput, the last validation and its genres, and the
+ * world size of the last launch. A line that is not valid JSON is counted, not fatal: the trainer may have
+ * been killed in the middle of writing one. */
+#ifndef IL_AGG_METRICS_H
+#define IL_AGG_METRICS_H
+
+#include <stdint.h>
+
+enum { METRICS_MAX_GENRES = 32, METRICS_GENRE_LEN = 64 };
+
+typedef struct {
+    int have_train, have_val;
+    int64_t train_step;   /* step of the last train record */
+    double train_loss;    /* its loss */
+    double tokens_per_s;  /* median over the train records */
+    int64_t val_step;
+    double val_loss;      /* the last finite validation loss */
+    int n_genre;          /* genres of the last validation that had by_category */
+    char genre[METRICS_MAX_GENRES][METRICS_GENRE_LEN];
+    double genre_loss[METRICS_MAX_GENRES];
+    int world_size;       /* last launch; 0 if unknown */
+    int bad_lines, first_bad; /* malformed lines in metrics.jsonl, and the first one's number */
+} metrics_t;
+
+/* Reads <run_dir>/metrics.jsonl and launches.jsonl. Returns 1 when metrics.jsonl exists, 0 when it does not,
+ * -1 with err_set() when it exists but cannot be read. */
+int metrics_read(metrics_t *m, const char *run_dir);
+
+#endif

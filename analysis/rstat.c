@@ -1,0 +1,166 @@
+#include "rstat.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "stats.h"
+
+/* One record of every signal: a view into the curves, or the mean over several records (owned). */
+typedef struct {
+    double *v[TV_N];
+    int owned;
+} snap_t;
+
+static size_t len_of(const curves_t *c, int k) { return tfile_shape_len(tfile_vars[k].shape, c->L, c->T, c->n_bucket); }
+
+static void snap_view(snap_t *s, const curves_t *c, int rec)
+{
+    s->owned = 0;
+    for (int k = 0; k < TV_N; k++) s->v[k] = c->v[k] + (size_t)rec * len_of(c, k);
+}
+
+/* Mean over records [lo, hi) of every element, skipping NaN. */
+static void snap_mean(snap_t *s, const curves_t *c, int lo, int hi)
+{
+    s->owned = 1;
+    for (int k = 0; k < TV_N; k++) {
+        size_t len = len_of(c, k);
+        s->v[k] = err_calloc(len ? len : 1, sizeof *s->v[k]);
+        for (size_t e = 0; e < len; e++) s->v[k][e] = stats_mean(c->v[k] + (size_t)lo * len + e, hi - lo, (int)len);
+    }
+}
+
+static void snap_free(snap_t *s)
+{
+    for (int k = 0; s->owned && k < TV_N; k++) free(s->v[k]);
+}
+
+static double row_mean(const snap_t *s, int k, int row, int T) { return stats_mean(s->v[k] + (size_t)row * T, T, 1); }
+
+/* The inner signal `sig` of row l, NaN where the row has none (block signals past the last block). */
+static double inner_value(const snap_t *s, const curves_t *c, int sig, int l)
+{
+    int L = c->L, block = l < L;
+    switch (sig) {
+    case IN_COS: return block ? row_mean(s, TV_COS, l, c->T) : NAN;
+    case IN_COS_LOCAL: return block ? row_mean(s, TV_COS_LOCAL, l, c->T) : NAN;
+    case IN_ETA: return block ? s->v[TV_ETA][l] : NAN;
+    case IN_LENS: return s->v[TV_LENS][l];
+    case IN_DROP: return block ? s->v[TV_LENS][l] - s->v[TV_LENS][l + 1] : NAN;
+    case IN_SINK: return block ? s->v[TV_SINK][l] : NAN;
+    case IN_ERANK: return s->v[TV_ERANK][l];
+    }
+    return NAN;
+}
+
+/* Spearman rho of row `row` of a (rows, n) array against its column index, over columns first..n-1. */
+static double rho_index(const double *row, int n, int first, double *idx)
+{
+    for (int i = 0; i < n; i++) idx[i] = i;
+    return n > first ? stats_spearman(idx + first, row + first, n - first) : NAN;
+}
+
+/* Share of blocks whose position-mean of variable k is positive, among blocks where it is finite. */
+static double positive_share(const snap_t *s, int k, const curves_t *c)
+{
+    int pos = 0, n = 0;
+    for (int l = 0; l < c->L; l++) {
+        double m = row_mean(s, k, l, c->T);
+        if (isfinite(m)) n++, pos += m > 0;
+    }
+    return n ? (double)pos / n : NAN;
+}
+
+static void hypotheses(const snap_t *s, const curves_t *c, double *idx, double out[H_N])
+{
+    int L = c->L, T = c->T, nb = c->n_bucket;
+    out[H1] = rho_index(s->v[TV_NORM] + (size_t)L * T, T, 1, idx);
+    out[H2A] = positive_share(s, TV_COS_LOCAL, c);
+    out[H2B] = positive_share(s, TV_COS, c);
+    double rise = NAN, growth = NAN;
+    for (int l = 0; l < L; l++) {
+        double d = s->v[TV_LENS][l + 1] - s->v[TV_LENS][l];
+        if (isfinite(d)) rise = isfinite(rise) ? fmax(rise, d) : d;
+        double g = row_mean(s, TV_NORM, l + 1, T) / row_mean(s, TV_NORM, l, T);
+        if (isfinite(g)) growth = isfinite(growth) ? fmin(growth, g) : g;
+    }
+    out[H2C] = rise;
+    out[H3] = growth;
+    out[H4] = rho_index(s->v[TV_NORM_BUCKET] + (size_t)L * nb, nb, 0, idx);
+    out[H5] = rho_index(s->v[TV_GRAD0], T, 0, idx);
+}
+
+static void phase_bounds(const curves_t *c, int phase, int *lo, int *hi)
+{
+    double S = (double)c->step[c->n_rec - 1];
+    *lo = c->n_rec, *hi = 0;
+    for (int i = 0; i < c->n_rec; i++) {
+        double s = (double)c->step[i];
+        int in = phase == PH_EARLY ? 3 * s < S : phase == PH_MIDDLE ? 3 * s >= S && 3 * s < 2 * S : 3 * s >= 2 * S;
+        if (in) *lo = i < *lo ? i : *lo, *hi = i + 1;
+    }
+}
+
+void rstat_compute(rstat_t *r, const curves_t *c)
+{
+    int L = c->L, T = c->T, D = L + 1, nb = c->n_bucket, n = c->n_rec;
+    memset(r, 0, sizeof *r);
+    r->L = L;
+    double **cols[] = {&r->rho_pos, &r->first_ratio, &r->mean_norm, &r->growth, &r->rho_freq, &r->spread};
+    for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) *cols[i] = err_calloc((size_t)D, sizeof **cols[i]);
+    for (int k = 0; k < IN_N; k++)
+        r->inner_end[k] = err_calloc((size_t)D, sizeof(double)), r->inner_slope[k] = err_calloc((size_t)D, sizeof(double));
+    int nidx = T > nb ? T : nb;
+    double *idx = err_calloc((size_t)(nidx > n ? nidx : n), sizeof *idx);
+
+    snap_t end;
+    snap_view(&end, c, n - 1);
+    for (int l = 0; l < D; l++) {
+        const double *row = end.v[TV_NORM] + (size_t)l * T;
+        r->rho_pos[l] = rho_index(row, T, 1, idx);
+        r->first_ratio[l] = T > 1 ? row[0] / stats_mean(row + 1, T - 1, 1) : NAN;
+        r->mean_norm[l] = stats_mean(row, T, 1);
+        r->growth[l] = l ? r->mean_norm[l] / r->mean_norm[l - 1] : NAN;
+        r->rho_freq[l] = rho_index(end.v[TV_NORM_BUCKET] + (size_t)l * nb, nb, 0, idx);
+        r->spread[l] = c->norm_spread[(size_t)(n - 1) * D + l] / r->mean_norm[l];
+        for (int k = 0; k < IN_N; k++) r->inner_end[k][l] = inner_value(&end, c, k, l);
+    }
+    double h[H_N];
+    hypotheses(&end, c, idx, h);
+    for (int k = 0; k < H_N; k++) r->hyp[k][PH_END] = h[k];
+    for (int ph = PH_EARLY; ph < PH_N; ph++) {
+        int lo, hi;
+        phase_bounds(c, ph, &lo, &hi);
+        for (int k = 0; k < H_N; k++) h[k] = NAN;
+        if (lo < hi) {
+            snap_t s;
+            snap_mean(&s, c, lo, hi);
+            hypotheses(&s, c, idx, h);
+            snap_free(&s);
+        }
+        for (int k = 0; k < H_N; k++) r->hyp[k][ph] = h[k];
+    }
+
+    /* trends: every row's inner signals at every record, against log10(step + 1) */
+    double *y = err_calloc((size_t)IN_N * D * n, sizeof *y);
+    for (int i = 0; i < n; i++) {
+        snap_t s;
+        snap_view(&s, c, i);
+        idx[i] = log10((double)c->step[i] + 1);
+        for (int k = 0; k < IN_N; k++)
+            for (int l = 0; l < D; l++) y[((size_t)k * D + l) * n + i] = inner_value(&s, c, k, l);
+    }
+    for (int k = 0; k < IN_N; k++)
+        for (int l = 0; l < D; l++) r->inner_slope[k][l] = stats_slope(idx, y + ((size_t)k * D + l) * n, n);
+    free(y);
+    free(idx);
+}
+
+void rstat_free(rstat_t *r)
+{
+    free(r->rho_pos), free(r->first_ratio), free(r->mean_norm), free(r->growth), free(r->rho_freq), free(r->spread);
+    for (int k = 0; k < IN_N; k++) free(r->inner_end[k]), free(r->inner_slope[k]);
+    memset(r, 0, sizeof *r);
+}

@@ -1,0 +1,36 @@
+/* rstat: the per-run statistics of the tables and the claims, from a run's merged curves.
+ *
+ * "End of training" is the last trace step. A phase (early, middle, late) is the set of trace steps s with
+ * s < S/3, S/3 <= s < 2S/3 and s >= 2S/3 of the last trace step S; a phase's statistic is computed on the
+ * mean of each signal over the phase's steps. Trends are least-squares slopes against log10(step + 1),
+ * i.e. change per decade of training steps. Row l of the per-depth tables holds depth-valued signals at
+ * h^l (l = 0..L) and block-valued signals of block l, the block that starts at h^l (l = 0..L-1). */
+#ifndef IL_AGG_RSTAT_H
+#define IL_AGG_RSTAT_H
+
+#include "curves.h"
+
+/* Hypotheses of SCIENCE.md, each with one statistic per run (see claims.c for when it holds). */
+enum { H1, H2A, H2B, H2C, H3, H4, H5, H_N };
+enum { PH_END, PH_EARLY, PH_MIDDLE, PH_LATE, PH_N };
+
+/* Inner-loop signals of inner.csv. */
+enum { IN_COS, IN_COS_LOCAL, IN_ETA, IN_LENS, IN_DROP, IN_SINK, IN_ERANK, IN_N };
+
+typedef struct {
+    int L;
+    /* per depth l = 0..L, at the end of training */
+    double *rho_pos;     /* H1: Spearman rho(t, N[l][t]) over t >= 1 */
+    double *first_ratio; /* H1: N[l][0] / mean_{t>0} N[l][t] */
+    double *mean_norm;   /* mean_t N[l][t] */
+    double *growth;      /* H3: mean_norm[l] / mean_norm[l-1]; NaN at l = 0 */
+    double *rho_freq;    /* H4: Spearman rho(bucket, norm_bucket[l][bucket]) */
+    double *spread;      /* (max - min over ranks of mean_t N[l][t]) / mean_norm[l] */
+    double *inner_end[IN_N], *inner_slope[IN_N]; /* per row; NaN where the row has no such value */
+    double hyp[H_N][PH_N];
+} rstat_t;
+
+void rstat_compute(rstat_t *r, const curves_t *c);
+void rstat_free(rstat_t *r);
+
+#endif

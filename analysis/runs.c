@@ -1,0 +1,132 @@
+#include "runs.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "model.h"
+#include "stats.h"
+#include "table.h"
+
+static char *dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = err_calloc(n, 1);
+    memcpy(d, s, n);
+    return d;
+}
+
+static void set(tvalue_t *v, double x)
+{
+    v->d = x;
+    v->i = isfinite(x) ? (int64_t)x : 0;
+}
+
+static void params_from_config(tvalue_t *p, const config_t *c)
+{
+    set(&p[TP_D_MODEL], c->d_model), set(&p[TP_N_LAYER], c->n_layer), set(&p[TP_N_HEAD], c->n_head);
+    set(&p[TP_SEQ_LEN], c->seq_len), set(&p[TP_VOCAB], c->vocab_size ? c->vocab_size : NAN);
+    const gpt_dims_t d = {.V = c->vocab_size, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
+    set(&p[TP_N_PARAMS], c->vocab_size ? (double)gpt_param_count(&d) : NAN);
+    set(&p[TP_GLOBAL_BATCH], c->global_batch), set(&p[TP_MICRO_BATCH], c->micro_batch);
+    set(&p[TP_MAX_STEPS], c->max_steps), set(&p[TP_WARMUP], c->warmup_steps);
+    p[TP_SEED].i = (int64_t)c->seed, p[TP_SEED].d = (double)c->seed;
+    set(&p[TP_PEAK_LR], c->lr), set(&p[TP_MIN_LR], c->min_lr), set(&p[TP_WEIGHT_DECAY], c->weight_decay);
+    set(&p[TP_GRAD_CLIP], c->grad_clip);
+}
+
+static double last_finite(const double *v, int n)
+{
+    for (int i = n - 1; i >= 0; i--)
+        if (isfinite(v[i])) return v[i];
+    return NAN;
+}
+
+void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c)
+{
+    memset(r, 0, sizeof *r);
+    r->dir = dup(dir);
+    const char *base = strrchr(dir, '/');
+    r->name = dup(cfg ? cfg->name : c && c->run_name[0] ? c->run_name : base ? base + 1 : dir);
+    r->sum_index = -1;
+    for (int p = 0; p < TP_N; p++) set(&r->param[p], NAN);
+    if (c) memcpy(r->param, c->param, sizeof r->param);
+    else if (cfg) params_from_config(r->param, cfg);
+    r->ranks = m && m->world_size ? m->world_size : c ? c->world_size : NAN;
+    r->steps = r->train_loss = r->val_loss = r->tokens_per_s = NAN;
+    if (c && c->n_rec) {
+        double *tps = err_calloc((size_t)c->n_rec, sizeof *tps);
+        memcpy(tps, c->v[TV_TPS], (size_t)c->n_rec * sizeof *tps);
+        r->steps = (double)c->step[c->n_rec - 1] + 1;
+        r->train_loss = last_finite(c->v[TV_LOSS], c->n_rec);
+        r->val_loss = last_finite(c->v[TV_VAL_LOSS], c->n_rec);
+        r->tokens_per_s = stats_median(tps, c->n_rec);
+        free(tps);
+    }
+    if (m && m->have_train)
+        r->steps = (double)m->train_step + 1, r->train_loss = m->train_loss, r->tokens_per_s = m->tokens_per_s;
+    if (m && m->have_val) r->val_loss = m->val_loss;
+    r->tokens = r->steps * r->param[TP_GLOBAL_BATCH].d * r->param[TP_SEQ_LEN].d;
+    if (m && m->n_genre) {
+        r->n_genre = m->n_genre;
+        r->genre = err_calloc((size_t)m->n_genre, sizeof *r->genre);
+        r->genre_loss = err_calloc((size_t)m->n_genre, sizeof *r->genre_loss);
+        memcpy(r->genre, m->genre, (size_t)m->n_genre * sizeof *r->genre);
+        memcpy(r->genre_loss, m->genre_loss, (size_t)m->n_genre * sizeof *r->genre_loss);
+    }
+}
+
+void runs_free(run_row_t *r)
+{
+    free(r->name), free(r->dir), free(r->genre), free(r->genre_loss);
+    memset(r, 0, sizeof *r);
+}
+
+static const char *const fixed_cols[] = {"run", "dir", "n_params", "d_model", "n_layer", "n_head", "T", "lr",
+                                         "seed", "ranks", "steps", "tokens", "train_loss", "val_loss"};
+enum { N_FIXED = sizeof fixed_cols / sizeof *fixed_cols, MAX_GENRES = 64 };
+
+int runs_write(const char *out, const run_row_t *rows, int n)
+{
+    /* genre columns: every genre of any run, in order of first appearance */
+    char genres[MAX_GENRES][METRICS_GENRE_LEN + 4];
+    int ng = 0;
+    for (int i = 0; i < n; i++)
+        for (int g = 0; g < rows[i].n_genre; g++) {
+            int found = 0;
+            for (int k = 0; k < ng && !found; k++) found = !strcmp(genres[k] + 4, rows[i].genre[g]);
+            if (!found && ng < MAX_GENRES) snprintf(genres[ng++], sizeof *genres, "val_%s", rows[i].genre[g]);
+        }
+    const char *cols[N_FIXED + MAX_GENRES + 1];
+    memcpy(cols, fixed_cols, sizeof fixed_cols);
+    for (int k = 0; k < ng; k++) cols[N_FIXED + k] = genres[k];
+    cols[N_FIXED + ng] = "tokens_per_s";
+    table_t t;
+    if (table_open(&t, out, "runs", "Runs",
+                   "One row per run. Model parameters as trained (from the trace files, else config.ini); steps, "
+                   "final losses (nats) and median tokens/s from metrics.jsonl, else from the traces; tokens = "
+                   "steps × global batch × T; val_<genre>: the last validation by genre. n/a: not recorded.",
+                   cols, N_FIXED + ng + 1))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const run_row_t *r = &rows[i];
+        table_str(&t, r->name);
+        table_str(&t, r->dir);
+        static const int p[] = {TP_N_PARAMS, TP_D_MODEL, TP_N_LAYER, TP_N_HEAD, TP_SEQ_LEN, TP_PEAK_LR};
+        for (size_t k = 0; k < sizeof p / sizeof *p; k++) table_num(&t, r->param[p[k]].d);
+        char seed[32] = ""; /* the u64 seed, stored as its int64 bit pattern */
+        if (isfinite(r->param[TP_SEED].d)) snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->param[TP_SEED].i);
+        table_str(&t, seed);
+        const double tail[] = {r->ranks, r->steps, r->tokens, r->train_loss, r->val_loss};
+        for (size_t k = 0; k < sizeof tail / sizeof *tail; k++) table_num(&t, tail[k]);
+        for (int k = 0; k < ng; k++) {
+            double v = NAN;
+            for (int g = 0; g < r->n_genre; g++)
+                if (!strcmp(genres[k] + 4, r->genre[g])) v = r->genre_loss[g];
+            table_num(&t, v);
+        }
+        table_num(&t, r->tokens_per_s);
+    }
+    return table_commit(&t);
+}

@@ -1,0 +1,29 @@
+/* runs: one row per run directory for runs.csv/md, from whichever sources the run has. Model and sweep
+ * parameters come from the trace files (the model as trained), else from config.ini; losses, step count
+ * and throughput from metrics.jsonl (every step), else from the trace records; the rank count from the
+ * last launch in launches.jsonl, else from the traces. Rows are small and kept for the whole sweep, since
+ * the genre columns are only known once every run is read. */
+#ifndef IL_AGG_RUNS_H
+#define IL_AGG_RUNS_H
+
+#include "config.h"
+#include "curves.h"
+#include "metrics.h"
+
+typedef struct {
+    char *name, *dir;
+    tvalue_t param[TP_N]; /* .d NaN when unknown */
+    double ranks, steps, tokens, train_loss, val_loss, tokens_per_s;
+    int n_genre;
+    char (*genre)[METRICS_GENRE_LEN];
+    double *genre_loss;
+    long sum_index; /* index in summary.nc, -1 without traces */
+} run_row_t;
+
+/* cfg, m and c may each be NULL when the run lacks them. */
+void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c);
+/* Writes <out>/runs.csv and runs.md. Returns 0, or -1 with err_set(). */
+int runs_write(const char *out, const run_row_t *rows, int n);
+void runs_free(run_row_t *r);
+
+#endif

@@ -1,0 +1,31 @@
+/* summary: summary.nc, every run's merged curves in one NetCDF-4 file for xarray and NCO users, written one
+ * run at a time so that memory does not grow with the sweep.
+ *
+ * Runs differ in their trace steps, depth and context length, so `run`, `step`, `depth`, `layer` and
+ * `position` are all unlimited dimensions: each run fills its own extent, the rest reads back as the fill
+ * value (NaN, or -1 for integers), and n_step/n_depth/n_position give each run's lengths. `step` is the
+ * index of a trace record within its run; the optimizer step it holds is train_step(run, step). */
+#ifndef IL_AGG_SUMMARY_H
+#define IL_AGG_SUMMARY_H
+
+#include "curves.h"
+
+enum { SUM_MAX_VARS = 48 };
+
+typedef struct {
+    int ncid;
+    char path[4200], tmp[4300];
+    size_t n_runs;
+    int max_D, max_L, max_T;
+    int dim[5];
+    int varid[SUM_MAX_VARS];
+} summary_t;
+
+/* Creates <dir>/summary.nc under a temporary name. Returns 0, or -1 with err_set(). */
+int summary_open(summary_t *s, const char *dir, const char *command);
+/* Appends one run. */
+void summary_add(summary_t *s, const char *name, const char *run_dir, const curves_t *c);
+/* Writes the coordinates, closes and renames the file into place. Returns 0, or -1 with err_set(). */
+int summary_close(summary_t *s);
+
+#endif

@@ -1,0 +1,91 @@
+#include "table.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "err.h"
+
+static void end_cell(table_t *t)
+{
+    if (++t->col == t->ncol) {
+        fputc('\n', t->csv.f);
+        fputs(" |\n", t->md.f);
+        t->col = 0;
+    } else {
+        fputc(',', t->csv.f);
+    }
+}
+
+static void md_sep(table_t *t) { fputs(t->col ? " | " : "| ", t->md.f); }
+
+int table_open(table_t *t, const char *dir, const char *base, const char *title, const char *intro,
+               const char *const *cols, int ncol)
+{
+    memset(t, 0, sizeof *t);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s.csv", dir, base);
+    if (afile_open(&t->csv, path, AFILE_REPLACE)) return -1;
+    snprintf(path, sizeof path, "%s/%s.md", dir, base);
+    if (afile_open(&t->md, path, AFILE_REPLACE)) {
+        afile_abort(&t->csv);
+        return -1;
+    }
+    t->ncol = ncol;
+    fprintf(t->md.f, "# %s\n\n", title);
+    if (intro) fprintf(t->md.f, "%s\n\n", intro);
+    for (int i = 0; i < ncol; i++) table_str(t, cols[i]);
+    for (int i = 0; i < ncol; i++) fputs(i ? "---|" : "|---|", t->md.f);
+    fputc('\n', t->md.f);
+    return 0;
+}
+
+void table_str(table_t *t, const char *s)
+{
+    if (strpbrk(s, ",\"\n")) {
+        fputc('"', t->csv.f);
+        for (const char *p = s; *p; p++) {
+            if (*p == '"') fputc('"', t->csv.f); /* a quote inside a quoted field is doubled */
+            fputc(*p, t->csv.f);
+        }
+        fputc('"', t->csv.f);
+    } else {
+        fputs(s, t->csv.f);
+    }
+    md_sep(t);
+    for (const char *p = s; *p; p++) {
+        if (*p == '|') fputc('\\', t->md.f);
+        fputc(*p == '\n' ? ' ' : *p, t->md.f);
+    }
+    end_cell(t);
+}
+
+void table_num(table_t *t, double v)
+{
+    md_sep(t);
+    if (isfinite(v)) {
+        /* counts (parameters, tokens) in full; measurements to six significant digits */
+        const char *fmt = v == floor(v) && fabs(v) < 1e15 ? "%.0f" : "%.6g";
+        fprintf(t->csv.f, fmt, v);
+        fprintf(t->md.f, fmt, v);
+    } else {
+        fputs("n/a", t->md.f);
+    }
+    end_cell(t);
+}
+
+int table_commit(table_t *t)
+{
+    CHECK(t->col == 0, "table: incomplete row (%d of %d columns)", t->col, t->ncol);
+    if (afile_commit(&t->csv)) {
+        afile_abort(&t->md);
+        return -1;
+    }
+    return afile_commit(&t->md);
+}
+
+void table_abort(table_t *t)
+{
+    afile_abort(&t->csv);
+    afile_abort(&t->md);
+}

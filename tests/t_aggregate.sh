@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# il-aggregate as a user runs it, on synthetic sweeps from il-synth-traces: the table layout against golden
+# files (tests/golden/aggregate, UPDATE_GOLDEN=1 rewrites them), exit code 3 with every bad input named in
+# skipped.csv while the good runs are still aggregated, inputs left untouched, summary.nc readable with
+# per-run lengths, figures drawn by gnuplot and skipped by name without it, and command-line errors.
+set -euo pipefail
+BUILD=${BUILD:-build}
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+name=t_aggregate
+source "$here/lib.sh"
+agg=$root/$BUILD/bin/il-aggregate
+synth=$root/$BUILD/bin/il-synth-traces
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+# golden: two tiny runs (L 2, T 4, 4 trace steps, 2 ranks), layout of every table
+"$synth" --out sweep --runs 2 --ranks 2 --steps 4 --layers 2 --seq 4 --width 8 >/dev/null
+IL_GNUPLOT= "$agg" --out out sweep >agg.out 2>agg.err || die "exit $? on good input: $(cat agg.err)"
+golden=$root/tests/golden/aggregate
+for f in runs.csv runs.md norms.csv norms.md inner.csv inner.md claims.md skipped.csv; do
+    if [ -n "${UPDATE_GOLDEN:-}" ]; then cp "out/$f" "$golden/$f"; continue; fi
+    diff -u "$golden/$f" "out/$f" >diff.txt || die "out/$f differs from tests/golden/aggregate/$f: $(head -20 diff.txt)"
+done
+grep -q 'figures skipped: norm_position lens_depth cos_depth loss_curves final_loss; the tables are complete' agg.err ||
+    die "no message naming the skipped figures: $(cat agg.err)"
+# the same with gnuplot simply absent from PATH
+PATH=/nonexistent "$agg" --out out2 sweep >/dev/null 2>agg2.err || die "exit $? without gnuplot on PATH"
+grep -q 'figures skipped' agg2.err || die "no figures message without gnuplot on PATH: $(cat agg2.err)"
+[ -s out2/runs.csv ] || die "tables not written without gnuplot"
+
+# summary.nc: dimensions, per-run lengths, CF/ACDD attributes, one variable per sweep parameter
+ncdump -h out/summary.nc >h.txt || die "ncdump cannot read summary.nc"
+for d in run step depth layer position; do grep -q "	$d = UNLIMITED" h.txt || die "summary.nc lacks dimension $d"; done
+for v in 'norm(run, step, depth, position)' 'lens(run, step, depth)' 'cos(run, step, layer)' 'n_step(run)' \
+         'd_model(run)' 'peak_lr(run)' 'run_name(run)'; do
+    grep -qF "$v" h.txt || die "summary.nc lacks $v"
+done
+grep -q ':Conventions = "CF-1.10, ACDD-1.3"' h.txt || die "summary.nc lacks Conventions"
+ncdump -v n_step out/summary.nc | grep -q 'n_step = 4, 4 ;' || die "n_step is not 4, 4"
+
+# figures, where gnuplot exists
+if command -v gnuplot >/dev/null; then
+    "$agg" --out out3 sweep >/dev/null 2>agg3.err || die "exit $? with gnuplot: $(cat agg3.err)"
+    for f in norm_position_run0000 lens_depth_run0000 cos_depth_run0000 loss_curves final_loss; do
+        head -c 4 "out3/figures/$f.png" | grep -q PNG || die "figure $f.png missing or not a PNG: $(cat agg3.err)"
+    done
+fi
+
+# bad inputs: a corrupt, a truncated, a non-NetCDF and a wrong-schema trace, a run without traces, a
+# malformed metrics line; the good run is still aggregated and the exit code is 3
+"$synth" --out bad --runs 3 --ranks 2 --steps 5 --layers 2 --seq 4 --width 8 >/dev/null
+t0=bad/run0000/trace/rank0001.seg0000.nc t1=bad/run0001/trace/rank0000.seg0000.nc
+printf '\377%.0s' $(seq 512) | dd of="$t0" bs=1 seek=600 conv=notrunc status=none
+truncate -s 20000 "$t1"
+echo 'not netcdf' >bad/run0001/trace/rank0001.seg0000.nc
+cp bad/run0002/trace/rank0000.seg0000.nc bad/run0002/trace/rank0002.seg0000.nc
+ncatted -h -a trace_schema_version,global,o,l,7 bad/run0002/trace/rank0002.seg0000.nc
+mkdir -p bad/notrace && cp bad/run0000/config.ini bad/notrace/ && sed -i 's/^name = .*/name = notrace/' bad/notrace/config.ini
+echo '{"kind":"train","step":' >>bad/run0002/metrics.jsonl
+(cd bad && find . -type f -exec md5sum {} + | sort) >before.md5
+rc=0; IL_GNUPLOT= "$agg" --out outb bad >aggb.out 2>aggb.err || rc=$?
+[ "$rc" -eq 3 ] || die "expected exit 3 with skipped inputs, got $rc: $(cat aggb.err)"
+(cd bad && find . -type f -exec md5sum {} + | sort) >after.md5
+diff before.md5 after.md5 >/dev/null || die "il-aggregate changed its inputs"
+for want in "$t0,corrupt: NetCDF: HDF error" "$t1,truncated: 20000 of" "bad/run0001/trace/rank0001.seg0000.nc,not a NetCDF file" \
+            "bad/run0002/trace/rank0002.seg0000.nc,trace schema version 7" "bad/notrace/trace,no trace directory" \
+            "bad/run0002/metrics.jsonl,\"1 malformed line(s), the first at line"; do
+    grep -qF "$want" outb/skipped.csv || die "skipped.csv lacks '$want': $(cat outb/skipped.csv)"
+done
+# run0000 keeps rank 0, run0002 ranks 0 and 1; run0001 has no usable trace but still its metrics row
+[ "$(grep -c '^run000[02],' outb/norms.csv)" -eq 6 ] || die "norms.csv lacks the good runs: $(cat outb/norms.csv)"
+grep -q '^run0001,bad/run0001,' outb/runs.csv || die "runs.csv lacks run0001"
+grep -q '^notrace,bad/notrace,' outb/runs.csv || die "runs.csv lacks the run without traces"
+
+# command-line errors: one line, exit 2
+expect_fail il-aggregate "nothere: No such file or directory" "$agg" --out o nothere
+mkdir empty
+expect_fail il-aggregate "no run directory" "$agg" --out o empty
+expect_fail il-aggregate "unknown option" "$agg" --bogus sweep
+echo ok

@@ -1,0 +1,260 @@
+/* The aggregation's building blocks on synthetic traces with known values (analysis/synth_run.h): ranks
+ * merge to the weighted mean, a step replayed after a restart is kept once (the later record), the H1
+ * statistic and verdict follow a run built to satisfy it and one built to violate it, and each kind of
+ * unusable file is skipped with its reason while the good files of the run are still merged. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <netcdf.h>
+
+#include "err.h"
+
+#include "../analysis/claims.h"
+#include "../analysis/curves.h"
+#include "../analysis/rstat.h"
+#include "../analysis/stats.h"
+#include "../analysis/synth_run.h"
+
+#include "check.h"
+
+static char root[4096];
+
+static int make_root(void **state)
+{
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(root, sizeof root, "%s/il_agg_XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(root) ? 0 : -1;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static int remove_root(void **state)
+{
+    (void)state;
+    return nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* A small run in <root>/<name> with the given fill callback and options. */
+static void make_run(const char *name, synth_fill_fn fill, int restart, int h1, char *dir, size_t n)
+{
+    snprintf(dir, n, "%s/%s", root, name);
+    synth_spec_t sp = {.dir = dir, .name = name, .L = 2, .T = 8, .C = 8, .NH = 2, .V = 16, .n_trace = 6,
+                       .interval = 10, .restart = restart, .h1 = h1, .fill = fill};
+    synth_defaults(&sp);
+    assert_int_equal(synth_run(&sp), 0);
+}
+
+/* rank 0: norm 1, lens 2 from 1 sequence; rank 1: norm 4, lens 6 from 3 sequences */
+static void two_ranks(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, trace_record_t *rec)
+{
+    (void)segment, (void)step, (void)rec;
+    for (int i = 0; i < (sp->L + 1) * sp->T; i++) s->norm[i] = rank ? 4 : 1;
+    for (int l = 0; l <= sp->L; l++) s->lens[l] = rank ? 6 : 2;
+    s->batch = rank ? 3 : 1;
+    s->tokens = (int64_t)s->batch * sp->T;
+}
+
+static void test_weighted_merge(void **state)
+{
+    (void)state;
+    char dir[4200];
+    make_run("merge", two_ranks, 0, 1, dir, sizeof dir);
+    curves_t c;
+    skips_t sk = {0};
+    assert_int_equal(curves_load(&c, dir, &sk), 2);
+    assert_int_equal(sk.n, 0);
+    assert_int_equal(c.n_rec, 6);
+    size_t D = (size_t)c.L + 1;
+    for (size_t i = 0; i < (size_t)c.n_rec * D * c.T; i++) assert_near(c.v[TV_NORM][i], (1 * 1 + 4 * 3) / 4.0, 1e-6);
+    for (size_t i = 0; i < (size_t)c.n_rec * D; i++) {
+        assert_near(c.v[TV_LENS][i], (2 * 1 + 6 * 3) / 4.0, 1e-6);
+        assert_near(c.norm_spread[i], 3, 1e-6);
+    }
+    /* grad0 keeps the default 0.1/(1+0.05t) times 1 + 0.01 rank: weights 1 and 3 */
+    assert_near(c.v[TV_GRAD0][0], 0.1 * (1 * 1.0 + 3 * 1.01) / 4, 1e-7);
+    curves_free(&c);
+    skips_free(&sk);
+}
+
+/* the first launch's records carry loss 100 + step, so a kept duplicate would show */
+static void by_segment(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, trace_record_t *rec)
+{
+    (void)sp, (void)rank, (void)s;
+    rec->loss = segment ? (double)step : 100.0 + (double)step;
+}
+
+static void test_duplicate_steps(void **state)
+{
+    (void)state;
+    char dir[4200];
+    make_run("restart", by_segment, 1, 1, dir, sizeof dir);
+    curves_t c;
+    skips_t sk = {0};
+    assert_int_equal(curves_load(&c, dir, &sk), 4);
+    assert_int_equal(sk.n, 0);
+    assert_true(sk.warnings >= 1);
+    assert_int_equal(c.n_rec, 6);
+    for (int i = 0; i < c.n_rec; i++) {
+        assert_int_equal(c.step[i], 10 * i);
+        /* steps 0-20 exist only in segment 0; 30-50 were written by both launches */
+        assert_near(c.v[TV_LOSS][i], c.step[i] < 30 ? 100.0 + c.step[i] : (double)c.step[i], 0);
+    }
+    curves_free(&c);
+    skips_free(&sk);
+}
+
+static void verdict_of(const char *dir, int h1_holds, const char *want)
+{
+    curves_t c;
+    skips_t sk = {0};
+    assert_true(curves_load(&c, dir, &sk) > 0);
+    rstat_t r;
+    rstat_compute(&r, &c);
+    if (h1_holds) {
+        assert_true(r.hyp[H1][PH_END] < -0.99);
+        double rest = 0; /* synth_run.h: g(t) = 1 + 0.8/(1+t), tripled at t = 0 */
+        for (int t = 1; t < c.T; t++) rest += (1 + 0.8 / (1 + t)) / (c.T - 1);
+        assert_near(r.first_ratio[c.L], 3 * 1.8 / rest, 1e-3);
+    } else {
+        assert_true(r.hyp[H1][PH_END] > 0.99);
+    }
+    claim_run_t cl = {.n_params = 1000, .n_layer = c.L, .d_model = 8};
+    memcpy(cl.hyp, r.hyp, sizeof cl.hyp);
+    char out[4200], path[4300], text[65536] = {0};
+    snprintf(out, sizeof out, "%s.claims", dir);
+    assert_int_equal(mkdir(out, 0777), 0);
+    assert_int_equal(claims_write(out, &cl, 1, 1, 0), 0);
+    snprintf(path, sizeof path, "%s/claims.md", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    assert_true(fread(text, 1, sizeof text - 1, f) > 0);
+    fclose(f);
+    if (!strstr(text, want)) fail_msg("claims.md lacks \"%s\"", want);
+    rstat_free(&r);
+    curves_free(&c);
+    skips_free(&sk);
+}
+
+static void test_h1_verdicts(void **state)
+{
+    (void)state;
+    char yes[4200], no[4200];
+    make_run("h1yes", NULL, 0, 1, yes, sizeof yes);
+    make_run("h1no", NULL, 0, -1, no, sizeof no);
+    verdict_of(yes, 1, "**Verdict: H1 is supported**: it holds in 1 of 1 runs (100%)");
+    verdict_of(no, 0, "**Verdict: H1 FAILS**: it holds in 0 of 1 runs (0%)");
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+    assert_non_null(a);
+    assert_non_null(b);
+    char buf[65536];
+    for (size_t n; (n = fread(buf, 1, sizeof buf, a)) > 0;) assert_int_equal(fwrite(buf, 1, n, b), n);
+    fclose(a);
+    fclose(b);
+}
+
+static void overwrite(const char *path, long off, const char *bytes, size_t n)
+{
+    FILE *f = fopen(path, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, off, SEEK_SET), 0);
+    assert_int_equal(fwrite(bytes, 1, n, f), n);
+    fclose(f);
+}
+
+/* A 4-rank run whose ranks 1-3 are damaged in one way each; rank 0 is still merged. */
+static void test_bad_files(void **state)
+{
+    (void)state;
+    char dir[4200], good[4300], bad[3][4300];
+    make_run("bad", NULL, 0, 1, dir, sizeof dir);
+    snprintf(good, sizeof good, "%s/trace/rank0000.seg0000.nc", dir);
+    for (int r = 1; r <= 3; r++) snprintf(bad[r - 1], sizeof bad[0], "%s/trace/rank%04d.seg0000.nc", dir, r);
+    /* rank 1: truncated to half; rank 2: garbage over its metadata; rank 3 a text file */
+    copy_file(good, bad[0]);
+    FILE *f = fopen(bad[0], "rb");
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fclose(f);
+    assert_int_equal(truncate(bad[0], size / 2), 0);
+    copy_file(good, bad[1]);
+    char junk[512];
+    memset(junk, 0xff, sizeof junk);
+    overwrite(bad[1], 600, junk, sizeof junk);
+    f = fopen(bad[2], "w");
+    fputs("step,loss\n0,5.0\n", f);
+    fclose(f);
+    /* rank 4: a NetCDF file of another schema version, and rank 5: a NetCDF file that is no trace */
+    char other[4300], foreign[4300];
+    snprintf(other, sizeof other, "%s/trace/rank0004.seg0000.nc", dir);
+    snprintf(foreign, sizeof foreign, "%s/trace/rank0005.seg0000.nc", dir);
+    copy_file(good, other);
+    int ncid, two = 2;
+    CHECK_RC(nc_open(other, NC_WRITE, &ncid), nc_strerror);
+    CHECK_RC(nc_redef(ncid), nc_strerror);
+    CHECK_RC(nc_put_att_int(ncid, NC_GLOBAL, "trace_schema_version", NC_INT, 1, &two), nc_strerror);
+    CHECK_RC(nc_close(ncid), nc_strerror);
+    CHECK_RC(nc_create(foreign, NC_NETCDF4, &ncid), nc_strerror);
+    CHECK_RC(nc_close(ncid), nc_strerror);
+
+    curves_t c;
+    skips_t sk = {0};
+    assert_int_equal(curves_load(&c, dir, &sk), 1);
+    assert_int_equal(c.n_rec, 6);
+    const char *want[][2] = {{bad[0], "truncated: "}, {bad[1], "corrupt: "}, {bad[2], "not a NetCDF file"},
+                             {other, "trace schema version 2; this aggregator reads 1"},
+                             {foreign, "foreign: no integer global attribute 'trace_schema_version'"}};
+    assert_int_equal(sk.n, 5);
+    for (int i = 0; i < 5; i++) {
+        int found = 0;
+        for (int j = 0; j < sk.n; j++)
+            found |= !strcmp(sk.e[j].path, want[i][0]) && !strncmp(sk.e[j].reason, want[i][1], strlen(want[i][1]));
+        if (!found) fail_msg("no skip entry %s: %s...", want[i][0], want[i][1]);
+    }
+    curves_free(&c);
+    skips_free(&sk);
+}
+
+static void test_statistics(void **state)
+{
+    (void)state;
+    const double x[] = {1, 2, 3, 4, 5}, up[] = {1, 4, 9, 16, 25}, tie[] = {1, 1, 2, 2, 3};
+    assert_near(stats_spearman(x, up, 5), 1, 1e-12);
+    /* ranks of tie: 1.5 1.5 3.5 3.5 5 */
+    assert_near(stats_spearman(x, tie, 5), 9 / sqrt(90.0), 1e-12);
+    assert_true(isnan(stats_spearman(x, up, 2)));
+    assert_near(stats_slope(x, up, 5), 6, 1e-12);
+    double m[] = {3, NAN, 1, 2};
+    assert_near(stats_median(m, 4), 2, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_statistics),
+        cmocka_unit_test(test_weighted_merge),
+        cmocka_unit_test(test_duplicate_steps),
+        cmocka_unit_test(test_h1_verdicts),
+        cmocka_unit_test(test_bad_files),
+    };
+    return cmocka_run_group_tests(tests, make_root, remove_root);
+}
