@@ -55,6 +55,16 @@ grep -q '^vocab_size = 300$' runs/r1/config.ini || die "effective config does no
 for r in r1 r2; do "$bin/il-eval" --checkpoint runs/$r/ckpt/step_00000006 --data data/val.bin | sed 's/^[^:]*://' >$r.eval; done
 grep -q "loss" r1.eval || die "il-eval printed no loss"
 cmp r1.eval r2.eval || die "the same config trained twice scores differently"
+# the unigram baseline, against the same cross-entropy computed here from the raw files: counts are u64
+# from byte 20 of train.counts, tokens u16 from byte 36 of the shard (docs/formats.md)
+V=$(od -An -tu4 -j16 -N4 data/train.counts | tr -d ' ')
+N=$(od -An -tu8 -j20 -N8 data/val.bin | tr -d ' ')
+want=$({ od -An -v -tu8 -j20 -N$((8 * V)) data/train.counts; echo X; od -An -v -tu2 -j36 -N$((2 * N)) data/val.bin; } |
+    tr -s ' ' '\n' | awk -v V="$V" 'NF == 0 { next } $1 == "X" { tok = 1; next }
+        !tok { c[n++] = $1; total += $1; next } { s -= log((c[$1] + 1) / (total + V)); m++ } END { printf "%.4f", s / m }')
+got=$("$bin/il-eval" --unigram data/train.counts --data data/val.bin | sed -n 's/.*loss \([0-9.]*\) nats.*/\1/p')
+[ -n "$got" ] && [ "$got" = "$want" ] || die "unigram baseline $got, computed independently $want"
+expect_fail il-eval "other/val.bin" "$bin/il-eval" --unigram data/train.counts --data other/val.bin
 # a finished run resumed does nothing more, and says so
 "$bin/il-train" --config run.ini --resume >resume.out
 grep -q "resumed at step 6" resume.out || die "resume of a finished run: $(cat resume.out)"

@@ -18,6 +18,31 @@ static int fail(const char *msg)
     return IL_EXIT_INPUT;
 }
 
+/* Cross-entropy (nats per token) of the shard under the unigram model of the counts, add-one smoothed so
+ * that a token never seen in training costs log(N + V) rather than infinity: the baseline a language
+ * model has to beat by using context at all. */
+static int unigram(const char *counts_path, const char *data)
+{
+    uint32_t tok, V;
+    uint64_t *counts;
+    shard_t s;
+    if (counts_read(counts_path, &tok, &V, &counts)) return fail(err_msg());
+    if (shard_read_expect(&s, data, tok, V)) {
+        free(counts);
+        return fail(err_msg());
+    }
+    double total = V;
+    for (uint32_t v = 0; v < V; v++) total += (double)counts[v];
+    double sum = 0;
+    for (uint64_t i = 0; i < s.n_tokens; i++) sum -= log(((double)counts[s.tokens[i]] + 1.0) / total);
+    printf("unigram baseline of %s on %s: %llu tokens, loss %.4f nats/token\n", counts_path, data,
+           (unsigned long long)s.n_tokens, sum / (double)s.n_tokens);
+    shard_free(&s);
+    free(counts);
+    dist_finalize();
+    return IL_EXIT_OK;
+}
+
 static int parse_count(const char *s, long max, long *out)
 {
     char *end;
@@ -31,25 +56,29 @@ int main(int argc, char **argv)
 {
     dist_t dist; /* scoring runs on one process; MPI is up only because train_eval speaks it */
     if (dist_init(&dist, &argc, &argv)) return fail(err_msg());
-    const char *ckpt = NULL, *data = NULL;
+    const char *ckpt = NULL, *data = NULL, *counts = NULL;
     long windows = 0, batch = 8;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--checkpoint") && i + 1 < argc) ckpt = argv[++i];
         else if (!strcmp(a, "--data") && i + 1 < argc) data = argv[++i];
+        else if (!strcmp(a, "--unigram") && i + 1 < argc) counts = argv[++i];
         else if (!strcmp(a, "--windows") && i + 1 < argc) {
             if (parse_count(argv[++i], 1L << 30, &windows)) return fail("--windows: expected a count >= 0");
         } else if (!strcmp(a, "--batch") && i + 1 < argc) {
             if (parse_count(argv[++i], 4096, &batch) || batch < 1) return fail("--batch: expected 1..4096");
         } else {
             fprintf(stderr, "usage: il-eval --checkpoint CKPT --data SHARD [--windows N] [--batch B]\n"
+                            "       il-eval --unigram COUNTS --data SHARD   (the add-one unigram baseline)\n"
                             "  CKPT: a checkpoint directory (runs/NAME/ckpt/step_N) or its state.ckpt\n"
                             "  scores N windows of the model's context length spread evenly over the shard\n"
                             "  (default: as many as fit side by side, covering it once)\n");
             return fail("bad arguments");
         }
     }
-    if (!ckpt || !data) return fail("--checkpoint and --data are required (see il-eval --help)");
+    if (counts && data && !ckpt) return unigram(counts, data);
+    if (!ckpt || !data || counts)
+        return fail("give --data with either --checkpoint or --unigram (see il-eval --help)");
     gpt_t m;
     uint32_t tok_id;
     if (snap_load_model(ckpt, &m, (int)batch, &tok_id)) return fail(err_msg());
