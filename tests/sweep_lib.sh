@@ -1,0 +1,35 @@
+# Shared by the sweep tests (tests/t_sweep.sh, tests/t_slurm_*.sh); source it after lib.sh, with `bin`,
+# `root` and `tmp` set and the current directory inside $tmp.
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+
+# A private Slurm in $tmp/slurm, stopped (by PID) when the test exits, however it exits.
+# slurm_up MAX_ARRAY_SIZE: the requeue hold is cut to a few seconds so that a requeue test stays short.
+slurm_up() {
+    cluster=$tmp/slurm
+    trap '"$root/jobs/slurm-local.sh" stop "$cluster" >/dev/null 2>&1; rm -rf "$tmp"' EXIT
+    SLURM_LOCAL_MAX_ARRAY=$1 SLURM_LOCAL_REQUEUE_HOLD=5 "$root/jobs/slurm-local.sh" start "$cluster" >/dev/null ||
+        die "could not start a private Slurm (see $cluster/log)"
+    source "$cluster/env"
+}
+
+# Tiny byte-level data in data/: twelve short documents.
+tiny_data() {
+    local i j
+    for i in $(seq 1 12); do
+        for j in $(seq 1 30); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
+    done
+    "$bin/il-prepare" --out data --tokenizer byte doc*.txt >/dev/null
+}
+
+# wait_jobs SECONDS: until this cluster's queue is empty; fails the test at the deadline.
+wait_jobs() {
+    local deadline=$((SECONDS + $1))
+    while [ -n "$(squeue -h -o %i)" ]; do
+        [ $SECONDS -lt $deadline ] || die "jobs still queued after $1 s: $(squeue -h -o '%i %T %r')"
+        sleep 1
+    done
+}
+
+# state_of DIR RUN_INDEX: the state column of `il-sweep status DIR`; count_state DIR STATE: runs in STATE
+state_of() { "$bin/il-sweep" status "$1" | awk -v i="$2" '$1 == i { print $3 }'; }
+count_state() { "$bin/il-sweep" status "$1" | awk -v s="$2" '$1 ~ /^[0-9]+$/ && $3 == s' | wc -l; }

@@ -1,0 +1,268 @@
+/* The sweep spec: parsing and its errors, expansion order, content-derived run names, array chunks, and
+ * the tables and metrics il-sweep reads back. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "err.h"
+#include "sweep.h"
+
+static char dir[4096];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/il_sweep_XXXXXX", t && *t ? t : "/tmp");
+    return mkdtemp(dir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    const char *names[] = {"spec.ini", "t.tsv", "metrics.jsonl"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char p[8192];
+        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+        unlink(p);
+    }
+    return rmdir(dir);
+}
+
+/* Writes `text` to <dir>/<name> and returns the path (static buffer: one file at a time). */
+static const char *file(const char *name, const char *text)
+{
+    static char path[8192];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+    return path;
+}
+
+#define assert_msg_has(s)                                                                         \
+    do {                                                                                          \
+        if (!strstr(err_msg(), (s))) fail_msg("message \"%s\" lacks \"%s\"", err_msg(), (s));      \
+    } while (0)
+
+/* Loads `text` as a spec and expands it into runs under "/out". */
+static int load_expand(const char *text, sweep_spec_t *s, sweep_run_t **runs, int *n)
+{
+    if (sweep_load(s, file("spec.ini", text))) return -1;
+    int rc = sweep_expand(s, "/out", runs, n);
+    if (rc) sweep_free(s);
+    return rc;
+}
+
+/* `text` must load and expand; a failure reports why. */
+#define must_expand(text, s, runs, n)                                                             \
+    do {                                                                                          \
+        if (load_expand(text, s, runs, n)) fail_msg("expected a valid spec: %s", err_msg());      \
+    } while (0)
+
+/* `text` must fail to load or expand, with a message naming "spec.ini:<line>: " (line 0: no line) and
+ * `part`, on one line. */
+static void expect_error(const char *text, int line, const char *part)
+{
+    sweep_spec_t s;
+    sweep_run_t *runs;
+    int n;
+    assert_int_equal(load_expand(text, &s, &runs, &n), -1);
+    char loc[64];
+    snprintf(loc, sizeof loc, line ? "spec.ini:%d: " : "spec.ini: ", line);
+    assert_msg_has(loc);
+    assert_msg_has(part);
+    assert_null(strchr(err_msg(), '\n'));
+}
+
+static void test_expansion_order(void **state)
+{
+    (void)state;
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = order\nranks = 2\nthrottle = 3\n"
+                                 "[fixed]\nmodel.seq_len = 32\ntrain.micro_batch = 4\n"
+                                 "[grid]\nmodel.d_model = 64, 128\nmodel.n_layer = 1,2,3\n"
+                                 "[list]\noptim.lr = 1e-3, 2e-3\noptim.min_lr = 1e-4, 2e-4\n",
+                                 &s, &r, &n);
+    assert_int_equal(n, 2 * 3 * 2);
+    assert_int_equal(s.ranks, 2);
+    assert_int_equal(s.throttle, 3);
+    assert_string_equal(s.launcher, "srun");
+    /* the first grid key is the slowest digit, the list the fastest, and list values go together */
+    for (int k = 0; k < n; k++) {
+        assert_int_equal(r[k].index, k);
+        assert_int_equal(r[k].cfg.d_model, k / 6 ? 128 : 64);
+        assert_int_equal(r[k].cfg.n_layer, 1 + k / 2 % 3);
+        assert_true(r[k].cfg.lr == (k % 2 ? 2e-3f : 1e-3f));
+        assert_true(r[k].cfg.min_lr == (k % 2 ? 2e-4f : 1e-4f));
+        assert_int_equal(r[k].cfg.seq_len, 32);
+        assert_string_equal(r[k].cfg.out_dir, "/out");
+        if (config_validate(&r[k].cfg, 2)) fail_msg("run %d: %s", k, err_msg());
+    }
+    assert_string_equal(r[1].values[2], "0.002"); /* as config_write() spells it */
+    for (int a = 0; a < n; a++)
+        for (int b = 0; b < a; b++) assert_string_not_equal(r[a].cfg.name, r[b].cfg.name);
+    free(r);
+    sweep_free(&s);
+}
+
+static void test_no_axes_is_one_run(void **state)
+{
+    (void)state;
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = one\n[fixed]\ntrain.seed = 5\n", &s, &r, &n);
+    assert_int_equal(n, 1);
+    assert_int_equal((int)r[0].cfg.seed, 5);
+    free(r);
+    sweep_free(&s);
+}
+
+static void test_names_are_content_derived(void **state)
+{
+    (void)state;
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    char first[CONFIG_STR], other[CONFIG_STR];
+    must_expand("[sweep]\nname = a\n[grid]\noptim.lr = 1e-3\nmodel.d_model = 64\n", &s, &r, &n);
+    snprintf(first, sizeof first, "%s", r[0].cfg.name);
+    assert_non_null(strstr(first, "lr0.001-d64-"));
+    free(r);
+    sweep_free(&s);
+    /* another sweep name, spelling, order of keys and out_dir: the same experiment, the same hash */
+    must_expand("[sweep]\nname = b\n[fixed]\nmodel.d_model = 64\n[grid]\noptim.lr = 0.001\n", &s, &r, &n);
+    free(r);
+    assert_int_equal(sweep_expand(&s, "/elsewhere", &r, &n), 0);
+    snprintf(other, sizeof other, "%s", r[0].cfg.name);
+    assert_string_equal(first + strlen(first) - 8, other + strlen(other) - 8);
+    free(r);
+    /* a different experiment: another hash */
+    s.base.seed = 99;
+    assert_int_equal(sweep_expand(&s, "/out", &r, &n), 0);
+    assert_string_not_equal(first + strlen(first) - 8, r[0].cfg.name + strlen(r[0].cfg.name) - 8);
+    free(r);
+    sweep_free(&s);
+}
+
+static void test_verbatim_values(void **state)
+{
+    (void)state;
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = v\n[grid]\ndata.val_path = $(rm -rf ~), `id`\n", &s, &r, &n);
+    assert_string_equal(r[0].cfg.val_path, "$(rm -rf ~)");
+    assert_string_equal(r[1].cfg.val_path, "`id`");
+    /* the name keeps only letters, digits, '.' and '_' of a value */
+    assert_int_equal(strspn(r[0].cfg.name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"),
+                     strlen(r[0].cfg.name));
+    free(r);
+    sweep_free(&s);
+}
+
+static void test_errors_name_the_line(void **state)
+{
+    (void)state;
+    expect_error("[sweep]\nname = e\n[fixed]\nmodel.widht = 3\n", 4, "unknown key 'model.widht'");
+    expect_error("[sweep]\nname = e\n[grid]\nmodel.d_model = 64, x\n", 4, "model.d_model: 'x' is not an integer");
+    expect_error("[sweep]\nname = e\n[grid]\nmodel.d_model =\n", 4, "empty list of values");
+    expect_error("[sweep]\nname = e\n[grid]\nmodel.d_model = 8, ,16\n", 4, "empty value in the list");
+    expect_error("[sweep]\nname = e\n[list]\noptim.lr = 1e-3\noptim.min_lr = 1e-4, 2e-4\n", 5,
+                 "has 2 values, but the list key optim.lr (line 4) has 1");
+    expect_error("[sweep]\nname = e\nname = f\n", 3, "sweep.name given twice (first at line 2)");
+    expect_error("[sweep]\nname = e\nthrottle = -1\n", 3, "sweep.throttle");
+    expect_error("[sweep]\nname = e\npartition = a b\n", 3, "sweep.partition");
+    expect_error("[sweep]\nname = e\n[fixed]\nrun.out_dir = x\n", 4, "set by il-sweep");
+    expect_error("model.d_model = 3\n", 1, "outside any section");
+    expect_error("[sweep]\nname = e\n[grid\n", 3, "syntax error");
+    expect_error("[sweep]\nranks = 1\n", 0, "[sweep] has no name");
+    expect_error("[sweep]\nname = e\n[grid]\nmodel.n_head = 3\n", 0, "model.d_model (128) is not divisible");
+    expect_error("[sweep]\nname = e\n[grid]\ntrain.seed = 1, 01\n", 0, "are the same experiment");
+}
+
+static void test_chunks(void **state)
+{
+    (void)state;
+    int all[10], sparse[] = {1, 2, 5, 9};
+    for (int i = 0; i < 10; i++) all[i] = i;
+    sweep_chunk_t *c;
+    assert_int_equal(sweep_chunks(all, 10, 4, &c), 3);
+    assert_int_equal(c[0].offset, 0);
+    assert_string_equal(c[0].spec, "0-3");
+    assert_int_equal(c[1].offset, 4);
+    assert_string_equal(c[1].spec, "0-3");
+    assert_int_equal(c[2].offset, 8);
+    assert_string_equal(c[2].spec, "0-1");
+    free(c);
+    assert_int_equal(sweep_chunks(sparse, 4, 4, &c), 3);
+    assert_string_equal(c[0].spec, "1-2");
+    assert_int_equal(c[1].offset, 4);
+    assert_string_equal(c[1].spec, "1");
+    assert_string_equal(c[2].spec, "1");
+    free(c);
+    assert_int_equal(sweep_chunks(sparse, 4, 1001, &c), 1);
+    assert_string_equal(c[0].spec, "1-2,5,9");
+    int ids[8];
+    assert_int_equal(sweep_parse_ids(c[0].spec, ids, 8), 4);
+    assert_memory_equal(ids, sparse, sizeof sparse);
+    free(c);
+    assert_int_equal(sweep_parse_ids("3-1", ids, 8), -1);
+    assert_int_equal(sweep_parse_ids("1,x", ids, 8), -1);
+    assert_int_equal(sweep_parse_ids("0-9", ids, 8), -1); /* more than fit */
+}
+
+static void test_tsv(void **state)
+{
+    (void)state;
+    sweep_tsv_t t;
+    assert_int_equal(sweep_tsv_read(&t, file("t.tsv", "index\trun\tk\n0\ta\t1\n1\tb\t$(x)\n")), 0);
+    assert_int_equal(t.rows, 3);
+    assert_int_equal(t.cols, 3);
+    assert_string_equal(t.cell[2 * 3 + 2], "$(x)");
+    sweep_tsv_free(&t);
+    assert_int_equal(sweep_tsv_read(&t, file("t.tsv", "index\trun\n0\ta\textra\n")), -1);
+    assert_msg_has("t.tsv:2: 3 cells, but the header has 2");
+}
+
+static void test_metrics(void **state)
+{
+    (void)state;
+    sweep_metrics_t m;
+    assert_int_equal(sweep_metrics_read("/nonexistent", &m), -1);
+    file("metrics.jsonl", "{\"kind\":\"val\",\"step\":0,\"val_loss\":5.5,\"by_category\":{}}\n"
+                          "{\"kind\":\"train\",\"step\":1,\"loss\":4.25,\"lr\":0.1}\n"
+                          "{\"kind\":\"train\",\"step\":2,\"loss\":3.5,\"lr\":0.1}\n"
+                          "{\"kind\":\"val\",\"step\":2,\"val_loss\":3.75,\"by_category\":{}}\n");
+    assert_int_equal(sweep_metrics_read(dir, &m), 0);
+    assert_int_equal((int)m.step, 2);
+    assert_true(m.loss == 3.5);
+    assert_true(m.val_loss == 3.75);
+    file("metrics.jsonl", "{\"kind\":\"train\",\"step\":7,\"loss\":null}\n");
+    assert_int_equal(sweep_metrics_read(dir, &m), 0);
+    assert_int_equal((int)m.step, 7);
+    assert_true(isnan(m.loss) && isnan(m.val_loss));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_expansion_order),   cmocka_unit_test(test_no_axes_is_one_run),
+        cmocka_unit_test(test_names_are_content_derived), cmocka_unit_test(test_verbatim_values),
+        cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_tsv),               cmocka_unit_test(test_metrics),
+    };
+    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+}
