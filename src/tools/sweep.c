@@ -27,12 +27,13 @@ enum { N_JOB_FILES = sizeof job_files / sizeof job_files[0] };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: il-sweep submit SPEC [--dry-run] [--out DIR]\n"
+    fprintf(f, "usage: il-sweep submit SPEC [--dry-run | --local] [--out DIR]\n"
                "       il-sweep status DIR\n"
                "       il-sweep resubmit DIR --failed [--dry-run]\n"
                "       il-sweep summary DIR\n"
                "  submit     expand SPEC into DIR (default sweeps/<name>), submit its unfinished runs as job\n"
-               "             arrays and an aggregation job after them; --dry-run prints what it would submit\n"
+               "             arrays and an aggregation job after them; --dry-run prints what it would submit;\n"
+               "             --local runs them here instead, one after another with mpirun, then summary\n"
                "  status     table of runs: new, pending, running, requeued, done, failed, preempted\n"
                "  resubmit   submit the failed and preempted runs again (done runs never rerun)\n"
                "  summary    write DIR/summary.tsv and DIR/summary.md (the aggregation job runs this)\n"
@@ -484,6 +485,51 @@ static int submit_runs(const sweep_t *w, const int *idx, int n, int dry)
     return 0;
 }
 
+/* Without Slurm: the runs one after another on this machine, each as `mpirun -n RANKS il-train --resume`
+ * under il-step.sh, which records its exit code where `status` looks for it, exactly as a task would. */
+static int run_local(const sweep_t *w, const int *idx, int n)
+{
+    int failed = 0;
+    for (int k = 0; k < n; k++) {
+        const char *name = run_name(w, idx[k]);
+        argv_t a = {0};
+        arg(&a, "%s/jobs/il-step.sh", w->dir);
+        arg(&a, "%s/runs/%s/exit_code", w->dir, name);
+        arg(&a, "mpirun");
+        arg(&a, "-n");
+        arg(&a, "%d", w->spec.ranks);
+        arg(&a, "--oversubscribe");
+        arg(&a, "%s", w->trainer);
+        arg(&a, "--config");
+        arg(&a, "%s/configs/%s.ini", w->dir, name);
+        arg(&a, "--resume");
+        char log[PATH_MAX + 64];
+        snprintf(log, sizeof log, "%s/logs/local_%s.out", w->dir, name);
+        printf("run %d/%d: %s on %d rank(s), log %s\n", k + 1, n, name, w->spec.ranks, log);
+        fflush(stdout);
+        pid_t pid = fork();
+        CHECK(pid >= 0, "fork: %s", strerror(errno));
+        if (pid == 0) {
+            int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+            if (fd >= 0) {
+                dup2(fd, STDOUT_FILENO);
+                dup2(fd, STDERR_FILENO);
+            }
+            execv(a.v[0], a.v);
+            _exit(127);
+        }
+        argv_free(&a);
+        int status;
+        while (waitpid(pid, &status, 0) < 0) CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
+        int rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (rc) {
+            printf("  %s ended with exit code %d (see its log)\n", name, rc);
+            failed++;
+        }
+    }
+    return failed;
+}
+
 static void print_file(const char *title, const char *path)
 {
     char *text = read_all(path, NULL);
@@ -544,7 +590,9 @@ static int write_sweep_dir(const sweep_t *w, const char *spec_path, const sweep_
     return rc;
 }
 
-static int cmd_submit(const char *spec_path, const char *out, int dry)
+static int cmd_summary(const char *dir);
+
+static int cmd_submit(const char *spec_path, const char *out, int dry, int local)
 {
     sweep_t w;
     memset(&w, 0, sizeof w);
@@ -611,7 +659,16 @@ static int cmd_submit(const char *spec_path, const char *out, int dry)
         idx = err_calloc((size_t)n + 1, sizeof *idx);
         for (int i = 0; i < n; i++) idx[i] = i;
     }
-    printf("# %d run(s) to submit; the others are done or queued\n", k);
+    printf("# %d run(s) to %s; the others are done or queued\n", k, local ? "run here" : "submit");
+    if (local) {
+        int failed = run_local(&w, idx, k);
+        free(idx);
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", w.dir);
+        close_sweep(&w);
+        rc = cmd_summary(dir);
+        return failed ? IL_EXIT_FAIL : rc;
+    }
     rc = k ? submit_runs(&w, idx, k, dry) : 0;
     free(idx);
     close_sweep(&w);
@@ -735,7 +792,7 @@ static int cmd_summary(const char *dir)
 int main(int argc, char **argv)
 {
     const char *cmd = argc > 1 ? argv[1] : "", *target = NULL, *out = NULL;
-    int dry = 0, failed = 0;
+    int dry = 0, failed = 0, local = 0;
     if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
         usage(stdout);
         return IL_EXIT_OK;
@@ -743,6 +800,7 @@ int main(int argc, char **argv)
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--dry-run")) dry = 1;
         else if (!strcmp(argv[i], "--failed")) failed = 1;
+        else if (!strcmp(argv[i], "--local")) local = 1;
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
         else if (argv[i][0] != '-' && !target) target = argv[i];
         else {
@@ -753,12 +811,12 @@ int main(int argc, char **argv)
     int submit = !strcmp(cmd, "submit"), resubmit = !strcmp(cmd, "resubmit");
     int report = !strcmp(cmd, "status") || !strcmp(cmd, "summary");
     if (!target || !(submit || resubmit || report) || (out && !submit) || (dry && report) ||
-        (failed != resubmit)) {
-        fprintf(stderr, "il-sweep: expected submit SPEC [--dry-run] [--out DIR], status DIR, "
+        (failed != resubmit) || (local && (!submit || dry))) {
+        fprintf(stderr, "il-sweep: expected submit SPEC [--dry-run | --local] [--out DIR], status DIR, "
                         "resubmit DIR --failed [--dry-run] or summary DIR (il-sweep --help)\n");
         return IL_EXIT_INPUT;
     }
-    if (submit) return cmd_submit(target, out, dry);
+    if (submit) return cmd_submit(target, out, dry, local);
     if (resubmit) return cmd_resubmit(target, dry);
     return !strcmp(cmd, "status") ? cmd_status(target) : cmd_summary(target);
 }
