@@ -96,19 +96,23 @@ bench: $(TOOLS)
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe $(BUILD)/bin/il-bench --scaling
 
 # Aggregation benchmark: 1,000 synthetic runs x 2 ranks x 200 trace steps (generated once, kept in
-# $(BENCH_AGG)/runs), aggregated with time and peak memory reported.
+# $(BENCH_AGG)/runs), aggregated by one process and then by 2 MPI ranks, each with time and peak memory
+# (il-aggregate's own line gives the largest rank's and the sum over ranks).
 BENCH_AGG ?= $(BUILD)/bench-aggregate
+MPIRUN_ROOT = env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun
 bench-aggregate: $(AGG_BINS)
 	@[ -d $(BENCH_AGG)/runs ] || { rm -rf $(BENCH_AGG)/runs.tmp && \
 	    $(BUILD)/bin/il-synth-traces --out $(BENCH_AGG)/runs.tmp --runs 1000 --ranks 2 --steps 200 --vary && \
 	    mv $(BENCH_AGG)/runs.tmp $(BENCH_AGG)/runs; }
-	/usr/bin/time -f 'bench-aggregate: %e s elapsed, %M KB peak memory' $(BUILD)/bin/il-aggregate \
+	/usr/bin/time -f 'bench-aggregate, 1 rank: %e s elapsed (%U s user, %S s system), %M KB peak memory' $(BUILD)/bin/il-aggregate \
 	    --out $(BENCH_AGG)/out $(BENCH_AGG)/runs
+	/usr/bin/time -f 'bench-aggregate, 2 ranks: %e s elapsed (%U s user, %S s system over the ranks), %M KB peak memory of the largest process' \
+	    $(MPIRUN_ROOT) -n 2 --oversubscribe $(BUILD)/bin/il-aggregate --out $(BENCH_AGG)/out $(BENCH_AGG)/runs
 
-# The main job: fetch and prepare the Brown Corpus, train the demo model, score it per genre.
-demo: $(TOOLS) corpus
-	$(BUILD)/bin/il-train --config configs/demo.ini --resume
-	$(BUILD)/bin/il-eval --checkpoint runs/demo/ckpt/step_00000800 --data data/brown/val.bin
+# The main job: prepare the Brown Corpus, run the demo sweep on a private Slurm (LOCAL=1: with mpirun
+# here), aggregate, and print the runs table, the verdicts on the hypotheses and the figures.
+demo: all corpus
+	DEMO_MODE=$(if $(LOCAL),local,slurm) scripts/demo.sh $(BUILD)/bin
 
 corpus: $(BUILD)/bin/il-prepare
 	scripts/corpus.sh $(BUILD)

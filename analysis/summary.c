@@ -48,6 +48,7 @@ static const svar_t curves[] = {
 };
 #undef RS
 enum { N_CURVES = sizeof curves / sizeof *curves };
+_Static_assert(N_CURVES == SUM_N_CURVES, "SUM_N_CURVES counts the curves");
 /* varid[] layout: the curves, then these, then the sweep parameters */
 enum { V_NAME = N_CURVES, V_DIR, V_TRAIN_STEP, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
 _Static_assert(V_PARAM0 + TP_N <= SUM_MAX_VARS, "raise SUM_MAX_VARS");
@@ -139,26 +140,46 @@ int summary_open(summary_t *s, const char *dir, const char *command)
     return 0;
 }
 
-void summary_add(summary_t *s, const char *name, const char *run_dir, const curves_t *c)
+/* Extent of dimension d after (run, step) in a run of L blocks and T positions. */
+static size_t extent(int d, int L, int T) { return d == SD_DEPTH ? (size_t)L + 1 : d == SD_LAYER ? (size_t)L : (size_t)T; }
+
+void summary_run_make(summary_run_t *r, const curves_t *c)
+{
+    int L = c->L, T = c->T, n = c->n_rec;
+    memset(r, 0, sizeof *r);
+    r->n_rec = n, r->L = L, r->T = T;
+    r->step = err_calloc((size_t)n, sizeof *r->step);
+    memcpy(r->step, c->step, (size_t)n * sizeof *r->step);
+    memcpy(r->param, c->param, sizeof r->param);
+    for (int i = 0; i < N_CURVES; i++) {
+        const svar_t *v = &curves[i];
+        size_t len = (size_t)n;
+        for (int d = 2; d < v->ndims; d++) len *= extent(v->dims[d], L, T);
+        r->len[i] = len;
+        r->v[i] = err_calloc(len, sizeof *r->v[i]);
+        if (v->src == SRC_POS_MEAN)
+            for (size_t j = 0; j < len; j++) r->v[i][j] = stats_mean(c->v[v->tv] + j * T, T, 1);
+        else memcpy(r->v[i], v->src == SRC_SPREAD ? c->norm_spread : c->v[v->tv], len * sizeof *r->v[i]);
+    }
+}
+
+void summary_run_free(summary_run_t *r)
+{
+    free(r->step);
+    for (int i = 0; i < N_CURVES; i++) free(r->v[i]);
+    memset(r, 0, sizeof *r);
+}
+
+void summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *c)
 {
     int ncid = s->ncid, L = c->L, T = c->T, n = c->n_rec;
     size_t r = s->n_runs++, one[1] = {r};
-    size_t pos_mean_len = (size_t)n * L;
-    double *pm = err_calloc(pos_mean_len ? pos_mean_len : 1, sizeof *pm);
     for (int i = 0; i < N_CURVES; i++) {
         const svar_t *v = &curves[i];
         size_t start[4] = {r, 0, 0, 0}, count[4] = {1, (size_t)n, 0, 0};
-        for (int d = 2; d < v->ndims; d++)
-            count[d] = v->dims[d] == SD_DEPTH ? (size_t)L + 1 : v->dims[d] == SD_LAYER ? (size_t)L : (size_t)T;
-        const double *src = c->v[v->tv];
-        if (v->src == SRC_SPREAD) src = c->norm_spread;
-        if (v->src == SRC_POS_MEAN) {
-            for (size_t j = 0; j < pos_mean_len; j++) pm[j] = stats_mean(c->v[v->tv] + j * T, T, 1);
-            src = pm;
-        }
-        if (n) CHECK_RC(nc_put_vara_double(ncid, s->varid[i], start, count, src), nc_strerror);
+        for (int d = 2; d < v->ndims; d++) count[d] = extent(v->dims[d], L, T);
+        if (n) CHECK_RC(nc_put_vara_double(ncid, s->varid[i], start, count, c->v[i]), nc_strerror);
     }
-    free(pm);
     CHECK_RC(nc_put_var1_string(ncid, s->varid[V_NAME], one, &name), nc_strerror);
     CHECK_RC(nc_put_var1_string(ncid, s->varid[V_DIR], one, &run_dir), nc_strerror);
     size_t start[2] = {r, 0}, count[2] = {1, (size_t)n};

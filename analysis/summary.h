@@ -10,7 +10,17 @@
 
 #include "curves.h"
 
-enum { SUM_MAX_VARS = 48 };
+enum { SUM_MAX_VARS = 48, SUM_N_CURVES = 12 };
+
+/* One run's part of summary.nc, prepared from its curves on whichever rank read it: every curve variable as
+ * it is written (position means taken, the norm spread picked out), so that rank 0 only writes. */
+typedef struct {
+    int n_rec, L, T;
+    int64_t *step;           /* (n_rec) */
+    tvalue_t param[TP_N];
+    size_t len[SUM_N_CURVES]; /* elements of v[k]: n_rec times the variable's extent in this run */
+    double *v[SUM_N_CURVES];
+} summary_run_t;
 
 typedef struct {
     int ncid;
@@ -21,10 +31,13 @@ typedef struct {
     int varid[SUM_MAX_VARS];
 } summary_t;
 
+void summary_run_make(summary_run_t *r, const curves_t *c);
+void summary_run_free(summary_run_t *r);
+
 /* Creates <dir>/summary.nc under a temporary name. Returns 0, or -1 with err_set(). */
 int summary_open(summary_t *s, const char *dir, const char *command);
 /* Appends one run. */
-void summary_add(summary_t *s, const char *name, const char *run_dir, const curves_t *c);
+void summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *r);
 /* Writes the coordinates, closes and renames the file into place. Returns 0, or -1 with err_set(). */
 int summary_close(summary_t *s);
 

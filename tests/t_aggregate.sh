@@ -2,7 +2,8 @@
 # il-aggregate as a user runs it, on synthetic sweeps from il-synth-traces: the table layout against golden
 # files (tests/golden/aggregate, UPDATE_GOLDEN=1 rewrites them), exit code 3 with every bad input named in
 # skipped.csv while the good runs are still aggregated, inputs left untouched, summary.nc readable with
-# per-run lengths, figures drawn by gnuplot and skipped by name without it, and command-line errors.
+# per-run lengths, figures drawn by gnuplot and skipped by name without it, command-line errors, and the
+# same outputs, messages and exit codes from 2 and 3 MPI ranks as from one process.
 set -euo pipefail
 BUILD=${BUILD:-build}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,4 +80,27 @@ expect_fail il-aggregate "nothere: No such file or directory" "$agg" --out o not
 mkdir empty
 expect_fail il-aggregate "no run directory" "$agg" --out o empty
 expect_fail il-aggregate "unknown option" "$agg" --bogus sweep
+# MPI: the good, bad and varied sweeps on 2 ranks and on 3 (oversubscribing 2 cores) give byte-identical
+# tables, the same summary.nc but for its creation time, rank 0's messages in the same order, the same exit code
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+"$synth" --out vary --runs 5 --ranks 2 --steps 5 --vary >/dev/null
+"$synth" --out vary/restart --runs 2 --ranks 2 --steps 6 --layers 2 --seq 4 --width 8 --restart >/dev/null
+nc_text() { ncdump "$1/summary.nc" | grep -v -e ':history = ' -e ':date_created = '; }
+rc1=0; IL_GNUPLOT= "$agg" --out p1 sweep bad vary >p1.out 2>p1.err || rc1=$?
+[ "$rc1" -eq 3 ] || die "expected exit 3 from one process, got $rc1: $(cat p1.err)"
+nc_text p1 >p1.cdl
+for n in 2 3; do
+    rc=0; IL_GNUPLOT= mpirun -n $n --oversubscribe "$agg" --out p$n sweep bad vary >p$n.out 2>p$n.err || rc=$?
+    [ "$rc" -eq "$rc1" ] || die "$n ranks: exit $rc, one process $rc1: $(cat p$n.err)"
+    for f in p1/*.csv p1/*.md; do cmp -s "$f" "p$n/${f#p1/}" || die "$n ranks: ${f#p1/} differs from one process"; done
+    nc_text p$n | cmp -s - p1.cdl || die "$n ranks: summary.nc differs from one process"
+    # mpirun appends its own report of a non-zero exit: compare the program's lines
+    grep '^il-aggregate: ' p$n.err | diff - <(grep '^il-aggregate: ' p1.err) >diff.txt ||
+        die "$n ranks: messages differ from one process: $(head -10 diff.txt)"
+done
+# a bad input under mpirun: exit 2 and one message, from rank 0
+rc=0; mpirun -n 2 --oversubscribe "$agg" --out o nothere >mpi.out 2>mpi.err || rc=$?
+[ "$rc" -eq 2 ] || die "2 ranks, a missing PATH: exit $rc: $(cat mpi.err)"
+[ "$(grep -c '^il-aggregate: ' mpi.err)" -eq 1 ] && grep -q '^il-aggregate: nothere: No such file' mpi.err ||
+    die "2 ranks, a missing PATH: not one message: $(cat mpi.err)"
 echo ok

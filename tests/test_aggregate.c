@@ -1,7 +1,8 @@
 /* The aggregation's building blocks on synthetic traces with known values (analysis/synth_run.h): ranks
  * merge to the weighted mean, a step replayed after a restart is kept once (the later record), the H1
- * statistic and verdict follow a run built to satisfy it and one built to violate it, and each kind of
- * unusable file is skipped with its reason while the good files of the run are still merged. */
+ * statistic and verdict follow a run built to satisfy it and one built to violate it, each kind of
+ * unusable file is skipped with its reason while the good files of the run are still merged, and a
+ * processed run crosses the wire between MPI ranks unchanged, its messages held for rank 0 to say. */
 #define _XOPEN_SOURCE 700 /* nftw */
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,9 +23,11 @@
 
 #include "../analysis/claims.h"
 #include "../analysis/curves.h"
+#include "../analysis/prun.h"
 #include "../analysis/rstat.h"
 #include "../analysis/stats.h"
 #include "../analysis/synth_run.h"
+#include "../analysis/wire.h"
 
 #include "check.h"
 
@@ -234,6 +237,50 @@ static void test_bad_files(void **state)
     skips_free(&sk);
 }
 
+/* A run with a restart (a warning) and a file that is not NetCDF (a skip), processed as a worker rank does,
+ * packed and unpacked: packing it again gives the same bytes, and rank 0 gets the entries, the warning count
+ * and the held messages verbatim. */
+static void test_wire(void **state)
+{
+    (void)state;
+    char dir[4200], junk[4300];
+    make_run("wire", by_segment, 1, 1, dir, sizeof dir);
+    snprintf(junk, sizeof junk, "%s/trace/rank0002.seg0000.nc", dir);
+    FILE *f = fopen(junk, "w");
+    assert_non_null(f);
+    fputs("not netcdf\n", f);
+    fclose(f);
+    prun_t p, q;
+    prun_process(&p, dir);
+    assert_true(p.has_stats);
+    assert_int_equal(p.skips.n, 1);
+    assert_true(p.skips.warnings >= 1);
+    assert_non_null(strstr(p.skips.held, "not a NetCDF file"));
+    wire_t a = {0}, b = {0};
+    wire_pack(&a, &p);
+    wire_unpack(&q, a.b, a.n);
+    wire_pack(&b, &q);
+    assert_int_equal(a.n, b.n);
+    assert_memory_equal(a.b, b.b, a.n);
+    assert_string_equal(q.row.name, "wire");
+    assert_int_equal(q.row.n_genre, p.row.n_genre);
+    assert_memory_equal(q.stat.hyp, p.stat.hyp, sizeof p.stat.hyp);
+    for (int k = 0; k < SUM_N_CURVES; k++) {
+        assert_int_equal(q.sum.len[k], p.sum.len[k]);
+        assert_memory_equal(q.sum.v[k], p.sum.v[k], p.sum.len[k] * sizeof *p.sum.v[k]);
+    }
+    skips_t all = {.hold = 1}; /* held, so that the test output stays quiet */
+    skips_merge(&all, &q.skips);
+    assert_int_equal(all.n, 1);
+    assert_int_equal(all.warnings, p.skips.warnings);
+    assert_string_equal(all.held, p.skips.held);
+    skips_free(&all);
+    wire_free(&a);
+    wire_free(&b);
+    prun_free(&p);
+    prun_free(&q);
+}
+
 static void test_statistics(void **state)
 {
     (void)state;
@@ -255,6 +302,7 @@ int main(void)
         cmocka_unit_test(test_duplicate_steps),
         cmocka_unit_test(test_h1_verdicts),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_wire),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }

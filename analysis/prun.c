@@ -1,0 +1,59 @@
+#include "prun.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "curves.h"
+#include "err.h"
+#include "metrics.h"
+
+/* Reads config.ini into cfg; returns 1 when there is a usable one. */
+static int load_config(skips_t *sk, const char *dir, config_t *cfg)
+{
+    char path[4200];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    if (stat(path, &st) != 0) return 0;
+    config_defaults(cfg);
+    if (config_load(cfg, path) == 0) return 1;
+    skips_add(sk, path, err_msg());
+    return 0;
+}
+
+void prun_process(prun_t *p, const char *dir)
+{
+    memset(p, 0, sizeof *p);
+    p->skips.hold = 1;
+    config_t cfg;
+    int have_cfg = load_config(&p->skips, dir, &cfg);
+    metrics_t m;
+    int have_m = metrics_read(&m, dir);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+    if (have_m < 0) skips_add(&p->skips, path, err_msg());
+    if (have_m > 0 && m.bad_lines) {
+        char reason[128];
+        snprintf(reason, sizeof reason, "%d malformed line(s), the first at line %d; the other lines were used",
+                 m.bad_lines, m.first_bad);
+        skips_add(&p->skips, path, reason);
+    }
+    curves_t c;
+    int used = curves_load(&c, dir, &p->skips);
+    runs_fill(&p->row, dir, have_cfg ? &cfg : NULL, have_m > 0 ? &m : NULL, used ? &c : NULL);
+    p->has_stats = used && c.n_rec;
+    if (p->has_stats) {
+        rstat_compute(&p->stat, &c);
+        summary_run_make(&p->sum, &c);
+    }
+    curves_free(&c);
+}
+
+void prun_free(prun_t *p)
+{
+    runs_free(&p->row);
+    skips_free(&p->skips);
+    rstat_free(&p->stat);
+    summary_run_free(&p->sum);
+}
