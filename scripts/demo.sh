@@ -36,11 +36,14 @@ slurm)
         counts=$(awk '$1 ~ /^[0-9]+$/ { n[$3]++ } END { for (s in n) printf "%d %s, ", n[s], s }' <<<"$table")
         agg=$(awk '$1 == "aggregate" { id = $2 } END { print id }' "$sweep/jobs.tsv" 2>/dev/null)
         busy=$(squeue -h -o %i 2>/dev/null | wc -l)
-        printf '\r  %4ds  %s%d job(s) in the queue   ' $(($(date +%s) - start)) "$counts" "$busy"
+        state="$counts$busy job(s) in the queue"
+        line=$(printf '%4ds  %s' $(($(date +%s) - start)) "$state")
+        if [ -t 1 ]; then printf '\r  %s   ' "$line"                           # a terminal: one line, redrawn
+        elif [ "$state" != "${last:-}" ]; then echo "  $line"; last=$state; fi # a log: each change
         [ "$busy" -eq 0 ] && break
         sleep 5
     done
-    echo
+    [ -t 1 ] && echo
     [ -z "${agg:-}" ] || say "the aggregation job $agg has run (log: $sweep/logs/aggregate_$agg.out)"
     ;;
 local)
