@@ -27,7 +27,7 @@ typedef struct {
     int micro_batch;  /* sequences per rank per forward/backward pass */
     int max_steps;
     uint64_t seed;
-    int threads; /* 0: all cores for one rank, one thread per rank otherwise */
+    int threads; /* 0: Slurm's cpus per task, else all cores for one rank, one per rank for several */
     int bucket_kb;      /* gradient all-reduce bucket size, KiB */
     int overlap_comm;   /* 1: reduce buckets during backward */
     int check_interval; /* steps between cross-rank parameter checksums */

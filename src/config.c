@@ -57,7 +57,7 @@ static const keydef_t keys[] = {
     K(train, max_steps, KT_INT, "1000", 1, INT_MAX, 0, "optimizer steps to train for"),
     K(train, seed, KT_U64, "1337", 0, 0, 0, "seed for initialization and data order"),
     K(train, threads, KT_INT, "0", 0, 4096, 0,
-      "threads per rank; 0: all cores for one rank, one per rank otherwise"),
+      "threads per rank; 0: Slurm's --cpus-per-task, else all cores for one rank and one per rank for several"),
     K(train, bucket_kb, KT_INT, "4096", 1, 1 << 24, 0,
       "KiB of gradients per all-reduce bucket, started as soon as backward completes it"),
     K(train, overlap_comm, KT_INT, "1", 0, 1, 0,

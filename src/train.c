@@ -98,8 +98,11 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     tr->last_val_loss = NAN;
     tr->last_val_step = -1;
     config_t *c = &tr->cfg;
-    /* ranks and threads never oversubscribe the cores unless asked to */
+    /* ranks and threads never oversubscribe the cores unless asked to: Slurm's cores per task when it
+     * says, else one thread per rank when there are several */
+    const char *slurm_cpus = getenv("SLURM_CPUS_PER_TASK");
     if (c->threads > 0) omp_set_num_threads(c->threads);
+    else if (slurm_cpus && atoi(slurm_cpus) > 0) omp_set_num_threads(atoi(slurm_cpus));
     else if (dist->size > 1) omp_set_num_threads(1);
     if (dist_agree(open_data(tr))) return -1;
     tr->accum = c->global_batch / (c->micro_batch * dist->size);

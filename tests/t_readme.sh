@@ -1,9 +1,53 @@
 #!/usr/bin/env bash
-# README.md's config-key table must be exactly what the code prints, so the two cannot drift.
+# README.md stays true. Its config-key table is exactly what the code prints. And every command in its
+# ```sh blocks is accounted for: the cheap ones run here, from the repository root, and must succeed; each
+# expensive one names the test that exercises it (which must exist and contain the command); site-specific
+# ones (a cluster's modules) are listed as such. A command in the README that is not in the table below
+# fails this test, so a new command cannot go unexercised.
 set -euo pipefail
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
 name=t_readme
 source tests/lib.sh
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 diff <(sed -n '/<!-- keys:begin -->/,/<!-- keys:end -->/p' README.md | sed '1d;$d') <("$BUILD/bin/il-train" --keys) ||
     die "README.md's key table differs from il-train --keys: regenerate it"
+
+# pattern (extended regex, anchored at the start) | how it is exercised: run, site, or tests/FILE:NEEDLE
+table='make demo$|tests/t_demo.sh:scripts/demo.sh
+make test$|.ci/run:make test
+make corpus$|run
+make all BLAS_DIR=|site
+module load |site
+build/bin/il-train --config configs/demo.ini$|tests/t_train.sh:il-train" --config
+build/bin/il-train --config configs/demo.ini --print-config|run
+build/bin/il-eval --checkpoint |tests/t_train.sh:il-eval" --checkpoint
+mpirun -n 2 build/bin/il-train |tests/t_mpi.sh:mpi 2 "$bin/il-train"
+build/bin/il-sweep submit [^ ]+ --dry-run$|run
+build/bin/il-sweep submit [^ ]+$|tests/t_slurm_sweep.sh:il-sweep" submit
+build/bin/il-sweep status |tests/t_slurm_sweep.sh:il-sweep" status
+build/bin/il-sweep resubmit [^ ]+ --failed$|tests/t_slurm_sweep.sh:resubmit
+build/bin/il-aggregate --out |tests/t_aggregate_train.sh:il-aggregate" --out
+ncdump -h runs/|tests/t_trace.sh:ncdump -h
+make bench$|tests/t_bench.sh:il-bench" --config A
+make bench-aggregate$|tests/t_bench.sh:il-synth-traces'
+
+# the sh blocks' commands: continuation lines joined, comments and blank lines dropped
+awk '/^ *```sh$/ { inside = 1; next } /^ *```$/ { inside = 0; next }
+     inside { sub(/^ +/, ""); line = line $0; if (line ~ /\\$/) { sub(/\\$/, " ", line); next }
+              sub(/ +#.*$/, "", line); if (line != "") print line; line = "" }' README.md >commands.txt
+trap 'rm -f commands.txt' EXIT
+[ "$(wc -l <commands.txt)" -ge 10 ] || die "found only $(wc -l <commands.txt) commands in README.md's sh blocks"
+while IFS= read -r cmd; do
+    how=$(while IFS='|' read -r pattern action; do
+        if [[ $cmd =~ ^$pattern ]]; then echo "$action"; break; fi
+    done <<<"$table")
+    case $how in
+    "") die "README command not accounted for in tests/t_readme.sh: $cmd" ;;
+    site) ;;
+    run) bash -c "$cmd" >/dev/null 2>readme_err.txt || die "README command failed: $cmd: $(cat readme_err.txt)" ;;
+    *) file=${how%%:*} needle=${how#*:}
+       grep -qF -- "$needle" "$file" || die "README command '$cmd': $file does not exercise it ($needle)" ;;
+    esac
+done <commands.txt
+rm -f readme_err.txt
