@@ -123,6 +123,16 @@ slurm-up:
 slurm-down:
 	jobs/slurm-local.sh stop $(BUILD)/slurm
 
+# The commit the binaries are built from goes into every run's provenance (runlog.c); the stamp file
+# changes only when the commit (or its dirty state) does, so that only then runlog.o is rebuilt.
+GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
+$(BUILD)/obj/runlog.o: CFLAGS += -DIL_GIT_COMMIT='"$(GIT_COMMIT)"'
+$(BUILD)/obj/runlog.o: $(BUILD)/git-commit
+$(BUILD)/git-commit: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
+.PHONY: FORCE
+
 clean:
 	rm -rf build
 

@@ -10,3 +10,29 @@ expect_fail() {
     grep -q "^$tool: " err.txt || die "error lacks the $tool: prefix: $(cat err.txt)"
     grep -qF -- "$needle" err.txt || die "error does not name $needle: $(cat err.txt)"
 }
+
+# begin_test NAME: the common set-up of a tool-level test. Sets name, BUILD (absolute), bin (the built
+# tools), root (the repository), here (tests/); makes a temporary directory tmp the working directory,
+# removed on exit; lets Open MPI run as root, as it must on these machines.
+begin_test() {
+    name=$1
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+    here=$root/tests
+    BUILD=$(cd "${BUILD:-build}" && pwd)
+    bin=$BUILD/bin
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    cd "$tmp"
+    export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+}
+
+# tiny_corpus [IL-PREPARE OPTIONS]: twelve short generated documents prepared into data/ (by default with a
+# BPE tokenizer of 300 tokens).
+tiny_corpus() {
+    local i j
+    [ $# -gt 0 ] || set -- --tokenizer bpe --vocab 300
+    for i in $(seq 1 12); do
+        for j in $(seq 1 60); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
+    done
+    "$bin/il-prepare" --out data "$@" doc*.txt >/dev/null
+}

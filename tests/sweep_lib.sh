@@ -1,6 +1,5 @@
 # Shared by the sweep tests (tests/t_sweep.sh, tests/t_slurm_*.sh); source it after lib.sh, with `bin`,
 # `root` and `tmp` set and the current directory inside $tmp.
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # A private Slurm in $tmp/slurm, stopped (by PID) when the test exits, however it exits.
 # slurm_up MAX_ARRAY_SIZE: the requeue hold is cut to a few seconds so that a requeue test stays short.
@@ -10,15 +9,6 @@ slurm_up() {
     SLURM_LOCAL_MAX_ARRAY=$1 SLURM_LOCAL_REQUEUE_HOLD=5 "$root/jobs/slurm-local.sh" start "$cluster" >/dev/null ||
         die "could not start a private Slurm (see $cluster/log)"
     source "$cluster/env"
-}
-
-# Tiny byte-level data in data/: twelve short documents.
-tiny_data() {
-    local i j
-    for i in $(seq 1 12); do
-        for j in $(seq 1 30); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
-    done
-    "$bin/il-prepare" --out data --tokenizer byte doc*.txt >/dev/null
 }
 
 # wait_jobs SECONDS: until this cluster's queue is empty; fails the test at the deadline.

@@ -5,16 +5,10 @@
 # per-run lengths, figures drawn by gnuplot and skipped by name without it, command-line errors, and the
 # same outputs, messages and exit codes from 2 and 3 MPI ranks as from one process.
 set -euo pipefail
-BUILD=${BUILD:-build}
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-name=t_aggregate
-source "$here/lib.sh"
-agg=$root/$BUILD/bin/il-aggregate
-synth=$root/$BUILD/bin/il-synth-traces
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
+source "$(dirname "$0")/lib.sh"
+begin_test t_aggregate
+agg=$bin/il-aggregate
+synth=$bin/il-synth-traces
 
 # golden: two tiny runs (L 2, T 4, 4 trace steps, 2 ranks), layout of every table
 "$synth" --out sweep --runs 2 --ranks 2 --steps 4 --layers 2 --seq 4 --width 8 >/dev/null

@@ -2,20 +2,10 @@
 # A real 2-rank traced run aggregates end to end: il-train writes the traces, il-aggregate merges the two
 # ranks and reports one run with a norms and inner row per depth and every traced step in summary.nc.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_aggregate_train
-source "$here/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/lib.sh"
+begin_test t_aggregate_train
 
-for i in $(seq 1 12); do
-    for j in $(seq 1 60); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
-done
-"$bin/il-prepare" --out data --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+tiny_corpus
 mpirun -n 2 --oversubscribe "$bin/il-train" --set data.train_path=data/train.bin --set data.val_path=data/val.bin \
     --set model.seq_len=16 --set model.n_layer=2 --set model.d_model=32 --set train.global_batch=8 \
     --set train.micro_batch=4 --set train.max_steps=30 --set optim.warmup_steps=5 --set eval.eval_interval=10 \

@@ -3,15 +3,8 @@
 # `make bench`, not here): il-bench's step speed against SGEMM, the tracing cost, the data-parallel scaling,
 # and the aggregation benchmark's generator and timing line.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_bench
-source "$here/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/lib.sh"
+begin_test t_bench
 
 "$bin/il-bench" --config A --steps 2 >bench.out
 grep -q "reference: OpenBLAS SGEMM 2048^3" bench.out && grep -q "config A: V=256 T=64 L=4 NH=4 C=128 B=4" bench.out &&

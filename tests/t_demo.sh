@@ -4,16 +4,10 @@
 # expected table and figure exists and is non-empty, the runs table lists every run, and the claims have
 # a verdict for every hypothesis. Then the same in local mode (mpirun, no Slurm), reusing the finished runs.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_demo
-source "$root/tests/lib.sh"
+source "$(dirname "$0")/lib.sh"
+begin_test t_demo
 source "$root/tests/sweep_lib.sh"
-tiny_data
+tiny_corpus --tokenizer byte
 cat >tiny.ini <<'INI'
 [sweep]
 name = tiny

@@ -4,22 +4,13 @@
 # stopped by a signal checkpoints, exits 75 and resumes to exactly the uninterrupted result, also on a
 # different rank count; and ranks started as separate jobs under Slurm are refused.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_mpi
-source "$here/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+source "$(dirname "$0")/lib.sh"
+begin_test t_mpi
+export OMPI_MCA_rmaps_base_oversubscribe=1
 mpi() { local n=$1; shift; mpirun -n "$n" --oversubscribe "$@"; }
 train_records() { cat "$1" 2>/dev/null | grep -c '"kind":"train"'; }
 
-for i in $(seq 1 12); do
-    for j in $(seq 1 60); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
-done
-"$bin/il-prepare" --out data --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+tiny_corpus
 cat >base.ini <<'INI'
 [model]
 seq_len = 16

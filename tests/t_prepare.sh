@@ -1,15 +1,10 @@
 #!/usr/bin/env bash
 # Tool-level test of il-prepare: text and Brown-format inputs, both tokenizers, and each bad input.
 set -euo pipefail
-BUILD=${BUILD:-build}
-prep=$(cd "$(dirname "$BUILD/bin/il-prepare")" && pwd)/il-prepare
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
+source "$(dirname "$0")/lib.sh"
+begin_test t_prepare
+prep=$bin/il-prepare
 
-name=t_prepare
-source "$here/lib.sh"
 
 # A synthetic corpus of 3 documents (fewer than 10: each is split by tokens).
 for i in 1 2 3; do

@@ -10,18 +10,12 @@
 # later ones may be too, which the test allows (each attempt progresses at least 15 s). The uninterrupted
 # reference runs after the Slurm run, so that the two do not share the cores.
 set -euo pipefail
-BUILD=${BUILD:-build}
+source "$(dirname "$0")/lib.sh"
+begin_test t_slurm_requeue
 RANKS=${RANKS:-2}
-bin=$(cd "$BUILD/bin" && pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_slurm_requeue
-source "$root/tests/lib.sh"
 source "$root/tests/sweep_lib.sh"
 slurm_up 1001
-tiny_data
+tiny_corpus --tokenizer byte
 
 fixed="[fixed]
 model.seq_len = 32

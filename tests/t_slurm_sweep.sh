@@ -4,18 +4,12 @@
 # others complete and the aggregation still runs, and `resubmit --failed` takes only that run; --dry-run
 # splits a sweep larger than MaxArraySize. RANKS (default 2) sets the MPI ranks per run.
 set -euo pipefail
-BUILD=${BUILD:-build}
+source "$(dirname "$0")/lib.sh"
+begin_test t_slurm_sweep
 RANKS=${RANKS:-2}
-bin=$(cd "$BUILD/bin" && pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_slurm_sweep
-source "$root/tests/lib.sh"
 source "$root/tests/sweep_lib.sh"
 slurm_up 4 # MaxArraySize 4: array task ids 0..3, so a 6-run sweep needs two arrays
-tiny_data
+tiny_corpus --tokenizer byte
 
 common="[fixed]
 model.seq_len = 16

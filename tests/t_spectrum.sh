@@ -5,21 +5,14 @@
 # empty row counts per rank, more columns than one block, and fewer rows than columns. The Gram route is
 # checked the same way at 1e-8. Each run also checks that rank-local centring would have been detected.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
-name=t_spectrum
-source "$here/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/lib.sh"
+begin_test t_spectrum
 
 run() { # ranks, then il-spectrum-check options
     local n=$1; shift
     mpirun -n "$n" --oversubscribe "$bin/il-spectrum-check" "$@" >out.txt 2>&1 || die "$n ranks, $*: $(cat out.txt)"
     grep -q ': ok$' out.txt || die "$n ranks, $*: no ok line: $(cat out.txt)"
 }
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
 for n in 1 2 4; do
     run "$n" --rows 100 --step 37 --cols 20 --k 8
     run "$n" --rows 10 --step 23 --cols 100 --k 16 # two column blocks; fewer rows than columns on 1-2 ranks

@@ -4,14 +4,8 @@
 # script maps array ids to runs; status and resubmit --failed work from the runs' exit markers alone.
 # Slurm's commands are replaced by stubs on PATH, so this test never reaches a real cluster.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-root=$(cd "$(dirname "$0")/.." && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_sweep
-source "$root/tests/lib.sh"
+source "$(dirname "$0")/lib.sh"
+begin_test t_sweep
 source "$root/tests/sweep_lib.sh"
 
 # stubs: sbatch records its argv (one argument a line) and prints a job id; the rest fail like Slurm
@@ -71,7 +65,7 @@ cmp -s a.name b.name || die "the same experiment got two names: $(cat a.name b.n
 grep -q '^lr0.001-[0-9a-f]\{8\}$' a.name || die "run name: $(cat a.name)"
 
 # injection: values that a shell would execute are stored verbatim and never run
-tiny_data
+tiny_corpus --tokenizer byte
 cat >inj.ini <<'INI'
 [sweep]
 name = inj

@@ -3,13 +3,8 @@
 # trace file, every variable in the file is documented, and the CF/ACDD and provenance attributes are
 # there. The file is the one test_trace's round trip writes.
 set -euo pipefail
-BUILD=${BUILD:-build}
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/.." && pwd)
-name=t_trace
-source "$here/lib.sh"
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/lib.sh"
+begin_test t_trace
 IL_TRACE_KEEP="$tmp" "$BUILD/tests/test_trace" >"$tmp/test.out" 2>&1 || die "test_trace failed: $(cat "$tmp/test.out")"
 f="$tmp/rank0003.seg0002.nc"
 [ -s "$f" ] || die "no trace file at $f"

@@ -5,20 +5,10 @@
 # (a record is superseded by the next segment when its step >= that segment's start_step), cover each
 # trace step exactly once per rank.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_trace_crash
-source "$here/lib.sh"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+source "$(dirname "$0")/lib.sh"
+begin_test t_trace_crash
 
-for i in $(seq 1 12); do
-    for j in $(seq 1 60); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
-done
-"$bin/il-prepare" --out data --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+tiny_corpus
 args=(--set data.train_path=data/train.bin --set data.val_path=data/val.bin --set model.seq_len=16
       --set model.n_layer=2 --set model.d_model=32 --set train.global_batch=8 --set train.micro_batch=4
       --set train.max_steps=400 --set optim.warmup_steps=5 --set eval.eval_interval=50 --set run.name=r

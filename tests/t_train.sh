@@ -3,19 +3,10 @@
 # bad input (config, data, run directory, checkpoint) ends with exit 2 and one line naming the culprit,
 # with nothing the user had overwritten.
 set -euo pipefail
-BUILD=${BUILD:-build}
-bin=$(cd "$BUILD/bin" && pwd)
-here=$(cd "$(dirname "$0")" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp"
-name=t_train
-source "$here/lib.sh"
+source "$(dirname "$0")/lib.sh"
+begin_test t_train
 
-for i in 1 2 3 4 5 6 7 8 9 10 11 12; do
-    for j in $(seq 1 40); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
-done
-"$bin/il-prepare" --out data --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+tiny_corpus
 "$bin/il-prepare" --out other --tokenizer byte doc*.txt >/dev/null
 
 cat >run.ini <<'INI'
@@ -50,6 +41,9 @@ done
 grep -q '"kind":"val","step":6' runs/r1/metrics.jsonl || die "no validation record at the last step"
 [ "$(grep -c '"kind":"train"' runs/r1/metrics.jsonl)" -eq 6 ] || die "expected 6 train records"
 grep -q '"git_commit"' runs/r1/launches.jsonl || die "launch provenance lacks the commit"
+if head=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null); then # built in a checkout: its commit
+    grep -q "\"git_commit\":\"$head" runs/r1/launches.jsonl || die "launch provenance names another commit than $head"
+fi
 grep -q '^vocab_size = 300$' runs/r1/config.ini || die "effective config does not record the vocab taken from data"
 "$bin/il-train" --config runs/r1/config.ini --set run.name=r2 >/dev/null
 for r in r1 r2; do "$bin/il-eval" --checkpoint runs/$r/ckpt/step_00000006 --data data/val.bin | sed 's/^[^:]*://' >$r.eval; done

@@ -14,29 +14,7 @@
 #include "ckpt.h"
 #include "err.h"
 
-static char dir[4096];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/il_ckpt_XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    for (struct dirent *e; (e = readdir(d));) {
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(p);
-    }
-    closedir(d);
-    return rmdir(dir);
-}
+#include "tmpdir.h"
 
 static char *path_of(const char *name)
 {
@@ -400,5 +378,5 @@ int main(void)
         cmocka_unit_test(test_corruption),  cmocka_unit_test(test_documented_layout),
         cmocka_unit_test(test_no_overwrite), cmocka_unit_test(test_abort_and_bad_adds),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

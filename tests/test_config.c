@@ -15,29 +15,7 @@
 #include "err.h"
 #include "rng.h"
 
-static char dir[4096];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/il_config_XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    DIR *d = opendir(dir);
-    if (!d) return -1;
-    for (struct dirent *e; (e = readdir(d));) {
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) unlink(p);
-    }
-    closedir(d);
-    return rmdir(dir);
-}
+#include "tmpdir.h"
 
 /* Writes `text` to <dir>/<name> and returns the path (static buffer: one file at a time). */
 static const char *ini(const char *name, const char *text)
@@ -346,5 +324,5 @@ int main(void)
         cmocka_unit_test(test_set),                cmocka_unit_test(test_validate),
         cmocka_unit_test(test_markdown),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

@@ -11,26 +11,11 @@
 #include "err.h"
 #include "shard.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/test_shard.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
-}
+#include "tmpdir.h"
 
 static const char *path_in(const char *name)
 {
-    static char p[4][256];
+    static char p[4][4200];
     static int k;
     k = (k + 1) % 4;
     snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
@@ -210,5 +195,5 @@ int main(void)
         cmocka_unit_test(test_expect),
         cmocka_unit_test(test_counts),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

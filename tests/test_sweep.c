@@ -15,27 +15,7 @@
 #include "err.h"
 #include "sweep.h"
 
-static char dir[4096];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/il_sweep_XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    const char *names[] = {"spec.ini", "t.tsv", "metrics.jsonl"};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        char p[8192];
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
-    }
-    return rmdir(dir);
-}
+#include "tmpdir.h"
 
 /* Writes `text` to <dir>/<name> and returns the path (static buffer: one file at a time). */
 static const char *file(const char *name, const char *text)
@@ -264,5 +244,5 @@ int main(void)
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_tsv),               cmocka_unit_test(test_metrics),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

@@ -13,26 +13,11 @@
 #include "rng.h"
 #include "tokenizer.h"
 
-static char dir[64];
-
-static int setup(void **state)
-{
-    (void)state;
-    snprintf(dir, sizeof dir, "/tmp/test_tokenizer.XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd);
-}
+#include "tmpdir.h"
 
 static const char *path_in(const char *name)
 {
-    static char p[256];
+    static char p[4200];
     snprintf(p, sizeof p, "%s/%s", dir, name);
     return p;
 }
@@ -368,5 +353,5 @@ int main(void)
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_bad_files),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }
