@@ -25,11 +25,6 @@ static char *path_of(const char *name)
     return p;
 }
 
-#define assert_msg_has(s)                                                                         \
-    do {                                                                                          \
-        if (!strstr(err_msg(), (s))) fail_msg("message \"%s\" lacks \"%s\"", err_msg(), (s));      \
-    } while (0)
-
 static void write_raw(const char *path, const void *data, size_t n)
 {
     unlink(path);

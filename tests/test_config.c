@@ -17,30 +17,13 @@
 
 #include "tmpdir.h"
 
-/* Writes `text` to <dir>/<name> and returns the path (static buffer: one file at a time). */
-static const char *ini(const char *name, const char *text)
-{
-    static char path[8192];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-#define assert_msg_has(s)                                                                         \
-    do {                                                                                          \
-        if (!strstr(err_msg(), (s))) fail_msg("message \"%s\" lacks \"%s\"", err_msg(), (s));      \
-    } while (0)
-
 /* Loads `text` as a file and expects failure with a message containing "<path>:<line>: " and `part`. */
 static void expect_load_error(const char *text, int line, const char *part)
 {
     config_t c, before;
     config_defaults(&c);
     before = c;
-    const char *path = ini("bad.ini", text);
+    const char *path = tmpdir_write("bad.ini", text);
     assert_int_equal(config_load(&c, path), -1);
     char loc[8300];
     snprintf(loc, sizeof loc, "%s:%d: ", path, line);
@@ -151,7 +134,7 @@ static void test_ini_syntax_accepted(void **state)
     (void)state;
     config_t c;
     config_defaults(&c);
-    const char *path = ini("ok.ini", "# a comment\n; another\n\n[model]\nd_model = 256 ; inline comment\n"
+    const char *path = tmpdir_write("ok.ini", "# a comment\n; another\n\n[model]\nd_model = 256 ; inline comment\n"
                                      "n_head=8\nd_model = 512\n\n[optim]\nlr: 0.01\n[run]\nname = ok\n");
     if (config_load(&c, path)) fail_msg("%s", err_msg());
     assert_int_equal(c.d_model, 512); /* the later duplicate wins */

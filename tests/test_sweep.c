@@ -17,27 +17,10 @@
 
 #include "tmpdir.h"
 
-/* Writes `text` to <dir>/<name> and returns the path (static buffer: one file at a time). */
-static const char *file(const char *name, const char *text)
-{
-    static char path[8192];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    assert_int_equal(fclose(f), 0);
-    return path;
-}
-
-#define assert_msg_has(s)                                                                         \
-    do {                                                                                          \
-        if (!strstr(err_msg(), (s))) fail_msg("message \"%s\" lacks \"%s\"", err_msg(), (s));      \
-    } while (0)
-
 /* Loads `text` as a spec and expands it into runs under "/out". */
 static int load_expand(const char *text, sweep_spec_t *s, sweep_run_t **runs, int *n)
 {
-    if (sweep_load(s, file("spec.ini", text))) return -1;
+    if (sweep_load(s, tmpdir_write("spec.ini", text))) return -1;
     int rc = sweep_expand(s, "/out", runs, n);
     if (rc) sweep_free(s);
     return rc;
@@ -208,12 +191,12 @@ static void test_tsv(void **state)
 {
     (void)state;
     sweep_tsv_t t;
-    assert_int_equal(sweep_tsv_read(&t, file("t.tsv", "index\trun\tk\n0\ta\t1\n1\tb\t$(x)\n")), 0);
+    assert_int_equal(sweep_tsv_read(&t, tmpdir_write("t.tsv", "index\trun\tk\n0\ta\t1\n1\tb\t$(x)\n")), 0);
     assert_int_equal(t.rows, 3);
     assert_int_equal(t.cols, 3);
     assert_string_equal(t.cell[2 * 3 + 2], "$(x)");
     sweep_tsv_free(&t);
-    assert_int_equal(sweep_tsv_read(&t, file("t.tsv", "index\trun\n0\ta\textra\n")), -1);
+    assert_int_equal(sweep_tsv_read(&t, tmpdir_write("t.tsv", "index\trun\n0\ta\textra\n")), -1);
     assert_msg_has("t.tsv:2: 3 cells, but the header has 2");
 }
 
@@ -222,7 +205,7 @@ static void test_metrics(void **state)
     (void)state;
     sweep_metrics_t m;
     assert_int_equal(sweep_metrics_read("/nonexistent", &m), -1);
-    file("metrics.jsonl", "{\"kind\":\"val\",\"step\":0,\"val_loss\":5.5,\"by_category\":{}}\n"
+    tmpdir_write("metrics.jsonl", "{\"kind\":\"val\",\"step\":0,\"val_loss\":5.5,\"by_category\":{}}\n"
                           "{\"kind\":\"train\",\"step\":1,\"loss\":4.25,\"lr\":0.1}\n"
                           "{\"kind\":\"train\",\"step\":2,\"loss\":3.5,\"lr\":0.1}\n"
                           "{\"kind\":\"val\",\"step\":2,\"val_loss\":3.75,\"by_category\":{}}\n");
@@ -230,7 +213,7 @@ static void test_metrics(void **state)
     assert_int_equal((int)m.step, 2);
     assert_true(m.loss == 3.5);
     assert_true(m.val_loss == 3.75);
-    file("metrics.jsonl", "{\"kind\":\"train\",\"step\":7,\"loss\":null}\n");
+    tmpdir_write("metrics.jsonl", "{\"kind\":\"train\",\"step\":7,\"loss\":null}\n");
     assert_int_equal(sweep_metrics_read(dir, &m), 0);
     assert_int_equal((int)m.step, 7);
     assert_true(isnan(m.loss) && isnan(m.val_loss));
