@@ -24,7 +24,8 @@ slurm)
     say "mode: Slurm, a private single-node cluster (DEMO_MODE=local runs without Slurm)"
     cluster=${DEMO_CLUSTER:-$(dirname "$bin")/demo-slurm}
     "$root/jobs/slurm-local.sh" stop "$cluster" >/dev/null 2>&1 || true # left by an interrupted demo
-    "$root/jobs/slurm-local.sh" start "$cluster"
+    "$root/jobs/slurm-local.sh" start "$cluster" ||
+        { echo "demo: could not start a private Slurm; without one, run the same sweep with: make demo LOCAL=1" >&2; exit 1; }
     trap '"$root/jobs/slurm-local.sh" stop "$cluster" >/dev/null' EXIT
     # shellcheck disable=SC1091
     source "$cluster/env"
