@@ -24,9 +24,11 @@ int dist_init(dist_t *d, int *argc, char ***argv)
     err_set_abort_hook(abort_all);
     CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank), dist_strerror);
     CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &d->size), dist_strerror);
-    const char *ntasks = getenv("SLURM_NTASKS"), *step = getenv("SLURM_STEP_ID");
-    /* only inside a job step: the batch script itself also sees SLURM_NTASKS */
-    if (ntasks && step && atoi(ntasks) != d->size)
+    /* Only inside a job step (the batch script itself sees SLURM_NTASKS too), and only a world smaller than
+     * the step: mpirun may start its ranks through a step of one daemon per node, a world larger than that. */
+    const char *ntasks = getenv("SLURM_STEP_NUM_TASKS"), *step = getenv("SLURM_STEP_ID");
+    if (!ntasks) ntasks = getenv("SLURM_NTASKS");
+    if (ntasks && step && d->size < atoi(ntasks))
         return err_set("Slurm started %s tasks but each sees an MPI world of %d: the launcher started separate "
                        "one-rank jobs; launch with `srun --mpi=pmix` (or mpirun) so the ranks form one world",
                        ntasks, d->size);
