@@ -1,28 +1,84 @@
 #!/usr/bin/env bash
-# Installs the Debian packages innerloop needs, unless what it needs is already there (for example from
-# a cluster's modules): then it says so and installs nothing. Idempotent.
-set -euo pipefail
+# Installs the Debian packages innerloop needs, and only those whose header, library or command is missing.
+# What is already there from another source (a cluster's modules, Node.js's own npm, a hand-built MPI) is
+# found on the compiler's and the shell's search paths and never reinstalled. Idempotent.
+#   DEPS_QUIET=1   no line when nothing is missing
+#   CC, BLAS_CFLAGS, BLAS_DIR, NETCDF_CFLAGS: the same variables the Makefile takes, so that a header or
+#   library on a module's path counts as present.
+set -uo pipefail
 
-packages=(build-essential pkg-config zlib1g-dev libopenblas-openmp-dev libopenblas-dev libinih-dev libcmocka-dev
-          openmpi-bin libopenmpi-dev libscalapack-openmpi-dev libnetcdf-dev libnetcdf-mpi-dev netcdf-bin
-          slurm-wlm munge gnuplot-nox nco npm time)
+cc=${CC:-cc}
+# netcdf_par.h includes mpi.h, which only the MPI compiler wrapper finds
+command -v mpicc >/dev/null 2>&1 && cc=${CC:-mpicc}
+blas_cflags=${BLAS_CFLAGS:--I/usr/include/x86_64-linux-gnu/openblas-openmp}
+blas_dir=${BLAS_DIR:-/usr/lib/x86_64-linux-gnu/openblas-openmp}
+netcdf_cflags=${NETCDF_CFLAGS:--I/usr/lib/x86_64-linux-gnu/netcdf/mpi/include}
 
-missing=()
-have_header() { echo "#include <$1>" | ${CC:-gcc} ${BLAS_CFLAGS:--I/usr/include/x86_64-linux-gnu/openblas-openmp} -E -x c - >/dev/null 2>&1; }
-for h in cblas.h ini.h cmocka.h zlib.h; do have_header "$h" || missing+=("header $h"); done
-for c in mpicc mpirun ncdump gnuplot sbatch munged npm; do command -v "$c" >/dev/null || missing+=("command $c"); done
-[ -x /usr/bin/time ] || missing+=("command /usr/bin/time")
+# What must be there, and the package that brings it: "kind name package". A command is looked up on PATH
+# (or, with a slash, tested as a file); a header is preprocessed with the build's include flags; a library
+# is linked with the build's library path.
+requirements=(
+    "command cc build-essential"
+    "command make build-essential"
+    "command pkg-config pkg-config"
+    "header zlib.h zlib1g-dev"
+    "header cblas.h libopenblas-openmp-dev"
+    "library openblas libopenblas-openmp-dev"
+    "header ini.h libinih-dev"
+    "header cmocka.h libcmocka-dev"
+    "command mpicc libopenmpi-dev"
+    "command mpirun openmpi-bin"
+    "library scalapack-openmpi libscalapack-openmpi-dev"
+    "header netcdf.h libnetcdf-dev"
+    "header netcdf_par.h libnetcdf-mpi-dev"
+    "library netcdf_mpi libnetcdf-mpi-dev"
+    "command ncdump netcdf-bin"
+    "command ncrcat nco"
+    "command sbatch slurm-wlm"
+    "command slurmctld slurm-wlm"
+    "command munged munge"
+    "command gnuplot gnuplot-nox"
+    "command npm npm"
+    "command /usr/bin/time time"
+)
+
+have_command() { if [[ $1 == */* ]]; then [ -x "$1" ]; else command -v "$1" >/dev/null 2>&1; fi; }
+# shellcheck disable=SC2086 # the flags are lists of words
+have_header() { echo "#include <$1>" | "$cc" $blas_cflags $netcdf_cflags -E -x c - >/dev/null 2>&1; }
+have_library() {
+    local dir
+    dir=$(mktemp -d) || return 1
+    echo 'int main(void) { return 0; }' >"$dir/t.c"
+    "$cc" "$dir/t.c" -o "$dir/t" -L"$blas_dir" -l"$1" >/dev/null 2>&1
+    local rc=$?
+    rm -rf "$dir"
+    return $rc
+}
+
+missing=() packages=()
+for r in "${requirements[@]}"; do
+    read -r kind name package <<<"$r"
+    "have_$kind" "$name" && continue
+    missing+=("$kind $name")
+    [[ " ${packages[*]} " == *" $package "* ]] || packages+=("$package")
+done
 
 if [ ${#missing[@]} -eq 0 ]; then
     [ -n "${DEPS_QUIET:-}" ] || echo "deps: all libraries and tools present, nothing to install"
     exit 0
 fi
-echo "deps: missing ${missing[*]}"
+echo "deps: missing: $(IFS=,; echo "${missing[*]}" | sed 's/,/, /g')"
 if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
-    echo "deps: cannot install (needs root and apt-get); install: ${packages[*]}" >&2
+    echo "deps: cannot install (needs root and apt-get); install these Debian packages: ${packages[*]}" >&2
     exit 1
 fi
 echo "deps: installing Debian packages: ${packages[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+if ! apt-get update -qq >"$log" 2>&1 ||
+   ! apt-get install -y -qq --no-install-recommends "${packages[@]}" >>"$log" 2>&1; then
+    echo "deps: apt-get failed installing: ${packages[*]}" >&2
+    grep -E '^(E|W): ' "$log" >&2 || tail -n 20 "$log" >&2
+    exit 1
+fi
