@@ -1,6 +1,12 @@
 # innerloop build. `make demo` runs the main job, `make test` the test suite; both install what they need.
-# Library code is src/*.c; each src/tools/NAME.c is a thin main built as build/bin/il-NAME; each
-# tests/test_NAME.c is a cmocka suite built as build/tests/test_NAME.
+# Four libraries, one per folder group, each header beside its sources and included by its folder
+# ("core/err.h", "analysis/claims.h"):
+#   libinnerloop.a  src/core, src/model, src/data, src/trace, src/run: the trainer and its data
+#   libsweep.a      sweep/: sweep specs, Slurm submission and state, local runs
+#   libanalysis.a   analysis/: the aggregation stage
+#   libfixtures.a   tests/fixtures/: the synthetic trace writer of the tests and the benchmark
+# Each src/tools/NAME.c is a thin main built as build/bin/il-NAME; each tests/test_NAME.c is a cmocka
+# suite built as build/tests/test_NAME.
 
 BUILD    ?= build
 CC       = mpicc
@@ -19,59 +25,45 @@ NETCDF_LIBS    ?= -lnetcdf_mpi
 SCALAPACK_LIBS ?= -lscalapack-openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
-            -Iinclude $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
+            -I. -Isrc $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
 LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
 
-LIB_SRC  := $(wildcard src/*.c)
-TOOL_SRC := $(wildcard src/tools/*.c)
-TEST_SRC := $(wildcard tests/test_*.c)
-LIB_OBJ  := $(LIB_SRC:src/%.c=$(BUILD)/obj/%.o)
-TOOLS    := $(TOOL_SRC:src/tools/%.c=$(BUILD)/bin/il-%)
-TESTS    := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
-LIB      := $(BUILD)/libinnerloop.a
-# The aggregation stage (analysis/): aggregate.c and synth.c are the mains of il-aggregate and
-# il-synth-traces; the other analysis/*.c are modules, linked into both and into tests/test_aggregate*.
-AGG_MAINS := analysis/aggregate.c analysis/synth.c
-AGG_OBJ   := $(patsubst analysis/%.c,$(BUILD)/obj/analysis/%.o,$(filter-out $(AGG_MAINS),$(wildcard analysis/*.c)))
-AGG_BINS  := $(BUILD)/bin/il-aggregate $(BUILD)/bin/il-synth-traces
-AGG_TESTS := $(filter $(BUILD)/tests/test_aggregate%,$(TESTS))
+obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+LIB       := $(BUILD)/libinnerloop.a
+SWEEP_LIB := $(BUILD)/libsweep.a
+AGG_LIB   := $(BUILD)/libanalysis.a
+FIX_LIB   := $(BUILD)/libfixtures.a
+# dependents before what they depend on, as the static linker reads them
+ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
+TOOLS     := $(patsubst src/tools/%.c,$(BUILD)/bin/il-%,$(wildcard src/tools/*.c)) $(BUILD)/bin/il-synth-traces
+TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
 .PHONY: all deps test unit asan bench bench-aggregate demo corpus slurm-up slurm-down clean
 .SECONDARY:
-all: $(TOOLS) $(TESTS) $(AGG_BINS)
+all: $(TOOLS) $(TESTS)
 
 deps:
 	@scripts/deps.sh
 
-$(BUILD)/obj/%.o: src/%.c | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/obj/tools/%.o: src/tools/%.c | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/obj/analysis/%.o: analysis/%.c | deps
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/obj/tests/%.o: tests/%.c | deps
+$(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJ)
+$(LIB): $(call obj,$(wildcard src/core/*.c src/model/*.c src/data/*.c src/trace/*.c src/run/*.c))
+$(SWEEP_LIB): $(call obj,$(wildcard sweep/*.c))
+$(AGG_LIB): $(call obj,$(wildcard analysis/*.c))
+$(FIX_LIB): $(call obj,$(filter-out tests/fixtures/synth_traces.c,$(wildcard tests/fixtures/*.c)))
+$(ALL_LIBS):
 	@rm -f $@
 	ar rcs $@ $^
-$(BUILD)/bin/il-%: $(BUILD)/obj/tools/%.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(LIB)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
-$(BUILD)/bin/il-aggregate: $(BUILD)/obj/analysis/aggregate.o $(AGG_OBJ) $(LIB)
-$(BUILD)/bin/il-synth-traces: $(BUILD)/obj/analysis/synth.o $(AGG_OBJ) $(LIB)
-$(AGG_BINS):
+$(BUILD)/bin/il-%: $(BUILD)/obj/src/tools/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(AGG_TESTS): $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(AGG_OBJ) $(LIB)
+$(BUILD)/bin/il-synth-traces: $(BUILD)/obj/tests/fixtures/synth_traces.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS) -lcmocka
 
@@ -100,7 +92,7 @@ bench: $(TOOLS)
 # (il-aggregate's own line gives the largest rank's and the sum over ranks).
 BENCH_AGG ?= $(BUILD)/bench-aggregate
 MPIRUN_ROOT = env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun
-bench-aggregate: $(AGG_BINS)
+bench-aggregate: $(TOOLS)
 	@[ -d $(BENCH_AGG)/runs ] || { rm -rf $(BENCH_AGG)/runs.tmp && \
 	    $(BUILD)/bin/il-synth-traces --out $(BENCH_AGG)/runs.tmp --runs 1000 --ranks 2 --steps 200 --vary && \
 	    mv $(BENCH_AGG)/runs.tmp $(BENCH_AGG)/runs; }
@@ -126,8 +118,8 @@ slurm-down:
 # The commit the binaries are built from goes into every run's provenance (runlog.c); the stamp file
 # changes only when the commit (or its dirty state) does, so that only then runlog.o is rebuilt.
 GIT_COMMIT := $(shell git describe --always --dirty --abbrev=12 2>/dev/null || echo unknown)
-$(BUILD)/obj/runlog.o: CFLAGS += -DIL_GIT_COMMIT='"$(GIT_COMMIT)"'
-$(BUILD)/obj/runlog.o: $(BUILD)/git-commit
+$(BUILD)/obj/src/core/runlog.o: CFLAGS += -DIL_GIT_COMMIT='"$(GIT_COMMIT)"'
+$(BUILD)/obj/src/core/runlog.o: $(BUILD)/git-commit
 $(BUILD)/git-commit: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
@@ -136,4 +128,4 @@ $(BUILD)/git-commit: FORCE
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/*/*.d)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,13 +1,13 @@
-#include "claims.h"
+#include "analysis/claims.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "afile.h"
-#include "err.h"
-#include "stats.h"
+#include "core/afile.h"
+#include "core/err.h"
+#include "core/stats.h"
 
 enum { RULE_NEG, RULE_GT_HALF, RULE_GT_ONE, RULE_SIGN };
 

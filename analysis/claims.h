@@ -9,7 +9,7 @@
 #ifndef IL_AGG_CLAIMS_H
 #define IL_AGG_CLAIMS_H
 
-#include "rstat.h"
+#include "analysis/rstat.h"
 
 /* What claims.md needs of one run: a few bytes, so the whole sweep can be held. */
 typedef struct {

@@ -1,4 +1,4 @@
-#include "curves.h"
+#include "analysis/curves.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "stats.h"
+#include "core/err.h"
+#include "core/stats.h"
 
 typedef struct {
     int rank, seg;

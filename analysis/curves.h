@@ -10,8 +10,8 @@
 
 #include <stdint.h>
 
-#include "skips.h"
-#include "tfile.h"
+#include "analysis/skips.h"
+#include "analysis/tread.h"
 
 typedef struct {
     int L, T, n_bucket, n_rec;

@@ -1,4 +1,4 @@
-#include "figures.h"
+#include "analysis/figures.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,8 +14,8 @@
 
 #include <netcdf.h>
 
-#include "afile.h"
-#include "err.h"
+#include "core/afile.h"
+#include "core/err.h"
 
 extern char **environ;
 
@@ -226,14 +226,14 @@ static void per_run_figures(ctx_t *x, const run_curves_t *c, const char *name)
 
 static int cmp_params(const void *a, const void *b)
 {
-    double x = (*(const fig_run_t *const *)a)->n_params, y = (*(const fig_run_t *const *)b)->n_params;
+    double x = (*(const figures_run_t *const *)a)->n_params, y = (*(const figures_run_t *const *)b)->n_params;
     return (x > y) - (x < y);
 }
 
 /* The smallest, median and largest runs with traces by parameter count; returns how many. */
-static int pick_runs(const fig_run_t *runs, int n, const fig_run_t **pick)
+static int pick_runs(const figures_run_t *runs, int n, const figures_run_t **pick)
 {
-    const fig_run_t **all = err_calloc((size_t)(n ? n : 1), sizeof *all);
+    const figures_run_t **all = err_calloc((size_t)(n ? n : 1), sizeof *all);
     int m = 0, k = 0;
     for (int i = 0; i < n; i++)
         if (runs[i].sum_index >= 0) all[m++] = &runs[i];
@@ -245,9 +245,9 @@ static int pick_runs(const fig_run_t *runs, int n, const fig_run_t **pick)
     return k;
 }
 
-static void sweep_figures(ctx_t *x, const char *summary_path, const fig_run_t *runs, int n)
+static void sweep_figures(ctx_t *x, const char *summary_path, const figures_run_t *runs, int n)
 {
-    const fig_run_t *pick[MAX_PICK];
+    const figures_run_t *pick[MAX_PICK];
     int np = pick_runs(runs, n, pick), ncid = -1;
     if (np && nc_open(summary_path, NC_NOWRITE, &ncid) != NC_NOERR) np = 0;
     char names[2048] = "";
@@ -286,7 +286,7 @@ static void sweep_figures(ctx_t *x, const char *summary_path, const fig_run_t *r
     draw(x, FIG_FINAL, fig_name[FIG_FINAL], "");
 }
 
-int fig_make(const char *out_dir, const char *summary_path, const fig_run_t *runs, int n)
+int figures_make(const char *out_dir, const char *summary_path, const figures_run_t *runs, int n)
 {
     ctx_t x = {0};
     const char *env = getenv("IL_GNUPLOT");

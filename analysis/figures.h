@@ -13,9 +13,9 @@ typedef struct {
     const char *name;
     double n_params, final_loss, final_val;
     long sum_index; /* run index in summary.nc, -1 when the run has no traces */
-} fig_run_t;
+} figures_run_t;
 
 /* Draws the figures into <out_dir>/figures/. Returns how many figures were skipped (messages printed). */
-int fig_make(const char *out_dir, const char *summary_path, const fig_run_t *runs, int n);
+int figures_make(const char *out_dir, const char *summary_path, const figures_run_t *runs, int n);
 
 #endif

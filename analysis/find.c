@@ -1,4 +1,4 @@
-#include "find.h"
+#include "analysis/find.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "err.h"
+#include "core/err.h"
 
 /* Deeper than any sweep layout; stops a symlink loop. */
 enum { MAX_DEPTH = 16 };

@@ -1,13 +1,13 @@
-#include "prun.h"
+#include "analysis/prun.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config.h"
-#include "curves.h"
-#include "err.h"
-#include "metrics.h"
+#include "core/config.h"
+#include "analysis/curves.h"
+#include "core/err.h"
+#include "core/metrics.h"
 
 /* Reads config.ini into cfg; returns 1 when there is a usable one. */
 static int load_config(skips_t *sk, const char *dir, config_t *cfg)

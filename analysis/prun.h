@@ -6,10 +6,10 @@
 #ifndef IL_AGG_PRUN_H
 #define IL_AGG_PRUN_H
 
-#include "rstat.h"
-#include "runs.h"
-#include "skips.h"
-#include "summary.h"
+#include "analysis/rstat.h"
+#include "analysis/runs.h"
+#include "analysis/skips.h"
+#include "analysis/summary.h"
 
 typedef struct {
     run_row_t row;     /* sum_index -1: set by the writer of summary.nc */

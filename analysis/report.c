@@ -1,4 +1,4 @@
-#include "report.h"
+#include "analysis/report.h"
 
 static const char *const norm_cols[] = {"run", "depth", "rho_pos", "first_ratio", "mean_norm", "growth", "rho_freq",
                                         "rank_spread"};

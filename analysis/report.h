@@ -2,8 +2,8 @@
 #ifndef IL_AGG_REPORT_H
 #define IL_AGG_REPORT_H
 
-#include "rstat.h"
-#include "table.h"
+#include "analysis/rstat.h"
+#include "analysis/table.h"
 
 typedef struct {
     table_t norms, inner;

@@ -1,11 +1,11 @@
-#include "rstat.h"
+#include "analysis/rstat.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "stats.h"
+#include "core/err.h"
+#include "core/stats.h"
 
 /* One record of every signal: a view into the curves, or the mean over several records (owned). */
 typedef struct {

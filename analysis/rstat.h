@@ -8,7 +8,7 @@
 #ifndef IL_AGG_RSTAT_H
 #define IL_AGG_RSTAT_H
 
-#include "curves.h"
+#include "analysis/curves.h"
 
 /* Hypotheses of SCIENCE.md, each with one statistic per run (see claims.c for when it holds). */
 enum { H1, H2A, H2B, H2C, H3, H4, H5, H_N };

@@ -1,13 +1,13 @@
-#include "runs.h"
+#include "analysis/runs.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "model.h"
-#include "stats.h"
-#include "table.h"
+#include "core/err.h"
+#include "model/gpt.h"
+#include "core/stats.h"
+#include "analysis/table.h"
 
 static char *dup(const char *s)
 {

@@ -6,9 +6,9 @@
 #ifndef IL_AGG_RUNS_H
 #define IL_AGG_RUNS_H
 
-#include "config.h"
-#include "curves.h"
-#include "metrics.h"
+#include "core/config.h"
+#include "analysis/curves.h"
+#include "core/metrics.h"
 
 typedef struct {
     char *name, *dir;

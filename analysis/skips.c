@@ -1,12 +1,12 @@
-#include "skips.h"
+#include "analysis/skips.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "table.h"
+#include "core/err.h"
+#include "analysis/table.h"
 
 static char *dup(const char *s)
 {

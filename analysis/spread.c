@@ -1,12 +1,12 @@
-#include "spread.h"
+#include "analysis/spread.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dist.h"
-#include "err.h"
-#include "wire.h"
+#include "core/dist.h"
+#include "core/err.h"
+#include "analysis/wire.h"
 
 enum { TAG_RUN = 1 };
 /* MPI counts are int: a large message goes in pieces of at most this many bytes */

@@ -6,8 +6,8 @@
 #ifndef IL_AGG_SPREAD_H
 #define IL_AGG_SPREAD_H
 
-#include "find.h"
-#include "prun.h"
+#include "analysis/find.h"
+#include "analysis/prun.h"
 
 typedef void (*spread_take_fn)(void *user, int i, prun_t *p);
 

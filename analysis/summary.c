@@ -1,4 +1,4 @@
-#include "summary.h"
+#include "analysis/summary.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -9,9 +9,9 @@
 
 #include <netcdf.h>
 
-#include "err.h"
-#include "runlog.h"
-#include "stats.h"
+#include "core/err.h"
+#include "core/runlog.h"
+#include "core/stats.h"
 
 enum { SD_RUN, SD_STEP, SD_DEPTH, SD_LAYER, SD_POS, SD_N };
 static const char *const dim_name[SD_N] = {"run", "step", "depth", "layer", "position"};

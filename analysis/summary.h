@@ -8,7 +8,7 @@
 #ifndef IL_AGG_SUMMARY_H
 #define IL_AGG_SUMMARY_H
 
-#include "curves.h"
+#include "analysis/curves.h"
 
 enum { SUM_MAX_VARS = 48, SUM_N_CURVES = 12 };
 

@@ -1,10 +1,10 @@
-#include "table.h"
+#include "analysis/table.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "err.h"
+#include "core/err.h"
 
 static void end_cell(table_t *t)
 {

@@ -5,7 +5,7 @@
 #ifndef IL_AGG_TABLE_H
 #define IL_AGG_TABLE_H
 
-#include "afile.h"
+#include "core/afile.h"
 
 typedef struct {
     afile_t csv, md;

@@ -1,11 +1,11 @@
-#include "wire.h"
+#include "analysis/wire.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
+#include "core/err.h"
 
 static void put(wire_t *w, const void *x, size_t n)
 {

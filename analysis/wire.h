@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "prun.h"
+#include "analysis/prun.h"
 
 typedef struct {
     unsigned char *b;

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "rng.h"
+#include "core/rng.h"
 
 /* How many elements lie outside |got - want| <= atol + rtol * |want| (a NaN on either side counts as
  * outside). With `report`, the worst one is printed under `name`, so a failure says where and by how much.

@@ -1,4 +1,4 @@
-/* The aggregation's building blocks on synthetic traces with known values (analysis/synth_run.h): ranks
+/* The aggregation's building blocks on synthetic traces with known values (tests/fixtures/synth.h): ranks
  * merge to the weighted mean, a step replayed after a restart is kept once (the later record), the H1
  * statistic and verdict follow a run built to satisfy it and one built to violate it, each kind of
  * unusable file is skipped with its reason while the good files of the run are still merged, and a
@@ -19,15 +19,15 @@
 
 #include <netcdf.h>
 
-#include "err.h"
+#include "core/err.h"
 
-#include "../analysis/claims.h"
-#include "../analysis/curves.h"
-#include "../analysis/prun.h"
-#include "../analysis/rstat.h"
-#include "../analysis/stats.h"
-#include "../analysis/synth_run.h"
-#include "../analysis/wire.h"
+#include "analysis/claims.h"
+#include "analysis/curves.h"
+#include "analysis/prun.h"
+#include "analysis/rstat.h"
+#include "core/stats.h"
+#include "tests/fixtures/synth.h"
+#include "analysis/wire.h"
 
 #include "check.h"
 

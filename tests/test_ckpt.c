@@ -11,8 +11,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "ckpt.h"
-#include "err.h"
+#include "run/ckpt.h"
+#include "core/err.h"
 
 #include "tmpdir.h"
 

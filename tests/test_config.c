@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "err.h"
-#include "rng.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "core/rng.h"
 
 #include "tmpdir.h"
 

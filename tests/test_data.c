@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
-#include "err.h"
+#include "data/loader.h"
+#include "core/err.h"
 
 /* A shard whose token at position i is i (mod vocab), so a window's position can be read off its ids. */
 static shard_t make_shard(uint64_t n, uint32_t n_docs, const shard_doc_t *docs)
@@ -118,7 +118,7 @@ static void test_categories_at_boundaries(void **state)
     for (int T = 1; T <= 9; T++)
         for (uint64_t pos = 0; pos + (uint64_t)T + 1 <= 40; pos++) {
             int32_t in[9], tg[9], cats[9];
-            data_window(&s, pos, T, in, tg, cats);
+            loader_window(&s, pos, T, in, tg, cats);
             for (int i = 0; i < T; i++) {
                 /* the document holding the target: a linear scan over non-empty documents */
                 int want = -1;

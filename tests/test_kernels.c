@@ -1,4 +1,4 @@
-/* Kernels: the optimised set (kern_fast) against the naive reference (kern_ref), the reference's
+/* Kernels: the optimised set (kernels_fast) against the naive reference (kernels_ref), the reference's
  * backward passes against finite differences of its forward passes, and known answers (causality,
  * softmax rows, uniform cross-entropy, LayerNorm statistics, column sums). */
 #include <stdarg.h>
@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "kernels.h"
-#include "rng.h"
+#include "core/err.h"
+#include "model/kernels.h"
+#include "core/rng.h"
 
 #include "check.h"
 
@@ -126,14 +126,14 @@ static void test_encoder_fast_matches_ref(void **state)
         int32_t *inp = tokens(&r, (size_t)B * T, V);
         float *wte = randn(&r, (size_t)V * C, 1), *wpe = randn(&r, (size_t)T * C, 1), *dout = randn(&r, n, 1);
         float *of = nans(n), *orf = nans(n);
-        kern_fast.encoder_forward(of, inp, wte, wpe, B, T, C);
-        kern_ref.encoder_forward(orf, inp, wte, wpe, B, T, C);
+        kernels_fast.encoder_forward(of, inp, wte, wpe, B, T, C);
+        kernels_ref.encoder_forward(orf, inp, wte, wpe, B, T, C);
         check_close("encoder out", of, orf, n, 0, 0); /* one float add per element: exact */
         /* gradients start non-zero: they must be accumulated into */
         float *dwte_f = randn(&r, (size_t)V * C, 1), *dwpe_f = randn(&r, (size_t)T * C, 1);
         float *dwte_r = copy(dwte_f, (size_t)V * C), *dwpe_r = copy(dwpe_f, (size_t)T * C);
-        kern_fast.encoder_backward(dwte_f, dwpe_f, dout, inp, B, T, C);
-        kern_ref.encoder_backward(dwte_r, dwpe_r, dout, inp, B, T, C);
+        kernels_fast.encoder_backward(dwte_f, dwpe_f, dout, inp, B, T, C);
+        kernels_ref.encoder_backward(dwte_r, dwpe_r, dout, inp, B, T, C);
         check_close_scaled("encoder dwte", dwte_f, dwte_r, (size_t)V * C, FAST_RTOL);
         check_close_scaled("encoder dwpe", dwpe_f, dwpe_r, (size_t)T * C, FAST_RTOL);
         free(inp), free(wte), free(wpe), free(dout), free(of), free(orf);
@@ -150,7 +150,7 @@ typedef struct {
 static double enc_objective(void *p)
 {
     enc_ctx_t *c = p;
-    kern_ref.encoder_forward(c->out, c->inp, c->wte, c->wpe, c->B, c->T, c->C);
+    kernels_ref.encoder_forward(c->out, c->inp, c->wte, c->wpe, c->B, c->T, c->C);
     return dot_d(c->dout, c->out, (size_t)c->B * c->T * c->C);
 }
 
@@ -164,7 +164,7 @@ static void test_encoder_gradcheck(void **state)
     static const int32_t inp[B * T] = {1, 3, 1, 1, 4, 1, 3, 0};
     enc_ctx_t c = {vec(B * T * C), randn(&r, V * C, 1), randn(&r, T * C, 1), randn(&r, B * T * C, 1), inp, B, T, C};
     float *dwte = vec(V * C), *dwpe = vec(T * C);
-    kern_ref.encoder_backward(dwte, dwpe, c.dout, inp, B, T, C);
+    kernels_ref.encoder_backward(dwte, dwpe, c.dout, inp, B, T, C);
     fd_check("encoder dwte", c.wte, V * C, dwte, enc_objective, &c, &r);
     fd_check("encoder dwpe", c.wpe, T * C, dwpe, enc_objective, &c, &r);
     for (int i = 0; i < C; i++) assert_true(dwte[2 * C + i] == 0.0f);
@@ -185,16 +185,16 @@ static void test_layernorm_fast_matches_ref(void **state)
         for (size_t i = 0; i < n; i++) inp[i] += 5; /* a mean well away from 0 */
         float *w = randn(&r, C, 1), *b = randn(&r, C, 1), *dout = randn(&r, n, 1);
         float *of = nans(n), *mf = nans(N), *sf = nans(N), *orf = nans(n), *mr = nans(N), *sr = nans(N);
-        kern_fast.layernorm_forward(of, mf, sf, inp, w, b, N, C);
-        kern_ref.layernorm_forward(orf, mr, sr, inp, w, b, N, C);
+        kernels_fast.layernorm_forward(of, mf, sf, inp, w, b, N, C);
+        kernels_ref.layernorm_forward(orf, mr, sr, inp, w, b, N, C);
         check_close_scaled("layernorm out", of, orf, n, FAST_RTOL);
         check_close("layernorm mean", mf, mr, N, FAST_RTOL, 1e-6);
         check_close("layernorm rstd", sf, sr, N, FAST_RTOL, 0);
         /* dinp is added into, dw and db accumulate: all start non-zero */
         float *dif = randn(&r, n, 1), *dwf = randn(&r, C, 1), *dbf = randn(&r, C, 1);
         float *dir = copy(dif, n), *dwr = copy(dwf, C), *dbr = copy(dbf, C);
-        kern_fast.layernorm_backward(dif, dwf, dbf, dout, inp, w, mr, sr, N, C);
-        kern_ref.layernorm_backward(dir, dwr, dbr, dout, inp, w, mr, sr, N, C);
+        kernels_fast.layernorm_backward(dif, dwf, dbf, dout, inp, w, mr, sr, N, C);
+        kernels_ref.layernorm_backward(dir, dwr, dbr, dout, inp, w, mr, sr, N, C);
         check_close_scaled("layernorm dinp", dif, dir, n, FAST_RTOL);
         check_close_scaled("layernorm dw", dwf, dwr, C, FAST_RTOL);
         check_close_scaled("layernorm db", dbf, dbr, C, FAST_RTOL);
@@ -211,7 +211,7 @@ typedef struct {
 static double ln_objective(void *p)
 {
     ln_ctx_t *c = p;
-    kern_ref.layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C);
+    kernels_ref.layernorm_forward(c->out, c->mean, c->rstd, c->inp, c->w, c->b, c->N, c->C);
     return dot_d(c->dout, c->out, (size_t)c->N * c->C);
 }
 
@@ -225,7 +225,7 @@ static void test_layernorm_gradcheck(void **state)
                   randn(&r, N * C, 1), N, C};
     ln_objective(&c); /* mean, rstd for backward */
     float *base = randn(&r, N * C, 1), *dinp = copy(base, N * C), *dw = vec(C), *db = vec(C);
-    kern_ref.layernorm_backward(dinp, dw, db, c.dout, c.inp, c.w, c.mean, c.rstd, N, C);
+    kernels_ref.layernorm_backward(dinp, dw, db, c.dout, c.inp, c.w, c.mean, c.rstd, N, C);
     for (int i = 0; i < N * C; i++) dinp[i] -= base[i]; /* it was added to base */
     fd_check("layernorm dinp", c.inp, N * C, dinp, ln_objective, &c, &r);
     fd_check("layernorm dw", c.w, C, dw, ln_objective, &c, &r);
@@ -247,7 +247,7 @@ static void test_layernorm_row_statistics(void **state)
     for (int i = 0; i < C; i++) w[i] = w0, b[i] = b0;
     for (int n = 0; n < N; n++)
         for (int i = 0; i < C; i++) inp[n * C + i] += (float)n; /* rows with different means */
-    const kern_ops_t *ks[] = {&kern_fast, &kern_ref};
+    const kernels_ops_t *ks[] = {&kernels_fast, &kernels_ref};
     for (int k = 0; k < 2; k++) {
         ks[k]->layernorm_forward(out, mean, rstd, inp, w, b, N, C);
         for (int n = 0; n < N; n++) {
@@ -277,13 +277,13 @@ static void test_layernorm_backward_thread_independent(void **state)
     enum { N = 301, C = 83 };
     float *inp = randn(&r, N * C, 1), *w = randn(&r, C, 1), *dout = randn(&r, N * C, 1);
     float *out = vec(N * C), *mean = vec(N), *rstd = vec(N);
-    kern_ref.layernorm_forward(out, mean, rstd, inp, w, w, N, C);
+    kernels_ref.layernorm_forward(out, mean, rstd, inp, w, w, N, C);
     float *res[2][3];
     int saved = omp_get_max_threads();
     for (int k = 0; k < 2; k++) {
         omp_set_num_threads(k + 1);
         res[k][0] = vec(N * C), res[k][1] = vec(C), res[k][2] = vec(C);
-        kern_fast.layernorm_backward(res[k][0], res[k][1], res[k][2], dout, inp, w, mean, rstd, N, C);
+        kernels_fast.layernorm_backward(res[k][0], res[k][1], res[k][2], dout, inp, w, mean, rstd, N, C);
     }
     omp_set_num_threads(saved);
     assert_memory_equal(res[0][0], res[1][0], N * C * sizeof(float));
@@ -312,16 +312,16 @@ static void test_matmul_fast_matches_ref(void **state)
                 int with_bias = variant & 1, acc = variant >> 1;
                 /* without accumulate the output is overwritten: the fast one starts as NaN */
                 float *of = acc ? copy(prior, nout) : nans(nout), *orf = copy(prior, nout);
-                kern_fast.matmul_forward(of, inp, w, with_bias ? bias : NULL, N, C, OC, acc);
-                kern_ref.matmul_forward(orf, inp, w, with_bias ? bias : NULL, N, C, OC, acc);
+                kernels_fast.matmul_forward(of, inp, w, with_bias ? bias : NULL, N, C, OC, acc);
+                kernels_ref.matmul_forward(orf, inp, w, with_bias ? bias : NULL, N, C, OC, acc);
                 check_close_scaled("matmul out", of, orf, nout, FAST_RTOL);
                 free(of), free(orf);
             }
             for (int with_bias = 0; with_bias < 2; with_bias++) {
                 float *dif = nans(nin), *dwf = randn(&r, nw, 1), *dbf = randn(&r, OC, 1);
                 float *dir = vec(nin), *dwr = copy(dwf, nw), *dbr = copy(dbf, OC);
-                kern_fast.matmul_backward(dif, dwf, with_bias ? dbf : NULL, dout, inp, w, N, C, OC);
-                kern_ref.matmul_backward(dir, dwr, with_bias ? dbr : NULL, dout, inp, w, N, C, OC);
+                kernels_fast.matmul_backward(dif, dwf, with_bias ? dbf : NULL, dout, inp, w, N, C, OC);
+                kernels_ref.matmul_backward(dir, dwr, with_bias ? dbr : NULL, dout, inp, w, N, C, OC);
                 check_close_scaled("matmul dinp", dif, dir, nin, FAST_RTOL);
                 check_close_scaled("matmul dw", dwf, dwr, nw, FAST_RTOL);
                 check_close_scaled("matmul dbias", dbf, dbr, OC, FAST_RTOL);
@@ -340,7 +340,7 @@ typedef struct {
 static double mm_objective(void *p)
 {
     mm_ctx_t *c = p;
-    kern_ref.matmul_forward(c->out, c->inp, c->w, c->bias, c->N, c->C, c->OC, 0);
+    kernels_ref.matmul_forward(c->out, c->inp, c->w, c->bias, c->N, c->C, c->OC, 0);
     return dot_d(c->dout, c->out, (size_t)c->N * c->OC);
 }
 
@@ -353,7 +353,7 @@ static void test_matmul_gradcheck(void **state)
     mm_ctx_t c = {vec(N * OC), randn(&r, N * C, 1), randn(&r, OC * C, 1), randn(&r, OC, 1), randn(&r, N * OC, 1),
                   N, C, OC};
     float *dinp = nans(N * C), *dw = vec(OC * C), *db = vec(OC); /* dinp is overwritten */
-    kern_ref.matmul_backward(dinp, dw, db, c.dout, c.inp, c.w, N, C, OC);
+    kernels_ref.matmul_backward(dinp, dw, db, c.dout, c.inp, c.w, N, C, OC);
     fd_check("matmul dinp", c.inp, N * C, dinp, mm_objective, &c, &r);
     fd_check("matmul dw", c.w, OC * C, dw, mm_objective, &c, &r);
     fd_check("matmul dbias", c.bias, OC, db, mm_objective, &c, &r);
@@ -389,16 +389,16 @@ static void test_attention_fast_matches_ref(void **state)
             size_t nqkv = (size_t)B * T * 3 * C, nout = (size_t)B * T * C, natt = (size_t)B * NH * T * T;
             float *qkv = randn(&r, nqkv, scale), *dout = randn(&r, nout, 1);
             float *of = nans(nout), *af = nans(natt), *orf = nans(nout), *ar = nans(natt);
-            kern_fast.attention_forward(of, af, qkv, B, T, C, NH);
-            kern_ref.attention_forward(orf, ar, qkv, B, T, C, NH);
+            kernels_fast.attention_forward(of, af, qkv, B, T, C, NH);
+            kernels_ref.attention_forward(orf, ar, qkv, B, T, C, NH);
             check_softmax_rows(af, B, NH, T);
             check_softmax_rows(ar, B, NH, T);
             check_close("attention probs", af, ar, natt, FAST_RTOL, 1e-6);
             check_close_scaled("attention out", of, orf, nout, FAST_RTOL);
             /* both backwards from the same probabilities; dqkv and scratch are overwritten */
             float *dqf = nans(nqkv), *dqr = nans(nqkv), *scratch = nans(natt);
-            kern_fast.attention_backward(dqf, scratch, dout, qkv, ar, B, T, C, NH);
-            kern_ref.attention_backward(dqr, scratch, dout, qkv, ar, B, T, C, NH);
+            kernels_fast.attention_backward(dqf, scratch, dout, qkv, ar, B, T, C, NH);
+            kernels_ref.attention_backward(dqr, scratch, dout, qkv, ar, B, T, C, NH);
             check_close_scaled("attention dqkv", dqf, dqr, nqkv, FAST_RTOL);
             free(qkv), free(dout), free(of), free(af), free(orf), free(ar), free(dqf), free(dqr), free(scratch);
         }
@@ -413,7 +413,7 @@ typedef struct {
 static double att_objective(void *p)
 {
     att_ctx_t *c = p;
-    kern_ref.attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
+    kernels_ref.attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
     return dot_d(c->dout, c->out, (size_t)c->B * c->T * c->C);
 }
 
@@ -430,7 +430,7 @@ static void test_attention_gradcheck(void **state)
                        randn(&r, (size_t)B * T * C, 1), B, T, C, NH};
         att_objective(&c);
         float *dqkv = nans(nqkv), *scratch = vec((size_t)B * NH * T * T);
-        kern_ref.attention_backward(dqkv, scratch, c.dout, c.qkv, c.att, B, T, C, NH);
+        kernels_ref.attention_backward(dqkv, scratch, c.dout, c.qkv, c.att, B, T, C, NH);
         /* every element (q, k and v of every position), FD_SAMPLES at a time: the window x + off is
          * still inside c.qkv, which the objective reads */
         for (size_t off = 0; off < nqkv; off += FD_SAMPLES) {
@@ -450,7 +450,7 @@ static void test_attention_causal(void **state)
     rng_t r;
     rng_seed(&r, 11);
     enum { B = 2, T = 9, C = 12, NH = 3 };
-    const kern_ops_t *ks[] = {&kern_fast, &kern_ref};
+    const kernels_ops_t *ks[] = {&kernels_fast, &kernels_ref};
     float *qkv = randn(&r, B * T * 3 * C, 1), *base = vec(B * T * C), *out = vec(B * T * C);
     float *att = vec(B * NH * T * T);
     const int us[] = {0, 4, T - 1};
@@ -497,19 +497,19 @@ static void test_gelu_fast_matches_ref(void **state)
     enum { N = 1031 };
     float *x = gelu_inputs(&r, N), *dout = randn(&r, N, 1);
     float *yf = nans(N), *yr = nans(N), *dxf = nans(N), *dxr = nans(N);
-    kern_fast.gelu_forward(yf, x, N);
-    kern_ref.gelu_forward(yr, x, N);
+    kernels_fast.gelu_forward(yf, x, N);
+    kernels_ref.gelu_forward(yr, x, N);
     /* tanh as 1 - 2/(e+1) in float loses relative accuracy where gelu -> 0 (x very negative): absolute
      * error up to ~|x| * 6e-8, so an absolute floor of 2e-6 on top of the relative 1e-4 */
     check_close("gelu out", yf, yr, N, FAST_RTOL, 2e-6);
-    kern_fast.gelu_backward(dxf, x, dout, N);
-    kern_ref.gelu_backward(dxr, x, dout, N);
+    kernels_fast.gelu_backward(dxf, x, dout, N);
+    kernels_ref.gelu_backward(dxr, x, dout, N);
     /* the derivative multiplies that error in (1 + tanh) and (1 - tanh^2) by ~0.1|x|^3 (~15 at |x| = 5,
      * beyond which the tail vanishes): absolute error up to ~2e-6 |dout| on values ~1e-5 there, small
      * against the derivative's scale (max ~1.13), hence an absolute 1e-5 */
     check_close("gelu dinp", dxf, dxr, N, FAST_RTOL, 1e-5 * max_abs(dout, N));
     /* in place: dinp aliasing dout */
-    const kern_ops_t *ks[] = {&kern_fast, &kern_ref};
+    const kernels_ops_t *ks[] = {&kernels_fast, &kernels_ref};
     float *want[] = {dxf, dxr};
     for (int k = 0; k < 2; k++) {
         float *d = copy(dout, N);
@@ -528,7 +528,7 @@ typedef struct {
 static double gelu_objective(void *p)
 {
     gelu_ctx_t *c = p;
-    kern_ref.gelu_forward(c->out, c->inp, c->n);
+    kernels_ref.gelu_forward(c->out, c->inp, c->n);
     return dot_d(c->dout, c->out, c->n);
 }
 
@@ -540,7 +540,7 @@ static void test_gelu_gradcheck(void **state)
     enum { N = 50 };
     gelu_ctx_t c = {vec(N), randn(&r, N, 2), randn(&r, N, 1), N};
     float *dx = vec(N);
-    kern_ref.gelu_backward(dx, c.inp, c.dout, N);
+    kernels_ref.gelu_backward(dx, c.inp, c.dout, N);
     fd_check("gelu dinp", c.inp, N, dx, gelu_objective, &c, &r);
     free(c.out), free(c.inp), free(c.dout), free(dx);
 }
@@ -574,14 +574,14 @@ static void test_crossentropy_fast_matches_ref(void **state)
         int32_t *tg = err_calloc(N, sizeof *tg);
         ce_inputs(&r, pf, tg, N, V);
         float *pr = copy(pf, n);
-        kern_fast.crossentropy_forward(pf, lf, tg, N, V);
-        kern_ref.crossentropy_forward(pr, lr, tg, N, V);
+        kernels_fast.crossentropy_forward(pf, lf, tg, N, V);
+        kernels_ref.crossentropy_forward(pr, lr, tg, N, V);
         check_close("crossentropy probs", pf, pr, n, FAST_RTOL, 1e-7);
         /* losses reach 160; log(sum) + max - z[target] loses no more than a few ulp of that */
         check_close("crossentropy losses", lf, lr, N, 1e-5, 1e-5);
         float dloss = 1.0f / N;
-        kern_fast.crossentropy_backward(pf, tg, dloss, N, V);
-        kern_ref.crossentropy_backward(pr, tg, dloss, N, V);
+        kernels_fast.crossentropy_backward(pf, tg, dloss, N, V);
+        kernels_ref.crossentropy_backward(pr, tg, dloss, N, V);
         check_close("crossentropy dlogits", pf, pr, n, FAST_RTOL, 1e-7);
         free(pf), free(pr), free(lf), free(lr), free(tg);
     }
@@ -593,7 +593,7 @@ static void test_crossentropy_extreme_logits(void **state)
 {
     (void)state;
     enum { V = 9 };
-    const kern_ops_t *ks[] = {&kern_fast, &kern_ref};
+    const kernels_ops_t *ks[] = {&kernels_fast, &kernels_ref};
     for (int k = 0; k < 2; k++)
         for (int tgt = 0; tgt < 2; tgt++) {
             float z[V];
@@ -613,7 +613,7 @@ static void test_crossentropy_extreme_logits(void **state)
 static void test_crossentropy_uniform(void **state)
 {
     (void)state;
-    const kern_ops_t *ks[] = {&kern_fast, &kern_ref};
+    const kernels_ops_t *ks[] = {&kernels_fast, &kernels_ref};
     const int Vs[] = {2, 37, 1000, 65536};
     const float consts[] = {0.0f, 3.7f, -80.0f, 80.0f};
     enum { N = 4 };
@@ -649,7 +649,7 @@ static double ce_objective(void *p)
 {
     ce_ctx_t *c = p;
     memcpy(c->probs, c->logits, (size_t)c->N * c->V * sizeof *c->probs);
-    kern_ref.crossentropy_forward(c->probs, c->losses, c->targets, c->N, c->V);
+    kernels_ref.crossentropy_forward(c->probs, c->losses, c->targets, c->N, c->V);
     double s = 0;
     for (int n = 0; n < c->N; n++) s += c->losses[n];
     return s / c->N;
@@ -664,7 +664,7 @@ static void test_crossentropy_gradcheck(void **state)
     int32_t tg[N] = {0, 8, 3, 3};
     ce_ctx_t c = {randn(&r, N * V, 2), vec(N * V), vec(N), tg, N, V};
     ce_objective(&c);
-    kern_ref.crossentropy_backward(c.probs, tg, 1.0f / N, N, V);
+    kernels_ref.crossentropy_backward(c.probs, tg, 1.0f / N, N, V);
     float *dlogits = copy(c.probs, N * V);
     fd_check("crossentropy dlogits", c.logits, N * V, dlogits, ce_objective, &c, &r);
     free(c.logits), free(c.probs), free(c.losses), free(dlogits);
@@ -695,7 +695,7 @@ static void test_colsum_add(void **state)
         for (int k = 0; k < 2; k++) {
             omp_set_num_threads(k + 1);
             got[k] = copy(dst0, C);
-            kern_colsum_add(got[k], src, N, C);
+            kernels_colsum_add(got[k], src, N, C);
         }
         omp_set_num_threads(saved);
         /* recursive float summation of N+1 terms errs by at most (N+1) * 2^-24 * sum|terms| (plus the

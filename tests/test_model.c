@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "model.h"
-#include "rng.h"
+#include "core/err.h"
+#include "model/gpt.h"
+#include "core/rng.h"
 
 #include "check.h"
 
@@ -117,7 +117,7 @@ static void test_gradients_match_finite_differences(void **state)
     int32_t *inp = tokens(&r, B * d.T, d.V), *tg = tokens(&r, B * d.T, d.V);
     inp[3] = inp[0]; /* a repeated token: its wte rows gather gradient from two places */
     gpt_t m;
-    gpt_create(&m, &d, B, &kern_ref);
+    gpt_create(&m, &d, B, &kernels_ref);
     init_large(&m, 2);
     gpt_forward(&m, inp, tg, B, d.T);
     gpt_zero_grad(&m);
@@ -155,8 +155,8 @@ static void test_fast_matches_reference(void **state)
     rng_seed(&r, 3);
     int32_t *inp = tokens(&r, B * d.T, d.V), *tg = tokens(&r, B * d.T, d.V);
     gpt_t f, ref;
-    gpt_create(&f, &d, B, &kern_fast);
-    gpt_create(&ref, &d, B, &kern_ref);
+    gpt_create(&f, &d, B, &kernels_fast);
+    gpt_create(&ref, &d, B, &kernels_ref);
     init_large(&ref, 4);
     memcpy(f.params, ref.params, ref.n_params * sizeof *f.params);
     float lf = gpt_forward(&f, inp, tg, B, d.T), lr = gpt_forward(&ref, inp, tg, B, d.T);
@@ -184,8 +184,8 @@ static void test_gradient_accumulation(void **state)
     rng_seed(&r, 5);
     int32_t *inp = tokens(&r, B * d.T, d.V), *tg = tokens(&r, B * d.T, d.V);
     gpt_t full, acc;
-    gpt_create(&full, &d, B, &kern_fast);
-    gpt_create(&acc, &d, B, &kern_fast);
+    gpt_create(&full, &d, B, &kernels_fast);
+    gpt_create(&acc, &d, B, &kernels_fast);
     init_large(&full, 6);
     memcpy(acc.params, full.params, full.n_params * sizeof *acc.params);
     float lfull = gpt_forward(&full, inp, tg, B, d.T);
@@ -212,7 +212,7 @@ static void test_zero_grad(void **state)
     (void)state;
     const gpt_dims_t d = {.V = 13, .T = 4, .L = 2, .NH = 2, .C = 8};
     gpt_t m;
-    gpt_create(&m, &d, 1, &kern_fast);
+    gpt_create(&m, &d, 1, &kernels_fast);
     for (size_t i = 0; i < m.n_params; i++) m.grads[i] = (float)i + 1;
     gpt_zero_grad(&m);
     for (size_t i = 0; i < m.n_params; i++) assert_true(m.grads[i] == 0.0f);
@@ -226,7 +226,7 @@ static void test_param_layout(void **state)
     const size_t V = 37, T = 17, L = 3, C = 24;
     assert_int_equal(gpt_param_count(&d), V * C + T * C + L * (12 * C * C + 13 * C) + 2 * C);
     gpt_t m;
-    gpt_create(&m, &d, 1, &kern_ref);
+    gpt_create(&m, &d, 1, &kernels_ref);
     assert_int_equal(m.n_params, gpt_param_count(&d));
     assert_int_equal(m.n_tensors, 2 + GPT_TENSORS_PER_BLOCK * (int)L + 2);
     /* the documented order and sizes */
@@ -307,9 +307,9 @@ static void test_init(void **state)
     (void)state;
     const gpt_dims_t d = {.V = 512, .T = 64, .L = 3, .NH = 4, .C = 64};
     gpt_t a, b, c;
-    gpt_create(&a, &d, 1, &kern_fast);
-    gpt_create(&b, &d, 1, &kern_fast);
-    gpt_create(&c, &d, 1, &kern_fast);
+    gpt_create(&a, &d, 1, &kernels_fast);
+    gpt_create(&b, &d, 1, &kernels_fast);
+    gpt_create(&c, &d, 1, &kernels_fast);
     rng_t r;
     rng_seed(&r, 7), gpt_init_params(&a, &r);
     rng_seed(&r, 7), gpt_init_params(&b, &r);
@@ -387,7 +387,7 @@ static void test_initial_loss(void **state)
     rng_seed(&r, 9);
     int32_t *inp = tokens(&r, B * d.T, d.V), *tg = tokens(&r, B * d.T, d.V);
     gpt_t m;
-    gpt_create(&m, &d, B, &kern_fast);
+    gpt_create(&m, &d, B, &kernels_fast);
     gpt_init_params(&m, &r);
     float loss = gpt_forward(&m, inp, tg, B, d.T);
     assert_near(loss, log((double)d.V), 0.1);
@@ -416,7 +416,7 @@ static void test_determinism(void **state)
     rng_seed(&r, 10);
     int32_t *inp = tokens(&r, B * d.T, d.V), *tg = tokens(&r, B * d.T, d.V);
     gpt_t m;
-    gpt_create(&m, &d, B, &kern_fast);
+    gpt_create(&m, &d, B, &kernels_fast);
     gpt_init_params(&m, &r);
     float *g[3];
     float loss[3];

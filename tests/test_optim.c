@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "optim.h"
-#include "rng.h"
+#include "core/err.h"
+#include "model/adamw.h"
+#include "model/optim.h"
+#include "core/rng.h"
 
 #include "check.h"
 

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "shard.h"
+#include "core/err.h"
+#include "data/shard.h"
 
 #include "tmpdir.h"
 
@@ -164,10 +164,10 @@ static void test_counts(void **state)
     (void)state;
     uint64_t c[300];
     for (int v = 0; v < 300; v++) c[v] = (uint64_t)v * v * 1000003u + (v == 7 ? 1ull << 40 : 0);
-    assert_int_equal(counts_write(path_in("c.counts"), 42, 300, c), 0);
+    assert_int_equal(shard_counts_write(path_in("c.counts"), 42, 300, c), 0);
     uint32_t id, vocab;
     uint64_t *back;
-    assert_int_equal(counts_read(path_in("c.counts"), &id, &vocab, &back), 0);
+    assert_int_equal(shard_counts_read(path_in("c.counts"), &id, &vocab, &back), 0);
     assert_int_equal(id, 42);
     assert_int_equal(vocab, 300);
     assert_memory_equal(back, c, sizeof c);
@@ -178,12 +178,12 @@ static void test_counts(void **state)
     assert_int_equal(n, 20 + 8 * 300);
     write_raw("short.counts", raw, n - 8);
     free(raw);
-    assert_int_equal(counts_read(path_in("short.counts"), &id, &vocab, &back), -1);
+    assert_int_equal(shard_counts_read(path_in("short.counts"), &id, &vocab, &back), -1);
     assert_non_null(strstr(err_msg(), "truncated"));
-    assert_int_equal(counts_read(path_in("c.bin.missing"), &id, &vocab, &back), -1);
+    assert_int_equal(shard_counts_read(path_in("c.bin.missing"), &id, &vocab, &back), -1);
     assert_non_null(strstr(err_msg(), "cannot open"));
     assert_int_equal(shard_write(&sample, path_in("s.bin")), 0);
-    assert_int_equal(counts_read(path_in("s.bin"), &id, &vocab, &back), -1);
+    assert_int_equal(shard_counts_read(path_in("s.bin"), &id, &vocab, &back), -1);
     assert_non_null(strstr(err_msg(), "bad magic"));
 }
 

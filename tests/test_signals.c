@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "model.h"
-#include "rng.h"
-#include "signals.h"
+#include "core/err.h"
+#include "model/gpt.h"
+#include "core/rng.h"
+#include "trace/signals.h"
 
 #include "check.h"
 
@@ -60,7 +60,7 @@ static void test_constructed_descent(void **state)
     const size_t NC = (size_t)N * C;
     const float s = 0.25f, ea[3] = {0.5f, 1.0f, 1.5f}, em[3] = {0.3f, -0.4f, -1.0f};
     gpt_t m;
-    gpt_create(&m, &d, B, &kern_fast);
+    gpt_create(&m, &d, B, &kernels_fast);
     rng_t r;
     rng_seed(&r, 7);
     int32_t in[10], tg[10];
@@ -150,7 +150,7 @@ static void test_norms_naive(void **state)
     const int B = 3, N = B * d.T, C = d.C, T = d.T, L = d.L, NH = d.NH;
     const uint64_t counts[8] = {0, 1, 5, 9, 17, 40, 100, 3};
     gpt_t m;
-    gpt_create(&m, &d, B, &kern_fast);
+    gpt_create(&m, &d, B, &kernels_fast);
     init_params(&m, 3);
     rng_t r;
     rng_seed(&r, 11);
@@ -229,7 +229,7 @@ static void check_lens(int pos_stride)
     const int B = 2, N = B * d.T, C = d.C, T = d.T, L = d.L;
     const size_t NC = (size_t)N * C;
     gpt_t m;
-    gpt_create(&m, &d, B, &kern_fast);
+    gpt_create(&m, &d, B, &kernels_fast);
     init_params(&m, 5);
     rng_t r;
     rng_seed(&r, 13);
@@ -309,7 +309,7 @@ static void test_loss_scale_divided_out(void **state)
     const gpt_dims_t d = {.V = 10, .T = 6, .L = 2, .NH = 2, .C = 8};
     const int B = 2, N = B * d.T, L = d.L, T = d.T;
     gpt_t m;
-    gpt_create(&m, &d, B, &kern_fast);
+    gpt_create(&m, &d, B, &kernels_fast);
     init_params(&m, 9);
     rng_t r;
     rng_seed(&r, 17);

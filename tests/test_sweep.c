@@ -12,8 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "sweep.h"
+#include "core/err.h"
+#include "core/metrics.h"
+#include "sweep/slurm.h"
+#include "sweep/sweep.h"
+#include "sweep/tsv.h"
 
 #include "tmpdir.h"
 
@@ -161,8 +164,8 @@ static void test_chunks(void **state)
     (void)state;
     int all[10], sparse[] = {1, 2, 5, 9};
     for (int i = 0; i < 10; i++) all[i] = i;
-    sweep_chunk_t *c;
-    assert_int_equal(sweep_chunks(all, 10, 4, &c), 3);
+    slurm_chunk_t *c;
+    assert_int_equal(slurm_chunks(all, 10, 4, &c), 3);
     assert_int_equal(c[0].offset, 0);
     assert_string_equal(c[0].spec, "0-3");
     assert_int_equal(c[1].offset, 4);
@@ -170,53 +173,53 @@ static void test_chunks(void **state)
     assert_int_equal(c[2].offset, 8);
     assert_string_equal(c[2].spec, "0-1");
     free(c);
-    assert_int_equal(sweep_chunks(sparse, 4, 4, &c), 3);
+    assert_int_equal(slurm_chunks(sparse, 4, 4, &c), 3);
     assert_string_equal(c[0].spec, "1-2");
     assert_int_equal(c[1].offset, 4);
     assert_string_equal(c[1].spec, "1");
     assert_string_equal(c[2].spec, "1");
     free(c);
-    assert_int_equal(sweep_chunks(sparse, 4, 1001, &c), 1);
+    assert_int_equal(slurm_chunks(sparse, 4, 1001, &c), 1);
     assert_string_equal(c[0].spec, "1-2,5,9");
     int ids[8];
-    assert_int_equal(sweep_parse_ids(c[0].spec, ids, 8), 4);
+    assert_int_equal(slurm_parse_ids(c[0].spec, ids, 8), 4);
     assert_memory_equal(ids, sparse, sizeof sparse);
     free(c);
-    assert_int_equal(sweep_parse_ids("3-1", ids, 8), -1);
-    assert_int_equal(sweep_parse_ids("1,x", ids, 8), -1);
-    assert_int_equal(sweep_parse_ids("0-9", ids, 8), -1); /* more than fit */
+    assert_int_equal(slurm_parse_ids("3-1", ids, 8), -1);
+    assert_int_equal(slurm_parse_ids("1,x", ids, 8), -1);
+    assert_int_equal(slurm_parse_ids("0-9", ids, 8), -1); /* more than fit */
 }
 
 static void test_tsv(void **state)
 {
     (void)state;
-    sweep_tsv_t t;
-    assert_int_equal(sweep_tsv_read(&t, tmpdir_write("t.tsv", "index\trun\tk\n0\ta\t1\n1\tb\t$(x)\n")), 0);
+    tsv_t t;
+    assert_int_equal(tsv_read(&t, tmpdir_write("t.tsv", "index\trun\tk\n0\ta\t1\n1\tb\t$(x)\n")), 0);
     assert_int_equal(t.rows, 3);
     assert_int_equal(t.cols, 3);
     assert_string_equal(t.cell[2 * 3 + 2], "$(x)");
-    sweep_tsv_free(&t);
-    assert_int_equal(sweep_tsv_read(&t, tmpdir_write("t.tsv", "index\trun\n0\ta\textra\n")), -1);
+    tsv_free(&t);
+    assert_int_equal(tsv_read(&t, tmpdir_write("t.tsv", "index\trun\n0\ta\textra\n")), -1);
     assert_msg_has("t.tsv:2: 3 cells, but the header has 2");
 }
 
 static void test_metrics(void **state)
 {
     (void)state;
-    sweep_metrics_t m;
-    assert_int_equal(sweep_metrics_read("/nonexistent", &m), -1);
+    metrics_t m;
+    assert_int_equal(metrics_read(&m, "/nonexistent"), 0);
     tmpdir_write("metrics.jsonl", "{\"kind\":\"val\",\"step\":0,\"val_loss\":5.5,\"by_category\":{}}\n"
                           "{\"kind\":\"train\",\"step\":1,\"loss\":4.25,\"lr\":0.1}\n"
                           "{\"kind\":\"train\",\"step\":2,\"loss\":3.5,\"lr\":0.1}\n"
                           "{\"kind\":\"val\",\"step\":2,\"val_loss\":3.75,\"by_category\":{}}\n");
-    assert_int_equal(sweep_metrics_read(dir, &m), 0);
-    assert_int_equal((int)m.step, 2);
-    assert_true(m.loss == 3.5);
-    assert_true(m.val_loss == 3.75);
+    assert_int_equal(metrics_read(&m, dir), 1);
+    assert_int_equal((int)m.train_step, 2);
+    assert_true(m.train_loss == 3.5);
+    assert_true(m.have_val && m.val_loss == 3.75);
     tmpdir_write("metrics.jsonl", "{\"kind\":\"train\",\"step\":7,\"loss\":null}\n");
-    assert_int_equal(sweep_metrics_read(dir, &m), 0);
-    assert_int_equal((int)m.step, 7);
-    assert_true(isnan(m.loss) && isnan(m.val_loss));
+    assert_int_equal(metrics_read(&m, dir), 1);
+    assert_int_equal((int)m.train_step, 7);
+    assert_true(isnan(m.train_loss) && !m.have_val);
 }
 
 int main(void)

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "rng.h"
-#include "tokenizer.h"
+#include "core/err.h"
+#include "core/rng.h"
+#include "data/tokenizer.h"
 
 #include "tmpdir.h"
 
@@ -50,14 +50,14 @@ static uint8_t *english(uint64_t seed, size_t n)
     return b;
 }
 
-static void assert_round_trip(const tok_t *t, const uint8_t *text, size_t n)
+static void assert_round_trip(const tokenizer_t *t, const uint8_t *text, size_t n)
 {
     uint16_t *ids;
     uint8_t *back;
     size_t n_ids, n_back;
-    assert_int_equal(tok_encode(t, text, n, &ids, &n_ids), 0);
+    assert_int_equal(tokenizer_encode(t, text, n, &ids, &n_ids), 0);
     for (size_t i = 0; i < n_ids; i++) assert_true(ids[i] < t->vocab_size);
-    assert_int_equal(tok_decode(t, ids, n_ids, &back, &n_back), 0);
+    assert_int_equal(tokenizer_decode(t, ids, n_ids, &back, &n_back), 0);
     assert_int_equal(n_back, n);
     assert_memory_equal(back, text, n);
     free(ids);
@@ -67,20 +67,20 @@ static void assert_round_trip(const tok_t *t, const uint8_t *text, size_t n)
 static void test_byte_round_trip(void **state)
 {
     (void)state;
-    tok_t t;
-    assert_int_equal(tok_init_byte(&t), 0);
+    tokenizer_t t;
+    assert_int_equal(tokenizer_init_byte(&t), 0);
     assert_int_equal(t.vocab_size, 256);
     uint8_t *b = random_bytes(1, 5000);
     b[0] = 0; /* NUL must survive */
     uint16_t *ids;
     size_t n;
-    assert_int_equal(tok_encode(&t, b, 5000, &ids, &n), 0);
+    assert_int_equal(tokenizer_encode(&t, b, 5000, &ids, &n), 0);
     assert_int_equal(n, 5000);
     for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], b[i]);
     assert_round_trip(&t, b, 5000);
     free(ids);
     free(b);
-    tok_free(&t);
+    tokenizer_free(&t);
 }
 
 /* ---- independent reference BPE: recount every pair each step, on the chunk list ---- */
@@ -101,7 +101,7 @@ static seq_t *ref_chunks(const uint8_t *text, size_t n, size_t *n_chunks)
         size_t j = i;
         if (text[j] == ' ' && j + 1 < n && alnum(text[j + 1])) j++;
         if (alnum(text[j])) {
-            while (j < n && alnum(text[j]) && j - i < TOK_MAX_CHUNK) j++;
+            while (j < n && alnum(text[j]) && j - i < TOKENIZER_MAX_CHUNK) j++;
         } else {
             j = i + 1;
         }
@@ -136,8 +136,8 @@ static void test_bpe_matches_reference(void **state)
     const size_t n = 3000;
     const int vocab = 300;
     uint8_t *text = english(7, n);
-    tok_t t;
-    assert_int_equal(tok_train_bpe(&t, text, n, vocab), 0);
+    tokenizer_t t;
+    assert_int_equal(tokenizer_train_bpe(&t, text, n, vocab), 0);
     assert_int_equal(t.vocab_size, vocab);
 
     size_t n_chunks;
@@ -158,7 +158,7 @@ static void test_bpe_matches_reference(void **state)
     /* encoding the training text gives exactly the reference's final segmentation */
     uint16_t *ids;
     size_t n_ids, k = 0;
-    assert_int_equal(tok_encode(&t, text, n, &ids, &n_ids), 0);
+    assert_int_equal(tokenizer_encode(&t, text, n, &ids, &n_ids), 0);
     for (size_t i = 0; i < n_chunks; i++)
         for (int j = 0; j < c[i].len; j++) {
             assert_true(k < n_ids);
@@ -170,7 +170,7 @@ static void test_bpe_matches_reference(void **state)
     free(count);
     free(ids);
     free(text);
-    tok_free(&t);
+    tokenizer_free(&t);
 }
 
 static void test_bpe_round_trip_and_compression(void **state)
@@ -178,26 +178,26 @@ static void test_bpe_round_trip_and_compression(void **state)
     (void)state;
     const size_t n = 200000;
     uint8_t *text = english(3, n), *noise = random_bytes(4, 20000);
-    tok_t t;
-    assert_int_equal(tok_train_bpe(&t, text, n, 330), 0);
+    tokenizer_t t;
+    assert_int_equal(tokenizer_train_bpe(&t, text, n, 330), 0);
     assert_int_equal(t.vocab_size, 330);
     assert_round_trip(&t, text, n);
     assert_round_trip(&t, noise, 20000);
     uint8_t *other = english(99, 50000); /* text not seen in training */
     uint16_t *ids;
     size_t n_ids;
-    assert_int_equal(tok_encode(&t, other, 50000, &ids, &n_ids), 0);
+    assert_int_equal(tokenizer_encode(&t, other, 50000, &ids, &n_ids), 0);
     assert_true(n_ids * 2 < 50000); /* words and their leading space mostly become single tokens */
     assert_round_trip(&t, other, 50000);
     free(ids);
     free(other);
-    tok_free(&t);
+    tokenizer_free(&t);
 
     /* training on random bytes (with NULs, no words) also round-trips */
-    assert_int_equal(tok_train_bpe(&t, noise, 20000, 512), 0);
+    assert_int_equal(tokenizer_train_bpe(&t, noise, 20000, 512), 0);
     assert_round_trip(&t, noise, 20000);
     assert_round_trip(&t, text, n);
-    tok_free(&t);
+    tokenizer_free(&t);
     free(noise);
     free(text);
 }
@@ -208,10 +208,10 @@ static void test_long_run_is_linear(void **state)
     const size_t n = 1 << 20;
     uint8_t *a = malloc(n);
     memset(a, 'a', n);
-    tok_t t;
-    assert_int_equal(tok_train_bpe(&t, a, n, 300), 0);
+    tokenizer_t t;
+    assert_int_equal(tokenizer_train_bpe(&t, a, n, 300), 0);
     assert_round_trip(&t, a, n);
-    tok_free(&t);
+    tokenizer_free(&t);
     free(a);
 }
 
@@ -219,40 +219,40 @@ static void test_save_load(void **state)
 {
     (void)state;
     uint8_t *text = english(11, 20000);
-    tok_t t, u, b;
-    assert_int_equal(tok_train_bpe(&t, text, 20000, 300), 0);
-    assert_int_equal(tok_save(&t, path_in("t.bin")), 0);
-    assert_int_equal(tok_load(&u, path_in("t.bin")), 0);
-    assert_int_equal(u.kind, TOK_BPE);
+    tokenizer_t t, u, b;
+    assert_int_equal(tokenizer_train_bpe(&t, text, 20000, 300), 0);
+    assert_int_equal(tokenizer_save(&t, path_in("t.bin")), 0);
+    assert_int_equal(tokenizer_load(&u, path_in("t.bin")), 0);
+    assert_int_equal(u.kind, TOKENIZER_BPE);
     assert_int_equal(u.vocab_size, t.vocab_size);
     assert_int_equal(u.id, t.id);
     assert_memory_equal(u.merges, t.merges, sizeof *t.merges * (size_t)t.n_merges);
     uint16_t *x, *y;
     size_t nx, ny;
-    assert_int_equal(tok_encode(&t, text, 20000, &x, &nx), 0);
-    assert_int_equal(tok_encode(&u, text, 20000, &y, &ny), 0);
+    assert_int_equal(tokenizer_encode(&t, text, 20000, &x, &nx), 0);
+    assert_int_equal(tokenizer_encode(&u, text, 20000, &y, &ny), 0);
     assert_int_equal(nx, ny);
     assert_memory_equal(x, y, nx * sizeof *x);
     free(x);
     free(y);
 
     /* refuses to overwrite, and different tokenizers get different ids */
-    assert_int_equal(tok_save(&u, path_in("t.bin")), -1);
+    assert_int_equal(tokenizer_save(&u, path_in("t.bin")), -1);
     assert_non_null(strstr(err_msg(), "already exists"));
-    assert_int_equal(tok_init_byte(&b), 0);
+    assert_int_equal(tokenizer_init_byte(&b), 0);
     assert_int_not_equal(b.id, t.id);
-    tok_t v;
-    assert_int_equal(tok_train_bpe(&v, text, 20000, 299), 0);
+    tokenizer_t v;
+    assert_int_equal(tokenizer_train_bpe(&v, text, 20000, 299), 0);
     assert_int_not_equal(v.id, t.id);
-    assert_int_equal(tok_save(&b, path_in("byte.bin")), 0);
-    tok_free(&u);
-    assert_int_equal(tok_load(&u, path_in("byte.bin")), 0);
-    assert_int_equal(u.kind, TOK_BYTE);
+    assert_int_equal(tokenizer_save(&b, path_in("byte.bin")), 0);
+    tokenizer_free(&u);
+    assert_int_equal(tokenizer_load(&u, path_in("byte.bin")), 0);
+    assert_int_equal(u.kind, TOKENIZER_BYTE);
     assert_int_equal(u.id, b.id);
-    tok_free(&u);
-    tok_free(&v);
-    tok_free(&b);
-    tok_free(&t);
+    tokenizer_free(&u);
+    tokenizer_free(&v);
+    tokenizer_free(&b);
+    tokenizer_free(&t);
     free(text);
 }
 
@@ -274,8 +274,8 @@ static void write_raw(const char *name, const void *b, size_t n)
 
 static void assert_load_fails(const char *name, const char *reason)
 {
-    tok_t t;
-    assert_int_equal(tok_load(&t, path_in(name)), -1);
+    tokenizer_t t;
+    assert_int_equal(tokenizer_load(&t, path_in(name)), -1);
     if (!strstr(err_msg(), reason) || !strstr(err_msg(), path_in(name))) fail_msg("message \"%s\" lacks \"%s\"", err_msg(), reason);
 }
 
@@ -291,7 +291,7 @@ static void test_bad_files(void **state)
     /* a valid 2-merge file by the documented layout, then broken in one place each */
     uint8_t b[28 + 16] = {'I', 'L', 'T', 'O', 'K', 'E', 'N', 0};
     put32(b + 8, 1);
-    put32(b + 12, TOK_BPE);
+    put32(b + 12, TOKENIZER_BPE);
     put32(b + 16, 258);
     put32(b + 20, 2);
     put32(b + 28, 'a');
@@ -306,20 +306,20 @@ static void test_bad_files(void **state)
     }
     put32(b + 24, id);
     write_raw("good.bin", b, sizeof b);
-    tok_t u;
-    assert_int_equal(tok_load(&u, path_in("good.bin")), 0);
+    tokenizer_t u;
+    assert_int_equal(tokenizer_load(&u, path_in("good.bin")), 0);
     assert_int_equal(u.vocab_size, 258);
     assert_int_equal(u.id, id);
-    tok_free(&u);
+    tokenizer_free(&u);
     /* " abc" x3 and "abc" x1: (a,b) and (b,c) tie at 4 and the lower pair wins, then (ab,c) */
     const uint8_t abc[] = "abc abc abc abc";
-    assert_int_equal(tok_train_bpe(&u, abc, sizeof abc - 1, 258), 0);
+    assert_int_equal(tokenizer_train_bpe(&u, abc, sizeof abc - 1, 258), 0);
     assert_int_equal(u.merges[0][0], 'a');
     assert_int_equal(u.merges[0][1], 'b');
     assert_int_equal(u.merges[1][0], 256);
     assert_int_equal(u.merges[1][1], 'c');
     assert_int_equal(u.id, id);
-    tok_free(&u);
+    tokenizer_free(&u);
 
     write_raw("short.bin", b, sizeof b - 5);
     assert_load_fails("short.bin", "truncated");

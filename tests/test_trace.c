@@ -20,12 +20,12 @@
 #include <mpi.h>
 #include <netcdf.h>
 
-#include "config.h"
-#include "err.h"
-#include "model.h"
-#include "rng.h"
-#include "signals.h"
-#include "trace.h"
+#include "core/config.h"
+#include "core/err.h"
+#include "model/gpt.h"
+#include "core/rng.h"
+#include "trace/signals.h"
+#include "trace/twrite.h"
 
 #include "check.h"
 
@@ -67,7 +67,7 @@ static void fixture_open(fixture_t *f, int segment)
 {
     const gpt_dims_t d = {.V = 10, .T = 6, .L = 2, .NH = 2, .C = 8};
     const signals_opts_t o = {.lens = 1, .local = 1, .pos_stride = 2, .n_sv = 3};
-    gpt_create(&f->m, &d, 2, &kern_fast);
+    gpt_create(&f->m, &d, 2, &kernels_fast);
     signals_create(&f->s, &d, 2, counts, &o);
     config_defaults(&f->cfg);
     snprintf(f->cfg.name, sizeof f->cfg.name, "roundtrip");

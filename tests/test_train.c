@@ -12,11 +12,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "err.h"
-#include "rng.h"
-#include "shard.h"
-#include "snapshot.h"
-#include "train.h"
+#include "core/err.h"
+#include "core/rng.h"
+#include "data/shard.h"
+#include "run/snapshot.h"
+#include "run/train.h"
 
 enum { K = 5 }; /* alphabet of the Markov source */
 
@@ -158,7 +158,7 @@ static void test_resume_is_bit_identical(void **state)
     assert_int_equal(train_open(&b, &split_cfg, &world, 0, 0, NULL), 0);
     double norm;
     for (int i = 0; i < KSTOP; i++) train_step(&b, &norm);
-    assert_int_equal(snap_save(&b), 0);
+    assert_int_equal(snapshot_save(&b), 0);
     train_close(&b);
     assert_int_equal(train_open(&b, &split_cfg, &world, 1, 0, NULL), 0);
     assert_int_equal(b.step, KSTOP);
@@ -189,7 +189,7 @@ static void test_checkpoint_round_trip(void **state)
     snprintf(path, sizeof path, "%s/runs/roundtrip/ckpt/step_00000003", f->dir);
     gpt_t m;
     uint32_t tok;
-    assert_int_equal(snap_load_model(path, &m, 4, &tok), 0);
+    assert_int_equal(snapshot_load_model(path, &m, 4, &tok), 0);
     assert_int_equal(tok, 0xabcd);
     assert_memory_equal(&m.d, &tr.model.d, sizeof m.d);
     assert_memory_equal(m.params, tr.model.params, m.n_params * sizeof(float));
@@ -230,9 +230,9 @@ static void test_resume_skips_unreadable_newest(void **state)
     assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
     train_step(&tr, &norm);
     train_step(&tr, &norm);
-    assert_int_equal(snap_save(&tr), 0);
+    assert_int_equal(snapshot_save(&tr), 0);
     train_step(&tr, &norm);
-    assert_int_equal(snap_save(&tr), 0);
+    assert_int_equal(snapshot_save(&tr), 0);
     train_close(&tr);
     char path[512];
     snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000003/state.ckpt", f->dir);

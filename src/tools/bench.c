@@ -11,12 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dist.h"
-#include "err.h"
-#include "gsync.h"
-#include "model.h"
-#include "optim.h"
-#include "tracer.h"
+#include "core/dist.h"
+#include "core/err.h"
+#include "model/gsync.h"
+#include "model/gpt.h"
+#include "model/adamw.h"
+#include "model/optim.h"
+#include "trace/tracer.h"
 
 static double now(void)
 {
@@ -37,7 +38,7 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* ---- per-kernel timing: a kern_ops_t whose entries time the fast kernels ---- */
+/* ---- per-kernel timing: a kernels_ops_t whose entries time the fast kernels ---- */
 enum { K_ENC, K_LN, K_MATMUL, K_ATT, K_GELU, K_CE, K_N };
 static const char *const k_names[K_N] = {"encoder", "layernorm", "matmul", "attention", "gelu", "crossentropy"};
 static double k_time[K_N][2]; /* [kernel][0 forward, 1 backward] */
@@ -50,31 +51,31 @@ static double k_time[K_N][2]; /* [kernel][0 forward, 1 backward] */
     } while (0)
 
 static void t_enc_f(float *o, const int32_t *i, const float *e, const float *p, int B, int T, int C)
-{ TIMED(K_ENC, 0, kern_fast.encoder_forward(o, i, e, p, B, T, C)); }
+{ TIMED(K_ENC, 0, kernels_fast.encoder_forward(o, i, e, p, B, T, C)); }
 static void t_enc_b(float *de, float *dp, const float *d, const int32_t *i, int B, int T, int C)
-{ TIMED(K_ENC, 1, kern_fast.encoder_backward(de, dp, d, i, B, T, C)); }
+{ TIMED(K_ENC, 1, kernels_fast.encoder_backward(de, dp, d, i, B, T, C)); }
 static void t_ln_f(float *o, float *m, float *r, const float *x, const float *w, const float *b, int N, int C)
-{ TIMED(K_LN, 0, kern_fast.layernorm_forward(o, m, r, x, w, b, N, C)); }
+{ TIMED(K_LN, 0, kernels_fast.layernorm_forward(o, m, r, x, w, b, N, C)); }
 static void t_ln_b(float *dx, float *dw, float *db, const float *d, const float *x, const float *w, const float *m,
                    const float *r, int N, int C)
-{ TIMED(K_LN, 1, kern_fast.layernorm_backward(dx, dw, db, d, x, w, m, r, N, C)); }
+{ TIMED(K_LN, 1, kernels_fast.layernorm_backward(dx, dw, db, d, x, w, m, r, N, C)); }
 static void t_mm_f(float *o, const float *x, const float *w, const float *b, int N, int C, int OC, int acc)
-{ TIMED(K_MATMUL, 0, kern_fast.matmul_forward(o, x, w, b, N, C, OC, acc)); }
+{ TIMED(K_MATMUL, 0, kernels_fast.matmul_forward(o, x, w, b, N, C, OC, acc)); }
 static void t_mm_b(float *dx, float *dw, float *db, const float *d, const float *x, const float *w, int N, int C, int OC)
-{ TIMED(K_MATMUL, 1, kern_fast.matmul_backward(dx, dw, db, d, x, w, N, C, OC)); }
+{ TIMED(K_MATMUL, 1, kernels_fast.matmul_backward(dx, dw, db, d, x, w, N, C, OC)); }
 static void t_att_f(float *o, float *a, const float *q, int B, int T, int C, int NH)
-{ TIMED(K_ATT, 0, kern_fast.attention_forward(o, a, q, B, T, C, NH)); }
+{ TIMED(K_ATT, 0, kernels_fast.attention_forward(o, a, q, B, T, C, NH)); }
 static void t_att_b(float *dq, float *s, const float *d, const float *q, const float *a, int B, int T, int C, int NH)
-{ TIMED(K_ATT, 1, kern_fast.attention_backward(dq, s, d, q, a, B, T, C, NH)); }
-static void t_gelu_f(float *o, const float *x, size_t n) { TIMED(K_GELU, 0, kern_fast.gelu_forward(o, x, n)); }
+{ TIMED(K_ATT, 1, kernels_fast.attention_backward(dq, s, d, q, a, B, T, C, NH)); }
+static void t_gelu_f(float *o, const float *x, size_t n) { TIMED(K_GELU, 0, kernels_fast.gelu_forward(o, x, n)); }
 static void t_gelu_b(float *dx, const float *x, const float *d, size_t n)
-{ TIMED(K_GELU, 1, kern_fast.gelu_backward(dx, x, d, n)); }
+{ TIMED(K_GELU, 1, kernels_fast.gelu_backward(dx, x, d, n)); }
 static void t_ce_f(float *p, float *l, const int32_t *t, int N, int V)
-{ TIMED(K_CE, 0, kern_fast.crossentropy_forward(p, l, t, N, V)); }
+{ TIMED(K_CE, 0, kernels_fast.crossentropy_forward(p, l, t, N, V)); }
 static void t_ce_b(float *p, const int32_t *t, float d, int N, int V)
-{ TIMED(K_CE, 1, kern_fast.crossentropy_backward(p, t, d, N, V)); }
+{ TIMED(K_CE, 1, kernels_fast.crossentropy_backward(p, t, d, N, V)); }
 
-static const kern_ops_t kern_timed = {"timed", t_enc_f, t_enc_b, t_ln_f, t_ln_b, t_mm_f, t_mm_b,
+static const kernels_ops_t kern_timed = {"timed", t_enc_f, t_enc_b, t_ln_f, t_ln_b, t_mm_f, t_mm_b,
                                       t_att_f, t_att_b, t_gelu_f, t_gelu_b, t_ce_f, t_ce_b};
 
 static double sgemm_gflops(int n, int reps)
@@ -108,7 +109,7 @@ typedef struct {
     int B, T;
 } bench_run_t;
 
-static void run_create(bench_run_t *r, const bench_cfg_t *bc, const kern_ops_t *k)
+static void run_create(bench_run_t *r, const bench_cfg_t *bc, const kernels_ops_t *k)
 {
     gpt_create(&r->m, &bc->d, bc->B, k);
     rng_t rng;
@@ -186,7 +187,7 @@ static dp_result_t bench_dp(const bench_cfg_t *bc, int steps, int ranks, int ove
     CHECK_RC(MPI_Comm_split(MPI_COMM_WORLD, d->rank < ranks, d->rank, &comm), dist_strerror);
     if (d->rank < ranks) {
         bench_run_t run;
-        run_create(&run, bc, &kern_fast);
+        run_create(&run, bc, &kernels_fast);
         gsync_t sync;
         gsync_init(&sync, &run.m, 4u << 20, overlap);
         sync.comm = comm;
@@ -235,7 +236,7 @@ static void bench_scaling(const bench_cfg_t *bc, int steps, const dist_t *d)
 static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
 {
     bench_run_t r;
-    run_create(&r, bc, &kern_fast);
+    run_create(&r, bc, &kernels_fast);
     config_t cfg;
     config_defaults(&cfg);
     signals_opts_t opt = {cfg.trace_lens, cfg.trace_local, cfg.trace_lens_stride, cfg.trace_n_sv};

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "ckpt.h"
-#include "err.h"
+#include "run/ckpt.h"
+#include "core/err.h"
 
 static int fail(const char *msg)
 {

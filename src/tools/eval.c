@@ -4,12 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data.h"
-#include "dist.h"
-#include "err.h"
-#include "shard.h"
-#include "snapshot.h"
-#include "train.h"
+#include "data/loader.h"
+#include "core/dist.h"
+#include "core/err.h"
+#include "data/shard.h"
+#include "run/snapshot.h"
+#include "run/train.h"
 
 static int fail(const char *msg)
 {
@@ -26,7 +26,7 @@ static int unigram(const char *counts_path, const char *data)
     uint32_t tok, V;
     uint64_t *counts;
     shard_t s;
-    if (counts_read(counts_path, &tok, &V, &counts)) return fail(err_msg());
+    if (shard_counts_read(counts_path, &tok, &V, &counts)) return fail(err_msg());
     if (shard_read_expect(&s, data, tok, V)) {
         free(counts);
         return fail(err_msg());
@@ -81,7 +81,7 @@ int main(int argc, char **argv)
         return fail("give --data with either --checkpoint or --unigram (see il-eval --help)");
     gpt_t m;
     uint32_t tok_id;
-    if (snap_load_model(ckpt, &m, (int)batch, &tok_id)) return fail(err_msg());
+    if (snapshot_load_model(ckpt, &m, (int)batch, &tok_id)) return fail(err_msg());
     shard_t s;
     int T = m.d.T;
     if (shard_read_expect(&s, data, tok_id, (uint32_t)m.d.V) ||

@@ -3,9 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "prepare.h"
-#include "tokenizer.h"
+#include "core/err.h"
+#include "data/prepare.h"
+#include "data/tokenizer.h"
 
 static const char usage[] =
     "usage: il-prepare --out DIR [--tokenizer byte|bpe] [--vocab N] [--val-every K] (--brown PKGDIR | FILE...)\n"
@@ -40,7 +40,7 @@ static int set_option(prepare_opts_t *o, const char *opt, const char *val, int *
         o->brown_dir = val;
     } else if (strcmp(opt, "--tokenizer") == 0) {
         if (strcmp(val, "byte") != 0 && strcmp(val, "bpe") != 0) return -1;
-        o->kind = strcmp(val, "byte") == 0 ? TOK_BYTE : TOK_BPE;
+        o->kind = strcmp(val, "byte") == 0 ? TOKENIZER_BYTE : TOKENIZER_BPE;
     } else if (strcmp(opt, "--vocab") == 0) {
         *vocab_given = 1;
         return parse_int(val, 256, 65536, &o->vocab);
@@ -54,7 +54,7 @@ static int set_option(prepare_opts_t *o, const char *opt, const char *val, int *
 
 int main(int argc, char **argv)
 {
-    prepare_opts_t o = {.kind = TOK_BPE, .vocab = 512, .val_every = 10};
+    prepare_opts_t o = {.kind = TOKENIZER_BPE, .vocab = 512, .val_every = 10};
     int vocab_given = 0, i = 1;
     for (; i < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
         if (strcmp(argv[i], "--help") == 0) {
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     o.n_files = argc - i;
     if (!o.out_dir) return fail_usage("--out DIR is required", NULL);
     if (!o.brown_dir == !o.n_files) return fail_usage("give either --brown PKGDIR or text files", NULL);
-    if (o.kind == TOK_BYTE && vocab_given && o.vocab != 256) return fail_usage("a byte tokenizer has vocab 256", NULL);
+    if (o.kind == TOKENIZER_BYTE && vocab_given && o.vocab != 256) return fail_usage("a byte tokenizer has vocab 256", NULL);
     int rc = prepare_run(&o, stdout);
     if (rc != IL_EXIT_OK) fprintf(stderr, "il-prepare: %s\n", err_msg());
     return rc;

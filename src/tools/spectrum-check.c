@@ -13,10 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dist.h"
-#include "err.h"
-#include "rng.h"
-#include "spectrum.h"
+#include "core/dist.h"
+#include "core/err.h"
+#include "core/rng.h"
+#include "trace/spectrum.h"
 
 static double max_rel_diff(const double *got, const double *want, int n)
 {

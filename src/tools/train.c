@@ -3,10 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "dist.h"
-#include "err.h"
-#include "train.h"
+#include "core/config.h"
+#include "core/dist.h"
+#include "core/err.h"
+#include "run/train.h"
 
 static void usage(FILE *f)
 {

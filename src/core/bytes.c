@@ -1,0 +1,53 @@
+#include "core/bytes.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/afile.h"
+#include "core/err.h"
+
+uint32_t bytes_fnv1a(uint32_t h, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 16777619u;
+    return h;
+}
+
+int bytes_read_file(const char *path, uint8_t **buf, size_t *n)
+{
+    *buf = NULL;
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return err_set("%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        fclose(f);
+        return err_set("%s: not a regular file", path);
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *b = err_calloc(size + 1, 1);
+    size_t got = fread(b, 1, size, f);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad || got != size) {
+        free(b);
+        return err_set("%s: read failed", path);
+    }
+    *buf = b;
+    *n = size;
+    return 0;
+}
+
+int bytes_write_file(const char *path, const uint8_t *buf, size_t n)
+{
+    afile_t af;
+    if (afile_open(&af, path, AFILE_KEEP) != 0) return -1;
+    if (afile_write(&af, buf, n) != 0) {
+        afile_abort(&af);
+        return -1;
+    }
+    return afile_commit(&af);
+}

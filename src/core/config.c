@@ -1,0 +1,429 @@
+#include "core/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "core/afile.h"
+#include "core/err.h"
+
+/* inih hands lines to its parser in a fixed buffer (200 bytes in a default build), so a longer string could
+ * be set with --set but not read back from the config the trainer writes into the run directory. Capping
+ * strings here keeps every value config_write() produces loadable: "train_path = " plus 180 characters
+ * still fits. */
+#define STR_MAX 180
+
+typedef enum { KT_INT, KT_U64, KT_FLOAT, KT_STR } ktype_t;
+
+/* Bound flags: a set flag excludes that end of [min, max]. */
+enum { LO_OPEN = 1, HI_OPEN = 2 };
+
+typedef struct {
+    const char *section, *name;
+    ktype_t type;
+    size_t off;
+    const char *def;
+    double min, max; /* value bounds for numbers, length bounds for strings; unused for uint64 */
+    int flags;
+    const char *help;
+} keydef_t;
+
+#define K(sec, field, type, def, lo, hi, flags, help) \
+    { #sec, #field, type, offsetof(config_t, field), def, lo, hi, flags, help }
+/* for keys whose field carries its section's name: trace.interval is trace_interval */
+#define KS(sec, name, type, def, lo, hi, flags, help) \
+    { #sec, #name, type, offsetof(config_t, sec##_##name), def, lo, hi, flags, help }
+
+static const keydef_t keys[] = {
+    K(model, vocab_size, KT_INT, "0", 0, 65536, 0, "vocabulary size; 0 takes it from the training shard"),
+    K(model, seq_len, KT_INT, "64", 1, 65536, 0, "context length T in tokens"),
+    K(model, n_layer, KT_INT, "4", 1, 1024, 0, "number of transformer blocks"),
+    K(model, n_head, KT_INT, "4", 1, 1024, 0, "attention heads per block; must divide d_model"),
+    K(model, d_model, KT_INT, "128", 1, 65536, 0, "embedding width C"),
+    K(data, train_path, KT_STR, "data/brown/train.bin", 1, STR_MAX, 0, "training token shard"),
+    K(data, val_path, KT_STR, "data/brown/val.bin", 0, STR_MAX, 0,
+      "validation token shard; empty: no validation"),
+    K(data, counts_path, KT_STR, "", 0, STR_MAX, 0,
+      "unigram counts of the training shard (trace frequency buckets); empty: train.counts beside train_path"),
+    K(train, global_batch, KT_INT, "8", 1, 1 << 24, 0,
+      "sequences per optimizer step over all ranks; a multiple of micro_batch x ranks"),
+    K(train, micro_batch, KT_INT, "8", 1, 1 << 20, 0, "sequences per rank per forward/backward pass"),
+    K(train, max_steps, KT_INT, "1000", 1, INT_MAX, 0, "optimizer steps to train for"),
+    K(train, seed, KT_U64, "1337", 0, 0, 0, "seed for initialization and data order"),
+    K(train, threads, KT_INT, "0", 0, 4096, 0,
+      "threads per rank; 0: Slurm's --cpus-per-task, else all cores for one rank and one per rank for several"),
+    K(train, bucket_kb, KT_INT, "4096", 1, 1 << 24, 0,
+      "KiB of gradients per all-reduce bucket, started as soon as backward completes it"),
+    K(train, overlap_comm, KT_INT, "1", 0, 1, 0,
+      "1: reduce gradient buckets during backward; 0: one all-reduce after it"),
+    K(train, check_interval, KT_INT, "100", 0, INT_MAX, 0,
+      "steps between cross-rank parameter checksums; 0 disables"),
+    K(optim, lr, KT_FLOAT, "1e-3", 0, 10, LO_OPEN, "peak learning rate, reached after warmup"),
+    K(optim, min_lr, KT_FLOAT, "1e-4", 0, 10, 0, "learning rate at the end of the cosine decay; at most lr"),
+    K(optim, warmup_steps, KT_INT, "100", 0, INT_MAX, 0, "steps of linear warmup; at most max_steps"),
+    K(optim, weight_decay, KT_FLOAT, "0.1", 0, 10, 0, "AdamW decoupled weight decay"),
+    K(optim, beta1, KT_FLOAT, "0.9", 0, 1, HI_OPEN, "AdamW first-moment decay"),
+    K(optim, beta2, KT_FLOAT, "0.95", 0, 1, HI_OPEN, "AdamW second-moment decay"),
+    K(optim, eps, KT_FLOAT, "1e-8", 0, 1, LO_OPEN, "AdamW denominator epsilon"),
+    K(optim, grad_clip, KT_FLOAT, "1.0", 0, 1e6, 0, "global gradient-norm clip threshold; 0 disables"),
+    K(eval, eval_interval, KT_INT, "100", 0, INT_MAX, 0, "steps between validation passes; 0 disables"),
+    K(eval, eval_batches, KT_INT, "8", 0, 1 << 20, 0, "global batches of windows per validation pass, spread over the validation shard"),
+    KS(trace, interval, KT_INT, "50", 0, INT_MAX, 0,
+      "steps between trace records (plus the first and last step); 0: no tracing"),
+    KS(trace, log_spaced, KT_INT, "1", 0, 1, 0, "1: also trace ten log-spaced steps per decade (1, 2, 3, 4, 5, 6, 8, 10, 13, ...)"),
+    KS(trace, lens, KT_INT, "1", 0, 1, 0, "1: record the logit-lens loss per depth (S5)"),
+    KS(trace, local, KT_INT, "1", 0, 1, 0, "1: record the local descent cosine (S3b; needs the logit lens)"),
+    KS(trace, lens_stride, KT_INT, "1", 1, 65536, 0, "logit lens on every lens_stride-th position, to make it cheaper"),
+    KS(trace, n_sv, KT_INT, "8", 1, 65536, 0, "singular values kept per depth (S9)"),
+    KS(trace, spectrum, KT_STR, "scalapack", 0, 16, 0,
+      "S9 route: scalapack (distributed SVD), gram (C x C Gram matrix, cheaper for small widths) or off"),
+    KS(trace, sync_every, KT_INT, "5", 1, INT_MAX, 0, "trace records between syncs to disk (and at every checkpoint)"),
+    K(run, name, KT_STR, "run", 1, STR_MAX, 0,
+      "run name of letters, digits, '.', '_', '-'; the run directory is out_dir/name"),
+    K(run, out_dir, KT_STR, "runs", 1, STR_MAX, 0, "directory holding run directories"),
+    K(run, log_interval, KT_INT, "10", 1, INT_MAX, 0, "steps between log lines"),
+    K(run, ckpt_interval, KT_INT, "0", 0, INT_MAX, 0, "steps between checkpoints; 0: only at the end"),
+    K(run, keep_ckpts, KT_INT, "3", 0, 1 << 20, 0, "newest checkpoints kept; 0 keeps all"),
+};
+#undef K
+#undef KS
+
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+static const char *type_name(ktype_t t)
+{
+    static const char *names[] = {"int", "uint64", "float", "string"};
+    return names[t];
+}
+
+/* Shortest "%.*g" text that reads back to the same float: "0.001" rather than "0.00100000005". */
+static void format_float(char *buf, size_t n, float v)
+{
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, n, "%.*g", prec, v);
+        float back = strtof(buf, NULL);
+        if (memcmp(&back, &v, sizeof v) == 0) return;
+    }
+}
+
+static void format_value(char *buf, size_t n, const keydef_t *k, const config_t *c)
+{
+    const char *p = (const char *)c + k->off;
+    switch (k->type) {
+    case KT_INT: snprintf(buf, n, "%d", *(const int *)p); break;
+    case KT_U64: snprintf(buf, n, "%" PRIu64, *(const uint64_t *)p); break;
+    case KT_FLOAT: format_float(buf, n, *(const float *)p); break;
+    case KT_STR: snprintf(buf, n, "%s", p); break;
+    }
+}
+
+static void format_range(char *buf, size_t n, const keydef_t *k)
+{
+    const char *fmt = k->type == KT_FLOAT ? "%s%g, %g%s" : "%s%.0f, %.0f%s";
+    snprintf(buf, n, fmt, k->flags & LO_OPEN ? "(" : "[", k->min, k->max, k->flags & HI_OPEN ? ")" : "]");
+}
+
+/* `pre` is "" or a location such as "a.ini:7: "; `text` is the value as the user wrote it. */
+static int check_range(const keydef_t *k, double v, const char *text, const char *pre)
+{
+    int lo_ok = k->flags & LO_OPEN ? v > k->min : v >= k->min;
+    int hi_ok = k->flags & HI_OPEN ? v < k->max : v <= k->max;
+    if (lo_ok && hi_ok) return 0;
+    char range[64];
+    format_range(range, sizeof range, k);
+    if (k->type == KT_STR)
+        return err_set("%s%s.%s: value has %.0f characters; allowed %s", pre, k->section, k->name, v, range);
+    return err_set("%s%s.%s: '%s' is out of range %s", pre, k->section, k->name, text, range);
+}
+
+/* The INI writer cannot quote, so a string must survive inih's whitespace trimming and ';' comments. */
+static int check_string(const keydef_t *k, const char *s, size_t len, const char *pre)
+{
+    if (check_range(k, (double)len, s, pre)) return -1;
+    int bad = len && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1]));
+    for (size_t i = 0; i < len; i++) bad |= iscntrl((unsigned char)s[i]) || s[i] == ';';
+    if (bad)
+        return err_set("%s%s.%s: value contains ';', a control character or leading/trailing space", pre,
+                       k->section, k->name);
+    return 0;
+}
+
+/* Bounds of the value currently in `c`, for config_validate(): a struct filled in by code gets the same
+ * checks as one read from a file. */
+static int check_key(const keydef_t *k, const config_t *c)
+{
+    const char *p = (const char *)c + k->off;
+    if (k->type == KT_U64) return 0;
+    if (k->type == KT_STR) {
+        size_t len = strnlen(p, CONFIG_STR);
+        if (len == CONFIG_STR) return err_set("%s.%s: string is not terminated", k->section, k->name);
+        return check_string(k, p, len, "");
+    }
+    char text[64];
+    format_value(text, sizeof text, k, c);
+    if (k->type == KT_INT) return check_range(k, *(const int *)p, text, "");
+    if (!isfinite(*(const float *)p))
+        return err_set("%s.%s: %s is not a finite number", k->section, k->name, text);
+    return check_range(k, *(const float *)p, text, "");
+}
+
+/* Converts `text` into the field of `c`, rejecting anything but a whole, in-range value. */
+static int parse_value(const keydef_t *k, config_t *c, const char *text, const char *pre)
+{
+    char *p = (char *)c + k->off, *end;
+    errno = 0;
+    switch (k->type) {
+    case KT_INT: {
+        long v = strtol(text, &end, 10);
+        if (end == text || *end || isspace((unsigned char)text[0]))
+            return err_set("%s%s.%s: '%s' is not an integer", pre, k->section, k->name, text);
+        /* On overflow strtol saturates to LONG_MIN/LONG_MAX, outside every bound in the table. */
+        if (check_range(k, (double)v, text, pre)) return -1;
+        *(int *)p = (int)v;
+        return 0;
+    }
+    case KT_U64: {
+        /* strtoull would quietly wrap "-1" to 2^64-1. */
+        if (!isdigit((unsigned char)text[0]))
+            return err_set("%s%s.%s: '%s' is not an unsigned integer", pre, k->section, k->name, text);
+        unsigned long long v = strtoull(text, &end, 10);
+        if (*end) return err_set("%s%s.%s: '%s' is not an unsigned integer", pre, k->section, k->name, text);
+        if (errno == ERANGE)
+            return err_set("%s%s.%s: '%s' does not fit in 64 bits", pre, k->section, k->name, text);
+        *(uint64_t *)p = v;
+        return 0;
+    }
+    case KT_FLOAT: {
+        float v = strtof(text, &end);
+        if (end == text || *end || isspace((unsigned char)text[0]))
+            return err_set("%s%s.%s: '%s' is not a number", pre, k->section, k->name, text);
+        if (errno == ERANGE)
+            return err_set("%s%s.%s: '%s' is beyond the range of a float", pre, k->section, k->name, text);
+        if (!isfinite(v))
+            return err_set("%s%s.%s: '%s' is not a finite number", pre, k->section, k->name, text);
+        if (check_range(k, v, text, pre)) return -1;
+        *(float *)p = v;
+        return 0;
+    }
+    case KT_STR:
+        /* STR_MAX < CONFIG_STR, so a string that passes fits the field; strncpy zero-fills the rest, so two
+         * equal configs are equal byte for byte. */
+        if (check_string(k, text, strlen(text), pre)) return -1;
+        strncpy(p, text, CONFIG_STR);
+        return 0;
+    }
+    return 0;
+}
+
+static const keydef_t *find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name)) return &keys[i];
+    return NULL;
+}
+
+static int unknown_key(const char *section, const char *name, const char *pre)
+{
+    if (!*section) return err_set("%skey '%s' is outside any [section]", pre, name);
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (!strcmp(keys[i].section, section)) return err_set("%sunknown key '%s.%s'", pre, section, name);
+    return err_set("%sunknown key '%s.%s' (no section [%s])", pre, section, name, section);
+}
+
+void config_defaults(config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N_KEYS; i++)
+        CHECK(parse_value(&keys[i], c, keys[i].def, "") == 0, "bad default in key table: %s", err_msg());
+}
+
+typedef struct {
+    config_t cfg;
+    const char *path;
+    FILE *f;
+    char *line;
+    size_t cap;
+    int lineno;
+    int read_errno;
+    int err_line; /* first line with an error of ours (not inih's syntax errors); 0: none */
+} load_ctx_t;
+
+/* Feeds inih one line at a time so that we know the line number in the handler, and so that a line too long
+ * for inih's buffer is an error here instead of being split by inih into two lines. */
+static char *read_line(char *str, int num, void *stream)
+{
+    load_ctx_t *x = stream;
+    ssize_t len = getline(&x->line, &x->cap, x->f);
+    if (len < 0) {
+        if (ferror(x->f)) x->read_errno = errno;
+        return NULL;
+    }
+    x->lineno++;
+    if (len + 1 > num) {
+        if (!x->err_line) {
+            x->err_line = x->lineno;
+            err_set("%s:%d: line longer than %d characters", x->path, x->lineno, num - 3);
+        }
+        snprintf(str, (size_t)num, "\n");
+        return str;
+    }
+    memcpy(str, x->line, (size_t)len + 1);
+    return str;
+}
+
+/* Duplicate keys are applied in order, so the last one wins: appending "key = value" to a copied config
+ * then overrides the earlier line, the same way --set overrides the file. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    load_ctx_t *x = user;
+    if (x->err_line) return 1; /* keep the first error's message; inih reports the first failing line */
+    char pre[4200];
+    snprintf(pre, sizeof pre, "%s:%d: ", x->path, x->lineno);
+    const keydef_t *k = find_key(section, name);
+    if ((k ? parse_value(k, &x->cfg, value, pre) : unknown_key(section, name, pre)) == 0) return 1;
+    x->err_line = x->lineno;
+    return 0;
+}
+
+int config_load(config_t *c, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return err_set("%s: cannot open: %s", path, strerror(errno));
+    int rc = config_load_stream(c, f, path);
+    fclose(f);
+    return rc;
+}
+
+int config_load_stream(config_t *c, FILE *f, const char *path)
+{
+    load_ctx_t x = {.cfg = *c, .path = path, .f = f};
+    int rc = ini_parse_stream(read_line, &x, on_key, &x);
+    free(x.line);
+    CHECK(rc >= -1, "ini_parse_stream: out of memory");
+    if (x.read_errno) return err_set("%s: read error: %s", path, strerror(x.read_errno));
+    if (rc > 0 && (!x.err_line || rc < x.err_line)) return err_set("%s:%d: syntax error", path, rc);
+    if (x.err_line) return -1;
+    *c = x.cfg;
+    return 0;
+}
+
+int config_set(config_t *c, const char *assignment)
+{
+    char pre[4200], sec[64], name[64];
+    snprintf(pre, sizeof pre, "--set %s: ", assignment);
+    const char *eq = strchr(assignment, '='), *dot = strchr(assignment, '.');
+    if (!eq || !dot || dot > eq) return err_set("%sexpected section.key=value", pre);
+    if ((size_t)(dot - assignment) >= sizeof sec || (size_t)(eq - dot - 1) >= sizeof name)
+        return err_set("%sunknown key", pre);
+    snprintf(sec, sizeof sec, "%.*s", (int)(dot - assignment), assignment);
+    snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
+    const keydef_t *k = find_key(sec, name);
+    if (!k) return unknown_key(sec, name, pre);
+    config_t tmp = *c;
+    if (parse_value(k, &tmp, eq + 1, pre)) return -1;
+    *c = tmp;
+    return 0;
+}
+
+static int valid_run_name(const char *s)
+{
+    if (!strcmp(s, ".") || !strcmp(s, "..")) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("._-", *s)) return 0;
+    return 1;
+}
+
+int config_validate(const config_t *c, int world_size)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (check_key(&keys[i], c)) return -1;
+    if (world_size < 1) return err_set("world size %d: must be at least 1", world_size);
+    if (c->vocab_size == 1) return err_set("model.vocab_size: 1 is too small; use 0 (from data) or at least 2");
+    if (c->d_model % c->n_head)
+        return err_set("model.d_model (%d) is not divisible by model.n_head (%d)", c->d_model, c->n_head);
+    long long per_step = (long long)c->micro_batch * world_size;
+    if (c->global_batch % per_step)
+        return err_set("train.global_batch (%d) is not divisible by train.micro_batch (%d) x world size (%d) = %lld",
+                       c->global_batch, c->micro_batch, world_size, per_step);
+    if (c->min_lr > c->lr) return err_set("optim.min_lr (%g) is above optim.lr (%g)", c->min_lr, c->lr);
+    if (c->warmup_steps > c->max_steps)
+        return err_set("optim.warmup_steps (%d) is above train.max_steps (%d)", c->warmup_steps, c->max_steps);
+    if (c->eval_interval > 0 && c->val_path[0] && c->eval_batches == 0)
+        return err_set("eval.eval_batches is 0 while eval.eval_interval (%d) and data.val_path are set",
+                       c->eval_interval);
+    if (strcmp(c->trace_spectrum, "scalapack") && strcmp(c->trace_spectrum, "gram") && strcmp(c->trace_spectrum, "off"))
+        return err_set("trace.spectrum '%s': use scalapack, gram or off", c->trace_spectrum);
+    if (c->trace_local && !c->trace_lens)
+        return err_set("trace.local needs trace.lens: the local descent cosine is the logit lens's gradient");
+    if (!valid_run_name(c->name))
+        return err_set("run.name '%s': use only letters, digits, '.', '_', '-' (it names a directory)", c->name);
+    return 0;
+}
+
+int config_write(const config_t *c, FILE *f)
+{
+    const char *section = "";
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const keydef_t *k = &keys[i];
+        if (strcmp(k->section, section)) fprintf(f, "%s[%s]\n", i ? "\n" : "", section = k->section);
+        char value[CONFIG_STR];
+        format_value(value, sizeof value, k, c);
+        fprintf(f, "; %s\n%s = %s\n", k->help, k->name, value);
+    }
+    if (fflush(f) || ferror(f)) return err_set("config: write failed: %s", strerror(errno));
+    return 0;
+}
+
+int config_save(const config_t *c, const char *path, int mode)
+{
+    afile_t af;
+    if (afile_open(&af, path, mode)) return -1;
+    if (config_write(c, af.f)) {
+        afile_abort(&af);
+        return -1;
+    }
+    return afile_commit(&af);
+}
+
+int config_diff(const config_t *a, const config_t *b, const char *const *ignore, char *key, size_t n)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const keydef_t *k = &keys[i];
+        char name[64], va[CONFIG_STR], vb[CONFIG_STR];
+        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+        int skip = 0;
+        for (const char *const *g = ignore; g && *g && !skip; g++) skip = !strcmp(*g, name) || !strcmp(*g, k->section);
+        format_value(va, sizeof va, k, a);
+        format_value(vb, sizeof vb, k, b);
+        if (!skip && strcmp(va, vb)) {
+            snprintf(key, n, "%s (%s, not %s)", name, vb, va);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void config_print_keys_markdown(FILE *f)
+{
+    fprintf(f, "| key | type | default | meaning |\n|---|---|---|---|\n");
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const keydef_t *k = &keys[i];
+        char range[80] = "";
+        if (k->type == KT_INT || k->type == KT_FLOAT) {
+            char r[64];
+            format_range(r, sizeof r, k);
+            snprintf(range, sizeof range, " Range %s.", r);
+        } else if (k->type == KT_STR) {
+            snprintf(range, sizeof range, " At most %.0f characters.", k->max);
+        }
+        fprintf(f, "| `%s.%s` | %s | `%s` | %s.%s |\n", k->section, k->name, type_name(k->type),
+                k->def, k->help, range);
+    }
+}

@@ -1,0 +1,91 @@
+/* config: the trainer's settings, read from an INI file (through inih) and `--set section.key=value`.
+ *
+ * Every key lives in one table in config.c (section, name, type, default, bounds, help). Parsing,
+ * validation, writing the effective config and the README's key list are all driven by that table, so
+ * they cannot drift apart. */
+#ifndef IL_CONFIG_H
+#define IL_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define CONFIG_STR 512
+
+typedef struct {
+    /* [model] */
+    int vocab_size; /* 0: take it from the training shard */
+    int seq_len;    /* T */
+    int n_layer;    /* L */
+    int n_head;     /* NH */
+    int d_model;    /* C */
+    /* [data] */
+    char train_path[CONFIG_STR];
+    char val_path[CONFIG_STR]; /* "" : no validation */
+    char counts_path[CONFIG_STR]; /* "" : train.counts beside train_path */
+    /* [train] */
+    int global_batch; /* sequences per optimizer step, summed over ranks and accumulation steps */
+    int micro_batch;  /* sequences per rank per forward/backward pass */
+    int max_steps;
+    uint64_t seed;
+    int threads; /* 0: Slurm's cpus per task, else all cores for one rank, one per rank for several */
+    int bucket_kb;      /* gradient all-reduce bucket size, KiB */
+    int overlap_comm;   /* 1: reduce buckets during backward */
+    int check_interval; /* steps between cross-rank parameter checksums */
+    /* [optim] */
+    float lr;          /* peak learning rate */
+    float min_lr;      /* floor of the cosine decay */
+    int warmup_steps;
+    float weight_decay;
+    float beta1;
+    float beta2;
+    float eps;
+    float grad_clip; /* global-norm clip threshold; 0 disables */
+    /* [eval] */
+    int eval_interval; /* steps between validation passes; 0 disables */
+    int eval_batches;  /* global batches of windows per validation pass */
+    /* [trace] */
+    int trace_interval; /* steps between trace records; 0: no tracing */
+    int trace_log_spaced;
+    int trace_lens, trace_local, trace_lens_stride;
+    int trace_n_sv;
+    char trace_spectrum[CONFIG_STR]; /* "scalapack", "gram" or "off" */
+    int trace_sync_every;
+    /* [run] */
+    char name[CONFIG_STR];    /* run directory is <out_dir>/<name> */
+    char out_dir[CONFIG_STR];
+    int log_interval;
+    int ckpt_interval; /* steps between checkpoints; 0: only at the end */
+    int keep_ckpts;    /* newest checkpoints kept; 0 keeps all */
+} config_t;
+
+void config_defaults(config_t *c);
+
+/* Reads an INI file over the current values. Errors name the file and line: "a.ini:7: unknown key
+ * 'model.widht'". Returns 0, or -1 with err_set(). */
+int config_load(config_t *c, const char *path);
+
+/* The same from an open stream; `name` stands for the file in messages. */
+int config_load_stream(config_t *c, FILE *f, const char *name);
+
+/* Applies one "section.key=value" override. Returns 0, or -1 with err_set() naming the key. */
+int config_set(config_t *c, const char *assignment);
+
+/* Checks bounds and the relations between keys (d_model divisible by n_head, global batch divisible by
+ * micro_batch x world_size, ...). Returns 0, or -1 with err_set() naming the key(s). */
+int config_validate(const config_t *c, int world_size);
+
+/* Writes every key, in table order, as an INI file that config_load() reads back to the same values. */
+int config_write(const config_t *c, FILE *f);
+/* config_write() into the file at path, which appears whole or not at all; mode AFILE_KEEP refuses to
+ * replace an existing file, AFILE_REPLACE replaces it. */
+int config_save(const config_t *c, const char *path, int mode);
+
+/* Compares a and b key by key, skipping the keys or whole sections named in `ignore` ("train.threads",
+ * "eval"; NULL-terminated). Returns 1 and writes "section.key (value in b, not value in a)" into key at
+ * the first difference, or 0 when they agree. */
+int config_diff(const config_t *a, const config_t *b, const char *const *ignore, char *key, size_t n);
+
+/* Prints the key table as a Markdown table (key, type, default, meaning) for the README. */
+void config_print_keys_markdown(FILE *f);
+
+#endif

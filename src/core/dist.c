@@ -1,0 +1,54 @@
+#include "core/dist.h"
+
+#include <stdio.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#include "core/err.h"
+
+static void abort_all(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
+
+const char *dist_strerror(int mpi_rc)
+{
+    static _Thread_local char buf[MPI_MAX_ERROR_STRING];
+    int len = 0;
+    if (MPI_Error_string(mpi_rc, buf, &len) != MPI_SUCCESS) snprintf(buf, sizeof buf, "MPI error %d", mpi_rc);
+    return buf;
+}
+
+int dist_init(dist_t *d, int *argc, char ***argv)
+{
+    CHECK_RC(MPI_Init(argc, argv), dist_strerror);
+    /* errors come back as codes, so CHECK_RC can report them with file and line */
+    CHECK_RC(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), dist_strerror);
+    err_set_abort_hook(abort_all);
+    CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &d->rank), dist_strerror);
+    CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &d->size), dist_strerror);
+    /* Only inside a job step (the batch script itself sees SLURM_NTASKS too), and only a world smaller than
+     * the step: mpirun may start its ranks through a step of one daemon per node, a world larger than that. */
+    const char *ntasks = getenv("SLURM_STEP_NUM_TASKS"), *step = getenv("SLURM_STEP_ID");
+    if (!ntasks) ntasks = getenv("SLURM_NTASKS");
+    if (ntasks && step && d->size < atoi(ntasks))
+        return err_set("Slurm started %s tasks but each sees an MPI world of %d: the launcher started separate "
+                       "one-rank jobs; launch with `srun --mpi=pmix` (or mpirun) so the ranks form one world",
+                       ntasks, d->size);
+    return 0;
+}
+
+int dist_agree(int rc)
+{
+    int rank, first;
+    CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
+    /* the lowest failing rank tells everyone what went wrong */
+    int mine = rc ? rank : INT_MAX;
+    CHECK_RC(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
+    if (first == INT_MAX) return 0;
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", err_msg());
+    CHECK_RC(MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD), dist_strerror);
+    if (first == 0) err_set("%s", msg);
+    else err_set("rank %d: %s", first, msg);
+    return -1;
+}
+
+void dist_finalize(void) { MPI_Finalize(); }

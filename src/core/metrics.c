@@ -1,0 +1,113 @@
+#include "core/metrics.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/jsonl.h"
+#include "core/stats.h"
+
+/* The members of one line that matter. */
+typedef struct {
+    char kind[16];
+    double step, loss, tps, val_loss, world_size;
+    int n_genre;
+    char genre[METRICS_MAX_GENRES][METRICS_GENRE_LEN];
+    double genre_loss[METRICS_MAX_GENRES];
+} line_t;
+
+static void on_member(void *user, const char *parent, const char *key, json_kind_t kind, double num, const char *str)
+{
+    line_t *l = user;
+    double v = kind == JSON_NUM ? num : NAN;
+    if (parent) {
+        if (!strcmp(parent, "by_category") && l->n_genre < METRICS_MAX_GENRES) {
+            snprintf(l->genre[l->n_genre], METRICS_GENRE_LEN, "%s", key);
+            l->genre_loss[l->n_genre++] = v;
+        }
+        return;
+    }
+    if (!strcmp(key, "kind") && kind == JSON_STR) snprintf(l->kind, sizeof l->kind, "%s", str);
+    else if (!strcmp(key, "step")) l->step = v;
+    else if (!strcmp(key, "loss")) l->loss = v;
+    else if (!strcmp(key, "tokens_per_s")) l->tps = v;
+    else if (!strcmp(key, "val_loss")) l->val_loss = v;
+    else if (!strcmp(key, "world_size")) l->world_size = v;
+}
+
+static void reset(line_t *l)
+{
+    l->kind[0] = '\0', l->n_genre = 0;
+    l->step = l->loss = l->tps = l->val_loss = l->world_size = NAN;
+}
+
+static void take_train(metrics_t *m, const line_t *l, double **tps, int *n, int *cap)
+{
+    if (!isfinite(l->step)) return;
+    m->have_train = 1, m->train_step = (int64_t)l->step, m->train_loss = l->loss;
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 1024;
+        *tps = realloc(*tps, (size_t)*cap * sizeof **tps);
+        CHECK(*tps, "out of memory");
+    }
+    (*tps)[(*n)++] = l->tps;
+}
+
+static void take_val(metrics_t *m, const line_t *l)
+{
+    if (isfinite(l->val_loss)) m->have_val = 1, m->val_step = (int64_t)l->step, m->val_loss = l->val_loss;
+    if (!l->n_genre) return;
+    m->n_genre = l->n_genre;
+    memcpy(m->genre, l->genre, sizeof m->genre);
+    memcpy(m->genre_loss, l->genre_loss, sizeof m->genre_loss);
+}
+
+static FILE *open_in(const char *dir, const char *name)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return fopen(path, "r");
+}
+
+int metrics_read(metrics_t *m, const char *run_dir)
+{
+    memset(m, 0, sizeof *m);
+    m->train_loss = m->tokens_per_s = m->val_loss = NAN;
+    line_t l;
+    char *buf = NULL;
+    size_t cap = 0;
+    FILE *f = open_in(run_dir, "launches.jsonl");
+    while (f && getline(&buf, &cap, f) > 0) {
+        reset(&l);
+        if (jsonl_parse(buf, on_member, &l) == 0 && isfinite(l.world_size)) m->world_size = (int)l.world_size;
+    }
+    if (f) fclose(f);
+    f = open_in(run_dir, "metrics.jsonl");
+    if (!f) {
+        free(buf);
+        if (errno == ENOENT) return 0;
+        return err_set("%s/metrics.jsonl: cannot open: %s", run_dir, strerror(errno));
+    }
+    double *tps = NULL;
+    int n_tps = 0, cap_tps = 0;
+    for (int lineno = 1; getline(&buf, &cap, f) > 0; lineno++) {
+        reset(&l);
+        if (jsonl_parse(buf, on_member, &l)) {
+            if (!m->bad_lines++) m->first_bad = lineno;
+        } else if (!strcmp(l.kind, "train")) {
+            take_train(m, &l, &tps, &n_tps, &cap_tps);
+        } else if (!strcmp(l.kind, "val")) {
+            take_val(m, &l);
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    free(buf);
+    m->tokens_per_s = stats_median(tps, n_tps);
+    free(tps);
+    if (bad) return err_set("%s/metrics.jsonl: read error", run_dir);
+    return 1;
+}

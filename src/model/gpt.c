@@ -1,0 +1,235 @@
+#include "model/gpt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+
+int gpt_dims_check(const gpt_dims_t *d)
+{
+    if (d->V < 2 || d->V > 65536) return err_set("model.vocab_size = %d: must be in [2, 65536]", d->V);
+    if (d->T < 1 || d->T > 65536) return err_set("model.seq_len = %d: must be in [1, 65536]", d->T);
+    if (d->L < 1 || d->L > 1024) return err_set("model.n_layer = %d: must be in [1, 1024]", d->L);
+    if (d->NH < 1) return err_set("model.n_head = %d: must be at least 1", d->NH);
+    if (d->C < 1 || d->C > 65536) return err_set("model.d_model = %d: must be in [1, 65536]", d->C);
+    if (d->C % d->NH != 0)
+        return err_set("model.d_model = %d is not divisible by model.n_head = %d", d->C, d->NH);
+    return 0;
+}
+
+/* The one definition of the parameter layout; every view and count derives from it. */
+static int layout(const gpt_dims_t *d, gpt_tensor_t *t)
+{
+    size_t C = d->C, off = 0;
+    int n = 0;
+#define ADD(nm, lay, sz, dec)                                                                             \
+    do {                                                                                                   \
+        if (t) t[n] = (gpt_tensor_t){nm, lay, off, sz, dec};                                               \
+        off += (sz);                                                                                       \
+        n++;                                                                                               \
+    } while (0)
+    ADD("wte", -1, (size_t)d->V * C, 1);
+    ADD("wpe", -1, (size_t)d->T * C, 1);
+    for (int l = 0; l < d->L; l++) {
+        ADD("h.ln1w", l, C, 0);
+        ADD("h.ln1b", l, C, 0);
+        ADD("h.qkvw", l, 3 * C * C, 1);
+        ADD("h.qkvb", l, 3 * C, 0);
+        ADD("h.projw", l, C * C, 1);
+        ADD("h.projb", l, C, 0);
+        ADD("h.ln2w", l, C, 0);
+        ADD("h.ln2b", l, C, 0);
+        ADD("h.fcw", l, 4 * C * C, 1);
+        ADD("h.fcb", l, 4 * C, 0);
+        ADD("h.fcprojw", l, 4 * C * C, 1);
+        ADD("h.fcprojb", l, C, 0);
+    }
+    ADD("lnfw", -1, C, 0);
+    ADD("lnfb", -1, C, 0);
+#undef ADD
+    return n;
+}
+
+size_t gpt_param_count(const gpt_dims_t *d)
+{
+    gpt_tensor_t *t = err_calloc((size_t)layout(d, NULL), sizeof *t);
+    int n = layout(d, t);
+    size_t total = t[n - 1].offset + t[n - 1].size;
+    free(t);
+    return total;
+}
+
+static void make_view(gpt_view_t *v, const gpt_t *m, float *base)
+{
+    const gpt_tensor_t *t = m->tensors;
+    v->wte = base + t[0].offset;
+    v->wpe = base + t[1].offset;
+    v->blocks = err_calloc((size_t)m->d.L, sizeof *v->blocks);
+    for (int l = 0; l < m->d.L; l++) {
+        float *p[GPT_TENSORS_PER_BLOCK];
+        for (int i = 0; i < GPT_TENSORS_PER_BLOCK; i++) p[i] = base + t[2 + l * GPT_TENSORS_PER_BLOCK + i].offset;
+        v->blocks[l] = (gpt_block_t){p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11]};
+    }
+    v->lnfw = base + t[m->n_tensors - 2].offset;
+    v->lnfb = base + t[m->n_tensors - 1].offset;
+}
+
+/* Carves `fields` consecutive regions of the given sizes out of one allocation. */
+static float *carve(float **const *fields, const size_t *sizes, int n)
+{
+    size_t total = 0;
+    for (int i = 0; i < n; i++) total += sizes[i];
+    float *mem = err_calloc(total, sizeof(float)), *p = mem;
+    for (int i = 0; i < n; i++) {
+        *fields[i] = p;
+        p += sizes[i];
+    }
+    return mem;
+}
+
+void gpt_create(gpt_t *m, const gpt_dims_t *d, int B, const kernels_ops_t *k)
+{
+    memset(m, 0, sizeof *m);
+    m->d = *d;
+    m->k = k;
+    m->B = B;
+    m->n_tensors = layout(d, NULL);
+    m->tensors = err_calloc((size_t)m->n_tensors, sizeof *m->tensors);
+    layout(d, m->tensors);
+    m->n_params = gpt_param_count(d);
+    m->params = err_calloc(m->n_params, sizeof(float));
+    m->grads = err_calloc(m->n_params, sizeof(float));
+    make_view(&m->p, m, m->params);
+    make_view(&m->g, m, m->grads);
+
+    size_t L = d->L, BT = (size_t)B * d->T, C = d->C, NH = d->NH, T = d->T, V = d->V;
+    gpt_acts_t *a = &m->a;
+    float **const af[] = {&a->resid, &a->resid_mid, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty,
+                          &a->att, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->lnf,
+                          &a->lnf_mean, &a->lnf_rstd, &a->probs, &a->losses};
+    const size_t as[] = {(L + 1) * BT * C, L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C,
+                         L * B * NH * T * T, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, BT * C,
+                         BT, BT, BT * V, BT};
+    m->act_mem = carve(af, as, (int)(sizeof as / sizeof *as));
+    gpt_gacts_t *g = &m->ga;
+    float **const gf[] = {&g->dresid, &g->dresid_mid, &g->dln, &g->dqkv, &g->datty, &g->datt, &g->dfch};
+    const size_t gs[] = {(L + 1) * BT * C, L * BT * C, BT * C, BT * 3 * C, BT * C, B * NH * T * T, BT * 4 * C};
+    m->gact_mem = carve(gf, gs, (int)(sizeof gs / sizeof *gs));
+}
+
+void gpt_destroy(gpt_t *m)
+{
+    free(m->tensors);
+    free(m->params);
+    free(m->grads);
+    free(m->p.blocks);
+    free(m->g.blocks);
+    free(m->act_mem);
+    free(m->gact_mem);
+    memset(m, 0, sizeof *m);
+}
+
+void gpt_init_params(gpt_t *m, rng_t *rng)
+{
+    float resid_scale = 1.0f / sqrtf(2.0f * m->d.L);
+    for (int i = 0; i < m->n_tensors; i++) {
+        const gpt_tensor_t *t = &m->tensors[i];
+        float *w = m->params + t->offset;
+        int is_ln_gain = !strcmp(t->name, "h.ln1w") || !strcmp(t->name, "h.ln2w") || !strcmp(t->name, "lnfw");
+        if (!t->decay) {
+            for (size_t j = 0; j < t->size; j++) w[j] = is_ln_gain ? 1.0f : 0.0f;
+            continue;
+        }
+        float std = 0.02f;
+        if (!strcmp(t->name, "h.projw") || !strcmp(t->name, "h.fcprojw")) std *= resid_scale;
+        for (size_t j = 0; j < t->size; j++) w[j] = std * rng_normal(rng);
+    }
+}
+
+float gpt_forward(gpt_t *m, const int32_t *inputs, const int32_t *targets, int B, int T)
+{
+    CHECK(B >= 1 && B <= m->B && T >= 1 && T <= m->d.T, "batch %dx%d exceeds capacity %dx%d", B, T, m->B, m->d.T);
+    const kernels_ops_t *k = m->k;
+    int C = m->d.C, NH = m->d.NH, V = m->d.V, N = B * T;
+    size_t NC = (size_t)N * C;
+    gpt_acts_t *a = &m->a;
+    m->inputs = inputs;
+    m->targets = targets;
+    m->b = B;
+    m->t = T;
+
+    k->encoder_forward(a->resid, inputs, m->p.wte, m->p.wpe, B, T, C);
+    for (int l = 0; l < m->d.L; l++) {
+        const gpt_block_t *w = &m->p.blocks[l];
+        float *h = a->resid + l * NC, *mid = a->resid_mid + l * NC, *out = a->resid + (l + 1) * NC;
+        float *ln1 = a->ln1 + l * NC, *qkv = a->qkv + l * 3 * NC, *atty = a->atty + l * NC;
+        float *ln2 = a->ln2 + l * NC, *fch = a->fch + l * 4 * NC, *fcg = a->fch_gelu + l * 4 * NC;
+        k->layernorm_forward(ln1, a->ln1_mean + (size_t)l * N, a->ln1_rstd + (size_t)l * N, h, w->ln1w, w->ln1b, N, C);
+        k->matmul_forward(qkv, ln1, w->qkvw, w->qkvb, N, C, 3 * C, 0);
+        k->attention_forward(atty, a->att + (size_t)l * B * NH * T * T, qkv, B, T, C, NH);
+        /* the residual add is the matmul's accumulate: mid = h, then mid += atty projw^T + projb */
+        memcpy(mid, h, NC * sizeof *mid);
+        k->matmul_forward(mid, atty, w->projw, w->projb, N, C, C, 1);
+        k->layernorm_forward(ln2, a->ln2_mean + (size_t)l * N, a->ln2_rstd + (size_t)l * N, mid, w->ln2w, w->ln2b, N, C);
+        k->matmul_forward(fch, ln2, w->fcw, w->fcb, N, C, 4 * C, 0);
+        k->gelu_forward(fcg, fch, 4 * NC);
+        memcpy(out, mid, NC * sizeof *out);
+        k->matmul_forward(out, fcg, w->fcprojw, w->fcprojb, N, 4 * C, C, 1);
+    }
+    k->layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->resid + m->d.L * NC, m->p.lnfw, m->p.lnfb, N, C);
+    k->matmul_forward(a->probs, a->lnf, m->p.wte, NULL, N, C, V, 0);
+    k->crossentropy_forward(a->probs, a->losses, targets, N, V);
+    double sum = 0;
+    for (int i = 0; i < N; i++) sum += a->losses[i];
+    return (float)(sum / N);
+}
+
+void gpt_zero_grad(gpt_t *m) { memset(m->grads, 0, m->n_params * sizeof *m->grads); }
+
+void gpt_backward(gpt_t *m, float loss_scale)
+{
+    const kernels_ops_t *k = m->k;
+    int B = m->b, T = m->t, C = m->d.C, NH = m->d.NH, V = m->d.V, L = m->d.L, N = B * T;
+    size_t NC = (size_t)N * C;
+    gpt_acts_t *a = &m->a;
+    gpt_gacts_t *g = &m->ga;
+
+    k->crossentropy_backward(a->probs, m->targets, loss_scale / N, N, V);
+    float *dlogits = a->probs;
+    /* tied unembedding: the logits' weight gradient lands in wte */
+    k->matmul_backward(g->dln, m->g.wte, NULL, dlogits, a->lnf, m->p.wte, N, C, V);
+    float *dtop = g->dresid + L * NC;
+    memset(dtop, 0, NC * sizeof *dtop);
+    k->layernorm_backward(dtop, m->g.lnfw, m->g.lnfb, g->dln, a->resid + L * NC, m->p.lnfw, a->lnf_mean,
+                          a->lnf_rstd, N, C);
+    for (int l = L - 1; l >= 0; l--) {
+        const gpt_block_t *w = &m->p.blocks[l], *dw = &m->g.blocks[l];
+        float *h = a->resid + l * NC, *mid = a->resid_mid + l * NC;
+        float *dout = g->dresid + (l + 1) * NC, *dmid = g->dresid_mid + l * NC, *dh = g->dresid + l * NC;
+        float *fch = a->fch + l * 4 * NC;
+        /* MLP half: out = mid + fcproj(gelu(fc(ln2(mid)))) */
+        k->matmul_backward(g->dfch, dw->fcprojw, dw->fcprojb, dout, a->fch_gelu + l * 4 * NC, w->fcprojw, N, 4 * C, C);
+        k->gelu_backward(g->dfch, fch, g->dfch, 4 * NC);
+        k->matmul_backward(g->dln, dw->fcw, dw->fcb, g->dfch, a->ln2 + l * NC, w->fcw, N, C, 4 * C);
+        memcpy(dmid, dout, NC * sizeof *dmid);
+        k->layernorm_backward(dmid, dw->ln2w, dw->ln2b, g->dln, mid, w->ln2w, a->ln2_mean + (size_t)l * N,
+                              a->ln2_rstd + (size_t)l * N, N, C);
+        /* attention half: mid = h + proj(attn(qkv(ln1(h)))) */
+        k->matmul_backward(g->datty, dw->projw, dw->projb, dmid, a->atty + l * NC, w->projw, N, C, C);
+        k->attention_backward(g->dqkv, g->datt, g->datty, a->qkv + l * 3 * NC, a->att + (size_t)l * B * NH * T * T,
+                              B, T, C, NH);
+        k->matmul_backward(g->dln, dw->qkvw, dw->qkvb, g->dqkv, a->ln1 + l * NC, w->qkvw, N, C, 3 * C);
+        memcpy(dh, dmid, NC * sizeof *dh);
+        k->layernorm_backward(dh, dw->ln1w, dw->ln1b, g->dln, h, w->ln1w, a->ln1_mean + (size_t)l * N,
+                              a->ln1_rstd + (size_t)l * N, N, C);
+        if (m->on_block_done) m->on_block_done(m->hook_ctx, l);
+    }
+    k->encoder_backward(m->g.wte, m->g.wpe, g->dresid, m->inputs, B, T, C);
+}
+
+double gpt_flops_per_token(const gpt_dims_t *d, int T)
+{
+    double C = d->C, matmul_weights = (double)d->L * 12.0 * C * C + (double)d->V * C;
+    return 6.0 * matmul_weights + 12.0 * d->L * (double)T * C;
+}

@@ -1,0 +1,127 @@
+/* model: a GPT-2-style causal language model (pre-LayerNorm, tied unembedding), forward and backward.
+ *
+ * All parameters live in one contiguous buffer and all gradients in a second with the same layout, so
+ * one allreduce covers them. The layout, in order (each block contiguous, so a block's gradients form
+ * one bucket that can be reduced as soon as backward leaves the block):
+ *   wte (V,C)  wpe (T,C)
+ *   for l in 0..L-1: ln1w (C) ln1b (C) qkvw (3C,C) qkvb (3C) projw (C,C) projb (C)
+ *                    ln2w (C) ln2b (C) fcw (4C,C) fcb (4C) fcprojw (C,4C) fcprojb (C)
+ *   lnfw (C)  lnfb (C)
+ * gpt_tensors() lists exactly this, and every view is built from that list. */
+#ifndef IL_MODEL_H
+#define IL_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model/kernels.h"
+#include "core/rng.h"
+
+typedef struct {
+    int V;  /* vocabulary size */
+    int T;  /* context length */
+    int L;  /* blocks */
+    int NH; /* heads */
+    int C;  /* channels (d_model) */
+} gpt_dims_t;
+
+enum { GPT_TENSORS_PER_BLOCK = 12 };
+
+typedef struct {
+    const char *name; /* "wte", "h.qkvw", ... (h. = inside a block) */
+    int layer;        /* block index, -1 outside blocks */
+    size_t offset;    /* floats from the start of the buffer */
+    size_t size;      /* floats */
+    int decay;        /* 1: AdamW weight decay applies (matrices and embeddings, not biases or LN gains) */
+} gpt_tensor_t;
+
+typedef struct {
+    float *ln1w, *ln1b; /* (C) */
+    float *qkvw;        /* (3C, C) */
+    float *qkvb;        /* (3C) */
+    float *projw;       /* (C, C) */
+    float *projb;       /* (C) */
+    float *ln2w, *ln2b; /* (C) */
+    float *fcw;         /* (4C, C) */
+    float *fcb;         /* (4C) */
+    float *fcprojw;     /* (C, 4C) */
+    float *fcprojb;     /* (C) */
+} gpt_block_t;
+
+typedef struct {
+    float *wte;          /* (V, C) */
+    float *wpe;          /* (T, C) */
+    gpt_block_t *blocks; /* [L] */
+    float *lnfw, *lnfb;  /* (C) */
+} gpt_view_t;
+
+/* Forward activations for a batch of up to B rows (kept for backward and for tracing). */
+typedef struct {
+    float *resid;     /* (L+1, B, T, C) residual stream h^l entering block l; resid[L] leaves the last */
+    float *resid_mid; /* (L, B, T, C) after attention, before the MLP */
+    float *ln1;       /* (L, B, T, C) */
+    float *ln1_mean, *ln1_rstd; /* (L, B, T) */
+    float *qkv;       /* (L, B, T, 3C) */
+    float *atty;      /* (L, B, T, C) attention output before the projection */
+    float *att;       /* (L, B, NH, T, T) attention probabilities */
+    float *ln2;       /* (L, B, T, C) */
+    float *ln2_mean, *ln2_rstd; /* (L, B, T) */
+    float *fch;       /* (L, B, T, 4C) before GELU */
+    float *fch_gelu;  /* (L, B, T, 4C) */
+    float *lnf;       /* (B, T, C) */
+    float *lnf_mean, *lnf_rstd; /* (B, T) */
+    float *probs;     /* (B, T, V) softmax; backward turns it into dlogits in place */
+    float *losses;    /* (B, T) per-token loss */
+} gpt_acts_t;
+
+/* Gradients with respect to activations, written by backward. */
+typedef struct {
+    float *dresid;     /* (L+1, B, T, C) dL/dh^l */
+    float *dresid_mid; /* (L, B, T, C) */
+    float *dln;        /* (B, T, C) scratch: the gradient entering a LayerNorm's output */
+    float *dqkv;       /* (B, T, 3C) */
+    float *datty;      /* (B, T, C) */
+    float *datt;       /* (B, NH, T, T) scratch */
+    float *dfch;       /* (B, T, 4C) */
+} gpt_gacts_t;
+
+typedef struct {
+    gpt_dims_t d;
+    const kernels_ops_t *k;
+    int n_tensors;
+    gpt_tensor_t *tensors; /* [n_tensors] */
+    size_t n_params;
+    float *params;         /* [n_params] */
+    float *grads;          /* [n_params] */
+    gpt_view_t p, g;       /* views of params and grads */
+    int B;                 /* batch capacity of the activation buffers */
+    gpt_acts_t a;
+    gpt_gacts_t ga;
+    float *act_mem, *gact_mem;
+    /* If set, gpt_backward calls it as soon as block `layer`'s parameter gradients are final (layers
+     * L-1 down to 0), so their reduction can start while backward goes on below. */
+    void (*on_block_done)(void *ctx, int layer);
+    void *hook_ctx;
+    /* set by gpt_forward, used by gpt_backward */
+    const int32_t *inputs, *targets; /* (B, T) */
+    int b, t;                        /* rows and positions of the last forward */
+} gpt_t;
+
+/* Returns 0, or -1 with err_set() naming the offending key (model.d_model, ...). */
+int gpt_dims_check(const gpt_dims_t *d);
+size_t gpt_param_count(const gpt_dims_t *d);
+/* Allocates parameters, gradients and activations for up to B rows; dims must pass gpt_dims_check. */
+void gpt_create(gpt_t *m, const gpt_dims_t *d, int B, const kernels_ops_t *k);
+void gpt_destroy(gpt_t *m);
+/* N(0, 0.02) weights, residual output projections scaled by 1/sqrt(2L), LN gains 1, biases 0. */
+void gpt_init_params(gpt_t *m, rng_t *rng);
+/* inputs, targets (B, T) with B <= capacity, T <= d.T. Returns the mean loss over B*T tokens. */
+float gpt_forward(gpt_t *m, const int32_t *inputs, const int32_t *targets, int B, int T);
+void gpt_zero_grad(gpt_t *m);
+/* Accumulates d(loss_scale * mean loss)/dparams into m->grads, for the last forward. */
+void gpt_backward(gpt_t *m, float loss_scale);
+/* FLOPs of one forward+backward per token: 6 per matmul weight plus 12*L*T*C for attention (the usual
+ * model-FLOPs count: full T x T scores, no credit for causality). */
+double gpt_flops_per_token(const gpt_dims_t *d, int T);
+
+#endif

@@ -1,0 +1,24 @@
+/* snapshot: the trainer's checkpoints. A checkpoint is a directory ckpt/step_NNNNNNNN/ holding
+ * state.ckpt (everything needed to continue bit for bit: config, dims, data identity, step, parameters,
+ * AdamW state, RNG, data offset, world size) and, written last, after every rank has finished its part,
+ * the marker file COMPLETE. A directory without the marker is a checkpoint that was interrupted: resume
+ * ignores it and the next save of that step replaces it. */
+#ifndef IL_SNAPSHOT_H
+#define IL_SNAPSHOT_H
+
+#include "run/train.h"
+
+/* Collective: checkpoint of the current step, then rotation per run.keep_ckpts. */
+int snapshot_save(trainer_t *tr);
+/* Collective: restores the newest complete checkpoint that reads back whole (an unreadable one is
+ * reported and the next older tried); *found is 0 when there is none. Fails, naming the key, when the
+ * checkpoint belongs to another experiment. */
+int snapshot_resume(trainer_t *tr, int *found);
+/* Fails (err_set, naming `where` and the key) unless `now` describes the same experiment as `saved`:
+ * only keys about speed, logging, file locations and the split of the global batch may differ. */
+int snapshot_same_experiment(const config_t *saved, const config_t *now, const char *where);
+/* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
+ * capacity B; *tokenizer_id receives the id of the data it was trained on. */
+int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);
+
+#endif

@@ -1,0 +1,309 @@
+#include "run/train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/afile.h"
+#include "core/err.h"
+#include "run/snapshot.h"
+
+volatile sig_atomic_t train_stop_signal;
+
+static void on_stop_signal(int sig) { train_stop_signal = sig; }
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* ---- setup ---- */
+
+static int open_data(trainer_t *tr)
+{
+    config_t *c = &tr->cfg;
+    if (shard_read(&tr->train_shard, c->train_path)) return -1;
+    int V = (int)tr->train_shard.vocab_size;
+    if (c->vocab_size == 0) c->vocab_size = V;
+    else if (c->vocab_size < V)
+        return err_set("model.vocab_size = %d is smaller than the vocabulary of %s (%d)", c->vocab_size,
+                       c->train_path, V);
+    tr->has_val = c->val_path[0] != '\0';
+    if (tr->has_val && shard_read_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id,
+                                         tr->train_shard.vocab_size))
+        return -1;
+    if (config_validate(c, tr->dist.size)) return -1;
+    if (tr->has_val && tr->val_shard.n_tokens < (uint64_t)c->seq_len + 1)
+        return err_set("%s: %llu tokens, fewer than one window of model.seq_len + 1 = %d", c->val_path,
+                       (unsigned long long)tr->val_shard.n_tokens, c->seq_len + 1);
+    gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
+    if (gpt_dims_check(&d)) return -1;
+    /* rank r owns the lanes [r G/P, (r+1) G/P) of the global batch G */
+    int per_rank = c->global_batch / tr->dist.size;
+    return loader_init(&tr->loader, &tr->train_shard, c->global_batch, tr->dist.rank * per_rank, per_rank,
+                       c->seq_len);
+}
+
+/* Rank 0: the run directory, its config and its log. */
+static int open_run_dir(trainer_t *tr, int resume)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.ini", tr->dir);
+    int existing = access(path, F_OK) == 0;
+    if (existing && !resume)
+        return err_set("%s: run directory already exists; pass --resume to continue it, or set run.name", tr->dir);
+    if (existing) { /* even before its first checkpoint, a run is one experiment */
+        config_t saved = tr->cfg;
+        if (config_load(&saved, path) || snapshot_same_experiment(&saved, &tr->cfg, path)) return -1;
+    }
+    snprintf(path, sizeof path, "%s/ckpt", tr->dir);
+    if (afile_mkdirs(path)) return -1;
+    snprintf(path, sizeof path, "%s/config.ini", tr->dir);
+    if (!existing && config_save(&tr->cfg, path, AFILE_KEEP)) return -1;
+    return runlog_open(&tr->log, tr->dir);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    int sigs[] = {SIGTERM, SIGUSR2, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
+}
+
+int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv)
+{
+    memset(tr, 0, sizeof *tr);
+    tr->cfg = *cfg;
+    tr->dist = *dist;
+    tr->saved_step = -1;
+    tr->last_val_loss = NAN;
+    tr->last_val_step = -1;
+    config_t *c = &tr->cfg;
+    /* ranks and threads never oversubscribe the cores unless asked to: Slurm's cores per task when it
+     * says, else one thread per rank when there are several */
+    const char *slurm_cpus = getenv("SLURM_CPUS_PER_TASK");
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    else if (slurm_cpus && atoi(slurm_cpus) > 0) omp_set_num_threads(atoi(slurm_cpus));
+    else if (dist->size > 1) omp_set_num_threads(1);
+    if (dist_agree(open_data(tr))) return -1;
+    tr->accum = c->global_batch / (c->micro_batch * dist->size);
+    if (snprintf(tr->dir, sizeof tr->dir, "%s/%s", c->out_dir, c->name) >= (int)sizeof tr->dir)
+        return dist_agree(err_set("run directory path too long"));
+    if (dist_agree(dist->rank == 0 ? open_run_dir(tr, resume) : 0)) return -1;
+
+    gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
+    gpt_create(&tr->model, &d, c->micro_batch, &kernels_fast);
+    adamw_create(&tr->opt, tr->model.n_params);
+    rng_seed(&tr->rng, c->seed);
+    if (dist->rank == 0) gpt_init_params(&tr->model, &tr->rng);
+    CHECK_RC(MPI_Bcast(tr->model.params, (int)tr->model.n_params, MPI_FLOAT, 0, MPI_COMM_WORLD), dist_strerror);
+    CHECK_RC(MPI_Bcast(tr->rng.s, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD), dist_strerror);
+    gsync_init(&tr->sync, &tr->model, (size_t)c->bucket_kb << 10, c->overlap_comm);
+    size_t bt = (size_t)c->micro_batch * c->seq_len;
+    tr->inputs = err_calloc(bt, sizeof *tr->inputs);
+    tr->targets = err_calloc(bt, sizeof *tr->targets);
+
+    int found = 0;
+    if (resume && snapshot_resume(tr, &found)) return -1;
+    if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
+        return -1;
+    if (tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->dir, dist->rank, dist->size, tr->step, argc,
+                    argv))
+        return -1;
+    if (dist->rank == 0) {
+        runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
+                                "%d ranks x %d micro-batch x %d accumulation; %d threads per rank",
+                      tr->dir, tr->model.n_params, d.V, d.T, d.L, d.NH, d.C, c->global_batch, c->seq_len,
+                      dist->size, c->micro_batch, tr->accum, omp_get_max_threads());
+        if (resume)
+            runlog_printf(&tr->log, found ? "resumed at step %lld" : "no checkpoint yet: starting at step %lld",
+                          (long long)tr->step);
+    }
+    install_signals();
+    return 0;
+}
+
+void train_close(trainer_t *tr)
+{
+    tracer_close(&tr->tracer);
+    runlog_close(&tr->log);
+    gpt_destroy(&tr->model);
+    adamw_destroy(&tr->opt);
+    gsync_free(&tr->sync);
+    shard_free(&tr->train_shard);
+    if (tr->has_val) shard_free(&tr->val_shard);
+    free(tr->inputs);
+    free(tr->targets);
+    memset(tr, 0, sizeof *tr);
+}
+
+/* ---- training ---- */
+
+float train_step(trainer_t *tr, double *grad_norm)
+{
+    const config_t *c = &tr->cfg;
+    gpt_t *m = &tr->model;
+    int P = tr->dist.size;
+    float loss_scale = 1.0f / (float)(tr->accum * P); /* the sum over ranks is then the global mean */
+    tr->traced = tracer_is_step(&tr->tracer, tr->step);
+    gpt_zero_grad(m);
+    double loss = 0;
+    for (int a = 0; a < tr->accum; a++) {
+        loader_next(&tr->loader, c->micro_batch, c->seq_len, tr->inputs, tr->targets, NULL);
+        loss += gpt_forward(m, tr->inputs, tr->targets, c->micro_batch, c->seq_len);
+        if (P > 1 && a == tr->accum - 1) gsync_arm(&tr->sync, m);
+        gpt_backward(m, loss_scale);
+    }
+    if (P > 1) gsync_finish(&tr->sync, m);
+    /* the last micro-batch's activations and their gradients are still in m */
+    if (tr->traced) tracer_capture(&tr->tracer, m, loss_scale);
+    if (P > 1) {
+        loss /= P;
+        CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
+    }
+    *grad_norm = optim_norm(m->grads, m->n_params);
+    float lr = optim_lr(tr->step, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
+    adamw_hparams_t h = {c->beta1, c->beta2, c->eps, c->weight_decay};
+    if (isfinite(*grad_norm))
+        adamw_step(&tr->opt, m->params, m->grads, optim_clip_scale(*grad_norm, c->grad_clip), m->tensors,
+                   m->n_tensors, lr, &h);
+    tr->step++;
+    return (float)(loss / tr->accum);
+}
+
+double train_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss)
+{
+    int T = m->d.T, nc = (int)s->n_cats, rank, size;
+    CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
+    CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &size), dist_strerror);
+    /* [0]: loss sum, [1]: token count, then per category: sums [2, 2+nc), counts [2+nc, 2+2nc) */
+    double *acc = err_calloc(2 + 2 * (size_t)nc, sizeof *acc);
+    int32_t *in = err_calloc((size_t)B * T, sizeof *in), *tg = err_calloc((size_t)B * T, sizeof *tg),
+            *ct = err_calloc((size_t)B * T, sizeof *ct);
+    /* windows spread evenly over the shard, so every part of it (every genre) is scored; rank r takes
+     * windows r, r + P, ... */
+    uint64_t span = s->n_tokens - (uint64_t)T - 1;
+    int w = rank;
+    while (w < windows) {
+        int b = 0;
+        for (; b < B && w < windows; b++, w += size)
+            loader_window(s, windows > 1 ? span * (uint64_t)w / (uint64_t)(windows - 1) : 0, T, in + (size_t)b * T,
+                        tg + (size_t)b * T, ct + (size_t)b * T);
+        gpt_forward(m, in, tg, b, T);
+        for (int i = 0; i < b * T; i++) {
+            acc[0] += m->a.losses[i];
+            acc[1]++;
+            if (ct[i] >= 0 && ct[i] < nc) {
+                acc[2 + ct[i]] += m->a.losses[i];
+                acc[2 + nc + ct[i]]++;
+            }
+        }
+    }
+    CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, acc, 2 + 2 * nc, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
+    for (int k = 0; k < nc && cat_loss; k++) cat_loss[k] = acc[2 + nc + k] > 0 ? acc[2 + k] / acc[2 + nc + k] : NAN;
+    double mean = acc[0] / acc[1];
+    free(acc);
+    free(in);
+    free(tg);
+    free(ct);
+    return mean;
+}
+
+static void validate(trainer_t *tr)
+{
+    const config_t *c = &tr->cfg;
+    int nc = (int)tr->val_shard.n_cats;
+    double *cat_loss = err_calloc((size_t)nc + 1, sizeof *cat_loss);
+    tr->last_val_loss = train_eval(&tr->model, &tr->val_shard, c->micro_batch, c->eval_batches * c->global_batch,
+                                   cat_loss);
+    tr->last_val_step = tr->step;
+    if (tr->dist.rank == 0) {
+        const char **names = err_calloc((size_t)nc + 1, sizeof *names);
+        for (int k = 0; k < nc; k++) names[k] = tr->val_shard.cats[k];
+        runlog_val(&tr->log, tr->step, tr->last_val_loss, nc, names, cat_loss);
+        free(names);
+    }
+    free(cat_loss);
+}
+
+/* A 64-bit hash of the parameters' bits: equal on every rank unless they have drifted apart. */
+static uint64_t params_hash(const gpt_t *m)
+{
+    const uint32_t *w = (const uint32_t *)m->params;
+    uint64_t h = 0x9E3779B97F4A7C15ull;
+    for (size_t i = 0; i < m->n_params; i++) h = (h ^ w[i]) * 0x100000001B3ull;
+    return h;
+}
+
+static int check_replicas(const trainer_t *tr)
+{
+    uint64_t h = params_hash(&tr->model), lo, hi;
+    CHECK_RC(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
+    CHECK_RC(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD), dist_strerror);
+    if (lo != hi)
+        return err_set("ranks diverged at step %lld: their parameters differ (checksums %016llx .. %016llx); "
+                       "this is a bug or a hardware fault, not a setting",
+                       (long long)tr->step, (unsigned long long)lo, (unsigned long long)hi);
+    return 0;
+}
+
+/* Collective: did any rank receive a stop signal? */
+static int stop_requested(void)
+{
+    int mine = train_stop_signal != 0, any;
+    CHECK_RC(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), dist_strerror);
+    return any;
+}
+
+int train_run(trainer_t *tr)
+{
+    const config_t *c = &tr->cfg;
+    int root = tr->dist.rank == 0, do_val = tr->has_val && c->eval_interval > 0;
+    if (do_val && tr->step == 0) validate(tr);
+    double tokens = (double)c->global_batch * c->seq_len;
+    float loss = NAN;
+    while (tr->step < c->max_steps) {
+        if (stop_requested()) {
+            if (tr->saved_step != tr->step && snapshot_save(tr)) return TRAIN_FAILED;
+            if (root) runlog_printf(&tr->log, "stopped by a signal at step %lld; resume with --resume",
+                                    (long long)tr->step);
+            return TRAIN_PREEMPTED;
+        }
+        double t0 = now(), wait0 = tr->sync.wait_s, norm;
+        loss = train_step(tr, &norm);
+        double dt = now() - t0;
+        tr->comm_wait_s += tr->sync.wait_s - wait0;
+        if (!isfinite(loss) || !isfinite(norm)) {
+            err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
+                    "optim.warmup_steps", (long long)tr->step, loss, norm);
+            return TRAIN_FAILED;
+        }
+        if (c->check_interval > 0 && tr->step % c->check_interval == 0 && check_replicas(tr)) return TRAIN_FAILED;
+        int last = tr->step == c->max_steps;
+        float lr = optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
+        if (root) {
+            runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
+            runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
+        }
+        if (tr->traced) { /* the record of update tr->step - 1, whose forward ran on the weights validated last */
+            int64_t s = tr->step - 1;
+            trace_record_t rec = {s, loss, lr, norm, tokens / dt, dt, tr->last_val_step == s ? tr->last_val_loss : NAN};
+            tracer_write(&tr->tracer, &rec);
+        }
+        if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
+        if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last)
+            if (snapshot_save(tr)) return TRAIN_FAILED;
+    }
+    if (root)
+        runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
+                      tr->last_val_loss);
+    return TRAIN_DONE;
+}

@@ -1,0 +1,76 @@
+/* train: a training run as a library, so the trainer tool, tracing and the tests all drive the same
+ * code. Every rank of the MPI world calls the same functions; rank 0 alone writes the run directory
+ * <out_dir>/<name>/ (config.ini, log.txt, metrics.jsonl, launches.jsonl, ckpt/step_NNNNNNNN/). */
+#ifndef IL_TRAIN_H
+#define IL_TRAIN_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "core/config.h"
+#include "data/loader.h"
+#include "core/dist.h"
+#include "model/gsync.h"
+#include "model/gpt.h"
+#include "model/adamw.h"
+#include "model/optim.h"
+#include "core/runlog.h"
+#include "data/shard.h"
+#include "trace/tracer.h"
+
+typedef struct {
+    config_t cfg;
+    dist_t dist;
+    char dir[4096];          /* run directory */
+    shard_t train_shard, val_shard;
+    int has_val;
+    loader_t loader;         /* this rank's lanes of the training shard */
+    gpt_t model;
+    adamw_t opt;
+    gsync_t sync;
+    rng_t rng;
+    int64_t step;            /* optimizer updates done */
+    int64_t saved_step;      /* step of the newest checkpoint written or restored; -1: none */
+    int accum;               /* micro-steps per update on each rank */
+    int32_t *inputs, *targets; /* (micro_batch, T) */
+    runlog_t log;            /* rank 0 only */
+    tracer_t tracer;
+    int traced;              /* the last train_step captured a trace record */
+    double last_val_loss;
+    int64_t last_val_step;   /* step at which last_val_loss was measured; -1: none yet */
+    double comm_wait_s;      /* time spent waiting for gradient reductions, summed */
+} trainer_t;
+
+/* What train_run ended with. */
+enum { TRAIN_DONE = 0, TRAIN_PREEMPTED = 1, TRAIN_FAILED = -1 };
+
+/* Collective. Creates the run (refusing an existing run directory unless resume is set), or, with resume,
+ * continues from its newest complete checkpoint (starting fresh when there is none yet). Returns 0, or -1
+ * on every rank with err_msg() set to the failing rank's message. */
+int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv);
+/* Collective. Trains to cfg.max_steps, validating and checkpointing on schedule. When SIGTERM, SIGUSR2
+ * or SIGHUP reached any rank, all ranks stop at the next step boundary, write a checkpoint and return
+ * TRAIN_PREEMPTED. */
+int train_run(trainer_t *tr);
+void train_close(trainer_t *tr);
+
+/* Collective: one optimizer update (accum micro-batches per rank, gradients averaged over ranks).
+ * Returns the global mean loss and sets *grad_norm. */
+float train_step(trainer_t *tr, double *grad_norm);
+
+/* Collective: scores `windows` windows of T tokens spread evenly over the shard, B at a time, the ranks
+ * sharing the windows. cat_loss (s->n_cats entries, may be NULL) receives the token-weighted loss per
+ * category, NaN where a category had no tokens. Returns the mean loss per token. */
+double train_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss);
+
+/* Collective: writes the checkpoint for the current step and rotates old ones per run.keep_ckpts. */
+int train_save(trainer_t *tr);
+
+/* Loads a checkpoint's model (dims, params) for scoring; *tokenizer_id receives the id of the data it
+ * was trained on. The model is created with batch capacity B. */
+int train_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);
+
+/* The signal that asked the run to stop (0: none). Set by the handlers train_open installs. */
+extern volatile sig_atomic_t train_stop_signal;
+
+#endif

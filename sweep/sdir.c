@@ -1,0 +1,145 @@
+#include "sweep/sdir.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/afile.h"
+#include "core/bytes.h"
+#include "core/err.h"
+
+const char *const sdir_job_files[SDIR_N_JOB_FILES] = {"sweep-task.sbatch", "aggregate.sbatch", "il-step.sh"};
+
+int sdir_fail(int code)
+{
+    fprintf(stderr, "il-sweep: %s\n", err_msg());
+    return code;
+}
+
+void sdir_path(const sdir_t *w, char *buf, size_t n, const char *rel) { snprintf(buf, n, "%s/%s", w->dir, rel); }
+
+int sdir_n_runs(const sdir_t *w) { return w->manifest.rows - 1; }
+
+const char *sdir_run_name(const sdir_t *w, int i) { return w->manifest.cell[(i + 1) * w->manifest.cols + 1]; }
+
+int sdir_locate_self(sdir_t *w)
+{
+    ssize_t len = readlink("/proc/self/exe", w->self, sizeof w->self - 1);
+    if (len < 0) return err_set("/proc/self/exe: %s", strerror(errno));
+    w->self[len] = '\0';
+    char copy[PATH_MAX];
+    snprintf(copy, sizeof copy, "%s", w->self);
+    snprintf(w->trainer, sizeof w->trainer, "%s/il-train", dirname(copy));
+    return 0;
+}
+
+int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n)
+{
+    char d[PATH_MAX], candidate[PATH_MAX + 64];
+    snprintf(d, sizeof d, "%s", w->self);
+    for (int up = 0; up < 5; up++) {
+        char *parent = dirname(d);
+        memmove(d, parent, strlen(parent) + 1);
+        snprintf(candidate, sizeof candidate, "%s/jobs/%s", d, sdir_job_files[0]);
+        if (access(candidate, R_OK) == 0 && (size_t)snprintf(buf, n, "%s/jobs", d) < n) return 0;
+    }
+    return err_set("cannot find jobs/%s above %s", sdir_job_files[0], w->self);
+}
+
+int sdir_open(sdir_t *w, const char *dir)
+{
+    memset(w, 0, sizeof *w);
+    if (!realpath(dir, w->dir)) return err_set("%s: not a sweep directory: %s", dir, strerror(errno));
+    char path[PATH_MAX + 64];
+    sdir_path(w, path, sizeof path, "spec.ini");
+    if (sweep_load(&w->spec, path)) return -1;
+    sdir_path(w, path, sizeof path, "manifest.tsv");
+    if (tsv_read(&w->manifest, path)) return -1;
+    if (w->manifest.cols < 2 || strcmp(w->manifest.cell[0], "index") || strcmp(w->manifest.cell[1], "run"))
+        return err_set("%s:1: expected the header 'index<TAB>run...'", path);
+    sdir_path(w, path, sizeof path, "submit_dir");
+    uint8_t *text;
+    size_t len;
+    if (bytes_read_file(path, &text, &len)) return -1;
+    snprintf(w->submit_dir, sizeof w->submit_dir, "%.*s", (int)strcspn((char *)text, "\n"), (char *)text);
+    free(text);
+    return sdir_locate_self(w);
+}
+
+void sdir_close(sdir_t *w)
+{
+    sweep_free(&w->spec);
+    tsv_free(&w->manifest);
+}
+
+static int write_file(const char *path, const void *data, size_t n, mode_t mode)
+{
+    afile_t af;
+    if (afile_open(&af, path, AFILE_REPLACE)) return -1;
+    if (afile_write(&af, data, n)) {
+        afile_abort(&af);
+        return -1;
+    }
+    if (fchmod(fileno(af.f), mode)) {
+        afile_abort(&af);
+        return err_set("%s: chmod: %s", path, strerror(errno));
+    }
+    return afile_commit(&af);
+}
+
+/* A whole file copied to <dir>/<rel> with the given mode. */
+static int copy_in(const sdir_t *w, const char *src, const char *rel, mode_t mode)
+{
+    uint8_t *text;
+    size_t len;
+    char path[PATH_MAX + 64];
+    if (bytes_read_file(src, &text, &len)) return -1;
+    sdir_path(w, path, sizeof path, rel);
+    int rc = write_file(path, text, len, mode);
+    free(text);
+    return rc;
+}
+
+int sdir_write(const sdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
+               size_t manifest_len)
+{
+    char path[PATH_MAX + CONFIG_STR + 16], jobs_dir[PATH_MAX];
+    const char *subdirs[] = {"configs", "runs", "logs", "jobs"};
+    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
+        sdir_path(w, path, sizeof path, subdirs[i]);
+        if (afile_mkdirs(path)) return -1;
+    }
+    int rc = copy_in(w, spec_path, "spec.ini", 0644);
+    sdir_path(w, path, sizeof path, "manifest.tsv");
+    rc = rc ? rc : write_file(path, manifest, manifest_len, 0644);
+    char submit_dir[PATH_MAX + 2];
+    snprintf(submit_dir, sizeof submit_dir, "%s\n", w->submit_dir);
+    sdir_path(w, path, sizeof path, "submit_dir");
+    rc = rc ? rc : write_file(path, submit_dir, strlen(submit_dir), 0644);
+    for (int i = 0; i < n && rc == 0; i++) {
+        snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, runs[i].cfg.name);
+        rc = config_save(&runs[i].cfg, path, AFILE_REPLACE);
+    }
+    if (rc || sdir_jobs_dir(w, jobs_dir, sizeof jobs_dir)) return -1;
+    for (int i = 0; i < SDIR_N_JOB_FILES && rc == 0; i++) {
+        char src[PATH_MAX + 64], rel[64];
+        snprintf(src, sizeof src, "%s/%s", jobs_dir, sdir_job_files[i]);
+        snprintf(rel, sizeof rel, "jobs/%s", sdir_job_files[i]);
+        rc = copy_in(w, src, rel, 0755);
+    }
+    return rc;
+}
+
+int sdir_record_job(const sdir_t *w, const char *line)
+{
+    char path[PATH_MAX + 64];
+    sdir_path(w, path, sizeof path, "jobs.tsv");
+    FILE *f = fopen(path, "a");
+    if (!f) return err_set("%s: cannot append: %s", path, strerror(errno));
+    fputs(line, f);
+    return fclose(f) ? err_set("%s: write failed: %s", path, strerror(errno)) : 0;
+}

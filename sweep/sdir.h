@@ -1,0 +1,49 @@
+/* sdir: a sweep directory (docs/sweeps.md): the copy of its spec, the manifest of its runs, one config per
+ * run, the job scripts, the directory the jobs run in, and the record of submitted jobs. */
+#ifndef IL_SWEEP_SDIR_H
+#define IL_SWEEP_SDIR_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "sweep/sweep.h"
+#include "sweep/tsv.h"
+
+/* The job scripts copied into every sweep directory, from the repository's jobs/. */
+enum { SDIR_N_JOB_FILES = 3 };
+extern const char *const sdir_job_files[SDIR_N_JOB_FILES];
+
+typedef struct {
+    char dir[PATH_MAX];        /* absolute */
+    char submit_dir[PATH_MAX]; /* where jobs run: paths in the configs are relative to it */
+    char self[PATH_MAX];       /* this program, for the aggregation job */
+    char trainer[PATH_MAX];    /* il-train next to it */
+    sweep_spec_t spec;
+    tsv_t manifest;
+} sdir_t;
+
+/* Reads a sweep directory written by submit: its spec copy (resources), manifest and submit directory.
+ * Returns 0, or -1 with err_set(); sdir_close() is safe either way. */
+int sdir_open(sdir_t *w, const char *dir);
+void sdir_close(sdir_t *w);
+/* Fills self and trainer from /proc/self/exe. */
+int sdir_locate_self(sdir_t *w);
+/* jobs/ of the checkout this program was built in (build/bin/il-sweep, or a deeper BUILD). */
+int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n);
+
+/* Says err_msg() as "il-sweep: ..." on stderr and returns code: the commands' common way out. */
+int sdir_fail(int code);
+
+/* <dir>/<rel> */
+void sdir_path(const sdir_t *w, char *buf, size_t n, const char *rel);
+int sdir_n_runs(const sdir_t *w);
+const char *sdir_run_name(const sdir_t *w, int i);
+
+/* Writes everything a sweep directory holds before its jobs run; all of it is rewritten identically on a
+ * resubmission of the same spec. */
+int sdir_write(const sdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
+               size_t manifest_len);
+/* Appends one line to jobs.tsv: "array<TAB>JOBID<TAB>OFFSET<TAB>IDS" or "aggregate<TAB>JOBID". */
+int sdir_record_job(const sdir_t *w, const char *line);
+
+#endif

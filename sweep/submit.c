@@ -1,0 +1,215 @@
+#include "sweep/submit.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/afile.h"
+#include "core/bytes.h"
+#include "core/err.h"
+#include "sweep/argv.h"
+#include "sweep/local.h"
+#include "sweep/slurm.h"
+#include "sweep/status.h"
+
+/* The options every job of the sweep shares. */
+static void common_options(argv_t *a, const sdir_t *w, const char *job_name)
+{
+    const sweep_spec_t *s = &w->spec;
+    argv_add(a, "sbatch");
+    argv_add(a, "--parsable");
+    argv_add(a, "--job-name=%s", job_name);
+    if (*s->partition) argv_add(a, "--partition=%s", s->partition);
+    if (*s->account) argv_add(a, "--account=%s", s->account);
+    if (*s->qos) argv_add(a, "--qos=%s", s->qos);
+    argv_add(a, "--chdir=%s", w->submit_dir);
+}
+
+/* Submits the runs idx[0..n) as arrays of at most MaxArraySize tasks, each array after the previous one
+ * so that the throttle holds over the whole sweep, then the aggregation job after all of them. */
+static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
+{
+    const sweep_spec_t *s = &w->spec;
+    int from_cluster, max_array = slurm_max_array_size(&from_cluster);
+    slurm_chunk_t *chunks;
+    int nc = slurm_chunks(idx, n, max_array, &chunks);
+    if (nc < 0) return -1;
+    printf("# ---- sbatch command lines: %d run(s) in %d array(s) (MaxArraySize %d%s), throttle %d%s ----\n", n, nc, max_array,
+           from_cluster ? " from scontrol show config" : ": scontrol unavailable, Slurm's default", s->throttle,
+           s->throttle ? "" : " (none)");
+    char deps[4096] = "afterany", prev[64] = "";
+    int rc = 0;
+    for (int c = 0; c < nc && rc == 0; c++) {
+        argv_t a = {0};
+        common_options(&a, w, s->name);
+        if (s->throttle) argv_add(&a, "--array=%s%%%d", chunks[c].spec, s->throttle);
+        else argv_add(&a, "--array=%s", chunks[c].spec);
+        argv_add(&a, "--ntasks=%d", s->ranks);
+        argv_add(&a, "--cpus-per-task=%d", s->cpus_per_task);
+        argv_add(&a, "--time=%s", s->time);
+        if (s->signal_seconds) argv_add(&a, "--signal=B:USR2@%d", s->signal_seconds);
+        argv_add(&a, s->requeue ? "--requeue" : "--no-requeue");
+        argv_add(&a, "--open-mode=append");
+        argv_add(&a, "--output=%s/logs/%%A_%%a.out", w->dir);
+        if (*prev) argv_add(&a, "--dependency=afterany:%s", prev);
+        argv_add(&a, "%s/jobs/sweep-task.sbatch", w->dir);
+        argv_add(&a, "%s", w->dir);
+        argv_add(&a, "%d", chunks[c].offset);
+        argv_add(&a, "%s", s->launcher);
+        argv_add(&a, "%s", w->trainer);
+        char placeholder[32], line[4200];
+        snprintf(placeholder, sizeof placeholder, "<array %d>", c + 1);
+        rc = slurm_sbatch(&a, dry, placeholder, prev, sizeof prev);
+        argv_free(&a);
+        if (rc) break;
+        size_t len = strlen(deps);
+        snprintf(deps + len, sizeof deps - len, ":%s", prev);
+        if (dry) continue;
+        snprintf(line, sizeof line, "array\t%s\t%d\t%s\n", prev, chunks[c].offset, chunks[c].spec);
+        rc = sdir_record_job(w, line);
+        if (rc == 0) printf("submitted array job %s: runs %d + [%s]\n", prev, chunks[c].offset, chunks[c].spec);
+    }
+    free(chunks);
+    if (rc) return -1;
+    argv_t a = {0};
+    char job_name[SWEEP_KEY + 16], job[64];
+    snprintf(job_name, sizeof job_name, "%s-aggregate", s->name);
+    common_options(&a, w, job_name);
+    argv_add(&a, "--ntasks=1");
+    argv_add(&a, "--time=00:30:00");
+    argv_add(&a, "--output=%s/logs/aggregate_%%j.out", w->dir);
+    argv_add(&a, "--dependency=%s", deps);
+    argv_add(&a, "%s/jobs/aggregate.sbatch", w->dir);
+    argv_add(&a, "%s", w->dir);
+    argv_add(&a, "%s", w->self);
+    rc = slurm_sbatch(&a, dry, "<aggregate>", job, sizeof job);
+    argv_free(&a);
+    if (rc || dry) return rc;
+    char line[128];
+    snprintf(line, sizeof line, "aggregate\t%s\n", job);
+    if (sdir_record_job(w, line)) return -1;
+    printf("submitted aggregation job %s (after %s)\n", job, deps);
+    return 0;
+}
+
+/* The whole text of a file, NUL-terminated; NULL (err_msg() says why) when it cannot be read. */
+static char *read_text(const char *path)
+{
+    uint8_t *text;
+    size_t len;
+    return bytes_read_file(path, &text, &len) ? NULL : (char *)text;
+}
+
+static void print_file(const char *title, const char *path)
+{
+    char *text = read_text(path);
+    printf("# ---- %s ----\n%s", title, text ? text : "(unreadable)\n");
+    free(text);
+}
+
+int submit_spec(const char *spec_path, const char *out, int dry, int local)
+{
+    sdir_t w;
+    memset(&w, 0, sizeof w);
+    if (sdir_locate_self(&w) || sweep_load(&w.spec, spec_path)) return sdir_fail(IL_EXIT_INPUT);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", out ? out : "");
+    if (!out) snprintf(dir, sizeof dir, "sweeps/%s", w.spec.name);
+    if (!getcwd(w.submit_dir, sizeof w.submit_dir)) {
+        err_set("cannot read the current directory: %s", strerror(errno));
+        return sdir_fail(IL_EXIT_INPUT);
+    }
+    if (!dry && afile_mkdirs(dir)) return sdir_fail(IL_EXIT_INPUT);
+    /* a dry run writes nothing, so its directory may not exist yet: make it absolute by hand */
+    if (!realpath(dir, w.dir)) {
+        char abs[2 * PATH_MAX + 2];
+        snprintf(abs, sizeof abs, "%s%s%s", *dir == '/' ? "" : w.submit_dir, *dir == '/' ? "" : "/", dir);
+        if (strlen(abs) >= sizeof w.dir) {
+            err_set("--out: path too long");
+            return sdir_fail(IL_EXIT_INPUT);
+        }
+        memcpy(w.dir, abs, strlen(abs) + 1);
+    }
+    char runs_dir[PATH_MAX + 8];
+    sdir_path(&w, runs_dir, sizeof runs_dir, "runs");
+    sweep_run_t *runs;
+    int n;
+    if (sweep_expand(&w.spec, runs_dir, &runs, &n)) {
+        sweep_free(&w.spec);
+        return sdir_fail(IL_EXIT_INPUT);
+    }
+    char *manifest = NULL;
+    size_t manifest_len = 0;
+    FILE *m = open_memstream(&manifest, &manifest_len);
+    CHECK(m && sweep_manifest_write(&w.spec, runs, n, m) == 0, "manifest in memory: %s", err_msg());
+    fclose(m);
+
+    /* A sweep directory belongs to one expansion: the same spec again resumes it; another one would
+     * renumber the runs under jobs that are still queued. */
+    char path[PATH_MAX + 64];
+    sdir_path(&w, path, sizeof path, "manifest.tsv");
+    char *old = read_text(path);
+    int rc = 0, existed = old != NULL;
+    if (old && strcmp(old, manifest))
+        rc = err_set("%s: differs from what %s expands to; submit it with another sweep name or --out", path,
+                     spec_path);
+    free(old);
+    if (rc == 0) printf("# sweep %s: %d run(s) in %s\n", w.spec.name, n, w.dir);
+    if (rc == 0 && dry) {
+        printf("# ---- manifest (%s) ----\n%s", path, manifest);
+        char jobs_dir[PATH_MAX], src[PATH_MAX + 64];
+        rc = sdir_jobs_dir(&w, jobs_dir, sizeof jobs_dir);
+        for (int i = 0; i < SDIR_N_JOB_FILES && rc == 0; i++) {
+            snprintf(src, sizeof src, "%s/%s", jobs_dir, sdir_job_files[i]);
+            print_file(sdir_job_files[i], src);
+        }
+    } else if (rc == 0) {
+        rc = sdir_write(&w, spec_path, runs, n, manifest, manifest_len);
+    }
+    free(manifest);
+    free(runs);
+    if (rc || ((existed || !dry) && (rc = tsv_read(&w.manifest, path)))) {
+        sdir_close(&w);
+        return sdir_fail(IL_EXIT_INPUT);
+    }
+    int *idx = NULL, k = n;
+    if (w.manifest.rows) {
+        /* done runs are never rerun, and queued ones are not queued twice */
+        k = status_select(&w, 1u << ST_NEW | 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
+    } else {
+        idx = err_calloc((size_t)n + 1, sizeof *idx);
+        for (int i = 0; i < n; i++) idx[i] = i;
+    }
+    printf("# %d run(s) to %s; the others are done or queued\n", k, local ? "run here" : "submit");
+    if (local) {
+        int failed = local_run(&w, idx, k);
+        free(idx);
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", w.dir);
+        sdir_close(&w);
+        rc = status_summary(dir);
+        return failed ? IL_EXIT_FAIL : rc;
+    }
+    rc = k ? submit_runs(&w, idx, k, dry) : 0;
+    free(idx);
+    sdir_close(&w);
+    return rc ? sdir_fail(IL_EXIT_FAIL) : IL_EXIT_OK;
+}
+
+int submit_failed(const char *dir, int dry)
+{
+    sdir_t w;
+    if (sdir_open(&w, dir)) {
+        sdir_close(&w);
+        return sdir_fail(IL_EXIT_INPUT);
+    }
+    int *idx, k = status_select(&w, 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
+    printf("# sweep %s: %d failed or preempted run(s) to resubmit\n", w.spec.name, k);
+    int rc = k ? submit_runs(&w, idx, k, dry) : 0;
+    free(idx);
+    sdir_close(&w);
+    return rc ? sdir_fail(IL_EXIT_FAIL) : IL_EXIT_OK;
+}
