@@ -168,7 +168,7 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
     double *scratch = err_calloc((size_t)(n ? n : 1), sizeof *scratch);
     int sign = majority_sign(runs, n);
 
-    fprintf(f, "# Claims: hypotheses H1–H5 of SCIENCE.md\n\n");
+    fprintf(f, "# Claims: hypotheses H1–H5 of docs/science.md\n\n");
     fprintf(f, "%d runs with traces, of %d run directories found; %d inputs skipped (skipped.md). ", n, n_found,
             n_skipped);
     fprintf(f, "Each statistic is computed per run on the rank-merged trace at the last trace step S (\"end of "

@@ -1,4 +1,4 @@
-/* claims: claims.md, the verdict on each hypothesis of SCIENCE.md over all runs with traces.
+/* claims: claims.md, the verdict on each hypothesis of docs/science.md over all runs with traces.
  *
  * Per run, the statistic of rstat.h; when it "holds" (claims.c, hyp[]): H1, H2c, H5: the statistic < 0;
  * H2a, H2b: more than half of the blocks have a positive mean cosine; H3: the smallest depth-to-depth

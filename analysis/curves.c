@@ -49,7 +49,7 @@ static int list_files(const char *tdir, fname_t **out)
             CHECK(f, "out of memory");
         }
         f[n].rank = r, f[n].seg = s;
-        /* a path too long to hold is not listed: tfile_t could not name it either */
+        /* a path too long to hold is not listed: tread_t could not name it either */
         if (snprintf(f[n].path, sizeof f[n].path, "%s/%s", tdir, e->d_name) < (int)sizeof f[n].path) n++;
     }
     closedir(d);
@@ -59,7 +59,7 @@ static int list_files(const char *tdir, fname_t **out)
 }
 
 /* Whether file g fits the run defined by the reference file r; otherwise err_set() the reason. */
-static int consistent(const tfile_t *r, const tfile_t *g, const fname_t *name)
+static int consistent(const tread_t *r, const tread_t *g, const fname_t *name)
 {
     if (g->rank != name->rank || g->segment != name->seg)
         return err_set("foreign: attributes say rank %d segment %d, the file name rank %d segment %d", g->rank,
@@ -73,7 +73,7 @@ static int consistent(const tfile_t *r, const tfile_t *g, const fname_t *name)
 }
 
 /* Files expected but absent: every segment that has any file should have one per rank of its world. */
-static void report_missing(const fname_t *names, int n, const tfile_t *files, const int *ok, skips_t *sk)
+static void report_missing(const fname_t *names, int n, const tread_t *files, const int *ok, skips_t *sk)
 {
     for (int i = 0; i < n; i++) {
         if (!ok[i]) continue;
@@ -93,7 +93,7 @@ static void report_missing(const fname_t *names, int n, const tfile_t *files, co
 }
 
 /* The first step a later launch replayed: the smallest start_step of any later segment, INT64_MAX if none. */
-static int64_t cut_of(int seg, const fname_t *names, const tfile_t *files, const int *ok, int n)
+static int64_t cut_of(int seg, const fname_t *names, const tread_t *files, const int *ok, int n)
 {
     int64_t cut = INT64_MAX;
     for (int j = 0; j < n; j++)
@@ -102,7 +102,7 @@ static int64_t cut_of(int seg, const fname_t *names, const tfile_t *files, const
 }
 
 /* The records of one rank after the segment rule and deduplication, sorted by step; returns the count. */
-static int rank_items(const char *run_dir, int rank, const fname_t *names, const tfile_t *files, const int *ok, int n,
+static int rank_items(const char *run_dir, int rank, const fname_t *names, const tread_t *files, const int *ok, int n,
                       int *warned_seg, skips_t *sk, item_t *out)
 {
     int m = 0;
@@ -141,13 +141,14 @@ static int rank_items(const char *run_dir, int rank, const fname_t *names, const
     return u;
 }
 
-static double weight_of(const tfile_t *f, int rec, tweight_t w, size_t e, int nb)
+static double weight_of(const tread_t *f, int rec, trace_weight_t w, size_t e, int nb)
 {
     switch (w) {
     case W_GLOBAL: return 1;
     case W_BATCH: return (double)f->batch[rec];
     case W_TOKENS: return (double)f->batch[rec] * f->T; /* tokens = B*T (schema) */
     case W_BUCKET: return (double)f->bucket_tokens[(size_t)rec * nb + e % (size_t)nb];
+    case W_NONE: break;
     }
     return 0;
 }
@@ -163,12 +164,18 @@ static int find_step(const int64_t *steps, int n, int64_t s)
     return lo;
 }
 
-static void merge(curves_t *c, const tfile_t *files, item_t *const *items, const int *n_items, int n_ranks)
+size_t curves_len(const curves_t *c, int k)
+{
+    return trace_shape_len(trace_vars[k].shape, c->L, c->T, c->n_bucket, c->n_sv);
+}
+
+static void merge(curves_t *c, const tread_t *files, item_t *const *items, const int *n_items, int n_ranks)
 {
     int L = c->L, T = c->T, nb = c->n_bucket, n = c->n_rec;
-    double *wsum[TV_N];
+    double *wsum[TV_N] = {0};
     for (int k = 0; k < TV_N; k++) {
-        size_t len = (size_t)n * tfile_shape_len(tfile_vars[k].shape, L, T, nb);
+        if (trace_vars[k].weight == W_NONE) continue;
+        size_t len = (size_t)n * curves_len(c, k);
         c->v[k] = err_calloc(len, sizeof *c->v[k]);
         wsum[k] = err_calloc(len, sizeof *wsum[k]);
     }
@@ -178,14 +185,15 @@ static void merge(curves_t *c, const tfile_t *files, item_t *const *items, const
     for (int r = 0; r < n_ranks; r++)
         for (int j = 0; j < n_items[r]; j++) {
             const item_t *it = &items[r][j];
-            const tfile_t *f = &files[it->file];
+            const tread_t *f = &files[it->file];
             int s = find_step(c->step, n, it->step);
             for (int k = 0; k < TV_N; k++) {
-                size_t len = tfile_shape_len(tfile_vars[k].shape, L, T, nb);
+                if (trace_vars[k].weight == W_NONE) continue;
+                size_t len = curves_len(c, k);
                 const double *x = f->v[k] + (size_t)it->rec * len;
                 double *sum = c->v[k] + (size_t)s * len, *ws = wsum[k] + (size_t)s * len;
                 for (size_t e = 0; e < len; e++) {
-                    double w = weight_of(f, it->rec, tfile_vars[k].weight, e, nb);
+                    double w = weight_of(f, it->rec, trace_vars[k].weight, e, nb);
                     if (isfinite(x[e]) && w > 0) sum[e] += w * x[e], ws[e] += w;
                 }
             }
@@ -198,7 +206,8 @@ static void merge(curves_t *c, const tfile_t *files, item_t *const *items, const
             }
         }
     for (int k = 0; k < TV_N; k++) {
-        size_t len = (size_t)n * tfile_shape_len(tfile_vars[k].shape, L, T, nb);
+        if (trace_vars[k].weight == W_NONE) continue;
+        size_t len = (size_t)n * curves_len(c, k);
         for (size_t e = 0; e < len; e++) c->v[k][e] = wsum[k][e] > 0 ? c->v[k][e] / wsum[k][e] : NAN;
         free(wsum[k]);
     }
@@ -219,13 +228,13 @@ int curves_load(curves_t *c, const char *run_dir, skips_t *sk)
         free(names);
         return 0;
     }
-    tfile_t *files = err_calloc((size_t)n, sizeof *files);
+    tread_t *files = err_calloc((size_t)n, sizeof *files);
     int *ok = err_calloc((size_t)n, sizeof *ok), *warned = err_calloc((size_t)n, sizeof *warned), ref = -1;
     for (int i = 0; i < n; i++) {
-        ok[i] = tfile_read(&files[i], names[i].path) == 0 && (ref < 0 || consistent(&files[ref], &files[i], &names[i]) == 0);
+        ok[i] = tread_file(&files[i], names[i].path) == 0 && (ref < 0 || consistent(&files[ref], &files[i], &names[i]) == 0);
         if (!ok[i]) {
             skips_add(sk, names[i].path, err_msg());
-            tfile_free(&files[i]);
+            tread_free(&files[i]);
         } else if (ref < 0) {
             ref = i;
         }
@@ -250,8 +259,8 @@ int curves_load(curves_t *c, const char *run_dir, skips_t *sk)
         for (int r = 0; r < n_ranks; r++)
             for (int j = 0; j < n_items[r]; j++) all[m] = items[r][j], all[m].order = m, m++;
         qsort(all, (size_t)m, sizeof *all, cmp_item);
-        const tfile_t *rf = &files[ref];
-        c->L = rf->L, c->T = rf->T, c->n_bucket = rf->n_bucket;
+        const tread_t *rf = &files[ref];
+        c->L = rf->L, c->T = rf->T, c->n_bucket = rf->n_bucket, c->n_sv = rf->n_sv;
         memcpy(c->param, rf->param, sizeof c->param);
         snprintf(c->run_name, sizeof c->run_name, "%s", rf->run_name);
         c->bucket = err_calloc((size_t)c->n_bucket, sizeof *c->bucket);
@@ -265,13 +274,13 @@ int curves_load(curves_t *c, const char *run_dir, skips_t *sk)
             used++;
             if (files[i].world_size > c->world_size) c->world_size = files[i].world_size;
         }
-        c->param[TP_WORLD].i = c->world_size, c->param[TP_WORLD].d = c->world_size;
+        c->param[TP_WORLD_SIZE].i = c->world_size, c->param[TP_WORLD_SIZE].d = c->world_size;
         merge(c, files, items, n_items, n_ranks);
         for (int r = 0; r < n_ranks; r++) free(items[r]);
         free(items);
         free(n_items);
     }
-    for (int i = 0; i < n; i++) tfile_free(&files[i]);
+    for (int i = 0; i < n; i++) tread_free(&files[i]);
     free(files);
     free(ok);
     free(warned);

@@ -16,6 +16,7 @@
 
 #include "core/afile.h"
 #include "core/err.h"
+#include "analysis/summary.h"
 
 extern char **environ;
 
@@ -127,25 +128,31 @@ typedef struct {
     double *norm_last, *lens, *cos, *cos_local, *loss, *val;
 } run_curves_t;
 
-static int get_int(int ncid, const char *name, size_t r, int *v)
+/* summary.nc was written by this process moments ago: a NetCDF failure reading it is internal. */
+static void get_int(int ncid, const char *name, size_t r, int *v)
 {
     int id;
-    return nc_inq_varid(ncid, name, &id) || nc_get_var1_int(ncid, id, &r, v);
+    CHECK_RC(nc_inq_varid(ncid, name, &id), nc_strerror);
+    CHECK_RC(nc_get_var1_int(ncid, id, &r, v), nc_strerror);
 }
 
-static int get_block(int ncid, const char *name, size_t r, size_t n1, size_t first1, size_t n2, size_t n3, double *v)
+/* Variable tv of schema.h, records [first1, first1 + n1) of run r, n2 x n3 values each. */
+static void get_block(int ncid, int tv, size_t r, size_t n1, size_t first1, size_t n2, size_t n3, double *v)
 {
     int id;
     size_t start[4] = {r, first1, 0, 0}, count[4] = {1, n1, n2, n3};
-    return nc_inq_varid(ncid, name, &id) || nc_get_vara_double(ncid, id, start, count, v);
+    CHECK_RC(nc_inq_varid(ncid, trace_vars[tv].name, &id), nc_strerror);
+    CHECK_RC(nc_get_vara_double(ncid, id, start, count, v), nc_strerror);
 }
 
+/* Run r of summary.nc; -1 when it has no trace records. */
 static int read_run(int ncid, size_t r, run_curves_t *c)
 {
     memset(c, 0, sizeof *c);
-    if (get_int(ncid, "n_step", r, &c->n) || get_int(ncid, "n_depth", r, &c->D) || get_int(ncid, "n_position", r, &c->T) ||
-        c->n < 1)
-        return -1;
+    get_int(ncid, SUMMARY_N_STEP, r, &c->n);
+    get_int(ncid, SUMMARY_N_DEPTH, r, &c->D);
+    get_int(ncid, SUMMARY_N_POSITION, r, &c->T);
+    if (c->n < 1) return -1;
     c->L = c->D - 1;
     size_t n = (size_t)c->n, D = (size_t)c->D, L = (size_t)c->L, T = (size_t)c->T;
     c->step = err_calloc(n, sizeof *c->step);
@@ -157,13 +164,15 @@ static int read_run(int ncid, size_t r, run_curves_t *c)
     c->val = err_calloc(n, sizeof(double));
     int id;
     size_t start[2] = {r, 0}, count[2] = {1, n};
-    return nc_inq_varid(ncid, "train_step", &id) || nc_get_vara_longlong(ncid, id, start, count, c->step) ||
-                   get_block(ncid, "norm", r, 1, n - 1, D, T, c->norm_last) ||
-                   get_block(ncid, "lens", r, n, 0, D, 1, c->lens) || get_block(ncid, "cos", r, n, 0, L, 1, c->cos) ||
-                   get_block(ncid, "cos_local", r, n, 0, L, 1, c->cos_local) ||
-                   get_block(ncid, "loss", r, n, 0, 1, 1, c->loss) || get_block(ncid, "val_loss", r, n, 0, 1, 1, c->val)
-               ? -1
-               : 0;
+    CHECK_RC(nc_inq_varid(ncid, SUMMARY_TRAIN_STEP, &id), nc_strerror);
+    CHECK_RC(nc_get_vara_longlong(ncid, id, start, count, c->step), nc_strerror);
+    get_block(ncid, TV_NORM, r, 1, n - 1, D, T, c->norm_last);
+    get_block(ncid, TV_LENS, r, n, 0, D, 1, c->lens);
+    get_block(ncid, TV_COS, r, n, 0, L, 1, c->cos);
+    get_block(ncid, TV_COS_LOCAL, r, n, 0, L, 1, c->cos_local);
+    get_block(ncid, TV_LOSS, r, n, 0, 1, 1, c->loss);
+    get_block(ncid, TV_VAL_LOSS, r, n, 0, 1, 1, c->val);
+    return 0;
 }
 
 static void free_run(run_curves_t *c)
@@ -249,7 +258,7 @@ static void sweep_figures(ctx_t *x, const char *summary_path, const figures_run_
 {
     const figures_run_t *pick[MAX_PICK];
     int np = pick_runs(runs, n, pick), ncid = -1;
-    if (np && nc_open(summary_path, NC_NOWRITE, &ncid) != NC_NOERR) np = 0;
+    if (np) CHECK_RC(nc_open(summary_path, NC_NOWRITE, &ncid), nc_strerror);
     char names[2048] = "";
     FILE *loss = NULL;
     int nloss = 0;
@@ -260,7 +269,7 @@ static void sweep_figures(ctx_t *x, const char *summary_path, const figures_run_
         snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", nloss ? " " : "", pick[j]->name);
         nloss++;
     }
-    if (ncid >= 0) nc_close(ncid);
+    if (ncid >= 0) CHECK_RC(nc_close(ncid), nc_strerror);
     /* the loss curves of the picked runs, written after their per-run figures reused the data file */
     if (nloss) {
         loss = data_file(x);

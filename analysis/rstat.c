@@ -13,12 +13,10 @@ typedef struct {
     int owned;
 } snap_t;
 
-static size_t len_of(const curves_t *c, int k) { return tfile_shape_len(tfile_vars[k].shape, c->L, c->T, c->n_bucket); }
-
 static void snap_view(snap_t *s, const curves_t *c, int rec)
 {
     s->owned = 0;
-    for (int k = 0; k < TV_N; k++) s->v[k] = c->v[k] + (size_t)rec * len_of(c, k);
+    for (int k = 0; k < TV_N; k++) s->v[k] = c->v[k] ? c->v[k] + (size_t)rec * curves_len(c, k) : NULL;
 }
 
 /* Mean over records [lo, hi) of every element, skipping NaN. */
@@ -26,7 +24,11 @@ static void snap_mean(snap_t *s, const curves_t *c, int lo, int hi)
 {
     s->owned = 1;
     for (int k = 0; k < TV_N; k++) {
-        size_t len = len_of(c, k);
+        size_t len = curves_len(c, k);
+        if (!c->v[k]) {
+            s->v[k] = NULL;
+            continue;
+        }
         s->v[k] = err_calloc(len ? len : 1, sizeof *s->v[k]);
         for (size_t e = 0; e < len; e++) s->v[k][e] = stats_mean(c->v[k] + (size_t)lo * len + e, hi - lo, (int)len);
     }

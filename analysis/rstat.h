@@ -10,7 +10,7 @@
 
 #include "analysis/curves.h"
 
-/* Hypotheses of SCIENCE.md, each with one statistic per run (see claims.c for when it holds). */
+/* Hypotheses of docs/science.md, each with one statistic per run (see claims.c for when it holds). */
 enum { H1, H2A, H2B, H2C, H3, H4, H5, H_N };
 enum { PH_END, PH_EARLY, PH_MIDDLE, PH_LATE, PH_N };
 

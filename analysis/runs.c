@@ -6,34 +6,24 @@
 
 #include "core/err.h"
 #include "model/gpt.h"
+#include "trace/tracer.h"
 #include "core/stats.h"
 #include "analysis/table.h"
 
-static char *dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = err_calloc(n, 1);
-    memcpy(d, s, n);
-    return d;
-}
-
-static void set(tvalue_t *v, double x)
+static void set(trace_value_t *v, double x)
 {
     v->d = x;
     v->i = isfinite(x) ? (int64_t)x : 0;
 }
 
-static void params_from_config(tvalue_t *p, const config_t *c)
+/* The parameters of a run known only from its config.ini: the vocabulary (and so the parameter count) is
+ * unknown when the config takes it from the data. */
+static void params_from_config(trace_value_t *p, const config_t *c)
 {
-    set(&p[TP_D_MODEL], c->d_model), set(&p[TP_N_LAYER], c->n_layer), set(&p[TP_N_HEAD], c->n_head);
-    set(&p[TP_SEQ_LEN], c->seq_len), set(&p[TP_VOCAB], c->vocab_size ? c->vocab_size : NAN);
     const gpt_dims_t d = {.V = c->vocab_size, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
-    set(&p[TP_N_PARAMS], c->vocab_size ? (double)gpt_param_count(&d) : NAN);
-    set(&p[TP_GLOBAL_BATCH], c->global_batch), set(&p[TP_MICRO_BATCH], c->micro_batch);
-    set(&p[TP_MAX_STEPS], c->max_steps), set(&p[TP_WARMUP], c->warmup_steps);
-    p[TP_SEED].i = (int64_t)c->seed, p[TP_SEED].d = (double)c->seed;
-    set(&p[TP_PEAK_LR], c->lr), set(&p[TP_MIN_LR], c->min_lr), set(&p[TP_WEIGHT_DECAY], c->weight_decay);
-    set(&p[TP_GRAD_CLIP], c->grad_clip);
+    tracer_params(p, c, &d, 0);
+    p[TP_WORLD_SIZE].d = NAN;
+    if (!c->vocab_size) p[TP_VOCAB_SIZE].d = p[TP_N_PARAMS].d = NAN;
 }
 
 static double last_finite(const double *v, int n)
@@ -46,9 +36,9 @@ static double last_finite(const double *v, int n)
 void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c)
 {
     memset(r, 0, sizeof *r);
-    r->dir = dup(dir);
+    r->dir = err_strdup(dir);
     const char *base = strrchr(dir, '/');
-    r->name = dup(cfg ? cfg->name : c && c->run_name[0] ? c->run_name : base ? base + 1 : dir);
+    r->name = err_strdup(cfg ? cfg->name : c && c->run_name[0] ? c->run_name : base ? base + 1 : dir);
     r->sum_index = -1;
     for (int p = 0; p < TP_N; p++) set(&r->param[p], NAN);
     if (c) memcpy(r->param, c->param, sizeof r->param);
@@ -57,7 +47,7 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
     r->steps = r->train_loss = r->val_loss = r->tokens_per_s = NAN;
     if (c && c->n_rec) {
         double *tps = err_calloc((size_t)c->n_rec, sizeof *tps);
-        memcpy(tps, c->v[TV_TPS], (size_t)c->n_rec * sizeof *tps);
+        memcpy(tps, c->v[TV_TOKENS_PER_S], (size_t)c->n_rec * sizeof *tps);
         r->steps = (double)c->step[c->n_rec - 1] + 1;
         r->train_loss = last_finite(c->v[TV_LOSS], c->n_rec);
         r->val_loss = last_finite(c->v[TV_VAL_LOSS], c->n_rec);
@@ -113,7 +103,7 @@ int runs_write(const char *out, const run_row_t *rows, int n)
         const run_row_t *r = &rows[i];
         table_str(&t, r->name);
         table_str(&t, r->dir);
-        static const int p[] = {TP_N_PARAMS, TP_D_MODEL, TP_N_LAYER, TP_N_HEAD, TP_SEQ_LEN, TP_PEAK_LR};
+        static const int p[] = {TP_N_PARAMS, TP_D_MODEL, TP_N_LAYER, TP_N_HEAD, TP_SEQ_LEN, TP_LR};
         for (size_t k = 0; k < sizeof p / sizeof *p; k++) table_num(&t, r->param[p[k]].d);
         char seed[32] = ""; /* the u64 seed, stored as its int64 bit pattern */
         if (isfinite(r->param[TP_SEED].d)) snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->param[TP_SEED].i);

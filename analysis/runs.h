@@ -12,7 +12,7 @@
 
 typedef struct {
     char *name, *dir;
-    tvalue_t param[TP_N]; /* .d NaN when unknown */
+    trace_value_t param[TP_N]; /* .d NaN when unknown */
     double ranks, steps, tokens, train_loss, val_loss, tokens_per_s;
     int n_genre;
     char (*genre)[METRICS_GENRE_LEN];

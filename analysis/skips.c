@@ -8,14 +8,6 @@
 #include "core/err.h"
 #include "analysis/table.h"
 
-static char *dup(const char *s)
-{
-    size_t n = strlen(s) + 1;
-    char *d = err_calloc(n, 1);
-    memcpy(d, s, n);
-    return d;
-}
-
 /* Prints a message on stderr, or keeps it when the list holds its messages. */
 static void say(skips_t *s, const char *msg)
 {
@@ -63,7 +55,7 @@ static void append(skips_t *s, const char *path, const char *reason)
         s->e = realloc(s->e, (size_t)s->cap * sizeof *s->e);
         CHECK(s->e, "out of memory");
     }
-    s->e[s->n++] = (skip_t){dup(path), dup(reason)};
+    s->e[s->n++] = (skip_t){err_strdup(path), err_strdup(reason)};
 }
 
 void skips_add(skips_t *s, const char *path, const char *reason)

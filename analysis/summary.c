@@ -18,40 +18,59 @@ static const char *const dim_name[SD_N] = {"run", "step", "depth", "layer", "pos
 /* Chunk lengths: one run per chunk, and for the other dimensions sizes that typical runs fill. */
 static const size_t chunk_len[SD_N] = {1, 64, 1, 4, 64};
 
+/* A summary variable: a curve of the schema (as merged, or its mean over positions), or the spread of the
+ * position-mean norm over ranks. */
 enum { SRC_CURVE, SRC_POS_MEAN, SRC_SPREAD };
 
 typedef struct {
-    const char *name;
+    char name[64], long_name[256];
     int tv, src;
     nc_type type;
     int ndims, dims[4];
-    const char *units, *long_name;
 } svar_t;
 
-#define RS(d) 3, {SD_RUN, SD_STEP, d}
-static const svar_t curves[] = {
-    {"loss", TV_LOSS, SRC_CURVE, NC_DOUBLE, 2, {SD_RUN, SD_STEP}, "1", "training loss of the update (nats)"},
-    {"val_loss", TV_VAL_LOSS, SRC_CURVE, NC_DOUBLE, 2, {SD_RUN, SD_STEP}, "1", "validation loss (nats), NaN if none"},
-    {"tokens_per_s", TV_TPS, SRC_CURVE, NC_DOUBLE, 2, {SD_RUN, SD_STEP}, "s-1", "training throughput"},
-    {"norm", TV_NORM, SRC_CURVE, NC_FLOAT, 4, {SD_RUN, SD_STEP, SD_DEPTH, SD_POS}, "1",
-     "S1 mean |h^l_t|, merged over ranks (weights: batch)"},
-    {"norm_spread", TV_NORM, SRC_SPREAD, NC_FLOAT, RS(SD_DEPTH), "1",
-     "max - min over ranks of the position-mean S1 norm"},
-    {"lens", TV_LENS, SRC_CURVE, NC_FLOAT, RS(SD_DEPTH), "1", "S5 logit-lens loss at depth l (nats)"},
-    {"erank", TV_ERANK, SRC_CURVE, NC_FLOAT, RS(SD_DEPTH), "1", "S9 effective rank of h^l over the global batch"},
-    {"cos", TV_COS, SRC_POS_MEAN, NC_FLOAT, RS(SD_LAYER), "1", "S3 inner descent cosine of block l, mean over positions"},
-    {"cos_local", TV_COS_LOCAL, SRC_POS_MEAN, NC_FLOAT, RS(SD_LAYER), "1",
-     "S3b local descent cosine of block l, mean over positions"},
-    {"eta", TV_ETA, SRC_CURVE, NC_FLOAT, RS(SD_LAYER), "1", "S4 implied inner step of block l"},
-    {"sink", TV_SINK, SRC_CURVE, NC_FLOAT, RS(SD_LAYER), "1", "S8 attention to position 0 in block l"},
-    {"grad0", TV_GRAD0, SRC_CURVE, NC_FLOAT, RS(SD_POS), "1", "S7 mean |dL/dh^0_t|"},
-};
-#undef RS
-enum { N_CURVES = sizeof curves / sizeof *curves };
-_Static_assert(N_CURVES == SUM_N_CURVES, "SUM_N_CURVES counts the curves");
+static svar_t curves[SUM_MAX_CURVES];
+static int n_curves;
+
+/* The summary dimension of trace dimension d. */
+static int sum_dim(int d) { return d == TD_DEPTH ? SD_DEPTH : d == TD_LAYER ? SD_LAYER : SD_POS; }
+
+static void add_curve(int tv, int src)
+{
+    const trace_var_t *r = &trace_vars[tv];
+    svar_t *v = &curves[n_curves++];
+    const int *td = trace_shape_dims[r->shape];
+    snprintf(v->name, sizeof v->name, "%s%s", r->name, src == SRC_SPREAD ? "_spread" : "");
+    snprintf(v->long_name, sizeof v->long_name, "%s%s%s", src == SRC_SPREAD ? "max - min over ranks of: " : "",
+             r->long_name, src == SRC_POS_MEAN ? ", mean over positions" : src == SRC_CURVE ? ", merged over ranks" : "");
+    v->tv = tv, v->src = src;
+    v->type = r->shape == SH_STEP ? NC_DOUBLE : NC_FLOAT;
+    v->dims[0] = SD_RUN, v->dims[1] = SD_STEP, v->ndims = 2;
+    int keep = src == SRC_CURVE ? 2 : 1; /* the position mean and the spread drop the last dimension */
+    for (int j = 0; j < keep && td[j] != TD_NONE; j++) v->dims[v->ndims++] = sum_dim(td[j]);
+}
+
+/* The summary's variables from the schema's summary column, built once. */
+static void build_curves(void)
+{
+    if (n_curves) return;
+    for (int k = 0; k < TV_N; k++) {
+        if (trace_vars[k].summary == SUM_NONE) continue;
+        add_curve(k, trace_vars[k].summary == SUM_POS_MEAN ? SRC_POS_MEAN : SRC_CURVE);
+        if (k == TV_NORM) add_curve(k, SRC_SPREAD);
+    }
+    CHECK(n_curves <= SUM_MAX_CURVES, "summary: raise SUM_MAX_CURVES");
+}
+
+int summary_n_curves(void)
+{
+    build_curves();
+    return n_curves;
+}
+
 /* varid[] layout: the curves, then these, then the sweep parameters */
-enum { V_NAME = N_CURVES, V_DIR, V_TRAIN_STEP, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
-_Static_assert(V_PARAM0 + TP_N <= SUM_MAX_VARS, "raise SUM_MAX_VARS");
+enum { V_NAME = SUM_MAX_CURVES, V_DIR, V_TRAIN_STEP, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
+_Static_assert((int)V_PARAM0 + (int)TP_N <= (int)SUM_MAX_VARS, "raise SUM_MAX_VARS");
 
 static void put_text(int ncid, int varid, const char *name, const char *v)
 {
@@ -117,19 +136,20 @@ int summary_open(summary_t *s, const char *dir, const char *command)
     if (rc != NC_NOERR) return err_set("%s: cannot create: %s", s->tmp, nc_strerror(rc));
     for (int d = 0; d < SD_N; d++) CHECK_RC(nc_def_dim(s->ncid, dim_name[d], NC_UNLIMITED, &s->dim[d]), nc_strerror);
     globals(s->ncid, command);
-    for (int i = 0; i < N_CURVES; i++)
-        s->varid[i] = def(s, curves[i].name, curves[i].type, curves[i].ndims, curves[i].dims, curves[i].units,
-                          curves[i].long_name);
+    build_curves();
+    for (int i = 0; i < n_curves; i++)
+        s->varid[i] = def(s, curves[i].name, curves[i].type, curves[i].ndims, curves[i].dims,
+                          trace_vars[curves[i].tv].units, curves[i].long_name);
     static const int run_dim[] = {SD_RUN}, run_step[] = {SD_RUN, SD_STEP};
-    s->varid[V_NAME] = def(s, "run_name", NC_STRING, 1, run_dim, NULL, "run name (run.name)");
-    s->varid[V_DIR] = def(s, "run_dir", NC_STRING, 1, run_dim, NULL, "run directory as found");
-    s->varid[V_TRAIN_STEP] = def(s, "train_step", NC_INT64, 2, run_step, "1", "optimizer step of the trace record");
-    s->varid[V_NSTEP] = def(s, "n_step", NC_INT, 1, run_dim, "1", "trace records of the run");
-    s->varid[V_NDEPTH] = def(s, "n_depth", NC_INT, 1, run_dim, "1", "depths of the run (L+1)");
-    s->varid[V_NPOS] = def(s, "n_position", NC_INT, 1, run_dim, "1", "positions of the run (T)");
+    s->varid[V_NAME] = def(s, SUMMARY_RUN_NAME, NC_STRING, 1, run_dim, NULL, "run name (run.name)");
+    s->varid[V_DIR] = def(s, SUMMARY_RUN_DIR, NC_STRING, 1, run_dim, NULL, "run directory as found");
+    s->varid[V_TRAIN_STEP] = def(s, SUMMARY_TRAIN_STEP, NC_INT64, 2, run_step, "1", "optimizer step of the trace record");
+    s->varid[V_NSTEP] = def(s, SUMMARY_N_STEP, NC_INT, 1, run_dim, "1", "trace records of the run");
+    s->varid[V_NDEPTH] = def(s, SUMMARY_N_DEPTH, NC_INT, 1, run_dim, "1", "depths of the run (L+1)");
+    s->varid[V_NPOS] = def(s, SUMMARY_N_POSITION, NC_INT, 1, run_dim, "1", "positions of the run (T)");
     for (int p = 0; p < TP_N; p++)
-        s->varid[V_PARAM0 + p] = def(s, tfile_params[p].name, tfile_params[p].is_double ? NC_DOUBLE : NC_INT64, 1,
-                                     run_dim, "1", tfile_params[p].long_name);
+        s->varid[V_PARAM0 + p] = def(s, trace_params[p].name, trace_params[p].type, 1, run_dim, "1",
+                                     trace_params[p].long_name);
     int coords[] = {SD_DEPTH, SD_LAYER, SD_POS};
     for (int i = 0; i < 3; i++) {
         int varid;
@@ -151,7 +171,8 @@ void summary_run_make(summary_run_t *r, const curves_t *c)
     r->step = err_calloc((size_t)n, sizeof *r->step);
     memcpy(r->step, c->step, (size_t)n * sizeof *r->step);
     memcpy(r->param, c->param, sizeof r->param);
-    for (int i = 0; i < N_CURVES; i++) {
+    build_curves();
+    for (int i = 0; i < n_curves; i++) {
         const svar_t *v = &curves[i];
         size_t len = (size_t)n;
         for (int d = 2; d < v->ndims; d++) len *= extent(v->dims[d], L, T);
@@ -166,7 +187,7 @@ void summary_run_make(summary_run_t *r, const curves_t *c)
 void summary_run_free(summary_run_t *r)
 {
     free(r->step);
-    for (int i = 0; i < N_CURVES; i++) free(r->v[i]);
+    for (int i = 0; i < SUM_MAX_CURVES; i++) free(r->v[i]);
     memset(r, 0, sizeof *r);
 }
 
@@ -174,7 +195,7 @@ void summary_add(summary_t *s, const char *name, const char *run_dir, const summ
 {
     int ncid = s->ncid, L = c->L, T = c->T, n = c->n_rec;
     size_t r = s->n_runs++, one[1] = {r};
-    for (int i = 0; i < N_CURVES; i++) {
+    for (int i = 0; i < n_curves; i++) {
         const svar_t *v = &curves[i];
         size_t start[4] = {r, 0, 0, 0}, count[4] = {1, (size_t)n, 0, 0};
         for (int d = 2; d < v->ndims; d++) count[d] = extent(v->dims[d], L, T);
@@ -187,7 +208,7 @@ void summary_add(summary_t *s, const char *name, const char *run_dir, const summ
     int lens[3] = {n, L + 1, T};
     for (int i = 0; i < 3; i++) CHECK_RC(nc_put_var1_int(ncid, s->varid[V_NSTEP + i], one, &lens[i]), nc_strerror);
     for (int p = 0; p < TP_N; p++) {
-        if (tfile_params[p].is_double) CHECK_RC(nc_put_var1_double(ncid, s->varid[V_PARAM0 + p], one, &c->param[p].d), nc_strerror);
+        if (trace_params[p].type == NC_DOUBLE) CHECK_RC(nc_put_var1_double(ncid, s->varid[V_PARAM0 + p], one, &c->param[p].d), nc_strerror);
         else CHECK_RC(nc_put_var1_longlong(ncid, s->varid[V_PARAM0 + p], one, (const long long *)&c->param[p].i), nc_strerror);
     }
     s->max_D = L + 1 > s->max_D ? L + 1 : s->max_D;

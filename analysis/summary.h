@@ -10,16 +10,24 @@
 
 #include "analysis/curves.h"
 
-enum { SUM_MAX_VARS = 48, SUM_N_CURVES = 12 };
+/* Names of summary.nc's own variables (the curves are named as in the trace schema). */
+#define SUMMARY_RUN_NAME "run_name"
+#define SUMMARY_RUN_DIR "run_dir"
+#define SUMMARY_TRAIN_STEP "train_step"
+#define SUMMARY_N_STEP "n_step"
+#define SUMMARY_N_DEPTH "n_depth"
+#define SUMMARY_N_POSITION "n_position"
+
+enum { SUM_MAX_CURVES = TV_N + 1, SUM_MAX_VARS = SUM_MAX_CURVES + 6 + TP_N };
 
 /* One run's part of summary.nc, prepared from its curves on whichever rank read it: every curve variable as
  * it is written (position means taken, the norm spread picked out), so that rank 0 only writes. */
 typedef struct {
     int n_rec, L, T;
     int64_t *step;           /* (n_rec) */
-    tvalue_t param[TP_N];
-    size_t len[SUM_N_CURVES]; /* elements of v[k]: n_rec times the variable's extent in this run */
-    double *v[SUM_N_CURVES];
+    trace_value_t param[TP_N];
+    size_t len[SUM_MAX_CURVES]; /* elements of v[k]: n_rec times the variable's extent in this run */
+    double *v[SUM_MAX_CURVES];  /* the first summary_n_curves() are used */
 } summary_run_t;
 
 typedef struct {
@@ -30,6 +38,9 @@ typedef struct {
     int dim[5];
     int varid[SUM_MAX_VARS];
 } summary_t;
+
+/* How many curve variables summary.nc has (one per schema row with a summary column, and the norm spread). */
+int summary_n_curves(void);
 
 void summary_run_make(summary_run_t *r, const curves_t *c);
 void summary_run_free(summary_run_t *r);

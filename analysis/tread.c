@@ -11,62 +11,9 @@
 
 #include "core/err.h"
 
-enum { SCHEMA_VERSION = 1 }; /* the trace_schema_version this reader understands */
-
-const tvar_t tfile_vars[TV_N] = {
-    [TV_LOSS] = {"loss", SH_STEP, W_GLOBAL},
-    [TV_VAL_LOSS] = {"val_loss", SH_STEP, W_GLOBAL},
-    [TV_TPS] = {"tokens_per_s", SH_STEP, W_GLOBAL},
-    [TV_NORM] = {"norm", SH_DEPTH_POS, W_BATCH},
-    [TV_COS] = {"cos", SH_LAYER_POS, W_BATCH},
-    [TV_COS_LOCAL] = {"cos_local", SH_LAYER_POS, W_BATCH},
-    [TV_ETA] = {"eta", SH_LAYER, W_TOKENS},
-    [TV_LENS] = {"lens", SH_DEPTH, W_TOKENS},
-    [TV_NORM_BUCKET] = {"norm_bucket", SH_DEPTH_BUCKET, W_BUCKET},
-    [TV_GRAD0] = {"grad0", SH_POS, W_BATCH},
-    [TV_SINK] = {"sink", SH_LAYER, W_BATCH},
-    [TV_ERANK] = {"erank", SH_DEPTH, W_GLOBAL},
-};
-
-const tparam_t tfile_params[TP_N] = {
-    [TP_D_MODEL] = {"d_model", 0, "model width C"},
-    [TP_N_LAYER] = {"n_layer", 0, "number of blocks L"},
-    [TP_N_HEAD] = {"n_head", 0, "attention heads"},
-    [TP_SEQ_LEN] = {"seq_len", 0, "context length T"},
-    [TP_VOCAB] = {"vocab_size", 0, "vocabulary size V"},
-    [TP_N_PARAMS] = {"n_params", 0, "number of parameters"},
-    [TP_GLOBAL_BATCH] = {"global_batch", 0, "sequences per optimizer step over all ranks"},
-    [TP_MICRO_BATCH] = {"micro_batch", 0, "sequences per rank per forward/backward"},
-    [TP_MAX_STEPS] = {"max_steps", 0, "optimizer steps of the run"},
-    [TP_WARMUP] = {"warmup_steps", 0, "learning-rate warmup steps"},
-    [TP_SEED] = {"seed", 0, "run seed"},
-    [TP_WORLD] = {"world_size", 0, "MPI ranks"},
-    [TP_PEAK_LR] = {"peak_lr", 1, "peak learning rate"},
-    [TP_MIN_LR] = {"min_lr", 1, "floor of the cosine learning-rate decay"},
-    [TP_WEIGHT_DECAY] = {"weight_decay", 1, "AdamW weight decay"},
-    [TP_GRAD_CLIP] = {"grad_clip", 1, "global gradient-norm clip threshold (0: none)"},
-};
-
-/* Dimension names after `step`, per shape. */
-static const char *const shape_dims[][2] = {
-    [SH_STEP] = {NULL, NULL},          [SH_DEPTH] = {"depth", NULL},           [SH_LAYER] = {"layer", NULL},
-    [SH_POS] = {"position", NULL},     [SH_DEPTH_POS] = {"depth", "position"}, [SH_LAYER_POS] = {"layer", "position"},
-    [SH_DEPTH_BUCKET] = {"depth", "bucket"},
-};
-
-size_t tfile_shape_len(tshape_t shape, int L, int T, int n_bucket)
+size_t tread_len(const tread_t *f, int k)
 {
-    size_t D = (size_t)L + 1;
-    switch (shape) {
-    case SH_STEP: return 1;
-    case SH_DEPTH: return D;
-    case SH_LAYER: return (size_t)L;
-    case SH_POS: return (size_t)T;
-    case SH_DEPTH_POS: return D * (size_t)T;
-    case SH_LAYER_POS: return (size_t)L * (size_t)T;
-    case SH_DEPTH_BUCKET: return D * (size_t)n_bucket;
-    }
-    return 0;
+    return trace_shape_len(trace_vars[k].shape, f->L, f->T, f->n_bucket, f->n_sv);
 }
 
 static uint64_t le_uint(const unsigned char *p, int n)
@@ -121,41 +68,43 @@ static int dim_len(int ncid, const char *name, size_t *len)
     return rc == NC_NOERR ? 0 : err_set("corrupt: dimension '%s': %s", name, nc_strerror(rc));
 }
 
-/* The variable's id, after checking that its dimensions are (step, dims[0], dims[1]) or, for a fixed
- * variable (step_first 0), (dims[0], dims[1]). */
-static int var_with_dims(int ncid, const char *name, int step_first, const char *const dims[2], int *varid)
+/* The variable's id, after checking that its dimensions are `step` (when step_first) followed by the
+ * shape's dimensions; shape SH_STEP with step_first 0 is a scalar. */
+static int var_with_dims(int ncid, const char *name, int step_first, trace_shape_t shape, int *varid)
 {
     if (nc_inq_varid(ncid, name, varid) != NC_NOERR) return err_set("foreign: no variable '%s'", name);
     const char *want[3];
     int nwant = 0;
-    if (step_first) want[nwant++] = "step";
-    for (int i = 0; i < 2 && dims && dims[i]; i++) want[nwant++] = dims[i];
+    if (step_first) want[nwant++] = trace_dims[TD_STEP].name;
+    for (int i = 0; i < 2; i++)
+        if (trace_shape_dims[shape][i] != TD_NONE) want[nwant++] = trace_dims[trace_shape_dims[shape][i]].name;
     int nd, ids[NC_MAX_VAR_DIMS];
     if (nc_inq_varndims(ncid, *varid, &nd) != NC_NOERR || nd != nwant || nc_inq_vardimid(ncid, *varid, ids) != NC_NOERR)
-        return err_set("foreign: variable '%s' does not have %d dimension(s) as in schema %d", name, nwant, SCHEMA_VERSION);
+        return err_set("foreign: variable '%s' does not have %d dimension(s) as in schema %d", name, nwant,
+                       TRACE_SCHEMA_VERSION);
     for (int i = 0; i < nd; i++) {
         char dn[NC_MAX_NAME + 1];
         if (nc_inq_dimname(ncid, ids[i], dn) != NC_NOERR || strcmp(dn, want[i]))
             return err_set("foreign: variable '%s' has dimension '%s' where schema %d has '%s'", name, dn,
-                           SCHEMA_VERSION, want[i]);
+                           TRACE_SCHEMA_VERSION, want[i]);
     }
     return 0;
 }
 
-static int read_i64(int ncid, const char *name, int step_first, const char *const dims[2], int64_t **out, size_t n)
+static int read_i64(int ncid, const char *name, int step_first, trace_shape_t shape, int64_t **out, size_t n)
 {
     int varid;
-    if (var_with_dims(ncid, name, step_first, dims, &varid)) return -1;
+    if (var_with_dims(ncid, name, step_first, shape, &varid)) return -1;
     *out = err_calloc(n, sizeof **out);
     int rc = n ? nc_get_var_longlong(ncid, varid, (long long *)*out) : NC_NOERR;
     return rc == NC_NOERR ? 0 : err_set("corrupt: cannot read '%s': %s", name, nc_strerror(rc));
 }
 
-static int read_header(tfile_t *f, int ncid)
+static int read_header(tread_t *f, int ncid)
 {
     long long v;
     if (get_int_att(ncid, "trace_schema_version", &v)) return -1;
-    if (v != SCHEMA_VERSION) return err_set("trace schema version %lld; this aggregator reads %d", v, SCHEMA_VERSION);
+    if (v != TRACE_SCHEMA_VERSION) return err_set("trace schema version %lld; this aggregator reads %d", v, TRACE_SCHEMA_VERSION);
     if (get_int_att(ncid, "rank", &v)) return -1;
     f->rank = (int)v;
     if (get_int_att(ncid, "world_size", &v)) return -1;
@@ -168,42 +117,43 @@ static int read_header(tfile_t *f, int ncid)
     if (nc_inq_attlen(ncid, NC_GLOBAL, "run_name", &len) == NC_NOERR && len < sizeof f->run_name &&
         nc_get_att_text(ncid, NC_GLOBAL, "run_name", f->run_name) == NC_NOERR)
         f->run_name[len] = '\0';
-    size_t depth, pos, nb;
+    size_t depth, pos, nb, nsv;
     if (dim_len(ncid, "step", &f->n_rec) || dim_len(ncid, "depth", &depth) || dim_len(ncid, "position", &pos) ||
-        dim_len(ncid, "bucket", &nb))
+        dim_len(ncid, "bucket", &nb) || dim_len(ncid, "sv", &nsv))
         return -1;
-    if (depth < 1 || depth > 1 << 20 || pos > 1 << 24 || nb > 1 << 10)
-        return err_set("foreign: dimensions depth %zu, position %zu, bucket %zu out of range", depth, pos, nb);
-    f->L = (int)depth - 1, f->T = (int)pos, f->n_bucket = (int)nb;
+    if (depth < 1 || depth > 1 << 20 || pos > 1 << 24 || nb > 1 << 10 || nsv > 1 << 20)
+        return err_set("foreign: dimensions depth %zu, position %zu, bucket %zu, sv %zu out of range", depth, pos, nb,
+                       nsv);
+    f->L = (int)depth - 1, f->T = (int)pos, f->n_bucket = (int)nb, f->n_sv = (int)nsv;
     for (int i = 0; i < TP_N; i++) {
         int varid, rc;
-        if (var_with_dims(ncid, tfile_params[i].name, 0, NULL, &varid)) return -1;
-        if (tfile_params[i].is_double) {
+        if (var_with_dims(ncid, trace_params[i].name, 0, SH_STEP, &varid)) return -1;
+        if (trace_params[i].type == NC_DOUBLE) {
             rc = nc_get_var_double(ncid, varid, &f->param[i].d);
         } else {
             long long x = 0;
             rc = nc_get_var_longlong(ncid, varid, &x);
             f->param[i].i = x, f->param[i].d = (double)x;
         }
-        if (rc != NC_NOERR) return err_set("corrupt: cannot read '%s': %s", tfile_params[i].name, nc_strerror(rc));
+        if (rc != NC_NOERR) return err_set("corrupt: cannot read '%s': %s", trace_params[i].name, nc_strerror(rc));
     }
     return 0;
 }
 
-static int read_records(tfile_t *f, int ncid)
+static int read_records(tread_t *f, int ncid)
 {
-    static const char *const bucket_dim[2] = {"bucket", NULL};
     size_t n = f->n_rec;
-    if (read_i64(ncid, "bucket", 0, bucket_dim, &f->bucket, (size_t)f->n_bucket) ||
-        read_i64(ncid, "step", 1, NULL, &f->step, n) ||
-        read_i64(ncid, "batch", 1, NULL, &f->batch, n) ||
-        read_i64(ncid, "bucket_tokens", 1, bucket_dim, &f->bucket_tokens, n * (size_t)f->n_bucket))
+    if (read_i64(ncid, trace_dims[TD_BUCKET].name, 0, SH_BUCKET, &f->bucket, (size_t)f->n_bucket) ||
+        read_i64(ncid, trace_vars[TV_STEP].name, 1, SH_STEP, &f->step, n) ||
+        read_i64(ncid, trace_vars[TV_BATCH].name, 1, SH_STEP, &f->batch, n) ||
+        read_i64(ncid, trace_vars[TV_BUCKET_TOKENS].name, 1, SH_BUCKET, &f->bucket_tokens, n * (size_t)f->n_bucket))
         return -1;
     for (int k = 0; k < TV_N; k++) {
-        const tvar_t *tv = &tfile_vars[k];
+        const trace_var_t *tv = &trace_vars[k];
         int varid;
-        if (var_with_dims(ncid, tv->name, 1, shape_dims[tv->shape], &varid)) return -1;
-        size_t len = n * tfile_shape_len(tv->shape, f->L, f->T, f->n_bucket);
+        if (tv->weight == W_NONE) continue;
+        if (var_with_dims(ncid, tv->name, 1, tv->shape, &varid)) return -1;
+        size_t len = n * tread_len(f, k);
         f->v[k] = err_calloc(len, sizeof *f->v[k]);
         int rc = len ? nc_get_var_double(ncid, varid, f->v[k]) : NC_NOERR;
         if (rc != NC_NOERR) return err_set("corrupt: cannot read '%s': %s", tv->name, nc_strerror(rc));
@@ -211,7 +161,7 @@ static int read_records(tfile_t *f, int ncid)
     return 0;
 }
 
-int tfile_read(tfile_t *f, const char *path)
+int tread_file(tread_t *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
@@ -224,11 +174,11 @@ int tfile_read(tfile_t *f, const char *path)
     if (rc != NC_NOERR) return err_set("corrupt: %s", nc_strerror(rc));
     rc = read_header(f, ncid) || read_records(f, ncid) ? -1 : 0;
     nc_close(ncid); /* read-only: nothing to flush, and a failure here changes nothing we read */
-    if (rc) tfile_free(f);
+    if (rc) tread_free(f);
     return rc;
 }
 
-void tfile_free(tfile_t *f)
+void tread_free(tread_t *f)
 {
     free(f->bucket);
     free(f->step);

@@ -168,7 +168,7 @@ static void put_sum(wire_t *w, const summary_run_t *s)
     put(w, dims, sizeof dims);
     put_array(w, s->step, (size_t)s->n_rec, sizeof *s->step);
     put(w, s->param, sizeof s->param);
-    for (int k = 0; k < SUM_N_CURVES; k++) put_array(w, s->v[k], s->len[k], sizeof *s->v[k]);
+    for (int k = 0; k < summary_n_curves(); k++) put_array(w, s->v[k], s->len[k], sizeof *s->v[k]);
 }
 
 static void get_sum(reader_t *r, summary_run_t *s)
@@ -179,7 +179,7 @@ static void get_sum(reader_t *r, summary_run_t *s)
     s->n_rec = dims[0], s->L = dims[1], s->T = dims[2];
     s->step = get_array(r, sizeof *s->step, NULL);
     get(r, s->param, sizeof s->param);
-    for (int k = 0; k < SUM_N_CURVES; k++) s->v[k] = get_array(r, sizeof *s->v[k], &s->len[k]);
+    for (int k = 0; k < summary_n_curves(); k++) s->v[k] = get_array(r, sizeof *s->v[k], &s->len[k]);
 }
 
 void wire_pack(wire_t *w, const prun_t *p)

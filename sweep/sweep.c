@@ -9,6 +9,7 @@
 
 #include <ini.h>
 
+#include "core/bytes.h"
 #include "core/err.h"
 
 /* ---- reading the spec ---- */
@@ -147,8 +148,7 @@ static int on_axis_key(spec_ctx_t *x, const char *key, const char *value, int li
         return err_set("%s:%d: more than %d grid and list keys", s->path, x->lineno, SWEEP_MAX_AXES);
     sweep_axis_t *a = &s->axes[s->n_axes];
     if (!*value) return err_set("%s:%d: %s: empty list of values", s->path, x->lineno, key);
-    char *copy = strdup(value);
-    CHECK(copy, "out of memory");
+    char *copy = err_strdup(value);
     snprintf(a->key, sizeof a->key, "%s", key);
     a->line = x->lineno;
     a->list = list;
@@ -162,7 +162,8 @@ static int on_axis_key(spec_ctx_t *x, const char *key, const char *value, int li
         else rc = apply_key(&scratch, key, item, s->path, x->lineno);
         if (rc) break;
         a->values = realloc(a->values, (size_t)(a->n + 1) * sizeof *a->values);
-        CHECK(a->values && (a->values[a->n] = strdup(item)), "out of memory");
+        CHECK(a->values, "out of memory");
+        a->values[a->n] = err_strdup(item);
         a->n++;
     }
     free(copy);
@@ -264,39 +265,6 @@ void sweep_free(sweep_spec_t *s)
 
 /* ---- expansion and run names ---- */
 
-int sweep_config_value(const config_t *c, const char *key, char *buf, size_t n)
-{
-    /* config_write() is the one place that spells values; reading its output keeps names and manifest
-     * in the spelling a run's config.ini has. */
-    char *text = NULL, section[SWEEP_KEY] = "";
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    CHECK(f, "open_memstream: out of memory");
-    CHECK(config_write(c, f) == 0, "config_write to memory: %s", err_msg());
-    fclose(f);
-    int found = -1;
-    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && found; line = strtok_r(NULL, "\n", &save)) {
-        char name[2 * SWEEP_KEY];
-        if (sscanf(line, "[%63[^]]]", section) == 1) continue;
-        const char *eq = strstr(line, " = ");
-        if (*line == ';' || !eq || (size_t)(eq - line) >= sizeof name) continue;
-        snprintf(name, sizeof name, "%s.%.*s", section, (int)(eq - line), line);
-        if (!strcmp(name, key)) {
-            snprintf(buf, n, "%s", eq + 3);
-            found = 0;
-        }
-    }
-    free(text);
-    return found;
-}
-
-static uint64_t fnv1a(const char *s, size_t n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 0x100000001b3ull;
-    return h;
-}
-
 /* The experiment's identity: every key but where the run is written and what it is called. */
 static uint64_t config_hash(const config_t *c)
 {
@@ -305,13 +273,8 @@ static uint64_t config_hash(const config_t *c)
     config_defaults(&d);
     memcpy(anon.name, d.name, sizeof anon.name);
     memcpy(anon.out_dir, d.out_dir, sizeof anon.out_dir);
-    char *text = NULL;
-    size_t size = 0;
-    FILE *f = open_memstream(&text, &size);
-    CHECK(f, "open_memstream: out of memory");
-    CHECK(config_write(&anon, f) == 0, "config_write to memory: %s", err_msg());
-    fclose(f);
-    uint64_t h = fnv1a(text, size);
+    char *text = config_string(&anon);
+    uint64_t h = bytes_fnv1a64(BYTES_FNV64_INIT, text, strlen(text));
     free(text);
     return h;
 }
@@ -388,7 +351,7 @@ int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs,
                   err_msg());
         }
         for (int i = 0; i < s->n_axes; i++)
-            CHECK(sweep_config_value(&run->cfg, s->axes[i].key, run->values[i], sizeof run->values[i]) == 0,
+            CHECK(config_get(&run->cfg, s->axes[i].key, run->values[i], sizeof run->values[i]) == 0,
                   "key checked at load: %s", s->axes[i].key);
         char what[2048];
         describe_run(s, run, what, sizeof what);

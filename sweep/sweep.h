@@ -61,9 +61,6 @@ int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs,
  * "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the sweep or order. */
 void sweep_run_name(const sweep_spec_t *s, const sweep_run_t *r, char *name, size_t n);
 
-/* One key's value as config_write() spells it ("0.001" for "1e-3"); -1 if the key is unknown. */
-int sweep_config_value(const config_t *c, const char *key, char *buf, size_t n);
-
 /* The manifest: a header "index run <axis keys...>", then one tab-separated row per run. */
 int sweep_manifest_write(const sweep_spec_t *s, const sweep_run_t *runs, int n, FILE *f);
 

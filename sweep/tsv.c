@@ -27,7 +27,7 @@ int tsv_read(tsv_t *t, const char *path)
         }
         t->cell = realloc(t->cell, (used + (size_t)cols) * sizeof *t->cell);
         CHECK(t->cell, "out of memory");
-        for (char *p = line, *c; (c = strsep(&p, "\t"));) CHECK((t->cell[used++] = strdup(c)), "out of memory");
+        for (char *p = line, *c; (c = strsep(&p, "\t"));) t->cell[used++] = err_strdup(c);
         t->rows++;
     }
     free(line);

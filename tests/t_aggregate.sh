@@ -29,7 +29,7 @@ grep -q 'figures skipped' agg2.err || die "no figures message without gnuplot on
 ncdump -h out/summary.nc >h.txt || die "ncdump cannot read summary.nc"
 for d in run step depth layer position; do grep -q "	$d = UNLIMITED" h.txt || die "summary.nc lacks dimension $d"; done
 for v in 'norm(run, step, depth, position)' 'lens(run, step, depth)' 'cos(run, step, layer)' 'n_step(run)' \
-         'd_model(run)' 'peak_lr(run)' 'run_name(run)'; do
+         'd_model(run)' 'lr(run)' 'run_name(run)'; do
     grep -qF "$v" h.txt || die "summary.nc lacks $v"
 done
 grep -q ':Conventions = "CF-1.10, ACDD-1.3"' h.txt || die "summary.nc lacks Conventions"

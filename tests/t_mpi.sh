@@ -27,8 +27,8 @@ check_interval = 5
 [optim]
 warmup_steps = 5
 [eval]
-eval_interval = 10
-eval_batches = 1
+interval = 10
+batches = 1
 [run]
 log_interval = 10
 INI

@@ -12,10 +12,12 @@ ncdump -h "$f" >"$tmp/header.txt" || die "ncdump -h cannot read $f"
 ncdump -k "$f" | grep -qx 'netCDF-4' || die "$f is not netCDF-4: $(ncdump -k "$f")"
 grep -q 'step = UNLIMITED' "$tmp/header.txt" || die "step is not the unlimited dimension"
 
-# documented variables: the first column of the schema's variable tables (the sections from "Record
-# variables" up to "Global attributes"), in backquotes
+# the generated tables are what the code prints
 doc="$root/docs/trace-schema.md"
-sed -n '/^## Record variables/,/^## Global attributes/ s/^| `\([a-z_0-9]*\)` |.*/\1/p' "$doc" | sort -u >"$tmp/documented.txt"
+diff <(sed -n '/<!-- schema:begin -->/,/<!-- schema:end -->/p' "$doc" | sed '1d;$d') <("$bin/il-train" --trace-schema) ||
+    die "docs/trace-schema.md's tables differ from il-train --trace-schema: regenerate them"
+# documented variables: the first column of those tables, in backquotes
+sed -n '/<!-- schema:begin -->/,/<!-- schema:end -->/ s/^| `\([a-z_0-9]*\)` |.*/\1/p' "$doc" | sort -u >"$tmp/documented.txt"
 [ "$(wc -l <"$tmp/documented.txt")" -gt 40 ] || die "could not read the variable tables of $doc"
 # variables in the file: declarations "type name(dims) ;" or "type name ;"
 sed -n 's/^\t[a-z0-9]* \([a-z_0-9]*\)[( ].*;$/\1/p' "$tmp/header.txt" | sort -u >"$tmp/present.txt"

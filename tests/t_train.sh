@@ -25,8 +25,8 @@ max_steps = 6
 [optim]
 warmup_steps = 2
 [eval]
-eval_interval = 3
-eval_batches = 2
+interval = 3
+batches = 2
 [run]
 name = r1
 log_interval = 1

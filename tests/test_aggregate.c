@@ -64,7 +64,7 @@ static void make_run(const char *name, synth_fill_fn fill, int restart, int h1, 
 }
 
 /* rank 0: norm 1, lens 2 from 1 sequence; rank 1: norm 4, lens 6 from 3 sequences */
-static void two_ranks(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, trace_record_t *rec)
+static void two_ranks(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, twrite_rec_t *rec)
 {
     (void)segment, (void)step, (void)rec;
     for (int i = 0; i < (sp->L + 1) * sp->T; i++) s->norm[i] = rank ? 4 : 1;
@@ -96,7 +96,7 @@ static void test_weighted_merge(void **state)
 }
 
 /* the first launch's records carry loss 100 + step, so a kept duplicate would show */
-static void by_segment(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, trace_record_t *rec)
+static void by_segment(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, twrite_rec_t *rec)
 {
     (void)sp, (void)rank, (void)s;
     rec->loss = segment ? (double)step : 100.0 + (double)step;
@@ -211,10 +211,10 @@ static void test_bad_files(void **state)
     snprintf(other, sizeof other, "%s/trace/rank0004.seg0000.nc", dir);
     snprintf(foreign, sizeof foreign, "%s/trace/rank0005.seg0000.nc", dir);
     copy_file(good, other);
-    int ncid, two = 2;
+    int ncid, next = TRACE_SCHEMA_VERSION + 1;
     CHECK_RC(nc_open(other, NC_WRITE, &ncid), nc_strerror);
     CHECK_RC(nc_redef(ncid), nc_strerror);
-    CHECK_RC(nc_put_att_int(ncid, NC_GLOBAL, "trace_schema_version", NC_INT, 1, &two), nc_strerror);
+    CHECK_RC(nc_put_att_int(ncid, NC_GLOBAL, "trace_schema_version", NC_INT, 1, &next), nc_strerror);
     CHECK_RC(nc_close(ncid), nc_strerror);
     CHECK_RC(nc_create(foreign, NC_NETCDF4, &ncid), nc_strerror);
     CHECK_RC(nc_close(ncid), nc_strerror);
@@ -223,8 +223,11 @@ static void test_bad_files(void **state)
     skips_t sk = {0};
     assert_int_equal(curves_load(&c, dir, &sk), 1);
     assert_int_equal(c.n_rec, 6);
+    char version[128];
+    snprintf(version, sizeof version, "trace schema version %d; this aggregator reads %d", TRACE_SCHEMA_VERSION + 1,
+             TRACE_SCHEMA_VERSION);
     const char *want[][2] = {{bad[0], "truncated: "}, {bad[1], "corrupt: "}, {bad[2], "not a NetCDF file"},
-                             {other, "trace schema version 2; this aggregator reads 1"},
+                             {other, version},
                              {foreign, "foreign: no integer global attribute 'trace_schema_version'"}};
     assert_int_equal(sk.n, 5);
     for (int i = 0; i < 5; i++) {
@@ -265,7 +268,7 @@ static void test_wire(void **state)
     assert_string_equal(q.row.name, "wire");
     assert_int_equal(q.row.n_genre, p.row.n_genre);
     assert_memory_equal(q.stat.hyp, p.stat.hyp, sizeof p.stat.hyp);
-    for (int k = 0; k < SUM_N_CURVES; k++) {
+    for (int k = 0; k < summary_n_curves(); k++) {
         assert_int_equal(q.sum.len[k], p.sum.len[k]);
         assert_memory_equal(q.sum.v[k], p.sum.v[k], p.sum.len[k] * sizeof *p.sum.v[k]);
     }

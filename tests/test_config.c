@@ -144,6 +144,24 @@ static void test_ini_syntax_accepted(void **state)
     assert_int_equal(c.seq_len, 64); /* untouched keys keep their value */
 }
 
+/* Keys renamed since a release still read, so that older run directories resume and older specs submit. */
+static void test_renamed_keys(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    const char *path = tmpdir_write("old.ini", "[eval]\neval_interval = 7\neval_batches = 3\n");
+    if (config_load(&c, path)) fail_msg("%s", err_msg());
+    assert_int_equal(c.eval_interval, 7);
+    assert_int_equal(c.eval_batches, 3);
+    assert_int_equal(config_set(&c, "eval.eval_interval=9"), 0);
+    assert_int_equal(c.eval_interval, 9);
+    char *text = config_string(&c); /* written under the new names only */
+    assert_non_null(strstr(text, "\ninterval = 9\n"));
+    assert_null(strstr(text, "eval_interval"));
+    free(text);
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -268,7 +286,7 @@ static void test_validate(void **state)
     expect_invalid(&c, 1, "optim.grad_clip", "finite");
     config_defaults(&c);
     c.eval_batches = 0;
-    expect_invalid(&c, 1, "eval.eval_batches", "eval.eval_interval");
+    expect_invalid(&c, 1, "eval.batches", "eval.interval");
     c.eval_interval = 0;
     assert_int_equal(config_validate(&c, 1), 0);
     c.eval_interval = 100;
@@ -305,7 +323,7 @@ int main(void)
         cmocka_unit_test(test_defaults),           cmocka_unit_test(test_write_load_roundtrip),
         cmocka_unit_test(test_ini_syntax_accepted), cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_set),                cmocka_unit_test(test_validate),
-        cmocka_unit_test(test_markdown),
+        cmocka_unit_test(test_markdown),            cmocka_unit_test(test_renamed_keys),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

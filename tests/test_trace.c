@@ -25,6 +25,7 @@
 #include "model/gpt.h"
 #include "core/rng.h"
 #include "trace/signals.h"
+#include "trace/tracer.h"
 #include "trace/twrite.h"
 
 #include "check.h"
@@ -58,7 +59,8 @@ typedef struct {
     gpt_t m;
     signals_t s;
     config_t cfg;
-    trace_info_t info;
+    twrite_meta_t info;
+    char *text;
 } fixture_t;
 
 static const uint64_t counts[10] = {0, 1, 5, 9, 17, 40, 100, 3, 2, 1};
@@ -72,15 +74,18 @@ static void fixture_open(fixture_t *f, int segment)
     config_defaults(&f->cfg);
     snprintf(f->cfg.name, sizeof f->cfg.name, "roundtrip");
     f->cfg.d_model = 8, f->cfg.seed = 4242;
-    f->info = (trace_info_t){.dir = dir, .segment = segment, .rank = 3, .world_size = 4, .start_step = 100,
-                             .sync_every = 2, .interval = 50, .log_spaced = 1, .cfg = &f->cfg, .model = &f->m,
-                             .sig = &f->s, .command = "test_trace"};
+    f->text = config_string(&f->cfg);
+    f->info = (twrite_meta_t){.dir = dir, .segment = segment, .rank = 3, .world_size = 4, .start_step = 100,
+                              .sync_every = 2, .interval = 50, .log_spaced = 1, .run_name = f->cfg.name,
+                              .seed = f->cfg.seed, .config_text = f->text, .command = "test_trace"};
+    tracer_params(f->info.param, &f->cfg, &d, 4);
 }
 
 static void fixture_close(fixture_t *f)
 {
     signals_destroy(&f->s);
     gpt_destroy(&f->m);
+    free(f->text);
 }
 
 /* Distinct values in every signal array, one NaN among them: record r gets offset r. */
@@ -105,9 +110,9 @@ static void fill_signals(signals_t *s, int r)
     s->tokens = 12 + r, s->batch = 2;
 }
 
-static trace_record_t record(int r)
+static twrite_rec_t record(int r)
 {
-    return (trace_record_t){.step = 100 + 10 * r, .loss = 5.0 - r, .lr = 1e-3 * (r + 1), .grad_norm = 0.7 + r,
+    return (twrite_rec_t){.step = 100 + 10 * r, .loss = 5.0 - r, .lr = 1e-3 * (r + 1), .grad_norm = 0.7 + r,
                             .tokens_per_s = 1e5 + r, .step_time = 0.25 + r, .val_loss = r == 1 ? 4.5 : NAN};
 }
 
@@ -150,15 +155,15 @@ static void test_round_trip(void **state)
     (void)state;
     fixture_t f;
     fixture_open(&f, 2);
-    trace_t tr;
-    assert_int_equal(trace_open(&tr, &f.info), 0);
+    twrite_t tr;
+    assert_int_equal(twrite_open(&tr, &f.info, &f.s), 0);
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
-        trace_record_t rec = record(r);
-        trace_write(&tr, &rec, &f.s);
+        twrite_rec_t rec = record(r);
+        twrite_record(&tr, &rec, &f.s);
     }
     assert_int_equal(tr.n_synced, 2); /* sync_every 2: synced after the second record */
-    trace_close(&tr);
+    twrite_close(&tr);
 
     char path[8192];
     snprintf(path, sizeof path, "%s/rank0003.seg0002.nc", dir);
@@ -174,7 +179,7 @@ static void test_round_trip(void **state)
     size_t L = (size_t)s->L, T = (size_t)s->T, K = (size_t)s->n_bucket, S = (size_t)s->opt.n_sv;
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
-        trace_record_t rec = record(r);
+        twrite_rec_t rec = record(r);
         const struct {
             const char *name;
             const double *v;
@@ -190,7 +195,7 @@ static void test_round_trip(void **state)
             {"norm_bucket", s->norm_bucket, (L + 1) * K, NC_FLOAT}, {"grad0", s->grad0, T, NC_FLOAT},
             {"sink", s->sink, L, NC_FLOAT},                 {"singular_value", s->sv, (L + 1) * S, NC_DOUBLE},
             {"erank", s->erank, L + 1, NC_DOUBLE},          {"loss", &rec.loss, 1, NC_DOUBLE},
-            {"val_loss", &rec.val_loss, 1, NC_DOUBLE},      {"lr", &rec.lr, 1, NC_DOUBLE},
+            {"val_loss", &rec.val_loss, 1, NC_DOUBLE},      {"lr_schedule", &rec.lr, 1, NC_DOUBLE},
             {"grad_norm", &rec.grad_norm, 1, NC_DOUBLE},    {"tokens_per_s", &rec.tokens_per_s, 1, NC_DOUBLE},
             {"step_time", &rec.step_time, 1, NC_DOUBLE},    {"wnorm_embed", &s->wnorm[SIGNALS_GROUP_EMBED], 1, NC_DOUBLE},
             {"wnorm_attn", &s->wnorm[SIGNALS_GROUP_ATTN], 1, NC_DOUBLE}, {"wnorm_mlp", &s->wnorm[SIGNALS_GROUP_MLP], 1, NC_DOUBLE},
@@ -287,13 +292,13 @@ static void test_sigkill_keeps_synced_records(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        trace_t tr;
-        if (trace_open(&tr, &f.info)) _exit(3);
+        twrite_t tr;
+        if (twrite_open(&tr, &f.info, &f.s)) _exit(3);
         for (int r = 0; r < 203; r++) {
-            if (r == 3) trace_sync(&tr);
+            if (r == 3) twrite_sync(&tr);
             fill_signals(&f.s, r);
-            trace_record_t rec = record(r);
-            trace_write(&tr, &rec, &f.s);
+            twrite_rec_t rec = record(r);
+            twrite_record(&tr, &rec, &f.s);
         }
         raise(SIGKILL);
         _exit(4);
@@ -309,7 +314,7 @@ static void test_sigkill_keeps_synced_records(void **state)
     CHECK_RC(nc_open(path, NC_NOWRITE, &ncid), nc_strerror);
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
-        trace_record_t rec = record(r);
+        twrite_rec_t rec = record(r);
         double st = (double)rec.step;
         check_var(ncid, "step", (size_t)r, &st, 1, NC_INT64);
         check_var(ncid, "norm", (size_t)r, f.s.norm, (size_t)(f.s.L + 1) * f.s.T, NC_FLOAT);
@@ -337,22 +342,22 @@ static void test_segments_never_overwrite(void **state)
     if (!flag) MPI_Init(NULL, NULL);
     char sub[4200];
     snprintf(sub, sizeof sub, "%s/trace", dir);
-    assert_int_equal(trace_segment_agree(sub, MPI_COMM_WORLD, &seg), 0);
+    assert_int_equal(tracer_segment(sub, MPI_COMM_WORLD, &seg), 0);
     assert_int_equal(seg, 0);
 
     fixture_t f;
     fixture_open(&f, 0);
     f.info.dir = sub;
-    trace_t tr;
-    assert_int_equal(trace_open(&tr, &f.info), 0);
+    twrite_t tr;
+    assert_int_equal(twrite_open(&tr, &f.info, &f.s), 0);
     fill_signals(&f.s, 0);
-    trace_record_t rec = record(0);
-    trace_write(&tr, &rec, &f.s);
-    trace_close(&tr);
-    assert_int_equal(trace_segment_agree(sub, MPI_COMM_WORLD, &seg), 0);
+    twrite_rec_t rec = record(0);
+    twrite_record(&tr, &rec, &f.s);
+    twrite_close(&tr);
+    assert_int_equal(tracer_segment(sub, MPI_COMM_WORLD, &seg), 0);
     assert_int_equal(seg, 1);
 
-    assert_int_equal(trace_open(&tr, &f.info), -1);
+    assert_int_equal(twrite_open(&tr, &f.info, &f.s), -1);
     assert_non_null(strstr(err_msg(), "rank0003.seg0000.nc"));
     assert_non_null(strstr(err_msg(), "exists"));
     char path[8192];
@@ -365,7 +370,7 @@ static void test_segments_never_overwrite(void **state)
     touch(name);
     touch("trace/rank0000.seg0042.nc.tmp");
     touch("trace/notes.txt");
-    assert_int_equal(trace_segment_agree(sub, MPI_COMM_WORLD, &seg), 0);
+    assert_int_equal(tracer_segment(sub, MPI_COMM_WORLD, &seg), 0);
     assert_int_equal(seg, 7);
     fixture_close(&f);
     if (!keep) {
@@ -381,26 +386,26 @@ static void test_schedule(void **state)
     (void)state;
     /* interval 50 over 1000 steps: 0, 50, ..., 950 and the last, 999 */
     int n = 0;
-    for (int s = 0; s < 1000; s++) n += trace_is_step(s, 1000, 50, 0);
+    for (int s = 0; s < 1000; s++) n += tracer_due(s, 1000, 50, 0);
     assert_int_equal(n, 21);
-    assert_true(trace_is_step(999, 1000, 50, 0));
-    assert_false(trace_is_step(1000, 1000, 50, 0));
-    assert_false(trace_is_step(-1, 1000, 50, 0));
-    assert_false(trace_is_step(51, 1000, 50, 0));
+    assert_true(tracer_due(999, 1000, 50, 0));
+    assert_false(tracer_due(1000, 1000, 50, 0));
+    assert_false(tracer_due(-1, 1000, 50, 0));
+    assert_false(tracer_due(51, 1000, 50, 0));
     /* log-spaced: ten per decade, rounded */
     const int want[] = {0, 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, 158, 200, 251, 316};
     int k = 0;
     for (int s = 0; s <= 316; s++)
-        if (trace_is_step(s, 100000, 0, 1)) {
+        if (tracer_due(s, 100000, 0, 1)) {
             assert_true(k < (int)(sizeof want / sizeof *want));
             assert_int_equal(s, want[k++]);
         }
     assert_int_equal(k, sizeof want / sizeof *want);
-    assert_true(trace_is_step(10000, 100000, 0, 1));
-    assert_false(trace_is_step(10001, 100000, 0, 1));
+    assert_true(tracer_due(10000, 100000, 0, 1));
+    assert_false(tracer_due(10001, 100000, 0, 1));
     /* interval 0: only the ends */
     n = 0;
-    for (int s = 0; s < 100; s++) n += trace_is_step(s, 100, 0, 0);
+    for (int s = 0; s < 100; s++) n += tracer_due(s, 100, 0, 0);
     assert_int_equal(n, 2);
 }
 

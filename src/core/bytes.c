@@ -16,6 +16,13 @@ uint32_t bytes_fnv1a(uint32_t h, const void *data, size_t n)
     return h;
 }
 
+uint64_t bytes_fnv1a64(uint64_t h, const void *data, size_t n)
+{
+    const uint8_t *p = data;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
 int bytes_read_file(const char *path, uint8_t **buf, size_t *n)
 {
     *buf = NULL;

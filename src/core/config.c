@@ -73,8 +73,8 @@ static const keydef_t keys[] = {
     K(optim, beta2, KT_FLOAT, "0.95", 0, 1, HI_OPEN, "AdamW second-moment decay"),
     K(optim, eps, KT_FLOAT, "1e-8", 0, 1, LO_OPEN, "AdamW denominator epsilon"),
     K(optim, grad_clip, KT_FLOAT, "1.0", 0, 1e6, 0, "global gradient-norm clip threshold; 0 disables"),
-    K(eval, eval_interval, KT_INT, "100", 0, INT_MAX, 0, "steps between validation passes; 0 disables"),
-    K(eval, eval_batches, KT_INT, "8", 0, 1 << 20, 0, "global batches of windows per validation pass, spread over the validation shard"),
+    KS(eval, interval, KT_INT, "100", 0, INT_MAX, 0, "steps between validation passes; 0 disables"),
+    KS(eval, batches, KT_INT, "8", 0, 1 << 20, 0, "global batches of windows per validation pass, spread over the validation shard"),
     KS(trace, interval, KT_INT, "50", 0, INT_MAX, 0,
       "steps between trace records (plus the first and last step); 0: no tracing"),
     KS(trace, log_spaced, KT_INT, "1", 0, 1, 0, "1: also trace ten log-spaced steps per decade (1, 2, 3, 4, 5, 6, 8, 10, 13, ...)"),
@@ -222,8 +222,13 @@ static int parse_value(const keydef_t *k, config_t *c, const char *text, const c
     return 0;
 }
 
+/* Keys renamed since a release: configs and specs written under the old name still read. */
+static const char *const renamed[][3] = {{"eval", "eval_interval", "interval"}, {"eval", "eval_batches", "batches"}};
+
 static const keydef_t *find_key(const char *section, const char *name)
 {
+    for (size_t r = 0; r < sizeof renamed / sizeof *renamed; r++)
+        if (!strcmp(renamed[r][0], section) && !strcmp(renamed[r][1], name)) name = renamed[r][2];
     for (size_t i = 0; i < N_KEYS; i++)
         if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name)) return &keys[i];
     return NULL;
@@ -356,7 +361,7 @@ int config_validate(const config_t *c, int world_size)
     if (c->warmup_steps > c->max_steps)
         return err_set("optim.warmup_steps (%d) is above train.max_steps (%d)", c->warmup_steps, c->max_steps);
     if (c->eval_interval > 0 && c->val_path[0] && c->eval_batches == 0)
-        return err_set("eval.eval_batches is 0 while eval.eval_interval (%d) and data.val_path are set",
+        return err_set("eval.batches is 0 while eval.interval (%d) and data.val_path are set",
                        c->eval_interval);
     if (strcmp(c->trace_spectrum, "scalapack") && strcmp(c->trace_spectrum, "gram") && strcmp(c->trace_spectrum, "off"))
         return err_set("trace.spectrum '%s': use scalapack, gram or off", c->trace_spectrum);
@@ -379,6 +384,28 @@ int config_write(const config_t *c, FILE *f)
     }
     if (fflush(f) || ferror(f)) return err_set("config: write failed: %s", strerror(errno));
     return 0;
+}
+
+char *config_string(const config_t *c)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK(f && config_write(c, f) == 0 && fclose(f) == 0, "config_write to memory: out of memory");
+    return text;
+}
+
+int config_get(const config_t *c, const char *key, char *buf, size_t n)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%s.%s", keys[i].section, keys[i].name);
+        if (!strcmp(name, key)) {
+            format_value(buf, n, &keys[i], c);
+            return 0;
+        }
+    }
+    return -1;
 }
 
 int config_save(const config_t *c, const char *path, int mode)

@@ -76,6 +76,11 @@ int config_validate(const config_t *c, int world_size);
 
 /* Writes every key, in table order, as an INI file that config_load() reads back to the same values. */
 int config_write(const config_t *c, FILE *f);
+/* config_write() into a string (malloc'd). */
+char *config_string(const config_t *c);
+/* One key's value ("section.key") as config_write() spells it ("0.001" for "1e-3"); -1 if the key is
+ * unknown. */
+int config_get(const config_t *c, const char *key, char *buf, size_t n);
 /* config_write() into the file at path, which appears whole or not at all; mode AFILE_KEEP refuses to
  * replace an existing file, AFILE_REPLACE replaces it. */
 int config_save(const config_t *c, const char *path, int mode);

@@ -51,4 +51,4 @@ int dist_agree(int rc)
     return -1;
 }
 
-void dist_finalize(void) { MPI_Finalize(); }
+void dist_finalize(void) { CHECK_RC(MPI_Finalize(), dist_strerror); }

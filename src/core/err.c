@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static _Thread_local char last_msg[1024];
 static void (*abort_hook)(int);
@@ -38,4 +39,11 @@ void *err_calloc(size_t n, size_t size)
     void *p = calloc(n ? n : 1, size ? size : 1);
     CHECK(p, "out of memory allocating %zu x %zu bytes", n, size);
     return p;
+}
+
+char *err_strdup(const char *s)
+{
+    char *d = strdup(s);
+    CHECK(d, "out of memory copying %zu bytes", strlen(s) + 1);
+    return d;
 }

@@ -45,5 +45,7 @@ void err_set_abort_hook(void (*hook)(int exit_code));
 
 /* Allocation that cannot fail silently; zero-filled. */
 void *err_calloc(size_t n, size_t size);
+/* strdup that cannot fail silently. */
+char *err_strdup(const char *s);
 
 #endif

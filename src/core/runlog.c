@@ -151,6 +151,15 @@ void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *
     runlog_printf(r, "%s", line);
 }
 
+char *runlog_command_line(int argc, char **argv)
+{
+    size_t n = 1;
+    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
+    char *s = err_calloc(n, 1);
+    for (int i = 0; i < argc; i++) strcat(strcat(s, i ? " " : ""), argv[i]);
+    return s;
+}
+
 int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t start_step, int argc, char **argv)
 {
     FILE *f = open_append(dir, "launches.jsonl");

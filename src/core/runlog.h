@@ -36,6 +36,10 @@ void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *
 /* Appends the provenance of this launch to dir/launches.jsonl. */
 int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t start_step, int argc, char **argv);
 
+/* The command line as one string, words separated by spaces (malloc'd): the history attribute of the
+ * NetCDF files a tool writes. */
+char *runlog_command_line(int argc, char **argv);
+
 /* The commit the binaries were built from ("unknown" outside a git checkout). */
 const char *runlog_git_commit(void);
 

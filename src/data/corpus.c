@@ -19,8 +19,7 @@ static corpus_doc_t *add_doc(corpus_t *c, const char *source, const char *catego
     }
     corpus_doc_t *d = &c->docs[c->n_docs++];
     memset(d, 0, sizeof *d);
-    d->source = strdup(source);
-    CHECK(d->source, "out of memory");
+    d->source = err_strdup(source);
     snprintf(d->category, sizeof d->category, "%s", category);
     return d;
 }

@@ -7,7 +7,7 @@
  *   for l in 0..L-1: ln1w (C) ln1b (C) qkvw (3C,C) qkvb (3C) projw (C,C) projb (C)
  *                    ln2w (C) ln2b (C) fcw (4C,C) fcb (4C) fcprojw (C,4C) fcprojb (C)
  *   lnfw (C)  lnfb (C)
- * gpt_tensors() lists exactly this, and every view is built from that list. */
+ * the static layout() in gpt.c lists exactly this, and every view is built from that list. */
 #ifndef IL_MODEL_H
 #define IL_MODEL_H
 

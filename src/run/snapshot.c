@@ -77,12 +77,9 @@ static int list_complete(const char *dir, int64_t **steps)
 
 static int write_state(const trainer_t *tr, const char *path)
 {
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *mem = open_memstream(&text, &text_len);
-    CHECK(mem, "open_memstream failed");
-    int rc = config_write(&tr->cfg, mem);
-    fclose(mem);
+    char *text = config_string(&tr->cfg);
+    size_t text_len = strlen(text);
+    int rc = 0;
     const gpt_t *m = &tr->model;
     int32_t dims[5] = {m->d.V, m->d.T, m->d.L, m->d.NH, m->d.C}, world = tr->dist.size;
     data_id_t data = {tr->train_shard.tokenizer_id, tr->train_shard.vocab_size, tr->train_shard.n_tokens};

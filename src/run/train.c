@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/afile.h"
+#include "core/bytes.h"
 #include "core/err.h"
 #include "run/snapshot.h"
 
@@ -234,18 +235,10 @@ static void validate(trainer_t *tr)
     free(cat_loss);
 }
 
-/* A 64-bit hash of the parameters' bits: equal on every rank unless they have drifted apart. */
-static uint64_t params_hash(const gpt_t *m)
-{
-    const uint32_t *w = (const uint32_t *)m->params;
-    uint64_t h = 0x9E3779B97F4A7C15ull;
-    for (size_t i = 0; i < m->n_params; i++) h = (h ^ w[i]) * 0x100000001B3ull;
-    return h;
-}
-
 static int check_replicas(const trainer_t *tr)
 {
-    uint64_t h = params_hash(&tr->model), lo, hi;
+    /* a hash of the parameters' bits: equal on every rank unless they have drifted apart */
+    uint64_t h = bytes_fnv1a64(BYTES_FNV64_INIT, tr->model.params, tr->model.n_params * sizeof *tr->model.params), lo, hi;
     CHECK_RC(MPI_Allreduce(&h, &lo, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
     CHECK_RC(MPI_Allreduce(&h, &hi, 1, MPI_UINT64_T, MPI_MAX, MPI_COMM_WORLD), dist_strerror);
     if (lo != hi)
@@ -277,10 +270,9 @@ int train_run(trainer_t *tr)
                                     (long long)tr->step);
             return TRAIN_PREEMPTED;
         }
-        double t0 = now(), wait0 = tr->sync.wait_s, norm;
+        double t0 = now(), norm;
         loss = train_step(tr, &norm);
         double dt = now() - t0;
-        tr->comm_wait_s += tr->sync.wait_s - wait0;
         if (!isfinite(loss) || !isfinite(norm)) {
             err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
                     "optim.warmup_steps", (long long)tr->step, loss, norm);
@@ -295,7 +287,7 @@ int train_run(trainer_t *tr)
         }
         if (tr->traced) { /* the record of update tr->step - 1, whose forward ran on the weights validated last */
             int64_t s = tr->step - 1;
-            trace_record_t rec = {s, loss, lr, norm, tokens / dt, dt, tr->last_val_step == s ? tr->last_val_loss : NAN};
+            twrite_rec_t rec = {s, loss, lr, norm, tokens / dt, dt, tr->last_val_step == s ? tr->last_val_loss : NAN};
             tracer_write(&tr->tracer, &rec);
         }
         if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);

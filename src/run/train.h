@@ -38,7 +38,6 @@ typedef struct {
     int traced;              /* the last train_step captured a trace record */
     double last_val_loss;
     int64_t last_val_step;   /* step at which last_val_loss was measured; -1: none yet */
-    double comm_wait_s;      /* time spent waiting for gradient reductions, summed */
 } trainer_t;
 
 /* What train_run ended with. */
@@ -62,13 +61,6 @@ float train_step(trainer_t *tr, double *grad_norm);
  * sharing the windows. cat_loss (s->n_cats entries, may be NULL) receives the token-weighted loss per
  * category, NaN where a category had no tokens. Returns the mean loss per token. */
 double train_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss);
-
-/* Collective: writes the checkpoint for the current step and rotates old ones per run.keep_ckpts. */
-int train_save(trainer_t *tr);
-
-/* Loads a checkpoint's model (dims, params) for scoring; *tokenizer_id receives the id of the data it
- * was trained on. The model is created with batch capacity B. */
-int train_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);
 
 /* The signal that asked the run to stop (0: none). Set by the handlers train_open installs. */
 extern volatile sig_atomic_t train_stop_signal;

@@ -17,6 +17,7 @@
 #include "analysis/claims.h"
 #include "core/dist.h"
 #include "core/err.h"
+#include "core/runlog.h"
 #include "analysis/figures.h"
 #include "analysis/find.h"
 #include "analysis/prun.h"
@@ -80,15 +81,6 @@ static double seconds(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-static char *command_line(int argc, char **argv)
-{
-    size_t n = 1;
-    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = err_calloc(n, 1);
-    for (int i = 0; i < argc; i++) strcat(strcat(s, i ? " " : ""), argv[i]);
-    return s;
 }
 
 /* Rank 0: creates the output directory, the streamed tables and summary.nc. Returns 0, or -1 with err_set(). */
@@ -168,7 +160,7 @@ int main(int argc, char **argv)
                  argc - first > 1 ? " and the other paths" : "");
         return finish(IL_EXIT_INPUT, msg);
     }
-    char *command = command_line(argc, argv);
+    char *command = runlog_command_line(argc, argv);
     if (dist_agree(rank == 0 ? open_outputs(&a, command) : 0)) {
         free(command);
         find_free(&runs);

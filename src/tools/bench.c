@@ -277,27 +277,31 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     char dir[] = "/tmp/il-bench-trace-XXXXXX";
     CHECK(mkdtemp(dir), "mkdtemp failed");
     cfg.vocab_size = bc->d.V;
-    trace_info_t info = {dir, 0, 0, 1, 0, 1000, interval, 1, &cfg, &r.m, &sig, "il-bench"};
-    trace_t tf;
-    CHECK(trace_open(&tf, &info) == 0, "%s", err_msg());
-    trace_record_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
-    trace_sync(&tf);
+    char *text = config_string(&cfg);
+    twrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
+                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = "il-bench"};
+    tracer_params(meta.param, &cfg, &r.m.d, 1);
+    twrite_t tf;
+    CHECK(twrite_open(&tf, &meta, &sig) == 0, "%s", err_msg());
+    free(text);
+    twrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
+    twrite_sync(&tf);
     char path[4200];
     snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", dir);
     struct stat st0, st1;
     CHECK(stat(path, &st0) == 0, "%s: cannot stat", path);
     for (int i = 0; i < 20; i++) {
         rec.step = i;
-        trace_write(&tf, &rec, &sig);
+        twrite_record(&tf, &rec, &sig);
     }
-    trace_close(&tf);
+    twrite_close(&tf);
     CHECK(stat(path, &st1) == 0, "%s: cannot stat", path);
     unlink(path);
     rmdir(dir);
     double per_record = (st1.st_size - st0.st_size) / 20.0;
     for (int log_spaced = 0; log_spaced < 2; log_spaced++) {
         int n = 0;
-        for (int s = 0; s < 1000; s++) n += trace_is_step(s, 1000, interval, log_spaced);
+        for (int s = 0; s < 1000; s++) n += tracer_due(s, 1000, interval, log_spaced);
         printf("  trace file per rank, 1,000 steps at trace.interval=%d%s: %d records x %.1f KB + %.1f KB header = "
                "%.2f MB\n", interval, log_spaced ? " with log spacing" : "", n, per_record / 1e3, st0.st_size / 1e3,
                (n * per_record + st0.st_size) / 1e6);

@@ -7,16 +7,18 @@
 #include "core/dist.h"
 #include "core/err.h"
 #include "run/train.h"
+#include "trace/schema.h"
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: il-train [--config FILE] [--set section.key=value ...] [--resume] [--print-config]\n"
-               "       il-train --keys\n"
+               "       il-train --keys | --trace-schema\n"
                "  --config FILE    INI config; keys not given keep their defaults (il-train --keys lists them)\n"
                "  --set K=V        override one key, after the file (repeatable)\n"
                "  --resume         continue <run.out_dir>/<run.name> from its newest checkpoint\n"
                "  --print-config   print the effective config and exit\n"
                "  --keys           print the table of config keys (Markdown) and exit\n"
+               "  --trace-schema   print the tables of the trace files' variables (Markdown) and exit\n"
                "Run it as one process, or as `mpirun -n P` / `srun --mpi=pmix` for P data-parallel ranks.\n"
                "SIGTERM, SIGUSR2 or SIGHUP: finish the step, write a checkpoint, exit 75.\n"
                "exit codes: 0 done, 1 runtime failure (diverged, I/O), 2 bad command line, config or data,\n"
@@ -55,6 +57,9 @@ int main(int argc, char **argv)
             print_config = 1;
         } else if (!strcmp(a, "--keys")) {
             if (rank == 0) config_print_keys_markdown(stdout);
+            return finish(IL_EXIT_OK, NULL);
+        } else if (!strcmp(a, "--trace-schema")) {
+            if (rank == 0) trace_schema_markdown(stdout);
             return finish(IL_EXIT_OK, NULL);
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             if (rank == 0) usage(stdout);

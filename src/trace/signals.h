@@ -1,4 +1,4 @@
-/* signals: the per-trace-step measurements S1-S9 of ../shared/SCIENCE.md, from one rank's micro-batch.
+/* signals: the per-trace-step measurements S1-S9 of docs/science.md, from one rank's micro-batch.
  *
  * signals_compute() reads a model right after gpt_forward and gpt_backward(m, loss_scale) on that
  * micro-batch: the residual stream h^l (m->a.resid), the mid-block stream a (m->a.resid_mid), attention
@@ -39,7 +39,7 @@
 #include "model/gpt.h"
 #include "trace/spectrum.h"
 
-/* Parameter groups for weight norms, from the tensor names of gpt_tensors' layout. */
+/* Parameter groups for weight norms, from the tensor names of the model's layout (gpt_t.tensors). */
 enum { SIGNALS_GROUP_EMBED, SIGNALS_GROUP_ATTN, SIGNALS_GROUP_MLP, SIGNALS_GROUP_LN, SIGNALS_N_GROUPS };
 
 typedef struct {

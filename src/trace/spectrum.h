@@ -4,7 +4,8 @@
  * The rows (one per token, C columns) are spread over the ranks of a communicator and never move: each
  * rank centres its own rows with the global column mean (one MPI_Allreduce) and places them into the
  * block-cyclic row slots it owns on a P x 1 BLACS grid with square 64 x 64 blocks (pdgesvd_ rejects
- * non-square blocks, see PLATFORM-NOTES.md); the slots left over are zero rows, which add only zero
+ * non-square blocks: with MB != NB it fails with "PDGEBRD parameter number 606 had an illegal value" yet
+ * returns info 0 and zero singular values); the slots left over are zero rows, which add only zero
  * singular values. ScaLAPACK's pdgesvd_ then returns the values (no vectors), replicated on every rank.
  *
  * A cheaper route for small C forms the C x C Gram matrix of the centred rows (local dsyrk, one

@@ -1,13 +1,18 @@
 #include "trace/tracer.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <libgen.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/afile.h"
 #include "core/dist.h"
 #include "core/err.h"
+#include "core/runlog.h"
 
 /* The counts for the frequency buckets, widened to the model's vocabulary (ids the shard never uses
  * count 0). NULL with *rc 0 when there is no sidecar to use. */
@@ -38,16 +43,37 @@ static uint64_t *load_counts(const config_t *cfg, const shard_t *train, int V, i
     return wide;
 }
 
-static char *join_args(int argc, char **argv)
+int tracer_segment(const char *dir, MPI_Comm comm, int *segment)
 {
-    size_t n = 1;
-    for (int i = 0; i < argc; i++) n += strlen(argv[i]) + 1;
-    char *s = err_calloc(n, 1);
-    for (int i = 0; i < argc; i++) {
-        if (i) strcat(s, " ");
-        strcat(s, argv[i]);
+    int rank, msg[2] = {0, 0}; /* rc, segment */
+    CHECK_RC(MPI_Comm_rank(comm, &rank), dist_strerror);
+    if (rank == 0) {
+        DIR *d = NULL;
+        if (afile_mkdirs(dir)) msg[0] = -1;
+        else if (!(d = opendir(dir))) msg[0] = err_set("%s: cannot list the trace directory: %s", dir, strerror(errno));
+        for (struct dirent *e; d && (e = readdir(d));) {
+            int r, s, used = 0;
+            if (sscanf(e->d_name, "rank%d.seg%d.nc%n", &r, &s, &used) == 2 && used == (int)strlen(e->d_name) &&
+                s + 1 > msg[1])
+                msg[1] = s + 1;
+        }
+        if (d) closedir(d);
     }
-    return s;
+    CHECK_RC(MPI_Bcast(msg, 2, MPI_INT, 0, comm), dist_strerror);
+    if (msg[0] && rank != 0) return err_set("%s: rank 0 could not prepare the trace directory", dir);
+    *segment = msg[1];
+    return msg[0];
+}
+
+static trace_value_t value(double x) { return (trace_value_t){isfinite(x) ? (int64_t)x : 0, x}; }
+
+void tracer_params(trace_value_t param[TP_N], const config_t *c, const gpt_dims_t *d, int w)
+{
+#define PARAM_VALUE(id, name, type, long_name, expr) param[id] = value((double)(expr));
+    TRACE_PARAMS(PARAM_VALUE)
+#undef PARAM_VALUE
+    /* a 64-bit seed does not survive a double: keep its bits */
+    param[TP_SEED].i = (int64_t)c->seed;
 }
 
 int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const char *run_dir,
@@ -79,19 +105,23 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/trace", run_dir);
     int segment;
-    if (trace_segment_agree(dir, MPI_COMM_WORLD, &segment)) return -1;
-    char *command = join_args(argc, argv);
-    trace_info_t info = {dir, segment, rank, world_size, start_step, cfg->trace_sync_every, cfg->trace_interval,
-                         cfg->trace_log_spaced, cfg, m, &t->sig, command};
-    rc = trace_open(&t->file, &info);
+    if (tracer_segment(dir, MPI_COMM_WORLD, &segment)) return -1;
+    char *command = runlog_command_line(argc, argv), *text = config_string(cfg);
+    twrite_meta_t meta = {.dir = dir, .segment = segment, .rank = rank, .world_size = world_size,
+                          .start_step = start_step, .sync_every = cfg->trace_sync_every, .interval = cfg->trace_interval,
+                          .log_spaced = cfg->trace_log_spaced, .run_name = cfg->name, .seed = cfg->seed,
+                          .config_text = text, .command = command};
+    tracer_params(meta.param, cfg, &m->d, world_size);
+    rc = twrite_open(&t->file, &meta, &t->sig);
     t->have_file = rc == 0;
     free(command);
+    free(text);
     return dist_agree(rc);
 }
 
 int tracer_is_step(const tracer_t *t, int64_t step)
 {
-    return t->on && trace_is_step(step, t->max_steps, t->interval, t->log_spaced);
+    return t->on && tracer_due(step, t->max_steps, t->interval, t->log_spaced);
 }
 
 void tracer_capture(tracer_t *t, const gpt_t *m, float loss_scale)
@@ -100,20 +130,32 @@ void tracer_capture(tracer_t *t, const gpt_t *m, float loss_scale)
     if (t->spectrum_on) signals_spectrum(&t->sig, &t->sp, m);
 }
 
-void tracer_write(tracer_t *t, const trace_record_t *rec) { trace_write(&t->file, rec, &t->sig); }
+void tracer_write(tracer_t *t, const twrite_rec_t *rec) { twrite_record(&t->file, rec, &t->sig); }
 
 void tracer_sync(tracer_t *t)
 {
-    if (t->have_file) trace_sync(&t->file);
+    if (t->have_file) twrite_sync(&t->file);
 }
 
 void tracer_close(tracer_t *t)
 {
-    if (t->have_file) trace_close(&t->file);
+    if (t->have_file) twrite_close(&t->file);
     if (t->have_sp) {
         spectrum_destroy(&t->sp);
-        MPI_Comm_free(&t->comm);
+        CHECK_RC(MPI_Comm_free(&t->comm), dist_strerror);
     }
     if (t->have_sig) signals_destroy(&t->sig);
     memset(t, 0, sizeof *t);
+}
+
+int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced)
+{
+    if (step < 0 || step >= max_steps) return 0;
+    if (step == 0 || step == max_steps - 1 || (interval > 0 && step % interval == 0)) return 1;
+    if (!log_spaced) return 0;
+    /* the j with 10^(j/10) nearest to step, and its neighbours, decide whether round(10^(j/10)) == step */
+    int j0 = (int)floor(10.0 * log10((double)step));
+    for (int j = j0 - 1; j <= j0 + 1; j++)
+        if (j >= 0 && llround(pow(10.0, j / 10.0)) == step) return 1;
+    return 0;
 }

@@ -12,6 +12,7 @@
 #include "data/shard.h"
 #include "trace/signals.h"
 #include "trace/spectrum.h"
+#include "trace/schema.h"
 #include "trace/twrite.h"
 
 typedef struct {
@@ -21,7 +22,7 @@ typedef struct {
     MPI_Comm comm;   /* the spectrum's own communicator, so its reductions never meet the gradients' */
     signals_t sig;
     spectrum_t sp;
-    trace_t file;
+    twrite_t file;
     int have_sig, have_sp, have_file; /* what tracer_close must release, also after a failed open */
 } tracer_t;
 
@@ -35,8 +36,22 @@ int tracer_is_step(const tracer_t *t, int64_t step);
 /* Collective (with the spectrum on): measures the signals of the last forward+backward of m. */
 void tracer_capture(tracer_t *t, const gpt_t *m, float loss_scale);
 /* Appends the record of the captured step. */
-void tracer_write(tracer_t *t, const trace_record_t *rec);
+void tracer_write(tracer_t *t, const twrite_rec_t *rec);
 void tracer_sync(tracer_t *t);
 void tracer_close(tracer_t *t);
+
+/* Collective over comm: rank 0 creates dir if needed and finds the next free segment number (one past
+ * the highest rank*.seg*.nc of any rank there, 0 in an empty directory); every rank receives it.
+ * Returns 0, or -1 on every rank with err_set(). */
+int tracer_segment(const char *dir, MPI_Comm comm, int *segment);
+
+/* The sweep parameters of schema.h for a run of config c, model dims d and world size w. */
+void tracer_params(trace_value_t param[TP_N], const config_t *c, const gpt_dims_t *d, int w);
+
+/* Whether update `step` (0-based, of max_steps) is traced: step 0, the last step max_steps-1, every
+ * interval-th step (interval <= 0: none besides), and with log_spaced also the steps round(10^(j/10))
+ * for j = 0, 1, 2, ...: 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, ...
+ * (ten per decade, so early training, which changes fastest, is sampled densely). */
+int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced);
 
 #endif
