@@ -14,9 +14,19 @@
 #    preempted until resubmitted: `il-sweep resubmit DIR --failed`, or the same sbatch command again.
 #  - EXIT_FILE ('-' for none) receives the step's exit code, so that `il-sweep status` can tell done,
 #    failed and preempted runs apart without Slurm's accounting database.
+#  - mpirun may exit 1 when its ranks exit 75 after a checkpoint. The trainer's rank 0 therefore writes
+#    its own exit code to IL_EXIT_STATUS_FILE, and a 75 there stands for the step when the launcher
+#    reported a failure.
 set -u
 exit_file=$1
 shift
+# beside the exit file, or in the working directory: where rank 0 can write it on whichever node it runs
+if [ "$exit_file" != - ]; then IL_EXIT_STATUS_FILE=$exit_file.trainer
+else IL_EXIT_STATUS_FILE=$PWD/.il-step-${SLURM_JOB_ID:-$$}.status; fi
+export IL_EXIT_STATUS_FILE
+mkdir -p "$(dirname "$IL_EXIT_STATUS_FILE")"
+rm -f "$IL_EXIT_STATUS_FILE"
+trap 'rm -f "$IL_EXIT_STATUS_FILE"' EXIT
 
 "$@" &
 step=$!
@@ -34,6 +44,10 @@ while :; do
     rc=$?
     [ "$interrupted" = 1 ] || break # returned because the step ended, not because of a trap
 done
+if [ "$rc" != 0 ] && [ "$(cat "$IL_EXIT_STATUS_FILE" 2>/dev/null)" = 75 ]; then
+    echo "il-step: the launcher exited $rc, but the trainer stopped with a checkpoint: exit 75"
+    rc=75
+fi
 
 if [ "$exit_file" != - ]; then
     mkdir -p "$(dirname "$exit_file")"

@@ -7,39 +7,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "core/bytes.h"
 #include "core/err.h"
+#include "core/inifile.h"
 
 /* ---- reading the spec ---- */
 
 typedef struct {
     sweep_spec_t *s;
-    FILE *f;
-    int lineno;
-    int long_line;     /* a line did not fit inih's buffer */
-    int err_line;      /* first line with an error of ours; 0: none */
+    int lineno;        /* of the key being handled */
     int fixed_line[SWEEP_MAX_AXES * 8]; /* unused slots are 0 */
     char fixed_key[SWEEP_MAX_AXES * 8][SWEEP_KEY];
     int n_fixed;
     int seen_sweep_line[16]; /* line of each [sweep] key, for duplicates */
 } spec_ctx_t;
-
-/* Counts lines for the handler's messages; a line longer than inih's buffer would otherwise be split. */
-static char *spec_read_line(char *str, int num, void *stream)
-{
-    spec_ctx_t *x = stream;
-    if (!fgets(str, num, x->f)) return NULL;
-    x->lineno++;
-    size_t len = strlen(str);
-    if (len == (size_t)num - 1 && str[len - 1] != '\n' && !feof(x->f)) {
-        x->long_line = x->long_line ? x->long_line : x->lineno;
-        for (int c; (c = fgetc(x->f)) != EOF && c != '\n';) continue;
-        str[0] = '\0';
-    }
-    return str;
-}
 
 /* config_set() reports "--set <assignment>: <problem>"; in a spec the location is the file and line. */
 static int apply_key(config_t *c, const char *key, const char *value, const char *path, int line)
@@ -170,16 +151,13 @@ static int on_axis_key(spec_ctx_t *x, const char *key, const char *value, int li
     return rc;
 }
 
-static int on_key(void *user, const char *section, const char *name, const char *value)
+static int on_key(void *user, const char *section, const char *name, const char *value, int line)
 {
     spec_ctx_t *x = user;
     sweep_spec_t *s = x->s;
-    if (x->err_line) return 1; /* keep the first error */
+    x->lineno = line;
     int rc = 0;
-    if (x->long_line) {
-        rc = err_set("%s:%d: line too long", s->path, x->long_line);
-        x->lineno = x->long_line;
-    } else if (!strcmp(section, "sweep")) {
+    if (!strcmp(section, "sweep")) {
         rc = on_sweep_key(x, name, value);
     } else if (strcmp(section, "fixed") && strcmp(section, "grid") && strcmp(section, "list")) {
         rc = *section ? err_set("%s:%d: unknown section [%s]; use [sweep], [fixed], [grid] or [list]", s->path,
@@ -199,9 +177,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     } else {
         rc = on_axis_key(x, name, value, !strcmp(section, "list"));
     }
-    if (rc == 0) return 1;
-    x->err_line = x->lineno;
-    return 0;
+    return rc;
 }
 
 static void spec_defaults(sweep_spec_t *s, const char *path)
@@ -236,18 +212,14 @@ static int spec_check(const sweep_spec_t *s)
 int sweep_load(sweep_spec_t *s, const char *path)
 {
     spec_defaults(s, path);
-    FILE *f = fopen(path, "r");
-    if (!f) return err_set("%s: cannot open: %s", path, strerror(errno));
+    FILE *f = bytes_fopen_regular(path);
+    if (!f) return -1;
     spec_ctx_t *x = err_calloc(1, sizeof *x);
     x->s = s;
-    x->f = f;
-    int rc = ini_parse_stream(spec_read_line, x, on_key, x);
-    int err_line = x->err_line;
+    int rc = inifile_parse(f, path, on_key, x);
     fclose(f);
     free(x);
-    CHECK(rc >= -1, "ini_parse_stream: out of memory");
-    if (rc > 0 && (!err_line || rc < err_line)) err_line = err_set("%s:%d: syntax error", path, rc);
-    if (err_line || spec_check(s)) {
+    if (rc || spec_check(s)) {
         sweep_free(s);
         return -1;
     }

@@ -32,9 +32,10 @@ batches = 1
 [run]
 log_interval = 10
 INI
-# max |a-b| over the parameters of two checkpoints
-maxdiff() { "$bin/il-ckpt" diff "$1" "$2" | sed -n 's/.*max |a-b| \([^,]*\),.*/\1/p'; }
-bits() { "$bin/il-ckpt" diff "$1" "$2" | sed -n 's/.* \([0-9]*\) differ in their bits.*/\1/p'; }
+# max |a-b| over the parameters of two checkpoints; il-ckpt diff exits 1 when they differ, as cmp does
+ckpt_diff() { "$bin/il-ckpt" diff "$1" "$2" || [ $? -eq 1 ]; }
+maxdiff() { ckpt_diff "$1" "$2" | sed -n 's/.*max |a-b| \([^,]*\),.*/\1/p'; }
+bits() { ckpt_diff "$1" "$2" | sed -n 's/.* \([0-9]*\) differ in their bits.*/\1/p'; }
 final=ckpt/step_00000020
 
 "$bin/il-train" --config base.ini --set run.name=p1 --set train.micro_batch=8 >/dev/null
@@ -96,6 +97,19 @@ rc=0; wait $pid || rc=$?
 [ $rc -eq 75 ] || die "SIGTERM: exit $rc, expected 75"
 "$bin/il-train" "${long[@]}" --set train.micro_batch=8 --set run.name=term --resume >/dev/null
 [ "$(bits runs/one/ckpt/step_00000300 runs/term/ckpt/step_00000300)" = 0 ] || die "SIGTERM and resume is not bit-identical"
+# SIGTERM to a batch step launched with mpirun: mpirun ends the job when a rank exits 75 and reports a
+# failure of its own; il-step.sh still exits 75 and records 75 from the trainer's own exit code
+"$root/jobs/il-step.sh" step.code mpirun -n 2 --oversubscribe "$bin/il-train" "${long[@]}" --set run.name=viastep \
+    --set train.max_steps=30000 >viastep.out 2>&1 &
+pid=$!
+until [ "$(train_records runs/viastep/metrics.jsonl)" -ge 20 ]; do
+    kill -0 $pid 2>/dev/null || die "run ended before it could be signalled: $(tail -3 viastep.out)"
+    sleep 0.05
+done
+kill -TERM $pid
+rc=0; wait $pid || rc=$?
+[ $rc -eq 75 ] && [ "$(cat step.code)" = 75 ] || die "SIGTERM to il-step.sh with mpirun: exit $rc, recorded $(cat step.code)"
+grep -q "stopped by a signal at step" runs/viastep/log.txt || die "the mpirun run did not checkpoint on SIGTERM"
 
 # Slurm said 2 tasks, but each process is a world of one: the launcher is wrong
 expect_fail il-train "srun --mpi=pmix" env SLURM_NTASKS=2 SLURM_STEP_ID=0 "$bin/il-train" --config base.ini --set run.name=x

@@ -159,6 +159,31 @@ static void test_errors_name_the_line(void **state)
     expect_error("[sweep]\nname = e\n[grid]\ntrain.seed = 1, 01\n", 0, "are the same experiment");
 }
 
+/* A list longer than inih's 200-byte line reads whole, also as the last line of a file without a final
+ * newline, where it once was dropped: 200 seeds make 200 runs. */
+static void test_long_lines(void **state)
+{
+    (void)state;
+    char text[2000];
+    int len = snprintf(text, sizeof text, "[sweep]\nname = long\n[grid]\ntrain.seed = ");
+    for (int i = 1; i <= 200; i++) len += snprintf(text + len, sizeof text - (size_t)len, "%s%d", i > 1 ? ", " : "", i);
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand(text, &s, &r, &n);
+    assert_int_equal(n, 200);
+    assert_int_equal((int)r[199].cfg.seed, 200);
+    free(r);
+    sweep_free(&s);
+    /* the same with a newline and a key after it */
+    snprintf(text + len, sizeof text - (size_t)len, "\n[fixed]\nmodel.d_model = 64\n");
+    must_expand(text, &s, &r, &n);
+    assert_int_equal(n, 200);
+    assert_int_equal(r[0].cfg.d_model, 64);
+    free(r);
+    sweep_free(&s);
+}
+
 static void test_chunks(void **state)
 {
     (void)state;
@@ -228,6 +253,7 @@ int main(void)
         cmocka_unit_test(test_expansion_order),   cmocka_unit_test(test_no_axes_is_one_run),
         cmocka_unit_test(test_names_are_content_derived), cmocka_unit_test(test_verbatim_values),
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_chunks),
+        cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_tsv),               cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);

@@ -160,10 +160,10 @@ static void test_round_trip(void **state)
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
         twrite_rec_t rec = record(r);
-        twrite_record(&tr, &rec, &f.s);
+        assert_int_equal(twrite_record(&tr, &rec, &f.s), 0);
     }
     assert_int_equal(tr.n_synced, 2); /* sync_every 2: synced after the second record */
-    twrite_close(&tr);
+    assert_int_equal(twrite_close(&tr), 0);
 
     char path[8192];
     snprintf(path, sizeof path, "%s/rank0003.seg0002.nc", dir);
@@ -295,10 +295,10 @@ static void test_sigkill_keeps_synced_records(void **state)
         twrite_t tr;
         if (twrite_open(&tr, &f.info, &f.s)) _exit(3);
         for (int r = 0; r < 203; r++) {
-            if (r == 3) twrite_sync(&tr);
+            if (r == 3 && twrite_sync(&tr)) _exit(5);
             fill_signals(&f.s, r);
             twrite_rec_t rec = record(r);
-            twrite_record(&tr, &rec, &f.s);
+            if (twrite_record(&tr, &rec, &f.s)) _exit(5);
         }
         raise(SIGKILL);
         _exit(4);
@@ -352,8 +352,8 @@ static void test_segments_never_overwrite(void **state)
     assert_int_equal(twrite_open(&tr, &f.info, &f.s), 0);
     fill_signals(&f.s, 0);
     twrite_rec_t rec = record(0);
-    twrite_record(&tr, &rec, &f.s);
-    twrite_close(&tr);
+    assert_int_equal(twrite_record(&tr, &rec, &f.s), 0);
+    assert_int_equal(twrite_close(&tr), 0);
     assert_int_equal(tracer_segment(sub, MPI_COMM_WORLD, &seg), 0);
     assert_int_equal(seg, 1);
 

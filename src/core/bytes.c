@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/afile.h"
 #include "core/err.h"
@@ -23,16 +25,38 @@ uint64_t bytes_fnv1a64(uint64_t h, const void *data, size_t n)
     return h;
 }
 
+FILE *bytes_fopen_regular(const char *path)
+{
+    /* O_NONBLOCK: opening a FIFO without a writer would otherwise wait forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        err_set("%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        err_set("%s: not a regular file", path);
+        return NULL;
+    }
+    FILE *f = fcntl(fd, F_SETFL, 0) == 0 ? fdopen(fd, "rb") : NULL;
+    if (!f) {
+        err_set("%s: cannot open: %s", path, strerror(errno));
+        close(fd);
+    }
+    return f;
+}
+
 int bytes_read_file(const char *path, uint8_t **buf, size_t *n)
 {
     *buf = NULL;
     *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return err_set("%s: cannot open: %s", path, strerror(errno));
+    FILE *f = bytes_fopen_regular(path);
+    if (!f) return -1;
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
         fclose(f);
-        return err_set("%s: not a regular file", path);
+        return err_set("%s: cannot stat: %s", path, strerror(errno));
     }
     size_t size = (size_t)st.st_size;
     uint8_t *b = err_calloc(size + 1, 1);

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 static inline void bytes_put_u16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
 static inline void bytes_put_u32(uint8_t *p, uint32_t v)
@@ -41,6 +42,10 @@ uint64_t bytes_fnv1a64(uint64_t h, const void *data, size_t n);
  * safely). -1 with err_set() naming the file if it is missing or unreadable. An empty file is not an
  * error here; callers word that message for their format. */
 int bytes_read_file(const char *path, uint8_t **buf, size_t *n);
+
+/* Opens a regular file for reading; anything else (a FIFO, a device, a directory) is refused before a read
+ * can block on it. NULL with err_set() naming the file. */
+FILE *bytes_fopen_regular(const char *path);
 
 /* Writes n bytes atomically to a new file (see afile.h). */
 int bytes_write_file(const char *path, const uint8_t *buf, size_t n);

@@ -9,16 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <ini.h>
-
 #include "core/afile.h"
+#include "core/bytes.h"
+#include "core/inifile.h"
 #include "core/err.h"
 
-/* inih hands lines to its parser in a fixed buffer (200 bytes in a default build), so a longer string could
- * be set with --set but not read back from the config the trainer writes into the run directory. Capping
- * strings here keeps every value config_write() produces loadable: "train_path = " plus 180 characters
- * still fits. */
-#define STR_MAX 180
+/* Strings fill their field (CONFIG_STR bytes with the NUL); inifile reads lines of any length. */
+#define STR_MAX (CONFIG_STR - 1)
 
 typedef enum { KT_INT, KT_U64, KT_FLOAT, KT_STR } ktype_t;
 
@@ -252,55 +249,23 @@ void config_defaults(config_t *c)
 typedef struct {
     config_t cfg;
     const char *path;
-    FILE *f;
-    char *line;
-    size_t cap;
-    int lineno;
-    int read_errno;
-    int err_line; /* first line with an error of ours (not inih's syntax errors); 0: none */
 } load_ctx_t;
-
-/* Feeds inih one line at a time so that we know the line number in the handler, and so that a line too long
- * for inih's buffer is an error here instead of being split by inih into two lines. */
-static char *read_line(char *str, int num, void *stream)
-{
-    load_ctx_t *x = stream;
-    ssize_t len = getline(&x->line, &x->cap, x->f);
-    if (len < 0) {
-        if (ferror(x->f)) x->read_errno = errno;
-        return NULL;
-    }
-    x->lineno++;
-    if (len + 1 > num) {
-        if (!x->err_line) {
-            x->err_line = x->lineno;
-            err_set("%s:%d: line longer than %d characters", x->path, x->lineno, num - 3);
-        }
-        snprintf(str, (size_t)num, "\n");
-        return str;
-    }
-    memcpy(str, x->line, (size_t)len + 1);
-    return str;
-}
 
 /* Duplicate keys are applied in order, so the last one wins: appending "key = value" to a copied config
  * then overrides the earlier line, the same way --set overrides the file. */
-static int on_key(void *user, const char *section, const char *name, const char *value)
+static int on_key(void *user, const char *section, const char *name, const char *value, int line)
 {
     load_ctx_t *x = user;
-    if (x->err_line) return 1; /* keep the first error's message; inih reports the first failing line */
     char pre[4200];
-    snprintf(pre, sizeof pre, "%s:%d: ", x->path, x->lineno);
+    snprintf(pre, sizeof pre, "%s:%d: ", x->path, line);
     const keydef_t *k = find_key(section, name);
-    if ((k ? parse_value(k, &x->cfg, value, pre) : unknown_key(section, name, pre)) == 0) return 1;
-    x->err_line = x->lineno;
-    return 0;
+    return k ? parse_value(k, &x->cfg, value, pre) : unknown_key(section, name, pre);
 }
 
 int config_load(config_t *c, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) return err_set("%s: cannot open: %s", path, strerror(errno));
+    FILE *f = bytes_fopen_regular(path);
+    if (!f) return -1;
     int rc = config_load_stream(c, f, path);
     fclose(f);
     return rc;
@@ -308,13 +273,8 @@ int config_load(config_t *c, const char *path)
 
 int config_load_stream(config_t *c, FILE *f, const char *path)
 {
-    load_ctx_t x = {.cfg = *c, .path = path, .f = f};
-    int rc = ini_parse_stream(read_line, &x, on_key, &x);
-    free(x.line);
-    CHECK(rc >= -1, "ini_parse_stream: out of memory");
-    if (x.read_errno) return err_set("%s: read error: %s", path, strerror(x.read_errno));
-    if (rc > 0 && (!x.err_line || rc < x.err_line)) return err_set("%s:%d: syntax error", path, rc);
-    if (x.err_line) return -1;
+    load_ctx_t x = {.cfg = *c, .path = path};
+    if (inifile_parse(f, path, on_key, &x)) return -1;
     *c = x.cfg;
     return 0;
 }

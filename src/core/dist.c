@@ -3,6 +3,8 @@
 #include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 
@@ -52,3 +54,35 @@ int dist_agree(int rc)
 }
 
 void dist_finalize(void) { CHECK_RC(MPI_Finalize(), dist_strerror); }
+
+/* A limit in bytes from the first number in a file ("max" or anything unreadable: none). */
+static double file_limit(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    double v = 0;
+    if (f) {
+        if (fscanf(f, "%lf", &v) != 1) v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
+double dist_memory_share(char *how, size_t n)
+{
+    double budget = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE);
+    const char *what = "physical memory";
+    /* cgroup v2, then v1; an unlimited v1 group reports a number larger than any machine */
+    const double cg[] = {file_limit("/sys/fs/cgroup/memory.max"), file_limit("/sys/fs/cgroup/memory/memory.limit_in_bytes")};
+    for (int i = 0; i < 2; i++)
+        if (cg[i] > 0 && cg[i] < budget) budget = cg[i], what = "the cgroup memory limit";
+    const char *slurm = getenv("SLURM_MEM_PER_NODE");
+    if (slurm && atof(slurm) > 0 && atof(slurm) * 1048576.0 < budget)
+        budget = atof(slurm) * 1048576.0, what = "Slurm's --mem";
+    MPI_Comm node;
+    int local;
+    CHECK_RC(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), dist_strerror);
+    CHECK_RC(MPI_Comm_size(node, &local), dist_strerror);
+    CHECK_RC(MPI_Comm_free(&node), dist_strerror);
+    snprintf(how, n, "%.1f GB of %s on this node over %d rank%s", budget / 1e9, what, local, local == 1 ? "" : "s");
+    return budget / local;
+}

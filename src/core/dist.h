@@ -20,6 +20,10 @@ int dist_init(dist_t *d, int *argc, char ***argv);
  * so rank 0 can report the one line that matters. */
 int dist_agree(int rc);
 void dist_finalize(void);
+/* Collective: the bytes of memory this rank may use, the node's budget shared out over the ranks on the
+ * node. The budget is the physical memory, lowered by a cgroup limit or Slurm's --mem when they are
+ * smaller; `how` receives it in words for messages ("23.4 GB of physical memory on this node over 2 ranks"). */
+double dist_memory_share(char *how, size_t n);
 const char *dist_strerror(int mpi_rc);
 
 #endif

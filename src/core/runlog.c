@@ -25,9 +25,27 @@ static FILE *open_append(const char *dir, const char *name)
     return f;
 }
 
+/* fflush, remembering the first failure for runlog_status */
+static void flush(runlog_t *r, FILE *f, const char *name)
+{
+    if (fflush(f) == 0 && !ferror(f)) return;
+    if (!r->failed[0]) {
+        snprintf(r->failed, sizeof r->failed, "%s", name);
+        r->failed_errno = errno;
+    }
+    clearerr(f);
+}
+
+int runlog_status(const runlog_t *r)
+{
+    if (!r->failed[0]) return 0;
+    return err_set("%s/%s: write failed: %s", r->dir, r->failed, strerror(r->failed_errno));
+}
+
 int runlog_open(runlog_t *r, const char *dir)
 {
     memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "%s", dir);
     r->tty = isatty(STDOUT_FILENO);
     if (!(r->log = open_append(dir, "log.txt"))) return -1;
     if (!(r->metrics = open_append(dir, "metrics.jsonl"))) {
@@ -71,7 +89,7 @@ void runlog_printf(runlog_t *r, const char *fmt, ...)
     fflush(stdout);
     timestamp(ts, sizeof ts);
     fprintf(r->log, "%s %s\n", ts, line);
-    fflush(r->log);
+    flush(r, r->log, "log.txt");
 }
 
 /* JSON has no NaN or infinity; a diverged loss is recorded as null rather than as invalid JSON. */
@@ -109,7 +127,7 @@ void runlog_step(runlog_t *r, const runlog_step_t *s, int print)
     json_num(r->metrics, "tokens_per_s", s->tokens_per_s);
     json_num(r->metrics, "step_ms", s->step_ms);
     fputs("}\n", r->metrics);
-    fflush(r->metrics);
+    flush(r, r->metrics, "metrics.jsonl");
     if (!print) return;
     char eta[32];
     format_eta(eta, sizeof eta, (double)(s->max_steps - s->step) * s->step_ms / 1e3);
@@ -119,7 +137,7 @@ void runlog_step(runlog_t *r, const runlog_step_t *s, int print)
     char ts[32];
     timestamp(ts, sizeof ts);
     fprintf(r->log, "%s %s\n", ts, line);
-    fflush(r->log);
+    flush(r, r->log, "log.txt");
     if (r->tty) {
         printf("\r%s\033[K", line);
         r->progress_up = 1;
@@ -137,9 +155,10 @@ void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *
     fputs(",\"by_category\":{", r->metrics);
     char line[2048];
     int len = snprintf(line, sizeof line, "step %lld | val loss %.4f", (long long)step, loss);
-    for (int c = 0; c < n_cats; c++) {
+    for (int c = 0, first = 1; c < n_cats; c++) {
         if (isnan(cat_loss[c])) continue; /* category absent from the scored windows */
-        fprintf(r->metrics, "%s", c ? "," : "");
+        fprintf(r->metrics, "%s", first ? "" : ",");
+        first = 0;
         json_str(r->metrics, cat_names[c]);
         fprintf(r->metrics, ":%.9g", cat_loss[c]);
         if (n_cats > 1 && len < (int)sizeof line)
@@ -147,7 +166,7 @@ void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *
                             cat_names[c], cat_loss[c]);
     }
     fputs("}}\n", r->metrics);
-    fflush(r->metrics);
+    flush(r, r->metrics, "metrics.jsonl");
     runlog_printf(r, "%s", line);
 }
 

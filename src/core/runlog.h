@@ -14,6 +14,9 @@
 typedef struct {
     FILE *log;
     FILE *metrics;
+    char dir[4096];
+    char failed[64];  /* the first file a write failed on ("" while none has) and its errno */
+    int failed_errno;
     int tty;          /* stdout is a terminal: redraw one progress line */
     int progress_up;  /* a progress line is on screen and must be ended before other output */
 } runlog_t;
@@ -27,6 +30,9 @@ typedef struct {
 /* Opens (appending) log.txt and metrics.jsonl in dir. */
 int runlog_open(runlog_t *r, const char *dir);
 void runlog_close(runlog_t *r);
+/* 0 while every write to log.txt and metrics.jsonl has succeeded; else -1 with err_set() naming the file
+ * and the system's reason (a full disk, say). */
+int runlog_status(const runlog_t *r);
 /* printf-style line to stdout and log.txt, with a timestamp in the file. */
 void runlog_printf(runlog_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void runlog_step(runlog_t *r, const runlog_step_t *s, int print);

@@ -75,15 +75,40 @@ static void make_view(gpt_view_t *v, const gpt_t *m, float *base)
     v->lnfb = base + t[m->n_tensors - 1].offset;
 }
 
+/* Elements of each activation buffer (gpt_acts_t, in field order) and of each activation-gradient buffer
+ * (gpt_gacts_t) for a batch capacity of B; in double, so that sizes a memory estimate must refuse do not
+ * wrap around first. */
+enum { N_ACTS = 18, N_GACTS = 7 };
+static void act_sizes(const gpt_dims_t *d, int B, double as[N_ACTS], double gs[N_GACTS])
+{
+    double L = d->L, BT = (double)B * d->T, C = d->C, NH = d->NH, T = d->T, V = d->V;
+    const double a[N_ACTS] = {(L + 1) * BT * C, L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C,
+                              L * B * NH * T * T, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, BT * C,
+                              BT, BT, BT * V, BT};
+    const double g[N_GACTS] = {(L + 1) * BT * C, L * BT * C, BT * C, BT * 3 * C, BT * C, B * NH * T * T, BT * 4 * C};
+    memcpy(as, a, sizeof a);
+    memcpy(gs, g, sizeof g);
+}
+
+void gpt_memory(const gpt_dims_t *d, int B, double *params, double *acts)
+{
+    double as[N_ACTS], gs[N_GACTS], n = 0;
+    act_sizes(d, B, as, gs);
+    for (int i = 0; i < N_ACTS; i++) n += as[i];
+    for (int i = 0; i < N_GACTS; i++) n += gs[i];
+    *params = 2.0 * (double)gpt_param_count(d) * sizeof(float);
+    *acts = n * sizeof(float);
+}
+
 /* Carves `fields` consecutive regions of the given sizes out of one allocation. */
-static float *carve(float **const *fields, const size_t *sizes, int n)
+static float *carve(float **const *fields, const double *sizes, int n)
 {
     size_t total = 0;
-    for (int i = 0; i < n; i++) total += sizes[i];
+    for (int i = 0; i < n; i++) total += (size_t)sizes[i];
     float *mem = err_calloc(total, sizeof(float)), *p = mem;
     for (int i = 0; i < n; i++) {
         *fields[i] = p;
-        p += sizes[i];
+        p += (size_t)sizes[i];
     }
     return mem;
 }
@@ -103,19 +128,16 @@ void gpt_create(gpt_t *m, const gpt_dims_t *d, int B, const kernels_ops_t *k)
     make_view(&m->p, m, m->params);
     make_view(&m->g, m, m->grads);
 
-    size_t L = d->L, BT = (size_t)B * d->T, C = d->C, NH = d->NH, T = d->T, V = d->V;
+    double as[N_ACTS], gs[N_GACTS];
+    act_sizes(d, B, as, gs);
     gpt_acts_t *a = &m->a;
-    float **const af[] = {&a->resid, &a->resid_mid, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty,
-                          &a->att, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->lnf,
-                          &a->lnf_mean, &a->lnf_rstd, &a->probs, &a->losses};
-    const size_t as[] = {(L + 1) * BT * C, L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C,
-                         L * B * NH * T * T, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, BT * C,
-                         BT, BT, BT * V, BT};
-    m->act_mem = carve(af, as, (int)(sizeof as / sizeof *as));
+    float **const af[N_ACTS] = {&a->resid, &a->resid_mid, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty,
+                                &a->att, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->lnf,
+                                &a->lnf_mean, &a->lnf_rstd, &a->probs, &a->losses};
+    m->act_mem = carve(af, as, N_ACTS);
     gpt_gacts_t *g = &m->ga;
-    float **const gf[] = {&g->dresid, &g->dresid_mid, &g->dln, &g->dqkv, &g->datty, &g->datt, &g->dfch};
-    const size_t gs[] = {(L + 1) * BT * C, L * BT * C, BT * C, BT * 3 * C, BT * C, B * NH * T * T, BT * 4 * C};
-    m->gact_mem = carve(gf, gs, (int)(sizeof gs / sizeof *gs));
+    float **const gf[N_GACTS] = {&g->dresid, &g->dresid_mid, &g->dln, &g->dqkv, &g->datty, &g->datt, &g->dfch};
+    m->gact_mem = carve(gf, gs, N_GACTS);
 }
 
 void gpt_destroy(gpt_t *m)

@@ -110,6 +110,9 @@ typedef struct {
 /* Returns 0, or -1 with err_set() naming the offending key (model.d_model, ...). */
 int gpt_dims_check(const gpt_dims_t *d);
 size_t gpt_param_count(const gpt_dims_t *d);
+/* Bytes gpt_create allocates for dims d and batch capacity B: parameters with their gradients, and
+ * activations with their gradients. */
+void gpt_memory(const gpt_dims_t *d, int B, double *params, double *acts);
 /* Allocates parameters, gradients and activations for up to B rows; dims must pass gpt_dims_check. */
 void gpt_create(gpt_t *m, const gpt_dims_t *d, int B, const kernels_ops_t *k);
 void gpt_destroy(gpt_t *m);

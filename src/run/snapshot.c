@@ -46,8 +46,15 @@ static int is_file(const char *path)
     return stat(path, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-/* Steps of the complete checkpoints, newest first. */
-static int list_complete(const char *dir, int64_t **steps)
+static int is_complete(const char *dir, int64_t step)
+{
+    char path[4200];
+    step_path(path, sizeof path, dir, step, MARKER_FILE);
+    return is_file(path);
+}
+
+/* Steps of the checkpoint directories, newest first: only the complete ones, or all. */
+static int list_steps(const char *dir, int complete_only, int64_t **steps)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/ckpt", dir);
@@ -60,8 +67,7 @@ static int list_complete(const char *dir, int64_t **steps)
         long long s;
         int used = 0;
         if (sscanf(e->d_name, "step_%lld%n", &s, &used) != 1 || e->d_name[used] != '\0' || s < 0) continue;
-        step_path(path, sizeof path, dir, s, MARKER_FILE);
-        if (!is_file(path)) continue;
+        if (complete_only && !is_complete(dir, s)) continue;
         if (n == cap) CHECK(*steps = realloc(*steps, (size_t)(cap = cap ? 2 * cap : 16) * sizeof **steps), "out of memory");
         (*steps)[n++] = s;
     }
@@ -108,15 +114,21 @@ static int write_marker(const trainer_t *tr, const char *path)
 }
 
 /* Removes a step directory, marker first, so that an interrupted removal leaves an incomplete
- * checkpoint (ignored) rather than a complete-looking broken one. */
+ * checkpoint (ignored) rather than a complete-looking broken one; then whatever else it holds, such as the
+ * temporary file of a save that died, so that the directory itself goes. */
 static void remove_step(const char *dir, int64_t step)
 {
     char path[4200];
     step_path(path, sizeof path, dir, step, MARKER_FILE);
     unlink(path);
-    step_path(path, sizeof path, dir, step, STATE_FILE);
-    unlink(path);
     step_path(path, sizeof path, dir, step, NULL);
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char file[4500];
+        snprintf(file, sizeof file, "%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.') unlink(file);
+    }
+    if (d) closedir(d);
     rmdir(path);
 }
 
@@ -136,7 +148,8 @@ static int save_rank0(const trainer_t *tr)
 
 int snapshot_save(trainer_t *tr)
 {
-    tracer_sync(&tr->tracer); /* each rank's part of the checkpoint: its trace so far */
+    /* each rank's part of the checkpoint: its trace so far */
+    if (dist_agree(tracer_sync(&tr->tracer))) return -1;
     int root = tr->dist.rank == 0;
     if (dist_agree(root ? save_rank0(tr) : 0)) return -1;
     char path[4200];
@@ -145,9 +158,16 @@ int snapshot_save(trainer_t *tr)
     if (root && !is_file(path)) {
         rc = write_marker(tr, path);
         if (!rc && tr->cfg.keep_ckpts > 0) {
+            /* the newest keep_ckpts complete ones stay; older ones go, and so do incomplete ones below
+             * this step, which a save that died left behind and which would otherwise stay forever */
             int64_t *steps;
-            int n = list_complete(tr->dir, &steps);
-            for (int i = tr->cfg.keep_ckpts; i < n; i++) remove_step(tr->dir, steps[i]);
+            int n = list_steps(tr->dir, 1, &steps);
+            int64_t oldest_kept = steps[(n < tr->cfg.keep_ckpts ? n : tr->cfg.keep_ckpts) - 1];
+            free(steps);
+            n = list_steps(tr->dir, 0, &steps);
+            for (int i = 0; i < n; i++)
+                if (steps[i] < oldest_kept || (steps[i] < tr->step && !is_complete(tr->dir, steps[i])))
+                    remove_step(tr->dir, steps[i]);
             free(steps);
         }
         if (!rc) runlog_printf(&tr->log, "checkpoint: %s/ckpt/step_%08lld", tr->dir, (long long)tr->step);
@@ -222,7 +242,7 @@ static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
 static int resume_rank0(trainer_t *tr, int *found, int *world)
 {
     int64_t *steps;
-    int n = list_complete(tr->dir, &steps), rc = 0;
+    int n = list_steps(tr->dir, 1, &steps), rc = 0;
     for (int i = 0; i < n && !*found; i++) {
         char path[4200];
         step_path(path, sizeof path, tr->dir, steps[i], STATE_FILE);

@@ -10,6 +10,7 @@
 #include "core/afile.h"
 #include "core/bytes.h"
 #include "core/err.h"
+#include "run/rundir.h"
 #include "run/snapshot.h"
 
 volatile sig_atomic_t train_stop_signal;
@@ -50,7 +51,26 @@ static int open_data(trainer_t *tr)
                        c->seq_len);
 }
 
-/* Rank 0: the run directory, its config and its log. */
+/* Collective: the memory of the model, its optimizer and its activations must fit this rank's share of
+ * the machine, or the run is refused naming the keys that size it, before anything is allocated. */
+static int check_memory(const config_t *c)
+{
+    const gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
+    double params, acts;
+    gpt_memory(&d, c->micro_batch, &params, &acts);
+    double need = 2 * params + acts; /* AdamW keeps two moments: as many floats as parameters and gradients */
+    char how[256];
+    double share = dist_memory_share(how, sizeof how);
+    if (need <= share) return 0;
+    return err_set("model.seq_len = %d, model.n_layer = %d, model.d_model = %d, model.n_head = %d and "
+                   "train.micro_batch = %d (vocabulary %d) need about %.1f GB per rank (parameters and gradients "
+                   "%.2f GB, AdamW %.2f GB, activations %.2f GB): more than this rank's share, %.1f GB (%s)",
+                   c->seq_len, c->n_layer, c->d_model, c->n_head, c->micro_batch, c->vocab_size, need / 1e9,
+                   params / 1e9, params / 1e9, acts / 1e9, share / 1e9, how);
+}
+
+/* Rank 0: the run directory (locked for this run, cleared of dead writers' temporary files), its config
+ * and its log. */
 static int open_run_dir(trainer_t *tr, int resume)
 {
     char path[4200];
@@ -58,6 +78,7 @@ static int open_run_dir(trainer_t *tr, int resume)
     int existing = access(path, F_OK) == 0;
     if (existing && !resume)
         return err_set("%s: run directory already exists; pass --resume to continue it, or set run.name", tr->dir);
+    if (rundir_lock(&tr->rundir, tr->dir)) return -1;
     if (existing) { /* even before its first checkpoint, a run is one experiment */
         config_t saved = tr->cfg;
         if (config_load(&saved, path) || snapshot_same_experiment(&saved, &tr->cfg, path)) return -1;
@@ -66,7 +87,21 @@ static int open_run_dir(trainer_t *tr, int resume)
     if (afile_mkdirs(path)) return -1;
     snprintf(path, sizeof path, "%s/config.ini", tr->dir);
     if (!existing && config_save(&tr->cfg, path, AFILE_KEEP)) return -1;
-    return runlog_open(&tr->log, tr->dir);
+    char first[4200];
+    int stale = rundir_clean(&tr->rundir, first, sizeof first);
+    if (runlog_open(&tr->log, tr->dir)) return -1;
+    if (stale)
+        runlog_printf(&tr->log, "removed %d temporary file%s left by a writer that died (%s%s)", stale,
+                      stale == 1 ? "" : "s", first, stale > 1 ? ", ..." : "");
+    return 0;
+}
+
+/* A start refused after the run directory was made: the directory goes again if this launch created it,
+ * so the same command can be run once the problem is fixed. Returns -1. */
+static int abandon(trainer_t *tr)
+{
+    if (tr->dist.rank == 0) rundir_release(&tr->rundir, 1);
+    return -1;
 }
 
 static void install_signals(void)
@@ -77,6 +112,9 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     int sigs[] = {SIGTERM, SIGUSR2, SIGHUP};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) sigaction(sigs[i], &sa, NULL);
+    /* Ctrl-C: like SIGTERM the first time; a second one, with the default action restored, stops at once */
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &sa, NULL);
 }
 
 int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv)
@@ -84,6 +122,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
     tr->dist = *dist;
+    tr->rundir.fd = -1;
     tr->saved_step = -1;
     tr->last_val_loss = NAN;
     tr->last_val_step = -1;
@@ -94,11 +133,11 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     if (c->threads > 0) omp_set_num_threads(c->threads);
     else if (slurm_cpus && atoi(slurm_cpus) > 0) omp_set_num_threads(atoi(slurm_cpus));
     else if (dist->size > 1) omp_set_num_threads(1);
-    if (dist_agree(open_data(tr))) return -1;
+    if (dist_agree(open_data(tr)) || dist_agree(check_memory(c))) return -1;
     tr->accum = c->global_batch / (c->micro_batch * dist->size);
     if (snprintf(tr->dir, sizeof tr->dir, "%s/%s", c->out_dir, c->name) >= (int)sizeof tr->dir)
         return dist_agree(err_set("run directory path too long"));
-    if (dist_agree(dist->rank == 0 ? open_run_dir(tr, resume) : 0)) return -1;
+    if (dist_agree(dist->rank == 0 ? open_run_dir(tr, resume) : 0)) return abandon(tr);
 
     gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
     gpt_create(&tr->model, &d, c->micro_batch, &kernels_fast);
@@ -113,12 +152,12 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     tr->targets = err_calloc(bt, sizeof *tr->targets);
 
     int found = 0;
-    if (resume && snapshot_resume(tr, &found)) return -1;
+    if (resume && snapshot_resume(tr, &found)) return abandon(tr);
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
-        return -1;
+        return abandon(tr);
     if (tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->dir, dist->rank, dist->size, tr->step, argc,
                     argv))
-        return -1;
+        return abandon(tr);
     if (dist->rank == 0) {
         runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
                                 "%d ranks x %d micro-batch x %d accumulation; %d threads per rank",
@@ -134,6 +173,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
 
 void train_close(trainer_t *tr)
 {
+    if (tr->dist.rank == 0) rundir_release(&tr->rundir, 0);
     tracer_close(&tr->tracer);
     runlog_close(&tr->log);
     gpt_destroy(&tr->model);
@@ -285,11 +325,14 @@ int train_run(trainer_t *tr)
             runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
             runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
         }
+        int io = 0; /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
         if (tr->traced) { /* the record of update tr->step - 1, whose forward ran on the weights validated last */
             int64_t s = tr->step - 1;
             twrite_rec_t rec = {s, loss, lr, norm, tokens / dt, dt, tr->last_val_step == s ? tr->last_val_loss : NAN};
-            tracer_write(&tr->tracer, &rec);
+            io = tracer_write(&tr->tracer, &rec);
         }
+        if (root && !io) io = runlog_status(&tr->log);
+        if (dist_agree(io)) return TRAIN_FAILED;
         if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
         if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last)
             if (snapshot_save(tr)) return TRAIN_FAILED;
@@ -297,5 +340,5 @@ int train_run(trainer_t *tr)
     if (root)
         runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
                       tr->last_val_loss);
-    return TRAIN_DONE;
+    return dist_agree(tracer_sync(&tr->tracer)) ? TRAIN_FAILED : TRAIN_DONE;
 }

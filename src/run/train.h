@@ -15,6 +15,7 @@
 #include "model/adamw.h"
 #include "model/optim.h"
 #include "core/runlog.h"
+#include "run/rundir.h"
 #include "data/shard.h"
 #include "trace/tracer.h"
 
@@ -34,6 +35,7 @@ typedef struct {
     int accum;               /* micro-steps per update on each rank */
     int32_t *inputs, *targets; /* (micro_batch, T) */
     runlog_t log;            /* rank 0 only */
+    rundir_t rundir;         /* rank 0 only: the lock on the run directory */
     tracer_t tracer;
     int traced;              /* the last train_step captured a trace record */
     double last_val_loss;

@@ -285,16 +285,16 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     CHECK(twrite_open(&tf, &meta, &sig) == 0, "%s", err_msg());
     free(text);
     twrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
-    twrite_sync(&tf);
+    CHECK(twrite_sync(&tf) == 0, "%s", err_msg());
     char path[4200];
     snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", dir);
     struct stat st0, st1;
     CHECK(stat(path, &st0) == 0, "%s: cannot stat", path);
     for (int i = 0; i < 20; i++) {
         rec.step = i;
-        twrite_record(&tf, &rec, &sig);
+        CHECK(twrite_record(&tf, &rec, &sig) == 0, "%s", err_msg());
     }
-    twrite_close(&tf);
+    CHECK(twrite_close(&tf) == 0, "%s", err_msg());
     CHECK(stat(path, &st1) == 0, "%s: cannot stat", path);
     unlink(path);
     rmdir(dir);

@@ -1,6 +1,7 @@
 /* il-ckpt: look inside checkpoints. `info` lists a checkpoint's sections and what it holds; `diff`
  * compares the parameters of two checkpoints of the same model (used by the tests to check that two ways
- * of training give the same model, and by users to see how far two runs drifted). */
+ * of training give the same model, and by users to see how far two runs drifted) and, as cmp and diff do,
+ * exits 0 when they are the same, 1 when they differ, 2 on bad input. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,8 @@
 
 #include "run/ckpt.h"
 #include "core/err.h"
+
+enum { IL_EXIT_DIFFER = 1 };
 
 static int fail(const char *msg)
 {
@@ -68,6 +71,7 @@ static int diff(const char *pa, const char *pb)
         }
         printf("%zu parameters, %zu differ in their bits; max |a-b| %.3g, max relative %.3g (|a| > 1e-3)\n", n,
                differ, max_abs, max_rel);
+        if (differ) rc = IL_EXIT_DIFFER;
     }
     ckpt_close(&a);
     ckpt_close(&b);

@@ -1,8 +1,10 @@
 /* il-train: train a model from a config file. Everything happens in the library (train.c); this only
  * reads the command line. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/afile.h"
 #include "core/config.h"
 #include "core/dist.h"
 #include "core/err.h"
@@ -20,7 +22,8 @@ static void usage(FILE *f)
                "  --keys           print the table of config keys (Markdown) and exit\n"
                "  --trace-schema   print the tables of the trace files' variables (Markdown) and exit\n"
                "Run it as one process, or as `mpirun -n P` / `srun --mpi=pmix` for P data-parallel ranks.\n"
-               "SIGTERM, SIGUSR2 or SIGHUP: finish the step, write a checkpoint, exit 75.\n"
+               "SIGTERM, SIGUSR2, SIGHUP or SIGINT (Ctrl-C): finish the step, write a checkpoint, exit 75; a\n"
+               "second Ctrl-C stops at once. IL_EXIT_STATUS_FILE=FILE: rank 0 writes its exit code there.\n"
                "exit codes: 0 done, 1 runtime failure (diverged, I/O), 2 bad command line, config or data,\n"
                "            75 stopped by a signal after a checkpoint: requeue and run again with --resume\n");
 }
@@ -28,10 +31,24 @@ static void usage(FILE *f)
 static int rank;
 
 /* Ends the process's MPI and returns the exit code; msg (if any) is said once, by rank 0: every rank
- * reaches the same verdict (dist_agree). */
+ * reaches the same verdict (dist_agree). With IL_EXIT_STATUS_FILE set, rank 0 also writes the code there:
+ * mpirun ends the job as soon as one rank exits non-zero and then reports its own failure instead of the
+ * ranks' 75, and jobs/il-step.sh needs to know that the ranks stopped with a checkpoint. The barrier
+ * keeps every rank alive until the file is written. */
 static int finish(int code, const char *msg)
 {
     if (msg && rank == 0) fprintf(stderr, "il-train: %s\n", msg);
+    const char *status = getenv("IL_EXIT_STATUS_FILE");
+    if (rank == 0 && status && *status) {
+        afile_t af;
+        if (afile_open(&af, status, AFILE_REPLACE) == 0) {
+            fprintf(af.f, "%d\n", code);
+            if (afile_commit(&af)) fprintf(stderr, "il-train: %s\n", err_msg());
+        } else {
+            fprintf(stderr, "il-train: %s\n", err_msg());
+        }
+    }
+    CHECK_RC(MPI_Barrier(MPI_COMM_WORLD), dist_strerror);
     dist_finalize();
     return code;
 }

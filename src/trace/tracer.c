@@ -130,16 +130,15 @@ void tracer_capture(tracer_t *t, const gpt_t *m, float loss_scale)
     if (t->spectrum_on) signals_spectrum(&t->sig, &t->sp, m);
 }
 
-void tracer_write(tracer_t *t, const twrite_rec_t *rec) { twrite_record(&t->file, rec, &t->sig); }
+int tracer_write(tracer_t *t, const twrite_rec_t *rec) { return twrite_record(&t->file, rec, &t->sig); }
 
-void tracer_sync(tracer_t *t)
-{
-    if (t->have_file) twrite_sync(&t->file);
-}
+int tracer_sync(tracer_t *t) { return t->have_file ? twrite_sync(&t->file) : 0; }
 
 void tracer_close(tracer_t *t)
 {
-    if (t->have_file) twrite_close(&t->file);
+    /* a run that ends normally has synced its trace already (train_run); after a failed write, closing can
+     * only fail again, and the reason has been reported */
+    if (t->have_file) (void)twrite_close(&t->file);
     if (t->have_sp) {
         spectrum_destroy(&t->sp);
         CHECK_RC(MPI_Comm_free(&t->comm), dist_strerror);

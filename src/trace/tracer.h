@@ -35,9 +35,11 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
 int tracer_is_step(const tracer_t *t, int64_t step);
 /* Collective (with the spectrum on): measures the signals of the last forward+backward of m. */
 void tracer_capture(tracer_t *t, const gpt_t *m, float loss_scale);
-/* Appends the record of the captured step. */
-void tracer_write(tracer_t *t, const twrite_rec_t *rec);
-void tracer_sync(tracer_t *t);
+/* Appends the record of the captured step. Returns 0, or -1 with err_set() when the trace file cannot be
+ * written (it names the file and the reason). */
+int tracer_write(tracer_t *t, const twrite_rec_t *rec);
+/* Makes the records so far durable; 0, or -1 with err_set() as tracer_write. */
+int tracer_sync(tracer_t *t);
 void tracer_close(tracer_t *t);
 
 /* Collective over comm: rank 0 creates dir if needed and finds the next free segment number (one past

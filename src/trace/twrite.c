@@ -247,11 +247,17 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s)
     free(idx);
     free(lo);
     free(ids);
-    twrite_sync(tw);
-    return 0;
+    return twrite_sync(tw);
 }
 
-void twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
+/* A failed write to the file: its name and the system's reason when there is one (a full disk), else
+ * the library's. Returns -1. */
+static int write_failed(const twrite_t *tw, int rc)
+{
+    return err_set("%s: cannot write the trace: %s", tw->path, errno ? strerror(errno) : nc_strerror(rc));
+}
+
+int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -259,42 +265,45 @@ void twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
         const int *dims = trace_shape_dims[trace_vars[i].shape];
         size_t start[3] = {tw->n_records, 0, 0}, count[3] = {1, 0, 0};
         for (int j = 0; j < 2 && dims[j] != TD_NONE; j++) count[j + 1] = extent(dims[j], sig);
-        int ncid = tw->ncid, id = tw->varid[i];
+        int ncid = tw->ncid, id = tw->varid[i], rc;
         size_t off = source[i].off;
         double d;
         long long ll;
+        errno = 0;
         switch (source[i].kind) {
-        case SRC_SIG:
-            CHECK_RC(nc_put_vara_double(ncid, id, start, count, *(double *const *)((const char *)sig + off)), nc_strerror);
-            continue;
-        case SRC_SIG_I64: {
-            const int64_t *p = *(int64_t *const *)((const char *)sig + off);
-            CHECK_RC(nc_put_vara_longlong(ncid, id, start, count, (const long long *)p), nc_strerror);
-            continue;
-        }
-        case SRC_REC: d = *(const double *)((const char *)rec + off); break;
-        case SRC_WNORM: d = sig->wnorm[off]; break;
-        case SRC_TIME: d = ts.tv_sec + ts.tv_nsec * 1e-9; break;
-        case SRC_STEP: ll = rec->step; CHECK_RC(nc_put_var1_longlong(ncid, id, start, &ll), nc_strerror); continue;
-        case SRC_TOKENS: ll = sig->tokens; CHECK_RC(nc_put_var1_longlong(ncid, id, start, &ll), nc_strerror); continue;
-        case SRC_BATCH: ll = sig->batch; CHECK_RC(nc_put_var1_longlong(ncid, id, start, &ll), nc_strerror); continue;
+        case SRC_SIG: rc = nc_put_vara_double(ncid, id, start, count, *(double *const *)((const char *)sig + off)); break;
+        case SRC_SIG_I64:
+            rc = nc_put_vara_longlong(ncid, id, start, count, *(const long long *const *)((const char *)sig + off));
+            break;
+        case SRC_REC: d = *(const double *)((const char *)rec + off); rc = nc_put_var1_double(ncid, id, start, &d); break;
+        case SRC_WNORM: d = sig->wnorm[off]; rc = nc_put_var1_double(ncid, id, start, &d); break;
+        case SRC_TIME: d = ts.tv_sec + ts.tv_nsec * 1e-9; rc = nc_put_var1_double(ncid, id, start, &d); break;
+        case SRC_STEP: ll = rec->step; rc = nc_put_var1_longlong(ncid, id, start, &ll); break;
+        case SRC_TOKENS: ll = sig->tokens; rc = nc_put_var1_longlong(ncid, id, start, &ll); break;
+        case SRC_BATCH: ll = sig->batch; rc = nc_put_var1_longlong(ncid, id, start, &ll); break;
         default: err_fatal(__FILE__, __LINE__, "trace variable %s has no source", trace_vars[i].name);
         }
-        CHECK_RC(nc_put_var1_double(ncid, id, start, &d), nc_strerror);
+        if (rc != NC_NOERR) return write_failed(tw, rc);
     }
     tw->n_records++;
-    if (++tw->since_sync >= tw->sync_every) twrite_sync(tw);
+    return ++tw->since_sync >= tw->sync_every ? twrite_sync(tw) : 0;
 }
 
-void twrite_sync(twrite_t *tw)
+int twrite_sync(twrite_t *tw)
 {
-    CHECK_RC(nc_sync(tw->ncid), nc_strerror);
+    errno = 0;
+    int rc = nc_sync(tw->ncid);
+    if (rc != NC_NOERR) return write_failed(tw, rc);
     tw->n_synced = tw->n_records;
     tw->since_sync = 0;
+    return 0;
 }
 
-void twrite_close(twrite_t *tw)
+int twrite_close(twrite_t *tw)
 {
-    CHECK_RC(nc_close(tw->ncid), nc_strerror);
+    errno = 0;
+    int rc = nc_close(tw->ncid);
+    if (rc != NC_NOERR) rc = write_failed(tw, rc);
     memset(tw, 0, sizeof *tw);
+    return rc;
 }

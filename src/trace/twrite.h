@@ -64,11 +64,14 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *meta, const signals_t *sig);
 /* Appends one record: the training record and the signals of sig (signals_compute and, for S9,
  * signals_spectrum done). rec->step is the number of optimizer updates applied to the weights the traced
  * forward/backward ran on, i.e. the traced micro-batch belongs to update number rec->step (0-based).
- * Syncs after every sync_every records. */
-void twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig);
+ * Syncs after every sync_every records. A write that fails (a full disk) returns -1 with err_set() naming
+ * the file and the reason; the file is then of no further use. */
+int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig);
 
-/* nc_sync: every record written so far survives the process being killed. Call it at checkpoints. */
-void twrite_sync(twrite_t *tw);
-void twrite_close(twrite_t *tw);
+/* nc_sync: every record written so far survives the process being killed. Call it at checkpoints. Returns
+ * 0, or -1 with err_set() as twrite_record. */
+int twrite_sync(twrite_t *tw);
+/* Closes the file; 0, or -1 with err_set() when its last data could not be written. */
+int twrite_close(twrite_t *tw);
 
 #endif
