@@ -4,7 +4,8 @@
 #   libinnerloop.a  src/core, src/model, src/data, src/trace, src/run: the trainer and its data
 #   libsweep.a      sweep/: sweep specs, Slurm submission and state, local runs
 #   libanalysis.a   analysis/: the aggregation stage
-#   libfixtures.a   tests/fixtures/: the synthetic trace writer of the tests and the benchmark
+#   libfixtures.a   tests/fixtures/: the synthetic trace writer and the file mutator of the tests and the
+#                   benchmark, whose mains tests/fixtures/tools/NAME.c are built as build/bin/il-NAME
 # Each src/tools/NAME.c is a thin main built as build/bin/il-NAME; each tests/test_NAME.c is a cmocka
 # suite built as build/tests/test_NAME.
 
@@ -35,7 +36,7 @@ AGG_LIB   := $(BUILD)/libanalysis.a
 FIX_LIB   := $(BUILD)/libfixtures.a
 # dependents before what they depend on, as the static linker reads them
 ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
-TOOLS     := $(patsubst src/tools/%.c,$(BUILD)/bin/il-%,$(wildcard src/tools/*.c)) $(BUILD)/bin/il-synth-traces
+TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
 .PHONY: all deps test unit asan bench bench-aggregate demo corpus slurm-up slurm-down clean
@@ -52,7 +53,7 @@ $(BUILD)/obj/%.o: %.c | deps
 $(LIB): $(call obj,$(wildcard src/core/*.c src/model/*.c src/data/*.c src/trace/*.c src/run/*.c))
 $(SWEEP_LIB): $(call obj,$(wildcard sweep/*.c))
 $(AGG_LIB): $(call obj,$(wildcard analysis/*.c))
-$(FIX_LIB): $(call obj,$(filter-out tests/fixtures/synth_traces.c,$(wildcard tests/fixtures/*.c)))
+$(FIX_LIB): $(call obj,$(wildcard tests/fixtures/*.c))
 $(ALL_LIBS):
 	@rm -f $@
 	ar rcs $@ $^
@@ -60,7 +61,7 @@ $(ALL_LIBS):
 $(BUILD)/bin/il-%: $(BUILD)/obj/src/tools/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
-$(BUILD)/bin/il-synth-traces: $(BUILD)/obj/tests/fixtures/synth_traces.o $(ALL_LIBS)
+$(BUILD)/bin/il-%: $(BUILD)/obj/tests/fixtures/tools/%.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(ALL_LIBS)

@@ -34,6 +34,24 @@ static int cmp_item(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
+/* "rankRRRR.segSSSS.nc" with R and S of 4 to 7 digits; -1 for any other name. */
+static int parse_name(const char *name, int *rank, int *seg)
+{
+    const char *p = name;
+    int *out[2] = {rank, seg};
+    const char *const lead[2] = {"rank", ".seg"};
+    for (int i = 0; i < 2; i++) {
+        if (strncmp(p, lead[i], 4)) return -1;
+        p += 4;
+        int digits = 0;
+        long v = 0;
+        for (; *p >= '0' && *p <= '9'; p++, digits++) v = v * 10 + (*p - '0');
+        if (digits < 4 || digits > 7) return -1;
+        *out[i] = (int)v;
+    }
+    return strcmp(p, ".nc") ? -1 : 0;
+}
+
 static int list_files(const char *tdir, fname_t **out)
 {
     DIR *d = opendir(tdir);
@@ -41,8 +59,12 @@ static int list_files(const char *tdir, fname_t **out)
     int n = 0, cap = 0;
     fname_t *f = NULL;
     for (struct dirent *e; (e = readdir(d));) {
-        int r, s, used = 0;
-        if (sscanf(e->d_name, "rank%d.seg%d.nc%n", &r, &s, &used) != 2 || used != (int)strlen(e->d_name)) continue;
+        int r, s;
+        size_t len = strlen(e->d_name);
+        /* a name like a trace's that does not parse is listed with rank -1, to be reported */
+        if (parse_name(e->d_name, &r, &s) && (strncmp(e->d_name, "rank", 4) || len < 7 || strcmp(e->d_name + len - 3, ".nc")))
+            continue;
+        if (parse_name(e->d_name, &r, &s)) r = -1, s = -1;
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
             f = realloc(f, (size_t)cap * sizeof *f);
@@ -58,12 +80,25 @@ static int list_files(const char *tdir, fname_t **out)
     return n;
 }
 
-/* Whether file g fits the run defined by the reference file r; otherwise err_set() the reason. */
-static int consistent(const tread_t *r, const tread_t *g, const fname_t *name)
+/* Whether file g fits its name, the run's config.ini (cfg, may be NULL) and the run defined by the reference
+ * file r (NULL for the first); otherwise err_set() the reason. */
+static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, const config_t *cfg)
 {
     if (g->rank != name->rank || g->segment != name->seg)
         return err_set("foreign: attributes say rank %d segment %d, the file name rank %d segment %d", g->rank,
                        g->segment, name->rank, name->seg);
+    if (cfg) {
+        const struct {
+            int p;
+            double want;
+        } same[] = {{TP_N_LAYER, cfg->n_layer}, {TP_SEQ_LEN, cfg->seq_len}, {TP_D_MODEL, cfg->d_model},
+                    {TP_N_HEAD, cfg->n_head}, {TP_MAX_STEPS, cfg->max_steps}, {TP_GLOBAL_BATCH, cfg->global_batch}};
+        for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+            if (g->param[same[i].p].d != same[i].want)
+                return err_set("foreign: %s = %g in the file, %g in the run's config.ini", trace_params[same[i].p].name,
+                               g->param[same[i].p].d, same[i].want);
+    }
+    if (!r) return 0;
     if (g->L != r->L || g->T != r->T || g->n_bucket != r->n_bucket)
         return err_set("foreign: depth %d, position %d, bucket %d differ from %s (%d, %d, %d)", g->L + 1, g->T,
                        g->n_bucket, r->path, r->L + 1, r->T, r->n_bucket);
@@ -72,23 +107,39 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name)
     return 0;
 }
 
-/* Files expected but absent: every segment that has any file should have one per rank of its world. */
+/* Files expected but absent: every segment that has any usable file should have one per rank of its world.
+ * One entry per segment names the absent ranks as ranges, so the work follows the files present, not a
+ * world size a file claims. names are sorted by rank, then segment. */
 static void report_missing(const fname_t *names, int n, const tread_t *files, const int *ok, skips_t *sk)
 {
     for (int i = 0; i < n; i++) {
         if (!ok[i]) continue;
-        int seg = names[i].seg, world = files[i].world_size, first = 1;
+        int seg = names[i].seg, world = files[i].world_size, first = 1, absent = 0, next = 0;
         for (int j = 0; j < i; j++) first &= !(ok[j] && names[j].seg == seg);
-        for (int r = 0; first && r < world; r++) {
-            int found = 0;
-            for (int j = 0; j < n && !found; j++) found = names[j].seg == seg && names[j].rank == r;
-            if (found) continue;
-            char path[4200], reason[128];
-            const char *slash = strrchr(names[i].path, '/');
-            snprintf(path, sizeof path, "%.*s/rank%04d.seg%04d.nc", (int)(slash - names[i].path), names[i].path, r, seg);
-            snprintf(reason, sizeof reason, "missing: segment %d was written by %d ranks", seg, world);
-            skips_add(sk, path, reason);
+        if (!first) continue;
+        char ranges[256] = "";
+        size_t len = 0;
+        /* walk the ranks present in this segment (in order) and note the gaps between them */
+        for (int j = 0; j <= n; j++) {
+            int r = j < n ? names[j].rank : world;
+            if (j < n && (names[j].seg != seg || r >= world || r < next)) continue;
+            if (r > next) {
+                absent += r - next;
+                if (len < sizeof ranges - 32)
+                    len += (size_t)snprintf(ranges + len, sizeof ranges - len, r - 1 > next ? "%s%d-%d" : "%s%d",
+                                            len ? ", " : "", next, r - 1);
+                else if (len < sizeof ranges - 4)
+                    len += (size_t)snprintf(ranges + len, sizeof ranges - len, ", ...");
+            }
+            next = r + 1;
         }
+        if (!absent) continue;
+        char path[4200], reason[512];
+        const char *slash = strrchr(names[i].path, '/');
+        snprintf(path, sizeof path, "%.*s/rank*.seg%04d.nc", (int)(slash - names[i].path), names[i].path, seg);
+        snprintf(reason, sizeof reason, "missing: segment %d was written by %d ranks; the files of %d are absent (rank%s %s)",
+                 seg, world, absent, absent > 1 ? "s" : "", ranges);
+        skips_add(sk, path, reason);
     }
 }
 
@@ -216,7 +267,7 @@ static void merge(curves_t *c, const tread_t *files, item_t *const *items, const
     free(hi);
 }
 
-int curves_load(curves_t *c, const char *run_dir, skips_t *sk)
+int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *sk)
 {
     memset(c, 0, sizeof *c);
     char tdir[4200];
@@ -231,7 +282,12 @@ int curves_load(curves_t *c, const char *run_dir, skips_t *sk)
     tread_t *files = err_calloc((size_t)n, sizeof *files);
     int *ok = err_calloc((size_t)n, sizeof *ok), *warned = err_calloc((size_t)n, sizeof *warned), ref = -1;
     for (int i = 0; i < n; i++) {
-        ok[i] = tread_file(&files[i], names[i].path) == 0 && (ref < 0 || consistent(&files[ref], &files[i], &names[i]) == 0);
+        if (names[i].rank < 0) {
+            skips_add(sk, names[i].path, "foreign: not a trace file name (rankRRRR.segSSSS.nc, 4 to 7 digits each)");
+            continue;
+        }
+        ok[i] = tread_file(&files[i], names[i].path) == 0 &&
+                consistent(ref < 0 ? NULL : &files[ref], &files[i], &names[i], cfg) == 0;
         if (!ok[i]) {
             skips_add(sk, names[i].path, err_msg());
             tread_free(&files[i]);

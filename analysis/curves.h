@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "analysis/skips.h"
+#include "core/config.h"
 #include "analysis/tread.h"
 
 typedef struct {
@@ -27,8 +28,10 @@ typedef struct {
 } curves_t;
 
 /* Reads <run_dir>/trace/rank*.seg*.nc. Files that cannot be used go into sk, and so does a missing or empty
- * trace directory. Returns the number of files merged; with 0 there are no curves (c is empty). */
-int curves_load(curves_t *c, const char *run_dir, skips_t *sk);
+ * trace directory: a file whose attributes disagree with its name, with the run's config (cfg, NULL when
+ * the run has none) or with the run's other files. Returns the number of files merged; with 0 there are no
+ * curves (c is empty). */
+int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *sk);
 void curves_free(curves_t *c);
 /* Elements of one record of variable k. */
 size_t curves_len(const curves_t *c, int k);

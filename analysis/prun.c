@@ -32,7 +32,7 @@ void prun_process(prun_t *p, const char *dir)
     int have_m = metrics_read(&m, dir);
     char path[4200];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
-    if (have_m < 0) skips_add(&p->skips, path, err_msg());
+    if (have_m < 0) skips_add(&p->skips, dir, err_msg()); /* the message names metrics.jsonl or launches.jsonl */
     if (have_m > 0 && m.bad_lines) {
         char reason[128];
         snprintf(reason, sizeof reason, "%d malformed line(s), the first at line %d; the other lines were used",
@@ -40,7 +40,7 @@ void prun_process(prun_t *p, const char *dir)
         skips_add(&p->skips, path, reason);
     }
     curves_t c;
-    int used = curves_load(&c, dir, &p->skips);
+    int used = curves_load(&c, dir, have_cfg ? &cfg : NULL, &p->skips);
     runs_fill(&p->row, dir, have_cfg ? &cfg : NULL, have_m > 0 ? &m : NULL, used ? &c : NULL);
     p->has_stats = used && c.n_rec;
     if (p->has_stats) {

@@ -5,10 +5,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <netcdf.h>
 
+#include "core/bytes.h"
 #include "core/err.h"
 
 size_t tread_len(const tread_t *f, int k)
@@ -27,13 +34,15 @@ static uint64_t le_uint(const unsigned char *p, int n)
  * address: a file cut short (a partial copy, a full disk) is then named as truncated rather than corrupt.
  * A file synced by trace_sync and then abandoned is not short: HDF5 extends the file to that address when
  * it flushes. */
-static int check_signature(const char *path)
+static int check_signature(const char *path, off_t *size)
 {
     struct stat st;
     if (stat(path, &st) != 0) return err_set(errno == ENOENT ? "missing" : "cannot stat: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode)) return err_set("not a regular file");
     if (st.st_size == 0) return err_set("empty file");
+    *size = st.st_size;
     unsigned char b[64] = {0};
-    FILE *f = fopen(path, "rb");
+    FILE *f = bytes_fopen_regular(path);
     if (!f) return err_set("cannot open: %s", strerror(errno));
     size_t n = fread(b, 1, sizeof b, f);
     fclose(f);
@@ -100,31 +109,65 @@ static int read_i64(int ncid, const char *name, int step_first, trace_shape_t sh
     return rc == NC_NOERR ? 0 : err_set("corrupt: cannot read '%s': %s", name, nc_strerror(rc));
 }
 
-static int read_header(tread_t *f, int ncid)
+/* Bounds of a trace any trainer can write (the config key table's ranges), checked before anything is
+ * allocated from a number in the file. */
+enum {
+    MAX_RANKS = 1 << 16, MAX_SEGMENT = 1 << 20, MAX_DEPTH = 1025, MAX_POS = 65536, MAX_BUCKET = 65,
+    MAX_SV = 65536, MIN_RECORD_BYTES = 16, /* a record of every variable takes at least this much file */
+};
+/* The reader allocates at most this many bytes per byte of file, or this floor: compressed data of a real
+ * trace expands far less, and nothing read may be sized from a header alone. */
+#define MAX_EXPANSION 1024.0
+#define MIN_BUDGET (64.0 * 1048576)
+
+static int attr_in(int ncid, const char *name, long long lo, long long hi, long long *v)
 {
-    long long v;
+    if (get_int_att(ncid, name, v)) return -1;
+    if (*v < lo || *v > hi) return err_set("foreign: attribute '%s' = %lld is outside [%lld, %lld]", name, *v, lo, hi);
+    return 0;
+}
+
+static int dim_in(int ncid, const char *name, size_t lo, size_t hi, size_t *len)
+{
+    if (dim_len(ncid, name, len)) return -1;
+    if (*len < lo || *len > hi) return err_set("foreign: dimension '%s' = %zu is outside [%zu, %zu]", name, *len, lo, hi);
+    return 0;
+}
+
+/* Elements of every array read_records allocates. */
+static double elements(const tread_t *f)
+{
+    double n = (double)f->n_bucket * (1 + 2 * (double)f->n_rec) + 2 * (double)f->n_rec;
+    for (int k = 0; k < TV_N; k++)
+        if (trace_vars[k].weight != W_NONE) n += (double)f->n_rec * (double)tread_len(f, k);
+    return n;
+}
+
+static int read_header(tread_t *f, int ncid, off_t size)
+{
+    long long v, world;
     if (get_int_att(ncid, "trace_schema_version", &v)) return -1;
     if (v != TRACE_SCHEMA_VERSION) return err_set("trace schema version %lld; this aggregator reads %d", v, TRACE_SCHEMA_VERSION);
-    if (get_int_att(ncid, "rank", &v)) return -1;
-    f->rank = (int)v;
-    if (get_int_att(ncid, "world_size", &v)) return -1;
-    f->world_size = (int)v;
-    if (get_int_att(ncid, "segment", &v)) return -1;
+    if (attr_in(ncid, "world_size", 1, MAX_RANKS, &world) || attr_in(ncid, "rank", 0, world - 1, &v)) return -1;
+    f->world_size = (int)world, f->rank = (int)v;
+    if (attr_in(ncid, "segment", 0, MAX_SEGMENT, &v)) return -1;
     f->segment = (int)v;
-    if (get_int_att(ncid, "start_step", &v)) return -1;
-    f->start_step = v;
     size_t len;
     if (nc_inq_attlen(ncid, NC_GLOBAL, "run_name", &len) == NC_NOERR && len < sizeof f->run_name &&
         nc_get_att_text(ncid, NC_GLOBAL, "run_name", f->run_name) == NC_NOERR)
         f->run_name[len] = '\0';
-    size_t depth, pos, nb, nsv;
-    if (dim_len(ncid, "step", &f->n_rec) || dim_len(ncid, "depth", &depth) || dim_len(ncid, "position", &pos) ||
-        dim_len(ncid, "bucket", &nb) || dim_len(ncid, "sv", &nsv))
+    size_t depth, layer, pos, nb, nsv;
+    if (dim_len(ncid, "step", &f->n_rec) || dim_in(ncid, "depth", 2, MAX_DEPTH, &depth) ||
+        dim_in(ncid, "layer", depth - 1, depth - 1, &layer) || dim_in(ncid, "position", 1, MAX_POS, &pos) ||
+        dim_in(ncid, "bucket", 1, MAX_BUCKET, &nb) || dim_in(ncid, "sv", 1, MAX_SV, &nsv))
         return -1;
-    if (depth < 1 || depth > 1 << 20 || pos > 1 << 24 || nb > 1 << 10 || nsv > 1 << 20)
-        return err_set("foreign: dimensions depth %zu, position %zu, bucket %zu, sv %zu out of range", depth, pos, nb,
-                       nsv);
-    f->L = (int)depth - 1, f->T = (int)pos, f->n_bucket = (int)nb, f->n_sv = (int)nsv;
+    f->L = (int)layer, f->T = (int)pos, f->n_bucket = (int)nb, f->n_sv = (int)nsv;
+    if (f->n_rec > (size_t)size / MIN_RECORD_BYTES)
+        return err_set("corrupt: %zu records in a file of %lld bytes", f->n_rec, (long long)size);
+    double budget = fmax(MAX_EXPANSION * (double)size, MIN_BUDGET), need = elements(f) * sizeof(double);
+    if (need > budget)
+        return err_set("corrupt: its dimensions ask for %.0f MB, more than a file of %lld bytes can hold", need / 1048576,
+                       (long long)size);
     for (int i = 0; i < TP_N; i++) {
         int varid, rc;
         if (var_with_dims(ncid, trace_params[i].name, 0, SH_STEP, &varid)) return -1;
@@ -136,6 +179,49 @@ static int read_header(tread_t *f, int ncid)
             f->param[i].i = x, f->param[i].d = (double)x;
         }
         if (rc != NC_NOERR) return err_set("corrupt: cannot read '%s': %s", trace_params[i].name, nc_strerror(rc));
+    }
+    /* the file's parameters against its own dimensions and attributes */
+    const struct {
+        int p;
+        long long want;
+    } same[] = {{TP_N_LAYER, f->L}, {TP_SEQ_LEN, f->T}, {TP_WORLD_SIZE, f->world_size}};
+    for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+        if (f->param[same[i].p].i != same[i].want)
+            return err_set("foreign: parameter '%s' = %lld does not match the file's dimensions and attributes (%lld)",
+                           trace_params[same[i].p].name, (long long)f->param[same[i].p].i, same[i].want);
+    int64_t max_steps = f->param[TP_MAX_STEPS].i;
+    if (max_steps < 1) return err_set("foreign: parameter 'max_steps' = %lld", (long long)max_steps);
+    if (attr_in(ncid, "start_step", 0, max_steps, &v)) return -1;
+    f->start_step = v;
+    return 0;
+}
+
+/* What a trainer cannot have written: steps that do not increase within the run, non-positive weights,
+ * bucket coordinates out of order, a record without a finite value of a variable that always has one. */
+static int check_values(const tread_t *f)
+{
+    int64_t max_steps = f->param[TP_MAX_STEPS].i;
+    for (size_t r = 0; r < f->n_rec; r++) {
+        if (f->step[r] < 0 || f->step[r] > max_steps || (r && f->step[r] <= f->step[r - 1]))
+            return err_set("corrupt: record %zu has step %lld (steps increase within [0, %lld])", r,
+                           (long long)f->step[r], (long long)max_steps);
+        if (f->batch[r] < 1 || f->batch[r] > MAX_RANKS * (int64_t)f->param[TP_GLOBAL_BATCH].i)
+            return err_set("corrupt: record %zu has batch %lld", r, (long long)f->batch[r]);
+        for (int k = 0; k < f->n_bucket; k++)
+            if (f->bucket_tokens[r * (size_t)f->n_bucket + (size_t)k] < 0)
+                return err_set("corrupt: record %zu has a negative bucket_tokens", r);
+    }
+    for (int k = 0; k < f->n_bucket; k++)
+        if (f->bucket[k] < 0 || (k && f->bucket[k] <= f->bucket[k - 1])) return err_set("corrupt: bucket coordinates out of order");
+    for (int k = 0; k < TV_N; k++) {
+        if (!trace_vars[k].finite || !f->v[k]) continue;
+        size_t len = tread_len(f, k);
+        for (size_t r = 0; r < f->n_rec; r++) {
+            int any = 0;
+            for (size_t e = 0; e < len && !any; e++) any = isfinite(f->v[k][r * len + e]);
+            if (!any) return err_set("corrupt: '%s' has no finite value in record %zu (step %lld)", trace_vars[k].name, r,
+                                     (long long)f->step[r]);
+        }
     }
     return 0;
 }
@@ -158,22 +244,181 @@ static int read_records(tread_t *f, int ncid)
         int rc = len ? nc_get_var_double(ncid, varid, f->v[k]) : NC_NOERR;
         if (rc != NC_NOERR) return err_set("corrupt: cannot read '%s': %s", tv->name, nc_strerror(rc));
     }
-    return 0;
+    return check_values(f);
 }
 
-int tread_file(tread_t *f, const char *path)
+/* The reading itself, in whichever process does it. */
+static int read_direct(tread_t *f, const char *path, off_t size)
 {
-    memset(f, 0, sizeof *f);
-    snprintf(f->path, sizeof f->path, "%s", path);
-    if (check_signature(path)) return -1;
     /* every chunk of a trace is read exactly once, so HDF5's chunk cache would only cost allocations */
     CHECK_RC(nc_set_chunk_cache(0, 0, 0.0f), nc_strerror);
     /* NC_DISKLESS reads the file into memory in one go at open (read-only: nothing is written back): each
      * record is a chunk of its own, and ~3,000 small reads per file cost more than reading it whole */
     int ncid, rc = nc_open(path, NC_NOWRITE | NC_DISKLESS, &ncid);
     if (rc != NC_NOERR) return err_set("corrupt: %s", nc_strerror(rc));
-    rc = read_header(f, ncid) || read_records(f, ncid) ? -1 : 0;
+    rc = read_header(f, ncid, size) || read_records(f, ncid) ? -1 : 0;
     nc_close(ncid); /* read-only: nothing to flush, and a failure here changes nothing we read */
+    return rc;
+}
+
+/* ---- the reading process ----
+ * HDF5 has faults of its own on damaged files (an invalid free inside nc_open was seen under ASan), which
+ * no check before opening can rule out. So a file is read in a child process: a crash or a hang there
+ * costs the file, reported as corrupt, not the aggregation. The child sends back the file's header
+ * fields, then every array, in the order of the `arrays` table; the parent takes nothing it has not
+ * checked against the same bounds. */
+
+typedef struct {
+    int64_t **i64;
+    double **dbl;
+    size_t n;
+} array_t;
+
+/* The arrays of f in message order, with their lengths. */
+static int arrays(tread_t *f, array_t *a)
+{
+    int m = 0;
+    a[m++] = (array_t){&f->bucket, NULL, (size_t)f->n_bucket};
+    a[m++] = (array_t){&f->step, NULL, f->n_rec};
+    a[m++] = (array_t){&f->batch, NULL, f->n_rec};
+    a[m++] = (array_t){&f->bucket_tokens, NULL, f->n_rec * (size_t)f->n_bucket};
+    for (int k = 0; k < TV_N; k++)
+        if (trace_vars[k].weight != W_NONE) a[m++] = (array_t){NULL, &f->v[k], f->n_rec * tread_len(f, k)};
+    return m;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    for (const char *c = p; n;) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w, n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Child: reads, then sends status (0 or -1), then the reason or the header and the arrays. */
+static _Noreturn void child(const char *path, off_t size, int fd)
+{
+    int devnull = open("/dev/null", O_WRONLY); /* HDF5's own diagnostics say nothing the reason does not */
+    if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+    tread_t f;
+    memset(&f, 0, sizeof f);
+    int32_t rc = read_direct(&f, path, size);
+    int bad = write_all(fd, &rc, sizeof rc);
+    if (rc) {
+        char reason[1024];
+        snprintf(reason, sizeof reason, "%s", err_msg());
+        bad |= write_all(fd, reason, sizeof reason);
+    } else {
+        bad |= write_all(fd, &f, sizeof f);
+        array_t a[TV_N + 4];
+        int m = arrays(&f, a);
+        for (int i = 0; i < m && !bad; i++)
+            bad |= a[i].i64 ? write_all(fd, *a[i].i64, a[i].n * sizeof(int64_t)) : write_all(fd, *a[i].dbl, a[i].n * sizeof(double));
+    }
+    _exit(bad ? 3 : 0);
+}
+
+/* Parent: reads the child's message into buf (grown), giving up after `seconds`. */
+static int receive(int fd, pid_t pid, double seconds, unsigned char **buf, size_t *n)
+{
+    size_t cap = 1 << 16;
+    *buf = err_calloc(cap, 1);
+    *n = 0;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        double left = seconds - (double)(t.tv_sec - t0.tv_sec) - 1e-9 * (double)(t.tv_nsec - t0.tv_nsec);
+        struct pollfd p = {fd, POLLIN, 0};
+        int ready = left > 0 ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
+        if (ready < 0 && errno == EINTR) continue;
+        if (ready <= 0) {
+            kill(pid, SIGKILL);
+            return err_set("corrupt: reading it did not finish within %.0f s", seconds);
+        }
+        if (*n == cap) {
+            *buf = realloc(*buf, cap *= 2);
+            CHECK(*buf, "out of memory");
+        }
+        ssize_t got = read(fd, *buf + *n, cap - *n);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return 0;
+        *n += (size_t)got;
+    }
+}
+
+/* Parent: rebuilds f from the child's message, trusting nothing that is not rechecked. */
+static int unpack(tread_t *f, const unsigned char *b, size_t n, off_t size)
+{
+    int32_t rc;
+    if (n < sizeof rc) return err_set("corrupt: the reading process ended without a result");
+    memcpy(&rc, b, sizeof rc);
+    if (rc) {
+        char reason[1024];
+        if (n != sizeof rc + sizeof reason) return err_set("corrupt: the reading process ended without a result");
+        memcpy(reason, b + sizeof rc, sizeof reason);
+        reason[sizeof reason - 1] = '\0';
+        return err_set("%s", reason);
+    }
+    if (n < sizeof rc + sizeof *f) return err_set("corrupt: the reading process ended without a result");
+    char path[sizeof f->path];
+    memcpy(path, f->path, sizeof path);
+    memcpy(f, b + sizeof rc, sizeof *f);
+    memcpy(f->path, path, sizeof path);
+    f->run_name[sizeof f->run_name - 1] = '\0';
+    array_t a[TV_N + 4];
+    int m = arrays(f, a);
+    for (int i = 0; i < m; i++) *(a[i].i64 ? (void **)a[i].i64 : (void **)a[i].dbl) = NULL;
+    if (f->L < 1 || f->L >= MAX_DEPTH || f->T < 1 || f->T > MAX_POS || f->n_bucket < 1 || f->n_bucket > MAX_BUCKET ||
+        f->n_sv < 1 || f->n_sv > MAX_SV || f->n_rec > (size_t)size / MIN_RECORD_BYTES ||
+        elements(f) * sizeof(double) > fmax(MAX_EXPANSION * (double)size, MIN_BUDGET))
+        return err_set("corrupt: the reading process sent impossible dimensions");
+    size_t at = sizeof rc + sizeof *f;
+    for (int i = 0; i < m; i++) {
+        size_t bytes = a[i].n * (a[i].i64 ? sizeof(int64_t) : sizeof(double));
+        if (bytes > n - at) return err_set("corrupt: the reading process ended before its result did");
+        void *p = err_calloc(a[i].n, a[i].i64 ? sizeof(int64_t) : sizeof(double));
+        memcpy(p, b + at, bytes);
+        at += bytes;
+        if (a[i].i64) *a[i].i64 = p;
+        else *a[i].dbl = p;
+    }
+    return at == n ? 0 : err_set("corrupt: the reading process sent more than its result");
+}
+
+int tread_file(tread_t *f, const char *path)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->path, sizeof f->path, "%s", path);
+    off_t size = 0;
+    if (check_signature(path, &size)) return -1;
+    int fd[2];
+    CHECK(pipe(fd) == 0, "pipe: %s", strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(fd[0]);
+        child(path, size, fd[1]);
+    }
+    close(fd[1]);
+    unsigned char *buf;
+    size_t n;
+    /* a generous limit: a whole trace reads at tens of MB/s even on a slow disk */
+    int rc = receive(fd[0], pid, 30 + (double)size / 10e6, &buf, &n);
+    close(fd[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0) CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
+    if (!rc && WIFSIGNALED(status))
+        rc = err_set("corrupt: the netCDF library crashed reading it (signal %d, %s)", WTERMSIG(status),
+                     strsignal(WTERMSIG(status)));
+    else if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
+        rc = err_set("corrupt: the reading process failed (exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    if (!rc) rc = unpack(f, buf, n, size);
+    free(buf);
     if (rc) tread_free(f);
     return rc;
 }

@@ -54,14 +54,18 @@ cp bad/run0002/trace/rank0000.seg0000.nc bad/run0002/trace/rank0002.seg0000.nc
 ncatted -h -a trace_schema_version,global,o,l,7 bad/run0002/trace/rank0002.seg0000.nc
 mkdir -p bad/notrace && cp bad/run0000/config.ini bad/notrace/ && sed -i 's/^name = .*/name = notrace/' bad/notrace/config.ini
 echo '{"kind":"train","step":' >>bad/run0002/metrics.jsonl
+# files that are not regular files: reading them could block forever
+rm bad/run0000/metrics.jsonl && mkfifo bad/run0000/metrics.jsonl
+rm bad/run0001/launches.jsonl && mkdir bad/run0001/launches.jsonl
 (cd bad && find . -type f -exec md5sum {} + | sort) >before.md5
-rc=0; IL_GNUPLOT= "$agg" --out outb bad >aggb.out 2>aggb.err || rc=$?
+rc=0; IL_GNUPLOT= timeout 120 "$agg" --out outb bad >aggb.out 2>aggb.err || rc=$?
 [ "$rc" -eq 3 ] || die "expected exit 3 with skipped inputs, got $rc: $(cat aggb.err)"
 (cd bad && find . -type f -exec md5sum {} + | sort) >after.md5
 diff before.md5 after.md5 >/dev/null || die "il-aggregate changed its inputs"
 for want in "$t0,corrupt: NetCDF: HDF error" "$t1,truncated: 20000 of" "bad/run0001/trace/rank0001.seg0000.nc,not a NetCDF file" \
             "bad/run0002/trace/rank0002.seg0000.nc,trace schema version 7" "bad/notrace/trace,no trace directory" \
-            "bad/run0002/metrics.jsonl,\"1 malformed line(s), the first at line"; do
+            "bad/run0002/metrics.jsonl,\"1 malformed line(s), the first at line" \
+            "bad/run0000/metrics.jsonl: not a regular file" "bad/run0001/launches.jsonl: not a regular file"; do
     grep -qF "$want" outb/skipped.csv || die "skipped.csv lacks '$want': $(cat outb/skipped.csv)"
 done
 # run0000 keeps rank 0, run0002 ranks 0 and 1; run0001 has no usable trace but still its metrics row

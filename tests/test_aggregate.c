@@ -26,6 +26,7 @@
 #include "analysis/prun.h"
 #include "analysis/rstat.h"
 #include "core/stats.h"
+#include "tests/fixtures/mutate.h"
 #include "tests/fixtures/synth.h"
 #include "analysis/wire.h"
 
@@ -80,7 +81,7 @@ static void test_weighted_merge(void **state)
     make_run("merge", two_ranks, 0, 1, dir, sizeof dir);
     curves_t c;
     skips_t sk = {0};
-    assert_int_equal(curves_load(&c, dir, &sk), 2);
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 2);
     assert_int_equal(sk.n, 0);
     assert_int_equal(c.n_rec, 6);
     size_t D = (size_t)c.L + 1;
@@ -109,7 +110,7 @@ static void test_duplicate_steps(void **state)
     make_run("restart", by_segment, 1, 1, dir, sizeof dir);
     curves_t c;
     skips_t sk = {0};
-    assert_int_equal(curves_load(&c, dir, &sk), 4);
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 4);
     assert_int_equal(sk.n, 0);
     assert_true(sk.warnings >= 1);
     assert_int_equal(c.n_rec, 6);
@@ -126,7 +127,7 @@ static void verdict_of(const char *dir, int h1_holds, const char *want)
 {
     curves_t c;
     skips_t sk = {0};
-    assert_true(curves_load(&c, dir, &sk) > 0);
+    assert_true(curves_load(&c, dir, NULL, &sk) > 0);
     rstat_t r;
     rstat_compute(&r, &c);
     if (h1_holds) {
@@ -221,7 +222,7 @@ static void test_bad_files(void **state)
 
     curves_t c;
     skips_t sk = {0};
-    assert_int_equal(curves_load(&c, dir, &sk), 1);
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 1);
     assert_int_equal(c.n_rec, 6);
     char version[128];
     snprintf(version, sizeof version, "trace schema version %d; this aggregator reads %d", TRACE_SCHEMA_VERSION + 1,
@@ -243,6 +244,116 @@ static void test_bad_files(void **state)
 /* A run with a restart (a warning) and a file that is not NetCDF (a skip), processed as a worker rank does,
  * packed and unpacked: packing it again gives the same bytes, and rank 0 gets the entries, the warning count
  * and the held messages verbatim. */
+/* Rank 1 of a fresh two-rank run, rewritten with one edit (or renamed), must be skipped with `reason`
+ * while rank 0 is still merged; the run's config.ini is the cross-check. */
+static void expect_skip(const char *tag, const mutate_edit_t *edit, int data_too, const char *rename_to, const char *reason)
+{
+    char dir[4200], src[4300], dst[4400];
+    snprintf(dir, sizeof dir, "%s/%s", root, tag);
+    synth_spec_t sp = {.dir = dir, .name = tag, .L = 2, .T = 8, .C = 8, .NH = 2, .V = 16, .n_trace = 6, .interval = 10,
+                       .run_files = 1};
+    synth_defaults(&sp);
+    assert_int_equal(synth_run(&sp), 0);
+    snprintf(src, sizeof src, "%s/trace/rank0001.seg0000.nc", dir);
+    if (edit) {
+        snprintf(dst, sizeof dst, "%s.edit", src);
+        if (mutate_copy(src, dst, edit, 1, data_too)) fail_msg("%s", err_msg());
+        assert_int_equal(rename(dst, src), 0);
+    }
+    if (rename_to) {
+        snprintf(dst, sizeof dst, "%s/trace/%s", dir, rename_to);
+        assert_int_equal(rename(src, dst), 0);
+    }
+    config_t cfg;
+    config_defaults(&cfg);
+    char path[4300];
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    assert_int_equal(config_load(&cfg, path), 0);
+    curves_t c;
+    skips_t sk = {.hold = 1};
+    int used = curves_load(&c, dir, &cfg, &sk);
+    int found = 0;
+    for (int j = 0; j < sk.n; j++) found |= strstr(sk.e[j].reason, reason) != NULL;
+    if (!found) fail_msg("%s: no skip entry saying \"%s\" (%d entries, first: %s)", tag, reason, sk.n, sk.n ? sk.e[0].reason : "-");
+    assert_int_equal(used, 1);
+    assert_int_equal(c.n_rec, 6);
+    curves_free(&c);
+    skips_free(&sk);
+}
+
+/* The hostile files of a review, each skipped with its reason, none a crash, a hang or a huge allocation. */
+static void test_hostile_files(void **state)
+{
+    (void)state;
+    const struct {
+        const char *tag;
+        mutate_edit_t e;
+        int data_too;
+        const char *reason;
+    } cases[] = {
+        {"layer3", {.kind = MUT_DIM, .name = "layer", .value = 3}, 1, "dimension 'layer' = 3 is outside [2, 2]"},
+        {"layer1000", {.kind = MUT_DIM, .name = "layer", .value = 1000}, 1, "dimension 'layer' = 1000"},
+        {"world_huge", {.kind = MUT_ATT_INT, .name = "world_size", .value = 2147483647}, 1, "attribute 'world_size' = 2147483647 is outside"},
+        {"world_5e9", {.kind = MUT_ATT_INT, .name = "world_size", .value = 5000000000LL}, 1, "attribute 'world_size' = 5000000000"},
+        {"world_0", {.kind = MUT_ATT_INT, .name = "world_size", .value = 0}, 1, "attribute 'world_size' = 0"},
+        {"world_neg", {.kind = MUT_ATT_INT, .name = "world_size", .value = -3}, 1, "attribute 'world_size' = -3"},
+        {"rank_neg", {.kind = MUT_ATT_INT, .name = "rank", .value = -5}, 1, "attribute 'rank' = -5"},
+        {"rank_other", {.kind = MUT_ATT_INT, .name = "rank", .value = 0}, 1, "attributes say rank 0 segment 0, the file name rank 1"},
+        {"segment_7", {.kind = MUT_ATT_INT, .name = "segment", .value = 7}, 1, "attributes say rank 1 segment 7, the file name rank 1 segment 0"},
+        {"start_neg", {.kind = MUT_ATT_INT, .name = "start_step", .value = -1}, 1, "attribute 'start_step' = -1"},
+        {"start_max", {.kind = MUT_ATT_INT, .name = "start_step", .value = INT64_MAX}, 1, "attribute 'start_step' = 9223372036854775807"},
+        {"depth_huge", {.kind = MUT_DIM, .name = "depth", .value = 1048576}, 0, "dimension 'depth' = 1048576"},
+        {"pos_huge", {.kind = MUT_DIM, .name = "position", .value = 16777216}, 0, "dimension 'position' = 16777216"},
+        {"norm_nan", {.kind = MUT_FILL, .name = "norm", .value = 2, .fill = NAN}, 1, "'norm' has no finite value in record 2"},
+        {"seq_other", {.kind = MUT_DIM, .name = "position", .value = 7}, 1, "parameter 'seq_len' = 8 does not match"},
+        {"cfg_other", {.kind = MUT_ATT_INT, .name = "world_size", .value = 3}, 1, "parameter 'world_size' = 2 does not match"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        expect_skip(cases[i].tag, &cases[i].e, cases[i].data_too, NULL, cases[i].reason);
+    /* position 1,000,000 with depth 1,000: two edits, the second on the first's output */
+    expect_skip("pos_depth", &(mutate_edit_t){.kind = MUT_DIM, .name = "position", .value = 1000000}, 0, NULL, "dimension 'position' = 1000000");
+    /* names: a valid file renamed out of range, and one of 8 digits */
+    expect_skip("name_huge", NULL, 1, "rank2147483647.seg0000.nc", "not a trace file name");
+    expect_skip("name_8", NULL, 1, "rank99999999.seg0000.nc", "not a trace file name");
+    /* every file against the run's config.ini: another width there refuses them all */
+    char dir[4200], path[4300];
+    snprintf(dir, sizeof dir, "%s/name_8", root);
+    snprintf(path, sizeof path, "%s/config.ini", dir);
+    config_t cfg;
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, path), 0);
+    cfg.d_model = 16;
+    curves_t c;
+    skips_t sk = {.hold = 1};
+    assert_int_equal(curves_load(&c, dir, &cfg, &sk), 0);
+    assert_non_null(strstr(sk.e[sk.n - 1].reason, "d_model = 8 in the file, 16 in the run's config.ini"));
+    curves_free(&c);
+    skips_free(&sk);
+}
+
+/* A world size a file claims names the absent ranks in one entry, whatever its size. */
+static void test_missing_ranks(void **state)
+{
+    (void)state;
+    char dir[4200], f[4300];
+    make_run("missing", NULL, 0, 1, dir, sizeof dir);
+    for (int r = 0; r < 2; r++) {
+        char edited[4400];
+        snprintf(f, sizeof f, "%s/trace/rank%04d.seg0000.nc", dir, r);
+        snprintf(edited, sizeof edited, "%s.edit", f);
+        mutate_edit_t e[2] = {{.kind = MUT_ATT_INT, .name = "world_size", .value = 60000}, {.kind = MUT_ATT_INT, .name = "world_size", .value = 60000}};
+        if (mutate_copy(f, edited, e, 1, 1)) fail_msg("%s", err_msg());
+        assert_int_equal(rename(edited, f), 0);
+    }
+    curves_t c;
+    skips_t sk = {.hold = 1};
+    /* the parameter world_size (2) no longer matches the attribute: both files are refused */
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 0);
+    assert_int_equal(sk.n, 2);
+    skips_free(&sk);
+    curves_free(&c);
+}
+
 static void test_wire(void **state)
 {
     (void)state;
@@ -306,6 +417,8 @@ int main(void)
         cmocka_unit_test(test_h1_verdicts),
         cmocka_unit_test(test_bad_files),
         cmocka_unit_test(test_wire),
+        cmocka_unit_test(test_hostile_files),
+        cmocka_unit_test(test_missing_ranks),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }

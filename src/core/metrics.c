@@ -5,7 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "core/bytes.h"
 #include "core/err.h"
 #include "core/jsonl.h"
 #include "core/stats.h"
@@ -65,11 +67,15 @@ static void take_val(metrics_t *m, const line_t *l)
     memcpy(m->genre_loss, l->genre_loss, sizeof m->genre_loss);
 }
 
-static FILE *open_in(const char *dir, const char *name)
+/* <dir>/<name> if it is a regular file; NULL with *missing set when it does not exist, and with err_set()
+ * when it exists but cannot be read (a FIFO, a device or a directory included: reading one could block). */
+static FILE *open_in(const char *dir, const char *name, int *missing)
 {
     char path[4200];
+    struct stat st;
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    return fopen(path, "r");
+    *missing = stat(path, &st) != 0 && errno == ENOENT;
+    return *missing ? NULL : bytes_fopen_regular(path);
 }
 
 int metrics_read(metrics_t *m, const char *run_dir)
@@ -79,17 +85,18 @@ int metrics_read(metrics_t *m, const char *run_dir)
     line_t l;
     char *buf = NULL;
     size_t cap = 0;
-    FILE *f = open_in(run_dir, "launches.jsonl");
+    int missing;
+    FILE *f = open_in(run_dir, "launches.jsonl", &missing);
+    if (!f && !missing) return -1;
     while (f && getline(&buf, &cap, f) > 0) {
         reset(&l);
         if (jsonl_parse(buf, on_member, &l) == 0 && isfinite(l.world_size)) m->world_size = (int)l.world_size;
     }
     if (f) fclose(f);
-    f = open_in(run_dir, "metrics.jsonl");
+    f = open_in(run_dir, "metrics.jsonl", &missing);
     if (!f) {
         free(buf);
-        if (errno == ENOENT) return 0;
-        return err_set("%s/metrics.jsonl: cannot open: %s", run_dir, strerror(errno));
+        return missing ? 0 : -1;
     }
     double *tps = NULL;
     int n_tps = 0, cap_tps = 0;

@@ -1,7 +1,7 @@
 #include "trace/schema.h"
 
-#define VAR_ROW(id, name, type, shape, units, weight, summary, src, long_name) \
-    [id] = {name, type, shape, units, weight, summary, long_name},
+#define VAR_ROW(id, name, type, shape, units, weight, summary, finite, src, long_name) \
+    [id] = {name, type, shape, units, weight, summary, finite, long_name},
 const trace_var_t trace_vars[TV_N] = {TRACE_VARS(VAR_ROW)};
 #undef VAR_ROW
 

@@ -57,75 +57,76 @@ typedef enum { W_NONE, W_GLOBAL, W_BATCH, W_TOKENS, W_BUCKET } trace_weight_t;
 typedef enum { SUM_NONE, SUM_CURVE, SUM_POS_MEAN } trace_summary_t;
 
 /* Record variables, in file order: TRACE_VAR(id, name, type, shape, units, merge weight, summary.nc,
- * source, long_name). The source says which field of the writer's inputs holds the values (twrite.c):
+ * finite, source, long_name). finite 1: a file written by the trainer has a finite value in every record
+ * (the reader refuses one that has not). The source says which field of the writer's inputs holds the values (twrite.c):
  * REC(f) a double of the training record, SIG(f) a double array of signals_t, SIG_I64(f) an int64 array,
  * WNORM(g) a weight-norm group, STEP, TIME, TOKENS, BATCH. A variable il-aggregate reads is one with a
  * merge weight. */
 #define TRACE_VARS(X)                                                                                              \
-    X(TV_STEP, "step", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, STEP,                                             \
+    X(TV_STEP, "step", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, STEP,                                             \
       "optimizer updates applied to the weights of the traced forward/backward")                                  \
-    X(TV_TIME, "time", NC_DOUBLE, SH_STEP, "seconds since 1970-01-01 00:00:00 UTC", W_NONE, SUM_NONE, TIME,         \
+    X(TV_TIME, "time", NC_DOUBLE, SH_STEP, "seconds since 1970-01-01 00:00:00 UTC", W_NONE, SUM_NONE, 0, TIME,         \
       "wall-clock time the record was written")                                                                   \
-    X(TV_LOSS, "loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, REC(loss),                                     \
+    X(TV_LOSS, "loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, 1, REC(loss),                                     \
       "training loss of the update, mean over the global batch (nats)")                                           \
-    X(TV_VAL_LOSS, "val_loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, REC(val_loss),                         \
+    X(TV_VAL_LOSS, "val_loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, 0, REC(val_loss),                         \
       "validation loss of the same weights (nats), NaN when not evaluated at this step")                          \
-    X(TV_LR_SCHEDULE, "lr_schedule", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, REC(lr),                    \
+    X(TV_LR_SCHEDULE, "lr_schedule", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, REC(lr),                    \
       "learning rate of the update, as the schedule set it")              \
-    X(TV_GRAD_NORM, "grad_norm", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, REC(grad_norm),                         \
+    X(TV_GRAD_NORM, "grad_norm", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, REC(grad_norm),                         \
       "global gradient L2 norm before clipping")                                                                  \
-    X(TV_TOKENS_PER_S, "tokens_per_s", NC_DOUBLE, SH_STEP, "s-1", W_GLOBAL, SUM_CURVE, REC(tokens_per_s),           \
+    X(TV_TOKENS_PER_S, "tokens_per_s", NC_DOUBLE, SH_STEP, "s-1", W_GLOBAL, SUM_CURVE, 0, REC(tokens_per_s),           \
       "global training throughput in tokens per second")                                                          \
-    X(TV_STEP_TIME, "step_time", NC_DOUBLE, SH_STEP, "s", W_NONE, SUM_NONE, REC(step_time),                         \
+    X(TV_STEP_TIME, "step_time", NC_DOUBLE, SH_STEP, "s", W_NONE, SUM_NONE, 0, REC(step_time),                         \
       "wall-clock time of the optimizer step")                                                                    \
-    X(TV_WNORM_EMBED, "wnorm_embed", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, WNORM(SIGNALS_GROUP_EMBED),         \
+    X(TV_WNORM_EMBED, "wnorm_embed", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_EMBED),         \
       "L2 norm of the embedding parameters (wte, wpe)")                                                           \
-    X(TV_WNORM_ATTN, "wnorm_attn", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, WNORM(SIGNALS_GROUP_ATTN),            \
+    X(TV_WNORM_ATTN, "wnorm_attn", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_ATTN),            \
       "L2 norm of the attention parameters (qkv and projection weights and biases)")                              \
-    X(TV_WNORM_MLP, "wnorm_mlp", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, WNORM(SIGNALS_GROUP_MLP),               \
+    X(TV_WNORM_MLP, "wnorm_mlp", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_MLP),               \
       "L2 norm of the MLP parameters (fc and fcproj weights and biases)")                                         \
-    X(TV_WNORM_LN, "wnorm_ln", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, WNORM(SIGNALS_GROUP_LN),                  \
+    X(TV_WNORM_LN, "wnorm_ln", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_LN),                  \
       "L2 norm of the LayerNorm gains and biases (ln1, ln2, lnf)")                                                \
-    X(TV_TOKENS, "tokens", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, TOKENS,                                       \
+    X(TV_TOKENS, "tokens", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, TOKENS,                                       \
       "tokens in this rank's traced micro-batch (merge weight)")                                                  \
-    X(TV_BATCH, "batch", NC_INT, SH_STEP, "1", W_NONE, SUM_NONE, BATCH,                                            \
+    X(TV_BATCH, "batch", NC_INT, SH_STEP, "1", W_NONE, SUM_NONE, 0, BATCH,                                            \
       "sequences in this rank's traced micro-batch (merge weight)")                                               \
-    X(TV_NORM, "norm", NC_FLOAT, SH_DEPTH_POS, "1", W_BATCH, SUM_CURVE, SIG(norm),                                 \
+    X(TV_NORM, "norm", NC_FLOAT, SH_DEPTH_POS, "1", W_BATCH, SUM_CURVE, 1, SIG(norm),                                 \
       "S1 mean over sequences of |h^l_t|")                                                                        \
-    X(TV_UPDATE, "update", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, SIG(update),                             \
+    X(TV_UPDATE, "update", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update),                             \
       "S2 mean |h^(l+1)_t - h^l_t|")                                                                              \
-    X(TV_UPDATE_ATTN, "update_attn", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, SIG(update_attn),              \
+    X(TV_UPDATE_ATTN, "update_attn", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update_attn),              \
       "S2 mean |a^l_t - h^l_t|, attention half of the block")                                                     \
-    X(TV_UPDATE_MLP, "update_mlp", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, SIG(update_mlp),                 \
+    X(TV_UPDATE_MLP, "update_mlp", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update_mlp),                 \
       "S2 mean |h^(l+1)_t - a^l_t|, MLP half of the block")                                                       \
-    X(TV_COS, "cos", NC_FLOAT, SH_LAYER_POS, "1", W_BATCH, SUM_POS_MEAN, SIG(cos),                                 \
+    X(TV_COS, "cos", NC_FLOAT, SH_LAYER_POS, "1", W_BATCH, SUM_POS_MEAN, 0, SIG(cos),                                 \
       "S3 mean cosine of the block step with -dL/dh^l (global descent)")                                          \
-    X(TV_COS_ATTN, "cos_attn", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, SIG(cos_attn),                       \
+    X(TV_COS_ATTN, "cos_attn", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_attn),                       \
       "S3 mean cosine of the attention step a^l - h^l with -dL/dh^l")                                             \
-    X(TV_COS_MLP, "cos_mlp", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, SIG(cos_mlp),                          \
+    X(TV_COS_MLP, "cos_mlp", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_mlp),                          \
       "S3 mean cosine of the MLP step h^(l+1) - a^l with -dL/da^l")                                               \
-    X(TV_COS_LOCAL, "cos_local", NC_FLOAT, SH_LAYER_POS, "1", W_BATCH, SUM_POS_MEAN, SIG(cos_local),               \
+    X(TV_COS_LOCAL, "cos_local", NC_FLOAT, SH_LAYER_POS, "1", W_BATCH, SUM_POS_MEAN, 0, SIG(cos_local),               \
       "S3b mean cosine of the block step with minus the gradient of the token's own logit-lens loss")             \
-    X(TV_ETA, "eta", NC_FLOAT, SH_LAYER, "1", W_TOKENS, SUM_CURVE, SIG(eta),                                       \
+    X(TV_ETA, "eta", NC_FLOAT, SH_LAYER, "1", W_TOKENS, SUM_CURVE, 0, SIG(eta),                                       \
       "S4 implied inner step -sum<D,g>/sum|g|^2 of the block")                                                    \
-    X(TV_ETA_ATTN, "eta_attn", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, SIG(eta_attn),                           \
+    X(TV_ETA_ATTN, "eta_attn", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, 0, SIG(eta_attn),                           \
       "S4 implied inner step of the attention half")                                                              \
-    X(TV_ETA_MLP, "eta_mlp", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, SIG(eta_mlp),                              \
+    X(TV_ETA_MLP, "eta_mlp", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, 0, SIG(eta_mlp),                              \
       "S4 implied inner step of the MLP half")                                                                    \
-    X(TV_LENS, "lens", NC_FLOAT, SH_DEPTH, "1", W_TOKENS, SUM_CURVE, SIG(lens), "S5 logit-lens loss at depth l (nats)") \
-    X(TV_NORM_BUCKET, "norm_bucket", NC_FLOAT, SH_DEPTH_BUCKET, "1", W_BUCKET, SUM_NONE, SIG(norm_bucket),         \
+    X(TV_LENS, "lens", NC_FLOAT, SH_DEPTH, "1", W_TOKENS, SUM_CURVE, 0, SIG(lens), "S5 logit-lens loss at depth l (nats)") \
+    X(TV_NORM_BUCKET, "norm_bucket", NC_FLOAT, SH_DEPTH_BUCKET, "1", W_BUCKET, SUM_NONE, 0, SIG(norm_bucket),         \
       "S6 mean |h^l| over tokens whose input id is in the frequency bucket")                                      \
-    X(TV_BUCKET_TOKENS, "bucket_tokens", NC_INT64, SH_BUCKET, "1", W_NONE, SUM_NONE, SIG_I64(bucket_tokens),        \
+    X(TV_BUCKET_TOKENS, "bucket_tokens", NC_INT64, SH_BUCKET, "1", W_NONE, SUM_NONE, 0, SIG_I64(bucket_tokens),        \
       "tokens of the traced micro-batch in each frequency bucket (merge weight of S6)")                           \
-    X(TV_GRAD0, "grad0", NC_FLOAT, SH_POS, "1", W_BATCH, SUM_CURVE, SIG(grad0), "S7 mean over sequences of |dL/dh^0_t|") \
-    X(TV_SINK, "sink", NC_FLOAT, SH_LAYER, "1", W_BATCH, SUM_CURVE, SIG(sink),                                     \
+    X(TV_GRAD0, "grad0", NC_FLOAT, SH_POS, "1", W_BATCH, SUM_CURVE, 1, SIG(grad0), "S7 mean over sequences of |dL/dh^0_t|") \
+    X(TV_SINK, "sink", NC_FLOAT, SH_LAYER, "1", W_BATCH, SUM_CURVE, 0, SIG(sink),                                     \
       "S8 mean attention probability on position 0, over heads and queries t >= 1")                               \
-    X(TV_SINGULAR_VALUE, "singular_value", NC_DOUBLE, SH_DEPTH_SV, "1", W_NONE, SUM_NONE, SIG(sv),                 \
+    X(TV_SINGULAR_VALUE, "singular_value", NC_DOUBLE, SH_DEPTH_SV, "1", W_NONE, SUM_NONE, 0, SIG(sv),                 \
       "S9 largest singular values of the centred global-batch matrix of h^l (same on every rank)")                \
-    X(TV_ERANK, "erank", NC_DOUBLE, SH_DEPTH, "1", W_GLOBAL, SUM_CURVE, SIG(erank),                                \
+    X(TV_ERANK, "erank", NC_DOUBLE, SH_DEPTH, "1", W_GLOBAL, SUM_CURVE, 0, SIG(erank),                                \
       "S9 effective rank exp(H(s^2/sum s^2)) of the centred global-batch matrix of h^l")
 
-#define TRACE_VAR_ENUM(id, name, type, shape, units, weight, summary, src, long_name) id,
+#define TRACE_VAR_ENUM(id, name, type, shape, units, weight, summary, finite, src, long_name) id,
 enum { TRACE_VARS(TRACE_VAR_ENUM) TV_N };
 #undef TRACE_VAR_ENUM
 
@@ -163,6 +164,7 @@ typedef struct {
     const char *units;
     trace_weight_t weight;
     trace_summary_t summary;
+    int finite;
     const char *long_name;
 } trace_var_t;
 

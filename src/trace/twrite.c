@@ -37,7 +37,7 @@ enum {
 #define TOKENS SRC_TOKENS, 0
 #define BATCH SRC_BATCH, 0
 #define TIME SRC_TIME, 0
-#define SOURCE_ROW(id, name, type, shape, units, weight, summary, src, long_name) [id] = {src},
+#define SOURCE_ROW(id, name, type, shape, units, weight, summary, finite, src, long_name) [id] = {src},
 static const struct {
     int kind;
     size_t off; /* offsetof into the source struct, or a group index for SRC_WNORM */
