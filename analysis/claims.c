@@ -29,7 +29,7 @@ static const struct {
     [H3] = {"H3", "depth growth: the mean norm grows with depth",
             "smallest ratio mean_t N[l+1][t] / mean_t N[l][t] over the depths l", "ratio > 1", RULE_GT_ONE},
     [H4] = {"H4", "frequency: the norm depends on token frequency with the same sign in every run",
-            "Spearman ρ(frequency bucket, S6 norm at the last depth)",
+            "Spearman ρ(log training count of the input token, |h^L_t|) over every probe token at the last depth",
             "the sign of ρ is the sign most runs have at the end of training", RULE_SIGN},
     [H5] = {"H5", "outer signal: the input gradient norm falls with position",
             "Spearman ρ(t, S7 |dL/dh^0_t|) over all positions", "ρ < 0", RULE_NEG},

@@ -87,6 +87,11 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
     if (g->rank != name->rank || g->segment != name->seg)
         return err_set("foreign: attributes say rank %d segment %d, the file name rank %d segment %d", g->rank,
                        g->segment, name->rank, name->seg);
+    /* the dealing rule: group k belongs to rank k mod P, so no two files of a launch share a group */
+    for (size_t k = 0; k < g->extent.n[TD_GROUP]; k++)
+        if (g->fixed[TF_GROUP][k] % g->world_size != g->rank)
+            return err_set("corrupt: group %lld is not traced by rank %d of %d", (long long)g->fixed[TF_GROUP][k],
+                           g->rank, g->world_size);
     if (cfg) {
         const struct {
             int p;
@@ -99,10 +104,16 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
                                g->param[same[i].p].d, same[i].want);
     }
     if (!r) return 0;
-    if (g->L != r->L || g->T != r->T || g->n_bucket != r->n_bucket)
-        return err_set("foreign: depth %d, position %d, bucket %d differ from %s (%d, %d, %d)", g->L + 1, g->T,
-                       g->n_bucket, r->path, r->L + 1, r->T, r->n_bucket);
-    if (memcmp(g->bucket, r->bucket, (size_t)r->n_bucket * sizeof *r->bucket))
+    const int same_dims[] = {TD_DEPTH, TD_POS, TD_BUCKET, TD_SV, TD_GENRE};
+    for (size_t i = 0; i < sizeof same_dims / sizeof *same_dims; i++) {
+        int d = same_dims[i];
+        if (g->extent.n[d] != r->extent.n[d])
+            return err_set("foreign: dimension %s = %zu differs from %s (%zu)", trace_dims[d].name, g->extent.n[d],
+                           r->path, r->extent.n[d]);
+    }
+    if (g->param[TP_PROBE_GROUPS].i != r->param[TP_PROBE_GROUPS].i)
+        return err_set("foreign: probe_groups differs from %s", r->path);
+    if (memcmp(g->fixed[TF_BUCKET], r->fixed[TF_BUCKET], r->extent.n[TD_BUCKET] * sizeof(int64_t)))
         return err_set("foreign: frequency buckets differ from %s", r->path);
     return 0;
 }
@@ -192,17 +203,20 @@ static int rank_items(const char *run_dir, int rank, const fname_t *names, const
     return u;
 }
 
-static double weight_of(const tread_t *f, int rec, trace_weight_t w, size_t e, int nb)
+/* Weight of element e of variable k's record in file f. */
+static double weight_of(const tread_t *f, int k, size_t e, size_t len)
 {
-    switch (w) {
+    switch (trace_vars[k].weight) {
     case W_GLOBAL: return 1;
-    case W_BATCH: return (double)f->batch[rec];
-    case W_TOKENS: return (double)f->batch[rec] * f->T; /* tokens = B*T (schema) */
-    case W_BUCKET: return (double)f->bucket_tokens[(size_t)rec * nb + e % (size_t)nb];
-    case W_NONE: break;
+    case W_WINDOWS: return (double)f->windows;
+    case W_BUCKET: return (double)f->fixed[TF_BUCKET_TOKENS][e % f->extent.n[TD_BUCKET]];
+    case W_GENRE: return (double)f->fixed[TF_GENRE_TOKENS][e / (len / f->extent.n[TD_GENRE])];
+    case W_GROUP: case W_NONE: break;
     }
     return 0;
 }
+
+static int is_group(int k) { return trace_vars[k].weight == W_GROUP; }
 
 static int find_step(const int64_t *steps, int n, int64_t s)
 {
@@ -215,56 +229,88 @@ static int find_step(const int64_t *steps, int n, int64_t s)
     return lo;
 }
 
-size_t curves_len(const curves_t *c, int k)
+size_t curves_len(const curves_t *c, int k) { return trace_shape_len(trace_vars[k].shape, &c->extent); }
+
+size_t curves_run_len(const curves_t *c, int k) { return curves_len(c, k) / (is_group(k) ? (size_t)c->G : 1); }
+
+const double *curves_run(const curves_t *c, int k) { return is_group(k) ? c->mean[k] : c->v[k]; }
+
+/* One record of a file into step s of the run: weighted sums into v (wsum the weights), or its groups
+ * placed by their number. */
+static void take(curves_t *c, const tread_t *f, size_t rec, int s, double **wsum)
 {
-    return trace_shape_len(trace_vars[k].shape, c->L, c->T, c->n_bucket, c->n_sv);
+    for (int k = 0; k < TV_N; k++) {
+        if (trace_vars[k].weight == W_NONE) continue;
+        size_t flen = tread_len(f, k), len = curves_len(c, k);
+        const double *x = f->v[k] + rec * flen;
+        double *out = c->v[k] + (size_t)s * len;
+        if (is_group(k)) {
+            size_t per = flen / f->extent.n[TD_GROUP];
+            for (size_t gi = 0; gi < f->extent.n[TD_GROUP]; gi++)
+                memcpy(out + (size_t)f->fixed[TF_GROUP][gi] * per, x + gi * per, per * sizeof *x);
+            continue;
+        }
+        double *ws = wsum[k] + (size_t)s * len;
+        for (size_t e = 0; e < len; e++) {
+            double w = weight_of(f, k, e, len);
+            if (isfinite(x[e]) && w > 0) out[e] += w * x[e], ws[e] += w;
+        }
+    }
+}
+
+/* The run value of every group variable, and the spread of the norm over groups. */
+static void group_means(curves_t *c)
+{
+    size_t D = (size_t)c->L + 1, T = (size_t)c->T, n = (size_t)c->n_rec;
+    for (int k = 0; k < TV_N; k++) {
+        if (!is_group(k)) continue;
+        size_t per = curves_run_len(c, k);
+        c->mean[k] = err_calloc(n * per, sizeof(double));
+        for (size_t s = 0; s < n; s++)
+            for (size_t e = 0; e < per; e++) {
+                double sum = 0, w = 0;
+                for (int g = 0; g < c->G; g++) {
+                    double x = c->v[k][(s * c->G + g) * per + e];
+                    if (isfinite(x) && c->group_windows[g] > 0) sum += c->group_windows[g] * x, w += c->group_windows[g];
+                }
+                c->mean[k][s * per + e] = w > 0 ? sum / w : NAN;
+            }
+    }
+    c->norm_spread = err_calloc(n * D, sizeof(double));
+    for (size_t s = 0; s < n; s++)
+        for (size_t l = 0; l < D; l++) {
+            double lo = INFINITY, hi = -INFINITY;
+            for (int g = 0; g < c->G; g++) {
+                double m = stats_mean(c->v[TV_NORM] + ((s * c->G + g) * D + l) * T, (int)T, 1);
+                if (isfinite(m)) lo = fmin(lo, m), hi = fmax(hi, m);
+            }
+            c->norm_spread[s * D + l] = hi >= lo ? hi - lo : NAN;
+        }
 }
 
 static void merge(curves_t *c, const tread_t *files, item_t *const *items, const int *n_items, int n_ranks)
 {
-    int L = c->L, T = c->T, nb = c->n_bucket, n = c->n_rec;
+    size_t n = (size_t)c->n_rec;
     double *wsum[TV_N] = {0};
     for (int k = 0; k < TV_N; k++) {
         if (trace_vars[k].weight == W_NONE) continue;
-        size_t len = (size_t)n * curves_len(c, k);
-        c->v[k] = err_calloc(len, sizeof *c->v[k]);
-        wsum[k] = err_calloc(len, sizeof *wsum[k]);
+        size_t len = n * curves_len(c, k);
+        c->v[k] = err_calloc(len ? len : 1, sizeof *c->v[k]);
+        if (is_group(k))
+            for (size_t e = 0; e < len; e++) c->v[k][e] = NAN; /* groups no file holds stay missing */
+        else wsum[k] = err_calloc(len ? len : 1, sizeof *wsum[k]);
     }
-    size_t D = (size_t)L + 1;
-    double *lo = err_calloc((size_t)n * D, sizeof *lo), *hi = err_calloc((size_t)n * D, sizeof *hi);
-    for (size_t i = 0; i < (size_t)n * D; i++) lo[i] = INFINITY, hi[i] = -INFINITY;
     for (int r = 0; r < n_ranks; r++)
         for (int j = 0; j < n_items[r]; j++) {
             const item_t *it = &items[r][j];
-            const tread_t *f = &files[it->file];
-            int s = find_step(c->step, n, it->step);
-            for (int k = 0; k < TV_N; k++) {
-                if (trace_vars[k].weight == W_NONE) continue;
-                size_t len = curves_len(c, k);
-                const double *x = f->v[k] + (size_t)it->rec * len;
-                double *sum = c->v[k] + (size_t)s * len, *ws = wsum[k] + (size_t)s * len;
-                for (size_t e = 0; e < len; e++) {
-                    double w = weight_of(f, it->rec, trace_vars[k].weight, e, nb);
-                    if (isfinite(x[e]) && w > 0) sum[e] += w * x[e], ws[e] += w;
-                }
-            }
-            const double *norm = f->v[TV_NORM] + (size_t)it->rec * D * T;
-            for (size_t l = 0; l < D; l++) {
-                double m = stats_mean(norm + l * T, T, 1);
-                if (!isfinite(m)) continue;
-                lo[s * D + l] = fmin(lo[s * D + l], m);
-                hi[s * D + l] = fmax(hi[s * D + l], m);
-            }
+            take(c, &files[it->file], (size_t)it->rec, find_step(c->step, c->n_rec, it->step), wsum);
         }
     for (int k = 0; k < TV_N; k++) {
-        if (trace_vars[k].weight == W_NONE) continue;
-        size_t len = (size_t)n * curves_len(c, k);
-        for (size_t e = 0; e < len; e++) c->v[k][e] = wsum[k][e] > 0 ? c->v[k][e] / wsum[k][e] : NAN;
+        if (!wsum[k]) continue;
+        for (size_t e = 0; e < n * curves_len(c, k); e++) c->v[k][e] = wsum[k][e] > 0 ? c->v[k][e] / wsum[k][e] : NAN;
         free(wsum[k]);
     }
-    c->norm_spread = lo;
-    for (size_t i = 0; i < (size_t)n * D; i++) lo[i] = hi[i] >= lo[i] ? hi[i] - lo[i] : NAN;
-    free(hi);
+    group_means(c);
 }
 
 int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *sk)
@@ -316,11 +362,21 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
             for (int j = 0; j < n_items[r]; j++) all[m] = items[r][j], all[m].order = m, m++;
         qsort(all, (size_t)m, sizeof *all, cmp_item);
         const tread_t *rf = &files[ref];
-        c->L = rf->L, c->T = rf->T, c->n_bucket = rf->n_bucket, c->n_sv = rf->n_sv;
+        c->extent = rf->extent;
+        c->G = (int)rf->param[TP_PROBE_GROUPS].i;
+        c->extent.n[TD_GROUP] = (size_t)c->G;
+        c->L = (int)c->extent.n[TD_LAYER], c->T = (int)c->extent.n[TD_POS], c->n_bucket = (int)c->extent.n[TD_BUCKET];
+        c->n_genre = (int)c->extent.n[TD_GENRE];
         memcpy(c->param, rf->param, sizeof c->param);
         snprintf(c->run_name, sizeof c->run_name, "%s", rf->run_name);
         c->bucket = err_calloc((size_t)c->n_bucket, sizeof *c->bucket);
-        memcpy(c->bucket, rf->bucket, (size_t)c->n_bucket * sizeof *c->bucket);
+        memcpy(c->bucket, rf->fixed[TF_BUCKET], (size_t)c->n_bucket * sizeof *c->bucket);
+        c->genre_name = err_calloc((size_t)c->n_genre, sizeof *c->genre_name);
+        memcpy(c->genre_name, rf->genre_name, (size_t)c->n_genre * sizeof *c->genre_name);
+        c->group_windows = err_calloc((size_t)c->G, sizeof *c->group_windows);
+        for (int i = 0; i < n; i++)
+            for (size_t gi = 0; ok[i] && gi < files[i].extent.n[TD_GROUP]; gi++)
+                c->group_windows[files[i].fixed[TF_GROUP][gi]] = (double)files[i].fixed[TF_GROUP_WINDOWS][gi];
         c->step = err_calloc((size_t)(m ? m : 1), sizeof *c->step);
         for (int j = 0; j < m; j++)
             if (!c->n_rec || c->step[c->n_rec - 1] != all[j].step) c->step[c->n_rec++] = all[j].step;
@@ -347,8 +403,10 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
 void curves_free(curves_t *c)
 {
     free(c->bucket);
+    free(c->genre_name);
+    free(c->group_windows);
     free(c->step);
     free(c->norm_spread);
-    for (int k = 0; k < TV_N; k++) free(c->v[k]);
+    for (int k = 0; k < TV_N; k++) free(c->v[k]), free(c->mean[k]);
     memset(c, 0, sizeof *c);
 }

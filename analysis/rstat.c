@@ -16,7 +16,7 @@ typedef struct {
 static void snap_view(snap_t *s, const curves_t *c, int rec)
 {
     s->owned = 0;
-    for (int k = 0; k < TV_N; k++) s->v[k] = c->v[k] ? c->v[k] + (size_t)rec * curves_len(c, k) : NULL;
+    for (int k = 0; k < TV_N; k++) s->v[k] = c->v[k] ? (double *)curves_run(c, k) + (size_t)rec * curves_run_len(c, k) : NULL;
 }
 
 /* Mean over records [lo, hi) of every element, skipping NaN. */
@@ -24,13 +24,13 @@ static void snap_mean(snap_t *s, const curves_t *c, int lo, int hi)
 {
     s->owned = 1;
     for (int k = 0; k < TV_N; k++) {
-        size_t len = curves_len(c, k);
+        size_t len = curves_run_len(c, k);
         if (!c->v[k]) {
             s->v[k] = NULL;
             continue;
         }
         s->v[k] = err_calloc(len ? len : 1, sizeof *s->v[k]);
-        for (size_t e = 0; e < len; e++) s->v[k][e] = stats_mean(c->v[k] + (size_t)lo * len + e, hi - lo, (int)len);
+        for (size_t e = 0; e < len; e++) s->v[k][e] = stats_mean(curves_run(c, k) + (size_t)lo * len + e, hi - lo, (int)len);
     }
 }
 
@@ -46,8 +46,8 @@ static double inner_value(const snap_t *s, const curves_t *c, int sig, int l)
 {
     int L = c->L, block = l < L;
     switch (sig) {
-    case IN_COS: return block ? row_mean(s, TV_COS, l, c->T) : NAN;
-    case IN_COS_LOCAL: return block ? row_mean(s, TV_COS_LOCAL, l, c->T) : NAN;
+    case IN_COS: return block ? s->v[TV_COS][l] : NAN;
+    case IN_COS_LOCAL: return block ? s->v[TV_COS_LOCAL][l] : NAN;
     case IN_ETA: return block ? s->v[TV_ETA][l] : NAN;
     case IN_LENS: return s->v[TV_LENS][l];
     case IN_DROP: return block ? s->v[TV_LENS][l] - s->v[TV_LENS][l + 1] : NAN;
@@ -64,12 +64,13 @@ static double rho_index(const double *row, int n, int first, double *idx)
     return n > first ? stats_spearman(idx + first, row + first, n - first) : NAN;
 }
 
-/* Share of blocks whose position-mean of variable k is positive, among blocks where it is finite. */
+/* Share of blocks whose value of variable k (a mean over positions) is positive, among blocks where it is
+ * finite. */
 static double positive_share(const snap_t *s, int k, const curves_t *c)
 {
     int pos = 0, n = 0;
     for (int l = 0; l < c->L; l++) {
-        double m = row_mean(s, k, l, c->T);
+        double m = s->v[k][l];
         if (isfinite(m)) n++, pos += m > 0;
     }
     return n ? (double)pos / n : NAN;
@@ -77,7 +78,7 @@ static double positive_share(const snap_t *s, int k, const curves_t *c)
 
 static void hypotheses(const snap_t *s, const curves_t *c, double *idx, double out[H_N])
 {
-    int L = c->L, T = c->T, nb = c->n_bucket;
+    int L = c->L, T = c->T;
     out[H1] = rho_index(s->v[TV_NORM] + (size_t)L * T, T, 1, idx);
     out[H2A] = positive_share(s, TV_COS_LOCAL, c);
     out[H2B] = positive_share(s, TV_COS, c);
@@ -90,7 +91,7 @@ static void hypotheses(const snap_t *s, const curves_t *c, double *idx, double o
     }
     out[H2C] = rise;
     out[H3] = growth;
-    out[H4] = rho_index(s->v[TV_NORM_BUCKET] + (size_t)L * nb, nb, 0, idx);
+    out[H4] = s->v[TV_RHO_FREQ][L];
     out[H5] = rho_index(s->v[TV_GRAD0], T, 0, idx);
 }
 
@@ -110,7 +111,7 @@ void rstat_compute(rstat_t *r, const curves_t *c)
     int L = c->L, T = c->T, D = L + 1, nb = c->n_bucket, n = c->n_rec;
     memset(r, 0, sizeof *r);
     r->L = L;
-    double **cols[] = {&r->rho_pos, &r->first_ratio, &r->mean_norm, &r->growth, &r->rho_freq, &r->spread};
+    double **cols[] = {&r->rho_pos, &r->first_ratio, &r->mean_norm, &r->growth, &r->rho_freq, &r->rho_bucket, &r->spread};
     for (size_t i = 0; i < sizeof cols / sizeof *cols; i++) *cols[i] = err_calloc((size_t)D, sizeof **cols[i]);
     for (int k = 0; k < IN_N; k++)
         r->inner_end[k] = err_calloc((size_t)D, sizeof(double)), r->inner_slope[k] = err_calloc((size_t)D, sizeof(double));
@@ -125,7 +126,8 @@ void rstat_compute(rstat_t *r, const curves_t *c)
         r->first_ratio[l] = T > 1 ? row[0] / stats_mean(row + 1, T - 1, 1) : NAN;
         r->mean_norm[l] = stats_mean(row, T, 1);
         r->growth[l] = l ? r->mean_norm[l] / r->mean_norm[l - 1] : NAN;
-        r->rho_freq[l] = rho_index(end.v[TV_NORM_BUCKET] + (size_t)l * nb, nb, 0, idx);
+        r->rho_freq[l] = end.v[TV_RHO_FREQ][l];
+        r->rho_bucket[l] = rho_index(end.v[TV_NORM_BUCKET] + (size_t)l * nb, nb, 0, idx);
         r->spread[l] = c->norm_spread[(size_t)(n - 1) * D + l] / r->mean_norm[l];
         for (int k = 0; k < IN_N; k++) r->inner_end[k][l] = inner_value(&end, c, k, l);
     }
@@ -162,7 +164,8 @@ void rstat_compute(rstat_t *r, const curves_t *c)
 
 void rstat_free(rstat_t *r)
 {
-    free(r->rho_pos), free(r->first_ratio), free(r->mean_norm), free(r->growth), free(r->rho_freq), free(r->spread);
+    free(r->rho_pos), free(r->first_ratio), free(r->mean_norm), free(r->growth), free(r->rho_freq), free(r->rho_bucket);
+    free(r->spread);
     for (int k = 0; k < IN_N; k++) free(r->inner_end[k]), free(r->inner_slope[k]);
     memset(r, 0, sizeof *r);
 }

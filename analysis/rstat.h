@@ -24,8 +24,9 @@ typedef struct {
     double *first_ratio; /* H1: N[l][0] / mean_{t>0} N[l][t] */
     double *mean_norm;   /* mean_t N[l][t] */
     double *growth;      /* H3: mean_norm[l] / mean_norm[l-1]; NaN at l = 0 */
-    double *rho_freq;    /* H4: Spearman rho(bucket, norm_bucket[l][bucket]) */
-    double *spread;      /* (max - min over ranks of mean_t N[l][t]) / mean_norm[l] */
+    double *rho_freq;    /* H4: Spearman rho(log count, |h^l_t|) over every probe token (rho_freq of the trace) */
+    double *rho_bucket;  /* Spearman rho(bucket, norm_bucket[l][bucket]): the S6 curve, not the test */
+    double *spread;      /* (max - min over probe groups of mean_t N[l][t]) / mean_norm[l] */
     double *inner_end[IN_N], *inner_slope[IN_N]; /* per row; NaN where the row has no such value */
     double hyp[H_N][PH_N];
 } rstat_t;

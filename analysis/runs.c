@@ -48,14 +48,14 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
     if (c && c->n_rec) {
         double *tps = err_calloc((size_t)c->n_rec, sizeof *tps);
         memcpy(tps, c->v[TV_TOKENS_PER_S], (size_t)c->n_rec * sizeof *tps);
-        r->steps = (double)c->step[c->n_rec - 1] + 1;
+        r->steps = (double)c->step[c->n_rec - 1]; /* step k: the weights after k updates */
         r->train_loss = last_finite(c->v[TV_LOSS], c->n_rec);
         r->val_loss = last_finite(c->v[TV_VAL_LOSS], c->n_rec);
         r->tokens_per_s = stats_median(tps, c->n_rec);
         free(tps);
     }
     if (m && m->have_train)
-        r->steps = (double)m->train_step + 1, r->train_loss = m->train_loss, r->tokens_per_s = m->tokens_per_s;
+        r->steps = (double)m->train_step, r->train_loss = m->train_loss, r->tokens_per_s = m->tokens_per_s;
     if (m && m->have_val) r->val_loss = m->val_loss;
     r->tokens = r->steps * r->param[TP_GLOBAL_BATCH].d * r->param[TP_SEQ_LEN].d;
     if (m && m->n_genre) {

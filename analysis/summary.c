@@ -18,9 +18,8 @@ static const char *const dim_name[SD_N] = {"run", "step", "depth", "layer", "pos
 /* Chunk lengths: one run per chunk, and for the other dimensions sizes that typical runs fill. */
 static const size_t chunk_len[SD_N] = {1, 64, 1, 4, 64};
 
-/* A summary variable: a curve of the schema (as merged, or its mean over positions), or the spread of the
- * position-mean norm over ranks. */
-enum { SRC_CURVE, SRC_POS_MEAN, SRC_SPREAD };
+/* A summary variable: the run value of a schema variable, or the spread of the norm over probe groups. */
+enum { SRC_CURVE, SRC_SPREAD };
 
 typedef struct {
     char name[64], long_name[256];
@@ -41,13 +40,15 @@ static void add_curve(int tv, int src)
     svar_t *v = &curves[n_curves++];
     const int *td = trace_shape_dims[r->shape];
     snprintf(v->name, sizeof v->name, "%s%s", r->name, src == SRC_SPREAD ? "_spread" : "");
-    snprintf(v->long_name, sizeof v->long_name, "%s%s%s", src == SRC_SPREAD ? "max - min over ranks of: " : "",
-             r->long_name, src == SRC_POS_MEAN ? ", mean over positions" : src == SRC_CURVE ? ", merged over ranks" : "");
+    snprintf(v->long_name, sizeof v->long_name, "%s%s%s", src == SRC_SPREAD ? "max - min over probe groups of: " : "",
+             r->long_name, r->weight == W_GROUP && src == SRC_CURVE ? "; the run's value, over all its groups" : "");
     v->tv = tv, v->src = src;
     v->type = r->shape == SH_STEP ? NC_DOUBLE : NC_FLOAT;
     v->dims[0] = SD_RUN, v->dims[1] = SD_STEP, v->ndims = 2;
-    int keep = src == SRC_CURVE ? 2 : 1; /* the position mean and the spread drop the last dimension */
-    for (int j = 0; j < keep && td[j] != TD_NONE; j++) v->dims[v->ndims++] = sum_dim(td[j]);
+    /* the run value has no group dimension; the spread has no position either */
+    for (int j = 0; j < 3; j++)
+        if (td[j] != TD_NONE && td[j] != TD_GROUP && !(src == SRC_SPREAD && td[j] == TD_POS))
+            v->dims[v->ndims++] = sum_dim(td[j]);
 }
 
 /* The summary's variables from the schema's summary column, built once. */
@@ -56,7 +57,7 @@ static void build_curves(void)
     if (n_curves) return;
     for (int k = 0; k < TV_N; k++) {
         if (trace_vars[k].summary == SUM_NONE) continue;
-        add_curve(k, trace_vars[k].summary == SUM_POS_MEAN ? SRC_POS_MEAN : SRC_CURVE);
+        add_curve(k, SRC_CURVE);
         if (k == TV_NORM) add_curve(k, SRC_SPREAD);
     }
     CHECK(n_curves <= SUM_MAX_CURVES, "summary: raise SUM_MAX_CURVES");
@@ -143,7 +144,7 @@ int summary_open(summary_t *s, const char *dir, const char *command)
     static const int run_dim[] = {SD_RUN}, run_step[] = {SD_RUN, SD_STEP};
     s->varid[V_NAME] = def(s, SUMMARY_RUN_NAME, NC_STRING, 1, run_dim, NULL, "run name (run.name)");
     s->varid[V_DIR] = def(s, SUMMARY_RUN_DIR, NC_STRING, 1, run_dim, NULL, "run directory as found");
-    s->varid[V_TRAIN_STEP] = def(s, SUMMARY_TRAIN_STEP, NC_INT64, 2, run_step, "1", "optimizer step of the trace record");
+    s->varid[V_TRAIN_STEP] = def(s, SUMMARY_TRAIN_STEP, NC_INT64, 2, run_step, "1", "optimizer updates applied to the traced weights (the trace step)");
     s->varid[V_NSTEP] = def(s, SUMMARY_N_STEP, NC_INT, 1, run_dim, "1", "trace records of the run");
     s->varid[V_NDEPTH] = def(s, SUMMARY_N_DEPTH, NC_INT, 1, run_dim, "1", "depths of the run (L+1)");
     s->varid[V_NPOS] = def(s, SUMMARY_N_POSITION, NC_INT, 1, run_dim, "1", "positions of the run (T)");
@@ -178,9 +179,7 @@ void summary_run_make(summary_run_t *r, const curves_t *c)
         for (int d = 2; d < v->ndims; d++) len *= extent(v->dims[d], L, T);
         r->len[i] = len;
         r->v[i] = err_calloc(len, sizeof *r->v[i]);
-        if (v->src == SRC_POS_MEAN)
-            for (size_t j = 0; j < len; j++) r->v[i][j] = stats_mean(c->v[v->tv] + j * T, T, 1);
-        else memcpy(r->v[i], v->src == SRC_SPREAD ? c->norm_spread : c->v[v->tv], len * sizeof *r->v[i]);
+        memcpy(r->v[i], v->src == SRC_SPREAD ? c->norm_spread : curves_run(c, v->tv), len * sizeof *r->v[i]);
     }
 }
 

@@ -18,10 +18,7 @@
 #include "core/bytes.h"
 #include "core/err.h"
 
-size_t tread_len(const tread_t *f, int k)
-{
-    return trace_shape_len(trace_vars[k].shape, f->L, f->T, f->n_bucket, f->n_sv);
-}
+size_t tread_len(const tread_t *f, int k) { return trace_shape_len(trace_vars[k].shape, &f->extent); }
 
 static uint64_t le_uint(const unsigned char *p, int n)
 {
@@ -82,10 +79,10 @@ static int dim_len(int ncid, const char *name, size_t *len)
 static int var_with_dims(int ncid, const char *name, int step_first, trace_shape_t shape, int *varid)
 {
     if (nc_inq_varid(ncid, name, varid) != NC_NOERR) return err_set("foreign: no variable '%s'", name);
-    const char *want[3];
+    const char *want[4];
     int nwant = 0;
     if (step_first) want[nwant++] = trace_dims[TD_STEP].name;
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (trace_shape_dims[shape][i] != TD_NONE) want[nwant++] = trace_dims[trace_shape_dims[shape][i]].name;
     int nd, ids[NC_MAX_VAR_DIMS];
     if (nc_inq_varndims(ncid, *varid, &nd) != NC_NOERR || nd != nwant || nc_inq_vardimid(ncid, *varid, ids) != NC_NOERR)
@@ -100,12 +97,17 @@ static int var_with_dims(int ncid, const char *name, int step_first, trace_shape
     return 0;
 }
 
-static int read_i64(int ncid, const char *name, int step_first, trace_shape_t shape, int64_t **out, size_t n)
+/* A fixed int64 variable over dimension dim (TD_NONE: a scalar) into out (n values). */
+static int read_fixed(int ncid, const char *name, int dim, int64_t *out, size_t n)
 {
-    int varid;
-    if (var_with_dims(ncid, name, step_first, shape, &varid)) return -1;
-    *out = err_calloc(n, sizeof **out);
-    int rc = n ? nc_get_var_longlong(ncid, varid, (long long *)*out) : NC_NOERR;
+    int varid, nd, id;
+    char dn[NC_MAX_NAME + 1];
+    if (nc_inq_varid(ncid, name, &varid) != NC_NOERR) return err_set("foreign: no variable '%s'", name);
+    if (nc_inq_varndims(ncid, varid, &nd) != NC_NOERR || nd != (dim != TD_NONE) ||
+        (nd && (nc_inq_vardimid(ncid, varid, &id) != NC_NOERR || nc_inq_dimname(ncid, id, dn) != NC_NOERR ||
+                strcmp(dn, trace_dims[dim].name))))
+        return err_set("foreign: variable '%s' is not over %s", name, dim == TD_NONE ? "no dimension" : trace_dims[dim].name);
+    int rc = n ? nc_get_var_longlong(ncid, varid, (long long *)out) : NC_NOERR;
     return rc == NC_NOERR ? 0 : err_set("corrupt: cannot read '%s': %s", name, nc_strerror(rc));
 }
 
@@ -113,7 +115,8 @@ static int read_i64(int ncid, const char *name, int step_first, trace_shape_t sh
  * allocated from a number in the file. */
 enum {
     MAX_RANKS = 1 << 16, MAX_SEGMENT = 1 << 20, MAX_DEPTH = 1025, MAX_POS = 65536, MAX_BUCKET = 65,
-    MAX_SV = 65536, MIN_RECORD_BYTES = 16, /* a record of every variable takes at least this much file */
+    MAX_SV = 65536, MAX_GROUPS = 4096, MAX_GENRES = 4096, MAX_WINDOWS = 65536,
+    MIN_RECORD_BYTES = 16, /* a record of every variable takes at least this much file */
 };
 /* The reader allocates at most this many bytes per byte of file, or this floor: compressed data of a real
  * trace expands far less, and nothing read may be sized from a header alone. */
@@ -134,10 +137,12 @@ static int dim_in(int ncid, const char *name, size_t lo, size_t hi, size_t *len)
     return 0;
 }
 
-/* Elements of every array read_records allocates. */
+/* Elements (of 8 bytes) of every array the reader allocates. */
 static double elements(const tread_t *f)
 {
-    double n = (double)f->n_bucket * (1 + 2 * (double)f->n_rec) + 2 * (double)f->n_rec;
+    double n = (double)f->n_rec + 4 * (double)f->extent.n[TD_GENRE];
+    for (int k = 0; k < TF_N; k++)
+        if (trace_fixed[k].dim != TD_NONE) n += (double)f->extent.n[trace_fixed[k].dim];
     for (int k = 0; k < TV_N; k++)
         if (trace_vars[k].weight != W_NONE) n += (double)f->n_rec * (double)tread_len(f, k);
     return n;
@@ -156,12 +161,13 @@ static int read_header(tread_t *f, int ncid, off_t size)
     if (nc_inq_attlen(ncid, NC_GLOBAL, "run_name", &len) == NC_NOERR && len < sizeof f->run_name &&
         nc_get_att_text(ncid, NC_GLOBAL, "run_name", f->run_name) == NC_NOERR)
         f->run_name[len] = '\0';
-    size_t depth, layer, pos, nb, nsv;
-    if (dim_len(ncid, "step", &f->n_rec) || dim_in(ncid, "depth", 2, MAX_DEPTH, &depth) ||
-        dim_in(ncid, "layer", depth - 1, depth - 1, &layer) || dim_in(ncid, "position", 1, MAX_POS, &pos) ||
-        dim_in(ncid, "bucket", 1, MAX_BUCKET, &nb) || dim_in(ncid, "sv", 1, MAX_SV, &nsv))
+    size_t *e = f->extent.n;
+    if (dim_len(ncid, "step", &f->n_rec) || dim_in(ncid, "depth", 2, MAX_DEPTH, &e[TD_DEPTH]) ||
+        dim_in(ncid, "layer", e[TD_DEPTH] - 1, e[TD_DEPTH] - 1, &e[TD_LAYER]) ||
+        dim_in(ncid, "position", 1, MAX_POS, &e[TD_POS]) || dim_in(ncid, "bucket", 1, MAX_BUCKET, &e[TD_BUCKET]) ||
+        dim_in(ncid, "sv", 1, MAX_SV, &e[TD_SV]) || dim_in(ncid, "group", 1, MAX_GROUPS, &e[TD_GROUP]) ||
+        dim_in(ncid, "genre", 1, MAX_GENRES, &e[TD_GENRE]) || dim_in(ncid, "window", 1, MAX_WINDOWS, &e[TD_WINDOW]))
         return -1;
-    f->L = (int)layer, f->T = (int)pos, f->n_bucket = (int)nb, f->n_sv = (int)nsv;
     if (f->n_rec > (size_t)size / MIN_RECORD_BYTES)
         return err_set("corrupt: %zu records in a file of %lld bytes", f->n_rec, (long long)size);
     double budget = fmax(MAX_EXPANSION * (double)size, MIN_BUDGET), need = elements(f) * sizeof(double);
@@ -184,7 +190,8 @@ static int read_header(tread_t *f, int ncid, off_t size)
     const struct {
         int p;
         long long want;
-    } same[] = {{TP_N_LAYER, f->L}, {TP_SEQ_LEN, f->T}, {TP_WORLD_SIZE, f->world_size}};
+    } same[] = {{TP_N_LAYER, (long long)e[TD_LAYER]}, {TP_SEQ_LEN, (long long)e[TD_POS]},
+                {TP_WORLD_SIZE, f->world_size}};
     for (size_t i = 0; i < sizeof same / sizeof *same; i++)
         if (f->param[same[i].p].i != same[i].want)
             return err_set("foreign: parameter '%s' = %lld does not match the file's dimensions and attributes (%lld)",
@@ -196,29 +203,39 @@ static int read_header(tread_t *f, int ncid, off_t size)
     return 0;
 }
 
-/* What a trainer cannot have written: steps that do not increase within the run, non-positive weights,
- * bucket coordinates out of order, a record without a finite value of a variable that always has one. */
+/* What a trainer cannot have written: steps that do not increase within the run, weights below what they
+ * count, groups outside the run's or out of order, bucket coordinates out of order, a record without a
+ * finite value of a variable that always has one. */
 static int check_values(const tread_t *f)
 {
-    int64_t max_steps = f->param[TP_MAX_STEPS].i;
-    for (size_t r = 0; r < f->n_rec; r++) {
+    const size_t *e = f->extent.n;
+    int64_t max_steps = f->param[TP_MAX_STEPS].i, groups = f->param[TP_PROBE_GROUPS].i, sum = 0;
+    for (size_t r = 0; r < f->n_rec; r++)
         if (f->step[r] < 0 || f->step[r] > max_steps || (r && f->step[r] <= f->step[r - 1]))
             return err_set("corrupt: record %zu has step %lld (steps increase within [0, %lld])", r,
                            (long long)f->step[r], (long long)max_steps);
-        if (f->batch[r] < 1 || f->batch[r] > MAX_RANKS * (int64_t)f->param[TP_GLOBAL_BATCH].i)
-            return err_set("corrupt: record %zu has batch %lld", r, (long long)f->batch[r]);
-        for (int k = 0; k < f->n_bucket; k++)
-            if (f->bucket_tokens[r * (size_t)f->n_bucket + (size_t)k] < 0)
-                return err_set("corrupt: record %zu has a negative bucket_tokens", r);
+    const int64_t *group = f->fixed[TF_GROUP], *gw = f->fixed[TF_GROUP_WINDOWS], *bucket = f->fixed[TF_BUCKET];
+    for (size_t g = 0; g < e[TD_GROUP]; g++) {
+        if (group[g] < 0 || group[g] >= groups || (g && group[g] <= group[g - 1]))
+            return err_set("corrupt: group %lld out of order or outside the run's %lld", (long long)group[g],
+                           (long long)groups);
+        if (gw[g] < 1) return err_set("corrupt: group %lld has %lld windows", (long long)group[g], (long long)gw[g]);
+        sum += gw[g];
     }
-    for (int k = 0; k < f->n_bucket; k++)
-        if (f->bucket[k] < 0 || (k && f->bucket[k] <= f->bucket[k - 1])) return err_set("corrupt: bucket coordinates out of order");
+    if (sum != f->windows || f->windows != (int64_t)e[TD_WINDOW])
+        return err_set("corrupt: %lld windows, but its groups hold %lld and its window dimension %zu",
+                       (long long)f->windows, (long long)sum, e[TD_WINDOW]);
+    for (size_t k = 0; k < e[TD_BUCKET]; k++)
+        if (bucket[k] < 0 || (k && bucket[k] <= bucket[k - 1]) || f->fixed[TF_BUCKET_TOKENS][k] < 0)
+            return err_set("corrupt: bucket coordinates out of order, or a negative bucket_tokens");
+    for (size_t c = 0; c < e[TD_GENRE]; c++)
+        if (f->fixed[TF_GENRE_TOKENS][c] < 0) return err_set("corrupt: a negative genre_tokens");
     for (int k = 0; k < TV_N; k++) {
         if (!trace_vars[k].finite || !f->v[k]) continue;
         size_t len = tread_len(f, k);
         for (size_t r = 0; r < f->n_rec; r++) {
             int any = 0;
-            for (size_t e = 0; e < len && !any; e++) any = isfinite(f->v[k][r * len + e]);
+            for (size_t i = 0; i < len && !any; i++) any = isfinite(f->v[k][r * len + i]);
             if (!any) return err_set("corrupt: '%s' has no finite value in record %zu (step %lld)", trace_vars[k].name, r,
                                      (long long)f->step[r]);
         }
@@ -226,22 +243,54 @@ static int check_values(const tread_t *f)
     return 0;
 }
 
+static int read_genre_names(tread_t *f, int ncid)
+{
+    size_t n = f->extent.n[TD_GENRE];
+    f->genre_name = err_calloc(n, sizeof *f->genre_name);
+    int varid, nd, id;
+    nc_type type;
+    char dn[NC_MAX_NAME + 1];
+    if (nc_inq_varid(ncid, TRACE_GENRE_NAME, &varid) != NC_NOERR || nc_inq_vartype(ncid, varid, &type) != NC_NOERR ||
+        type != NC_STRING || nc_inq_varndims(ncid, varid, &nd) != NC_NOERR || nd != 1 ||
+        nc_inq_vardimid(ncid, varid, &id) != NC_NOERR || nc_inq_dimname(ncid, id, dn) != NC_NOERR || strcmp(dn, "genre"))
+        return err_set("foreign: no string variable '%s' over genre", TRACE_GENRE_NAME);
+    char **names = err_calloc(n, sizeof *names);
+    int rc = nc_get_var_string(ncid, varid, names);
+    if (rc != NC_NOERR) {
+        free(names);
+        return err_set("corrupt: cannot read '%s': %s", TRACE_GENRE_NAME, nc_strerror(rc));
+    }
+    for (size_t c = 0; c < n; c++) snprintf(f->genre_name[c], sizeof *f->genre_name, "%s", names[c] ? names[c] : "");
+    nc_free_string(n, names);
+    free(names);
+    return 0;
+}
+
 static int read_records(tread_t *f, int ncid)
 {
     size_t n = f->n_rec;
-    if (read_i64(ncid, trace_dims[TD_BUCKET].name, 0, SH_BUCKET, &f->bucket, (size_t)f->n_bucket) ||
-        read_i64(ncid, trace_vars[TV_STEP].name, 1, SH_STEP, &f->step, n) ||
-        read_i64(ncid, trace_vars[TV_BATCH].name, 1, SH_STEP, &f->batch, n) ||
-        read_i64(ncid, trace_vars[TV_BUCKET_TOKENS].name, 1, SH_BUCKET, &f->bucket_tokens, n * (size_t)f->n_bucket))
-        return -1;
+    for (int k = 0; k < TF_N; k++) {
+        int d = trace_fixed[k].dim;
+        if (d == TD_NONE) {
+            if (read_fixed(ncid, trace_fixed[k].name, d, &f->windows, 1)) return -1;
+            continue;
+        }
+        f->fixed[k] = err_calloc(f->extent.n[d], sizeof *f->fixed[k]);
+        if (read_fixed(ncid, trace_fixed[k].name, d, f->fixed[k], f->extent.n[d])) return -1;
+    }
+    f->step = err_calloc(n ? n : 1, sizeof *f->step);
+    int varid;
+    if (var_with_dims(ncid, trace_vars[TV_STEP].name, 1, SH_STEP, &varid)) return -1;
+    int rc = n ? nc_get_var_longlong(ncid, varid, (long long *)f->step) : NC_NOERR;
+    if (rc != NC_NOERR) return err_set("corrupt: cannot read 'step': %s", nc_strerror(rc));
+    if (read_genre_names(f, ncid)) return -1;
     for (int k = 0; k < TV_N; k++) {
         const trace_var_t *tv = &trace_vars[k];
-        int varid;
         if (tv->weight == W_NONE) continue;
         if (var_with_dims(ncid, tv->name, 1, tv->shape, &varid)) return -1;
         size_t len = n * tread_len(f, k);
-        f->v[k] = err_calloc(len, sizeof *f->v[k]);
-        int rc = len ? nc_get_var_double(ncid, varid, f->v[k]) : NC_NOERR;
+        f->v[k] = err_calloc(len ? len : 1, sizeof *f->v[k]);
+        rc = len ? nc_get_var_double(ncid, varid, f->v[k]) : NC_NOERR;
         if (rc != NC_NOERR) return err_set("corrupt: cannot read '%s': %s", tv->name, nc_strerror(rc));
     }
     return check_values(f);
@@ -269,21 +318,23 @@ static int read_direct(tread_t *f, const char *path, off_t size)
  * checked against the same bounds. */
 
 typedef struct {
-    int64_t **i64;
-    double **dbl;
+    void **p;    /* where the array's pointer lives in tread_t */
+    size_t size; /* bytes per element */
     size_t n;
 } array_t;
+enum { MAX_ARRAYS = TF_N + TV_N + 2 };
 
 /* The arrays of f in message order, with their lengths. */
 static int arrays(tread_t *f, array_t *a)
 {
     int m = 0;
-    a[m++] = (array_t){&f->bucket, NULL, (size_t)f->n_bucket};
-    a[m++] = (array_t){&f->step, NULL, f->n_rec};
-    a[m++] = (array_t){&f->batch, NULL, f->n_rec};
-    a[m++] = (array_t){&f->bucket_tokens, NULL, f->n_rec * (size_t)f->n_bucket};
+    for (int k = 0; k < TF_N; k++)
+        if (trace_fixed[k].dim != TD_NONE)
+            a[m++] = (array_t){(void **)&f->fixed[k], sizeof(int64_t), f->extent.n[trace_fixed[k].dim]};
+    a[m++] = (array_t){(void **)&f->step, sizeof(int64_t), f->n_rec};
+    a[m++] = (array_t){(void **)&f->genre_name, sizeof *f->genre_name, f->extent.n[TD_GENRE]};
     for (int k = 0; k < TV_N; k++)
-        if (trace_vars[k].weight != W_NONE) a[m++] = (array_t){NULL, &f->v[k], f->n_rec * tread_len(f, k)};
+        if (trace_vars[k].weight != W_NONE) a[m++] = (array_t){(void **)&f->v[k], sizeof(double), f->n_rec * tread_len(f, k)};
     return m;
 }
 
@@ -313,10 +364,9 @@ static _Noreturn void child(const char *path, off_t size, int fd)
         bad |= write_all(fd, reason, sizeof reason);
     } else {
         bad |= write_all(fd, &f, sizeof f);
-        array_t a[TV_N + 4];
+        array_t a[MAX_ARRAYS];
         int m = arrays(&f, a);
-        for (int i = 0; i < m && !bad; i++)
-            bad |= a[i].i64 ? write_all(fd, *a[i].i64, a[i].n * sizeof(int64_t)) : write_all(fd, *a[i].dbl, a[i].n * sizeof(double));
+        for (int i = 0; i < m && !bad; i++) bad |= write_all(fd, *a[i].p, a[i].n * a[i].size);
     }
     _exit(bad ? 3 : 0);
 }
@@ -369,22 +419,23 @@ static int unpack(tread_t *f, const unsigned char *b, size_t n, off_t size)
     memcpy(f, b + sizeof rc, sizeof *f);
     memcpy(f->path, path, sizeof path);
     f->run_name[sizeof f->run_name - 1] = '\0';
-    array_t a[TV_N + 4];
+    array_t a[MAX_ARRAYS];
     int m = arrays(f, a);
-    for (int i = 0; i < m; i++) *(a[i].i64 ? (void **)a[i].i64 : (void **)a[i].dbl) = NULL;
-    if (f->L < 1 || f->L >= MAX_DEPTH || f->T < 1 || f->T > MAX_POS || f->n_bucket < 1 || f->n_bucket > MAX_BUCKET ||
-        f->n_sv < 1 || f->n_sv > MAX_SV || f->n_rec > (size_t)size / MIN_RECORD_BYTES ||
+    for (int i = 0; i < m; i++) *a[i].p = NULL;
+    const size_t *e = f->extent.n;
+    if (e[TD_DEPTH] < 2 || e[TD_DEPTH] > MAX_DEPTH || e[TD_LAYER] != e[TD_DEPTH] - 1 || e[TD_POS] < 1 ||
+        e[TD_POS] > MAX_POS || e[TD_BUCKET] < 1 || e[TD_BUCKET] > MAX_BUCKET || e[TD_SV] < 1 || e[TD_SV] > MAX_SV ||
+        e[TD_GROUP] < 1 || e[TD_GROUP] > MAX_GROUPS || e[TD_GENRE] < 1 || e[TD_GENRE] > MAX_GENRES ||
+        e[TD_WINDOW] < 1 || e[TD_WINDOW] > MAX_WINDOWS || f->n_rec > (size_t)size / MIN_RECORD_BYTES ||
         elements(f) * sizeof(double) > fmax(MAX_EXPANSION * (double)size, MIN_BUDGET))
         return err_set("corrupt: the reading process sent impossible dimensions");
     size_t at = sizeof rc + sizeof *f;
     for (int i = 0; i < m; i++) {
-        size_t bytes = a[i].n * (a[i].i64 ? sizeof(int64_t) : sizeof(double));
+        size_t bytes = a[i].n * a[i].size;
         if (bytes > n - at) return err_set("corrupt: the reading process ended before its result did");
-        void *p = err_calloc(a[i].n, a[i].i64 ? sizeof(int64_t) : sizeof(double));
-        memcpy(p, b + at, bytes);
+        *a[i].p = err_calloc(a[i].n ? a[i].n : 1, a[i].size);
+        memcpy(*a[i].p, b + at, bytes);
         at += bytes;
-        if (a[i].i64) *a[i].i64 = p;
-        else *a[i].dbl = p;
     }
     return at == n ? 0 : err_set("corrupt: the reading process sent more than its result");
 }
@@ -425,11 +476,10 @@ int tread_file(tread_t *f, const char *path)
 
 void tread_free(tread_t *f)
 {
-    free(f->bucket);
-    free(f->step);
-    free(f->batch);
-    free(f->bucket_tokens);
-    for (int k = 0; k < TV_N; k++) free(f->v[k]);
-    f->bucket = f->step = f->batch = f->bucket_tokens = NULL;
-    for (int k = 0; k < TV_N; k++) f->v[k] = NULL;
+    array_t a[MAX_ARRAYS];
+    int m = arrays(f, a);
+    for (int i = 0; i < m; i++) {
+        free(*a[i].p);
+        *a[i].p = NULL;
+    }
 }

@@ -21,12 +21,13 @@ typedef struct {
     int rank, world_size, segment;
     int64_t start_step;
     char run_name[256];
-    int L, T, n_bucket, n_sv;
+    trace_extent_t extent; /* of every dimension but step */
     size_t n_rec;
     trace_value_t param[TP_N];
-    int64_t *bucket;        /* (n_bucket) bucket coordinate */
-    int64_t *step, *batch;  /* (n_rec); `tokens` is batch * T by definition and is not read */
-    int64_t *bucket_tokens; /* (n_rec, n_bucket) */
+    int64_t windows;        /* probe windows this rank traces: the W_WINDOWS weight */
+    int64_t *fixed[TF_N];   /* every array fixed variable (NULL for the scalar `windows`) */
+    char (*genre_name)[32]; /* (genre) */
+    int64_t *step;          /* (n_rec) */
     double *v[TV_N];        /* (n_rec, shape) of each variable with a merge weight; NULL for the others */
 } tread_t;
 

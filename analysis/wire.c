@@ -132,15 +132,17 @@ static void get_skips(reader_t *rd, skips_t *s)
     s->held_len = strlen(s->held), s->held_cap = s->held_len + 1;
 }
 
-enum { N_STAT_COLS = 6 + 2 * IN_N };
+enum { N_STAT_COLS = 7 + 2 * IN_N };
 
 /* The per-depth columns of rstat_t, in one order for both directions. */
 static void stat_columns(rstat_t *s, double **col[N_STAT_COLS])
 {
-    double **fixed[] = {&s->rho_pos, &s->first_ratio, &s->mean_norm, &s->growth, &s->rho_freq, &s->spread};
-    _Static_assert(sizeof fixed / sizeof *fixed == N_STAT_COLS - 2 * IN_N, "N_STAT_COLS counts rstat_t's columns");
+    double **fixed[] = {&s->rho_pos, &s->first_ratio, &s->mean_norm, &s->growth, &s->rho_freq, &s->rho_bucket,
+                        &s->spread};
+    enum { N_FIXED = sizeof fixed / sizeof *fixed };
+    _Static_assert(N_FIXED == N_STAT_COLS - 2 * IN_N, "N_STAT_COLS counts rstat_t's columns");
     memcpy(col, fixed, sizeof fixed);
-    for (int k = 0; k < IN_N; k++) col[6 + 2 * k] = &s->inner_end[k], col[7 + 2 * k] = &s->inner_slope[k];
+    for (int k = 0; k < IN_N; k++) col[N_FIXED + 2 * k] = &s->inner_end[k], col[N_FIXED + 1 + 2 * k] = &s->inner_slope[k];
 }
 
 static void put_stat(wire_t *w, const rstat_t *s)

@@ -1,25 +1,63 @@
 #!/usr/bin/env bash
-# A real 2-rank traced run aggregates end to end: il-train writes the traces, il-aggregate merges the two
-# ranks and reports one run with a norms and inner row per depth and every traced step in summary.nc.
+# A real 2-rank traced run of 400 updates aggregates end to end: il-train writes the traces, il-aggregate
+# merges the two ranks and reports one run with a norms and inner row per depth and every traced step in
+# summary.nc. And one step convention everywhere (step k: after k updates, step 0 the initialisation): the
+# log, metrics.jsonl, the checkpoints, the traces, runs.csv and summary.nc all end at step 400, and the
+# runs table counts 400 x global batch x T tokens.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_aggregate_train
 
 tiny_corpus
+N=400 GB=8 T=16
 mpirun -n 2 --oversubscribe "$bin/il-train" --set data.train_path=data/train.bin --set data.val_path=data/val.bin \
-    --set model.seq_len=16 --set model.n_layer=2 --set model.d_model=32 --set train.global_batch=8 \
-    --set train.micro_batch=4 --set train.max_steps=30 --set optim.warmup_steps=5 --set eval.eval_interval=10 \
-    --set trace.interval=5 --set trace.log_spaced=0 --set run.name=real >train.out
+    --set model.seq_len=$T --set model.n_layer=2 --set model.d_model=32 --set train.global_batch=$GB \
+    --set train.micro_batch=4 --set train.max_steps=$N --set optim.warmup_steps=5 --set eval.interval=100 \
+    --set eval.batches=1 --set trace.interval=50 --set trace.log_spaced=0 --set trace.probe_windows=16 \
+    --set trace.probe_groups=4 --set run.ckpt_interval=200 --set run.name=real >train.out
 rc=0
 "$bin/il-aggregate" --out out runs >agg.out 2>&1 || rc=$?
 [ $rc -eq 0 ] || die "il-aggregate exited $rc: $(tail -5 agg.out)"
 [ "$(grep -c '^real,' out/runs.csv)" -eq 1 ] || die "runs.csv lacks the run: $(cat out/runs.csv)"
-ranks=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "ranks") c = i } NR == 2 { print $c }' out/runs.csv)
-[ "$ranks" = 2 ] || die "runs.csv says $ranks ranks"
+col() { awk -F, -v k="$1" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == k) c = i } NR == 2 { print $c }' out/runs.csv; }
+[ "$(col ranks)" = 2 ] || die "runs.csv says $(col ranks) ranks"
 [ "$(grep -c '^real,' out/norms.csv)" -eq 3 ] || die "norms.csv should have a row per depth (3)"
 [ "$(grep -c '^real,' out/inner.csv)" -ge 2 ] || die "inner.csv lacks the run's blocks"
-# steps 0, 5, 10, 15, 20, 25 and the last, 29
-n=$(ncdump -v n_step out/summary.nc | sed -n 's/^ n_step = \([0-9]*\) ;/\1/p')
-[ "$n" = 7 ] || die "summary.nc has $n steps for the run, expected 7"
 for h in H1 H2a H2b H2c H3 H4 H5; do grep -q "$h" out/claims.md || die "claims.md has no $h"; done
+# every statistic of a real run is known (growth has no depth below 0)
+empty=$(awk -F, 'NR == 1 { for (i = 3; i <= NF; i++) name[i] = $i; next }
+    { for (i = 3; i <= NF; i++) if ($i == "" && !(name[i] == "growth" && $2 == 0)) print name[i] " at depth " $2 }' out/norms.csv)
+[ -z "$empty" ] || die "norms.csv has unknown values: $empty"
+# the merge weights: each rank's probe tokens, every one in a bucket and (lens on every position) a genre
+for r in 0 1; do
+    f=runs/real/trace/rank000$r.seg0000.nc
+    sum() { ncdump -v "$1" "$f" | sed -n "/^ $1 = /,/;/p" | tr -d "$1 =;\n}" | tr ',' '\n' | awk '{ s += $1 } END { print s }'; }
+    want=$(( $(sum windows) * T ))
+    [ "$want" -gt 0 ] && [ "$(sum bucket_tokens)" = "$want" ] && [ "$(sum genre_tokens)" = "$want" ] ||
+        die "$f: bucket_tokens sum $(sum bucket_tokens), genre_tokens sum $(sum genre_tokens), expected $want"
+done
+
+# the step convention
+run=runs/real
+grep -q "^done: step $N," "$run/log.txt" 2>/dev/null || grep -q "done: step $N," train.out ||
+    die "the log does not end at step $N: $(tail -1 train.out)"
+train_steps=$(grep '"kind":"train"' "$run/metrics.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/')
+[ "$(echo "$train_steps" | head -1)" = 1 ] || die "metrics.jsonl: the first train line is not step 1"
+[ "$(echo "$train_steps" | tail -1)" = $N ] || die "metrics.jsonl: the last train line is not step $N"
+[ "$(echo "$train_steps" | wc -l)" = $N ] || die "metrics.jsonl: not one train line per update"
+val_steps=$(grep '"kind":"val"' "$run/metrics.jsonl" | sed 's/.*"step":\([0-9]*\).*/\1/' | tr '\n' ' ')
+[ "$val_steps" = "0 100 200 300 400 " ] || die "metrics.jsonl: validations at steps $val_steps"
+[ -d "$run/ckpt/step_$(printf %08d $N)" ] || die "no checkpoint of step $N: $(ls "$run/ckpt")"
+"$bin/il-ckpt" info "$run/ckpt/step_$(printf %08d $N)" | grep -qx "  step: $N" ||
+    die "il-ckpt info does not say step $N: $("$bin/il-ckpt" info "$run/ckpt/step_$(printf %08d $N)" | head -5)"
+for r in 0 1; do
+    steps=$(ncdump -v step "$run/trace/rank000$r.seg0000.nc" | sed -n '/^ step = /,/;/p' | tr -d ' step=;\n}')
+    [ "$steps" = "0,50,100,150,200,250,300,350,400" ] || die "rank $r traced steps $steps"
+done
+[ "$(col steps)" = $N ] || die "runs.csv: steps $(col steps), expected $N"
+[ "$(col tokens)" = $((N * GB * T)) ] || die "runs.csv: tokens $(col tokens), expected $((N * GB * T))"
+n=$(ncdump -v n_step out/summary.nc | sed -n 's/^ n_step = \([0-9]*\) ;/\1/p')
+[ "$n" = 9 ] || die "summary.nc has $n steps for the run, expected 9"
+last=$(ncdump -v train_step out/summary.nc | sed -n '/^ train_step =/,/;/p' | tr -d ' \n;}' | sed 's/.*,//')
+[ "$last" = $N ] || die "summary.nc: the last train_step is $last, expected $N"
 echo "t_aggregate_train: ok"

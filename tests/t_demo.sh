@@ -23,8 +23,8 @@ train.global_batch = 8
 train.micro_batch = 4
 train.max_steps = 20
 optim.warmup_steps = 4
-eval.eval_interval = 10
-eval.eval_batches = 1
+eval.interval = 10
+eval.batches = 1
 trace.interval = 5
 run.ckpt_interval = 10
 [list]

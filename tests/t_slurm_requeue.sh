@@ -28,7 +28,7 @@ train.global_batch = 8
 train.micro_batch = 4
 train.threads = 1
 optim.warmup_steps = 5
-eval.eval_interval = 0
+eval.interval = 0
 run.log_interval = 10
 run.ckpt_interval = 0"
 train() { mpirun -n "$RANKS" --oversubscribe "$bin/il-train" "$@"; }

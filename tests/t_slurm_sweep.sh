@@ -22,8 +22,8 @@ train.micro_batch = 2
 train.max_steps = 30
 train.threads = 1
 optim.warmup_steps = 5
-eval.eval_interval = 10
-eval.eval_batches = 2
+eval.interval = 10
+eval.batches = 2
 run.log_interval = 10
 run.ckpt_interval = 10"
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Tool-level test of the distributed spectrum (S9): on 1, 2 and 4 ranks, ScaLAPACK's pdgesvd_ on rows
-# that stay on their ranks must equal serial LAPACK on the gathered matrix to 1e-10 (relative to the
-# largest singular value), including row counts that are not multiples of the 64-row block, unequal and
-# empty row counts per rank, more columns than one block, and fewer rows than columns. The Gram route is
+# Tool-level test of the distributed spectrum (S9): on 1, 2 and 4 ranks, ScaLAPACK's pdgeqrf_ + pdgesvd_
+# on rows that stay on their ranks must equal serial LAPACK on the gathered matrix to 1e-10 (relative to
+# the largest singular value), including row counts that are not multiples of the 64-row block, unequal
+# and empty row counts per rank, more columns than one block (so R spans blocks of both ranks), and fewer
+# rows than columns (no QR step). The Gram route is
 # checked the same way at 1e-8. Each run also checks that rank-local centring would have been detected.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -18,6 +19,7 @@ for n in 1 2 4; do
     run "$n" --rows 10 --step 23 --cols 100 --k 16 # two column blocks; fewer rows than columns on 1-2 ranks
 done
 run 2 --rows 0 --step 40 --cols 30 --k 12 # a rank without rows
+run 2 --rows 300 --step 37 --cols 130 --k 20 # R's rows in three blocks on alternating ranks
 run 2 --rows 100 --step 37 --cols 20 --k 8 --method gram --tol 1e-8
 run 4 --rows 0 --step 40 --cols 30 --k 12 --method gram --tol 1e-8
 # the check can fail: a tolerance no double computation meets must be reported as a failure

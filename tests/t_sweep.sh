@@ -81,7 +81,7 @@ train.global_batch = 2
 train.micro_batch = 2
 train.max_steps = 3
 optim.warmup_steps = 1
-eval.eval_interval = 0
+eval.interval = 0
 [grid]
 data.val_path = data/val.bin, $(touch pwned), `touch pwned2`
 INI

@@ -11,7 +11,7 @@ begin_test t_trace_crash
 tiny_corpus
 args=(--set data.train_path=data/train.bin --set data.val_path=data/val.bin --set model.seq_len=16
       --set model.n_layer=2 --set model.d_model=32 --set train.global_batch=8 --set train.micro_batch=4
-      --set train.max_steps=400 --set optim.warmup_steps=5 --set eval.eval_interval=50 --set run.name=r
+      --set train.max_steps=400 --set optim.warmup_steps=5 --set eval.interval=50 --set run.name=r
       --set run.ckpt_interval=20 --set trace.interval=1 --set trace.log_spaced=0 --set trace.sync_every=7)
 records() { cat "$1" 2>/dev/null | grep -c '"kind":"train"'; }
 steps_of() { ncdump -v step "$1" | sed -n '/^ step = /,/;/p' | tr -d ' step=;\n' | tr ',' '\n' | grep -v '^$'; }
@@ -31,8 +31,9 @@ for r in 0 1; do
     f=runs/r/trace/rank000$r.seg0000.nc
     ncdump -h "$f" >/dev/null || die "$f does not open after SIGKILL"
     n=$(steps_of "$f" | wc -l)
-    # records 0..n-1 are steps 0..n-1 (every step is traced); the checkpoint at step c synced steps < c
-    [ "$n" -ge "$last_ckpt" ] || die "$f holds $n records, fewer than the $last_ckpt synced at the last checkpoint"
+    # records 0..n-1 are steps 0..n-1 (every step is traced); the checkpoint at step c follows the trace of
+    # step c and synced steps 0..c
+    [ "$n" -gt "$last_ckpt" ] || die "$f holds $n records, fewer than the $((last_ckpt + 1)) synced at the last checkpoint"
     [ "$(steps_of "$f" | tail -1)" -eq $((n - 1)) ] || die "$f: steps are not 0..$((n - 1))"
 done
 
@@ -43,6 +44,6 @@ for r in 0 1; do
     start=$(ncdump -h "$seg1" | sed -n 's/^\t\t:start_step = \([0-9]*\).*/\1/p')
     [ "$start" = "$last_ckpt" ] || die "$seg1: start_step '$start', expected $last_ckpt"
     { steps_of runs/r/trace/rank000$r.seg0000.nc | awk -v s="$start" '$1 < s'; steps_of "$seg1"; } >merged.txt
-    seq 0 399 | cmp -s - merged.txt || die "rank $r: merged segments do not cover steps 0..399 exactly once"
+    seq 0 400 | cmp -s - merged.txt || die "rank $r: merged segments do not cover steps 0..400 exactly once"
 done
 echo "t_trace_crash: ok"

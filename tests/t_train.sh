@@ -49,6 +49,21 @@ grep -q '^vocab_size = 300$' runs/r1/config.ini || die "effective config does no
 for r in r1 r2; do "$bin/il-eval" --checkpoint runs/$r/ckpt/step_00000006 --data data/val.bin | sed 's/^[^:]*://' >$r.eval; done
 grep -q "loss" r1.eval || die "il-eval printed no loss"
 cmp r1.eval r2.eval || die "the same config trained twice scores differently"
+# tracing only measures: a run traced at every step ends with the parameters of an untraced one, bit for bit
+"$bin/il-train" --config run.ini --set run.name=traced --set trace.interval=1 --set trace.probe_windows=4 \
+    --set trace.probe_groups=2 >/dev/null
+"$bin/il-train" --config run.ini --set run.name=untraced --set trace.interval=0 >/dev/null
+"$bin/il-ckpt" diff runs/traced/ckpt/step_00000006 runs/untraced/ckpt/step_00000006 >diff.out ||
+    die "tracing changed the training: $(cat diff.out)"
+[ "$(ls runs/traced/trace)" ] && [ -z "$(ls runs/untraced/trace 2>/dev/null)" ] || die "trace files where not expected"
+# shuffled order: a new epoch is announced where it begins, in the step that takes its first window
+# (T = 16, global batch 4; the token count is the u64 at byte 20 of the shard, docs/formats.md)
+W=$(( ($(od -An -tu8 -j20 -N8 data/train.bin | tr -d ' ') - 1) / 16 ))
+"$bin/il-train" --config run.ini --set run.name=epochs --set train.max_steps=$((W / 4 + 2)) --set eval.interval=0 \
+    --set run.ckpt_interval=0 >epochs.out
+want="epoch 1: a new permutation of the $W windows, from window $((W % 4)) of step $((W / 4 + 1))"
+grep -q "$want" runs/epochs/log.txt || die "no line '$want' in the log: $(grep epoch runs/epochs/log.txt)"
+[ "$(grep -c 'epoch [0-9]*:' runs/epochs/log.txt)" = 1 ] || die "epoch announced more than once"
 # the unigram baseline, against the same cross-entropy computed here from the raw files: counts are u64
 # from byte 20 of train.counts, tokens u16 from byte 36 of the shard (docs/formats.md)
 V=$(od -An -tu4 -j16 -N4 data/train.counts | tr -d ' ')

@@ -54,52 +54,70 @@ static int remove_root(void **state)
     return nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* A small run in <root>/<name> with the given fill callback and options. */
+/* A small run in <root>/<name> with the given fill callback and options: 13 probe windows in 4 groups on 2
+ * ranks, so group 0 holds 4 windows and groups 1-3 hold 3; rank 0 traces groups 0 and 2 (7 windows), rank
+ * 1 groups 1 and 3 (6 windows). */
 static void make_run(const char *name, synth_fill_fn fill, int restart, int h1, char *dir, size_t n)
 {
     snprintf(dir, n, "%s/%s", root, name);
     synth_spec_t sp = {.dir = dir, .name = name, .L = 2, .T = 8, .C = 8, .NH = 2, .V = 16, .n_trace = 6,
-                       .interval = 10, .restart = restart, .h1 = h1, .fill = fill};
+                       .interval = 10, .restart = restart, .h1 = h1, .probe_windows = 13, .fill = fill};
     synth_defaults(&sp);
     assert_int_equal(synth_run(&sp), 0);
 }
 
-/* rank 0: norm 1, lens 2 from 1 sequence; rank 1: norm 4, lens 6 from 3 sequences */
-static void two_ranks(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, twrite_rec_t *rec)
+/* group g: norm g + 1, lens 2 (g + 1); rank r: eta 1 + 3r */
+static void by_group(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step, signals_t *s,
+                     twrite_rec_t *rec)
 {
     (void)segment, (void)step, (void)rec;
-    for (int i = 0; i < (sp->L + 1) * sp->T; i++) s->norm[i] = rank ? 4 : 1;
-    for (int l = 0; l <= sp->L; l++) s->lens[l] = rank ? 6 : 2;
-    s->batch = rank ? 3 : 1;
-    s->tokens = (int64_t)s->batch * sp->T;
+    size_t D = (size_t)sp->L + 1, T = (size_t)sp->T;
+    for (int k = 0; k < p->n_slots; k++) {
+        double v = (double)p->slot_group[k] + 1;
+        for (size_t i = 0; i < D * T; i++) s->norm[k * D * T + i] = v;
+        for (size_t l = 0; l < D; l++) s->lens[k * D + l] = 2 * v;
+    }
+    for (int l = 0; l < sp->L; l++) s->eta[l] = 1 + 3 * rank;
 }
 
 static void test_weighted_merge(void **state)
 {
     (void)state;
     char dir[4200];
-    make_run("merge", two_ranks, 0, 1, dir, sizeof dir);
+    make_run("merge", by_group, 0, 1, dir, sizeof dir);
     curves_t c;
     skips_t sk = {0};
     assert_int_equal(curves_load(&c, dir, NULL, &sk), 2);
     assert_int_equal(sk.n, 0);
     assert_int_equal(c.n_rec, 6);
-    size_t D = (size_t)c.L + 1;
-    for (size_t i = 0; i < (size_t)c.n_rec * D * c.T; i++) assert_near(c.v[TV_NORM][i], (1 * 1 + 4 * 3) / 4.0, 1e-6);
+    assert_int_equal(c.G, 4);
+    const double windows[4] = {4, 3, 3, 3};
+    for (int g = 0; g < 4; g++) assert_near(c.group_windows[g], windows[g], 0);
+    size_t D = (size_t)c.L + 1, T = (size_t)c.T;
+    /* each group's values, gathered from the rank that traced it, in group order */
+    for (int s = 0; s < c.n_rec; s++)
+        for (size_t g = 0; g < 4; g++)
+            for (size_t i = 0; i < D * T; i++) assert_near(c.v[TV_NORM][(s * 4 + g) * D * T + i], g + 1.0, 0);
+    /* run values: group means weighted by windows; a W_WINDOWS variable by each rank's windows */
+    const double *norm = curves_run(&c, TV_NORM), *lens = curves_run(&c, TV_LENS), *eta = curves_run(&c, TV_ETA);
+    assert_int_equal(curves_run_len(&c, TV_NORM), D * T);
+    for (size_t i = 0; i < (size_t)c.n_rec * D * T; i++) assert_near(norm[i], (4 * 1 + 3 * 2 + 3 * 3 + 3 * 4) / 13.0, 1e-12);
     for (size_t i = 0; i < (size_t)c.n_rec * D; i++) {
-        assert_near(c.v[TV_LENS][i], (2 * 1 + 6 * 3) / 4.0, 1e-6);
+        assert_near(lens[i], 2 * 31 / 13.0, 1e-12);
         assert_near(c.norm_spread[i], 3, 1e-6);
     }
-    /* grad0 keeps the default 0.1/(1+0.05t) times 1 + 0.01 rank: weights 1 and 3 */
-    assert_near(c.v[TV_GRAD0][0], 0.1 * (1 * 1.0 + 3 * 1.01) / 4, 1e-7);
+    for (size_t i = 0; i < (size_t)c.n_rec * c.L; i++) assert_near(eta[i], (7 * 1 + 6 * 4) / 13.0, 1e-6);
+    /* grad0 keeps the default 0.1/(1+0.05t) times 1 + 0.01 g */
+    assert_near(curves_run(&c, TV_GRAD0)[0], 0.1 * (4 * 1.0 + 3 * 1.01 + 3 * 1.02 + 3 * 1.03) / 13, 1e-7);
     curves_free(&c);
     skips_free(&sk);
 }
 
 /* the first launch's records carry loss 100 + step, so a kept duplicate would show */
-static void by_segment(const synth_spec_t *sp, int rank, int segment, int64_t step, signals_t *s, twrite_rec_t *rec)
+static void by_segment(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step, signals_t *s,
+                       twrite_rec_t *rec)
 {
-    (void)sp, (void)rank, (void)s;
+    (void)sp, (void)p, (void)rank, (void)s;
     rec->loss = segment ? (double)step : 100.0 + (double)step;
 }
 
@@ -307,6 +325,8 @@ static void test_hostile_files(void **state)
         {"norm_nan", {.kind = MUT_FILL, .name = "norm", .value = 2, .fill = NAN}, 1, "'norm' has no finite value in record 2"},
         {"seq_other", {.kind = MUT_DIM, .name = "position", .value = 7}, 1, "parameter 'seq_len' = 8 does not match"},
         {"cfg_other", {.kind = MUT_ATT_INT, .name = "world_size", .value = 3}, 1, "parameter 'world_size' = 2 does not match"},
+        {"group_other", {.kind = MUT_FILL, .name = "group", .value = 0, .fill = 0}, 1, "group 0 is not traced by rank 1 of 2"},
+        {"group_windows", {.kind = MUT_FILL, .name = "group_windows", .value = 1, .fill = 0}, 1, "group 3 has 0 windows"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         expect_skip(cases[i].tag, &cases[i].e, cases[i].data_too, NULL, cases[i].reason);

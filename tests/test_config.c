@@ -320,6 +320,21 @@ static void test_validate(void **state)
     config_defaults(&c);
     c.train_path[0] = '\0';
     expect_invalid(&c, 1, "data.train_path", "");
+
+    config_defaults(&c);
+    snprintf(c.train_order, sizeof c.train_order, "random");
+    expect_invalid(&c, 1, "train.order", "shuffle or lanes");
+    config_defaults(&c);
+    c.trace_probe_groups = c.trace_probe_windows + 1;
+    expect_invalid(&c, 1, "trace.probe_groups", "trace.probe_windows");
+    config_defaults(&c);
+    int P = c.trace_probe_groups + 1;
+    c.micro_batch = 1, c.global_batch = P;
+    expect_invalid(&c, P, "trace.probe_groups", "world size");
+    c.trace_probe_groups = P;
+    assert_int_equal(config_validate(&c, P), 0);
+    c.trace_probe_groups = P - 1, c.trace_interval = 0; /* untraced: the probe set is never drawn */
+    assert_int_equal(config_validate(&c, P), 0);
 }
 
 static void test_markdown(void **state)
@@ -333,7 +348,7 @@ static void test_markdown(void **state)
     assert_int_equal(fclose(f), 0);
     int lines = 0;
     for (char *p = buf; *p; p++) lines += *p == '\n';
-    assert_int_equal(lines, 2 + 39); /* header, separator, one row per config_t field */
+    assert_int_equal(lines, 2 + 42); /* header, separator, one row per config_t field */
     const char *expect[] = {"| `model.d_model` | int | `128` |", "| `train.seed` | uint64 | `1337` |",
                             "| `optim.lr` | float |", "| `data.val_path` | string | `data/brown/val.bin` |",
                             "| `run.keep_ckpts` | int | `3` |"};

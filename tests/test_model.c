@@ -207,6 +207,37 @@ static void test_gradient_accumulation(void **state)
     gpt_destroy(&full), gpt_destroy(&acc);
 }
 
+/* The activations-only backward gives exactly the activation gradients of the full one, in both kernel
+ * sets, and leaves the parameter gradients as they were, whatever they hold. */
+static void test_backward_acts(void **state)
+{
+    (void)state;
+    const gpt_dims_t d = {.V = 23, .T = 9, .L = 2, .NH = 2, .C = 16};
+    enum { B = 3 };
+    const kernels_ops_t *sets[] = {&kernels_fast, &kernels_ref};
+    for (int k = 0; k < 2; k++) {
+        rng_t r;
+        rng_seed(&r, 11);
+        int32_t *inp = tokens(&r, B * d.T, d.V), *tg = tokens(&r, B * d.T, d.V);
+        gpt_t full, acts;
+        gpt_create(&full, &d, B, sets[k]);
+        gpt_create(&acts, &d, B, sets[k]);
+        init_large(&full, 12);
+        memcpy(acts.params, full.params, full.n_params * sizeof *acts.params);
+        for (size_t i = 0; i < acts.n_params; i++) acts.grads[i] = (float)i; /* must stay untouched */
+        gpt_forward(&full, inp, tg, B, d.T), gpt_forward(&acts, inp, tg, B, d.T);
+        gpt_zero_grad(&full);
+        gpt_backward(&full, 2.0f);
+        gpt_backward_acts(&acts, 2.0f);
+        size_t NC = (size_t)B * d.T * d.C;
+        assert_memory_equal(acts.ga.dresid, full.ga.dresid, (d.L + 1) * NC * sizeof(float));
+        assert_memory_equal(acts.ga.dresid_mid, full.ga.dresid_mid, d.L * NC * sizeof(float));
+        for (size_t i = 0; i < acts.n_params; i++) assert_true(acts.grads[i] == (float)i);
+        free(inp), free(tg);
+        gpt_destroy(&full), gpt_destroy(&acts);
+    }
+}
+
 static void test_zero_grad(void **state)
 {
     (void)state;
@@ -453,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_fast_matches_reference),
         cmocka_unit_test(test_gradient_accumulation),
         cmocka_unit_test(test_zero_grad),
+        cmocka_unit_test(test_backward_acts),
         cmocka_unit_test(test_param_layout),
         cmocka_unit_test(test_init),
         cmocka_unit_test(test_dims_check),

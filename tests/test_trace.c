@@ -24,6 +24,8 @@
 #include "core/err.h"
 #include "model/gpt.h"
 #include "core/rng.h"
+#include "data/shard.h"
+#include "trace/probe.h"
 #include "trace/signals.h"
 #include "trace/tracer.h"
 #include "trace/twrite.h"
@@ -57,6 +59,8 @@ static int remove_dir(void **state)
 
 typedef struct {
     gpt_t m;
+    shard_t shard;
+    probe_t probe;
     signals_t s;
     config_t cfg;
     twrite_meta_t info;
@@ -64,28 +68,88 @@ typedef struct {
 } fixture_t;
 
 static const uint64_t counts[10] = {0, 1, 5, 9, 17, 40, 100, 3, 2, 1};
+static char cat_names[2][SHARD_CAT_LEN] = {"news", "fiction"};
 
+/* A shard of docs documents of len tokens each, genres alternating news, fiction; token i is
+ * (i * 7 + i / 13) mod V, so windows at different offsets differ. The caller frees tokens and docs. */
+static shard_t make_shard(int docs, int len, int V)
+{
+    shard_t s = {.tokenizer_id = 1, .vocab_size = (uint32_t)V, .n_tokens = (uint64_t)docs * (uint64_t)len,
+                 .n_docs = (uint32_t)docs, .n_cats = 2, .cats = cat_names};
+    s.tokens = err_calloc(s.n_tokens, sizeof *s.tokens);
+    s.docs = err_calloc((size_t)docs, sizeof *s.docs);
+    for (uint64_t i = 0; i < s.n_tokens; i++) s.tokens[i] = (uint16_t)((i * 7 + i / 13) % (uint64_t)V);
+    for (int d = 0; d < docs; d++)
+        s.docs[d] = (shard_doc_t){.start = (uint64_t)d * (uint64_t)len, .len = (uint64_t)len, .category = (uint32_t)(d % 2)};
+    return s;
+}
+
+static void free_shard(shard_t *s)
+{
+    free(s->tokens);
+    free(s->docs);
+}
+
+/* Rank 3 of 4 of a run with 8 probe windows in 4 groups: it traces group 3, windows 3 and 7. */
 static void fixture_open(fixture_t *f, int segment)
 {
     const gpt_dims_t d = {.V = 10, .T = 6, .L = 2, .NH = 2, .C = 8};
     const signals_opts_t o = {.lens = 1, .local = 1, .pos_stride = 2, .n_sv = 3};
     gpt_create(&f->m, &d, 2, &kernels_fast);
-    signals_create(&f->s, &d, 2, counts, &o);
+    f->shard = make_shard(4, 40, d.V);
+    assert_int_equal(probe_select(&f->probe, &f->shard, 8, 4, 4242, 3, 4, d.T), 0);
+    const signals_share_t share = {f->probe.n_slots, f->probe.n_genre, (int)f->probe.n * d.T};
+    signals_create(&f->s, &d, 2, counts, &o, &share);
     config_defaults(&f->cfg);
     snprintf(f->cfg.name, sizeof f->cfg.name, "roundtrip");
-    f->cfg.d_model = 8, f->cfg.seed = 4242;
+    f->cfg.d_model = 8, f->cfg.seed = 4242, f->cfg.trace_probe_windows = 8, f->cfg.trace_probe_groups = 4;
     f->text = config_string(&f->cfg);
     f->info = (twrite_meta_t){.dir = dir, .segment = segment, .rank = 3, .world_size = 4, .start_step = 100,
                               .sync_every = 2, .interval = 50, .log_spaced = 1, .run_name = f->cfg.name,
-                              .seed = f->cfg.seed, .config_text = f->text, .command = "test_trace"};
+                              .seed = f->cfg.seed, .config_text = f->text, .command = "test_trace",
+                              .probe_path = "valid.bin"};
     tracer_params(f->info.param, &f->cfg, &d, 4);
+    for (int k = 0; k < f->s.n_bucket; k++) f->s.bucket_tokens[k] = 3 * k + 1;
+    for (int c = 0; c < f->s.share.n_genre; c++) f->s.genre_tokens[c] = 5 + c;
 }
 
 static void fixture_close(fixture_t *f)
 {
     signals_destroy(&f->s);
+    probe_free(&f->probe);
+    free_shard(&f->shard);
     gpt_destroy(&f->m);
     free(f->text);
+}
+
+/* Every signal array of s, with its length; the order is this test's own, not the schema's. */
+typedef struct {
+    const char *name;
+    double *v;
+    size_t n;
+    nc_type type;
+} sig_array_t;
+
+static size_t sig_arrays(const signals_t *s, sig_array_t *out)
+{
+    size_t L = (size_t)s->L, D = L + 1, T = (size_t)s->T, K = (size_t)s->n_bucket, S = (size_t)s->opt.n_sv;
+    size_t G = (size_t)s->share.n_group, C = (size_t)s->share.n_genre;
+    const sig_array_t a[] = {
+        {"norm", s->norm, G * D * T, NC_FLOAT},          {"update", s->update, L * T, NC_FLOAT},
+        {"update_attn", s->update_attn, L * T, NC_FLOAT}, {"update_mlp", s->update_mlp, L * T, NC_FLOAT},
+        {"cos", s->cos, G * L, NC_FLOAT},                {"cos_local", s->cos_local, G * L, NC_FLOAT},
+        {"cos_pos", s->cos_pos, L * T, NC_FLOAT},        {"cos_attn_pos", s->cos_attn_pos, L * T, NC_FLOAT},
+        {"cos_mlp_pos", s->cos_mlp_pos, L * T, NC_FLOAT}, {"cos_local_pos", s->cos_local_pos, L * T, NC_FLOAT},
+        {"eta", s->eta, L, NC_FLOAT},                    {"eta_attn", s->eta_attn, L, NC_FLOAT},
+        {"eta_mlp", s->eta_mlp, L, NC_FLOAT},            {"lens", s->lens, G * D, NC_FLOAT},
+        {"lens_genre", s->lens_genre, C * D, NC_FLOAT},  {"cos_local_genre", s->cos_local_genre, C * L, NC_FLOAT},
+        {"norm_bucket", s->norm_bucket, D * K, NC_FLOAT}, {"rho_freq", s->rho_freq, D, NC_DOUBLE},
+        {"rho_freq_jk", s->rho_freq_jk, G * D, NC_DOUBLE}, {"grad0", s->grad0, G * T, NC_FLOAT},
+        {"sink", s->sink, L, NC_FLOAT},                  {"singular_value", s->sv, D * S, NC_DOUBLE},
+        {"erank", s->erank, D, NC_DOUBLE},
+    };
+    memcpy(out, a, sizeof a);
+    return sizeof a / sizeof *a;
 }
 
 /* Distinct values in every signal array, one NaN among them: record r gets offset r. */
@@ -93,27 +157,18 @@ static void fill_signals(signals_t *s, int r)
 {
     rng_t g;
     rng_seed(&g, 100 + (uint64_t)r);
-    size_t LT = (size_t)s->L * s->T;
-    double *arrays[] = {s->update, s->update_attn, s->update_mlp, s->cos, s->cos_attn, s->cos_mlp, s->cos_local};
-    for (size_t a = 0; a < sizeof arrays / sizeof *arrays; a++)
-        for (size_t i = 0; i < LT; i++) arrays[a][i] = r + rng_uniform(&g);
-    for (int i = 0; i < (s->L + 1) * s->T; i++) s->norm[i] = r + rng_uniform(&g);
-    for (int l = 0; l < s->L; l++) s->eta[l] = r + 1.5 * l, s->eta_attn[l] = r - l, s->eta_mlp[l] = r * 0.5 + l,
-                                     s->sink[l] = 0.1 * r + l;
-    for (int l = 0; l <= s->L; l++) s->lens[l] = 3 - 0.1 * l + r, s->erank[l] = 2.5 + r + l;
-    for (int i = 0; i < (s->L + 1) * s->n_bucket; i++) s->norm_bucket[i] = rng_uniform(&g) + r;
-    for (int k = 0; k < s->n_bucket; k++) s->bucket_tokens[k] = k * 3 + r;
-    for (int t = 0; t < s->T; t++) s->grad0[t] = 1e-3 * (t + 1) + r;
-    for (int i = 0; i < (s->L + 1) * s->opt.n_sv; i++) s->sv[i] = 1e4 / (i + 1) + r + 1e-9 * i;
-    for (int g2 = 0; g2 < SIGNALS_N_GROUPS; g2++) s->wnorm[g2] = 10 * g2 + r;
-    s->cos_local[1] = NAN;
-    s->tokens = 12 + r, s->batch = 2;
+    sig_array_t a[32];
+    size_t n = sig_arrays(s, a);
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < a[i].n; j++) a[i].v[j] = r + j + rng_uniform(&g);
+    for (int k = 0; k < SIGNALS_N_GROUPS; k++) s->wnorm[k] = 10 * k + r;
+    s->cos_local_pos[1] = NAN;
 }
 
 static twrite_rec_t record(int r)
 {
     return (twrite_rec_t){.step = 100 + 10 * r, .loss = 5.0 - r, .lr = 1e-3 * (r + 1), .grad_norm = 0.7 + r,
-                            .tokens_per_s = 1e5 + r, .step_time = 0.25 + r, .val_loss = r == 1 ? 4.5 : NAN};
+                          .tokens_per_s = 1e5 + r, .step_time = 0.25 + r, .val_loss = r == 1 ? 4.5 : NAN};
 }
 
 static void check_var(int ncid, const char *name, size_t rec, const double *want, size_t n, nc_type stored)
@@ -121,8 +176,8 @@ static void check_var(int ncid, const char *name, size_t rec, const double *want
     int varid, nd;
     CHECK_RC(nc_inq_varid(ncid, name, &varid), nc_strerror);
     CHECK_RC(nc_inq_varndims(ncid, varid, &nd), nc_strerror);
-    size_t start[3] = {rec, 0, 0}, count[3] = {1, 1, 1};
-    int dims[3];
+    size_t start[4] = {rec, 0, 0, 0}, count[4] = {1, 1, 1, 1};
+    int dims[4];
     CHECK_RC(nc_inq_vardimid(ncid, varid, dims), nc_strerror);
     size_t total = 1;
     for (int i = 1; i < nd; i++) {
@@ -156,7 +211,7 @@ static void test_round_trip(void **state)
     fixture_t f;
     fixture_open(&f, 2);
     twrite_t tr;
-    assert_int_equal(twrite_open(&tr, &f.info, &f.s), 0);
+    assert_int_equal(twrite_open(&tr, &f.info, &f.s, &f.probe), 0);
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
         twrite_rec_t rec = record(r);
@@ -176,39 +231,25 @@ static void test_round_trip(void **state)
     CHECK_RC(nc_inq_dimlen(ncid, dimid, &n), nc_strerror);
     assert_int_equal(n, 3);
     const signals_t *s = &f.s;
-    size_t L = (size_t)s->L, T = (size_t)s->T, K = (size_t)s->n_bucket, S = (size_t)s->opt.n_sv;
+    sig_array_t sig[32];
+    size_t n_sig = sig_arrays(s, sig);
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
         twrite_rec_t rec = record(r);
+        for (size_t i = 0; i < n_sig; i++) check_var(ncid, sig[i].name, (size_t)r, sig[i].v, sig[i].n, sig[i].type);
         const struct {
             const char *name;
-            const double *v;
-            size_t n;
-            nc_type type;
-        } sig[] = {
-            {"norm", s->norm, (L + 1) * T, NC_FLOAT},       {"update", s->update, L * T, NC_FLOAT},
-            {"update_attn", s->update_attn, L * T, NC_FLOAT}, {"update_mlp", s->update_mlp, L * T, NC_FLOAT},
-            {"cos", s->cos, L * T, NC_FLOAT},               {"cos_attn", s->cos_attn, L * T, NC_FLOAT},
-            {"cos_mlp", s->cos_mlp, L * T, NC_FLOAT},       {"cos_local", s->cos_local, L * T, NC_FLOAT},
-            {"eta", s->eta, L, NC_FLOAT},                   {"eta_attn", s->eta_attn, L, NC_FLOAT},
-            {"eta_mlp", s->eta_mlp, L, NC_FLOAT},           {"lens", s->lens, L + 1, NC_FLOAT},
-            {"norm_bucket", s->norm_bucket, (L + 1) * K, NC_FLOAT}, {"grad0", s->grad0, T, NC_FLOAT},
-            {"sink", s->sink, L, NC_FLOAT},                 {"singular_value", s->sv, (L + 1) * S, NC_DOUBLE},
-            {"erank", s->erank, L + 1, NC_DOUBLE},          {"loss", &rec.loss, 1, NC_DOUBLE},
-            {"val_loss", &rec.val_loss, 1, NC_DOUBLE},      {"lr_schedule", &rec.lr, 1, NC_DOUBLE},
-            {"grad_norm", &rec.grad_norm, 1, NC_DOUBLE},    {"tokens_per_s", &rec.tokens_per_s, 1, NC_DOUBLE},
-            {"step_time", &rec.step_time, 1, NC_DOUBLE},    {"wnorm_embed", &s->wnorm[SIGNALS_GROUP_EMBED], 1, NC_DOUBLE},
-            {"wnorm_attn", &s->wnorm[SIGNALS_GROUP_ATTN], 1, NC_DOUBLE}, {"wnorm_mlp", &s->wnorm[SIGNALS_GROUP_MLP], 1, NC_DOUBLE},
-            {"wnorm_ln", &s->wnorm[SIGNALS_GROUP_LN], 1, NC_DOUBLE},
+            double v;
+        } scalar[] = {
+            {"loss", rec.loss},           {"val_loss", rec.val_loss},
+            {"lr_schedule", rec.lr},      {"grad_norm", rec.grad_norm},
+            {"tokens_per_s", rec.tokens_per_s}, {"step_time", rec.step_time},
+            {"wnorm_embed", s->wnorm[SIGNALS_GROUP_EMBED]}, {"wnorm_attn", s->wnorm[SIGNALS_GROUP_ATTN]},
+            {"wnorm_mlp", s->wnorm[SIGNALS_GROUP_MLP]},     {"wnorm_ln", s->wnorm[SIGNALS_GROUP_LN]},
+            {"step", (double)rec.step},
         };
-        for (size_t i = 0; i < sizeof sig / sizeof *sig; i++) check_var(ncid, sig[i].name, (size_t)r, sig[i].v, sig[i].n, sig[i].type);
-        double ints[] = {(double)rec.step, (double)s->tokens, (double)s->batch};
-        check_var(ncid, "step", (size_t)r, &ints[0], 1, NC_INT64);
-        check_var(ncid, "tokens", (size_t)r, &ints[1], 1, NC_INT64);
-        check_var(ncid, "batch", (size_t)r, &ints[2], 1, NC_INT);
-        double bt[64];
-        for (size_t k = 0; k < K; k++) bt[k] = (double)s->bucket_tokens[k];
-        check_var(ncid, "bucket_tokens", (size_t)r, bt, K, NC_INT64);
+        for (size_t i = 0; i < sizeof scalar / sizeof *scalar; i++)
+            check_var(ncid, scalar[i].name, (size_t)r, &scalar[i].v, 1, NC_DOUBLE);
     }
 
     /* every variable is described; record variables are chunked one record at a time */
@@ -216,15 +257,18 @@ static void test_round_trip(void **state)
     CHECK_RC(nc_inq_nvars(ncid, &nvars), nc_strerror);
     for (int v = 0; v < nvars; v++) {
         char name[NC_MAX_NAME + 1];
-        int nd, dims[3], storage, shuffle, deflate, level;
-        size_t len, chunk[3];
+        int nd, dims[4], storage, shuffle, deflate, level;
+        size_t len, chunk[4];
         CHECK_RC(nc_inq_varname(ncid, v, name), nc_strerror);
         if (nc_inq_attlen(ncid, v, "long_name", &len) || nc_inq_attlen(ncid, v, "units", &len))
             fail_msg("variable %s lacks long_name or units", name);
         CHECK_RC(nc_inq_varndims(ncid, v, &nd), nc_strerror);
         CHECK_RC(nc_inq_vardimid(ncid, v, dims), nc_strerror);
-        if (nd == 0 || dims[0] != dimid) continue;
         CHECK_RC(nc_inq_var_chunking(ncid, v, &storage, chunk), nc_strerror);
+        if (nd == 0 || dims[0] != dimid) { /* fixed: written once, contiguous unless of variable length */
+            if (strcmp(name, "genre_name")) assert_int_equal(storage, NC_CONTIGUOUS);
+            continue;
+        }
         assert_int_equal(storage, NC_CHUNKED);
         assert_int_equal(chunk[0], 1);
         CHECK_RC(nc_inq_var_deflate(ncid, v, &shuffle, &deflate, &level), nc_strerror);
@@ -233,7 +277,7 @@ static void test_round_trip(void **state)
 
     /* provenance: attributes and sweep scalars */
     int version, rank, segment;
-    long long start, d_model, n_params, bucket[64];
+    long long start, d_model, n_params;
     char *text = NULL;
     size_t text_len = 0;
     FILE *mem = open_memstream(&text, &text_len);
@@ -262,9 +306,36 @@ static void test_round_trip(void **state)
     CHECK_RC(nc_inq_varid(ncid, "n_params", &varid), nc_strerror);
     CHECK_RC(nc_get_var_longlong(ncid, varid, &n_params), nc_strerror);
     assert_int_equal(n_params, f.m.n_params);
-    CHECK_RC(nc_inq_varid(ncid, "bucket", &varid), nc_strerror);
-    CHECK_RC(nc_get_var_longlong(ncid, varid, bucket), nc_strerror);
-    for (size_t k = 0; k < K; k++) assert_int_equal(bucket[k], s->bucket_lo[k]);
+    /* the probe share and the merge weights */
+    const probe_t *p = &f.probe;
+    assert_int_equal(p->n, 2);
+    const int64_t windows[] = {p->n}, group[] = {3}, group_windows[] = {2}, window[] = {3, 7};
+    const struct {
+        const char *name;
+        const int64_t *v;
+        size_t n;
+    } fixed[] = {
+        {"bucket", s->bucket_lo, (size_t)s->n_bucket},    {"bucket_ids", s->bucket_ids, (size_t)s->n_bucket},
+        {"bucket_tokens", s->bucket_tokens, (size_t)s->n_bucket}, {"genre_tokens", s->genre_tokens, 2},
+        {"group", group, 1},                              {"group_windows", group_windows, 1},
+        {"window", window, 2},                            {"window_offset", p->offset, 2},
+        {"window_genre", p->genre, 2},                    {"window_group", p->group, 2},
+        {"windows", windows, 1},
+    };
+    for (size_t i = 0; i < sizeof fixed / sizeof *fixed; i++) {
+        long long got[64];
+        CHECK_RC(nc_inq_varid(ncid, fixed[i].name, &varid), nc_strerror);
+        CHECK_RC(nc_get_var_longlong(ncid, varid, got), nc_strerror);
+        for (size_t k = 0; k < fixed[i].n; k++)
+            if (got[k] != fixed[i].v[k]) fail_msg("%s[%zu] = %lld, wrote %lld", fixed[i].name, k, got[k], (long long)fixed[i].v[k]);
+    }
+    char *names[2];
+    CHECK_RC(nc_inq_varid(ncid, "genre_name", &varid), nc_strerror);
+    CHECK_RC(nc_get_var_string(ncid, varid, names), nc_strerror);
+    assert_string_equal(names[0], "news");
+    assert_string_equal(names[1], "fiction");
+    CHECK_RC(nc_free_string(2, names), nc_strerror);
+    check_text_att(ncid, NC_GLOBAL, "probe_shard", "valid.bin");
     CHECK_RC(nc_close(ncid), nc_strerror);
     fixture_close(&f);
 }
@@ -293,7 +364,7 @@ static void test_sigkill_keeps_synced_records(void **state)
     assert_true(pid >= 0);
     if (pid == 0) {
         twrite_t tr;
-        if (twrite_open(&tr, &f.info, &f.s)) _exit(3);
+        if (twrite_open(&tr, &f.info, &f.s, &f.probe)) _exit(3);
         for (int r = 0; r < 203; r++) {
             if (r == 3 && twrite_sync(&tr)) _exit(5);
             fill_signals(&f.s, r);
@@ -317,7 +388,7 @@ static void test_sigkill_keeps_synced_records(void **state)
         twrite_rec_t rec = record(r);
         double st = (double)rec.step;
         check_var(ncid, "step", (size_t)r, &st, 1, NC_INT64);
-        check_var(ncid, "norm", (size_t)r, f.s.norm, (size_t)(f.s.L + 1) * f.s.T, NC_FLOAT);
+        check_var(ncid, "norm", (size_t)r, f.s.norm, (size_t)f.s.share.n_group * (f.s.L + 1) * f.s.T, NC_FLOAT);
         check_var(ncid, "singular_value", (size_t)r, f.s.sv, (size_t)(f.s.L + 1) * f.s.opt.n_sv, NC_DOUBLE);
     }
     CHECK_RC(nc_close(ncid), nc_strerror);
@@ -349,7 +420,7 @@ static void test_segments_never_overwrite(void **state)
     fixture_open(&f, 0);
     f.info.dir = sub;
     twrite_t tr;
-    assert_int_equal(twrite_open(&tr, &f.info, &f.s), 0);
+    assert_int_equal(twrite_open(&tr, &f.info, &f.s, &f.probe), 0);
     fill_signals(&f.s, 0);
     twrite_rec_t rec = record(0);
     assert_int_equal(twrite_record(&tr, &rec, &f.s), 0);
@@ -357,7 +428,7 @@ static void test_segments_never_overwrite(void **state)
     assert_int_equal(tracer_segment(sub, MPI_COMM_WORLD, &seg), 0);
     assert_int_equal(seg, 1);
 
-    assert_int_equal(twrite_open(&tr, &f.info, &f.s), -1);
+    assert_int_equal(twrite_open(&tr, &f.info, &f.s, &f.probe), -1);
     assert_non_null(strstr(err_msg(), "rank0003.seg0000.nc"));
     assert_non_null(strstr(err_msg(), "exists"));
     char path[8192];
@@ -381,15 +452,93 @@ static void test_segments_never_overwrite(void **state)
     }
 }
 
+/* The probe set: every window on exactly one rank, in group w mod G on rank g mod P, spread evenly over
+ * the genres, inside a document of its genre, holding the shard's tokens; the same for the same seed. */
+static void test_probe_select(void **state)
+{
+    (void)state;
+    enum { W = 11, G = 5, P = 3, T = 6 };
+    shard_t sh = make_shard(6, 40, 10);
+    int64_t seen[W] = {0}, offset[W], per_genre[2] = {0};
+    for (int r = 0; r < P; r++) {
+        probe_t p;
+        assert_int_equal(probe_select(&p, &sh, W, G, 9, r, P, T), 0);
+        assert_int_equal(p.n_slots, (G - r + P - 1) / P);
+        int64_t in_slots = 0;
+        for (int k = 0; k < p.n_slots; k++) {
+            assert_int_equal(p.slot_group[k] % P, r);
+            in_slots += p.slot_windows[k];
+        }
+        assert_int_equal(in_slots, p.n);
+        for (int64_t i = 0; i < p.n; i++) {
+            int64_t w = p.index[i], o = p.offset[i];
+            assert_true(w >= 0 && w < W);
+            seen[w]++, offset[w] = o, per_genre[p.genre[i]]++;
+            assert_int_equal(p.group[i], w % G);
+            assert_int_equal(p.slot_group[p.slot[i]], p.group[i]);
+            const shard_doc_t *doc = &sh.docs[o / 40];
+            assert_int_equal(doc->category, p.genre[i]);
+            assert_true((uint64_t)o + T + 1 <= doc->start + doc->len);
+            for (int t = 0; t < T; t++) {
+                assert_int_equal(p.inputs[i * T + t], sh.tokens[o + t]);
+                assert_int_equal(p.targets[i * T + t], sh.tokens[o + t + 1]);
+                assert_int_equal(p.cats[i * T + t], p.genre[i]);
+            }
+        }
+        probe_free(&p);
+    }
+    for (int w = 0; w < W; w++) assert_int_equal(seen[w], 1);
+    assert_int_equal(per_genre[0], 6);
+    assert_int_equal(per_genre[1], 5);
+
+    /* the same seed draws the same windows, another seed others */
+    probe_t a, b;
+    assert_int_equal(probe_select(&a, &sh, W, G, 9, 1, P, T), 0);
+    assert_int_equal(probe_select(&b, &sh, W, G, 10, 1, P, T), 0);
+    int differ = 0;
+    for (int64_t i = 0; i < a.n; i++) {
+        assert_int_equal(a.offset[i], offset[a.index[i]]);
+        differ += a.offset[i] != b.offset[i];
+    }
+    assert_true(differ > 0);
+    probe_free(&a);
+    probe_free(&b);
+
+    /* a genre whose documents are all shorter than a window still gets its share, starting in them */
+    for (uint32_t d = 1; d < sh.n_docs; d += 2) sh.docs[d].len = 4;
+    assert_int_equal(probe_select(&a, &sh, W, G, 9, 0, 1, T), 0);
+    for (int64_t i = 0; i < a.n; i++) {
+        const shard_doc_t *doc = &sh.docs[a.offset[i] / 40];
+        assert_int_equal(doc->category, a.genre[i]);
+        assert_true((uint64_t)a.offset[i] < doc->start + doc->len);
+    }
+    probe_free(&a);
+
+    assert_int_equal(probe_select(&a, &sh, W, 2, 9, 0, P, T), -1);
+    assert_non_null(strstr(err_msg(), "probe groups 2"));
+    assert_int_equal(probe_select(&a, &sh, W, W + 1, 9, 0, P, T), -1);
+    assert_non_null(strstr(err_msg(), "probe windows 11"));
+    sh.n_tokens = T;
+    assert_int_equal(probe_select(&a, &sh, W, G, 9, 0, P, T), -1);
+    assert_non_null(strstr(err_msg(), "no window"));
+    free_shard(&sh);
+}
+
 static void test_schedule(void **state)
 {
     (void)state;
-    /* interval 50 over 1000 steps: 0, 50, ..., 950 and the last, 999 */
+    /* interval 50 over 1000 updates: weights after 0, 50, ..., 1000 updates */
     int n = 0;
-    for (int s = 0; s < 1000; s++) n += tracer_due(s, 1000, 50, 0);
+    for (int s = 0; s <= 1000; s++) n += tracer_due(s, 1000, 50, 0);
     assert_int_equal(n, 21);
-    assert_true(tracer_due(999, 1000, 50, 0));
-    assert_false(tracer_due(1000, 1000, 50, 0));
+    assert_true(tracer_due(1000, 1000, 50, 0));
+    assert_false(tracer_due(999, 1000, 50, 0));
+    assert_false(tracer_due(1001, 1000, 50, 0));
+    /* a last step off the interval is traced all the same */
+    n = 0;
+    for (int s = 0; s <= 1010; s++) n += tracer_due(s, 1010, 50, 0);
+    assert_int_equal(n, 22);
+    assert_true(tracer_due(1010, 1010, 50, 0));
     assert_false(tracer_due(-1, 1000, 50, 0));
     assert_false(tracer_due(51, 1000, 50, 0));
     /* log-spaced: ten per decade, rounded */
@@ -405,7 +554,7 @@ static void test_schedule(void **state)
     assert_false(tracer_due(10001, 100000, 0, 1));
     /* interval 0: only the ends */
     n = 0;
-    for (int s = 0; s < 100; s++) n += tracer_due(s, 100, 0, 0);
+    for (int s = 0; s <= 100; s++) n += tracer_due(s, 100, 0, 0);
     assert_int_equal(n, 2);
 }
 
@@ -416,6 +565,7 @@ int main(void)
         /* before MPI starts: the child of fork() must not inherit an MPI world */
         cmocka_unit_test_setup_teardown(test_sigkill_keeps_synced_records, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_segments_never_overwrite, make_dir, remove_dir),
+        cmocka_unit_test(test_probe_select),
         cmocka_unit_test(test_schedule),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL), flag;

@@ -3,10 +3,10 @@
 set terminal @term size 1000,700 font ",12"
 set output outfile
 set title "Loss curves"
-set xlabel "optimizer step + 1 (log scale)"
+set xlabel "step: optimizer updates done (log scale; the initialisation, step 0, is left out)"
 set ylabel "loss (nats)"
 set logscale x
 set key outside right
 set grid
-plot for [i=0:nblock-1] datafile index i using ($1+1):2 with lines linecolor i+1 title word(names, i+1), \
-     for [i=0:nblock-1] datafile index i using ($1+1):3 with points linecolor i+1 pointtype 7 notitle
+plot for [i=0:nblock-1] datafile index i using ($1 > 0 ? $1 : NaN):2 with lines linecolor i+1 title word(names, i+1), \
+     for [i=0:nblock-1] datafile index i using ($1 > 0 ? $1 : NaN):3 with points linecolor i+1 pointtype 7 notitle

@@ -62,6 +62,8 @@ static const keydef_t keys[] = {
       "1: reduce gradient buckets during backward; 0: one all-reduce after it"),
     K(train, check_interval, KT_INT, "100", 0, INT_MAX, 0,
       "steps between cross-rank parameter checksums; 0 disables"),
+    KS(train, order, KT_STR, "shuffle", 0, 16, 0,
+      "shuffle: every epoch a seeded permutation of the shard's windows; lanes: global_batch contiguous lanes"),
     K(optim, lr, KT_FLOAT, "1e-3", 0, 10, LO_OPEN, "peak learning rate, reached after warmup"),
     K(optim, min_lr, KT_FLOAT, "1e-4", 0, 10, 0, "learning rate at the end of the cosine decay; at most lr"),
     K(optim, warmup_steps, KT_INT, "100", 0, INT_MAX, 0, "steps of linear warmup; at most max_steps"),
@@ -80,8 +82,12 @@ static const keydef_t keys[] = {
     KS(trace, lens_stride, KT_INT, "1", 1, 65536, 0, "logit lens on every lens_stride-th position, to make it cheaper"),
     KS(trace, n_sv, KT_INT, "8", 1, 65536, 0, "singular values kept per depth (S9)"),
     KS(trace, spectrum, KT_STR, "scalapack", 0, 16, 0,
-      "S9 route: scalapack (distributed SVD), gram (C x C Gram matrix, cheaper for small widths) or off"),
+      "S9 route: scalapack (distributed QR, then the SVD of its C x C triangle), gram (C x C Gram matrix, cheaper, squares the condition number) or off"),
     KS(trace, sync_every, KT_INT, "5", 1, INT_MAX, 0, "trace records between syncs to disk (and at every checkpoint)"),
+    KS(trace, probe_windows, KT_INT, "64", 1, 65536, 0,
+      "held-out windows every trace step measures, drawn once from the validation shard, spread over its genres"),
+    KS(trace, probe_groups, KT_INT, "8", 1, 4096, 0,
+      "groups the probe windows are dealt into, each traced whole by one rank: the units of the intervals"),
     K(run, name, KT_STR, "run", 1, STR_MAX, 0,
       "run name of letters, digits, '.', '_', '-'; the run directory is out_dir/name"),
     K(run, out_dir, KT_STR, "runs", 1, STR_MAX, 0, "directory holding run directories"),
@@ -279,6 +285,8 @@ int config_load_stream(config_t *c, FILE *f, const char *path)
     return 0;
 }
 
+void config_mark_absent(config_t *c) { snprintf(c->train_order, sizeof c->train_order, "lanes"); }
+
 int config_set(config_t *c, const char *assignment)
 {
     char pre[4200], sec[64], name[64];
@@ -323,8 +331,16 @@ int config_validate(const config_t *c, int world_size)
     if (c->eval_interval > 0 && c->val_path[0] && c->eval_batches == 0)
         return err_set("eval.batches is 0 while eval.interval (%d) and data.val_path are set",
                        c->eval_interval);
+    if (strcmp(c->train_order, "shuffle") && strcmp(c->train_order, "lanes"))
+        return err_set("train.order '%s': use shuffle or lanes", c->train_order);
     if (strcmp(c->trace_spectrum, "scalapack") && strcmp(c->trace_spectrum, "gram") && strcmp(c->trace_spectrum, "off"))
         return err_set("trace.spectrum '%s': use scalapack, gram or off", c->trace_spectrum);
+    if (c->trace_interval > 0 && c->trace_probe_groups > c->trace_probe_windows)
+        return err_set("trace.probe_groups (%d) is above trace.probe_windows (%d)", c->trace_probe_groups,
+                       c->trace_probe_windows);
+    if (c->trace_interval > 0 && c->trace_probe_groups < world_size)
+        return err_set("trace.probe_groups (%d) is below the world size (%d): every rank traces at least one group",
+                       c->trace_probe_groups, world_size);
     if (c->trace_local && !c->trace_lens)
         return err_set("trace.local needs trace.lens: the local descent cosine is the logit lens's gradient");
     if (!valid_run_name(c->name))

@@ -31,6 +31,7 @@ typedef struct {
     int bucket_kb;      /* gradient all-reduce bucket size, KiB */
     int overlap_comm;   /* 1: reduce buckets during backward */
     int check_interval; /* steps between cross-rank parameter checksums */
+    char train_order[CONFIG_STR]; /* "shuffle" or "lanes" (loader.h) */
     /* [optim] */
     float lr;          /* peak learning rate */
     float min_lr;      /* floor of the cosine decay */
@@ -50,6 +51,7 @@ typedef struct {
     int trace_n_sv;
     char trace_spectrum[CONFIG_STR]; /* "scalapack", "gram" or "off" */
     int trace_sync_every;
+    int trace_probe_windows, trace_probe_groups;
     /* [run] */
     char name[CONFIG_STR];    /* run directory is <out_dir>/<name> */
     char out_dir[CONFIG_STR];
@@ -66,6 +68,11 @@ int config_load(config_t *c, const char *path);
 
 /* The same from an open stream; `name` stands for the file in messages. */
 int config_load_stream(config_t *c, FILE *f, const char *name);
+
+/* Sets, before a saved config is read over c, the values of keys that did not exist when such a config
+ * could have been written: what a saved config lacks meant the behaviour from before the key (train.order:
+ * lanes). */
+void config_mark_absent(config_t *c);
 
 /* Applies one "section.key=value" override. Returns 0, or -1 with err_set() naming the key. */
 int config_set(config_t *c, const char *assignment);

@@ -1,25 +1,65 @@
 #include "data/loader.h"
 
-#include "core/err.h"
+#include <stdlib.h>
 
-int loader_init(loader_t *l, const shard_t *s, int n_lanes, int first, int count, int T)
+#include "core/err.h"
+#include "core/rng.h"
+
+int loader_init(loader_t *l, const shard_t *s, loader_order_t order, uint64_t seed, int G, int first, int count, int T)
 {
-    if (n_lanes < 1 || first < 0 || count < 1 || first + count > n_lanes)
-        return err_set("lanes [%d, %d) are not within the %d lanes of the global batch", first, first + count, n_lanes);
-    *l = (loader_t){s, s->n_tokens / (uint64_t)n_lanes, first, count, 0, 0};
-    if (T < 1 || l->lane_len < (uint64_t)T + 1)
-        return err_set("a global batch of %d sequences splits the shard's %llu tokens into lanes of %llu, fewer "
-                       "than the %d a window needs: use a larger shard or a smaller batch or context",
-                       n_lanes, (unsigned long long)s->n_tokens, (unsigned long long)l->lane_len, T + 1);
+    *l = (loader_t){.shard = s, .order = order, .seed = seed, .G = G, .T = T, .first = first, .count = count};
+    if (G < 1 || first < 0 || count < 1 || first + count > G)
+        return err_set("windows [%d, %d) are not within the %d of the global batch", first, first + count, G);
+    if (T < 1 || s->n_tokens < (uint64_t)T + 1)
+        return err_set("the shard's %llu tokens hold no window of %d", (unsigned long long)s->n_tokens, T + 1);
+    if (order == LOADER_LANES) {
+        l->lane_len = s->n_tokens / (uint64_t)G;
+        if (l->lane_len < (uint64_t)T + 1)
+            return err_set("a global batch of %d sequences splits the shard's %llu tokens into lanes of %llu, fewer "
+                           "than the %d a window needs: use a larger shard, a smaller batch or train.order = shuffle",
+                           G, (unsigned long long)s->n_tokens, (unsigned long long)l->lane_len, T + 1);
+        return 0;
+    }
+    l->n_windows = (s->n_tokens - 1) / (uint64_t)T;
+    if (l->n_windows > UINT32_MAX) return err_set("the shard holds more than 2^32 windows of %d tokens", T);
+    l->perm = err_calloc(l->n_windows, sizeof *l->perm);
+    l->perm_epoch = UINT64_MAX;
     return 0;
 }
 
-int loader_restore(loader_t *l, uint64_t offset, int T)
+void loader_free(loader_t *l)
 {
-    if (offset + (uint64_t)T + 1 > l->lane_len)
-        return err_set("data offset %llu is beyond the lanes of %llu tokens", (unsigned long long)offset,
+    free(l->perm);
+    l->perm = NULL;
+}
+
+uint64_t loader_epoch(const loader_t *l) { return l->order == LOADER_SHUFFLE ? l->cursor / l->n_windows : 0; }
+
+/* The permutation of epoch e: Fisher-Yates from a generator seeded by (seed, e), the same on every rank. */
+static void permute(loader_t *l, uint64_t e)
+{
+    if (l->perm_epoch == e) return;
+    rng_t g;
+    rng_seed(&g, l->seed ^ (0x9E3779B97F4A7C15ull * (e + 1)));
+    uint64_t n = l->n_windows;
+    for (uint64_t i = 0; i < n; i++) l->perm[i] = (uint32_t)i;
+    for (uint64_t i = n - 1; i > 0; i--) {
+        uint64_t j = rng_u64(&g) % (i + 1);
+        uint32_t t = l->perm[i];
+        l->perm[i] = l->perm[j];
+        l->perm[j] = t;
+    }
+    l->perm_epoch = e;
+}
+
+int loader_restore(loader_t *l, uint64_t cursor)
+{
+    if (l->order == LOADER_LANES && cursor + (uint64_t)l->T + 1 > l->lane_len)
+        return err_set("data offset %llu is beyond the lanes of %llu tokens", (unsigned long long)cursor,
                        (unsigned long long)l->lane_len);
-    l->offset = offset;
+    if (l->order == LOADER_SHUFFLE && cursor % (uint64_t)l->G)
+        return err_set("data cursor %llu is not at a step boundary of %d windows", (unsigned long long)cursor, l->G);
+    l->cursor = cursor;
     l->next = 0;
     return 0;
 }
@@ -58,16 +98,28 @@ void loader_window(const shard_t *s, uint64_t pos, int T, int32_t *inputs, int32
     if (cats) fill_cats(s, pos + 1, T, cats);
 }
 
-void loader_next(loader_t *l, int B, int T, int32_t *inputs, int32_t *targets, int32_t *cats)
+/* Token position of window j (0..G-1) of the current step. */
+static uint64_t window_pos(loader_t *l, int j)
 {
+    if (l->order == LOADER_LANES) return (uint64_t)j * l->lane_len + l->cursor;
+    uint64_t k = l->cursor + (uint64_t)j;
+    permute(l, k / l->n_windows);
+    return (uint64_t)l->perm[k % l->n_windows] * (uint64_t)l->T;
+}
+
+void loader_next(loader_t *l, int B, int32_t *inputs, int32_t *targets, int32_t *cats)
+{
+    int T = l->T;
     for (int b = 0; b < B; b++) {
-        uint64_t lane = (uint64_t)(l->first + l->next);
         size_t row = (size_t)b * T;
-        loader_window(l->shard, lane * l->lane_len + l->offset, T, inputs + row, targets + row, cats ? cats + row : NULL);
-        if (++l->next == l->count) {
-            l->next = 0;
-            l->offset += (uint64_t)T;
-            if (l->offset + (uint64_t)T + 1 > l->lane_len) l->offset = 0;
+        loader_window(l->shard, window_pos(l, l->first + l->next), T, inputs + row, targets + row, cats ? cats + row : NULL);
+        if (++l->next < l->count) continue;
+        l->next = 0;
+        if (l->order == LOADER_SHUFFLE) {
+            l->cursor += (uint64_t)l->G;
+        } else {
+            l->cursor += (uint64_t)T;
+            if (l->cursor + (uint64_t)T + 1 > l->lane_len) l->cursor = 0;
         }
     }
 }

@@ -209,7 +209,8 @@ float gpt_forward(gpt_t *m, const int32_t *inputs, const int32_t *targets, int B
 
 void gpt_zero_grad(gpt_t *m) { memset(m->grads, 0, m->n_params * sizeof *m->grads); }
 
-void gpt_backward(gpt_t *m, float loss_scale)
+/* With param_grads 0, the parameter gradients are neither computed nor touched. */
+static void backward(gpt_t *m, float loss_scale, int param_grads)
 {
     const kernels_ops_t *k = m->k;
     int B = m->b, T = m->t, C = m->d.C, NH = m->d.NH, V = m->d.V, L = m->d.L, N = B * T;
@@ -220,13 +221,14 @@ void gpt_backward(gpt_t *m, float loss_scale)
     k->crossentropy_backward(a->probs, m->targets, loss_scale / N, N, V);
     float *dlogits = a->probs;
     /* tied unembedding: the logits' weight gradient lands in wte */
-    k->matmul_backward(g->dln, m->g.wte, NULL, dlogits, a->lnf, m->p.wte, N, C, V);
+    const gpt_view_t *dp = param_grads ? &m->g : NULL;
+    k->matmul_backward(g->dln, dp ? dp->wte : NULL, NULL, dlogits, a->lnf, m->p.wte, N, C, V);
     float *dtop = g->dresid + L * NC;
     memset(dtop, 0, NC * sizeof *dtop);
-    k->layernorm_backward(dtop, m->g.lnfw, m->g.lnfb, g->dln, a->resid + L * NC, m->p.lnfw, a->lnf_mean,
+    k->layernorm_backward(dtop, dp ? dp->lnfw : NULL, dp ? dp->lnfb : NULL, g->dln, a->resid + L * NC, m->p.lnfw, a->lnf_mean,
                           a->lnf_rstd, N, C);
     for (int l = L - 1; l >= 0; l--) {
-        const gpt_block_t *w = &m->p.blocks[l], *dw = &m->g.blocks[l];
+        const gpt_block_t *w = &m->p.blocks[l], none = {0}, *dw = dp ? &dp->blocks[l] : &none;
         float *h = a->resid + l * NC, *mid = a->resid_mid + l * NC;
         float *dout = g->dresid + (l + 1) * NC, *dmid = g->dresid_mid + l * NC, *dh = g->dresid + l * NC;
         float *fch = a->fch + l * 4 * NC;
@@ -245,10 +247,14 @@ void gpt_backward(gpt_t *m, float loss_scale)
         memcpy(dh, dmid, NC * sizeof *dh);
         k->layernorm_backward(dh, dw->ln1w, dw->ln1b, g->dln, h, w->ln1w, a->ln1_mean + (size_t)l * N,
                               a->ln1_rstd + (size_t)l * N, N, C);
-        if (m->on_block_done) m->on_block_done(m->hook_ctx, l);
+        if (dp && m->on_block_done) m->on_block_done(m->hook_ctx, l);
     }
-    k->encoder_backward(m->g.wte, m->g.wpe, g->dresid, m->inputs, B, T, C);
+    if (dp) k->encoder_backward(m->g.wte, m->g.wpe, g->dresid, m->inputs, B, T, C);
 }
+
+void gpt_backward(gpt_t *m, float loss_scale) { backward(m, loss_scale, 1); }
+
+void gpt_backward_acts(gpt_t *m, float loss_scale) { backward(m, loss_scale, 0); }
 
 double gpt_flops_per_token(const gpt_dims_t *d, int T)
 {

@@ -123,6 +123,9 @@ float gpt_forward(gpt_t *m, const int32_t *inputs, const int32_t *targets, int B
 void gpt_zero_grad(gpt_t *m);
 /* Accumulates d(loss_scale * mean loss)/dparams into m->grads, for the last forward. */
 void gpt_backward(gpt_t *m, float loss_scale);
+/* The same backward for the activations' gradients only (m->ga): m->grads is not touched and no hook is
+ * called. What tracing needs, without disturbing a training step. */
+void gpt_backward_acts(gpt_t *m, float loss_scale);
 /* FLOPs of one forward+backward per token: 6 per matmul weight plus 12*L*T*C for attention (the usual
  * model-FLOPs count: full T x T scores, no credit for causality). */
 double gpt_flops_per_token(const gpt_dims_t *d, int T);

@@ -109,7 +109,7 @@ static void layernorm_backward(float *dinp, float *dw, float *db, const float *d
         }
         /* parameter gradients: column blocks, rows in order, so the sum is the same on any thread count */
 #pragma omp for schedule(static)
-        for (int c0 = 0; c0 < C; c0 += COL_BLOCK) {
+        for (int c0 = 0; c0 < (dw ? C : 0); c0 += COL_BLOCK) {
             int wd = C - c0 < COL_BLOCK ? C - c0 : COL_BLOCK;
             float aw[COL_BLOCK] = {0}, ab[COL_BLOCK] = {0};
             for (int n = 0; n < N; n++) {
@@ -149,6 +149,7 @@ static void matmul_backward(float *dinp, float *dw, float *dbias, const float *d
                             const float *w, int N, int C, int OC)
 {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C, 0.0f, dinp, C);
+    if (!dw) return;
     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw, C);
     if (dbias) kernels_colsum_add(dbias, dout, N, OC);
 }

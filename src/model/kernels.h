@@ -8,7 +8,8 @@
  * Sizes: B batch, T positions, C channels, NH heads, V vocabulary, N = B*T rows.
  * Conventions: a weight W of a linear layer is (OC, C) and out = inp W^T + bias. Backward functions
  * *overwrite* the input gradient (dinp) and *accumulate* into parameter gradients (dw, db), so gradient
- * accumulation over micro-batches needs no extra buffer. */
+ * accumulation over micro-batches needs no extra buffer. In matmul_backward and layernorm_backward, dw NULL
+ * (with db NULL) skips the parameter gradients: tracing needs only the gradients of the activations. */
 #ifndef IL_KERNELS_H
 #define IL_KERNELS_H
 

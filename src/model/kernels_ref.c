@@ -60,6 +60,7 @@ static void layernorm_backward(float *dinp, float *dw, float *db, const float *d
             double norm = (x[i] - mean[n]) * rstd[n];
             double dnorm = (double)w[i] * dy[i];
             dinp[(size_t)n * C + i] += (float)((dnorm - dnorm_mean - norm * dnorm_norm_mean) * rstd[n]);
+            if (!dw) continue;
             dw[i] += (float)(norm * dy[i]);
             db[i] += dy[i];
         }
@@ -87,7 +88,7 @@ static void matmul_backward(float *dinp, float *dw, float *dbias, const float *d
             for (int o = 0; o < OC; o++) s += (double)dout[(size_t)n * OC + o] * w[(size_t)o * C + i];
             dinp[(size_t)n * C + i] = (float)s;
         }
-    for (int o = 0; o < OC; o++) {
+    for (int o = 0; o < OC && dw; o++) {
         for (int i = 0; i < C; i++) {
             double s = 0;
             for (int n = 0; n < N; n++) s += (double)dout[(size_t)n * OC + o] * inp[(size_t)n * C + i];

@@ -97,7 +97,7 @@ static int write_state(const trainer_t *tr, const char *path)
              ckpt_add(&w, "world", &world, sizeof world) || ckpt_add(&w, "params", m->params, pbytes) ||
              ckpt_add(&w, "adam_m", tr->opt.m, pbytes) || ckpt_add(&w, "adam_v", tr->opt.v, pbytes) ||
              ckpt_add(&w, "adam_t", &tr->opt.t, sizeof tr->opt.t) || ckpt_add(&w, "rng", tr->rng.s, sizeof tr->rng.s) ||
-             ckpt_add(&w, "loader", &tr->loader.offset, sizeof tr->loader.offset);
+             ckpt_add(&w, "loader", &tr->loader.cursor, sizeof tr->loader.cursor);
         if (rc) ckpt_abort(&w);
         else rc = ckpt_commit(&w);
     }
@@ -220,6 +220,7 @@ static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
     const void *text;
     size_t text_len;
     config_t saved = tr->cfg;
+    config_mark_absent(&saved);
     if (read_model(r, &d, &data) || ckpt_view(r, "config", &text, &text_len)) return -1;
     FILE *f = fmemopen((void *)text, text_len, "r");
     CHECK(f, "fmemopen failed");
@@ -236,7 +237,7 @@ static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
            ckpt_get(r, "params", tr->model.params, pbytes) || ckpt_get(r, "adam_m", tr->opt.m, pbytes) ||
            ckpt_get(r, "adam_v", tr->opt.v, pbytes) || ckpt_get(r, "adam_t", &tr->opt.t, sizeof tr->opt.t) ||
            ckpt_get(r, "rng", tr->rng.s, sizeof tr->rng.s) ||
-           ckpt_get(r, "loader", &tr->loader.offset, sizeof tr->loader.offset);
+           ckpt_get(r, "loader", &tr->loader.cursor, sizeof tr->loader.cursor);
 }
 
 static int resume_rank0(trainer_t *tr, int *found, int *world)
@@ -266,7 +267,7 @@ int snapshot_resume(trainer_t *tr, int *found)
     if (dist_agree(tr->dist.rank == 0 ? resume_rank0(tr, found, &world) : 0)) return -1;
     CHECK_RC(MPI_Bcast(found, 1, MPI_INT, 0, MPI_COMM_WORLD), dist_strerror);
     if (!*found) return 0;
-    int64_t ints[4] = {tr->step, tr->opt.t, (int64_t)tr->loader.offset, world};
+    int64_t ints[4] = {tr->step, tr->opt.t, (int64_t)tr->loader.cursor, world};
     CHECK_RC(MPI_Bcast(ints, 4, MPI_INT64_T, 0, MPI_COMM_WORLD), dist_strerror);
     CHECK_RC(MPI_Bcast(tr->rng.s, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD), dist_strerror);
     float *bufs[3] = {tr->model.params, tr->opt.m, tr->opt.v};
@@ -275,7 +276,7 @@ int snapshot_resume(trainer_t *tr, int *found)
     tr->step = ints[0];
     tr->opt.t = ints[1];
     tr->saved_step = tr->step;
-    if (dist_agree(loader_restore(&tr->loader, (uint64_t)ints[2], tr->cfg.seq_len))) return -1;
+    if (dist_agree(loader_restore(&tr->loader, (uint64_t)ints[2]))) return -1;
     if (tr->dist.rank == 0 && ints[3] != tr->dist.size)
         runlog_printf(&tr->log, "checkpoint written by %lld ranks, continuing on %d: the global batch (%d) is the "
                                 "same, so it is the same experiment (sums may differ in the last bits)",

@@ -45,10 +45,10 @@ static int open_data(trainer_t *tr)
                        (unsigned long long)tr->val_shard.n_tokens, c->seq_len + 1);
     gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
     if (gpt_dims_check(&d)) return -1;
-    /* rank r owns the lanes [r G/P, (r+1) G/P) of the global batch G */
+    /* rank r owns the windows [r G/P, (r+1) G/P) of each step's global batch G */
     int per_rank = c->global_batch / tr->dist.size;
-    return loader_init(&tr->loader, &tr->train_shard, c->global_batch, tr->dist.rank * per_rank, per_rank,
-                       c->seq_len);
+    return loader_init(&tr->loader, &tr->train_shard, strcmp(c->train_order, "lanes") ? LOADER_SHUFFLE : LOADER_LANES,
+                       c->seed, c->global_batch, tr->dist.rank * per_rank, per_rank, c->seq_len);
 }
 
 /* Collective: the memory of the model, its optimizer and its activations must fit this rank's share of
@@ -81,6 +81,7 @@ static int open_run_dir(trainer_t *tr, int resume)
     if (rundir_lock(&tr->rundir, tr->dir)) return -1;
     if (existing) { /* even before its first checkpoint, a run is one experiment */
         config_t saved = tr->cfg;
+        config_mark_absent(&saved);
         if (config_load(&saved, path) || snapshot_same_experiment(&saved, &tr->cfg, path)) return -1;
     }
     snprintf(path, sizeof path, "%s/ckpt", tr->dir);
@@ -155,8 +156,9 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     if (resume && snapshot_resume(tr, &found)) return abandon(tr);
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
         return abandon(tr);
-    if (tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->dir, dist->rank, dist->size, tr->step, argc,
-                    argv))
+    /* the probe set comes from held-out text: the validation shard, or the training shard without one */
+    if (tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->has_val ? &tr->val_shard : &tr->train_shard,
+                    tr->has_val ? c->val_path : c->train_path, tr->dir, dist->rank, dist->size, tr->step, argc, argv))
         return abandon(tr);
     if (dist->rank == 0) {
         runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
@@ -179,6 +181,7 @@ void train_close(trainer_t *tr)
     gpt_destroy(&tr->model);
     adamw_destroy(&tr->opt);
     gsync_free(&tr->sync);
+    loader_free(&tr->loader);
     shard_free(&tr->train_shard);
     if (tr->has_val) shard_free(&tr->val_shard);
     free(tr->inputs);
@@ -194,18 +197,15 @@ float train_step(trainer_t *tr, double *grad_norm)
     gpt_t *m = &tr->model;
     int P = tr->dist.size;
     float loss_scale = 1.0f / (float)(tr->accum * P); /* the sum over ranks is then the global mean */
-    tr->traced = tracer_is_step(&tr->tracer, tr->step);
     gpt_zero_grad(m);
     double loss = 0;
     for (int a = 0; a < tr->accum; a++) {
-        loader_next(&tr->loader, c->micro_batch, c->seq_len, tr->inputs, tr->targets, NULL);
+        loader_next(&tr->loader, c->micro_batch, tr->inputs, tr->targets, NULL);
         loss += gpt_forward(m, tr->inputs, tr->targets, c->micro_batch, c->seq_len);
         if (P > 1 && a == tr->accum - 1) gsync_arm(&tr->sync, m);
         gpt_backward(m, loss_scale);
     }
     if (P > 1) gsync_finish(&tr->sync, m);
-    /* the last micro-batch's activations and their gradients are still in m */
-    if (tr->traced) tracer_capture(&tr->tracer, m, loss_scale);
     if (P > 1) {
         loss /= P;
         CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
@@ -296,13 +296,31 @@ static int stop_requested(void)
     return any;
 }
 
+/* Collective: the trace record of the current weights (step tr->step), when that step is traced. The
+ * training record rec describes the update that made them. Returns 0, or -1 with err_set() on a failed
+ * write. */
+static int trace_step(trainer_t *tr, twrite_rec_t rec)
+{
+    if (!tracer_is_step(&tr->tracer, tr->step)) return 0;
+    rec.step = tr->step;
+    rec.val_loss = tr->last_val_step == tr->step ? tr->last_val_loss : NAN;
+    return tracer_trace(&tr->tracer, &tr->model, &rec);
+}
+
 int train_run(trainer_t *tr)
 {
     const config_t *c = &tr->cfg;
     int root = tr->dist.rank == 0, do_val = tr->has_val && c->eval_interval > 0;
-    if (do_val && tr->step == 0) validate(tr);
     double tokens = (double)c->global_batch * c->seq_len;
     float loss = NAN;
+    /* the weights a launch starts from: step 0, or a checkpoint's step that a later launch re-traces (the
+     * segment rule keeps the later record), validated again so that its record is whole */
+    if (tr->step == 0 || tr->step < c->max_steps) {
+        if (do_val && (tr->step == 0 || tr->step % c->eval_interval == 0)) validate(tr);
+        if (dist_agree(trace_step(tr, (twrite_rec_t){.loss = NAN, .lr = NAN, .grad_norm = NAN, .tokens_per_s = NAN,
+                                                      .step_time = NAN})))
+            return TRAIN_FAILED;
+    }
     while (tr->step < c->max_steps) {
         if (stop_requested()) {
             if (tr->saved_step != tr->step && snapshot_save(tr)) return TRAIN_FAILED;
@@ -311,6 +329,7 @@ int train_run(trainer_t *tr)
             return TRAIN_PREEMPTED;
         }
         double t0 = now(), norm;
+        uint64_t epoch = loader_epoch(&tr->loader);
         loss = train_step(tr, &norm);
         double dt = now() - t0;
         if (!isfinite(loss) || !isfinite(norm)) {
@@ -320,20 +339,24 @@ int train_run(trainer_t *tr)
         }
         if (c->check_interval > 0 && tr->step % c->check_interval == 0 && check_replicas(tr)) return TRAIN_FAILED;
         int last = tr->step == c->max_steps;
+        if (root && loader_epoch(&tr->loader) != epoch) {
+            /* step k reads the windows [(k-1) G, k G) of the endless sequence of epochs */
+            uint64_t e = loader_epoch(&tr->loader), first = e * tr->loader.n_windows, G = (uint64_t)c->global_batch;
+            runlog_printf(&tr->log, "epoch %llu: a new permutation of the %llu windows, from window %llu of step %llu",
+                          (unsigned long long)e, (unsigned long long)tr->loader.n_windows,
+                          (unsigned long long)(first % G), (unsigned long long)(first / G + 1));
+        }
         float lr = optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
         if (root) {
             runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
             runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
         }
-        int io = 0; /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
-        if (tr->traced) { /* the record of update tr->step - 1, whose forward ran on the weights validated last */
-            int64_t s = tr->step - 1;
-            twrite_rec_t rec = {s, loss, lr, norm, tokens / dt, dt, tr->last_val_step == s ? tr->last_val_loss : NAN};
-            io = tracer_write(&tr->tracer, &rec);
-        }
+        if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
+        /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
+        int io = trace_step(tr, (twrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
+                                               .step_time = dt});
         if (root && !io) io = runlog_status(&tr->log);
         if (dist_agree(io)) return TRAIN_FAILED;
-        if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
         if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last)
             if (snapshot_save(tr)) return TRAIN_FAILED;
     }

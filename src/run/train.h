@@ -37,7 +37,6 @@ typedef struct {
     runlog_t log;            /* rank 0 only */
     rundir_t rundir;         /* rank 0 only: the lock on the run directory */
     tracer_t tracer;
-    int traced;              /* the last train_step captured a trace record */
     double last_val_loss;
     int64_t last_val_step;   /* step at which last_val_loss was measured; -1: none yet */
 } trainer_t;

@@ -17,6 +17,8 @@
 #include "model/gpt.h"
 #include "model/adamw.h"
 #include "model/optim.h"
+#include "data/shard.h"
+#include "trace/probe.h"
 #include "trace/tracer.h"
 
 static double now(void)
@@ -233,45 +235,80 @@ static void bench_scaling(const bench_cfg_t *bc, int steps, const dist_t *d)
 
 /* ---- tracing: the cost of a trace step against an ordinary one, and the trace file's size ---- */
 
+/* A probe shard of random tokens in 15 genres of equal length, as the validation split of the Brown Corpus
+ * has. */
+static void probe_shard(shard_t *s, int V, uint64_t n)
+{
+    enum { GENRES = 15 };
+    memset(s, 0, sizeof *s);
+    s->vocab_size = (uint32_t)V, s->n_tokens = n, s->n_docs = GENRES, s->n_cats = GENRES;
+    s->tokens = err_calloc(n, sizeof *s->tokens);
+    s->docs = err_calloc(GENRES, sizeof *s->docs);
+    s->cats = err_calloc(GENRES, sizeof *s->cats);
+    rng_t g;
+    rng_seed(&g, 7);
+    for (uint64_t i = 0; i < n; i++) s->tokens[i] = (uint16_t)(rng_u64(&g) % (uint64_t)V);
+    for (uint32_t c = 0; c < GENRES; c++) {
+        s->docs[c] = (shard_doc_t){c * (n / GENRES), c + 1 < GENRES ? n / GENRES : n - c * (n / GENRES), c};
+        snprintf(s->cats[c], SHARD_CAT_LEN, "genre%02u", c);
+    }
+}
+
 static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
 {
     bench_run_t r;
     run_create(&r, bc, &kernels_fast);
     config_t cfg;
     config_defaults(&cfg);
+    shard_t shard;
+    probe_shard(&shard, bc->d.V, 400000);
+    probe_t probe;
+    CHECK(probe_select(&probe, &shard, cfg.trace_probe_windows, cfg.trace_probe_groups, 1, 0, 1, r.T) == 0, "%s",
+          err_msg());
     signals_opts_t opt = {cfg.trace_lens, cfg.trace_local, cfg.trace_lens_stride, cfg.trace_n_sv};
+    signals_share_t share = {probe.n_slots, probe.n_genre, (int)probe.n * r.T};
     signals_t sig;
-    signals_create(&sig, &r.m.d, r.B, NULL, &opt);
+    signals_create(&sig, &r.m.d, r.B, NULL, &opt, &share);
+    signals_count(&sig, probe.inputs, probe.cats, probe.n);
     spectrum_method_t methods[2] = {SPECTRUM_SCALAPACK, SPECTRUM_GRAM};
     spectrum_t sp[2];
-    for (int k = 0; k < 2; k++) spectrum_create(&sp[k], MPI_COMM_WORLD, bc->d.C, r.B * r.T, cfg.trace_n_sv, methods[k]);
+    for (int k = 0; k < 2; k++) spectrum_create(&sp[k], MPI_COMM_WORLD, bc->d.C, share.rows, cfg.trace_n_sv, methods[k]);
     int reps = steps < 5 ? steps : 5;
-    double *t = err_calloc((size_t)steps, sizeof *t), sig_t[5], spec_t[2][5];
+    double *t = err_calloc((size_t)steps, sizeof *t), sig_t[5], rho_t[5], spec_t[2][5];
     for (int s = -2; s < steps; s++) {
         double t0 = now();
         run_step(&r, NULL, 1.0f);
         if (s >= 0) t[s] = now() - t0;
     }
     for (int i = 0; i < reps; i++) {
-        run_step(&r, NULL, 1.0f);
         double t0 = now();
-        signals_compute(&sig, &r.m, 1.0f);
+        tracer_measure(&probe, &sig, NULL, MPI_COMM_WORLD, &r.m);
         sig_t[i] = now() - t0;
+        t0 = now(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
+        signals_freq_rho(&sig, MPI_COMM_WORLD, probe.slot_group, probe.groups);
+        rho_t[i] = now() - t0;
         for (int k = 0; k < 2; k++) {
             t0 = now();
-            signals_spectrum(&sig, &sp[k], &r.m);
+            signals_spectrum(&sig, &sp[k]);
             spec_t[k][i] = now() - t0;
         }
     }
-    double step = median(t, steps), s18 = median(sig_t, reps);
+    double step = median(t, steps), s18 = median(sig_t, reps), rho = median(rho_t, reps);
     printf("tracing, config %s (V=%d T=%d L=%d NH=%d C=%d B=%d), threads %d; median of %d steps and %d trace "
-           "steps:\n", bc->name, bc->d.V, r.T, bc->d.L, bc->d.NH, bc->d.C, r.B, omp_get_max_threads(), steps, reps);
-    printf("  ordinary step %.1f ms (the reference); S1-S8 with logit lens and S3b %.1f ms\n", step * 1e3, s18 * 1e3);
+           "steps; probe set of %d windows (%d tokens) in %d groups:\n", bc->name, bc->d.V, r.T, bc->d.L, bc->d.NH,
+           bc->d.C, r.B, omp_get_max_threads(), steps, reps, cfg.trace_probe_windows, share.rows,
+           cfg.trace_probe_groups);
+    /* P ranks of this batch each trace W/P windows: the probe pass shrinks P-fold; H4's gather to rank 0
+     * and S9 are counted whole (S9's share of the rows shrinks too, its final decomposition does not) */
+    int P = cfg.trace_probe_windows / r.B;
+    printf("  ordinary step of %d sequences %.1f ms (the reference); S1-S8, H4 and the logit lens with S3b over the "
+           "probe set %.1f ms, of which H4's rank correlations %.1f ms\n", r.B, step * 1e3, s18 * 1e3, rho * 1e3);
     for (int k = 0; k < 2; k++) {
-        double extra = s18 + median(spec_t[k], reps);
-        printf("  S9 by %-9s %.1f ms: a trace step costs %.1f ms = %.2f ordinary steps; at trace.interval=%d "
-               "that is %.2f%% of training time\n", k ? "Gram" : "ScaLAPACK", median(spec_t[k], reps) * 1e3,
-               extra * 1e3, extra / step, interval, 100 * extra / (interval * step));
+        double spec = median(spec_t[k], reps), extra = s18 + spec, shared = (s18 - rho) / P + rho + spec;
+        printf("  S9 by %-9s %.1f ms: a trace step costs %.1f ms = %.2f ordinary steps; at trace.interval=%d that is "
+               "%.2f%% of training time on one rank of batch %d, %.2f%% on %d such ranks (global batch %d)\n",
+               k ? "Gram" : "ScaLAPACK", spec * 1e3, extra * 1e3, extra / step, interval,
+               100 * extra / (interval * step), r.B, 100 * shared / (interval * step), P, P * r.B);
     }
     /* size: a file with a few records, extrapolated to the records of 1,000 steps */
     char dir[] = "/tmp/il-bench-trace-XXXXXX";
@@ -279,13 +316,13 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     cfg.vocab_size = bc->d.V;
     char *text = config_string(&cfg);
     twrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
-                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = "il-bench"};
+                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = "il-bench",
+                          .probe_path = "synthetic"};
     tracer_params(meta.param, &cfg, &r.m.d, 1);
     twrite_t tf;
-    CHECK(twrite_open(&tf, &meta, &sig) == 0, "%s", err_msg());
+    CHECK(twrite_open(&tf, &meta, &sig, &probe) == 0, "%s", err_msg());
     free(text);
     twrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
-    CHECK(twrite_sync(&tf) == 0, "%s", err_msg());
     char path[4200];
     snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", dir);
     struct stat st0, st1;
@@ -301,13 +338,15 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     double per_record = (st1.st_size - st0.st_size) / 20.0;
     for (int log_spaced = 0; log_spaced < 2; log_spaced++) {
         int n = 0;
-        for (int s = 0; s < 1000; s++) n += tracer_due(s, 1000, interval, log_spaced);
+        for (int s = 0; s <= 1000; s++) n += tracer_due(s, 1000, interval, log_spaced);
         printf("  trace file per rank, 1,000 steps at trace.interval=%d%s: %d records x %.1f KB + %.1f KB header = "
                "%.2f MB\n", interval, log_spaced ? " with log spacing" : "", n, per_record / 1e3, st0.st_size / 1e3,
                (n * per_record + st0.st_size) / 1e6);
     }
     for (int k = 0; k < 2; k++) spectrum_destroy(&sp[k]);
     signals_destroy(&sig);
+    probe_free(&probe);
+    shard_free(&shard);
     free(t);
     run_destroy(&r);
 }

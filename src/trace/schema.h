@@ -12,123 +12,169 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { TRACE_SCHEMA_VERSION = 2 };
+enum { TRACE_SCHEMA_VERSION = 3 };
 
-/* Dimensions: name, and the long_name of its coordinate variable. */
+/* Dimensions: name, and the long_name of its coordinate variable. `group`, `genre` and `window` are this
+ * rank's share of the probe set (tracer.h): the groups it traces, the genres of the probe shard, its
+ * windows. */
 #define TRACE_DIMS(X)                                                                                              \
-    X(TD_STEP, "step", "optimizer updates applied to the weights of the traced forward/backward")                 \
+    X(TD_STEP, "step", "optimizer updates applied to the traced weights (0: the initialisation)")                 \
     X(TD_DEPTH, "depth", "residual-stream depth l: h^l enters block l, h^L leaves the last")                       \
     X(TD_LAYER, "layer", "block index l")                                                                          \
     X(TD_POS, "position", "token position t in the sequence")                                                     \
     X(TD_BUCKET, "bucket",                                                                                         \
       "smallest training-set count of the token ids in the frequency bucket (bucket k >= 1: [2^k, 2^(k+1)))")     \
-    X(TD_SV, "sv", "rank of the singular value, 0 the largest")
+    X(TD_SV, "sv", "rank of the singular value, 0 the largest")                                                    \
+    X(TD_GROUP, "group", "probe group: window w of the probe set belongs to group w mod probe_groups")            \
+    X(TD_GENRE, "genre", "category of the probe shard's documents (genre_name)")                                  \
+    X(TD_WINDOW, "window", "index of the probe window in the run's probe set")
 
 #define TRACE_DIM_ENUM(id, name, long_name) id,
 enum { TRACE_DIMS(TRACE_DIM_ENUM) TD_N, TD_NONE = -1 };
 #undef TRACE_DIM_ENUM
 
-/* The one fixed variable besides the coordinates and the parameters: the ids in each frequency bucket. */
-#define TRACE_BUCKET_IDS "bucket_ids"
-#define TRACE_BUCKET_IDS_LONG_NAME "vocabulary ids in the frequency bucket"
-
 /* Shapes of record variables: the dimensions after `step`. */
 #define TRACE_SHAPES(X)                                                                                            \
-    X(SH_STEP, TD_NONE, TD_NONE)                                                                                   \
-    X(SH_DEPTH, TD_DEPTH, TD_NONE)                                                                                 \
-    X(SH_LAYER, TD_LAYER, TD_NONE)                                                                                 \
-    X(SH_POS, TD_POS, TD_NONE)                                                                                     \
-    X(SH_BUCKET, TD_BUCKET, TD_NONE)                                                                               \
-    X(SH_DEPTH_POS, TD_DEPTH, TD_POS)                                                                              \
-    X(SH_LAYER_POS, TD_LAYER, TD_POS)                                                                              \
-    X(SH_DEPTH_BUCKET, TD_DEPTH, TD_BUCKET)                                                                        \
-    X(SH_DEPTH_SV, TD_DEPTH, TD_SV)
+    X(SH_STEP, TD_NONE, TD_NONE, TD_NONE)                                                                          \
+    X(SH_DEPTH, TD_DEPTH, TD_NONE, TD_NONE)                                                                        \
+    X(SH_LAYER, TD_LAYER, TD_NONE, TD_NONE)                                                                        \
+    X(SH_LAYER_POS, TD_LAYER, TD_POS, TD_NONE)                                                                     \
+    X(SH_DEPTH_BUCKET, TD_DEPTH, TD_BUCKET, TD_NONE)                                                               \
+    X(SH_DEPTH_SV, TD_DEPTH, TD_SV, TD_NONE)                                                                       \
+    X(SH_GROUP_DEPTH_POS, TD_GROUP, TD_DEPTH, TD_POS)                                                              \
+    X(SH_GROUP_DEPTH, TD_GROUP, TD_DEPTH, TD_NONE)                                                                 \
+    X(SH_GROUP_LAYER, TD_GROUP, TD_LAYER, TD_NONE)                                                                 \
+    X(SH_GROUP_POS, TD_GROUP, TD_POS, TD_NONE)                                                                     \
+    X(SH_GENRE_DEPTH, TD_GENRE, TD_DEPTH, TD_NONE)                                                                 \
+    X(SH_GENRE_LAYER, TD_GENRE, TD_LAYER, TD_NONE)
 
-#define TRACE_SHAPE_ENUM(id, d1, d2) id,
+#define TRACE_SHAPE_ENUM(id, d1, d2, d3) id,
 typedef enum { TRACE_SHAPES(TRACE_SHAPE_ENUM) SH_N } trace_shape_t;
 #undef TRACE_SHAPE_ENUM
 
-/* How il-aggregate merges one step's values of several ranks: W_GLOBAL, the same on every rank (any one);
- * W_BATCH, a mean over sequences (weighted by `batch`); W_TOKENS, a mean over tokens (by `batch` * T);
- * W_BUCKET, a mean over the tokens of a frequency bucket (by `bucket_tokens`); W_NONE, not merged. */
-typedef enum { W_NONE, W_GLOBAL, W_BATCH, W_TOKENS, W_BUCKET } trace_weight_t;
+/* How il-aggregate merges one step's values of several ranks:
+ *   W_GLOBAL  the same on every rank (any one);
+ *   W_WINDOWS a mean over the rank's probe windows (weighted by `windows`);
+ *   W_BUCKET  a mean over the tokens of a frequency bucket (by `bucket_tokens`);
+ *   W_GENRE   a mean over the tokens of a genre (by `genre_tokens`);
+ *   W_GROUP   per probe group: the ranks' groups are disjoint, so they are gathered by `group`, and a run
+ *             value is their mean weighted by `group_windows` (the groups are what intervals rest on);
+ *   W_NONE    not read by il-aggregate. */
+typedef enum { W_NONE, W_GLOBAL, W_WINDOWS, W_BUCKET, W_GENRE, W_GROUP } trace_weight_t;
 
-/* What summary.nc keeps of a merged variable: nothing, the curve as merged, or its mean over positions. */
-typedef enum { SUM_NONE, SUM_CURVE, SUM_POS_MEAN } trace_summary_t;
+/* Whether summary.nc keeps a merged variable: its run value (for W_GROUP, the mean over groups). */
+typedef enum { SUM_NONE, SUM_CURVE } trace_summary_t;
 
 /* Record variables, in file order: TRACE_VAR(id, name, type, shape, units, merge weight, summary.nc,
  * finite, source, long_name). finite 1: a file written by the trainer has a finite value in every record
- * (the reader refuses one that has not). The source says which field of the writer's inputs holds the values (twrite.c):
- * REC(f) a double of the training record, SIG(f) a double array of signals_t, SIG_I64(f) an int64 array,
- * WNORM(g) a weight-norm group, STEP, TIME, TOKENS, BATCH. A variable il-aggregate reads is one with a
- * merge weight. */
+ * (the reader refuses one that has not). The source says which field of the writer's inputs holds the
+ * values (twrite.c): REC(f) a double of the training record, SIG(f) a double array of signals_t, WNORM(g)
+ * a weight-norm group, STEP, TIME. A variable il-aggregate reads is one with a merge weight. Signals are
+ * measured on the probe set with the weights after `step` updates (docs/trace-schema.md). */
 #define TRACE_VARS(X)                                                                                              \
-    X(TV_STEP, "step", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, STEP,                                             \
-      "optimizer updates applied to the weights of the traced forward/backward")                                  \
-    X(TV_TIME, "time", NC_DOUBLE, SH_STEP, "seconds since 1970-01-01 00:00:00 UTC", W_NONE, SUM_NONE, 0, TIME,         \
+    X(TV_STEP, "step", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, STEP,                                          \
+      "optimizer updates applied to the traced weights (0: the initialisation)")                                  \
+    X(TV_TIME, "time", NC_DOUBLE, SH_STEP, "seconds since 1970-01-01 00:00:00 UTC", W_NONE, SUM_NONE, 0, TIME,     \
       "wall-clock time the record was written")                                                                   \
-    X(TV_LOSS, "loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, 1, REC(loss),                                     \
-      "training loss of the update, mean over the global batch (nats)")                                           \
-    X(TV_VAL_LOSS, "val_loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, 0, REC(val_loss),                         \
+    X(TV_LOSS, "loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, 0, REC(loss),                                 \
+      "training loss of update `step` over its global batch (nats); NaN at step 0")                               \
+    X(TV_VAL_LOSS, "val_loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, 0, REC(val_loss),                     \
       "validation loss of the same weights (nats), NaN when not evaluated at this step")                          \
-    X(TV_LR_SCHEDULE, "lr_schedule", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, REC(lr),                    \
-      "learning rate of the update, as the schedule set it")              \
-    X(TV_GRAD_NORM, "grad_norm", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, REC(grad_norm),                         \
-      "global gradient L2 norm before clipping")                                                                  \
-    X(TV_TOKENS_PER_S, "tokens_per_s", NC_DOUBLE, SH_STEP, "s-1", W_GLOBAL, SUM_CURVE, 0, REC(tokens_per_s),           \
-      "global training throughput in tokens per second")                                                          \
-    X(TV_STEP_TIME, "step_time", NC_DOUBLE, SH_STEP, "s", W_NONE, SUM_NONE, 0, REC(step_time),                         \
-      "wall-clock time of the optimizer step")                                                                    \
-    X(TV_WNORM_EMBED, "wnorm_embed", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_EMBED),         \
+    X(TV_LR_SCHEDULE, "lr_schedule", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, REC(lr),                        \
+      "learning rate of update `step`, as the schedule set it")                                                   \
+    X(TV_GRAD_NORM, "grad_norm", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, REC(grad_norm),                     \
+      "global gradient L2 norm of update `step` before clipping")                                                 \
+    X(TV_TOKENS_PER_S, "tokens_per_s", NC_DOUBLE, SH_STEP, "s-1", W_GLOBAL, SUM_CURVE, 0, REC(tokens_per_s),       \
+      "global training throughput of update `step` in tokens per second")                                         \
+    X(TV_STEP_TIME, "step_time", NC_DOUBLE, SH_STEP, "s", W_NONE, SUM_NONE, 0, REC(step_time),                     \
+      "wall-clock time of update `step`")                                                                         \
+    X(TV_WNORM_EMBED, "wnorm_embed", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_EMBED),     \
       "L2 norm of the embedding parameters (wte, wpe)")                                                           \
-    X(TV_WNORM_ATTN, "wnorm_attn", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_ATTN),            \
+    X(TV_WNORM_ATTN, "wnorm_attn", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_ATTN),        \
       "L2 norm of the attention parameters (qkv and projection weights and biases)")                              \
-    X(TV_WNORM_MLP, "wnorm_mlp", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_MLP),               \
+    X(TV_WNORM_MLP, "wnorm_mlp", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_MLP),           \
       "L2 norm of the MLP parameters (fc and fcproj weights and biases)")                                         \
-    X(TV_WNORM_LN, "wnorm_ln", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_LN),                  \
+    X(TV_WNORM_LN, "wnorm_ln", NC_DOUBLE, SH_STEP, "1", W_NONE, SUM_NONE, 0, WNORM(SIGNALS_GROUP_LN),              \
       "L2 norm of the LayerNorm gains and biases (ln1, ln2, lnf)")                                                \
-    X(TV_TOKENS, "tokens", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, TOKENS,                                       \
-      "tokens in this rank's traced micro-batch (merge weight)")                                                  \
-    X(TV_BATCH, "batch", NC_INT, SH_STEP, "1", W_NONE, SUM_NONE, 0, BATCH,                                            \
-      "sequences in this rank's traced micro-batch (merge weight)")                                               \
-    X(TV_NORM, "norm", NC_FLOAT, SH_DEPTH_POS, "1", W_BATCH, SUM_CURVE, 1, SIG(norm),                                 \
-      "S1 mean over sequences of |h^l_t|")                                                                        \
-    X(TV_UPDATE, "update", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update),                             \
-      "S2 mean |h^(l+1)_t - h^l_t|")                                                                              \
-    X(TV_UPDATE_ATTN, "update_attn", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update_attn),              \
+    X(TV_NORM, "norm", NC_FLOAT, SH_GROUP_DEPTH_POS, "1", W_GROUP, SUM_CURVE, 1, SIG(norm),                        \
+      "S1 mean over the group's windows of |h^l_t|")                                                              \
+    X(TV_UPDATE, "update", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update),                          \
+      "S2 mean over this rank's windows of |h^(l+1)_t - h^l_t|")                                                  \
+    X(TV_UPDATE_ATTN, "update_attn", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update_attn),           \
       "S2 mean |a^l_t - h^l_t|, attention half of the block")                                                     \
-    X(TV_UPDATE_MLP, "update_mlp", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update_mlp),                 \
+    X(TV_UPDATE_MLP, "update_mlp", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(update_mlp),              \
       "S2 mean |h^(l+1)_t - a^l_t|, MLP half of the block")                                                       \
-    X(TV_COS, "cos", NC_FLOAT, SH_LAYER_POS, "1", W_BATCH, SUM_POS_MEAN, 0, SIG(cos),                                 \
-      "S3 mean cosine of the block step with -dL/dh^l (global descent)")                                          \
-    X(TV_COS_ATTN, "cos_attn", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_attn),                       \
-      "S3 mean cosine of the attention step a^l - h^l with -dL/dh^l")                                             \
-    X(TV_COS_MLP, "cos_mlp", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_mlp),                          \
-      "S3 mean cosine of the MLP step h^(l+1) - a^l with -dL/da^l")                                               \
-    X(TV_COS_LOCAL, "cos_local", NC_FLOAT, SH_LAYER_POS, "1", W_BATCH, SUM_POS_MEAN, 0, SIG(cos_local),               \
-      "S3b mean cosine of the block step with minus the gradient of the token's own logit-lens loss")             \
-    X(TV_ETA, "eta", NC_FLOAT, SH_LAYER, "1", W_TOKENS, SUM_CURVE, 0, SIG(eta),                                       \
-      "S4 implied inner step -sum<D,g>/sum|g|^2 of the block")                                                    \
-    X(TV_ETA_ATTN, "eta_attn", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, 0, SIG(eta_attn),                           \
+    X(TV_COS, "cos", NC_FLOAT, SH_GROUP_LAYER, "1", W_GROUP, SUM_CURVE, 0, SIG(cos),                               \
+      "S3 mean over the group's windows and positions of the cosine of the block step with -dL/dh^l")              \
+    X(TV_COS_LOCAL, "cos_local", NC_FLOAT, SH_GROUP_LAYER, "1", W_GROUP, SUM_CURVE, 0, SIG(cos_local),             \
+      "S3b mean over the group's windows and lens positions of the cosine of the block step with minus the "     \
+      "gradient of the token's own logit-lens loss")                                                              \
+    X(TV_COS_POS, "cos_pos", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_pos),                       \
+      "S3 per position, mean over this rank's windows")                                                           \
+    X(TV_COS_ATTN_POS, "cos_attn_pos", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_attn_pos),        \
+      "S3 of the attention step a^l - h^l with -dL/dh^l, per position, mean over this rank's windows")            \
+    X(TV_COS_MLP_POS, "cos_mlp_pos", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_mlp_pos),           \
+      "S3 of the MLP step h^(l+1) - a^l with -dL/da^l, per position, mean over this rank's windows")              \
+    X(TV_COS_LOCAL_POS, "cos_local_pos", NC_FLOAT, SH_LAYER_POS, "1", W_NONE, SUM_NONE, 0, SIG(cos_local_pos),     \
+      "S3b per position, mean over this rank's windows (NaN at positions the lens skips)")                        \
+    X(TV_ETA, "eta", NC_FLOAT, SH_LAYER, "1", W_WINDOWS, SUM_CURVE, 0, SIG(eta),                                   \
+      "S4 implied inner step -sum<D,g>/sum|g|^2 of the block over this rank's windows")                           \
+    X(TV_ETA_ATTN, "eta_attn", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, 0, SIG(eta_attn),                        \
       "S4 implied inner step of the attention half")                                                              \
-    X(TV_ETA_MLP, "eta_mlp", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, 0, SIG(eta_mlp),                              \
+    X(TV_ETA_MLP, "eta_mlp", NC_FLOAT, SH_LAYER, "1", W_NONE, SUM_NONE, 0, SIG(eta_mlp),                           \
       "S4 implied inner step of the MLP half")                                                                    \
-    X(TV_LENS, "lens", NC_FLOAT, SH_DEPTH, "1", W_TOKENS, SUM_CURVE, 0, SIG(lens), "S5 logit-lens loss at depth l (nats)") \
-    X(TV_NORM_BUCKET, "norm_bucket", NC_FLOAT, SH_DEPTH_BUCKET, "1", W_BUCKET, SUM_NONE, 0, SIG(norm_bucket),         \
-      "S6 mean |h^l| over tokens whose input id is in the frequency bucket")                                      \
-    X(TV_BUCKET_TOKENS, "bucket_tokens", NC_INT64, SH_BUCKET, "1", W_NONE, SUM_NONE, 0, SIG_I64(bucket_tokens),        \
-      "tokens of the traced micro-batch in each frequency bucket (merge weight of S6)")                           \
-    X(TV_GRAD0, "grad0", NC_FLOAT, SH_POS, "1", W_BATCH, SUM_CURVE, 1, SIG(grad0), "S7 mean over sequences of |dL/dh^0_t|") \
-    X(TV_SINK, "sink", NC_FLOAT, SH_LAYER, "1", W_BATCH, SUM_CURVE, 0, SIG(sink),                                     \
-      "S8 mean attention probability on position 0, over heads and queries t >= 1")                               \
-    X(TV_SINGULAR_VALUE, "singular_value", NC_DOUBLE, SH_DEPTH_SV, "1", W_NONE, SUM_NONE, 0, SIG(sv),                 \
-      "S9 largest singular values of the centred global-batch matrix of h^l (same on every rank)")                \
-    X(TV_ERANK, "erank", NC_DOUBLE, SH_DEPTH, "1", W_GLOBAL, SUM_CURVE, 0, SIG(erank),                                \
-      "S9 effective rank exp(H(s^2/sum s^2)) of the centred global-batch matrix of h^l")
+    X(TV_LENS, "lens", NC_FLOAT, SH_GROUP_DEPTH, "1", W_GROUP, SUM_CURVE, 0, SIG(lens),                            \
+      "S5 logit-lens loss at depth l over the group's lens tokens (nats); lens[L] is the probe loss")             \
+    X(TV_LENS_GENRE, "lens_genre", NC_FLOAT, SH_GENRE_DEPTH, "1", W_GENRE, SUM_NONE, 0, SIG(lens_genre),           \
+      "S5 logit-lens loss at depth l over this rank's lens tokens of the genre (nats)")                           \
+    X(TV_COS_LOCAL_GENRE, "cos_local_genre", NC_FLOAT, SH_GENRE_LAYER, "1", W_GENRE, SUM_NONE, 0,                  \
+      SIG(cos_local_genre), "S3b mean over this rank's lens tokens of the genre")                                 \
+    X(TV_NORM_BUCKET, "norm_bucket", NC_FLOAT, SH_DEPTH_BUCKET, "1", W_BUCKET, SUM_NONE, 0, SIG(norm_bucket),      \
+      "S6 mean |h^l| over this rank's probe tokens whose input id is in the frequency bucket")                    \
+    X(TV_RHO_FREQ, "rho_freq", NC_DOUBLE, SH_DEPTH, "1", W_GLOBAL, SUM_CURVE, 0, SIG(rho_freq),                    \
+      "H4 Spearman rho(log training count of the input token, |h^l_t|) over every probe token of the run")        \
+    X(TV_RHO_FREQ_JK, "rho_freq_jk", NC_DOUBLE, SH_GROUP_DEPTH, "1", W_GROUP, SUM_NONE, 0, SIG(rho_freq_jk),        \
+      "rho_freq over the probe tokens outside the group (jackknife replicate)")                                   \
+    X(TV_GRAD0, "grad0", NC_FLOAT, SH_GROUP_POS, "1", W_GROUP, SUM_CURVE, 1, SIG(grad0),                           \
+      "S7 mean over the group's windows of |dL_w/dh^0_t|, L_w the window's mean loss")                            \
+    X(TV_SINK, "sink", NC_FLOAT, SH_LAYER, "1", W_WINDOWS, SUM_CURVE, 0, SIG(sink),                                \
+      "S8 mean attention probability on position 0, over heads, queries t >= 1 and this rank's windows")          \
+    X(TV_SINGULAR_VALUE, "singular_value", NC_DOUBLE, SH_DEPTH_SV, "1", W_NONE, SUM_NONE, 0, SIG(sv),              \
+      "S9 largest singular values of the centred matrix of h^l over every probe token (same on every rank)")      \
+    X(TV_ERANK, "erank", NC_DOUBLE, SH_DEPTH, "1", W_GLOBAL, SUM_CURVE, 0, SIG(erank),                             \
+      "S9 effective rank exp(H(s^2/sum s^2)) of the centred matrix of h^l over every probe token")
 
 #define TRACE_VAR_ENUM(id, name, type, shape, units, weight, summary, finite, src, long_name) id,
 enum { TRACE_VARS(TRACE_VAR_ENUM) TV_N };
 #undef TRACE_VAR_ENUM
+
+/* Fixed variables besides the coordinates of `depth`, `layer`, `position`, `sv` and `genre` (indices) and
+ * the parameters: TRACE_FIXED(id, name, type, dimension, long_name, source). The source (twrite.c) is a
+ * field of the probe set (PROBE) or of the signals (SIG). What the run's probe set is, and the merge
+ * weights: it never changes during a run, so neither do they. */
+#define TRACE_FIXED(X)                                                                                             \
+    X(TF_BUCKET, "bucket", NC_INT64, TD_BUCKET, NULL, SIG(bucket_lo))                                              \
+    X(TF_BUCKET_IDS, "bucket_ids", NC_INT64, TD_BUCKET, "vocabulary ids in the frequency bucket", SIG(bucket_ids)) \
+    X(TF_BUCKET_TOKENS, "bucket_tokens", NC_INT64, TD_BUCKET,                                                      \
+      "this rank's probe tokens in each frequency bucket (merge weight of norm_bucket)", SIG(bucket_tokens))      \
+    X(TF_GROUP, "group", NC_INT64, TD_GROUP, NULL, PROBE(slot_group))                                              \
+    X(TF_GROUP_WINDOWS, "group_windows", NC_INT64, TD_GROUP, "probe windows in the group (merge weight)",          \
+      PROBE(slot_windows))                                                                                        \
+    X(TF_GENRE_TOKENS, "genre_tokens", NC_INT64, TD_GENRE,                                                         \
+      "this rank's lens tokens of the genre (merge weight of the per-genre signals)", SIG(genre_tokens))          \
+    X(TF_WINDOW, "window", NC_INT64, TD_WINDOW, NULL, PROBE(index))                                                \
+    X(TF_WINDOW_OFFSET, "window_offset", NC_INT64, TD_WINDOW,                                                      \
+      "token offset of the window in the probe shard: inputs are tokens [offset, offset+T)", PROBE(offset))       \
+    X(TF_WINDOW_GENRE, "window_genre", NC_INT64, TD_WINDOW, "genre of the window's document", PROBE(genre))        \
+    X(TF_WINDOW_GROUP, "window_group", NC_INT64, TD_WINDOW, "probe group of the window", PROBE(group))             \
+    X(TF_WINDOWS, "windows", NC_INT64, TD_NONE, "probe windows this rank traces (merge weight)", PROBE(n))
+
+#define TRACE_FIXED_ENUM(id, name, type, dim, long_name, src) id,
+enum { TRACE_FIXED(TRACE_FIXED_ENUM) TF_N };
+#undef TRACE_FIXED_ENUM
+
+/* The string variable naming the genres. */
+#define TRACE_GENRE_NAME "genre_name"
 
 /* Sweep parameters, scalar variables of every file so that files stack along a run dimension:
  * TRACE_PARAM(id, name, type, long_name, value). The value is an expression over the run's config c
@@ -150,7 +196,9 @@ enum { TRACE_VARS(TRACE_VAR_ENUM) TV_N };
     X(TP_LR, "lr", NC_DOUBLE, "peak learning rate (optim.lr)", c->lr)                                              \
     X(TP_MIN_LR, "min_lr", NC_DOUBLE, "floor of the cosine learning-rate decay", c->min_lr)                        \
     X(TP_WEIGHT_DECAY, "weight_decay", NC_DOUBLE, "AdamW weight decay", c->weight_decay)                           \
-    X(TP_GRAD_CLIP, "grad_clip", NC_DOUBLE, "global gradient-norm clip threshold (0: none)", c->grad_clip)
+    X(TP_GRAD_CLIP, "grad_clip", NC_DOUBLE, "global gradient-norm clip threshold (0: none)", c->grad_clip)        \
+    X(TP_PROBE_WINDOWS, "probe_windows", NC_INT64, "windows in the probe set of the run", c->trace_probe_windows)   \
+    X(TP_PROBE_GROUPS, "probe_groups", NC_INT64, "groups the probe set is dealt into", c->trace_probe_groups)
 
 #define TRACE_PARAM_ENUM(id, name, type, long_name, value) id,
 enum { TRACE_PARAMS(TRACE_PARAM_ENUM) TP_N };
@@ -170,6 +218,13 @@ typedef struct {
 
 typedef struct {
     const char *name;
+    nc_type type;
+    int dim;               /* TD_NONE for a scalar */
+    const char *long_name; /* NULL for a coordinate: its dimension's long_name */
+} trace_fixed_t;
+
+typedef struct {
+    const char *name;
     nc_type type; /* NC_INT64 or NC_DOUBLE */
     const char *long_name;
 } trace_param_t;
@@ -179,10 +234,11 @@ typedef struct {
 } trace_dim_t;
 
 extern const trace_var_t trace_vars[TV_N];
+extern const trace_fixed_t trace_fixed[TF_N];
 extern const trace_param_t trace_params[TP_N];
 extern const trace_dim_t trace_dims[TD_N];
-/* The dimensions of each shape after `step` (TD_NONE where there are fewer than two). */
-extern const int trace_shape_dims[SH_N][2];
+/* The dimensions of each shape after `step` (TD_NONE where there are fewer than three). */
+extern const int trace_shape_dims[SH_N][3];
 
 /* A parameter's value: int64 parameters in i (and, converted, in d), double ones in d; NaN in d when unknown. */
 typedef struct {
@@ -190,9 +246,13 @@ typedef struct {
     double d;
 } trace_value_t;
 
-/* Elements of one record of a variable of this shape, for a model of L blocks, T positions, n_bucket
- * frequency buckets and n_sv singular values. */
-size_t trace_shape_len(trace_shape_t shape, int L, int T, int n_bucket, int n_sv);
+/* Lengths of the dimensions after `step` in one file (extent[TD_STEP] unused). */
+typedef struct {
+    size_t n[TD_N];
+} trace_extent_t;
+
+/* Elements of one record of a variable of this shape. */
+size_t trace_shape_len(trace_shape_t shape, const trace_extent_t *e);
 
 /* docs/trace-schema.md's generated tables (dimensions, record variables, parameters) as Markdown. */
 void trace_schema_markdown(FILE *f);

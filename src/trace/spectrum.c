@@ -22,6 +22,8 @@ void pdgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, d
               const int *ja, const int *desca, double *s, double *u, const int *iu, const int *ju,
               const int *descu, double *vt, const int *ivt, const int *jvt, const int *descvt, double *work,
               const int *lwork, int *info, size_t jobu_len, size_t jobvt_len);
+void pdgeqrf_(const int *m, const int *n, double *a, const int *ia, const int *ja, const int *desca, double *tau,
+              double *work, const int *lwork, int *info);
 void dgesvd_(const char *jobu, const char *jobvt, const int *m, const int *n, double *a, const int *lda,
              double *s, double *u, const int *ldu, double *vt, const int *ldvt, double *work, const int *lwork,
              int *info, size_t jobu_len, size_t jobvt_len);
@@ -41,6 +43,12 @@ const char *spectrum_strinfo(int info)
 }
 
 static int min_int(int a, int b) { return a < b ? a : b; }
+
+/* Whether the ScaLAPACK route first reduces the matrix to its C x C triangle R (A = QR has A's singular
+ * values) and takes R's values with serial LAPACK on every rank: for tall matrices pdgeqrf_ is blocked
+ * level-3 work, while pdgesvd_'s bidiagonalisation of all m rows is largely level 2, ten times slower at
+ * 16,384 x 256; and R is small enough (C x C) to replicate. */
+static int tall(const spectrum_t *sp) { return sp->m_global > sp->C; }
 
 /* Singular values (or Gram eigenvalues) the chosen route produces. */
 static int n_values(const spectrum_t *sp)
@@ -90,9 +98,20 @@ void spectrum_create(spectrum_t *sp, MPI_Comm comm, int C, int max_rows, int k, 
         CHECK(mine == sp->local_rows, "numroc_ gives %d local rows, expected %d", mine, sp->local_rows);
         descinit_(sp->desc, &sp->m_global, &C, &nb, &nb, &zero, &zero, &sp->ctx, &sp->local_rows, &info);
         CHECK_RC(info, spectrum_strinfo);
-        pdgesvd_("N", "N", &sp->m_global, &C, sp->a, &one, &one, sp->desc, sp->sv, NULL, &one, &one, sp->desc,
-                 NULL, &one, &one, sp->desc, &query, &minus1, &info, 1, 1);
-        CHECK_RC(info, spectrum_strinfo);
+        if (tall(sp)) {
+            double svd = 0;
+            sp->tau = err_calloc((size_t)C, sizeof *sp->tau); /* every rank holds all C columns */
+            sp->r = err_calloc((size_t)C * C, sizeof *sp->r);
+            pdgeqrf_(&sp->m_global, &C, sp->a, &one, &one, sp->desc, sp->tau, &query, &minus1, &info);
+            CHECK_RC(info, spectrum_strinfo);
+            dgesvd_("N", "N", &C, &C, sp->r, &C, sp->sv, NULL, &one, NULL, &one, &svd, &minus1, &info, 1, 1);
+            CHECK_RC(info, spectrum_strinfo);
+            query = fmax(query, svd);
+        } else {
+            pdgesvd_("N", "N", &sp->m_global, &C, sp->a, &one, &one, sp->desc, sp->sv, NULL, &one, &one, sp->desc,
+                     NULL, &one, &one, sp->desc, &query, &minus1, &info, 1, 1);
+            CHECK_RC(info, spectrum_strinfo);
+        }
     }
     sp->lwork = (int)query;
     sp->work = err_calloc((size_t)sp->lwork, sizeof *sp->work);
@@ -109,6 +128,8 @@ void spectrum_destroy(spectrum_t *sp)
     free(sp->sv);
     free(sp->work);
     free(sp->gram);
+    free(sp->tau);
+    free(sp->r);
     memset(sp, 0, sizeof *sp);
 }
 
@@ -143,6 +164,20 @@ static void centre_rows(spectrum_t *sp, const float *x, int n_rows)
     }
 }
 
+/* After pdgeqrf_: R (the upper triangle of the leading C rows, whose strict lower part holds Householder
+ * vectors) into sp->r on every rank, column-major: each rank places the rows it owns, one sum joins them. */
+static void gather_r(spectrum_t *sp)
+{
+    int C = sp->C, lr = sp->local_rows, nb = SPECTRUM_BLOCK;
+    memset(sp->r, 0, (size_t)C * C * sizeof *sp->r);
+    for (int i = 0; i < lr; i++) {
+        int row = (i / nb * sp->size + sp->rank) * nb + i % nb; /* block-cyclic over the P x 1 grid */
+        if (row >= C) continue;
+        for (int c = row; c < C; c++) sp->r[(size_t)c * C + row] = sp->a[(size_t)c * lr + i];
+    }
+    CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, sp->r, C * C, MPI_DOUBLE, MPI_SUM, sp->comm), dist_strerror);
+}
+
 void spectrum_compute(spectrum_t *sp, const float *x, int n_rows, double *sv_top, double *erank)
 {
     CHECK(n_rows >= 0 && n_rows <= sp->max_rows, "spectrum_compute: %d rows, capacity %d", n_rows, sp->max_rows);
@@ -163,8 +198,16 @@ void spectrum_compute(spectrum_t *sp, const float *x, int n_rows, double *sv_top
         }
         for (int i = 0; i < C; i++) sp->sv[i] = sqrt(fmax(sp->sv[i], 0.0));
     } else {
-        pdgesvd_("N", "N", &sp->m_global, &C, sp->a, &one, &one, sp->desc, sp->sv, NULL, &one, &one, sp->desc,
-                 NULL, &one, &one, sp->desc, sp->work, &sp->lwork, &info, 1, 1);
+        if (tall(sp)) {
+            pdgeqrf_(&sp->m_global, &C, sp->a, &one, &one, sp->desc, sp->tau, sp->work, &sp->lwork, &info);
+            CHECK_RC(info, spectrum_strinfo);
+            gather_r(sp);
+            /* every rank decomposes the same R with the same LAPACK: the values agree bit for bit */
+            dgesvd_("N", "N", &C, &C, sp->r, &C, sp->sv, NULL, &one, NULL, &one, sp->work, &sp->lwork, &info, 1, 1);
+        } else {
+            pdgesvd_("N", "N", &sp->m_global, &C, sp->a, &one, &one, sp->desc, sp->sv, NULL, &one, &one, sp->desc,
+                     NULL, &one, &one, sp->desc, sp->work, &sp->lwork, &info, 1, 1);
+        }
         CHECK_RC(info, spectrum_strinfo);
     }
     int n = n_values(sp);

@@ -6,7 +6,10 @@
  * block-cyclic row slots it owns on a P x 1 BLACS grid with square 64 x 64 blocks (pdgesvd_ rejects
  * non-square blocks: with MB != NB it fails with "PDGEBRD parameter number 606 had an illegal value" yet
  * returns info 0 and zero singular values); the slots left over are zero rows, which add only zero
- * singular values. ScaLAPACK's pdgesvd_ then returns the values (no vectors), replicated on every rank.
+ * singular values. When the matrix has more rows than columns (the usual case), ScaLAPACK's pdgeqrf_
+ * reduces it to its C x C triangle R, which has the same singular values; R is summed onto every rank (one
+ * MPI_Allreduce of C^2 doubles) and serial LAPACK dgesvd_ takes its values there. Otherwise pdgesvd_ takes
+ * the values (no vectors) of the matrix itself, replicated on every rank.
  *
  * A cheaper route for small C forms the C x C Gram matrix of the centred rows (local dsyrk, one
  * MPI_Allreduce) and takes square roots of its eigenvalues (dsyev_). It squares the condition number, so
@@ -40,6 +43,8 @@ typedef struct {
     double *work;    /* [lwork] pdgesvd_ / dsyev_ workspace */
     int lwork;
     double *gram;    /* (C, C) Gram route only */
+    double *tau;     /* (C) Householder scalars of the QR step of the ScaLAPACK route, for tall matrices */
+    double *r;       /* (C, C) column-major: the R of that QR step, replicated */
 } spectrum_t;
 
 /* Collective over comm. Every rank passes its own max_rows (they may differ); k >= 1 values are kept. */

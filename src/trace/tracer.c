@@ -76,8 +76,9 @@ void tracer_params(trace_value_t param[TP_N], const config_t *c, const gpt_dims_
     param[TP_SEED].i = (int64_t)c->seed;
 }
 
-int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const char *run_dir,
-                int rank, int world_size, int64_t start_step, int argc, char **argv)
+int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const shard_t *probe_shard,
+                const char *probe_path, const char *run_dir, int rank, int world_size, int64_t start_step, int argc,
+                char **argv)
 {
     memset(t, 0, sizeof *t);
     t->on = cfg->trace_interval > 0;
@@ -89,18 +90,26 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     int rc = 0;
     uint64_t *counts = load_counts(cfg, train, m->d.V, &rc);
     if (dist_agree(rc)) return -1;
+    rc = probe_select(&t->probe, probe_shard, cfg->trace_probe_windows, cfg->trace_probe_groups, cfg->seed, rank,
+                      world_size, m->d.T);
+    t->have_probe = rc == 0;
+    if (rc) err_set("%s: %s", probe_path, err_msg());
+    if (dist_agree(rc)) {
+        free(counts);
+        return -1;
+    }
     signals_opts_t opt = {cfg->trace_lens, cfg->trace_local, cfg->trace_lens_stride, cfg->trace_n_sv};
-    signals_create(&t->sig, &m->d, m->B, counts, &opt);
+    signals_share_t share = {t->probe.n_slots, t->probe.n_genre, (int)t->probe.n * m->d.T};
+    signals_create(&t->sig, &m->d, m->B, counts, &opt, &share);
+    signals_count(&t->sig, t->probe.inputs, t->probe.cats, t->probe.n);
     t->have_sig = 1;
     free(counts);
+    CHECK_RC(MPI_Comm_dup(MPI_COMM_WORLD, &t->comm), dist_strerror);
+    t->have_comm = 1;
     if (t->spectrum_on) {
-        CHECK_RC(MPI_Comm_dup(MPI_COMM_WORLD, &t->comm), dist_strerror);
-        spectrum_create(&t->sp, t->comm, m->d.C, m->B * m->d.T, cfg->trace_n_sv,
+        spectrum_create(&t->sp, t->comm, m->d.C, share.rows, cfg->trace_n_sv,
                         strcmp(cfg->trace_spectrum, "gram") ? SPECTRUM_SCALAPACK : SPECTRUM_GRAM);
         t->have_sp = 1;
-    } else { /* recorded as missing rather than as zeros */
-        for (int i = 0; i < (m->d.L + 1) * cfg->trace_n_sv; i++) t->sig.sv[i] = NAN;
-        for (int l = 0; l <= m->d.L; l++) t->sig.erank[l] = NAN;
     }
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/trace", run_dir);
@@ -110,9 +119,9 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     twrite_meta_t meta = {.dir = dir, .segment = segment, .rank = rank, .world_size = world_size,
                           .start_step = start_step, .sync_every = cfg->trace_sync_every, .interval = cfg->trace_interval,
                           .log_spaced = cfg->trace_log_spaced, .run_name = cfg->name, .seed = cfg->seed,
-                          .config_text = text, .command = command};
+                          .config_text = text, .command = command, .probe_path = probe_path};
     tracer_params(meta.param, cfg, &m->d, world_size);
-    rc = twrite_open(&t->file, &meta, &t->sig);
+    rc = twrite_open(&t->file, &meta, &t->sig, &t->probe);
     t->have_file = rc == 0;
     free(command);
     free(text);
@@ -124,13 +133,29 @@ int tracer_is_step(const tracer_t *t, int64_t step)
     return t->on && tracer_due(step, t->max_steps, t->interval, t->log_spaced);
 }
 
-void tracer_capture(tracer_t *t, const gpt_t *m, float loss_scale)
+void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm comm, gpt_t *m)
 {
-    signals_compute(&t->sig, m, loss_scale);
-    if (t->spectrum_on) signals_spectrum(&t->sig, &t->sp, m);
+    int T = p->T, *slot = err_calloc((size_t)m->B, sizeof *slot);
+    signals_begin(sig, m);
+    for (int64_t i = 0; i < p->n; i += m->B) {
+        int b = p->n - i < m->B ? (int)(p->n - i) : m->B;
+        size_t at = (size_t)i * T;
+        gpt_forward(m, p->inputs + at, p->targets + at, b, T);
+        gpt_backward_acts(m, 1.0f);
+        for (int j = 0; j < b; j++) slot[j] = p->slot[i + j];
+        signals_add(sig, m, 1.0f, slot, p->cats + at);
+    }
+    free(slot);
+    signals_end(sig);
+    if (sp) signals_spectrum(sig, sp);
+    signals_freq_rho(sig, comm, p->slot_group, p->groups);
 }
 
-int tracer_write(tracer_t *t, const twrite_rec_t *rec) { return twrite_record(&t->file, rec, &t->sig); }
+int tracer_trace(tracer_t *t, gpt_t *m, const twrite_rec_t *rec)
+{
+    tracer_measure(&t->probe, &t->sig, t->spectrum_on ? &t->sp : NULL, t->comm, m);
+    return twrite_record(&t->file, rec, &t->sig);
+}
 
 int tracer_sync(tracer_t *t) { return t->have_file ? twrite_sync(&t->file) : 0; }
 
@@ -139,18 +164,17 @@ void tracer_close(tracer_t *t)
     /* a run that ends normally has synced its trace already (train_run); after a failed write, closing can
      * only fail again, and the reason has been reported */
     if (t->have_file) (void)twrite_close(&t->file);
-    if (t->have_sp) {
-        spectrum_destroy(&t->sp);
-        CHECK_RC(MPI_Comm_free(&t->comm), dist_strerror);
-    }
+    if (t->have_sp) spectrum_destroy(&t->sp);
+    if (t->have_comm) CHECK_RC(MPI_Comm_free(&t->comm), dist_strerror);
     if (t->have_sig) signals_destroy(&t->sig);
+    if (t->have_probe) probe_free(&t->probe);
     memset(t, 0, sizeof *t);
 }
 
 int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced)
 {
-    if (step < 0 || step >= max_steps) return 0;
-    if (step == 0 || step == max_steps - 1 || (interval > 0 && step % interval == 0)) return 1;
+    if (step < 0 || step > max_steps) return 0;
+    if (step == 0 || step == max_steps || (interval > 0 && step % interval == 0)) return 1;
     if (!log_spaced) return 0;
     /* the j with 10^(j/10) nearest to step, and its neighbours, decide whether round(10^(j/10)) == step */
     int j0 = (int)floor(10.0 * log10((double)step));

@@ -1,6 +1,7 @@
-/* tracer: the trainer's side of tracing. It decides which steps are traced (trace.* keys), owns the
- * signals context, the distributed spectrum and this rank's trace file, and turns one traced step into
- * one record. Every rank traces the same steps, since the spectrum is computed over the global batch. */
+/* tracer: the trainer's side of tracing. It decides which steps are traced (trace.* keys), owns the probe
+ * set, the signals context, the distributed spectrum and this rank's trace file, and turns the weights of
+ * one traced step into one record. Step k means the weights after k updates, step 0 the initialisation.
+ * Every rank traces the same steps: the spectrum and the per-token statistic take every rank's tokens. */
 #ifndef IL_TRACER_H
 #define IL_TRACER_H
 
@@ -8,37 +9,44 @@
 #include <stdint.h>
 
 #include "core/config.h"
-#include "model/gpt.h"
 #include "data/shard.h"
+#include "model/gpt.h"
+#include "trace/probe.h"
+#include "trace/schema.h"
 #include "trace/signals.h"
 #include "trace/spectrum.h"
-#include "trace/schema.h"
 #include "trace/twrite.h"
 
 typedef struct {
     int on;          /* trace.interval > 0 */
     int spectrum_on; /* trace.spectrum is not "off" */
     int interval, log_spaced, max_steps;
-    MPI_Comm comm;   /* the spectrum's own communicator, so its reductions never meet the gradients' */
+    MPI_Comm comm;   /* the tracer's own communicator, so its reductions never meet the gradients' */
+    probe_t probe;
     signals_t sig;
     spectrum_t sp;
     twrite_t file;
-    int have_sig, have_sp, have_file; /* what tracer_close must release, also after a failed open */
+    int have_comm, have_probe, have_sig, have_sp, have_file; /* what tracer_close must release */
 } tracer_t;
 
-/* Collective. Opens this launch's trace segment in <run_dir>/trace for a run starting at start_step.
+/* Collective. Opens this launch's trace segment in <run_dir>/trace for a run starting at start_step, with
+ * the probe set drawn from `probe_shard` (the validation shard; the training shard when there is none).
  * The unigram counts come from cfg->counts_path, or train.counts beside the training shard; they must
  * belong to the training shard's tokenizer. Returns 0, or -1 on every rank with err_set(). */
-int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const char *run_dir,
-                int rank, int world_size, int64_t start_step, int argc, char **argv);
-/* Whether update `step` (0-based) is traced. */
+int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const shard_t *probe_shard,
+                const char *probe_path, const char *run_dir, int rank, int world_size, int64_t start_step, int argc,
+                char **argv);
+/* Whether step `step` (weights after that many updates, 0..max_steps) is traced. */
 int tracer_is_step(const tracer_t *t, int64_t step);
-/* Collective (with the spectrum on): measures the signals of the last forward+backward of m. */
-void tracer_capture(tracer_t *t, const gpt_t *m, float loss_scale);
-/* Appends the record of the captured step. Returns 0, or -1 with err_set() when the trace file cannot be
- * written (it names the file and the reason). */
-int tracer_write(tracer_t *t, const twrite_rec_t *rec);
-/* Makes the records so far durable; 0, or -1 with err_set() as tracer_write. */
+/* Collective: runs the probe set through the current weights of m (forward, and a backward for the
+ * activations' gradients only: m's parameter gradients are not touched) and appends the record of
+ * rec->step. Returns 0, or -1 with err_set() when the trace file cannot be written (it names the file and
+ * the reason). */
+int tracer_trace(tracer_t *t, gpt_t *m, const twrite_rec_t *rec);
+/* Collective: the signals of probe share p through the current weights of m, in chunks of m's batch
+ * capacity (S9 only when sp is not NULL). What tracer_trace records; il-bench times it. */
+void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm comm, gpt_t *m);
+/* Makes the records so far durable; 0, or -1 with err_set() as tracer_trace. */
 int tracer_sync(tracer_t *t);
 void tracer_close(tracer_t *t);
 
@@ -50,10 +58,10 @@ int tracer_segment(const char *dir, MPI_Comm comm, int *segment);
 /* The sweep parameters of schema.h for a run of config c, model dims d and world size w. */
 void tracer_params(trace_value_t param[TP_N], const config_t *c, const gpt_dims_t *d, int w);
 
-/* Whether update `step` (0-based, of max_steps) is traced: step 0, the last step max_steps-1, every
- * interval-th step (interval <= 0: none besides), and with log_spaced also the steps round(10^(j/10))
- * for j = 0, 1, 2, ...: 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, ...
- * (ten per decade, so early training, which changes fastest, is sampled densely). */
+/* Whether step `step` (0..max_steps) is traced: step 0, the last step max_steps, every interval-th step
+ * (interval <= 0: none besides), and with log_spaced also the steps round(10^(j/10)) for j = 0, 1, 2, ...:
+ * 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, ... (ten per decade, so early
+ * training, which changes fastest, is sampled densely). */
 int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced);
 
 #endif

@@ -19,23 +19,17 @@ enum { TRACE_DEFLATE_LEVEL = 4 };
 
 /* Where a record variable's values come from (the source column of schema.h). */
 enum {
-    SRC_REC,      /* a double field of twrite_rec_t */
-    SRC_SIG,      /* a double * field of signals_t (an array over the variable's non-step dims) */
-    SRC_SIG_I64,  /* an int64_t * field of signals_t */
-    SRC_WNORM,    /* sig->wnorm[off] */
-    SRC_STEP,     /* rec->step */
-    SRC_TOKENS,   /* sig->tokens */
-    SRC_BATCH,    /* sig->batch */
-    SRC_TIME,     /* wall-clock time of the write */
+    SRC_REC,   /* a double field of twrite_rec_t */
+    SRC_SIG,   /* a double * field of signals_t (an array over the variable's non-step dims) */
+    SRC_WNORM, /* sig->wnorm[off] */
+    SRC_STEP,  /* rec->step */
+    SRC_TIME,  /* wall-clock time of the write */
 };
 
 #define REC(f) SRC_REC, offsetof(twrite_rec_t, f)
 #define SIG(f) SRC_SIG, offsetof(signals_t, f)
-#define SIG_I64(f) SRC_SIG_I64, offsetof(signals_t, f)
 #define WNORM(g) SRC_WNORM, g
 #define STEP SRC_STEP, 0
-#define TOKENS SRC_TOKENS, 0
-#define BATCH SRC_BATCH, 0
 #define TIME SRC_TIME, 0
 #define SOURCE_ROW(id, name, type, shape, units, weight, summary, finite, src, long_name) [id] = {src},
 static const struct {
@@ -45,24 +39,39 @@ static const struct {
 #undef SOURCE_ROW
 #undef REC
 #undef SIG
-#undef SIG_I64
 #undef WNORM
 #undef STEP
-#undef TOKENS
-#undef BATCH
 #undef TIME
 
-/* Length of fixed dimension d in the files of these signals. */
-static size_t extent(int d, const signals_t *s)
+/* Where a fixed variable's values come from: an int64_t * field of signals_t or probe_t, or probe_t.n. */
+enum { FIX_SIG, FIX_PROBE };
+#define SIG(f) FIX_SIG, offsetof(signals_t, f)
+#define PROBE(f) FIX_PROBE, offsetof(probe_t, f)
+#define FIXED_ROW(id, name, type, dim, long_name, src) [id] = {src},
+static const struct {
+    int kind;
+    size_t off;
+} fixed_source[TF_N] = {TRACE_FIXED(FIXED_ROW)};
+#undef FIXED_ROW
+#undef SIG
+#undef PROBE
+
+/* The int64 values of fixed variable f: an array over its dimension, or the scalar probe_t.n. */
+static const long long *fixed_values(int f, const signals_t *s, const probe_t *p)
 {
-    switch (d) {
-    case TD_DEPTH: return (size_t)s->L + 1;
-    case TD_LAYER: return (size_t)s->L;
-    case TD_POS: return (size_t)s->T;
-    case TD_BUCKET: return (size_t)s->n_bucket;
-    case TD_SV: return (size_t)s->opt.n_sv;
-    default: return NC_UNLIMITED; /* TD_STEP */
-    }
+    const char *base = fixed_source[f].kind == FIX_SIG ? (const char *)s : (const char *)p;
+    if (trace_fixed[f].dim == TD_NONE) return (const long long *)(base + fixed_source[f].off);
+    return *(const long long *const *)(base + fixed_source[f].off);
+}
+
+/* Length of each dimension in the files of these signals and this probe share. */
+static trace_extent_t extents(const signals_t *s, const probe_t *p)
+{
+    trace_extent_t e = {{0}};
+    e.n[TD_STEP] = NC_UNLIMITED, e.n[TD_DEPTH] = (size_t)s->L + 1, e.n[TD_LAYER] = (size_t)s->L;
+    e.n[TD_POS] = (size_t)s->T, e.n[TD_BUCKET] = (size_t)s->n_bucket, e.n[TD_SV] = (size_t)s->opt.n_sv;
+    e.n[TD_GROUP] = (size_t)p->n_slots, e.n[TD_GENRE] = (size_t)p->n_genre, e.n[TD_WINDOW] = (size_t)p->n;
+    return e;
 }
 
 static void iso_now(char *buf, size_t n)
@@ -98,43 +107,9 @@ static int def_fixed(int ncid, const char *name, nc_type type, int ndims, const 
                      const char *long_name)
 {
     int varid = def_var(ncid, name, type, ndims, dimids, units, long_name);
-    CHECK_RC(nc_def_var_chunking(ncid, varid, NC_CONTIGUOUS, NULL), nc_strerror);
+    /* strings are of variable length, which HDF5 cannot store contiguously */
+    if (type != NC_STRING) CHECK_RC(nc_def_var_chunking(ncid, varid, NC_CONTIGUOUS, NULL), nc_strerror);
     return varid;
-}
-
-/* Fixed variables are defined first and written after nc_enddef; this holds the values meanwhile. */
-typedef struct {
-    int ncid, n;
-    struct {
-        int varid;
-        nc_type type;
-        double d;              /* NC_DOUBLE scalars */
-        long long i;           /* NC_INT64 scalars */
-        const long long *arr;  /* NC_INT64 coordinates; NULL for scalars */
-    } w[40];
-} fixed_t;
-
-static void fixed_add(fixed_t *f, int varid, nc_type type, double d, long long i, const long long *arr)
-{
-    CHECK(f->n < (int)(sizeof f->w / sizeof *f->w), "trace: too many fixed variables");
-    f->w[f->n].varid = varid, f->w[f->n].type = type, f->w[f->n].d = d, f->w[f->n].i = i, f->w[f->n].arr = arr;
-    f->n++;
-}
-
-/* A coordinate or per-bucket variable over one fixed dimension; v must live until fixed_write. */
-static void coord(fixed_t *f, const char *name, int dimid, const long long *v, const char *long_name)
-{
-    fixed_add(f, def_fixed(f->ncid, name, NC_INT64, 1, &dimid, "1", long_name), NC_INT64, 0, 0, v);
-}
-
-static void fixed_write(const fixed_t *f)
-{
-    for (int k = 0; k < f->n; k++) {
-        int id = f->w[k].varid;
-        if (f->w[k].arr) CHECK_RC(nc_put_var_longlong(f->ncid, id, f->w[k].arr), nc_strerror);
-        else if (f->w[k].type == NC_DOUBLE) CHECK_RC(nc_put_var_double(f->ncid, id, &f->w[k].d), nc_strerror);
-        else CHECK_RC(nc_put_var_longlong(f->ncid, id, &f->w[k].i), nc_strerror);
-    }
 }
 
 /* Global attributes: CF/ACDD discovery metadata and the provenance of this launch. */
@@ -148,10 +123,11 @@ static void put_globals(int ncid, const twrite_meta_t *m, const signals_t *sig)
              m->world_size, m->segment);
     put_text(ncid, NC_GLOBAL, "title", buf);
     put_text(ncid, NC_GLOBAL, "summary",
-             "Signals S1-S9 of a GPT-style causal language model measured on this rank's micro-batch at each "
-             "trace step (representation norms, inner update norms, descent cosines, implied inner step, "
-             "logit-lens losses, norms by token frequency, input-gradient norms, attention sink, representation "
-             "spectrum), with the training record. Schema: docs/trace-schema.md.");
+             "Signals S1-S9 of a GPT-style causal language model measured at each trace step on this rank's "
+             "share of a fixed probe set of held-out windows (representation norms, inner update norms, descent "
+             "cosines, implied inner step, logit-lens losses, norms by token frequency, input-gradient norms, "
+             "attention sink, representation spectrum), per probe group where intervals need it, with the "
+             "training record. Schema: docs/trace-schema.md.");
     snprintf(buf, sizeof buf, "%s: created by innerloop %s%s%s", now, commit, m->command ? ": " : "",
              m->command ? m->command : "");
     put_text(ncid, NC_GLOBAL, "history", buf);
@@ -185,9 +161,10 @@ static void put_globals(int ncid, const twrite_meta_t *m, const signals_t *sig)
     put_int(ncid, NC_GLOBAL, "lens_pos_stride", sig->opt.pos_stride);
     put_text(ncid, NC_GLOBAL, "bucket_rule",
              "token id with training count n is in bucket 0 if n <= 1, else floor(log2(n))");
+    put_text(ncid, NC_GLOBAL, "probe_shard", m->probe_path);
 }
 
-int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s)
+int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const probe_t *p)
 {
     CHECK(m->sync_every >= 1, "twrite_open: sync_every %d", m->sync_every);
     memset(tw, 0, sizeof *tw);
@@ -199,36 +176,37 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s)
     if (rc != NC_NOERR) return err_set("%s: cannot create the trace file: %s", tw->path, nc_strerror(rc));
 
     int ncid = tw->ncid, dimid[TD_N];
-    for (int i = 0; i < TD_N; i++) CHECK_RC(nc_def_dim(ncid, trace_dims[i].name, extent(i, s), &dimid[i]), nc_strerror);
+    tw->extent = extents(s, p);
+    for (int i = 0; i < TD_N; i++) CHECK_RC(nc_def_dim(ncid, trace_dims[i].name, tw->extent.n[i], &dimid[i]), nc_strerror);
     put_globals(ncid, m, s);
-    fixed_t fixed = {.ncid = ncid};
-    for (int p = 0; p < TP_N; p++) {
-        int varid = def_fixed(ncid, trace_params[p].name, trace_params[p].type, 0, NULL, "1", trace_params[p].long_name);
-        fixed_add(&fixed, varid, trace_params[p].type, m->param[p].d, m->param[p].i, NULL);
+    int param_id[TP_N], fixed_id[TF_N], coord_id[TD_N], genre_name;
+    for (int i = 0; i < TP_N; i++)
+        param_id[i] = def_fixed(ncid, trace_params[i].name, trace_params[i].type, 0, NULL, "1", trace_params[i].long_name);
+    /* coordinates that are indices; the others are fixed variables named like their dimension */
+    const int index_coords[] = {TD_DEPTH, TD_LAYER, TD_POS, TD_SV, TD_GENRE};
+    for (size_t i = 0; i < sizeof index_coords / sizeof *index_coords; i++) {
+        int d = index_coords[i];
+        coord_id[d] = def_fixed(ncid, trace_dims[d].name, NC_INT64, 1, &dimid[d], "1", trace_dims[d].long_name);
     }
-
-    /* coordinates of the fixed dimensions, and what each frequency bucket holds */
-    int n_idx = s->L + 1 > s->T ? s->L + 1 : s->T;
-    n_idx = n_idx > s->opt.n_sv ? n_idx : s->opt.n_sv;
-    long long *idx = err_calloc((size_t)n_idx, sizeof *idx), *lo = err_calloc((size_t)s->n_bucket, sizeof *lo),
-              *ids = err_calloc((size_t)s->n_bucket, sizeof *ids);
-    for (int i = 0; i < n_idx; i++) idx[i] = i;
-    for (int k = 0; k < s->n_bucket; k++) lo[k] = s->bucket_lo[k], ids[k] = s->bucket_ids[k];
-    for (int d = TD_DEPTH; d < TD_N; d++) coord(&fixed, trace_dims[d].name, dimid[d], d == TD_BUCKET ? lo : idx,
-                                                 trace_dims[d].long_name);
-    coord(&fixed, TRACE_BUCKET_IDS, dimid[TD_BUCKET], ids, TRACE_BUCKET_IDS_LONG_NAME);
+    for (int f = 0; f < TF_N; f++) {
+        int d = trace_fixed[f].dim;
+        fixed_id[f] = def_fixed(ncid, trace_fixed[f].name, trace_fixed[f].type, d == TD_NONE ? 0 : 1,
+                                d == TD_NONE ? NULL : &dimid[d], "1",
+                                trace_fixed[f].long_name ? trace_fixed[f].long_name : trace_dims[d].long_name);
+    }
+    genre_name = def_fixed(ncid, TRACE_GENRE_NAME, NC_STRING, 1, &dimid[TD_GENRE], "1", "name of the genre");
 
     for (int i = 0; i < TV_N; i++) {
         const trace_var_t *r = &trace_vars[i];
-        int ids_[3] = {dimid[TD_STEP]}, nd = 1;
-        size_t chunk[3] = {1};
+        int ids[4] = {dimid[TD_STEP]}, nd = 1;
+        size_t chunk[4] = {1};
         /* one record per chunk: each chunk is written whole, once, and never rewritten, which keeps
          * records synced earlier intact whatever happens to the process afterwards */
-        for (int j = 0; j < 2; j++) {
+        for (int j = 0; j < 3; j++) {
             int d = trace_shape_dims[r->shape][j];
-            if (d != TD_NONE) ids_[nd] = dimid[d], chunk[nd++] = extent(d, s);
+            if (d != TD_NONE) ids[nd] = dimid[d], chunk[nd++] = tw->extent.n[d];
         }
-        int varid = tw->varid[i] = def_var(ncid, r->name, r->type, nd, ids_, r->units, r->long_name);
+        int varid = tw->varid[i] = def_var(ncid, r->name, r->type, nd, ids, r->units, r->long_name);
         CHECK_RC(nc_def_var_chunking(ncid, varid, NC_CHUNKED, chunk), nc_strerror);
         /* the per-step scalars are a few bytes a chunk: compression would only add overhead */
         int big = nd > 1;
@@ -243,10 +221,23 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s)
     }
     put_text(ncid, tw->varid[TV_STEP], "axis", "T");
     CHECK_RC(nc_enddef(ncid), nc_strerror);
-    fixed_write(&fixed);
+
+    for (int i = 0; i < TP_N; i++) {
+        if (trace_params[i].type == NC_DOUBLE) CHECK_RC(nc_put_var_double(ncid, param_id[i], &m->param[i].d), nc_strerror);
+        else CHECK_RC(nc_put_var_longlong(ncid, param_id[i], (const long long *)&m->param[i].i), nc_strerror);
+    }
+    size_t most = 1;
+    for (int d = 1; d < TD_N; d++) most = tw->extent.n[d] > most ? tw->extent.n[d] : most;
+    long long *idx = err_calloc(most, sizeof *idx);
+    for (size_t i = 0; i < most; i++) idx[i] = (long long)i;
+    for (size_t i = 0; i < sizeof index_coords / sizeof *index_coords; i++)
+        CHECK_RC(nc_put_var_longlong(ncid, coord_id[index_coords[i]], idx), nc_strerror);
     free(idx);
-    free(lo);
-    free(ids);
+    for (int f = 0; f < TF_N; f++) CHECK_RC(nc_put_var_longlong(ncid, fixed_id[f], fixed_values(f, s, p)), nc_strerror);
+    const char **names = err_calloc((size_t)p->n_genre + 1, sizeof *names);
+    for (int c = 0; c < p->n_genre; c++) names[c] = p->genre_name[c];
+    CHECK_RC(nc_put_var_string(ncid, genre_name, names), nc_strerror);
+    free(names);
     return twrite_sync(tw);
 }
 
@@ -263,8 +254,8 @@ int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
     clock_gettime(CLOCK_REALTIME, &ts);
     for (int i = 0; i < TV_N; i++) {
         const int *dims = trace_shape_dims[trace_vars[i].shape];
-        size_t start[3] = {tw->n_records, 0, 0}, count[3] = {1, 0, 0};
-        for (int j = 0; j < 2 && dims[j] != TD_NONE; j++) count[j + 1] = extent(dims[j], sig);
+        size_t start[4] = {tw->n_records, 0, 0, 0}, count[4] = {1, 0, 0, 0};
+        for (int j = 0; j < 3 && dims[j] != TD_NONE; j++) count[j + 1] = tw->extent.n[dims[j]];
         int ncid = tw->ncid, id = tw->varid[i], rc;
         size_t off = source[i].off;
         double d;
@@ -272,15 +263,10 @@ int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
         errno = 0;
         switch (source[i].kind) {
         case SRC_SIG: rc = nc_put_vara_double(ncid, id, start, count, *(double *const *)((const char *)sig + off)); break;
-        case SRC_SIG_I64:
-            rc = nc_put_vara_longlong(ncid, id, start, count, *(const long long *const *)((const char *)sig + off));
-            break;
         case SRC_REC: d = *(const double *)((const char *)rec + off); rc = nc_put_var1_double(ncid, id, start, &d); break;
         case SRC_WNORM: d = sig->wnorm[off]; rc = nc_put_var1_double(ncid, id, start, &d); break;
         case SRC_TIME: d = ts.tv_sec + ts.tv_nsec * 1e-9; rc = nc_put_var1_double(ncid, id, start, &d); break;
         case SRC_STEP: ll = rec->step; rc = nc_put_var1_longlong(ncid, id, start, &ll); break;
-        case SRC_TOKENS: ll = sig->tokens; rc = nc_put_var1_longlong(ncid, id, start, &ll); break;
-        case SRC_BATCH: ll = sig->batch; rc = nc_put_var1_longlong(ncid, id, start, &ll); break;
         default: err_fatal(__FILE__, __LINE__, "trace variable %s has no source", trace_vars[i].name);
         }
         if (rc != NC_NOERR) return write_failed(tw, rc);

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "trace/probe.h"
 #include "trace/schema.h"
 #include "trace/signals.h"
 
@@ -33,17 +34,18 @@ typedef struct {
     uint64_t seed;
     const char *config_text; /* the run's effective config, as config_write() spells it */
     const char *command;     /* command line for the history attribute; may be NULL */
+    const char *probe_path;  /* the shard the probe windows come from */
     trace_value_t param[TP_N]; /* the sweep parameters */
 } twrite_meta_t;
 
 /* The training record of one trace step; see twrite_record for what `step` means. */
 typedef struct {
-    int64_t step;
-    double loss;         /* mean training loss of the optimizer step over the global batch */
+    int64_t step;        /* updates applied to the traced weights */
+    double loss;         /* mean training loss of update `step` over the global batch; NaN at step 0 */
     double lr;           /* learning rate the update used */
     double grad_norm;    /* global gradient norm before clipping */
     double tokens_per_s; /* global training throughput of the step */
-    double step_time;    /* seconds the step took, tracing included */
+    double step_time;    /* seconds the update took */
     double val_loss;     /* validation loss of the same weights, NaN when none was computed */
 } twrite_rec_t;
 
@@ -53,18 +55,18 @@ typedef struct {
     size_t n_records;     /* records written */
     size_t n_synced;      /* records made durable by the last sync */
     int sync_every, since_sync;
+    trace_extent_t extent; /* of every dimension in this file */
     int varid[TV_N];
 } twrite_t;
 
-/* Creates this rank's file for meta->segment, with the dimensions, buckets and options of sig, and writes
- * the fixed variables and attributes. Returns 0, or -1 with err_set() when the file exists already or
- * cannot be created. */
-int twrite_open(twrite_t *tw, const twrite_meta_t *meta, const signals_t *sig);
+/* Creates this rank's file for meta->segment, with the dimensions, buckets and options of sig and the
+ * windows of this rank's probe share p, and writes the fixed variables and attributes. Returns 0, or -1
+ * with err_set() when the file exists already or cannot be created. */
+int twrite_open(twrite_t *tw, const twrite_meta_t *meta, const signals_t *sig, const probe_t *p);
 
-/* Appends one record: the training record and the signals of sig (signals_compute and, for S9,
- * signals_spectrum done). rec->step is the number of optimizer updates applied to the weights the traced
- * forward/backward ran on, i.e. the traced micro-batch belongs to update number rec->step (0-based).
- * Syncs after every sync_every records. A write that fails (a full disk) returns -1 with err_set() naming
+/* Appends one record: the training record and the signals of sig (signals_end, signals_spectrum and
+ * signals_freq_rho done). rec->step is the number of optimizer updates applied to the traced weights; the
+ * training record describes update number rec->step (NaN at step 0). Syncs after every sync_every records. A write that fails (a full disk) returns -1 with err_set() naming
  * the file and the reason; the file is then of no further use. */
 int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig);
 
