@@ -27,7 +27,7 @@ SCALAPACK_LIBS ?= -lscalapack-openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
             -I. -Isrc $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
-LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
+LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
 
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB       := $(BUILD)/libinnerloop.a
@@ -39,7 +39,7 @@ ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
 TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all deps test unit asan bench bench-aggregate demo corpus slurm-up slurm-down clean
+.PHONY: all deps test unit asan bench bench-aggregate demo results corpus slurm-up slurm-down clean
 .SECONDARY:
 all: $(TOOLS) $(TESTS)
 
@@ -106,6 +106,10 @@ bench-aggregate: $(TOOLS)
 # here), aggregate, and print the runs table, the verdicts on the hypotheses and the figures.
 demo: all corpus
 	DEMO_MODE=$(if $(LOCAL),local,slurm) scripts/demo.sh $(BUILD)/bin
+
+# The research sweep behind docs/results.md: about an hour on 2 cores (jobs/examples/science.ini).
+results: $(TOOLS) corpus
+	scripts/results.sh $(BUILD)/bin
 
 corpus: $(BUILD)/bin/il-prepare
 	scripts/corpus.sh $(BUILD)

@@ -1,65 +1,171 @@
 #include "analysis/claims.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/afile.h"
+#include "core/bytes.h"
 #include "core/err.h"
 #include "core/stats.h"
 
-enum { RULE_NEG, RULE_GT_HALF, RULE_GT_ONE, RULE_SIGN };
-
+/* Each hypothesis: its statistic, the null, the predicted side (+1 above the null, -1 below) and the
+ * distance from the null of an effect that matters. docs/science.md gives the reasons. */
 static const struct {
-    const char *id, *title, *statistic, *holds;
-    int rule;
+    const char *id, *title, *statistic, *symbol;
+    double null, matters;
+    int side;
 } hyp[H_N] = {
     [H1] = {"H1", "position: the representation norm falls with position",
-            "Spearman ρ(t, N[L][t]) over positions t ≥ 1 at the last depth L, where N is S1 (the first-position "
-            "ratio N[L][0] / mean over t > 0 is reported per depth in norms.csv)",
-            "ρ < 0", RULE_NEG},
+            "Spearman ρ(t, N[L][t]) over positions t ≥ 1 at the last depth L, N the S1 norm", "ρ", 0, 0.3, -1},
     [H2A] = {"H2a", "local inner descent: blocks step downhill on the token's own logit-lens loss",
-             "share of blocks whose S3b cosine, averaged over positions, is positive", "share > 0.5", RULE_GT_HALF},
+             "median over blocks of the S3b cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1},
     [H2B] = {"H2b", "global inner descent: blocks step downhill on the training loss",
-             "share of blocks whose S3 cosine, averaged over positions, is positive", "share > 0.5", RULE_GT_HALF},
+             "median over blocks of the S3 cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1},
     [H2C] = {"H2c", "the logit-lens loss falls monotonically with depth",
-             "largest rise lens[l+1] − lens[l] over the depths l (S5)", "rise < 0, i.e. lens strictly decreasing",
-             RULE_NEG},
+             "largest rise lens[l+1] − lens[l] over the depths l (S5, nats)", "rise", 0, 0.01, -1},
     [H3] = {"H3", "depth growth: the mean norm grows with depth",
-            "smallest ratio mean_t N[l+1][t] / mean_t N[l][t] over the depths l", "ratio > 1", RULE_GT_ONE},
-    [H4] = {"H4", "frequency: the norm depends on token frequency with the same sign in every run",
+            "smallest ratio mean_t N[l+1][t] / mean_t N[l][t] over the depths l", "ratio", 1, 0.05, 1},
+    [H4] = {"H4", "frequency: frequent input tokens have larger final representations",
             "Spearman ρ(log training count of the input token, |h^L_t|) over every probe token at the last depth",
-            "the sign of ρ is the sign most runs have at the end of training", RULE_SIGN},
+            "ρ", 0, 0.1, 1},
     [H5] = {"H5", "outer signal: the input gradient norm falls with position",
-            "Spearman ρ(t, S7 |dL/dh^0_t|) over all positions", "ρ < 0", RULE_NEG},
+            "Spearman ρ(t, S7 |dL/dh^0_t|) over all positions", "ρ", 0, 0.3, -1},
 };
 
 static const char *const phase_name[PH_N] = {"end of training", "early (step < S/3)", "middle (S/3 ≤ step < 2S/3)",
                                              "late (step ≥ 2S/3)"};
+static const char *const phase_key[PH_N] = {"end", "early", "middle", "late"};
 
-/* 1 holds, 0 does not, -1 unknown */
-static int holds(int rule, double v, int sign)
+enum { OUT_UNKNOWN, OUT_INCONCLUSIVE, OUT_HOLDS, OUT_CONTRADICTS };
+static const char *const outcome_word[] = {"unknown", "inconclusive", "holds", "contradicts"};
+
+enum { V_SUPPORTED, V_CONTRADICTED, V_MIXED, V_NOT_ENOUGH };
+static const char *const verdict_word[] = {"supported", "contradicted", "mixed", "not enough evidence"};
+
+enum { MIN_RUNS = 3 };
+
+static int outcome(int h, interval_t v)
 {
-    if (!isfinite(v)) return -1;
-    switch (rule) {
-    case RULE_NEG: return v < 0;
-    case RULE_GT_HALF: return v > 0.5;
-    case RULE_GT_ONE: return v > 1;
-    case RULE_SIGN: return sign && v * sign > 0;
-    }
-    return -1;
+    if (!isfinite(v.est)) return OUT_UNKNOWN;
+    if (!isfinite(v.lo) || !isfinite(v.hi)) return OUT_INCONCLUSIVE;
+    /* the interval in the predicted orientation: positive means on the predicted side */
+    double a = (v.lo - hyp[h].null) * hyp[h].side, b = (v.hi - hyp[h].null) * hyp[h].side;
+    if (a > 0 && b > 0) return OUT_HOLDS;
+    if (a < 0 && b < 0) return OUT_CONTRADICTS;
+    return OUT_INCONCLUSIVE;
 }
 
-/* A group of runs: lo <= x <= hi (lo excluded when lo_open). */
+/* A set of runs, by index. */
 typedef struct {
-    char label[160];
-    int var; /* 0 parameters, 1 n_layer, 2 d_model */
-    double lo, hi;
-    int lo_open;
-} group_t;
+    int n;
+    int *i;
+} subset_t;
 
-static double group_var(const claim_run_t *r, int var) { return var == 0 ? r->n_params : var == 1 ? r->n_layer : r->d_model; }
+/* What a set of runs says about one hypothesis at one phase. */
+typedef struct {
+    int n, holds, contra, configs, seeded; /* runs with a statistic; configurations; those with >= 2 seeds */
+    double share, share_lo, share_hi;      /* share holding, Clopper-Pearson interval */
+    double median, min, max;               /* of the statistic over the runs */
+    int verdict;
+    char why[256];
+} tally_t;
+
+static int seeds_of_config(const claim_run_t *runs, const subset_t *s, int h, int ph, int j)
+{
+    int k = 0;
+    for (int m = 0; m < s->n; m++) {
+        const claim_run_t *r = &runs[s->i[m]];
+        k += r->config == runs[s->i[j]].config && isfinite(r->hyp[h][ph].est);
+    }
+    return k;
+}
+
+static void verdict(int h, tally_t *t)
+{
+    int inconc = t->n - t->holds - t->contra;
+    double effect = (t->median - hyp[h].null) * hyp[h].side;
+    if (t->n < MIN_RUNS) {
+        t->verdict = V_NOT_ENOUGH;
+        snprintf(t->why, sizeof t->why, "%d run%s with the statistic; at least %d are needed", t->n, t->n == 1 ? "" : "s",
+                 MIN_RUNS);
+    } else if (!t->seeded) {
+        t->verdict = V_NOT_ENOUGH;
+        snprintf(t->why, sizeof t->why, "no configuration has two seeds, so seed-to-seed variation is unknown");
+    } else if (2 * inconc > t->n) {
+        t->verdict = V_NOT_ENOUGH;
+        snprintf(t->why, sizeof t->why, "the intervals of %d of %d runs contain the null %g", inconc, t->n, hyp[h].null);
+    } else if (2 * t->holds > t->n && !t->contra && effect >= hyp[h].matters) {
+        t->verdict = V_SUPPORTED;
+        snprintf(t->why, sizeof t->why, "significant on the predicted side in %d of %d runs, none the other way; the "
+                 "median effect is past the %g that matters", t->holds, t->n, hyp[h].matters);
+    } else if (2 * t->contra > t->n && !t->holds) {
+        t->verdict = V_CONTRADICTED;
+        snprintf(t->why, sizeof t->why, "significant against the prediction in %d of %d runs, none for it", t->contra,
+                 t->n);
+    } else {
+        t->verdict = V_MIXED;
+        if (2 * t->holds > t->n && !t->contra)
+            snprintf(t->why, sizeof t->why, "significant in %d of %d runs, but the median effect (%.3g from the null) "
+                     "is smaller than the %g that would matter", t->holds, t->n, effect, hyp[h].matters);
+        else
+            snprintf(t->why, sizeof t->why, "%d of %d runs hold, %d contradict, %d are inconclusive", t->holds, t->n,
+                     t->contra, inconc);
+    }
+}
+
+static tally_t tally(const claim_run_t *runs, const subset_t *s, int h, int ph)
+{
+    tally_t t = {0};
+    double *v = err_calloc((size_t)s->n + 1, sizeof *v);
+    for (int m = 0; m < s->n; m++) {
+        int o = outcome(h, runs[s->i[m]].hyp[h][ph]);
+        if (o == OUT_UNKNOWN) continue;
+        v[t.n++] = runs[s->i[m]].hyp[h][ph].est;
+        t.holds += o == OUT_HOLDS, t.contra += o == OUT_CONTRADICTS;
+        /* a configuration is counted at its first run */
+        int first = 1;
+        for (int j = 0; j < m && first; j++)
+            first = !(runs[s->i[j]].config == runs[s->i[m]].config && isfinite(runs[s->i[j]].hyp[h][ph].est));
+        if (first) t.configs++, t.seeded += seeds_of_config(runs, s, h, ph, m) >= 2;
+    }
+    t.median = stats_range(v, t.n, &t.min, &t.max);
+    free(v);
+    t.share = t.n ? (double)t.holds / t.n : NAN;
+    stats_binomial_ci(t.holds, t.n, &t.share_lo, &t.share_hi);
+    verdict(h, &t);
+    return t;
+}
+
+void claims_run(claim_run_t *cl, const run_row_t *row, const rstat_t *st)
+{
+    memset(cl, 0, sizeof *cl);
+    snprintf(cl->name, sizeof cl->name, "%s", row->name);
+    cl->n_params = row->param[TP_N_PARAMS].d, cl->n_layer = row->param[TP_N_LAYER].d;
+    cl->d_model = row->param[TP_D_MODEL].d, cl->seq_len = row->param[TP_SEQ_LEN].d, cl->seed = row->param[TP_SEED].d;
+    cl->steps = row->steps, cl->tokens = row->tokens, cl->val_loss = row->val_loss, cl->baseline = row->baseline;
+    /* the experiment apart from its seed: the rank layout does not change it (docs/formats.md) */
+    trace_value_t key[TP_N];
+    memcpy(key, row->param, sizeof key);
+    const int ignored[] = {TP_SEED, TP_WORLD_SIZE, TP_MICRO_BATCH};
+    for (size_t i = 0; i < sizeof ignored / sizeof *ignored; i++) key[ignored[i]] = (trace_value_t){0, 0};
+    for (int k = 0; k < TP_N; k++)
+        if (isnan(key[k].d)) key[k].d = 0; /* two unknowns must hash alike, whatever their NaN's bits */
+    cl->config = bytes_fnv1a64(BYTES_FNV64_INIT, key, sizeof key);
+    memcpy(cl->hyp, st->hyp, sizeof cl->hyp);
+}
+
+/* ---- splits: the runs grouped by a sweep parameter, when it varies on its own ---- */
+
+enum { VAR_PARAMS, VAR_LAYERS, VAR_WIDTH, N_VARS };
+static const char *const var_name[N_VARS] = {"parameters", "n_layer", "d_model"};
+
+static double var_of(const claim_run_t *r, int var)
+{
+    return var == VAR_PARAMS ? r->n_params : var == VAR_LAYERS ? r->n_layer : r->d_model;
+}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -67,137 +173,303 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Each distinct value its own group when there are at most max_distinct, else tertiles. */
-static int make_groups(const claim_run_t *runs, int n, int var, const char *name, int max_distinct, group_t *g)
+/* The distinct finite values of var, sorted; returns how many. */
+static int distinct(const claim_run_t *runs, int n, int var, double *out)
 {
-    double *v = err_calloc((size_t)(n ? n : 1), sizeof *v);
-    int m = 0, ng = 0;
+    int m = 0, d = 0;
     for (int i = 0; i < n; i++)
-        if (isfinite(group_var(&runs[i], var))) v[m++] = group_var(&runs[i], var);
-    qsort(v, (size_t)m, sizeof *v, cmp_double);
-    int distinct = 0;
-    for (int i = 0; i < m; i++) distinct += !i || v[i] != v[i - 1];
-    if (distinct <= max_distinct) {
-        for (int i = 0; i < m; i++)
-            if (!i || v[i] != v[i - 1]) {
-                g[ng] = (group_t){.var = var, .lo = v[i], .hi = v[i]};
-                snprintf(g[ng++].label, sizeof g->label, "%s = %.6g", name, v[i]);
-            }
-    } else {
-        double q1 = v[(m - 1) / 3], q2 = v[2 * (m - 1) / 3];
-        g[ng] = (group_t){.var = var, .lo = -INFINITY, .hi = q1};
-        snprintf(g[ng++].label, sizeof g->label, "%s ≤ %.6g (smallest third)", name, q1);
-        g[ng] = (group_t){.var = var, .lo = q1, .hi = q2, .lo_open = 1};
-        snprintf(g[ng++].label, sizeof g->label, "%.6g < %s ≤ %.6g", q1, name, q2);
-        g[ng] = (group_t){.var = var, .lo = q2, .hi = INFINITY, .lo_open = 1};
-        snprintf(g[ng++].label, sizeof g->label, "%s > %.6g (largest third)", name, q2);
-    }
-    free(v);
-    return ng;
+        if (isfinite(var_of(&runs[i], var))) out[m++] = var_of(&runs[i], var);
+    qsort(out, (size_t)m, sizeof *out, cmp_double);
+    for (int i = 0; i < m; i++)
+        if (!d || out[i] != out[d - 1]) out[d++] = out[i];
+    return d;
 }
 
-static int in_group(const claim_run_t *r, const group_t *g)
+/* Whether var splits the runs differently from the parameter count: otherwise its split repeats the size's. */
+static int independent(const claim_run_t *runs, int n, int var)
 {
-    if (!g) return 1;
-    double x = group_var(r, g->var);
-    return (g->lo_open ? x > g->lo : x >= g->lo) && x <= g->hi;
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++)
+            if ((var_of(&runs[i], var) == var_of(&runs[j], var)) != (runs[i].n_params == runs[j].n_params)) return 1;
+    return 0;
 }
+
+/* ---- output ---- */
 
 typedef struct {
-    int n, yes;
-    double median;
-} tally_t;
+    FILE *md, *csv;
+} out_t;
 
-static tally_t tally(const claim_run_t *runs, int n, int h, int ph, const group_t *g, int sign, double *scratch)
+static void csv_row(const out_t *o, int h, const char *split, const char *group, double est, double lo, double hi, int n,
+                    double share, double share_lo, double share_hi, const char *verdict_text)
 {
-    tally_t t = {0};
-    int m = 0;
+    fprintf(o->csv, "%s,%s,\"%s\",\"%s\"", hyp[h].id, split, group, hyp[h].statistic);
+    const double v[] = {est, lo, hi};
+    for (int k = 0; k < 3; k++) isfinite(v[k]) ? fprintf(o->csv, ",%.6g", v[k]) : fputs(",", o->csv);
+    fprintf(o->csv, ",%d", n);
+    const double sh[] = {share, share_lo, share_hi};
+    for (int k = 0; k < 3; k++) isfinite(sh[k]) ? fprintf(o->csv, ",%.6g", sh[k]) : fputs(",", o->csv);
+    fprintf(o->csv, ",%s\n", verdict_text);
+}
+
+static void fmt_interval(char *buf, size_t n, interval_t v)
+{
+    if (!isfinite(v.est)) snprintf(buf, n, "n/a");
+    else if (!isfinite(v.lo)) snprintf(buf, n, "%.3g [no interval]", v.est);
+    else snprintf(buf, n, "%.3g [%.3g, %.3g]", v.est, v.lo, v.hi);
+}
+
+/* One table row and one CSV row (group `group`) of a tally. */
+static void tally_row(const out_t *o, int h, const char *split, const char *label, const char *group, const tally_t *t)
+{
+    if (!t->n) {
+        fprintf(o->md, "| %s | 0 | | | | n/a | %s |\n", label, verdict_word[t->verdict]);
+    } else {
+        fprintf(o->md, "| %s | %d | %d | %d | %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] | %s |\n", label, t->n,
+                t->holds, t->contra, 100 * t->share, 100 * t->share_lo, 100 * t->share_hi, t->median, t->min, t->max,
+                verdict_word[t->verdict]);
+    }
+    csv_row(o, h, split, group, t->median, t->min, t->max, t->n, t->share, t->share_lo, t->share_hi,
+            verdict_word[t->verdict]);
+}
+
+static const char *const tally_head = "| runs | n | hold | contradict | share holding [95% CI] | median statistic [range] "
+                                      "| verdict |\n|---|---|---|---|---|---|---|\n";
+
+/* The slope of the statistic against x over the runs, with its interval, as a sentence and a CSV row. */
+static void trend(const out_t *o, const claim_run_t *runs, int n, int h, const char *what, const char *unit,
+                  double (*x_of)(const claim_run_t *))
+{
+    double *x = err_calloc((size_t)n + 1, sizeof *x), *y = err_calloc((size_t)n + 1, sizeof *y), slope, lo, hi;
+    for (int i = 0; i < n; i++) x[i] = x_of(&runs[i]), y[i] = runs[i].hyp[h][PH_END].est;
+    int m = stats_fit(x, y, n, &slope, &lo, &hi);
+    if (isfinite(lo))
+        fprintf(o->md, "- with %s: %+.3g per %s [%.3g, %.3g] (least-squares slope over %d runs, 95%% t interval)%s\n",
+                what, slope, unit, lo, hi, m, lo > 0 || hi < 0 ? "" : "; no trend can be told from zero");
+    else
+        fprintf(o->md, "- with %s: too few runs or values for a slope with an interval\n", what);
+    csv_row(o, h, "trend", what, slope, lo, hi, m, NAN, NAN, NAN, "");
+    free(x), free(y);
+}
+
+static double log_params(const claim_run_t *r) { return r->n_params > 0 ? log10(r->n_params) : NAN; }
+static double layers(const claim_run_t *r) { return r->n_layer; }
+static double width(const claim_run_t *r) { return r->d_model; }
+
+/* Rows of the runs grouped by var: each value its own row when there are at most 6, else thirds. */
+static void split_rows(const out_t *o, const claim_run_t *runs, int n, int h, int var)
+{
+    double *vals = err_calloc((size_t)n + 1, sizeof *vals);
+    int d = distinct(runs, n, var, vals);
+    subset_t s = {0, err_calloc((size_t)n + 1, sizeof(int))};
+    int groups = d <= 6 ? d : 3;
+    for (int g = 0; g < groups; g++) {
+        double lo = d <= 6 ? vals[g] : vals[g * d / 3], hi = d <= 6 ? vals[g] : vals[(g + 1) * d / 3 - 1];
+        s.n = 0;
+        for (int i = 0; i < n; i++)
+            if (var_of(&runs[i], var) >= lo && var_of(&runs[i], var) <= hi) s.i[s.n++] = i;
+        char label[128];
+        if (lo == hi) snprintf(label, sizeof label, "%s = %.6g", var_name[var], lo);
+        else snprintf(label, sizeof label, "%.6g ≤ %s ≤ %.6g", lo, var_name[var], hi);
+        tally_t t = tally(runs, &s, h, PH_END);
+        tally_row(o, h, var_name[var], label, label, &t);
+    }
+    free(s.i);
+    free(vals);
+}
+
+/* Mean over configurations with two or more seeds of the range of the statistic over their seeds. */
+static double seed_spread(const claim_run_t *runs, int n, int h, int *configs)
+{
+    double sum = 0;
+    *configs = 0;
     for (int i = 0; i < n; i++) {
-        if (!in_group(&runs[i], g)) continue;
-        int ok = holds(hyp[h].rule, runs[i].hyp[h][ph], sign);
-        if (ok < 0) continue;
-        t.n++, t.yes += ok;
-        scratch[m++] = runs[i].hyp[h][ph];
+        int first = 1, k = 0;
+        for (int j = 0; j < i && first; j++) first = runs[j].config != runs[i].config;
+        if (!first) continue;
+        double lo = INFINITY, hi = -INFINITY;
+        for (int j = 0; j < n; j++)
+            if (runs[j].config == runs[i].config && isfinite(runs[j].hyp[h][PH_END].est)) {
+                lo = fmin(lo, runs[j].hyp[h][PH_END].est), hi = fmax(hi, runs[j].hyp[h][PH_END].est), k++;
+            }
+        if (k >= 2) sum += hi - lo, (*configs)++;
     }
-    t.median = stats_median(scratch, m);
-    return t;
+    return *configs ? sum / *configs : NAN;
 }
 
-static void row(FILE *f, const char *label, tally_t t)
+static void section(const out_t *o, const claim_run_t *runs, int n, int h, const subset_t *all)
 {
-    if (!t.n) fprintf(f, "| %s | 0 | | | n/a |\n", label);
-    else fprintf(f, "| %s | %d | %d | %.0f%% | %.3g |\n", label, t.n, t.yes, 100.0 * t.yes / t.n, t.median);
-}
+    const char *side = hyp[h].side > 0 ? ">" : "<";
+    fprintf(o->md, "## %s %s\n\n", hyp[h].id, hyp[h].title);
+    fprintf(o->md, "Statistic: %s. Predicted: %s %s %g. An effect that matters: %s %s %g.\n\n", hyp[h].statistic,
+            hyp[h].symbol, side, hyp[h].null, hyp[h].symbol, hyp[h].side > 0 ? "≥" : "≤",
+            hyp[h].null + hyp[h].side * hyp[h].matters);
+    tally_t end = tally(runs, all, h, PH_END);
+    fprintf(o->md, "**Verdict: %s** (%s). ", verdict_word[end.verdict], end.why);
+    if (end.n)
+        fprintf(o->md, "Holds in %d of %d runs, %.0f%% [95%% CI %.0f%%, %.0f%%]; median %s %.3g, range %.3g to %.3g.",
+                end.holds, end.n, 100 * end.share, 100 * end.share_lo, 100 * end.share_hi, hyp[h].symbol, end.median,
+                end.min, end.max);
+    int configs;
+    double spread = seed_spread(runs, n, h, &configs);
+    if (configs)
+        fprintf(o->md, " Seeds of one configuration differ by %.3g on average (%d configuration%s).", spread, configs,
+                configs == 1 ? "" : "s");
+    fprintf(o->md, "\n\n");
+    csv_row(o, h, "all", phase_name[PH_END], end.median, end.min, end.max, end.n, end.share, end.share_lo, end.share_hi,
+            verdict_word[end.verdict]);
 
-static int majority_sign(const claim_run_t *runs, int n)
-{
-    int pos = 0, neg = 0;
-    for (int i = 0; i < n; i++) pos += runs[i].hyp[H4][PH_END] > 0, neg += runs[i].hyp[H4][PH_END] < 0;
-    return pos > neg ? 1 : neg > pos ? -1 : 0;
-}
-
-static void verdict(FILE *f, int h, tally_t end, const tally_t *ph)
-{
-    if (!end.n) {
-        fprintf(f, "**Verdict: %s is not testable here**: its signal was not recorded in any run.\n\n", hyp[h].id);
-        return;
+    fprintf(o->md, "Per run, at the end of training (95%% jackknife interval over the probe groups):\n\n");
+    fprintf(o->md, "| run | parameters | seed | %s [95%% CI] | outcome |\n|---|---|---|---|---|\n", hyp[h].symbol);
+    for (int i = 0; i < n; i++) {
+        char iv[96];
+        interval_t v = runs[i].hyp[h][PH_END];
+        fmt_interval(iv, sizeof iv, v);
+        fprintf(o->md, "| %s | %.3gM | %.0f | %s | %s |\n", runs[i].name, runs[i].n_params / 1e6, runs[i].seed, iv,
+                outcome_word[outcome(h, v)]);
+        csv_row(o, h, "run", runs[i].name, v.est, v.lo, v.hi, 1, NAN, NAN, NAN, outcome_word[outcome(h, v)]);
     }
-    double share = (double)end.yes / end.n;
-    const char *word = share >= 0.8 ? "is supported" : share >= 0.5 ? "is only partly supported (mixed)" : "FAILS";
-    fprintf(f, "**Verdict: %s %s**: it holds in %d of %d runs (%.0f%%) at the end of training", hyp[h].id, word,
-            end.yes, end.n, 100 * share);
-    fprintf(f, "; over training the share goes");
+    fputc('\n', o->md);
+
+    double vals[2];
+    int size_varies = n > 1 && distinct(runs, n, VAR_PARAMS, vals) > 1;
+    if (size_varies || independent(runs, n, VAR_LAYERS) || independent(runs, n, VAR_WIDTH)) {
+        fprintf(o->md, "Trends at the end of training:\n\n");
+        if (size_varies) trend(o, runs, n, h, "model size", "tenfold parameters", log_params);
+        if (independent(runs, n, VAR_LAYERS)) trend(o, runs, n, h, "depth", "block", layers);
+        if (independent(runs, n, VAR_WIDTH)) trend(o, runs, n, h, "width", "unit of d_model", width);
+        fputc('\n', o->md);
+        fputs(tally_head, o->md);
+        for (int var = 0; var < N_VARS; var++)
+            if (var == VAR_PARAMS ? size_varies : independent(runs, n, var)) split_rows(o, runs, n, h, var);
+        fputc('\n', o->md);
+    }
+
+    fprintf(o->md, "Over training (each third's statistic on the mean of its trace steps):\n\n");
+    fputs(tally_head, o->md);
     for (int p = PH_EARLY; p < PH_N; p++) {
-        if (ph[p].n) fprintf(f, "%s %.0f%%", p == PH_EARLY ? "" : " →", 100.0 * ph[p].yes / ph[p].n);
-        else fprintf(f, "%s n/a", p == PH_EARLY ? "" : " →");
+        tally_t t = tally(runs, all, h, p);
+        tally_row(o, h, "phase", phase_name[p], phase_key[p], &t);
     }
-    fprintf(f, " (early → middle → late).\n\n");
+    double *d = err_calloc((size_t)n + 1, sizeof *d), mean, lo, hi;
+    for (int i = 0; i < n; i++) d[i] = runs[i].hyp[h][PH_LATE].est - runs[i].hyp[h][PH_EARLY].est;
+    int m = stats_mean_ci(d, n, &mean, &lo, &hi);
+    free(d);
+    if (isfinite(lo))
+        fprintf(o->md, "\nChange from early to late training: %+.3g [%.3g, %.3g] (mean over %d runs, 95%% t interval).\n\n",
+                mean, lo, hi, m);
+    else
+        fprintf(o->md, "\nChange from early to late training: too few runs for an interval.\n\n");
+    csv_row(o, h, "change", "late - early", mean, lo, hi, m, NAN, NAN, NAN, "");
+}
+
+/* Smallest and largest finite value of a field over the runs. */
+static void field_range(const claim_run_t *runs, int n, size_t off, double *lo, double *hi)
+{
+    *lo = INFINITY, *hi = -INFINITY;
+    for (int i = 0; i < n; i++) {
+        double v = *(const double *)((const char *)&runs[i] + off);
+        if (isfinite(v)) *lo = fmin(*lo, v), *hi = fmax(*hi, v);
+    }
+    if (*lo > *hi) *lo = *hi = NAN;
+}
+
+static void range_text(char *buf, size_t n, double lo, double hi, double scale, const char *unit)
+{
+    if (!isfinite(lo)) snprintf(buf, n, "unknown");
+    else if (lo == hi) snprintf(buf, n, "%.3g%s", lo / scale, unit);
+    else snprintf(buf, n, "%.3g%s–%.3g%s", lo / scale, unit, hi / scale, unit);
+}
+
+/* The scale the verdicts rest on, and what it cannot support. */
+static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_skipped)
+{
+    double lo, hi;
+    char params[64], layers_t[64], width_t[64], T[64], steps[64], tokens[64], val[64], base[64];
+#define RANGE(field, buf, scale, unit)                                                                                \
+    field_range(runs, n, offsetof(claim_run_t, field), &lo, &hi), range_text(buf, sizeof buf, lo, hi, scale, unit)
+    RANGE(n_params, params, 1e6, "M");
+    RANGE(n_layer, layers_t, 1, "");
+    RANGE(d_model, width_t, 1, "");
+    RANGE(seq_len, T, 1, "");
+    RANGE(steps, steps, 1, "");
+    RANGE(tokens, tokens, 1e6, "M");
+    RANGE(val_loss, val, 1, "");
+    RANGE(baseline, base, 1, "");
+#undef RANGE
+    int configs = 0, most = 0, least = n;
+    for (int i = 0; i < n; i++) {
+        int first = 1, k = 0;
+        for (int j = 0; j < i && first; j++) first = runs[j].config != runs[i].config;
+        if (!first) continue;
+        for (int j = 0; j < n; j++) k += runs[j].config == runs[i].config;
+        configs++, most = k > most ? k : most, least = k < least ? k : least;
+    }
+    fprintf(f, "## Context\n\n");
+    char seeds[64];
+    if (least == most) snprintf(seeds, sizeof seeds, "%d seed%s each", most, most == 1 ? "" : "s");
+    else snprintf(seeds, sizeof seeds, "%d to %d seeds each", n ? least : 0, most);
+    fprintf(f, "- Runs: %d with traces, of %d run directories found (%d inputs skipped, skipped.md); %d "
+               "configuration%s, %s.\n", n, n_found, n_skipped, configs, configs == 1 ? "" : "s", seeds);
+    fprintf(f, "- Models: %s parameters, n_layer %s, d_model %s, context T = %s.\n", params, layers_t, width_t, T);
+    fprintf(f, "- Training: %s optimizer steps, %s tokens per run.\n", steps, tokens);
+    if (isfinite(lo))
+        fprintf(f, "- Final validation loss %s nats/token, against %s for the add-one unigram baseline of the same "
+                   "validation shard.\n", val, base);
+    else
+        fprintf(f, "- Final validation loss %s nats/token; the unigram baseline is unknown (the validation shard or its "
+                   "counts are not at the paths of the runs' configs).\n", val);
+    fprintf(f, "- Scale: these are models of %s parameters that saw %s tokens each at T = %s. The verdicts are "
+               "evidence about such small, briefly trained models on this corpus; they cannot say whether the same "
+               "holds for models of billions of parameters, longer contexts, longer training or other data.\n\n",
+            params, tokens, T);
 }
 
 int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, int n_skipped)
 {
     char path[4200];
+    afile_t md, csv;
     snprintf(path, sizeof path, "%s/claims.md", dir);
-    afile_t af;
-    if (afile_open(&af, path, AFILE_REPLACE)) return -1;
-    FILE *f = af.f;
-    group_t g[24];
-    int ng = make_groups(runs, n, 0, "parameters", 4, g);
-    ng += make_groups(runs, n, 1, "n_layer", 6, g + ng);
-    ng += make_groups(runs, n, 2, "d_model", 6, g + ng);
-    double *scratch = err_calloc((size_t)(n ? n : 1), sizeof *scratch);
-    int sign = majority_sign(runs, n);
-
-    fprintf(f, "# Claims: hypotheses H1–H5 of docs/science.md\n\n");
-    fprintf(f, "%d runs with traces, of %d run directories found; %d inputs skipped (skipped.md). ", n, n_found,
-            n_skipped);
-    fprintf(f, "Each statistic is computed per run on the rank-merged trace at the last trace step S (\"end of "
-               "training\"), and on the mean over the trace steps of each third of training for the progress rows. "
-               "Verdicts use the share of runs where the statistic holds at the end of training: at least 80%% "
-               "supported, 50–80%% mixed, below 50%% fails. Runs where a signal was not recorded are not counted.\n\n");
-    for (int h = 0; h < H_N; h++) {
-        tally_t end = tally(runs, n, h, PH_END, NULL, sign, scratch), ph[PH_N];
-        for (int p = 0; p < PH_N; p++) ph[p] = tally(runs, n, h, p, NULL, sign, scratch);
-        fprintf(f, "## %s %s\n\n", hyp[h].id, hyp[h].title);
-        fprintf(f, "Statistic: %s. Holds in a run when %s", hyp[h].statistic, hyp[h].holds);
-        if (hyp[h].rule == RULE_SIGN)
-            fprintf(f, " (%s)", sign > 0 ? "positive" : sign < 0 ? "negative" : "no majority: no run holds");
-        fprintf(f, ".\n\n");
-        verdict(f, h, end, ph);
-        fprintf(f, "| runs | n | holds | share | median statistic |\n|---|---|---|---|---|\n");
-        row(f, "all, end of training", end);
-        for (int i = 0; i < ng; i++) {
-            char label[256];
-            snprintf(label, sizeof label, "%.200s, end of training", g[i].label);
-            row(f, label, tally(runs, n, h, PH_END, &g[i], sign, scratch));
-        }
-        for (int p = PH_EARLY; p < PH_N; p++) {
-            char label[256];
-            snprintf(label, sizeof label, "all, %s", phase_name[p]);
-            row(f, label, ph[p]);
-        }
-        fputc('\n', f);
+    if (afile_open(&md, path, AFILE_REPLACE)) return -1;
+    snprintf(path, sizeof path, "%s/claims.csv", dir);
+    if (afile_open(&csv, path, AFILE_REPLACE)) {
+        afile_abort(&md);
+        return -1;
     }
-    free(scratch);
-    return afile_commit(&af);
+    out_t o = {md.f, csv.f};
+    subset_t all = {n, err_calloc((size_t)n + 1, sizeof(int))};
+    for (int i = 0; i < n; i++) all.i[i] = i;
+
+    fprintf(o.csv, "hypothesis,split,group,statistic,estimate,low,high,n,share,share_low,share_high,verdict\n");
+    fprintf(o.md, "# Claims: hypotheses H1–H5 of docs/science.md\n\n");
+    context(o.md, runs, n, n_found, n_skipped);
+    fprintf(o.md, "## How to read this\n\n"
+                  "Each run's statistic is computed on its merged trace at the last trace step S (\"end of training\"), "
+                  "with a 95%% interval from the delete-one jackknife over its probe groups. A run *holds* when the "
+                  "interval lies on the predicted side of the null, *contradicts* when it lies on the other side, and "
+                  "is *inconclusive* when it contains the null. Over runs: the share holding with its Clopper–Pearson "
+                  "95%% interval, and the median statistic with its range. Verdicts (docs/science.md): *supported* — "
+                  "most runs hold, none contradicts, and the median effect is at least the effect that matters; "
+                  "*contradicted* — most runs contradict and none holds; *not enough evidence* — fewer than %d runs, no "
+                  "configuration with two seeds, or most intervals contain the null; *mixed* — anything else. claims.csv "
+                  "holds every number below in long format (for groups of runs, estimate is the median and low–high "
+                  "the range over the runs).\n\n", MIN_RUNS);
+    fprintf(o.md, "| hypothesis | predicted | verdict | hold / contradict / of n | share holding [95%% CI] | median "
+                  "[range] |\n|---|---|---|---|---|---|\n");
+    for (int h = 0; h < H_N; h++) {
+        tally_t t = tally(runs, &all, h, PH_END);
+        fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, hyp[h].side > 0 ? ">" : "<",
+                hyp[h].null, verdict_word[t.verdict], t.holds, t.contra, t.n);
+        if (t.n) fprintf(o.md, " %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] |\n", 100 * t.share, 100 * t.share_lo,
+                         100 * t.share_hi, t.median, t.min, t.max);
+        else fprintf(o.md, " n/a | n/a |\n");
+    }
+    fputc('\n', o.md);
+    for (int h = 0; h < H_N; h++) section(&o, runs, n, h, &all);
+    free(all.i);
+    if (afile_commit(&md)) {
+        afile_abort(&csv);
+        return -1;
+    }
+    return afile_commit(&csv);
 }

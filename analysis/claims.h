@@ -1,24 +1,38 @@
-/* claims: claims.md, the verdict on each hypothesis of docs/science.md over all runs with traces.
+/* claims: claims.md and claims.csv, the verdicts on the hypotheses of docs/science.md over every run with
+ * traces.
  *
- * Per run, the statistic of rstat.h; when it "holds" (claims.c, hyp[]): H1, H2c, H5: the statistic < 0;
- * H2a, H2b: more than half of the blocks have a positive mean cosine; H3: the smallest depth-to-depth
- * growth ratio > 1; H4: the sign of rho equals the sign most runs have at the end of training. Runs where
- * the statistic is unknown (NaN: the signal was not recorded) are left out of the counts.
- * Verdict on the share of runs where it holds at the end of training: >= 80% supported, 50-80% mixed,
- * below 50% fails. */
+ * Per run, each hypothesis's statistic (rstat.h) comes with a 95% jackknife interval over the run's probe
+ * groups. A run "holds" when the interval lies on the predicted side of the null (0 for a correlation, a
+ * cosine or a rise, 1 for a ratio), "contradicts" when it lies on the other side, and is "inconclusive"
+ * when it contains the null. Over a set of runs (claims.c, verdict()):
+ *   not enough evidence  fewer than 3 runs, no configuration with 2 seeds, or most runs inconclusive;
+ *   supported            most runs hold, none contradicts, and the median effect is as large as the
+ *                        hypothesis's threshold of an effect that matters;
+ *   contradicted         most runs contradict and none holds;
+ *   mixed                anything else (runs significant both ways, or a significant but small effect).
+ * The thresholds and the predicted sides are the table hyp[] of claims.c, documented in docs/science.md. */
 #ifndef IL_AGG_CLAIMS_H
 #define IL_AGG_CLAIMS_H
 
-#include "analysis/rstat.h"
+#include <stdint.h>
 
-/* What claims.md needs of one run: a few bytes, so the whole sweep can be held. */
+#include "analysis/rstat.h"
+#include "analysis/runs.h"
+
+/* What the claims need of one run: a few hundred bytes, so the whole sweep can be held. */
 typedef struct {
-    double n_params, n_layer, d_model;
-    double hyp[H_N][PH_N];
+    char name[64];
+    double n_params, n_layer, d_model, seq_len, seed, steps, tokens, val_loss, baseline;
+    uint64_t config; /* the run's sweep parameters but the seed and the rank layout: runs sharing it are
+                      * seeds of one configuration */
+    interval_t hyp[H_N][PH_N];
 } claim_run_t;
 
-/* Writes <dir>/claims.md. n_found counts every run directory, with or without traces. Returns 0, or -1
- * with err_set(). */
+/* A run's claims from its runs.csv row and statistics. */
+void claims_run(claim_run_t *cl, const run_row_t *row, const rstat_t *st);
+
+/* Writes <dir>/claims.md and <dir>/claims.csv. n_found counts every run directory, with or without
+ * traces. Returns 0, or -1 with err_set(). */
 int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, int n_skipped);
 
 #endif

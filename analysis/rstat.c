@@ -7,7 +7,7 @@
 #include "core/err.h"
 #include "core/stats.h"
 
-/* One record of every signal: a view into the curves, or the mean over several records (owned). */
+/* One record of every signal: a view into the curves, or values computed from them (owned). */
 typedef struct {
     double *v[TV_N];
     int owned;
@@ -19,19 +19,59 @@ static void snap_view(snap_t *s, const curves_t *c, int rec)
     for (int k = 0; k < TV_N; k++) s->v[k] = c->v[k] ? (double *)curves_run(c, k) + (size_t)rec * curves_run_len(c, k) : NULL;
 }
 
-/* Mean over records [lo, hi) of every element, skipping NaN. */
-static void snap_mean(snap_t *s, const curves_t *c, int lo, int hi)
+/* The group variables the hypotheses read, each group's values averaged over a span of records [lo, hi),
+ * and H4's statistic with its replicates: enough to recompute every hypothesis without any one group. */
+static const int span_vars[] = {TV_NORM, TV_COS, TV_COS_LOCAL, TV_LENS, TV_GRAD0};
+enum { N_SPAN = sizeof span_vars / sizeof *span_vars };
+
+typedef struct {
+    double *group[N_SPAN]; /* (G, run length of the variable) */
+    double *rho, *rho_jk;  /* (L+1) rho_freq, (G, L+1) rho_freq_jk */
+} span_t;
+
+/* Mean over records [lo, hi) of v (records of n values, element e of each), skipping NaN. */
+static double span_mean(const double *v, int lo, int hi, size_t n, size_t e) { return stats_mean(v + (size_t)lo * n + e, hi - lo, (int)n); }
+
+static void span_make(span_t *sp, const curves_t *c, int lo, int hi)
 {
-    s->owned = 1;
-    for (int k = 0; k < TV_N; k++) {
-        size_t len = curves_run_len(c, k);
-        if (!c->v[k]) {
-            s->v[k] = NULL;
-            continue;
-        }
-        s->v[k] = err_calloc(len ? len : 1, sizeof *s->v[k]);
-        for (size_t e = 0; e < len; e++) s->v[k][e] = stats_mean(curves_run(c, k) + (size_t)lo * len + e, hi - lo, (int)len);
+    size_t G = (size_t)c->G, D = (size_t)c->L + 1;
+    for (int i = 0; i < N_SPAN; i++) {
+        int k = span_vars[i];
+        size_t per = G * curves_run_len(c, k);
+        sp->group[i] = err_calloc(per, sizeof(double));
+        for (size_t e = 0; e < per; e++) sp->group[i][e] = span_mean(c->v[k], lo, hi, per, e);
     }
+    sp->rho = err_calloc(D, sizeof(double)), sp->rho_jk = err_calloc(G * D, sizeof(double));
+    for (size_t e = 0; e < D; e++) sp->rho[e] = span_mean(c->v[TV_RHO_FREQ], lo, hi, D, e);
+    for (size_t e = 0; e < G * D; e++) sp->rho_jk[e] = span_mean(c->v[TV_RHO_FREQ_JK], lo, hi, G * D, e);
+}
+
+static void span_free(span_t *sp)
+{
+    for (int i = 0; i < N_SPAN; i++) free(sp->group[i]);
+    free(sp->rho), free(sp->rho_jk);
+}
+
+/* The span's values over every group but `skip` (-1: all), each group weighted by its windows. */
+static void span_snap(const span_t *sp, const curves_t *c, int skip, snap_t *s)
+{
+    memset(s, 0, sizeof *s);
+    s->owned = 1;
+    for (int i = 0; i < N_SPAN; i++) {
+        size_t len = curves_run_len(c, span_vars[i]);
+        double *v = s->v[span_vars[i]] = err_calloc(len, sizeof(double));
+        for (size_t e = 0; e < len; e++) {
+            double sum = 0, w = 0;
+            for (int g = 0; g < c->G; g++) {
+                double x = sp->group[i][(size_t)g * len + e], wg = c->group_windows[g];
+                if (g != skip && wg > 0 && isfinite(x)) sum += wg * x, w += wg;
+            }
+            v[e] = w > 0 ? sum / w : NAN;
+        }
+    }
+    size_t D = (size_t)c->L + 1;
+    s->v[TV_RHO_FREQ] = err_calloc(D, sizeof(double));
+    memcpy(s->v[TV_RHO_FREQ], skip < 0 ? sp->rho : sp->rho_jk + (size_t)skip * D, D * sizeof(double));
 }
 
 static void snap_free(snap_t *s)
@@ -64,24 +104,22 @@ static double rho_index(const double *row, int n, int first, double *idx)
     return n > first ? stats_spearman(idx + first, row + first, n - first) : NAN;
 }
 
-/* Share of blocks whose value of variable k (a mean over positions) is positive, among blocks where it is
- * finite. */
-static double positive_share(const snap_t *s, int k, const curves_t *c)
+/* Median over blocks of variable k (a mean over the probe tokens per block). */
+static double block_median(const snap_t *s, int k, const curves_t *c)
 {
-    int pos = 0, n = 0;
-    for (int l = 0; l < c->L; l++) {
-        double m = s->v[k][l];
-        if (isfinite(m)) n++, pos += m > 0;
-    }
-    return n ? (double)pos / n : NAN;
+    double *v = err_calloc((size_t)c->L, sizeof *v);
+    memcpy(v, s->v[k], (size_t)c->L * sizeof *v);
+    double m = stats_median(v, c->L);
+    free(v);
+    return m;
 }
 
 static void hypotheses(const snap_t *s, const curves_t *c, double *idx, double out[H_N])
 {
     int L = c->L, T = c->T;
     out[H1] = rho_index(s->v[TV_NORM] + (size_t)L * T, T, 1, idx);
-    out[H2A] = positive_share(s, TV_COS_LOCAL, c);
-    out[H2B] = positive_share(s, TV_COS, c);
+    out[H2A] = block_median(s, TV_COS_LOCAL, c);
+    out[H2B] = block_median(s, TV_COS, c);
     double rise = NAN, growth = NAN;
     for (int l = 0; l < L; l++) {
         double d = s->v[TV_LENS][l + 1] - s->v[TV_LENS][l];
@@ -93,6 +131,33 @@ static void hypotheses(const snap_t *s, const curves_t *c, double *idx, double o
     out[H3] = growth;
     out[H4] = s->v[TV_RHO_FREQ][L];
     out[H5] = rho_index(s->v[TV_GRAD0], T, 0, idx);
+}
+
+/* Every hypothesis over records [lo, hi), with its jackknife interval over the groups present. */
+static void hyp_intervals(const curves_t *c, int lo, int hi, double *idx, interval_t out[H_N])
+{
+    span_t sp;
+    span_make(&sp, c, lo, hi);
+    snap_t s;
+    double est[H_N], h[H_N], *rep = err_calloc((size_t)H_N * c->G, sizeof *rep);
+    span_snap(&sp, c, -1, &s);
+    hypotheses(&s, c, idx, est);
+    snap_free(&s);
+    int m = 0;
+    for (int g = 0; g < c->G; g++) {
+        if (!(c->group_windows[g] > 0)) continue;
+        span_snap(&sp, c, g, &s);
+        hypotheses(&s, c, idx, h);
+        snap_free(&s);
+        for (int k = 0; k < H_N; k++) rep[(size_t)k * c->G + m] = h[k];
+        m++;
+    }
+    for (int k = 0; k < H_N; k++) {
+        out[k].est = est[k];
+        stats_jackknife(est[k], rep + (size_t)k * c->G, m, &out[k].lo, &out[k].hi);
+    }
+    free(rep);
+    span_free(&sp);
 }
 
 static void phase_bounds(const curves_t *c, int phase, int *lo, int *hi)
@@ -131,19 +196,14 @@ void rstat_compute(rstat_t *r, const curves_t *c)
         r->spread[l] = c->norm_spread[(size_t)(n - 1) * D + l] / r->mean_norm[l];
         for (int k = 0; k < IN_N; k++) r->inner_end[k][l] = inner_value(&end, c, k, l);
     }
-    double h[H_N];
-    hypotheses(&end, c, idx, h);
+    interval_t h[H_N];
+    hyp_intervals(c, n - 1, n, idx, h);
     for (int k = 0; k < H_N; k++) r->hyp[k][PH_END] = h[k];
     for (int ph = PH_EARLY; ph < PH_N; ph++) {
         int lo, hi;
         phase_bounds(c, ph, &lo, &hi);
-        for (int k = 0; k < H_N; k++) h[k] = NAN;
-        if (lo < hi) {
-            snap_t s;
-            snap_mean(&s, c, lo, hi);
-            hypotheses(&s, c, idx, h);
-            snap_free(&s);
-        }
+        for (int k = 0; k < H_N; k++) h[k] = (interval_t){NAN, NAN, NAN};
+        if (lo < hi) hyp_intervals(c, lo, hi, idx, h);
         for (int k = 0; k < H_N; k++) r->hyp[k][ph] = h[k];
     }
 

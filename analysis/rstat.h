@@ -17,6 +17,13 @@ enum { PH_END, PH_EARLY, PH_MIDDLE, PH_LATE, PH_N };
 /* Inner-loop signals of inner.csv. */
 enum { IN_COS, IN_COS_LOCAL, IN_ETA, IN_LENS, IN_DROP, IN_SINK, IN_ERANK, IN_N };
 
+/* A statistic with its 95% interval: the delete-one jackknife over the run's probe groups (the statistic
+ * recomputed G times, each time without one group's windows). est NaN: unknown; lo, hi NaN: no interval
+ * (fewer than 2 groups, or a replicate unknown). */
+typedef struct {
+    double est, lo, hi;
+} interval_t;
+
 typedef struct {
     int L;
     /* per depth l = 0..L, at the end of training */
@@ -28,7 +35,7 @@ typedef struct {
     double *rho_bucket;  /* Spearman rho(bucket, norm_bucket[l][bucket]): the S6 curve, not the test */
     double *spread;      /* (max - min over probe groups of mean_t N[l][t]) / mean_norm[l] */
     double *inner_end[IN_N], *inner_slope[IN_N]; /* per row; NaN where the row has no such value */
-    double hyp[H_N][PH_N];
+    interval_t hyp[H_N][PH_N]; /* the hypotheses' statistics (claims.c) at the end and per phase */
 } rstat_t;
 
 void rstat_compute(rstat_t *r, const curves_t *c);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/err.h"
+#include "data/shard.h"
 #include "model/gpt.h"
 #include "trace/tracer.h"
 #include "core/stats.h"
@@ -44,7 +45,14 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
     if (c) memcpy(r->param, c->param, sizeof r->param);
     else if (cfg) params_from_config(r->param, cfg);
     r->ranks = m && m->world_size ? m->world_size : c ? c->world_size : NAN;
-    r->steps = r->train_loss = r->val_loss = r->tokens_per_s = NAN;
+    r->steps = r->train_loss = r->val_loss = r->tokens_per_s = r->baseline = NAN;
+    if (cfg && cfg->val_path[0]) {
+        char counts[4200];
+        double loss;
+        uint64_t n;
+        config_counts_path(cfg, counts, sizeof counts);
+        if (shard_unigram_loss(counts, cfg->val_path, &loss, &n) == 0) r->baseline = loss;
+    }
     if (c && c->n_rec) {
         double *tps = err_calloc((size_t)c->n_rec, sizeof *tps);
         memcpy(tps, c->v[TV_TOKENS_PER_S], (size_t)c->n_rec * sizeof *tps);

@@ -14,6 +14,8 @@ typedef struct {
     char *name, *dir;
     trace_value_t param[TP_N]; /* .d NaN when unknown */
     double ranks, steps, tokens, train_loss, val_loss, tokens_per_s;
+    double baseline; /* add-one unigram loss of the validation shard (shard_unigram_loss); NaN when the data
+                      * is not at the paths of the run's config */
     int n_genre;
     char (*genre)[METRICS_GENRE_LEN];
     double *genre_loss;

@@ -78,7 +78,7 @@ static void put_row(wire_t *w, const run_row_t *r)
     put_str(w, r->name);
     put_str(w, r->dir);
     put(w, r->param, sizeof r->param);
-    const double num[] = {r->ranks, r->steps, r->tokens, r->train_loss, r->val_loss, r->tokens_per_s};
+    const double num[] = {r->ranks, r->steps, r->tokens, r->train_loss, r->val_loss, r->tokens_per_s, r->baseline};
     put(w, num, sizeof num);
     put(w, &r->n_genre, sizeof r->n_genre);
     /* genre names as strings: the bytes after a name's end in its fixed-size slot are never set */
@@ -92,10 +92,10 @@ static void get_row(reader_t *rd, run_row_t *r)
     r->name = get_str(rd);
     r->dir = get_str(rd);
     get(rd, r->param, sizeof r->param);
-    double num[6];
+    double num[7];
     get(rd, num, sizeof num);
     r->ranks = num[0], r->steps = num[1], r->tokens = num[2], r->train_loss = num[3], r->val_loss = num[4];
-    r->tokens_per_s = num[5];
+    r->tokens_per_s = num[5], r->baseline = num[6];
     int n_genre;
     get(rd, &n_genre, sizeof n_genre);
     CHECK(n_genre >= 0 && (size_t)n_genre <= rd->n, "wire: %d genres", n_genre);

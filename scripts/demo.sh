@@ -65,7 +65,9 @@ rc=0
 say "runs table ($sweep/aggregate/runs.md)"
 cat "$sweep/aggregate/runs.md"
 say "hypotheses ($sweep/aggregate/claims.md)"
-grep -E '^\*\*Verdict|^## ' "$sweep/aggregate/claims.md" || cat "$sweep/aggregate/claims.md"
+# the context block and the summary table; the sections with every run's interval follow in the file
+awk '/^## How to read/ { skip = 1 } /^\| hypothesis \| predicted/ { skip = 0; table = 1 }
+     table && !/^\|/ { exit } !skip && NR > 2 { print }' "$sweep/aggregate/claims.md"
 say "validation loss against the unigram baseline"
 "$bin/il-eval" --unigram "$(dirname "$train_data")/train.counts" --data "$val_data"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "val_loss") c = i; next }

@@ -26,6 +26,7 @@ requirements=(
     "library openblas libopenblas-openmp-dev"
     "header ini.h libinih-dev"
     "header cmocka.h libcmocka-dev"
+    "header gsl/gsl_cdf.h libgsl-dev"
     "command mpicc libopenmpi-dev"
     "command mpirun openmpi-bin"
     "library scalapack-openmpi libscalapack-openmpi-dev"

@@ -14,7 +14,7 @@ synth=$bin/il-synth-traces
 "$synth" --out sweep --runs 2 --ranks 2 --steps 4 --layers 2 --seq 4 --width 8 >/dev/null
 IL_GNUPLOT= "$agg" --out out sweep >agg.out 2>agg.err || die "exit $? on good input: $(cat agg.err)"
 golden=$root/tests/golden/aggregate
-for f in runs.csv runs.md norms.csv norms.md inner.csv inner.md claims.md skipped.csv; do
+for f in runs.csv runs.md norms.csv norms.md inner.csv inner.md claims.md claims.csv skipped.csv; do
     if [ -n "${UPDATE_GOLDEN:-}" ]; then cp "out/$f" "$golden/$f"; continue; fi
     diff -u "$golden/$f" "out/$f" >diff.txt || die "out/$f differs from tests/golden/aggregate/$f: $(head -20 diff.txt)"
 done

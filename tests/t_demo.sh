@@ -36,7 +36,7 @@ INI
 DEMO_CLUSTER=$tmp/cluster timeout 600 "$root/scripts/demo.sh" "$bin" tiny.ini >demo.out 2>&1 ||
     die "demo failed: $(tail -20 demo.out)"
 out=sweeps/tiny/aggregate
-for f in runs.csv runs.md norms.csv norms.md inner.csv inner.md claims.md summary.nc; do
+for f in runs.csv runs.md norms.csv norms.md inner.csv inner.md claims.md claims.csv summary.nc; do
     [ -s "$out/$f" ] || die "$out/$f missing or empty"
 done
 [ "$(ls "$out"/figures/*.png | wc -l)" -ge 5 ] || die "fewer than 5 figures: $(ls "$out/figures")"
@@ -46,8 +46,14 @@ while read -r run; do
 done < <(awk -F'\t' 'NR > 1 { print $2 }' sweeps/tiny/manifest.tsv)
 [ "$(awk 'NR > 1' "$out/runs.csv" | wc -l)" -eq 6 ] || die "runs table should have 6 rows: $(cat "$out/runs.csv")"
 for h in H1 H2a H2b H2c H3 H4 H5; do
-    grep -q "Verdict: $h " "$out/claims.md" || die "claims.md has no verdict for $h"
+    grep -Eq "^\| $h \| .* \| (supported|contradicted|mixed|not enough evidence) \|" "$out/claims.md" ||
+        die "claims.md has no verdict for $h"
+    grep -Eq "^\| $h \| .* \| (supported|contradicted|mixed|not enough evidence) \|" demo.out ||
+        die "the demo did not print the verdict on $h"
 done
+[ "$(grep -c '^\*\*Verdict: ' "$out/claims.md")" -eq 7 ] || die "claims.md should have 7 verdicts"
+[ -s "$out/claims.csv" ] || die "no claims.csv"
+grep -q "^## Context" demo.out || die "the demo did not print the context of its claims"
 grep -q "unigram baseline" demo.out && grep -q "best validation loss" demo.out || die "demo did not print both losses"
 grep -q "mode: Slurm" demo.out || die "demo did not say which mode it used"
 [ -z "$(ls cluster/*.pid 2>/dev/null)" ] || die "the demo left its cluster running"

@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stddef.h>
@@ -429,4 +430,15 @@ void config_print_keys_markdown(FILE *f)
         fprintf(f, "| `%s.%s` | %s | `%s` | %s.%s |\n", k->section, k->name, type_name(k->type),
                 k->def, k->help, range);
     }
+}
+
+void config_counts_path(const config_t *c, char *out, size_t n)
+{
+    if (c->counts_path[0]) {
+        snprintf(out, n, "%s", c->counts_path);
+        return;
+    }
+    char dir[CONFIG_STR];
+    snprintf(dir, sizeof dir, "%s", c->train_path);
+    snprintf(out, n, "%s/train.counts", dirname(dir));
 }

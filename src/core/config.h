@@ -85,6 +85,9 @@ int config_validate(const config_t *c, int world_size);
 int config_write(const config_t *c, FILE *f);
 /* config_write() into a string (malloc'd). */
 char *config_string(const config_t *c);
+
+/* The unigram counts of the training shard: data.counts_path, or train.counts beside data.train_path. */
+void config_counts_path(const config_t *c, char *out, size_t n);
 /* One key's value ("section.key") as config_write() spells it ("0.001" for "1e-3"); -1 if the key is
  * unknown. */
 int config_get(const config_t *c, const char *key, char *buf, size_t n);

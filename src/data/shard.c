@@ -1,5 +1,6 @@
 #include "data/shard.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -175,4 +176,24 @@ int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_
     }
     free(b);
     return rc;
+}
+
+int shard_unigram_loss(const char *counts_path, const char *shard_path, double *loss, uint64_t *n_tokens)
+{
+    uint32_t tok, V;
+    uint64_t *counts;
+    shard_t s;
+    if (shard_counts_read(counts_path, &tok, &V, &counts)) return -1;
+    if (shard_read_expect(&s, shard_path, tok, V)) {
+        free(counts);
+        return -1;
+    }
+    double total = V, sum = 0;
+    for (uint32_t v = 0; v < V; v++) total += (double)counts[v];
+    for (uint64_t i = 0; i < s.n_tokens; i++) sum -= log(((double)counts[s.tokens[i]] + 1.0) / total);
+    *loss = s.n_tokens ? sum / (double)s.n_tokens : NAN;
+    *n_tokens = s.n_tokens;
+    shard_free(&s);
+    free(counts);
+    return 0;
 }

@@ -39,4 +39,10 @@ void shard_free(shard_t *s);
 int shard_counts_write(const char *path, uint32_t tokenizer_id, uint32_t vocab_size, const uint64_t *counts);
 int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_size, uint64_t **counts);
 
+/* Cross-entropy (nats per token) of the shard at shard_path under the unigram model of the counts, add-one
+ * smoothed so that a token never seen in training costs log(N + V) rather than infinity: the baseline a
+ * language model has to beat by using context at all. The shard must be of the counts' tokenizer. Returns
+ * 0, or -1 with err_set(). */
+int shard_unigram_loss(const char *counts_path, const char *shard_path, double *loss, uint64_t *n_tokens);
+
 #endif

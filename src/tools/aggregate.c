@@ -70,10 +70,7 @@ static void take(void *user, int i, prun_t *p)
     report_run(&a->report, row->name, &p->stat);
     row->sum_index = (long)a->summary.n_runs;
     summary_add(&a->summary, row->name, row->dir, &p->sum);
-    claim_run_t *cl = &a->claims[a->n_claims++];
-    cl->n_params = row->param[TP_N_PARAMS].d, cl->n_layer = row->param[TP_N_LAYER].d;
-    cl->d_model = row->param[TP_D_MODEL].d;
-    memcpy(cl->hyp, p->stat.hyp, sizeof cl->hyp);
+    claims_run(&a->claims[a->n_claims++], row, &p->stat);
 }
 
 static double seconds(void)

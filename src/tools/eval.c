@@ -18,27 +18,14 @@ static int fail(const char *msg)
     return IL_EXIT_INPUT;
 }
 
-/* Cross-entropy (nats per token) of the shard under the unigram model of the counts, add-one smoothed so
- * that a token never seen in training costs log(N + V) rather than infinity: the baseline a language
- * model has to beat by using context at all. */
+/* The add-one unigram baseline of shard_unigram_loss. */
 static int unigram(const char *counts_path, const char *data)
 {
-    uint32_t tok, V;
-    uint64_t *counts;
-    shard_t s;
-    if (shard_counts_read(counts_path, &tok, &V, &counts)) return fail(err_msg());
-    if (shard_read_expect(&s, data, tok, V)) {
-        free(counts);
-        return fail(err_msg());
-    }
-    double total = V;
-    for (uint32_t v = 0; v < V; v++) total += (double)counts[v];
-    double sum = 0;
-    for (uint64_t i = 0; i < s.n_tokens; i++) sum -= log(((double)counts[s.tokens[i]] + 1.0) / total);
+    double loss;
+    uint64_t n;
+    if (shard_unigram_loss(counts_path, data, &loss, &n)) return fail(err_msg());
     printf("unigram baseline of %s on %s: %llu tokens, loss %.4f nats/token\n", counts_path, data,
-           (unsigned long long)s.n_tokens, sum / (double)s.n_tokens);
-    shard_free(&s);
-    free(counts);
+           (unsigned long long)n, loss);
     dist_finalize();
     return IL_EXIT_OK;
 }

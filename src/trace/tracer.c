@@ -2,7 +2,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,15 +18,8 @@
 static uint64_t *load_counts(const config_t *cfg, const shard_t *train, int V, int *rc)
 {
     char path[4200];
-    int derived = cfg->counts_path[0] == '\0';
-    if (derived) {
-        char dir[CONFIG_STR];
-        snprintf(dir, sizeof dir, "%s", cfg->train_path);
-        snprintf(path, sizeof path, "%s/train.counts", dirname(dir));
-        if (access(path, F_OK) != 0) return NULL; /* plain shards without a sidecar: one bucket */
-    } else {
-        snprintf(path, sizeof path, "%s", cfg->counts_path);
-    }
+    config_counts_path(cfg, path, sizeof path);
+    if (!cfg->counts_path[0] && access(path, F_OK) != 0) return NULL; /* plain shards without a sidecar: one bucket */
     uint32_t tok, vocab;
     uint64_t *counts;
     if ((*rc = shard_counts_read(path, &tok, &vocab, &counts))) return NULL;
