@@ -88,19 +88,11 @@ bench: $(TOOLS)
 	$(BUILD)/bin/il-bench --trace
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe $(BUILD)/bin/il-bench --scaling
 
-# Aggregation benchmark: 1,000 synthetic runs x 2 ranks x 200 trace steps (generated once, kept in
-# $(BENCH_AGG)/runs), aggregated by one process and then by 2 MPI ranks, each with time and peak memory
-# (il-aggregate's own line gives the largest rank's and the sum over ranks).
+# Aggregation benchmark (scripts/bench-aggregate.sh): 1,000 synthetic finished runs x 2 ranks x 200 trace
+# steps (generated once into $(BENCH_AGG)/runs), aggregated on 1 and on 2 MPI ranks against the read floor.
 BENCH_AGG ?= $(BUILD)/bench-aggregate
-MPIRUN_ROOT = env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun
 bench-aggregate: $(TOOLS)
-	@[ -d $(BENCH_AGG)/runs ] || { rm -rf $(BENCH_AGG)/runs.tmp && \
-	    $(BUILD)/bin/il-synth-traces --out $(BENCH_AGG)/runs.tmp --runs 1000 --ranks 2 --steps 200 --vary && \
-	    mv $(BENCH_AGG)/runs.tmp $(BENCH_AGG)/runs; }
-	/usr/bin/time -f 'bench-aggregate, 1 rank: %e s elapsed (%U s user, %S s system), %M KB peak memory' $(BUILD)/bin/il-aggregate \
-	    --out $(BENCH_AGG)/out $(BENCH_AGG)/runs
-	/usr/bin/time -f 'bench-aggregate, 2 ranks: %e s elapsed (%U s user, %S s system over the ranks), %M KB peak memory of the largest process' \
-	    $(MPIRUN_ROOT) -n 2 --oversubscribe $(BUILD)/bin/il-aggregate --out $(BENCH_AGG)/out $(BENCH_AGG)/runs
+	BENCH_AGG=$(BENCH_AGG) scripts/bench-aggregate.sh $(BUILD)
 
 # The main job: prepare the Brown Corpus, run the demo sweep on a private Slurm (LOCAL=1: with mpirun
 # here), aggregate, and print the runs table, the verdicts on the hypotheses and the figures.

@@ -185,6 +185,17 @@ static int distinct(const claim_run_t *runs, int n, int var, double *out)
     return d;
 }
 
+/* Whether the runs' finite values of var differ. */
+static int varies(const claim_run_t *runs, int n, int var)
+{
+    for (int i = 0, first = -1; i < n; i++) {
+        if (!isfinite(var_of(&runs[i], var))) continue;
+        if (first < 0) first = i;
+        else if (var_of(&runs[i], var) != var_of(&runs[first], var)) return 1;
+    }
+    return 0;
+}
+
 /* Whether var splits the runs differently from the parameter count: otherwise its split repeats the size's. */
 static int independent(const claim_run_t *runs, int n, int var)
 {
@@ -331,8 +342,7 @@ static void section(const out_t *o, const claim_run_t *runs, int n, int h, const
     }
     fputc('\n', o->md);
 
-    double vals[2];
-    int size_varies = n > 1 && distinct(runs, n, VAR_PARAMS, vals) > 1;
+    int size_varies = varies(runs, n, VAR_PARAMS);
     if (size_varies || independent(runs, n, VAR_LAYERS) || independent(runs, n, VAR_WIDTH)) {
         fprintf(o->md, "Trends at the end of training:\n\n");
         if (size_varies) trend(o, runs, n, h, "model size", "tenfold parameters", log_params);

@@ -34,13 +34,16 @@ static int cmp_item(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
-/* "rankRRRR.segSSSS.nc" with R and S of 4 to 7 digits; -1 for any other name. */
+/* "rankRRRR.segSSSS.nc" with R and S of 4 to 7 digits, or the consolidated "rankRRRR.nc" (seg -1); -1 for any
+ * other name. */
 static int parse_name(const char *name, int *rank, int *seg)
 {
     const char *p = name;
     int *out[2] = {rank, seg};
     const char *const lead[2] = {"rank", ".seg"};
+    *seg = -1;
     for (int i = 0; i < 2; i++) {
+        if (i == 1 && !strcmp(p, ".nc")) return 0;
         if (strncmp(p, lead[i], 4)) return -1;
         p += 4;
         int digits = 0;
@@ -75,6 +78,14 @@ static int list_files(const char *tdir, fname_t **out)
         if (snprintf(f[n].path, sizeof f[n].path, "%s/%s", tdir, e->d_name) < (int)sizeof f[n].path) n++;
     }
     closedir(d);
+    /* a rank's consolidated file holds every record of its segments: they are not read beside it */
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int superseded = 0;
+        for (int j = 0; j < n && f[i].seg >= 0 && f[i].rank >= 0; j++) superseded |= f[j].rank == f[i].rank && f[j].seg == -1;
+        if (!superseded) f[m++] = f[i];
+    }
+    n = m;
     if (n) qsort(f, (size_t)n, sizeof *f, cmp_fname);
     *out = f;
     return n;
@@ -147,9 +158,15 @@ static void report_missing(const fname_t *names, int n, const tread_t *files, co
         if (!absent) continue;
         char path[4200], reason[512];
         const char *slash = strrchr(names[i].path, '/');
-        snprintf(path, sizeof path, "%.*s/rank*.seg%04d.nc", (int)(slash - names[i].path), names[i].path, seg);
-        snprintf(reason, sizeof reason, "missing: segment %d was written by %d ranks; the files of %d are absent (rank%s %s)",
-                 seg, world, absent, absent > 1 ? "s" : "", ranges);
+        if (seg < 0) {
+            snprintf(path, sizeof path, "%.*s/rank*.nc", (int)(slash - names[i].path), names[i].path);
+            snprintf(reason, sizeof reason, "missing: the run of %d ranks was consolidated, but the files of %d are "
+                     "absent (rank%s %s)", world, absent, absent > 1 ? "s" : "", ranges);
+        } else {
+            snprintf(path, sizeof path, "%.*s/rank*.seg%04d.nc", (int)(slash - names[i].path), names[i].path, seg);
+            snprintf(reason, sizeof reason, "missing: segment %d was written by %d ranks; the files of %d are absent "
+                     "(rank%s %s)", seg, world, absent, absent > 1 ? "s" : "", ranges);
+        }
         skips_add(sk, path, reason);
     }
 }

@@ -17,16 +17,19 @@
 #include "core/afile.h"
 #include "core/err.h"
 #include "analysis/summary.h"
+#include "core/metrics.h"
+#include "core/stats.h"
 
 extern char **environ;
 
-enum { FIG_NORM, FIG_LENS, FIG_COS, FIG_LOSS, FIG_FINAL, FIG_N };
-static const char *const fig_name[FIG_N] = {"norm_position", "lens_depth", "cos_depth", "loss_curves", "final_loss"};
-enum { MAX_PICK = 3, MAX_STEPS_SHOWN = 6 };
+enum { FIG_NORM, FIG_LENS, FIG_COS, FIG_SIGNALS, FIG_LOSS, FIG_H1, FIG_GENRES, FIG_SCALING, FIG_N };
+static const char *const fig_name[FIG_N] = {"norm_position", "lens_depth", "cos_depth", "signals", "loss_curves",
+                                            "h1_sizes", "genres", "scaling"};
+enum { MAX_PICK = 3, MAX_STEPS_SHOWN = 6, MAX_SIZES = 64 };
 
 typedef struct {
     const char *gnuplot, *term;
-    char scripts[PATH_MAX], dir[4300], data[4400];
+    char scripts[PATH_MAX], q_scripts[2 * PATH_MAX + 4], dir[4300], data[4400];
     int made, skipped;
 } ctx_t;
 
@@ -102,7 +105,8 @@ static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
     gp_string(q_out, sizeof q_out, tmp);
     gp_string(q_data, sizeof q_data, x->data);
-    snprintf(settings, sizeof settings, "term='%s'; outfile=%s; datafile=%s; %s", x->term, q_out, q_data, vars);
+    snprintf(settings, sizeof settings, "term='%s'; outfile=%s; datafile=%s; plotsdir=%s; %s", x->term, q_out, q_data,
+             x->q_scripts, vars);
     char *argv[] = {(char *)x->gnuplot, "-e", settings, script, NULL};
     if (access(script, R_OK) != 0 || run(argv, 0) != 0 || rename(tmp, out) != 0) {
         unlink(tmp);
@@ -121,13 +125,6 @@ static FILE *data_file(ctx_t *x)
     return f;
 }
 
-/* One run's curves as summary.nc holds them. */
-typedef struct {
-    int n, D, L, T;
-    long long *step;
-    double *norm_last, *lens, *cos, *cos_local, *loss, *val;
-} run_curves_t;
-
 /* summary.nc was written by this process moments ago: a NetCDF failure reading it is internal. */
 static void get_int(int ncid, const char *name, size_t r, int *v)
 {
@@ -136,166 +133,371 @@ static void get_int(int ncid, const char *name, size_t r, int *v)
     CHECK_RC(nc_get_var1_int(ncid, id, &r, v), nc_strerror);
 }
 
-/* Variable tv of schema.h, records [first1, first1 + n1) of run r, n2 x n3 values each. */
-static void get_block(int ncid, int tv, size_t r, size_t n1, size_t first1, size_t n2, size_t n3, double *v)
+/* One run of summary.nc: its records' places among the file's steps. */
+typedef struct {
+    int n, D, L, T;
+    size_t n_steps;       /* of the file */
+    int *pos;             /* (n) place of each record in the file's step dimension */
+    long long *step;      /* (n) its step */
+} view_t;
+
+/* Variable `name` of run r at every step of the file, n2 x n3 values per step (the run's own extent). */
+static double *get_all(int ncid, const char *name, size_t r, const view_t *v, size_t n2, size_t n3)
 {
     int id;
-    size_t start[4] = {r, first1, 0, 0}, count[4] = {1, n1, n2, n3};
-    CHECK_RC(nc_inq_varid(ncid, trace_vars[tv].name, &id), nc_strerror);
-    CHECK_RC(nc_get_vara_double(ncid, id, start, count, v), nc_strerror);
+    size_t start[4] = {r, 0, 0, 0}, count[4] = {1, v->n_steps, n2, n3};
+    double *out = err_calloc(v->n_steps * n2 * n3 + 1, sizeof *out);
+    CHECK_RC(nc_inq_varid(ncid, name, &id), nc_strerror);
+    if (v->n_steps) CHECK_RC(nc_get_vara_double(ncid, id, start, count, out), nc_strerror);
+    return out;
 }
 
-/* Run r of summary.nc; -1 when it has no trace records. */
-static int read_run(int ncid, size_t r, run_curves_t *c)
+/* Run r; -1 when it has no records. A record is where the run has a time. */
+static int view_run(int ncid, size_t r, view_t *v)
 {
-    memset(c, 0, sizeof *c);
-    get_int(ncid, SUMMARY_N_STEP, r, &c->n);
-    get_int(ncid, SUMMARY_N_DEPTH, r, &c->D);
-    get_int(ncid, SUMMARY_N_POSITION, r, &c->T);
-    if (c->n < 1) return -1;
-    c->L = c->D - 1;
-    size_t n = (size_t)c->n, D = (size_t)c->D, L = (size_t)c->L, T = (size_t)c->T;
-    c->step = err_calloc(n, sizeof *c->step);
-    c->norm_last = err_calloc(D * T, sizeof(double));
-    c->lens = err_calloc(n * D, sizeof(double));
-    c->cos = err_calloc(n * L, sizeof(double));
-    c->cos_local = err_calloc(n * L, sizeof(double));
-    c->loss = err_calloc(n, sizeof(double));
-    c->val = err_calloc(n, sizeof(double));
-    int id;
-    size_t start[2] = {r, 0}, count[2] = {1, n};
-    CHECK_RC(nc_inq_varid(ncid, SUMMARY_TRAIN_STEP, &id), nc_strerror);
-    CHECK_RC(nc_get_vara_longlong(ncid, id, start, count, c->step), nc_strerror);
-    get_block(ncid, TV_NORM, r, 1, n - 1, D, T, c->norm_last);
-    get_block(ncid, TV_LENS, r, n, 0, D, 1, c->lens);
-    get_block(ncid, TV_COS, r, n, 0, L, 1, c->cos);
-    get_block(ncid, TV_COS_LOCAL, r, n, 0, L, 1, c->cos_local);
-    get_block(ncid, TV_LOSS, r, n, 0, 1, 1, c->loss);
-    get_block(ncid, TV_VAL_LOSS, r, n, 0, 1, 1, c->val);
-    return 0;
+    memset(v, 0, sizeof *v);
+    int dim, id;
+    get_int(ncid, SUMMARY_N_STEP, r, &v->n);
+    get_int(ncid, SUMMARY_N_DEPTH, r, &v->D);
+    get_int(ncid, SUMMARY_N_POSITION, r, &v->T);
+    v->L = v->D - 1;
+    CHECK_RC(nc_inq_dimid(ncid, "step", &dim), nc_strerror);
+    CHECK_RC(nc_inq_dimlen(ncid, dim, &v->n_steps), nc_strerror);
+    if (v->n < 1 || !v->n_steps) return -1;
+    long long *all = err_calloc(v->n_steps, sizeof *all);
+    CHECK_RC(nc_inq_varid(ncid, "step", &id), nc_strerror);
+    CHECK_RC(nc_get_var_longlong(ncid, id, all), nc_strerror);
+    double *t = get_all(ncid, trace_vars[TV_TIME].name, r, v, 1, 1);
+    v->pos = err_calloc((size_t)v->n, sizeof *v->pos), v->step = err_calloc((size_t)v->n, sizeof *v->step);
+    int m = 0;
+    for (size_t i = 0; i < v->n_steps && m < v->n; i++)
+        if (isfinite(t[i])) v->pos[m] = (int)i, v->step[m++] = all[i];
+    v->n = m;
+    free(t), free(all);
+    return m ? 0 : -1;
 }
 
-static void free_run(run_curves_t *c)
-{
-    free(c->step), free(c->norm_last), free(c->lens), free(c->cos), free(c->cos_local), free(c->loss), free(c->val);
-}
+static void view_free(view_t *v) { free(v->pos), free(v->step); }
 
 /* Up to MAX_STEPS_SHOWN records spread evenly in log(step + 1), always the first and the last. */
-static int pick_steps(const run_curves_t *c, int *idx)
+static int pick_steps(const view_t *v, int *idx)
 {
     int m = 0;
-    double lo = log10((double)c->step[0] + 1), hi = log10((double)c->step[c->n - 1] + 1);
+    double lo = log10((double)v->step[0] + 1), hi = log10((double)v->step[v->n - 1] + 1);
     for (int j = 0; j < MAX_STEPS_SHOWN; j++) {
         double target = lo + (hi - lo) * j / (MAX_STEPS_SHOWN - 1);
         int best = 0;
-        for (int i = 1; i < c->n; i++)
-            if (fabs(log10((double)c->step[i] + 1) - target) < fabs(log10((double)c->step[best] + 1) - target)) best = i;
+        for (int i = 1; i < v->n; i++)
+            if (fabs(log10((double)v->step[i] + 1) - target) < fabs(log10((double)v->step[best] + 1) - target)) best = i;
         if (!m || idx[m - 1] != best) idx[m++] = best;
     }
     return m;
 }
 
-static void per_run_figures(ctx_t *x, const run_curves_t *c, const char *name)
+/* Per-run figures: the norm by position at the end, the lens and cosines by depth at a few steps, and every
+ * inner signal against step. */
+static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
 {
+    view_t v;
+    if (view_run(ncid, r, &v)) return;
+    size_t D = (size_t)v.D, L = (size_t)v.L, T = (size_t)v.T;
+    double *norm = get_all(ncid, trace_vars[TV_NORM].name, r, &v, D, T);
+    double *lens = get_all(ncid, trace_vars[TV_LENS].name, r, &v, D, 1);
+    double *cos = get_all(ncid, trace_vars[TV_COS].name, r, &v, L, 1);
+    double *cosl = get_all(ncid, trace_vars[TV_COS_LOCAL].name, r, &v, L, 1);
+    double *sink = get_all(ncid, trace_vars[TV_SINK].name, r, &v, L, 1);
+    double *erank = get_all(ncid, trace_vars[TV_ERANK].name, r, &v, D, 1);
     char vars[4096], stem[512], steps[512] = "";
-    int idx[MAX_STEPS_SHOWN], m = pick_steps(c, idx);
-    for (int j = 0; j < m; j++)
-        snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%lld", j ? " " : "", c->step[idx[j]]);
+    int idx[MAX_STEPS_SHOWN], m = pick_steps(&v, idx);
+    for (int j = 0; j < m; j++) snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%lld", j ? " " : "", v.step[idx[j]]);
 
     FILE *f = data_file(x);
-    for (int l = 0; l < c->D; l++) {
-        for (int t = 0; t < c->T; t++) fprintf(f, "%d %.9g\n", t, c->norm_last[(size_t)l * c->T + t]);
+    const double *last = norm + (size_t)v.pos[v.n - 1] * D * T;
+    for (size_t l = 0; l < D; l++) {
+        for (size_t t = 0; t < T; t++) fprintf(f, "%zu %.9g\n", t, last[l * T + t]);
         fputs("\n\n", f);
     }
     fclose(f);
-    snprintf(vars, sizeof vars, "ndepth=%d; runname='%s'; step='%lld'", c->D, name, c->step[c->n - 1]);
+    snprintf(vars, sizeof vars, "ndepth=%d; T=%d; runname='%s'; step='%lld'", v.D, v.T, name, v.step[v.n - 1]);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_NORM], name);
     draw(x, FIG_NORM, stem, vars);
 
     f = data_file(x);
     for (int j = 0; j < m; j++) {
-        for (int l = 0; l < c->D; l++) fprintf(f, "%d %.9g\n", l, c->lens[(size_t)idx[j] * c->D + l]);
+        for (size_t l = 0; l < D; l++) fprintf(f, "%zu %.9g\n", l, lens[(size_t)v.pos[idx[j]] * D + l]);
         fputs("\n\n", f);
     }
     fclose(f);
-    snprintf(vars, sizeof vars, "nblock=%d; steps='%s'; runname='%s'", m, steps, name);
+    snprintf(vars, sizeof vars, "nblock=%d; ndepth=%d; nlayer=%d; steps='%s'; runname='%s'", m, v.D, v.L, steps, name);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_LENS], name);
     draw(x, FIG_LENS, stem, vars);
 
     f = data_file(x);
     for (int j = 0; j < m; j++) {
-        for (int l = 0; l < c->L; l++)
-            fprintf(f, "%d %.9g %.9g\n", l, c->cos[(size_t)idx[j] * c->L + l], c->cos_local[(size_t)idx[j] * c->L + l]);
+        for (size_t l = 0; l < L; l++)
+            fprintf(f, "%zu %.9g %.9g\n", l, cos[(size_t)v.pos[idx[j]] * L + l], cosl[(size_t)v.pos[idx[j]] * L + l]);
         fputs("\n\n", f);
     }
     fclose(f);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_COS], name);
     draw(x, FIG_COS, stem, vars);
+
+    /* every record (step 0 left out: the log axis) of each signal, a column per block or depth */
+    const double *sig[] = {cosl, cos, lens, sink, erank};
+    const size_t width[] = {L, L, D, L, D};
+    f = data_file(x);
+    for (int k = 0; k < 5; k++) {
+        for (int i = 0; i < v.n; i++) {
+            if (v.step[i] <= 0) continue;
+            fprintf(f, "%lld", v.step[i]);
+            for (size_t l = 0; l < width[k]; l++) fprintf(f, " %.9g", sig[k][(size_t)v.pos[i] * width[k] + l]);
+            fputc('\n', f);
+        }
+        fputs("\n\n", f);
+    }
+    fclose(f);
+    snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_SIGNALS], name);
+    draw(x, FIG_SIGNALS, stem, vars);
+    free(norm), free(lens), free(cos), free(cosl), free(sink), free(erank);
+    view_free(&v);
 }
 
 static int cmp_params(const void *a, const void *b)
 {
-    double x = (*(const figures_run_t *const *)a)->n_params, y = (*(const figures_run_t *const *)b)->n_params;
+    double x = (*(const run_row_t *const *)a)->param[TP_N_PARAMS].d, y = (*(const run_row_t *const *)b)->param[TP_N_PARAMS].d;
     return (x > y) - (x < y);
 }
 
-/* The smallest, median and largest runs with traces by parameter count; returns how many. */
-static int pick_runs(const figures_run_t *runs, int n, const figures_run_t **pick)
+/* The runs with traces sorted by parameter count; returns how many. */
+static int traced_by_size(const run_row_t *rows, int n, const run_row_t **out)
 {
-    const figures_run_t **all = err_calloc((size_t)(n ? n : 1), sizeof *all);
-    int m = 0, k = 0;
+    int m = 0;
     for (int i = 0; i < n; i++)
-        if (runs[i].sum_index >= 0) all[m++] = &runs[i];
-    qsort(all, (size_t)m, sizeof *all, cmp_params);
-    int want[MAX_PICK] = {0, (m - 1) / 2, m - 1};
-    for (int j = 0; j < MAX_PICK && m; j++)
-        if (!k || pick[k - 1] != all[want[j]]) pick[k++] = all[want[j]];
-    free(all);
+        if (rows[i].sum_index >= 0) out[m++] = &rows[i];
+    qsort(out, (size_t)m, sizeof *out, cmp_params);
+    return m;
+}
+
+/* The distinct parameter counts of the runs, ascending (at most MAX_SIZES); and each run's index among them. */
+static int sizes(const run_row_t *rows, int n, double *size, int *of)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        double p = rows[i].param[TP_N_PARAMS].d;
+        int j = 0;
+        while (j < k && size[j] != p) j++;
+        if (j == k && k < MAX_SIZES && isfinite(p)) size[k++] = p;
+    }
+    for (int i = 1; i < k; i++)
+        for (int j = i; j > 0 && size[j - 1] > size[j]; j--) {
+            double t = size[j];
+            size[j] = size[j - 1], size[j - 1] = t;
+        }
+    for (int i = 0; i < n && of; i++) {
+        of[i] = -1;
+        for (int j = 0; j < k; j++)
+            if (size[j] == rows[i].param[TP_N_PARAMS].d) of[i] = j;
+    }
     return k;
 }
 
-static void sweep_figures(ctx_t *x, const char *summary_path, const figures_run_t *runs, int n)
-{
-    const figures_run_t *pick[MAX_PICK];
-    int np = pick_runs(runs, n, pick), ncid = -1;
-    if (np) CHECK_RC(nc_open(summary_path, NC_NOWRITE, &ncid), nc_strerror);
-    char names[2048] = "";
-    FILE *loss = NULL;
-    int nloss = 0;
-    run_curves_t *rc = err_calloc(MAX_PICK, sizeof *rc);
-    for (int j = 0; j < np; j++) {
-        if (read_run(ncid, (size_t)pick[j]->sum_index, &rc[j])) continue;
-        per_run_figures(x, &rc[j], pick[j]->name);
-        snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", nloss ? " " : "", pick[j]->name);
-        nloss++;
-    }
-    if (ncid >= 0) CHECK_RC(nc_close(ncid), nc_strerror);
-    /* the loss curves of the picked runs, written after their per-run figures reused the data file */
-    if (nloss) {
-        loss = data_file(x);
-        for (int j = 0; j < np; j++) {
-            for (int i = 0; i < rc[j].n; i++) fprintf(loss, "%lld %.9g %.9g\n", rc[j].step[i], rc[j].loss[i], rc[j].val[i]);
-            if (rc[j].n) fputs("\n\n", loss);
-        }
-        fclose(loss);
-        char vars[4096];
-        snprintf(vars, sizeof vars, "nblock=%d; names='%s'", nloss, names);
-        draw(x, FIG_LOSS, fig_name[FIG_LOSS], vars);
-    } else {
-        x->skipped += 4;
-        fprintf(stderr, "il-aggregate: no run with traces: per-run figures and loss curves not drawn\n");
-    }
-    for (int j = 0; j < MAX_PICK; j++) free_run(&rc[j]);
-    free(rc);
+static void size_title(char *buf, size_t n, double params) { snprintf(buf, n, "%.3gM", params / 1e6); }
 
-    FILE *f = data_file(x);
-    for (int i = 0; i < n; i++)
-        if (isfinite(runs[i].n_params)) fprintf(f, "%.9g %.9g %.9g\n", runs[i].n_params, runs[i].final_loss, runs[i].final_val);
-    fclose(f);
-    draw(x, FIG_FINAL, fig_name[FIG_FINAL], "");
+/* Every run's loss curves from metrics.jsonl, a colour per size. */
+static void loss_figure(ctx_t *x, const run_row_t *rows, int n)
+{
+    double size[MAX_SIZES];
+    int *of = err_calloc((size_t)n + 1, sizeof *of), m = 0, titled[MAX_SIZES] = {0};
+    sizes(rows, n, size, of);
+    metrics_curves_t *mc = err_calloc((size_t)n + 1, sizeof *mc);
+    char colours[8192] = "", titles[16384] = "";
+    for (int i = 0; i < n; i++) {
+        if (of[i] < 0 || metrics_curves(&mc[m], rows[i].dir) <= 0 || !mc[m].n) {
+            metrics_curves_free(&mc[m]);
+            continue;
+        }
+        char t[64] = "-";
+        if (!titled[of[i]]++) size_title(t, sizeof t, size[of[i]]);
+        snprintf(colours + strlen(colours), sizeof colours - strlen(colours), "%s%d", m ? " " : "", of[i]);
+        snprintf(titles + strlen(titles), sizeof titles - strlen(titles), "%s%s", m ? " " : "", t);
+        m++;
+    }
+    if (!m) {
+        x->skipped++;
+        fprintf(stderr, "il-aggregate: no metrics.jsonl with training lines: %s.png not drawn\n", fig_name[FIG_LOSS]);
+    } else {
+        FILE *f = data_file(x);
+        for (int j = 0; j < m; j++) {
+            for (int i = 0; i < mc[j].n; i++)
+                if (mc[j].step[i] > 0)
+                    fprintf(f, "%.0f %.9g %.9g %.9g\n", mc[j].step[i], mc[j].loss[i], mc[j].lr[i], mc[j].grad_norm[i]);
+            fputs("\n\n", f);
+        }
+        for (int j = 0; j < m; j++) {
+            for (int i = 0; i < mc[j].n_val; i++)
+                if (mc[j].val_step[i] > 0) fprintf(f, "%.0f %.9g\n", mc[j].val_step[i], mc[j].val_loss[i]);
+            fputs("\n\n", f);
+        }
+        fclose(f);
+        char *vars = err_calloc(32768, 1);
+        snprintf(vars, 32768, "nrun=%d; colours='%s'; titles='%s'", m, colours, titles);
+        draw(x, FIG_LOSS, fig_name[FIG_LOSS], vars);
+        free(vars);
+    }
+    for (int j = 0; j < m; j++) metrics_curves_free(&mc[j]);
+    free(mc), free(of);
 }
 
-int figures_make(const char *out_dir, const char *summary_path, const figures_run_t *runs, int n)
+/* H1 across sizes: the last depth's norm by position at each run's last record, mean and range over seeds. */
+static void h1_figure(ctx_t *x, int ncid, const run_row_t *rows, int n)
+{
+    double size[MAX_SIZES];
+    int *of = err_calloc((size_t)n + 1, sizeof *of), k = sizes(rows, n, size, of), T = 0, drawn = 0;
+    char titles[4096] = "";
+    FILE *f = data_file(x);
+    for (int s = 0; s < k; s++) {
+        double *sum = NULL, *lo = NULL, *hi = NULL;
+        int seeds = 0, Ts = 0;
+        for (int i = 0; i < n; i++) {
+            view_t v;
+            if (of[i] != s || rows[i].sum_index < 0 || view_run(ncid, (size_t)rows[i].sum_index, &v)) continue;
+            double *norm = get_all(ncid, trace_vars[TV_NORM].name, (size_t)rows[i].sum_index, &v, (size_t)v.D, (size_t)v.T);
+            const double *last = norm + ((size_t)v.pos[v.n - 1] * v.D + (size_t)v.L) * v.T;
+            if (!seeds) {
+                Ts = v.T;
+                sum = err_calloc((size_t)Ts, sizeof *sum), lo = err_calloc((size_t)Ts, sizeof *lo), hi = err_calloc((size_t)Ts, sizeof *hi);
+                for (int t = 0; t < Ts; t++) lo[t] = INFINITY, hi[t] = -INFINITY;
+            }
+            for (int t = 0; t < Ts && t < v.T; t++) sum[t] += last[t], lo[t] = fmin(lo[t], last[t]), hi[t] = fmax(hi[t], last[t]);
+            seeds++;
+            free(norm);
+            view_free(&v);
+        }
+        if (!seeds) continue;
+        for (int t = 0; t < Ts; t++) fprintf(f, "%d %.9g %.9g %.9g\n", t, sum[t] / seeds, lo[t], hi[t]);
+        fputs("\n\n", f);
+        char t[64];
+        size_title(t, sizeof t, size[s]);
+        snprintf(titles + strlen(titles), sizeof titles - strlen(titles), "%s%s", drawn ? " " : "", t);
+        T = Ts > T ? Ts : T, drawn++;
+        free(sum), free(lo), free(hi);
+    }
+    fclose(f);
+    free(of);
+    if (!drawn) {
+        unlink(x->data);
+        x->skipped++;
+        return;
+    }
+    char vars[8192];
+    snprintf(vars, sizeof vars, "nsize=%d; titles='%s'; T=%d", drawn, titles, T);
+    draw(x, FIG_H1, fig_name[FIG_H1], vars);
+}
+
+/* By genre: each size's final validation loss per genre (mean over seeds), and the largest run's per-genre
+ * logit-lens loss and S3b. */
+static void genre_figure(ctx_t *x, const run_row_t *rows, int n, const run_row_t *largest)
+{
+    double size[MAX_SIZES];
+    int *of = err_calloc((size_t)n + 1, sizeof *of), k = sizes(rows, n, size, of);
+    const run_row_t *ref = NULL;
+    for (int i = 0; i < n && !ref; i++)
+        if (rows[i].n_genre) ref = &rows[i];
+    int finite = 0;
+    for (int h = 0; largest && h < largest->n_probe_genre; h++) finite |= isfinite(largest->genre_lens[h]);
+    if (!ref || !finite) {
+        free(of);
+        x->skipped++;
+        fprintf(stderr, "il-aggregate: no validation by genre or no per-genre trace: %s.png not drawn\n", fig_name[FIG_GENRES]);
+        return;
+    }
+    char genres[8192] = "", titles[4096] = "";
+    for (int g = 0; g < ref->n_genre; g++) snprintf(genres + strlen(genres), sizeof genres - strlen(genres), "%s%s", g ? " " : "", ref->genre[g]);
+    for (int s = 0; s < k; s++) {
+        char t[64];
+        size_title(t, sizeof t, size[s]);
+        snprintf(titles + strlen(titles), sizeof titles - strlen(titles), "%s%s", s ? " " : "", t);
+    }
+    FILE *f = data_file(x);
+    for (int g = 0; g < ref->n_genre; g++) {
+        fprintf(f, "%d", g);
+        for (int s = 0; s < k; s++) {
+            double sum = 0;
+            int m = 0;
+            for (int i = 0; i < n; i++)
+                for (int h = 0; of[i] == s && h < rows[i].n_genre; h++)
+                    if (!strcmp(rows[i].genre[h], ref->genre[g]) && isfinite(rows[i].genre_loss[h])) sum += rows[i].genre_loss[h], m++;
+            fprintf(f, " %.9g", m ? sum / m : NAN);
+        }
+        fputc('\n', f);
+    }
+    fputs("\n\n", f);
+    /* the probe genres in the order of the validation genres, by name */
+    for (int g = 0; g < ref->n_genre; g++) {
+        double l = NAN, c = NAN;
+        for (int h = 0; h < largest->n_probe_genre; h++)
+            if (!strcmp(largest->probe_genre[h], ref->genre[g])) l = largest->genre_lens[h], c = largest->genre_cos[h];
+        fprintf(f, "%d %.9g %.9g\n", g, l, c);
+    }
+    fclose(f);
+    free(of);
+    char *vars = err_calloc(16384, 1);
+    snprintf(vars, 16384, "nsize=%d; titles='%s'; genres='%s'; runname='%s'", k, titles, genres, largest->name);
+    draw(x, FIG_GENRES, fig_name[FIG_GENRES], vars);
+    free(vars);
+}
+
+/* Final validation loss against parameters, with the seed range per size and the fitted power law. */
+static void scaling_figure(ctx_t *x, const run_row_t *rows, int n, const scaling_fit_t *fit)
+{
+    double size[MAX_SIZES];
+    int *of = err_calloc((size_t)n + 1, sizeof *of), k = sizes(rows, n, size, of);
+    FILE *f = data_file(x);
+    for (int i = 0; i < n; i++)
+        if (of[i] >= 0 && isfinite(rows[i].val_loss)) fprintf(f, "%.9g %.9g\n", rows[i].param[TP_N_PARAMS].d, rows[i].val_loss);
+    fputs("\n\n", f);
+    for (int s = 0; s < k; s++) {
+        double *v = err_calloc((size_t)n + 1, sizeof *v), lo, hi;
+        int m = 0;
+        for (int i = 0; i < n; i++)
+            if (of[i] == s) v[m++] = rows[i].val_loss;
+        double med = stats_range(v, m, &lo, &hi);
+        if (isfinite(med)) fprintf(f, "%.9g %.9g %.9g %.9g\n", size[s], med, lo, hi);
+        free(v);
+    }
+    fclose(f);
+    free(of);
+    char vars[1024];
+    if (fit->ok)
+        snprintf(vars, sizeof vars, "fitted=1; fa=%.9g; falpha=%.9g; fc=%.9g; fitlabel='fit: %.3g (N/1e6)^-%.3g + %.3g'",
+                 fit->est[SC_A], fit->est[SC_ALPHA], fit->est[SC_C], fit->est[SC_A], fit->est[SC_ALPHA], fit->est[SC_C]);
+    else
+        snprintf(vars, sizeof vars, "fitted=0; fa=0; falpha=0; fc=0; fitlabel=''");
+    draw(x, FIG_SCALING, fig_name[FIG_SCALING], vars);
+}
+
+static void sweep_figures(ctx_t *x, const char *summary_path, const run_row_t *rows, int n, const scaling_fit_t *fit)
+{
+    const run_row_t **traced = err_calloc((size_t)n + 1, sizeof *traced);
+    int m = traced_by_size(rows, n, traced), ncid = -1;
+    loss_figure(x, rows, n);
+    if (m) {
+        CHECK_RC(nc_open(summary_path, NC_NOWRITE, &ncid), nc_strerror);
+        int want[MAX_PICK] = {0, (m - 1) / 2, m - 1};
+        for (int j = 0; j < MAX_PICK; j++)
+            if (!j || want[j] != want[j - 1]) per_run_figures(x, ncid, (size_t)traced[want[j]]->sum_index, traced[want[j]]->name);
+        h1_figure(x, ncid, rows, n);
+        CHECK_RC(nc_close(ncid), nc_strerror);
+    } else {
+        x->skipped += 5;
+        fprintf(stderr, "il-aggregate: no run with traces: per-run figures and h1_sizes not drawn\n");
+    }
+    genre_figure(x, rows, n, m ? traced[m - 1] : NULL);
+    scaling_figure(x, rows, n, fit);
+    free(traced);
+}
+
+int figures_make(const char *out_dir, const char *summary_path, const run_row_t *rows, int n, const scaling_fit_t *fit)
 {
     ctx_t x = {0};
     const char *env = getenv("IL_GNUPLOT");
@@ -308,12 +510,13 @@ int figures_make(const char *out_dir, const char *summary_path, const figures_ru
         return FIG_N;
     }
     scripts_dir(x.scripts, sizeof x.scripts);
+    gp_string(x.q_scripts, sizeof x.q_scripts, x.scripts);
     snprintf(x.dir, sizeof x.dir, "%s/figures", out_dir);
     if (afile_mkdirs(x.dir)) {
         fprintf(stderr, "il-aggregate: %s: figures skipped\n", err_msg());
         return FIG_N;
     }
     snprintf(x.data, sizeof x.data, "%s/.plot.%ld.dat", x.dir, (long)getpid());
-    sweep_figures(&x, summary_path, runs, n);
+    sweep_figures(&x, summary_path, rows, n, fit);
     return x.skipped;
 }

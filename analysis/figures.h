@@ -1,21 +1,25 @@
 /* figures: PNG figures drawn by gnuplot from the scripts in analysis/plots/ (one script per figure, given
- * its data file, output file and terminal through -e). Per-run figures are drawn for up to three runs,
- * the smallest, the median and the largest by parameter count, from the curves in summary.nc.
+ * its data file, output file and terminal through -e; palette.gp holds the colours every script loads):
+ *   loss_curves      every run's training loss at every logged step (metrics.jsonl) and validation loss, a
+ *                    colour per size, with the gradient norm and learning rate below;
+ *   h1_sizes         the norm at the last depth by position at the end, a line per size, a band over seeds;
+ *   genres           final validation loss by genre per size; the largest run's per-genre lens and S3b;
+ *   scaling          final validation loss against parameters (log-log), seed range, fitted power law;
+ * and for the smallest, the median and the largest run by parameter count (from summary.nc):
+ *   norm_position_R, lens_depth_R, cos_depth_R, signals_R (S3b, S3, S5, S8, S9 against step).
  *
  * gnuplot is the first `gnuplot` on PATH, or $IL_GNUPLOT when set (empty: none); the scripts are found in
- * $IL_PLOTS_DIR, else in the nearest analysis/plots/ above the executable. Without gnuplot or
- * a PNG terminal (pngcairo, else png) every figure is skipped and named as such: the tables do not depend
- * on them. */
+ * $IL_PLOTS_DIR, else in the nearest analysis/plots/ above the executable. Without gnuplot or a PNG
+ * terminal (pngcairo, else png) every figure is skipped and named as such: the tables do not depend on
+ * them. */
 #ifndef IL_AGG_FIGURES_H
 #define IL_AGG_FIGURES_H
 
-typedef struct {
-    const char *name;
-    double n_params, final_loss, final_val;
-    long sum_index; /* run index in summary.nc, -1 when the run has no traces */
-} figures_run_t;
+#include "analysis/runs.h"
+#include "analysis/scaling.h"
 
-/* Draws the figures into <out_dir>/figures/. Returns how many figures were skipped (messages printed). */
-int figures_make(const char *out_dir, const char *summary_path, const figures_run_t *runs, int n);
+/* Draws the figures into <out_dir>/figures/ from the runs' rows (in summary.nc at rows[i].sum_index, -1
+ * without traces) and the scaling fit. Returns how many figures were skipped (messages printed). */
+int figures_make(const char *out_dir, const char *summary_path, const run_row_t *rows, int n, const scaling_fit_t *fit);
 
 #endif

@@ -66,6 +66,18 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
         r->steps = (double)m->train_step, r->train_loss = m->train_loss, r->tokens_per_s = m->tokens_per_s;
     if (m && m->have_val) r->val_loss = m->val_loss;
     r->tokens = r->steps * r->param[TP_GLOBAL_BATCH].d * r->param[TP_SEQ_LEN].d;
+    if (c && c->n_rec) {
+        int K = c->n_genre, L = c->L, D = L + 1;
+        size_t last = (size_t)c->n_rec - 1;
+        r->n_probe_genre = K;
+        r->probe_genre = err_calloc((size_t)K + 1, sizeof *r->probe_genre);
+        memcpy(r->probe_genre, c->genre_name, (size_t)K * sizeof *r->probe_genre);
+        r->genre_lens = err_calloc((size_t)K + 1, sizeof(double)), r->genre_cos = err_calloc((size_t)K + 1, sizeof(double));
+        for (int g = 0; g < K; g++) {
+            r->genre_lens[g] = c->v[TV_LENS_GENRE][(last * K + g) * D + L];
+            r->genre_cos[g] = stats_mean(c->v[TV_COS_LOCAL_GENRE] + (last * K + g) * L, L, 1);
+        }
+    }
     if (m && m->n_genre) {
         r->n_genre = m->n_genre;
         r->genre = err_calloc((size_t)m->n_genre, sizeof *r->genre);
@@ -78,6 +90,7 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
 void runs_free(run_row_t *r)
 {
     free(r->name), free(r->dir), free(r->genre), free(r->genre_loss);
+    free(r->probe_genre), free(r->genre_lens), free(r->genre_cos);
     memset(r, 0, sizeof *r);
 }
 

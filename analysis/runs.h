@@ -19,6 +19,10 @@ typedef struct {
     int n_genre;
     char (*genre)[METRICS_GENRE_LEN];
     double *genre_loss;
+    int n_probe_genre;             /* genres of the probe set (the trace's genre_name), 0 without traces */
+    char (*probe_genre)[32];
+    double *genre_lens, *genre_cos; /* (n_probe_genre) at the last trace step: S5 at the last depth, S3b mean
+                                     * over blocks, over the lens tokens of the genre */
     long sum_index; /* index in summary.nc, -1 without traces */
 } run_row_t;
 

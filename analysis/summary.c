@@ -4,19 +4,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <netcdf.h>
 
 #include "core/err.h"
-#include "core/runlog.h"
 #include "core/stats.h"
+#include "trace/acdd.h"
+#include "trace/tracer.h"
 
 enum { SD_RUN, SD_STEP, SD_DEPTH, SD_LAYER, SD_POS, SD_N };
 static const char *const dim_name[SD_N] = {"run", "step", "depth", "layer", "position"};
-/* Chunk lengths: one run per chunk, and for the other dimensions sizes that typical runs fill. */
-static const size_t chunk_len[SD_N] = {1, 64, 1, 4, 64};
+static const char *const dim_long_name[SD_N] = {
+    NULL, "optimizer updates applied to the traced weights (0: the initialisation)",
+    "residual-stream depth l: h^l enters block l, h^L leaves the last", "block index l", "token position t in the sequence"};
 
 /* A summary variable: the run value of a schema variable, or the spread of the norm over probe groups. */
 enum { SRC_CURVE, SRC_SPREAD };
@@ -70,94 +71,143 @@ int summary_n_curves(void)
 }
 
 /* varid[] layout: the curves, then these, then the sweep parameters */
-enum { V_NAME = SUM_MAX_CURVES, V_DIR, V_TRAIN_STEP, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
+enum { V_NAME = SUM_MAX_CURVES, V_DIR, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
 _Static_assert((int)V_PARAM0 + (int)TP_N <= (int)SUM_MAX_VARS, "raise SUM_MAX_VARS");
+
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+void summary_plan_add(summary_plan_t *p, const config_t *c)
+{
+    if (c->trace_interval <= 0) return; /* untraced: nothing of it reaches summary.nc */
+    int64_t n = 0;
+    for (int64_t s = 0; s <= c->max_steps; s++) n += tracer_due(s, c->max_steps, c->trace_interval, c->trace_log_spaced);
+    int64_t *all = err_calloc((size_t)(p->n_steps + n), sizeof *all);
+    if (p->n_steps) memcpy(all, p->steps, (size_t)p->n_steps * sizeof *all);
+    int64_t m = p->n_steps;
+    for (int64_t s = 0; s <= c->max_steps; s++)
+        if (tracer_due(s, c->max_steps, c->trace_interval, c->trace_log_spaced)) all[m++] = s;
+    qsort(all, (size_t)m, sizeof *all, cmp_i64);
+    int u = 0;
+    for (int64_t i = 0; i < m; i++)
+        if (!u || all[i] != all[u - 1]) all[u++] = all[i];
+    free(p->steps);
+    p->steps = all, p->n_steps = u;
+    if (c->n_layer + 1 > p->D) p->D = c->n_layer + 1, p->L = c->n_layer;
+    if (c->seq_len > p->T) p->T = c->seq_len;
+}
+
+void summary_plan_free(summary_plan_t *p)
+{
+    free(p->steps);
+    memset(p, 0, sizeof *p);
+}
 
 static void put_text(int ncid, int varid, const char *name, const char *v)
 {
     CHECK_RC(nc_put_att_text(ncid, varid, name, strlen(v), v), nc_strerror);
 }
 
+/* Extent of summary dimension d in the plan. */
+static size_t plan_len(const summary_plan_t *p, int d)
+{
+    return d == SD_STEP ? (size_t)p->n_steps : d == SD_DEPTH ? (size_t)p->D : d == SD_LAYER ? (size_t)p->L : (size_t)p->T;
+}
+
+/* A variable along run (and more). Curves are compressed, one run per chunk; values that every run has carry
+ * no _FillValue, so that xarray keeps integers integers. */
 static int def(summary_t *s, const char *name, nc_type type, int ndims, const int *dims, const char *units,
-               const char *long_name)
+               const char *long_name, int may_be_missing)
 {
     int ids[4], varid;
     size_t chunk[4];
-    for (int i = 0; i < ndims; i++) ids[i] = s->dim[dims[i]], chunk[i] = chunk_len[dims[i]];
+    for (int i = 0; i < ndims; i++) ids[i] = s->dim[dims[i]], chunk[i] = dims[i] == SD_RUN ? 1 : plan_len(&s->plan, dims[i]);
     CHECK_RC(nc_def_var(s->ncid, name, type, ndims, ids, &varid), nc_strerror);
-    CHECK_RC(nc_def_var_chunking(s->ncid, varid, NC_CHUNKED, chunk), nc_strerror);
-    /* every chunk is written once, whole or as far as the run reaches: a small cache is enough */
-    CHECK_RC(nc_set_var_chunk_cache(s->ncid, varid, 1 << 18, 101, 1.0f), nc_strerror);
-    if (type == NC_FLOAT) {
+    if (ndims > 1) {
+        CHECK_RC(nc_def_var_chunking(s->ncid, varid, NC_CHUNKED, chunk), nc_strerror);
+        CHECK_RC(nc_def_var_deflate(s->ncid, varid, 1, 1, 4), nc_strerror);
+    }
+    if (type == NC_FLOAT && may_be_missing) {
         float nan = NAN;
         CHECK_RC(nc_def_var_fill(s->ncid, varid, 0, &nan), nc_strerror);
-    } else if (type == NC_DOUBLE) {
+    } else if (type == NC_DOUBLE && may_be_missing) {
         double nan = NAN;
         CHECK_RC(nc_def_var_fill(s->ncid, varid, 0, &nan), nc_strerror);
-    } else if (type == NC_INT || type == NC_INT64) {
-        long long minus1 = -1;
-        int m1 = -1;
-        CHECK_RC(nc_def_var_fill(s->ncid, varid, 0, type == NC_INT ? (void *)&m1 : (void *)&minus1), nc_strerror);
     }
     if (units) put_text(s->ncid, varid, "units", units);
     put_text(s->ncid, varid, "long_name", long_name);
     return varid;
 }
 
-static void globals(int ncid, const char *command)
-{
-    char now[32], buf[8192];
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(now, sizeof now, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    put_text(ncid, NC_GLOBAL, "Conventions", "CF-1.10, ACDD-1.3");
-    put_text(ncid, NC_GLOBAL, "title", "innerloop sweep summary: merged training traces of every run");
-    put_text(ncid, NC_GLOBAL, "summary",
-             "Per-run curves of GPT-style causal language models trained by innerloop, merged over MPI ranks and "
-             "restart segments by il-aggregate: losses, representation norms (S1), logit-lens losses (S5), inner "
-             "descent cosines (S3, S3b), implied inner steps (S4), attention sink (S8), effective rank (S9) and "
-             "input-gradient norms (S7). Runs are padded with NaN to the largest step count, depth and context "
-             "length; n_step, n_depth and n_position hold each run's own. See docs/aggregate.md.");
-    put_text(ncid, NC_GLOBAL, "keywords", "transformer, language model, meta-learning, training dynamics");
-    snprintf(buf, sizeof buf, "%s: created by innerloop %s: %s", now, runlog_git_commit(), command);
-    put_text(ncid, NC_GLOBAL, "history", buf);
-    put_text(ncid, NC_GLOBAL, "date_created", now);
-    snprintf(buf, sizeof buf, "innerloop %s", runlog_git_commit());
-    put_text(ncid, NC_GLOBAL, "source", buf);
-    put_text(ncid, NC_GLOBAL, "product_version", "1");
-}
-
-int summary_open(summary_t *s, const char *dir, const char *command)
+int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan)
 {
     memset(s, 0, sizeof *s);
+    s->plan = *plan;
+    memset(plan, 0, sizeof *plan);
+    s->t_first = INFINITY, s->t_last = -INFINITY;
     snprintf(s->path, sizeof s->path, "%s/summary.nc", dir);
     snprintf(s->tmp, sizeof s->tmp, "%s.tmp.%ld", s->path, (long)getpid());
     int rc = nc_create(s->tmp, NC_NETCDF4 | NC_CLOBBER, &s->ncid);
     if (rc != NC_NOERR) return err_set("%s: cannot create: %s", s->tmp, nc_strerror(rc));
-    for (int d = 0; d < SD_N; d++) CHECK_RC(nc_def_dim(s->ncid, dim_name[d], NC_UNLIMITED, &s->dim[d]), nc_strerror);
-    globals(s->ncid, command);
+    for (int d = 0; d < SD_N; d++)
+        CHECK_RC(nc_def_dim(s->ncid, dim_name[d], d == SD_RUN ? NC_UNLIMITED : plan_len(&s->plan, d), &s->dim[d]),
+                 nc_strerror);
+    acdd_put(s->ncid, &(acdd_t){.id = id, .command = command,
+                                .title = "innerloop sweep summary: merged training traces of every run",
+                                .summary = "Per-run curves of GPT-style causal language models trained by innerloop, "
+                                           "merged over MPI ranks, probe groups and restart segments by il-aggregate: "
+                                           "losses, representation norms (S1), logit-lens losses (S5), inner descent "
+                                           "cosines (S3, S3b), implied inner steps (S4), attention sink (S8), effective "
+                                           "rank (S9), input-gradient norms (S7) and the per-token frequency statistic. "
+                                           "The step axis is the union of the runs' trace schedules; a run holds NaN "
+                                           "at steps it does not trace and at depths and positions beyond its own "
+                                           "model. See docs/aggregate.md."});
+    /* the auxiliary coordinates along run: its name, its sweep parameters, and the record times */
+    char coords[2048] = SUMMARY_RUN_NAME;
+    for (int p = 0; p < TP_N; p++) snprintf(coords + strlen(coords), sizeof coords - strlen(coords), " %s", trace_params[p].name);
     build_curves();
-    for (int i = 0; i < n_curves; i++)
-        s->varid[i] = def(s, curves[i].name, curves[i].type, curves[i].ndims, curves[i].dims,
-                          trace_vars[curves[i].tv].units, curves[i].long_name);
-    static const int run_dim[] = {SD_RUN}, run_step[] = {SD_RUN, SD_STEP};
-    s->varid[V_NAME] = def(s, SUMMARY_RUN_NAME, NC_STRING, 1, run_dim, NULL, "run name (run.name)");
-    s->varid[V_DIR] = def(s, SUMMARY_RUN_DIR, NC_STRING, 1, run_dim, NULL, "run directory as found");
-    s->varid[V_TRAIN_STEP] = def(s, SUMMARY_TRAIN_STEP, NC_INT64, 2, run_step, "1", "optimizer updates applied to the traced weights (the trace step)");
-    s->varid[V_NSTEP] = def(s, SUMMARY_N_STEP, NC_INT, 1, run_dim, "1", "trace records of the run");
-    s->varid[V_NDEPTH] = def(s, SUMMARY_N_DEPTH, NC_INT, 1, run_dim, "1", "depths of the run (L+1)");
-    s->varid[V_NPOS] = def(s, SUMMARY_N_POSITION, NC_INT, 1, run_dim, "1", "positions of the run (T)");
+    for (int i = 0; i < n_curves; i++) {
+        const svar_t *v = &curves[i];
+        s->varid[i] = def(s, v->name, v->type, v->ndims, v->dims, trace_vars[v->tv].units, v->long_name, 1);
+        if (v->tv == TV_TIME) {
+            put_text(s->ncid, s->varid[i], "standard_name", "time");
+            put_text(s->ncid, s->varid[i], "calendar", "standard");
+        }
+        char c[2100];
+        snprintf(c, sizeof c, "%s%s", coords, v->tv == TV_TIME ? "" : " time");
+        put_text(s->ncid, s->varid[i], "coordinates", c);
+    }
+    static const int run_dim[] = {SD_RUN};
+    s->varid[V_NAME] = def(s, SUMMARY_RUN_NAME, NC_STRING, 1, run_dim, NULL, "run name (run.name)", 0);
+    put_text(s->ncid, s->varid[V_NAME], "cf_role", "timeseries_id");
+    s->varid[V_DIR] = def(s, SUMMARY_RUN_DIR, NC_STRING, 1, run_dim, NULL, "run directory as found", 0);
+    s->varid[V_NSTEP] = def(s, SUMMARY_N_STEP, NC_INT, 1, run_dim, "1", "trace records of the run", 0);
+    s->varid[V_NDEPTH] = def(s, SUMMARY_N_DEPTH, NC_INT, 1, run_dim, "1", "depths of the run (L+1)", 0);
+    s->varid[V_NPOS] = def(s, SUMMARY_N_POSITION, NC_INT, 1, run_dim, "1", "positions of the run (T)", 0);
     for (int p = 0; p < TP_N; p++)
         s->varid[V_PARAM0 + p] = def(s, trace_params[p].name, trace_params[p].type, 1, run_dim, "1",
-                                     trace_params[p].long_name);
-    int coords[] = {SD_DEPTH, SD_LAYER, SD_POS};
-    for (int i = 0; i < 3; i++) {
+                                     trace_params[p].long_name, 0);
+    for (int d = SD_STEP; d < SD_N; d++) {
         int varid;
-        CHECK_RC(nc_def_var(s->ncid, dim_name[coords[i]], NC_INT64, 1, &s->dim[coords[i]], &varid), nc_strerror);
+        CHECK_RC(nc_def_var(s->ncid, dim_name[d], NC_INT64, 1, &s->dim[d], &varid), nc_strerror);
         put_text(s->ncid, varid, "units", "1");
+        put_text(s->ncid, varid, "long_name", dim_long_name[d]);
     }
     CHECK_RC(nc_enddef(s->ncid), nc_strerror);
+    int n = s->plan.n_steps > s->plan.D ? s->plan.n_steps : s->plan.D;
+    n = n > s->plan.T ? n : s->plan.T;
+    long long *idx = err_calloc((size_t)(n ? n : 1), sizeof *idx);
+    for (int d = SD_STEP; d < SD_N; d++) {
+        int varid;
+        size_t start = 0, count = plan_len(&s->plan, d);
+        for (size_t i = 0; i < count; i++) idx[i] = d == SD_STEP ? (long long)s->plan.steps[i] : (long long)i;
+        CHECK_RC(nc_inq_varid(s->ncid, dim_name[d], &varid), nc_strerror);
+        if (count) CHECK_RC(nc_put_vara_longlong(s->ncid, varid, &start, &count, idx), nc_strerror);
+    }
+    free(idx);
     return 0;
 }
 
@@ -190,45 +240,54 @@ void summary_run_free(summary_run_t *r)
     memset(r, 0, sizeof *r);
 }
 
-void summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *c)
+int summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *c)
 {
+    const summary_plan_t *p = &s->plan;
     int ncid = s->ncid, L = c->L, T = c->T, n = c->n_rec;
+    if (L + 1 > p->D || T > p->T)
+        return err_set("its depth %d or context %d exceeds the %d and %d planned from the runs' config.ini files", L + 1,
+                       T, p->D, p->T);
+    /* each record's place among the planned steps */
+    int *at = err_calloc((size_t)(n ? n : 1), sizeof *at);
+    for (int i = 0; i < n; i++) {
+        const int64_t *hit = bsearch(&c->step[i], p->steps, (size_t)p->n_steps, sizeof *p->steps, cmp_i64);
+        if (!hit) {
+            free(at);
+            return err_set("its trace step %lld is not in the schedule of any run's config.ini", (long long)c->step[i]);
+        }
+        at[i] = (int)(hit - p->steps);
+    }
     size_t r = s->n_runs++, one[1] = {r};
     for (int i = 0; i < n_curves; i++) {
         const svar_t *v = &curves[i];
-        size_t start[4] = {r, 0, 0, 0}, count[4] = {1, (size_t)n, 0, 0};
-        for (int d = 2; d < v->ndims; d++) count[d] = extent(v->dims[d], L, T);
-        if (n) CHECK_RC(nc_put_vara_double(ncid, s->varid[i], start, count, c->v[i]), nc_strerror);
+        size_t per = 1, start[4] = {r, 0, 0, 0}, count[4] = {1, (size_t)p->n_steps, 0, 0};
+        for (int d = 2; d < v->ndims; d++) count[d] = extent(v->dims[d], L, T), per *= count[d];
+        double *buf = err_calloc((size_t)p->n_steps * per + 1, sizeof *buf);
+        for (size_t k = 0; k < (size_t)p->n_steps * per; k++) buf[k] = NAN;
+        for (int j = 0; j < n; j++) memcpy(buf + (size_t)at[j] * per, c->v[i] + (size_t)j * per, per * sizeof *buf);
+        if (v->tv == TV_TIME)
+            for (int j = 0; j < n; j++)
+                if (isfinite(c->v[i][j])) s->t_first = fmin(s->t_first, c->v[i][j]), s->t_last = fmax(s->t_last, c->v[i][j]);
+        if (p->n_steps) CHECK_RC(nc_put_vara_double(ncid, s->varid[i], start, count, buf), nc_strerror);
+        free(buf);
     }
+    free(at);
     CHECK_RC(nc_put_var1_string(ncid, s->varid[V_NAME], one, &name), nc_strerror);
     CHECK_RC(nc_put_var1_string(ncid, s->varid[V_DIR], one, &run_dir), nc_strerror);
-    size_t start[2] = {r, 0}, count[2] = {1, (size_t)n};
-    if (n) CHECK_RC(nc_put_vara_longlong(ncid, s->varid[V_TRAIN_STEP], start, count, (const long long *)c->step), nc_strerror);
     int lens[3] = {n, L + 1, T};
     for (int i = 0; i < 3; i++) CHECK_RC(nc_put_var1_int(ncid, s->varid[V_NSTEP + i], one, &lens[i]), nc_strerror);
-    for (int p = 0; p < TP_N; p++) {
-        if (trace_params[p].type == NC_DOUBLE) CHECK_RC(nc_put_var1_double(ncid, s->varid[V_PARAM0 + p], one, &c->param[p].d), nc_strerror);
-        else CHECK_RC(nc_put_var1_longlong(ncid, s->varid[V_PARAM0 + p], one, (const long long *)&c->param[p].i), nc_strerror);
+    for (int q = 0; q < TP_N; q++) {
+        if (trace_params[q].type == NC_DOUBLE) CHECK_RC(nc_put_var1_double(ncid, s->varid[V_PARAM0 + q], one, &c->param[q].d), nc_strerror);
+        else CHECK_RC(nc_put_var1_longlong(ncid, s->varid[V_PARAM0 + q], one, (const long long *)&c->param[q].i), nc_strerror);
     }
-    s->max_D = L + 1 > s->max_D ? L + 1 : s->max_D;
-    s->max_L = L > s->max_L ? L : s->max_L;
-    s->max_T = T > s->max_T ? T : s->max_T;
+    return 0;
 }
 
 int summary_close(summary_t *s)
 {
-    int n = s->max_D > s->max_T ? s->max_D : s->max_T;
-    long long *idx = err_calloc((size_t)(n ? n : 1), sizeof *idx);
-    for (int i = 0; i < n; i++) idx[i] = i;
-    const char *names[] = {"depth", "layer", "position"};
-    int lens[] = {s->max_D, s->max_L, s->max_T};
-    for (int i = 0; i < 3; i++) {
-        int varid;
-        size_t start = 0, count = (size_t)lens[i];
-        CHECK_RC(nc_inq_varid(s->ncid, names[i], &varid), nc_strerror);
-        if (count) CHECK_RC(nc_put_vara_longlong(s->ncid, varid, &start, &count, idx), nc_strerror);
-    }
-    free(idx);
+    summary_plan_free(&s->plan);
+    CHECK_RC(nc_redef(s->ncid), nc_strerror);
+    acdd_time_coverage(s->ncid, isfinite(s->t_first) ? s->t_first : NAN, isfinite(s->t_last) ? s->t_last : NAN);
     int rc = nc_close(s->ncid);
     if (rc != NC_NOERR) {
         unlink(s->tmp);

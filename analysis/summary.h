@@ -1,27 +1,41 @@
 /* summary: summary.nc, every run's merged curves in one NetCDF-4 file for xarray and NCO users, written one
  * run at a time so that memory does not grow with the sweep.
  *
- * Runs differ in their trace steps, depth and context length, so `run`, `step`, `depth`, `layer` and
- * `position` are all unlimited dimensions: each run fills its own extent, the rest reads back as the fill
- * value (NaN, or -1 for integers), and n_step/n_depth/n_position give each run's lengths. `step` is the
- * index of a trace record within its run; the optimizer step it holds is train_step(run, step). */
+ * `run` is the only record dimension, so NCO's record tools (ncrcat, ncra) work along it. `step`, `depth`,
+ * `layer` and `position` are fixed, planned before the first run is written from every run's config.ini:
+ * `step` is the union of the runs' trace steps (optimizer updates done, a coordinate variable), the others
+ * the largest depth, block count and context length. A run fills the steps it traced and its own extent;
+ * the rest reads back as NaN, and n_step, n_depth and n_position give each run's own counts. Along `run`,
+ * run_name and the sweep parameters are auxiliary coordinates (named in every curve's `coordinates`
+ * attribute), as is the wall-clock `time` of each record. */
 #ifndef IL_AGG_SUMMARY_H
 #define IL_AGG_SUMMARY_H
 
 #include "analysis/curves.h"
+#include "core/config.h"
 
 /* Names of summary.nc's own variables (the curves are named as in the trace schema). */
 #define SUMMARY_RUN_NAME "run_name"
 #define SUMMARY_RUN_DIR "run_dir"
-#define SUMMARY_TRAIN_STEP "train_step"
 #define SUMMARY_N_STEP "n_step"
 #define SUMMARY_N_DEPTH "n_depth"
 #define SUMMARY_N_POSITION "n_position"
 
-enum { SUM_MAX_CURVES = TV_N + 1, SUM_MAX_VARS = SUM_MAX_CURVES + 6 + TP_N };
+enum { SUM_MAX_CURVES = TV_N + 1, SUM_MAX_VARS = SUM_MAX_CURVES + 5 + TP_N };
+
+/* The fixed dimensions, from the runs' configs. */
+typedef struct {
+    int64_t *steps; /* (n_steps) ascending: every step any run traces */
+    int n_steps, D, L, T;
+} summary_plan_t;
+
+/* Adds the trace steps and the dimensions of a run of config c. */
+void summary_plan_add(summary_plan_t *p, const config_t *c);
+void summary_plan_free(summary_plan_t *p);
 
 /* One run's part of summary.nc, prepared from its curves on whichever rank read it: every curve variable as
- * it is written (position means taken, the norm spread picked out), so that rank 0 only writes. */
+ * it is written (group variables as their run value, the norm spread picked out), so that rank 0 only
+ * writes. */
 typedef struct {
     int n_rec, L, T;
     int64_t *step;           /* (n_rec) */
@@ -34,7 +48,8 @@ typedef struct {
     int ncid;
     char path[4200], tmp[4300];
     size_t n_runs;
-    int max_D, max_L, max_T;
+    summary_plan_t plan;
+    double t_first, t_last; /* earliest and latest record time over the runs */
     int dim[5];
     int varid[SUM_MAX_VARS];
 } summary_t;
@@ -45,11 +60,13 @@ int summary_n_curves(void);
 void summary_run_make(summary_run_t *r, const curves_t *c);
 void summary_run_free(summary_run_t *r);
 
-/* Creates <dir>/summary.nc under a temporary name. Returns 0, or -1 with err_set(). */
-int summary_open(summary_t *s, const char *dir, const char *command);
-/* Appends one run. */
-void summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *r);
-/* Writes the coordinates, closes and renames the file into place. Returns 0, or -1 with err_set(). */
+/* Creates <dir>/summary.nc under a temporary name with the dimensions of plan (taken over: summary_close
+ * frees it). `id` names the sweep (ACDD id). Returns 0, or -1 with err_set(). */
+int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan);
+/* Appends one run. Returns 0, or -1 with err_set() when the run does not fit the plan (it is then left out,
+ * and the reason is the caller's to report). */
+int summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *r);
+/* Writes the coverage, closes and renames the file into place. Returns 0, or -1 with err_set(). */
 int summary_close(summary_t *s);
 
 #endif

@@ -155,7 +155,7 @@ static int read_header(tread_t *f, int ncid, off_t size)
     if (v != TRACE_SCHEMA_VERSION) return err_set("trace schema version %lld; this aggregator reads %d", v, TRACE_SCHEMA_VERSION);
     if (attr_in(ncid, "world_size", 1, MAX_RANKS, &world) || attr_in(ncid, "rank", 0, world - 1, &v)) return -1;
     f->world_size = (int)world, f->rank = (int)v;
-    if (attr_in(ncid, "segment", 0, MAX_SEGMENT, &v)) return -1;
+    if (attr_in(ncid, "segment", -1, MAX_SEGMENT, &v)) return -1; /* -1: a consolidated file (consolidate.h) */
     f->segment = (int)v;
     size_t len;
     if (nc_inq_attlen(ncid, NC_GLOBAL, "run_name", &len) == NC_NOERR && len < sizeof f->run_name &&

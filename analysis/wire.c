@@ -84,6 +84,9 @@ static void put_row(wire_t *w, const run_row_t *r)
     /* genre names as strings: the bytes after a name's end in its fixed-size slot are never set */
     for (int g = 0; g < r->n_genre; g++) put_str(w, r->genre[g]);
     put_array(w, r->genre_loss, (size_t)r->n_genre, sizeof *r->genre_loss);
+    put_array(w, r->probe_genre, (size_t)r->n_probe_genre, sizeof *r->probe_genre);
+    put_array(w, r->genre_lens, (size_t)r->n_probe_genre, sizeof *r->genre_lens);
+    put_array(w, r->genre_cos, (size_t)r->n_probe_genre, sizeof *r->genre_cos);
 }
 
 static void get_row(reader_t *rd, run_row_t *r)
@@ -109,6 +112,13 @@ static void get_row(reader_t *rd, run_row_t *r)
     r->genre_loss = get_array(rd, sizeof *r->genre_loss, &n);
     CHECK(n == (size_t)n_genre, "wire: %zu genre losses for %d genres", n, n_genre);
     r->n_genre = n_genre;
+    size_t k, k1, k2;
+    r->probe_genre = get_array(rd, sizeof *r->probe_genre, &k);
+    r->genre_lens = get_array(rd, sizeof *r->genre_lens, &k1);
+    r->genre_cos = get_array(rd, sizeof *r->genre_cos, &k2);
+    CHECK(k1 == k && k2 == k, "wire: %zu probe genres, %zu and %zu values", k, k1, k2);
+    for (size_t g = 0; g < k; g++) r->probe_genre[g][sizeof *r->probe_genre - 1] = '\0';
+    r->n_probe_genre = (int)k;
     r->sum_index = -1;
 }
 

@@ -16,7 +16,8 @@ netcdf_cflags=${NETCDF_CFLAGS:--I/usr/lib/x86_64-linux-gnu/netcdf/mpi/include}
 
 # What must be there, and the package that brings it: "kind name package". A command is looked up on PATH
 # (or, with a slash, tested as a file); a header is preprocessed with the build's include flags; a library
-# is linked with the build's library path.
+# is linked with the build's library path; a python module is imported by /usr/bin/python3 (the tests read
+# the outputs with xarray, as users do).
 requirements=(
     "command cc build-essential"
     "command make build-essential"
@@ -41,8 +42,12 @@ requirements=(
     "command gnuplot gnuplot-nox"
     "command npm npm"
     "command /usr/bin/time time"
+    "python xarray python3-xarray"
+    "python netCDF4 python3-netcdf4"
 )
 
+# Debian's python3: the packages install into it, whatever other python3 comes first on PATH (pyenv, conda)
+have_python() { /usr/bin/python3 -c "import $1" >/dev/null 2>&1; }
 have_command() { if [[ $1 == */* ]]; then [ -x "$1" ]; else command -v "$1" >/dev/null 2>&1; fi; }
 # shellcheck disable=SC2086 # the flags are lists of words
 have_header() { echo "#include <$1>" | "$cc" $blas_cflags $netcdf_cflags -E -x c - >/dev/null 2>&1; }

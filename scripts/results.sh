@@ -35,10 +35,13 @@ written_by=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknow
 mkdir -p "$figs"
 largest=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "n_params") c = i; next }
                    $c > best { best = $c; run = $1 } END { print run }' "$out/runs.csv")
-for f in norm_position lens_depth cos_depth; do
+rm -f "$figs"/*.png
+for f in norm_position lens_depth cos_depth signals; do
     cp "$out/figures/${f}_$largest.png" "$figs/$f.png"
 done
-cp "$out/figures/loss_curves.png" "$out/figures/final_loss.png" "$figs/"
+for f in loss_curves scaling h1_sizes genres; do
+    [ ! -e "$out/figures/$f.png" ] || cp "$out/figures/$f.png" "$figs/"
+done
 
 tmp=$doc.tmp.$$
 {
@@ -68,11 +71,18 @@ tmp=$doc.tmp.$$
     echo "![norm by position](figures/results/norm_position.png)"
     echo "![logit-lens loss by depth](figures/results/lens_depth.png)"
     echo "![descent cosines by block](figures/results/cos_depth.png)"
+    echo "![every signal over training](figures/results/signals.png)"
     echo
-    echo "Every run: the loss curves, and the final loss against the parameter count."
+    echo "Every run: the loss curves from metrics.jsonl; the final validation loss against the parameter count"
+    echo "with its power-law fit (scaling.csv); the H1 statistic by model size; the validation loss by genre."
     echo
-    echo "![loss curves](figures/results/loss_curves.png)"
-    echo "![final loss](figures/results/final_loss.png)"
+    for f in loss_curves scaling h1_sizes genres; do
+        [ ! -e "$figs/$f.png" ] || echo "![$f](figures/results/$f.png)"
+    done
+    echo
+    echo "### Scaling fit"
+    echo
+    sed '1,2d' "$out/scaling.md"
     echo
     # claims.md with its headings one level down
     sed -e '1s/^# .*/## Claims/' -e '2,$s/^## /### /' "$out/claims.md"

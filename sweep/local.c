@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,6 +41,8 @@ int local_run(const sdir_t *w, const int *idx, int n)
                 dup2(fd, STDOUT_FILENO);
                 dup2(fd, STDERR_FILENO);
             }
+            /* the log is a file, but mpirun hands rank 0 a pseudo-terminal: ask for timestamped lines */
+            setenv("IL_PROGRESS", "0", 1);
             execv(a.v[0], a.v);
             _exit(127);
         }

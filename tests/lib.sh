@@ -26,6 +26,12 @@ begin_test() {
     export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 }
 
+# tiny_ini: the [model] and [data] sections of a one-block, 16-wide model on tiny_corpus's data; a test
+# appends the sections it varies.
+tiny_ini() {
+    printf '[model]\nseq_len = 16\nn_layer = 1\nn_head = 2\nd_model = 16\n[data]\ntrain_path = data/train.bin\nval_path = data/val.bin\n'
+}
+
 # tiny_corpus [IL-PREPARE OPTIONS]: twelve short generated documents prepared into data/ (by default with a
 # BPE tokenizer of 300 tokens).
 tiny_corpus() {

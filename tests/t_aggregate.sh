@@ -18,7 +18,7 @@ for f in runs.csv runs.md norms.csv norms.md inner.csv inner.md claims.md claims
     if [ -n "${UPDATE_GOLDEN:-}" ]; then cp "out/$f" "$golden/$f"; continue; fi
     diff -u "$golden/$f" "out/$f" >diff.txt || die "out/$f differs from tests/golden/aggregate/$f: $(head -20 diff.txt)"
 done
-grep -q 'figures skipped: norm_position lens_depth cos_depth loss_curves final_loss; the tables are complete' agg.err ||
+grep -q 'figures skipped: norm_position lens_depth cos_depth signals loss_curves h1_sizes genres scaling; the tables are complete' agg.err ||
     die "no message naming the skipped figures: $(cat agg.err)"
 # the same with gnuplot simply absent from PATH
 PATH=/nonexistent "$agg" --out out2 sweep >/dev/null 2>agg2.err || die "exit $? without gnuplot on PATH"
@@ -27,18 +27,21 @@ grep -q 'figures skipped' agg2.err || die "no figures message without gnuplot on
 
 # summary.nc: dimensions, per-run lengths, CF/ACDD attributes, one variable per sweep parameter
 ncdump -h out/summary.nc >h.txt || die "ncdump cannot read summary.nc"
-for d in run step depth layer position; do grep -q "	$d = UNLIMITED" h.txt || die "summary.nc lacks dimension $d"; done
-for v in 'norm(run, step, depth, position)' 'lens(run, step, depth)' 'cos(run, step, layer)' 'n_step(run)' \
+# run is the only record dimension (NCO's record tools work along it); the others are fixed
+for d in 'run = UNLIMITED' 'step = 4 ;' 'depth = 3 ;' 'layer = 2 ;' 'position = 4 ;'; do
+    grep -qF "	$d" h.txt || die "summary.nc lacks dimension $d"
+done
+for v in 'norm(run, step, depth, position)' 'lens(run, step, depth)' 'cos(run, step, layer)' 'step(step)' \
          'd_model(run)' 'lr(run)' 'run_name(run)'; do
     grep -qF "$v" h.txt || die "summary.nc lacks $v"
 done
 grep -q ':Conventions = "CF-1.10, ACDD-1.3"' h.txt || die "summary.nc lacks Conventions"
-ncdump -v n_step out/summary.nc | grep -q 'n_step = 4, 4 ;' || die "n_step is not 4, 4"
+ncdump -v step out/summary.nc | grep -q '^ step = 0, 10, 20, 30 ;' || die "the step coordinate is not 0, 10, 20, 30"
 
 # figures, where gnuplot exists
 if command -v gnuplot >/dev/null; then
     "$agg" --out out3 sweep >/dev/null 2>agg3.err || die "exit $? with gnuplot: $(cat agg3.err)"
-    for f in norm_position_run0000 lens_depth_run0000 cos_depth_run0000 loss_curves final_loss; do
+    for f in norm_position_run0000 lens_depth_run0000 cos_depth_run0000 signals_run0000 loss_curves scaling; do
         head -c 4 "out3/figures/$f.png" | grep -q PNG || die "figure $f.png missing or not a PNG: $(cat agg3.err)"
     done
 fi
@@ -79,11 +82,11 @@ mkdir empty
 expect_fail il-aggregate "no run directory" "$agg" --out o empty
 expect_fail il-aggregate "unknown option" "$agg" --bogus sweep
 # MPI: the good, bad and varied sweeps on 2 ranks and on 3 (oversubscribing 2 cores) give byte-identical
-# tables, the same summary.nc but for its creation time, rank 0's messages in the same order, the same exit code
+# tables, the same summary.nc but for its creation time and id (the output directory), rank 0's messages in the same order, the same exit code
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 "$synth" --out vary --runs 5 --ranks 2 --steps 5 --vary >/dev/null
 "$synth" --out vary/restart --runs 2 --ranks 2 --steps 6 --layers 2 --seq 4 --width 8 --restart >/dev/null
-nc_text() { ncdump "$1/summary.nc" | grep -v -e ':history = ' -e ':date_created = '; }
+nc_text() { ncdump "$1/summary.nc" | grep -v -e ':history = ' -e ':date_created = ' -e ':id = '; }
 rc1=0; IL_GNUPLOT= "$agg" --out p1 sweep bad vary >p1.out 2>p1.err || rc1=$?
 [ "$rc1" -eq 3 ] || die "expected exit 3 from one process, got $rc1: $(cat p1.err)"
 nc_text p1 >p1.cdl

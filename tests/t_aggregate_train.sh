@@ -30,7 +30,7 @@ empty=$(awk -F, 'NR == 1 { for (i = 3; i <= NF; i++) name[i] = $i; next }
 [ -z "$empty" ] || die "norms.csv has unknown values: $empty"
 # the merge weights: each rank's probe tokens, every one in a bucket and (lens on every position) a genre
 for r in 0 1; do
-    f=runs/real/trace/rank000$r.seg0000.nc
+    f=runs/real/trace/rank000$r.nc
     sum() { ncdump -v "$1" "$f" | sed -n "/^ $1 = /,/;/p" | tr -d "$1 =;\n}" | tr ',' '\n' | awk '{ s += $1 } END { print s }'; }
     want=$(( $(sum windows) * T ))
     [ "$want" -gt 0 ] && [ "$(sum bucket_tokens)" = "$want" ] && [ "$(sum genre_tokens)" = "$want" ] ||
@@ -51,13 +51,13 @@ val_steps=$(grep '"kind":"val"' "$run/metrics.jsonl" | sed 's/.*"step":\([0-9]*\
 "$bin/il-ckpt" info "$run/ckpt/step_$(printf %08d $N)" | grep -qx "  step: $N" ||
     die "il-ckpt info does not say step $N: $("$bin/il-ckpt" info "$run/ckpt/step_$(printf %08d $N)" | head -5)"
 for r in 0 1; do
-    steps=$(ncdump -v step "$run/trace/rank000$r.seg0000.nc" | sed -n '/^ step = /,/;/p' | tr -d ' step=;\n}')
+    steps=$(ncdump -v step "$run/trace/rank000$r.nc" | sed -n '/^ step = /,/;/p' | tr -d ' step=;\n}')
     [ "$steps" = "0,50,100,150,200,250,300,350,400" ] || die "rank $r traced steps $steps"
 done
 [ "$(col steps)" = $N ] || die "runs.csv: steps $(col steps), expected $N"
 [ "$(col tokens)" = $((N * GB * T)) ] || die "runs.csv: tokens $(col tokens), expected $((N * GB * T))"
-n=$(ncdump -v n_step out/summary.nc | sed -n 's/^ n_step = \([0-9]*\) ;/\1/p')
+n=$(ncdump -h out/summary.nc | sed -n 's/^\tstep = \([0-9]*\) ;/\1/p')
 [ "$n" = 9 ] || die "summary.nc has $n steps for the run, expected 9"
-last=$(ncdump -v train_step out/summary.nc | sed -n '/^ train_step =/,/;/p' | tr -d ' \n;}' | sed 's/.*,//')
-[ "$last" = $N ] || die "summary.nc: the last train_step is $last, expected $N"
+last=$(ncdump -v step out/summary.nc | sed -n '/^ step =/,/;/p' | tr -d ' \n;}' | sed 's/.*,//')
+[ "$last" = $N ] || die "summary.nc: the last step is $last, expected $N"
 echo "t_aggregate_train: ok"

@@ -39,8 +39,12 @@ out=sweeps/tiny/aggregate
 for f in runs.csv runs.md norms.csv norms.md inner.csv inner.md claims.md claims.csv summary.nc; do
     [ -s "$out/$f" ] || die "$out/$f missing or empty"
 done
-[ "$(ls "$out"/figures/*.png | wc -l)" -ge 5 ] || die "fewer than 5 figures: $(ls "$out/figures")"
+for f in loss_curves h1_sizes genres scaling norm_position_ lens_depth_ cos_depth_ signals_; do
+    ls "$out"/figures/$f*.png >/dev/null 2>&1 || die "no figure $f*.png: $(ls "$out/figures")"
+    grep -q "figures/$f" demo.out || die "the demo did not name $f*.png at its end"
+done
 for f in "$out"/figures/*.png; do [ -s "$f" ] || die "$f is empty"; done
+[ -s "$out/scaling.csv" ] || die "no scaling.csv"
 while read -r run; do
     grep -q "^$run," "$out/runs.csv" || die "runs table lacks $run"
 done < <(awk -F'\t' 'NR > 1 { print $2 }' sweeps/tiny/manifest.tsv)

@@ -29,6 +29,7 @@ build/bin/il-sweep status |tests/t_slurm_sweep.sh:il-sweep" status
 build/bin/il-sweep resubmit [^ ]+ --failed$|tests/t_slurm_sweep.sh:resubmit
 build/bin/il-aggregate --out |tests/t_aggregate_train.sh:il-aggregate" --out
 ncdump -h runs/|tests/t_trace.sh:ncdump -h
+python3 -c .import xarray|tests/t_outputs.sh:xr_check.py
 make bench$|tests/t_bench.sh:il-bench" --config A
 make bench-aggregate$|tests/t_bench.sh:il-synth-traces'
 

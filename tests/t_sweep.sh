@@ -53,8 +53,8 @@ printf '[sweep]\nname = $(touch pwned)\n' >bad.ini
 expect_fail il-sweep "bad.ini:2: sweep.name" "$bin/il-sweep" submit bad.ini --dry-run
 bad '[grid]\ndata.val_path = a;touch pwned\n' "data.val_path: value contains ';'"
 expect_fail il-sweep "nosuch.ini: cannot open" "$bin/il-sweep" submit nosuch.ini
-expect_fail il-sweep "expected submit SPEC" "$bin/il-sweep" frobnicate x
-expect_fail il-sweep "expected submit SPEC" "$bin/il-sweep" resubmit somewhere
+expect_fail il-sweep "unknown command 'frobnicate'" "$bin/il-sweep" frobnicate x
+expect_fail "il-sweep resubmit" "say what to resubmit: --failed" "$bin/il-sweep" resubmit somewhere
 expect_fail il-sweep "not a sweep directory" "$bin/il-sweep" status nowhere
 
 # names are content-derived: the same experiment spelled differently gets the same name

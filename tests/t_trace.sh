@@ -27,10 +27,12 @@ undocumented=$(comm -13 "$tmp/documented.txt" "$tmp/present.txt" | tr '\n' ' ')
 [ -z "$undocumented" ] || die "in the file but not documented: $undocumented"
 for a in Conventions title summary history date_created source trace_schema_version git_commit config rank \
          world_size segment start_step seed slurm_job_id slurm_array_job_id slurm_array_task_id \
-         slurm_restart_count run_name probe_shard; do
+         slurm_restart_count run_name probe_shard keywords id creator_name institution license references \
+         time_coverage_start time_coverage_end; do
     grep -q "^		:$a = " "$tmp/header.txt" || die "global attribute $a missing"
 done
 grep -q ':Conventions = "CF-1.10, ACDD-1.3"' "$tmp/header.txt" || die "Conventions attribute wrong"
+ncdump -hs "$f" | /usr/bin/python3 "$root/tests/cf_check.py" trace >"$tmp/cf.txt" || die "$(cat "$tmp/cf.txt")"
 # ncdump writes "group :long_name": `group` is a CDL keyword
 for v in $(cat "$tmp/present.txt"); do
     grep -q "^		$v \?:long_name = " "$tmp/header.txt" || die "$v has no long_name"

@@ -3,7 +3,8 @@
 # holds at least every record up to its last sync (the last checkpoint's step at least, since checkpoints
 # sync). The resumed run writes a new segment, and the segments together, with the schema's merging rule
 # (a record is superseded by the next segment when its step >= that segment's start_step), cover each
-# trace step exactly once per rank.
+# trace step exactly once per rank. When the run finishes, each rank's segments become one consolidated file
+# that holds every step once, and il-aggregate reads it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_trace_crash
@@ -39,11 +40,20 @@ done
 
 mpirun -n 2 --oversubscribe "$bin/il-train" "${args[@]}" --resume >run2.out 2>&1 || die "resume failed: $(tail -3 run2.out)"
 grep -q "resumed at step $last_ckpt" run2.out || die "did not resume at $last_ckpt: $(grep resumed run2.out)"
+# the finished run consolidated each rank's segments into rankRRRR.nc: every step once, in order, and the
+# values of the record that counts (the later segment's) where a step was replayed
+grep -q "trace: the segments of 2 ranks consolidated" runs/r/log.txt || die "no consolidation: $(tail -3 runs/r/log.txt)"
 for r in 0 1; do
-    seg1=runs/r/trace/rank000$r.seg0001.nc
-    start=$(ncdump -h "$seg1" | sed -n 's/^\t\t:start_step = \([0-9]*\).*/\1/p')
-    [ "$start" = "$last_ckpt" ] || die "$seg1: start_step '$start', expected $last_ckpt"
-    { steps_of runs/r/trace/rank000$r.seg0000.nc | awk -v s="$start" '$1 < s'; steps_of "$seg1"; } >merged.txt
-    seq 0 400 | cmp -s - merged.txt || die "rank $r: merged segments do not cover steps 0..400 exactly once"
+    f=runs/r/trace/rank000$r.nc
+    [ ! -e runs/r/trace/rank000$r.seg0000.nc ] && [ ! -e runs/r/trace/rank000$r.seg0001.nc ] ||
+        die "rank $r's segments were not removed"
+    steps_of "$f" >merged.txt
+    seq 0 400 | cmp -s - merged.txt || die "rank $r: $f does not hold steps 0..400 exactly once"
+    ncdump -h "$f" >header.txt
+    grep -q ':segment = -1' header.txt || die "$f is not marked consolidated"
+    grep -q 'consolidated_from = "segment 0: start step 0, .*segment 1: start step '"$last_ckpt" header.txt ||
+        die "$f does not say which segments it came from"
 done
+"$bin/il-aggregate" --out agg runs >agg.out 2>&1 || die "il-aggregate on the consolidated run: $(tail -3 agg.out)"
+[ "$(awk -F, 'NR == 2 { print $11 }' agg/runs.csv)" = 400 ] || die "runs.csv: $(cat agg/runs.csv)"
 echo "t_trace_crash: ok"

@@ -9,15 +9,8 @@ begin_test t_train
 tiny_corpus
 "$bin/il-prepare" --out other --tokenizer byte doc*.txt >/dev/null
 
-cat >run.ini <<'INI'
-[model]
-seq_len = 16
-n_layer = 1
-n_head = 2
-d_model = 16
-[data]
-train_path = data/train.bin
-val_path = data/val.bin
+tiny_ini >run.ini
+cat >>run.ini <<'INI'
 [train]
 global_batch = 4
 micro_batch = 2

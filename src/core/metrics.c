@@ -15,7 +15,7 @@
 /* The members of one line that matter. */
 typedef struct {
     char kind[16];
-    double step, loss, tps, val_loss, world_size;
+    double step, loss, lr, grad_norm, tps, val_loss, world_size;
     int n_genre;
     char genre[METRICS_MAX_GENRES][METRICS_GENRE_LEN];
     double genre_loss[METRICS_MAX_GENRES];
@@ -35,6 +35,8 @@ static void on_member(void *user, const char *parent, const char *key, json_kind
     if (!strcmp(key, "kind") && kind == JSON_STR) snprintf(l->kind, sizeof l->kind, "%s", str);
     else if (!strcmp(key, "step")) l->step = v;
     else if (!strcmp(key, "loss")) l->loss = v;
+    else if (!strcmp(key, "lr")) l->lr = v;
+    else if (!strcmp(key, "grad_norm")) l->grad_norm = v;
     else if (!strcmp(key, "tokens_per_s")) l->tps = v;
     else if (!strcmp(key, "val_loss")) l->val_loss = v;
     else if (!strcmp(key, "world_size")) l->world_size = v;
@@ -43,7 +45,7 @@ static void on_member(void *user, const char *parent, const char *key, json_kind
 static void reset(line_t *l)
 {
     l->kind[0] = '\0', l->n_genre = 0;
-    l->step = l->loss = l->tps = l->val_loss = l->world_size = NAN;
+    l->step = l->loss = l->lr = l->grad_norm = l->tps = l->val_loss = l->world_size = NAN;
 }
 
 static void take_train(metrics_t *m, const line_t *l, double **tps, int *n, int *cap)
@@ -117,4 +119,54 @@ int metrics_read(metrics_t *m, const char *run_dir)
     free(tps);
     if (bad) return err_set("%s/metrics.jsonl: read error", run_dir);
     return 1;
+}
+
+/* Room for one more element in each of the k arrays a[] of n elements and capacity *cap. */
+static void grow(double **const *a, int k, int n, int *cap)
+{
+    if (n < *cap) return;
+    *cap = *cap ? 2 * *cap : 1024;
+    for (int i = 0; i < k; i++) {
+        *a[i] = realloc(*a[i], (size_t)*cap * sizeof **a[i]);
+        CHECK(*a[i], "out of memory");
+    }
+}
+
+int metrics_curves(metrics_curves_t *c, const char *run_dir)
+{
+    memset(c, 0, sizeof *c);
+    int missing, cap = 0, vcap = 0;
+    FILE *f = open_in(run_dir, "metrics.jsonl", &missing);
+    if (!f) return missing ? 0 : -1;
+    char *buf = NULL;
+    size_t bcap = 0;
+    line_t l;
+    double **train[] = {&c->step, &c->loss, &c->lr, &c->grad_norm}, **val[] = {&c->val_step, &c->val_loss};
+    while (getline(&buf, &bcap, f) > 0) {
+        reset(&l);
+        if (jsonl_parse(buf, on_member, &l) || !isfinite(l.step)) continue;
+        if (!strcmp(l.kind, "train")) {
+            grow(train, 4, c->n, &cap);
+            c->step[c->n] = l.step, c->loss[c->n] = l.loss, c->lr[c->n] = l.lr, c->grad_norm[c->n] = l.grad_norm;
+            c->n++;
+        } else if (!strcmp(l.kind, "val") && isfinite(l.val_loss)) {
+            grow(val, 2, c->n_val, &vcap);
+            c->val_step[c->n_val] = l.step, c->val_loss[c->n_val] = l.val_loss;
+            c->n_val++;
+        }
+    }
+    int bad = ferror(f);
+    fclose(f);
+    free(buf);
+    if (bad) {
+        metrics_curves_free(c);
+        return err_set("%s/metrics.jsonl: read error", run_dir);
+    }
+    return 1;
+}
+
+void metrics_curves_free(metrics_curves_t *c)
+{
+    free(c->step), free(c->loss), free(c->lr), free(c->grad_norm), free(c->val_step), free(c->val_loss);
+    memset(c, 0, sizeof *c);
 }

@@ -27,4 +27,16 @@ typedef struct {
  * -1 with err_set() when it exists but cannot be read. */
 int metrics_read(metrics_t *m, const char *run_dir);
 
+/* Every train line (step, loss, lr, grad_norm) and every validation (step, val_loss) of metrics.jsonl, for
+ * the loss curves. */
+typedef struct {
+    int n, n_val;
+    double *step, *loss, *lr, *grad_norm; /* (n) */
+    double *val_step, *val_loss;          /* (n_val) */
+} metrics_curves_t;
+
+/* Returns 1 when metrics.jsonl exists, 0 when it does not, -1 with err_set() when it cannot be read. */
+int metrics_curves(metrics_curves_t *c, const char *run_dir);
+void metrics_curves_free(metrics_curves_t *c);
+
 #endif

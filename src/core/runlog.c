@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,11 +43,37 @@ int runlog_status(const runlog_t *r)
     return err_set("%s/%s: write failed: %s", r->dir, r->failed, strerror(r->failed_errno));
 }
 
+int runlog_progress_mode(void)
+{
+    const char *force = getenv("IL_PROGRESS");
+    if (force && *force) {
+        if (!strcmp(force, "0") || !strcmp(force, "1")) return *force == '1';
+        return err_set("IL_PROGRESS=%s: expected 0 (plain timestamped lines) or 1 (a progress line)", force);
+    }
+    /* Under mpirun, rank 0's stdout is often a pty even when the job's output goes to a file, so isatty
+     * alone would redraw a progress line into a batch log. */
+    if (getenv("SLURM_JOB_ID") && !getenv("SLURM_PTY_PORT")) return 0;
+    return isatty(STDOUT_FILENO);
+}
+
+int runlog_term_width(void)
+{
+    struct winsize ws;
+    if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+    const char *columns = getenv("COLUMNS");
+    if (columns && *columns) {
+        char *end;
+        long v = strtol(columns, &end, 10);
+        if (!*end && v > 0 && v <= 100000) return (int)v;
+    }
+    return 80;
+}
+
 int runlog_open(runlog_t *r, const char *dir)
 {
     memset(r, 0, sizeof *r);
     snprintf(r->dir, sizeof r->dir, "%s", dir);
-    r->tty = isatty(STDOUT_FILENO);
+    if ((r->progress = runlog_progress_mode()) < 0) return -1;
     if (!(r->log = open_append(dir, "log.txt"))) return -1;
     if (!(r->metrics = open_append(dir, "metrics.jsonl"))) {
         fclose(r->log);
@@ -71,25 +98,43 @@ static void timestamp(char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
 static void end_progress(runlog_t *r)
 {
     if (r->progress_up) fputc('\n', stdout);
     r->progress_up = 0;
 }
 
+/* One event: `file` into log.txt and `screen` (NULL: nothing) on stdout, under the same timestamp, which a
+ * plain stdout shows too, so that a batch log says when each line happened, as log.txt does. */
+static void say(runlog_t *r, const char *screen, const char *file)
+{
+    char ts[32];
+    timestamp(ts, sizeof ts);
+    if (screen) {
+        end_progress(r);
+        if (r->progress) printf("%s\n", screen);
+        else printf("%s %s\n", ts, screen);
+        fflush(stdout);
+    }
+    fprintf(r->log, "%s %s\n", ts, file);
+    flush(r, r->log, "log.txt");
+}
+
 void runlog_printf(runlog_t *r, const char *fmt, ...)
 {
-    char line[2048], ts[32];
+    char line[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
-    end_progress(r);
-    printf("%s\n", line);
-    fflush(stdout);
-    timestamp(ts, sizeof ts);
-    fprintf(r->log, "%s %s\n", ts, line);
-    flush(r, r->log, "log.txt");
+    say(r, line, line);
 }
 
 /* JSON has no NaN or infinity; a diverged loss is recorded as null rather than as invalid JSON. */
@@ -118,6 +163,53 @@ static void format_eta(char *buf, size_t n, double seconds)
     else snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
 }
 
+/* The ETA is the steps left times the mean wall time per step of this launch so far. A step's time
+ * depends on what comes with it: validation every eval.interval steps, tracing (dense at the log-spaced
+ * steps of the start), checkpoints. They recur, so only a mean over a span longer than their intervals
+ * gives them their true share: the cumulative mean does, and settles as the run goes on. An exponentially
+ * weighted mean short enough to follow a change of the machine's load would jump after every validation,
+ * as the estimate from the last step alone did; the runs are of fixed work on a node of their own, where
+ * the load hardly changes. */
+double runlog_eta(runlog_eta_t *e, double step_seconds, int64_t steps_left)
+{
+    e->seconds += step_seconds;
+    e->steps++;
+    return e->seconds / (double)e->steps * (double)steps_left;
+}
+
+enum { F_STEP, F_LOSS, F_LR, F_NORM, F_TOKS, F_ETA, F_N, F_LEN = 48 };
+
+/* The kept fields joined with " | " into out, of at least F_N * (F_LEN + 3) bytes; returns the length. */
+static int join(char *out, char fields[][F_LEN], const int *keep)
+{
+    int len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < F_N; i++)
+        if (keep[i]) len += snprintf(out + len, F_LEN + 3, "%s%s", len ? " | " : "", fields[i]);
+    return len;
+}
+
+int runlog_format_step(char *buf, size_t n, const runlog_step_t *s, double eta_seconds, int width)
+{
+    static const int least_first[] = {F_NORM, F_LR, F_TOKS, F_ETA, F_LOSS};
+    char f[F_N][F_LEN], eta[32], line[F_N * (F_LEN + 3)];
+    format_eta(eta, sizeof eta, eta_seconds);
+    snprintf(f[F_STEP], F_LEN, "step %lld/%lld", (long long)s->step, (long long)s->max_steps);
+    snprintf(f[F_LOSS], F_LEN, "loss %.4f", s->loss);
+    snprintf(f[F_LR], F_LEN, "lr %.2e", s->lr);
+    snprintf(f[F_NORM], F_LEN, "grad norm %.3f", s->grad_norm);
+    snprintf(f[F_TOKS], F_LEN, "%.0f tok/s", s->tokens_per_s);
+    snprintf(f[F_ETA], F_LEN, "ETA %s", eta);
+    int keep[F_N] = {1, 1, 1, 1, 1, 1}, len = join(line, f, keep);
+    for (size_t i = 0; width > 0 && len > width - 1 && i < sizeof least_first / sizeof *least_first; i++) {
+        keep[least_first[i]] = 0;
+        len = join(line, f, keep);
+    }
+    if (width > 0 && len > width - 1) len = width > 1 ? width - 1 : 0; /* the step alone is too long: cut */
+    snprintf(buf, n, "%.*s", len, line);
+    return len;
+}
+
 void runlog_step(runlog_t *r, const runlog_step_t *s, int print)
 {
     fprintf(r->metrics, "{\"kind\":\"train\",\"step\":%lld", (long long)s->step);
@@ -128,23 +220,21 @@ void runlog_step(runlog_t *r, const runlog_step_t *s, int print)
     json_num(r->metrics, "step_ms", s->step_ms);
     fputs("}\n", r->metrics);
     flush(r, r->metrics, "metrics.jsonl");
+    /* from one call to the next: the step with its validation, tracing and checkpoint; the first call
+     * has only the step's own time */
+    double t = now(), eta = runlog_eta(&r->eta, r->last_step_at > 0 ? t - r->last_step_at : s->step_ms / 1e3,
+                                       s->max_steps - s->step);
+    r->last_step_at = t;
     if (!print) return;
-    char eta[32];
-    format_eta(eta, sizeof eta, (double)(s->max_steps - s->step) * s->step_ms / 1e3);
     char line[256];
-    snprintf(line, sizeof line, "step %lld/%lld | loss %.4f | lr %.2e | grad norm %.3f | %.0f tok/s | ETA %s",
-             (long long)s->step, (long long)s->max_steps, s->loss, s->lr, s->grad_norm, s->tokens_per_s, eta);
-    char ts[32];
-    timestamp(ts, sizeof ts);
-    fprintf(r->log, "%s %s\n", ts, line);
-    flush(r, r->log, "log.txt");
-    if (r->tty) {
+    runlog_format_step(line, sizeof line, s, eta, 0);
+    say(r, r->progress ? NULL : line, line);
+    if (r->progress) {
+        runlog_format_step(line, sizeof line, s, eta, runlog_term_width());
         printf("\r%s\033[K", line);
+        fflush(stdout);
         r->progress_up = 1;
-    } else {
-        printf("%s\n", line);
     }
-    fflush(stdout);
 }
 
 void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *const *cat_names,
@@ -153,8 +243,9 @@ void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *
     fprintf(r->metrics, "{\"kind\":\"val\",\"step\":%lld", (long long)step);
     json_num(r->metrics, "val_loss", loss);
     fputs(",\"by_category\":{", r->metrics);
-    char line[2048];
-    int len = snprintf(line, sizeof line, "step %lld | val loss %.4f", (long long)step, loss);
+    char screen[64], line[2048];
+    snprintf(screen, sizeof screen, "step %lld | val loss %.4f", (long long)step, loss);
+    int len = snprintf(line, sizeof line, "%s", screen);
     for (int c = 0, first = 1; c < n_cats; c++) {
         if (isnan(cat_loss[c])) continue; /* category absent from the scored windows */
         fprintf(r->metrics, "%s", first ? "" : ",");
@@ -167,7 +258,7 @@ void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *
     }
     fputs("}}\n", r->metrics);
     flush(r, r->metrics, "metrics.jsonl");
-    runlog_printf(r, "%s", line);
+    say(r, screen, line);
 }
 
 char *runlog_command_line(int argc, char **argv)

@@ -3,13 +3,21 @@
  *   metrics.jsonl    machine-readable, one JSON object per line: {"kind":"train",...} or {"kind":"val",...}
  *   launches.jsonl   provenance, one line per launch: git commit, seed, world size, host, Slurm job,
  *                    array and restart IDs, the step it started from, the command line
- * and, on a terminal, a progress line redrawn in place (step, loss, lr, tokens/s, ETA); in a batch log,
- * plain lines instead. Only rank 0 opens a runlog. */
+ * and, on stdout, the same events: on a terminal with a progress line redrawn in place (step, loss, lr,
+ * tokens/s, ETA) cut to the terminal's width; in a batch log as plain lines, each with the timestamp its
+ * log.txt line has (runlog_progress_mode decides which). Per-category validation losses go to the files
+ * only. Only rank 0 opens a runlog. */
 #ifndef IL_RUNLOG_H
 #define IL_RUNLOG_H
 
 #include <stdint.h>
 #include <stdio.h>
+
+/* The ETA's estimate of the time per step: the sum and count of this launch's step times. */
+typedef struct {
+    double seconds;
+    int64_t steps;
+} runlog_eta_t;
 
 typedef struct {
     FILE *log;
@@ -17,8 +25,10 @@ typedef struct {
     char dir[4096];
     char failed[64];  /* the first file a write failed on ("" while none has) and its errno */
     int failed_errno;
-    int tty;          /* stdout is a terminal: redraw one progress line */
+    int progress;     /* 1: redraw one progress line on stdout; 0: plain timestamped lines */
     int progress_up;  /* a progress line is on screen and must be ended before other output */
+    runlog_eta_t eta;
+    double last_step_at; /* monotonic seconds at the previous runlog_step; 0 before the first */
 } runlog_t;
 
 typedef struct {
@@ -27,18 +37,35 @@ typedef struct {
     double grad_norm, tokens_per_s, step_ms;
 } runlog_step_t;
 
-/* Opens (appending) log.txt and metrics.jsonl in dir. */
+/* Opens (appending) log.txt and metrics.jsonl in dir. -1 with err_set() when they cannot be opened or
+ * IL_PROGRESS is neither 0 nor 1. */
 int runlog_open(runlog_t *r, const char *dir);
 void runlog_close(runlog_t *r);
 /* 0 while every write to log.txt and metrics.jsonl has succeeded; else -1 with err_set() naming the file
  * and the system's reason (a full disk, say). */
 int runlog_status(const runlog_t *r);
-/* printf-style line to stdout and log.txt, with a timestamp in the file. */
+/* printf-style line to stdout and log.txt, with a timestamp in the file (and on a plain stdout). */
 void runlog_printf(runlog_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Records a step in metrics.jsonl, every step: its wall time feeds the ETA. With print, also the step's
+ * line in log.txt and on stdout. */
 void runlog_step(runlog_t *r, const runlog_step_t *s, int print);
 /* Validation result; cat_names/cat_loss may be NULL when n_cats is 0. */
 void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *const *cat_names,
                 const double *cat_loss);
+/* 1 for a progress line on stdout, 0 for plain timestamped lines: IL_PROGRESS=1 or 0 decides when set;
+ * else a Slurm batch step (SLURM_JOB_ID set, SLURM_PTY_PORT not: not `srun --pty`) is plain; else a
+ * terminal on stdout gets the progress line. -1 with err_set() for any other value of IL_PROGRESS. */
+int runlog_progress_mode(void);
+/* The columns of the terminal on stdout; else $COLUMNS; else 80. */
+int runlog_term_width(void);
+/* Adds one step that took step_seconds and returns the seconds the steps_left remaining ones should take. */
+double runlog_eta(runlog_eta_t *e, double step_seconds, int64_t steps_left);
+/* The line of step s into buf (n bytes), with eta_seconds to go, fitted into width - 1 columns (the last
+ * one stays free, so that the cursor never wraps): the least important fields are dropped first (grad
+ * norm, lr, tokens/s, ETA, loss; the step stays), and what still does not fit is cut. width 0: no limit,
+ * every field. Returns the line's length. */
+int runlog_format_step(char *buf, size_t n, const runlog_step_t *s, double eta_seconds, int width);
+
 /* Appends the provenance of this launch to dir/launches.jsonl. */
 int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t start_step, int argc, char **argv);
 

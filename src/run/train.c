@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -10,6 +11,7 @@
 #include "core/afile.h"
 #include "core/bytes.h"
 #include "core/err.h"
+#include "trace/consolidate.h"
 #include "run/rundir.h"
 #include "run/snapshot.h"
 
@@ -307,6 +309,23 @@ static int trace_step(trainer_t *tr, twrite_rec_t rec)
     return tracer_trace(&tr->tracer, &tr->model, &rec);
 }
 
+/* Collective, when the run has finished: every rank closes its trace segment, then rank 0 merges each rank's
+ * segments into one file (consolidate.h). A failure only keeps the segments, which the aggregator reads as
+ * well: the training itself is done. */
+static void consolidate(trainer_t *tr)
+{
+    int traced = tr->tracer.on;
+    tracer_close(&tr->tracer);
+    dist_agree(0); /* a reduction over every rank: all segments are closed past it */
+    if (tr->dist.rank != 0 || !traced) return;
+    const char *why = NULL;
+    int n = consolidate_run(tr->dir, &why);
+    if (n > 0) runlog_printf(&tr->log, "trace: the segments of %d rank%s consolidated into %s/trace/rank*.nc", n,
+                             n == 1 ? "" : "s", tr->dir);
+    else if (n == 0) runlog_printf(&tr->log, "trace: not consolidated: %s", why);
+    else fprintf(stderr, "il-train: warning: trace consolidation failed, the segments are kept: %s\n", err_msg());
+}
+
 int train_run(trainer_t *tr)
 {
     const config_t *c = &tr->cfg;
@@ -363,5 +382,7 @@ int train_run(trainer_t *tr)
     if (root)
         runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
                       tr->last_val_loss);
-    return dist_agree(tracer_sync(&tr->tracer)) ? TRAIN_FAILED : TRAIN_DONE;
+    if (dist_agree(tracer_sync(&tr->tracer))) return TRAIN_FAILED;
+    consolidate(tr);
+    return TRAIN_DONE;
 }

@@ -1,7 +1,7 @@
 /* il-aggregate: merges the traces of every run under the given paths into tables, summary.nc, claims.md
  * and figures (docs/aggregate.md).
- *   il-aggregate [--out DIR] PATH...              one process
- *   mpirun -n P il-aggregate [--out DIR] PATH...  runs spread over P ranks (spread.h); the same outputs
+ *   il-aggregate [--out DIR] [--consolidate] PATH...              one process
+ *   mpirun -n P il-aggregate [--out DIR] [--consolidate] PATH...  runs spread over P ranks (spread.h)
  * Rank 0 finds the runs and writes every output; each rank reads and merges its share of the runs, one at a
  * time, so memory holds a few runs per rank plus a small row per run on rank 0.
  * Exit codes, the same on every rank: 0 everything was used; 3 results written but some inputs were skipped
@@ -11,9 +11,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "core/afile.h"
+#include "core/cli.h"
+#include "core/config.h"
 #include "analysis/claims.h"
 #include "core/dist.h"
 #include "core/err.h"
@@ -23,9 +26,11 @@
 #include "analysis/prun.h"
 #include "analysis/report.h"
 #include "analysis/runs.h"
+#include "analysis/scaling.h"
 #include "analysis/skips.h"
 #include "analysis/spread.h"
 #include "analysis/summary.h"
+#include "trace/consolidate.h"
 
 enum { EXIT_PARTIAL = 3 }; /* results written, some inputs skipped */
 
@@ -51,11 +56,31 @@ static int finish(int code, const char *msg)
     return code;
 }
 
-static int usage(const char *msg)
+static const char usage_text[] =
+    "usage: [mpirun -n P] il-aggregate [--out DIR] [--consolidate] PATH...\n"
+    "  Merges the traces of every run under the PATHs (run directories, or directories holding them) into\n"
+    "  tables, claims.md, claims.csv, summary.nc and figures in DIR (docs/aggregate.md).\n"
+    "  --out DIR        output directory (default: aggregate)\n"
+    "  --consolidate    first merge each finished run's trace segments into one file per rank\n"
+    "                   (trace/rankRRRR.nc) and remove the segments, as il-train does when a run ends\n"
+    "  -h, --help       this text\n"
+    "  --version        version and git commit\n"
+    "exit codes: 0 every input used; 3 results written, some inputs skipped (skipped.md says which);\n"
+    "2 bad command line or no run directory found; 1 an output could not be written\n";
+
+/* Rank 0: consolidates every finished run of the list (consolidate.h) and says what it did. */
+static void consolidate_all(const runlist_t *runs)
 {
-    char line[256];
-    snprintf(line, sizeof line, "%s (usage: il-aggregate [--out DIR] PATH...)", msg);
-    return finish(IL_EXIT_INPUT, line);
+    int runs_done = 0, files = 0, unfinished = 0;
+    for (int i = 0; i < runs->n; i++) {
+        const char *why = NULL;
+        int n = consolidate_run(runs->dir[i], &why);
+        if (n < 0) fprintf(stderr, "il-aggregate: warning: %s: not consolidated: %s\n", runs->dir[i], err_msg());
+        else if (n) runs_done++, files += n;
+        else unfinished++;
+    }
+    printf("il-aggregate: consolidated %d run%s into %d rank file%s; %d left as they were (unfinished, or "
+           "consolidated already)\n", runs_done, runs_done == 1 ? "" : "s", files, files == 1 ? "" : "s", unfinished);
 }
 
 /* Rank 0: one run's results into the outputs, in run order. */
@@ -69,7 +94,10 @@ static void take(void *user, int i, prun_t *p)
     if (!p->has_stats) return;
     report_run(&a->report, row->name, &p->stat);
     row->sum_index = (long)a->summary.n_runs;
-    summary_add(&a->summary, row->name, row->dir, &p->sum);
+    if (summary_add(&a->summary, row->name, row->dir, &p->sum)) {
+        skips_warn(&a->skips, "%s: left out of summary.nc: %s", row->dir, err_msg());
+        row->sum_index = -1;
+    }
     claims_run(&a->claims[a->n_claims++], row, &p->stat);
 }
 
@@ -80,11 +108,22 @@ static double seconds(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-/* Rank 0: creates the output directory, the streamed tables and summary.nc. Returns 0, or -1 with err_set(). */
-static int open_outputs(agg_t *a, const char *command)
+/* Rank 0: creates the output directory, the streamed tables and summary.nc, whose dimensions are planned from
+ * every run's config.ini. Returns 0, or -1 with err_set(). */
+static int open_outputs(agg_t *a, const runlist_t *runs, const char *command)
 {
     if (afile_mkdirs(a->out) || report_open(&a->report, a->out)) return -1;
-    if (summary_open(&a->summary, a->out, command) == 0) return 0;
+    summary_plan_t plan = {0};
+    for (int i = 0; i < runs->n; i++) {
+        char path[4200];
+        config_t cfg;
+        config_defaults(&cfg);
+        config_mark_absent(&cfg);
+        snprintf(path, sizeof path, "%s/config.ini", runs->dir[i]);
+        if (access(path, F_OK) == 0 && config_load(&cfg, path) == 0) summary_plan_add(&plan, &cfg);
+    }
+    if (summary_open(&a->summary, a->out, a->out, command, &plan) == 0) return 0;
+    summary_plan_free(&plan);
     report_abort(&a->report);
     return -1;
 }
@@ -96,17 +135,14 @@ static int close_outputs(agg_t *a, int n)
     rc = summary_close(&a->summary) || rc;
     rc = runs_write(a->out, a->rows, n) || rc;
     rc = claims_write(a->out, a->claims, a->n_claims, n, a->skips.n) || rc;
+    scaling_fit_t fit;
+    rc = scaling_write(a->out, a->rows, n, &fit) || rc;
     rc = skips_write(&a->skips, a->out) || rc;
     if (rc) {
         fprintf(stderr, "il-aggregate: %s\n", err_msg());
         return IL_EXIT_FAIL;
     }
-    figures_run_t *fr = err_calloc((size_t)n, sizeof *fr);
-    for (int i = 0; i < n; i++)
-        fr[i] = (figures_run_t){a->rows[i].name, a->rows[i].param[TP_N_PARAMS].d, a->rows[i].train_loss,
-                            a->rows[i].val_loss, a->rows[i].sum_index};
-    a->n_figs_skipped = figures_make(a->out, a->summary.path, fr, n);
-    free(fr);
+    a->n_figs_skipped = figures_make(a->out, a->summary.path, a->rows, n, &fit);
     return a->skips.n ? EXIT_PARTIAL : IL_EXIT_OK;
 }
 
@@ -132,24 +168,26 @@ int main(int argc, char **argv)
     rank = d.rank;
     if (dist_agree(rc)) return finish(IL_EXIT_INPUT, err_msg());
     agg_t a = {.out = "aggregate"};
-    int first = 1;
-    for (; first < argc && argv[first][0] == '-'; first++) {
-        if (!strcmp(argv[first], "--out") && first + 1 < argc) a.out = argv[++first];
-        else if (!strcmp(argv[first], "--help")) {
-            if (rank == 0)
-                printf("usage: [mpirun -n P] il-aggregate [--out DIR] PATH...: merges run traces into tables, "
-                       "summary.nc, claims.md and figures (docs/aggregate.md)\n");
-            return finish(IL_EXIT_OK, NULL);
-        }
-        else return usage("unknown option or missing value");
+    enum { OPT_OUT = CLI_OPT_FIRST, OPT_CONSOLIDATE };
+    static const struct option opts[] = {{"out", required_argument, NULL, OPT_OUT},
+                                         {"consolidate", no_argument, NULL, OPT_CONSOLIDATE}, CLI_COMMON_OPTIONS, {0}};
+    cli_t cli;
+    int consolidate = 0;
+    cli_init(&cli, "il-aggregate", usage_text, opts, rank != 0);
+    for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
+        if (o == OPT_OUT) a.out = cli.arg;
+        else if (o == OPT_CONSOLIDATE) consolidate = 1;
+        else return finish(cli.exit_code, NULL);
     }
-    if (first == argc) return usage("no PATH given");
+    int first = cli.rest;
+    if (first == argc) return finish(rank == 0 ? cli_fail(&cli, "no PATH given") : IL_EXIT_INPUT, NULL);
     runlist_t runs = {0};
     for (int i = first; rank == 0 && i < argc && !rc; i++) rc = find_runs(&runs, argv[i]);
     if (dist_agree(rc)) {
         find_free(&runs);
         return finish(IL_EXIT_INPUT, err_msg());
     }
+    if (consolidate && rank == 0) consolidate_all(&runs);
     spread_list(&runs);
     if (!runs.n) {
         char msg[8400];
@@ -158,7 +196,7 @@ int main(int argc, char **argv)
         return finish(IL_EXIT_INPUT, msg);
     }
     char *command = runlog_command_line(argc, argv);
-    if (dist_agree(rank == 0 ? open_outputs(&a, command) : 0)) {
+    if (dist_agree(rank == 0 ? open_outputs(&a, &runs, command) : 0)) {
         free(command);
         find_free(&runs);
         return finish(IL_EXIT_FAIL, err_msg());

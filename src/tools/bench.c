@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/cli.h"
 #include "core/dist.h"
 #include "core/err.h"
 #include "model/gsync.h"
@@ -351,8 +352,34 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     run_destroy(&r);
 }
 
+static const char usage[] =
+    "usage: il-bench [--config A|D] [--steps N]          training-step speed against this machine's SGEMM\n"
+    "       il-bench --trace [--config A|D] [--steps N]  tracing cost and trace file size (config D by default)\n"
+    "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n"
+    "                                                    data-parallel scaling (config D by default)\n"
+    "  --steps N      steps timed per measurement, 1..1000 (default 20)\n"
+    "  -h, --help     print this and exit; --version: print the version and commit and exit\n";
+
+enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE };
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"scaling", no_argument, NULL, OPT_SCALING},
+    {"trace", no_argument, NULL, OPT_TRACE},
+    CLI_COMMON_OPTIONS,
+    {0},
+};
+
+static int finish(int code)
+{
+    dist_finalize();
+    return code;
+}
+
 int main(int argc, char **argv)
 {
+    static const char *const names[] = {"A", "D"}; /* of cfgs, for --config */
     static const bench_cfg_t cfgs[] = {
         {"A", {256, 64, 4, 4, 128}, 4},
         {"D", {512, 256, 4, 4, 256}, 8},
@@ -360,39 +387,35 @@ int main(int argc, char **argv)
     dist_t dist;
     if (dist_init(&dist, &argc, &argv)) {
         fprintf(stderr, "il-bench: %s\n", err_msg());
-        return IL_EXIT_INPUT;
+        return finish(IL_EXIT_INPUT);
     }
-    int steps = 20, scaling = 0, trace = 0;
-    const char *only = NULL;
-    for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--steps") && i + 1 < argc) steps = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--config") && i + 1 < argc) only = argv[++i];
-        else if (!strcmp(argv[i], "--scaling")) scaling = 1;
-        else if (!strcmp(argv[i], "--trace")) trace = 1;
-        else {
-            fprintf(stderr, "usage: il-bench [--config A|D] [--steps N]        training-step speed\n"
-                            "       il-bench --trace [--config A|D] [--steps N] tracing cost and trace size\n"
-                            "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n");
-            return IL_EXIT_INPUT;
+    int steps = 20, scaling = 0, trace = 0, only = -1;
+    cli_t cli;
+    cli_init(&cli, "il-bench", usage, options, dist.rank != 0);
+    for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
+        switch (o) {
+        case OPT_CONFIG:
+            if (cli_choice(&cli, names, 2, &only)) return finish(IL_EXIT_INPUT);
+            break;
+        case OPT_STEPS:
+            if (cli_int(&cli, 1, 1000, &steps)) return finish(IL_EXIT_INPUT);
+            break;
+        case OPT_SCALING: scaling = 1; break;
+        case OPT_TRACE: trace = 1; break;
+        default: return finish(cli.exit_code); /* CLI_EXIT: said already */
         }
     }
-    if (steps < 1 || steps > 1000) {
-        fprintf(stderr, "il-bench: --steps must be in [1, 1000]\n");
-        return IL_EXIT_INPUT;
-    }
-    if (scaling || trace) { /* config D unless another is named */
-        for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
-            if (only ? !strcmp(only, cfgs[c].name) : !strcmp(cfgs[c].name, "D")) {
-                if (scaling) bench_scaling(&cfgs[c], steps, &dist);
-                else bench_trace(&cfgs[c], steps, 50);
-            }
+    if (cli_no_operands(&cli, argc, argv)) return finish(IL_EXIT_INPUT);
+    if (scaling || trace) {
+        const bench_cfg_t *bc = &cfgs[only >= 0 ? only : 1]; /* config D unless another is named */
+        if (scaling) bench_scaling(bc, steps, &dist);
+        else bench_trace(bc, steps, 50);
     } else if (dist.rank == 0) {
         double sgemm = sgemm_gflops(2048, 5);
         printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
                sgemm);
-        for (size_t c = 0; c < sizeof cfgs / sizeof *cfgs; c++)
-            if (!only || !strcmp(only, cfgs[c].name)) bench_model(&cfgs[c], steps, sgemm);
+        for (int c = 0; c < 2; c++)
+            if (only < 0 || only == c) bench_model(&cfgs[c], steps, sgemm);
     }
-    dist_finalize();
-    return 0;
+    return finish(IL_EXIT_OK);
 }

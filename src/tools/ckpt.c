@@ -8,8 +8,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "run/ckpt.h"
+#include "core/cli.h"
 #include "core/err.h"
+#include "run/ckpt.h"
 
 enum { IL_EXIT_DIFFER = 1 };
 
@@ -78,11 +79,24 @@ static int diff(const char *pa, const char *pb)
     return rc;
 }
 
+static const char usage[] =
+    "usage: il-ckpt info CKPT\n"
+    "       il-ckpt diff CKPT_A CKPT_B\n"
+    "  CKPT: a checkpoint directory (runs/NAME/ckpt/step_N) or its state.ckpt\n"
+    "  info: the model, step, rank count and sections of a checkpoint\n"
+    "  diff: how far two checkpoints' parameters differ; exit 0 the same, 1 different, 2 bad input\n"
+    "  -h, --help    print this and exit; --version: print the version and commit and exit\n";
+
+static const struct option options[] = {CLI_COMMON_OPTIONS, {0}};
+
 int main(int argc, char **argv)
 {
-    if (argc == 3 && !strcmp(argv[1], "info")) return info(argv[2]);
-    if (argc == 4 && !strcmp(argv[1], "diff")) return diff(argv[2], argv[3]);
-    fprintf(stderr, "usage: il-ckpt info CKPT\n       il-ckpt diff CKPT_A CKPT_B\n"
-                    "  CKPT: a checkpoint directory (runs/NAME/ckpt/step_N) or its state.ckpt\n");
-    return IL_EXIT_INPUT;
+    cli_t cli;
+    cli_init(&cli, "il-ckpt", usage, options, 0);
+    if (cli_next(&cli, argc, argv) != CLI_END) return cli.exit_code; /* CLI_EXIT: said already */
+    char **arg = argv + cli.rest;
+    int n = argc - cli.rest;
+    if (n == 2 && !strcmp(arg[0], "info")) return info(arg[1]);
+    if (n == 3 && !strcmp(arg[0], "diff")) return diff(arg[1], arg[2]);
+    return cli_fail(&cli, "expected `info CKPT` or `diff CKPT_A CKPT_B`");
 }

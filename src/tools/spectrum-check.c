@@ -4,15 +4,13 @@
  * column mean that differs from rank to rank (so that centring with a rank's own mean instead of the
  * global one, or not centring, changes the answer), computes the spectrum with the chosen route, and
  * rank 0 compares it with dgesvd_ on all rows gathered. Prints one line per check and exits 1 on any
- * mismatch.
- *   il-spectrum-check [--rows N] [--step N] [--cols C] [--k K] [--seed S] [--method scalapack|gram]
- *                     [--tol X] [--repeat N]
- * --repeat times N calls (the same matrix) and reports the mean time of one on rank 0. */
+ * mismatch. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "core/dist.h"
 #include "core/err.h"
 #include "core/rng.h"
@@ -25,34 +23,65 @@ static double max_rel_diff(const double *got, const double *want, int n)
     return worst / want[0];
 }
 
+static const char usage[] =
+    "usage: il-spectrum-check [--rows N] [--step N] [--cols C] [--k K] [--seed S] [--method scalapack|gram]\n"
+    "                         [--tol X] [--repeat N]\n"
+    "  run under mpirun on any number of ranks: rank r holds rows + r * step rows of cols columns\n"
+    "  (defaults 100, 37, 20), k singular values are compared (default 8) at relative tolerance X\n"
+    "  (default 1e-10); --repeat times N more calls on the same matrix (default 0)\n"
+    "  -h, --help     print this and exit; --version: print the version and commit and exit\n"
+    "exit codes: 0 every check passed, 1 a mismatch, 2 bad command line\n";
+
+enum { OPT_ROWS = CLI_OPT_FIRST, OPT_STEP, OPT_COLS, OPT_K, OPT_SEED, OPT_METHOD, OPT_TOL, OPT_REPEAT };
+
+static const struct option options[] = {
+    {"rows", required_argument, NULL, OPT_ROWS},
+    {"step", required_argument, NULL, OPT_STEP},
+    {"cols", required_argument, NULL, OPT_COLS},
+    {"k", required_argument, NULL, OPT_K},
+    {"seed", required_argument, NULL, OPT_SEED},
+    {"method", required_argument, NULL, OPT_METHOD},
+    {"tol", required_argument, NULL, OPT_TOL},
+    {"repeat", required_argument, NULL, OPT_REPEAT},
+    CLI_COMMON_OPTIONS,
+    {0},
+};
+
+static int finish(int code)
+{
+    dist_finalize();
+    return code;
+}
+
 int main(int argc, char **argv)
 {
+    static const char *const methods[] = {"scalapack", "gram"};
     dist_t d;
     if (dist_init(&d, &argc, &argv)) {
         fprintf(stderr, "il-spectrum-check: %s\n", err_msg());
-        return IL_EXIT_INPUT;
+        return finish(IL_EXIT_INPUT);
     }
-    int rows = 100, step = 37, cols = 20, k = 8, repeat = 0;
-    unsigned long long seed = 1;
+    int rows = 100, step = 37, cols = 20, k = 8, repeat = 0, method = 0;
+    uint64_t seed = 1;
     double tol = 1e-10;
-    spectrum_method_t method = SPECTRUM_SCALAPACK;
-    for (int i = 1; i + 1 < argc; i += 2) {
-        const char *o = argv[i], *v = argv[i + 1];
-        if (!strcmp(o, "--rows")) rows = atoi(v);
-        else if (!strcmp(o, "--step")) step = atoi(v);
-        else if (!strcmp(o, "--cols")) cols = atoi(v);
-        else if (!strcmp(o, "--k")) k = atoi(v);
-        else if (!strcmp(o, "--seed")) seed = strtoull(v, NULL, 10);
-        else if (!strcmp(o, "--tol")) tol = atof(v);
-        else if (!strcmp(o, "--repeat")) repeat = atoi(v);
-        else if (!strcmp(o, "--method") && (!strcmp(v, "gram") || !strcmp(v, "scalapack")))
-            method = !strcmp(v, "gram") ? SPECTRUM_GRAM : SPECTRUM_SCALAPACK;
-        else {
-            if (d.rank == 0) fprintf(stderr, "il-spectrum-check: unknown option %s %s\n", o, v);
-            dist_finalize();
-            return IL_EXIT_INPUT;
+    cli_t cli;
+    cli_init(&cli, "il-spectrum-check", usage, options, d.rank != 0);
+    for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
+        int bad = 0;
+        switch (o) {
+        case OPT_ROWS: bad = cli_int(&cli, 0, 1 << 20, &rows); break;
+        case OPT_STEP: bad = cli_int(&cli, -(1 << 20), 1 << 20, &step); break;
+        case OPT_COLS: bad = cli_int(&cli, 1, 1 << 16, &cols); break;
+        case OPT_K: bad = cli_int(&cli, 1, 1 << 16, &k); break;
+        case OPT_SEED: bad = cli_u64(&cli, &seed); break;
+        case OPT_METHOD: bad = cli_choice(&cli, methods, 2, &method); break;
+        case OPT_TOL: bad = cli_double(&cli, 0, 1, &tol); break;
+        case OPT_REPEAT: bad = cli_int(&cli, 0, 1000000, &repeat); break;
+        default: return finish(cli.exit_code); /* CLI_EXIT: said already */
         }
+        if (bad) return finish(IL_EXIT_INPUT);
     }
+    if (cli_no_operands(&cli, argc, argv)) return finish(IL_EXIT_INPUT);
     int mine = rows + d.rank * step;
     CHECK(mine >= 0 && cols >= 1 && k >= 1, "bad sizes: %d rows on rank %d, %d cols, k %d", mine, d.rank, cols, k);
 
@@ -65,9 +94,10 @@ int main(int argc, char **argv)
 
     spectrum_t sp;
     /* created twice: the BLACS context must survive a destroy and a fresh create in the same process */
-    spectrum_create(&sp, MPI_COMM_WORLD, cols, mine, k, method);
+    spectrum_method_t route = method ? SPECTRUM_GRAM : SPECTRUM_SCALAPACK;
+    spectrum_create(&sp, MPI_COMM_WORLD, cols, mine, k, route);
     spectrum_destroy(&sp);
-    spectrum_create(&sp, MPI_COMM_WORLD, cols, mine, k, method);
+    spectrum_create(&sp, MPI_COMM_WORLD, cols, mine, k, route);
     double *sv = err_calloc((size_t)k, sizeof *sv), erank = 0;
     spectrum_compute(&sp, x, mine, sv, &erank);
     double t0 = MPI_Wtime();
@@ -104,7 +134,7 @@ int main(int argc, char **argv)
         fail = !(err_sv <= tol) || !(err_erank <= tol) || !all_same;
         printf("spectrum %s: %d ranks, %d x %d (rows %d + %d*rank): top-%d max error %.2e, erank %.6f vs %.6f "
                "(error %.2e), %s on every rank, tolerance %.0e%s\n",
-               method == SPECTRUM_GRAM ? "gram" : "scalapack", d.size, n, cols, rows, step, k, err_sv, erank,
+               methods[method], d.size, n, cols, rows, step, k, err_sv, erank,
                ref_erank, err_erank, all_same ? "same" : "DIFFERENT", tol, fail ? ": FAIL" : ": ok");
         /* Negative control: centring each rank's rows with its own mean must change the answer well beyond
          * the tolerance, or this data could not tell a wrongly centred spectrum from a right one. */
@@ -139,6 +169,5 @@ int main(int argc, char **argv)
     free(counts);
     free(displs);
     free(all);
-    dist_finalize();
-    return fail ? IL_EXIT_FAIL : IL_EXIT_OK;
+    return finish(fail ? IL_EXIT_FAIL : IL_EXIT_OK);
 }

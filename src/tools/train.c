@@ -2,31 +2,33 @@
  * reads the command line. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "core/afile.h"
+#include "core/cli.h"
 #include "core/config.h"
 #include "core/dist.h"
 #include "core/err.h"
 #include "run/train.h"
 #include "trace/schema.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: il-train [--config FILE] [--set section.key=value ...] [--resume] [--print-config]\n"
-               "       il-train --keys | --trace-schema\n"
-               "  --config FILE    INI config; keys not given keep their defaults (il-train --keys lists them)\n"
-               "  --set K=V        override one key, after the file (repeatable)\n"
-               "  --resume         continue <run.out_dir>/<run.name> from its newest checkpoint\n"
-               "  --print-config   print the effective config and exit\n"
-               "  --keys           print the table of config keys (Markdown) and exit\n"
-               "  --trace-schema   print the tables of the trace files' variables (Markdown) and exit\n"
-               "Run it as one process, or as `mpirun -n P` / `srun --mpi=pmix` for P data-parallel ranks.\n"
-               "SIGTERM, SIGUSR2, SIGHUP or SIGINT (Ctrl-C): finish the step, write a checkpoint, exit 75; a\n"
-               "second Ctrl-C stops at once. IL_EXIT_STATUS_FILE=FILE: rank 0 writes its exit code there.\n"
-               "exit codes: 0 done, 1 runtime failure (diverged, I/O), 2 bad command line, config or data,\n"
-               "            75 stopped by a signal after a checkpoint: requeue and run again with --resume\n");
-}
+static const char usage[] =
+    "usage: il-train --config FILE [--config FILE ...] [--set section.key=value ...] [--resume] [--print-config]\n"
+    "       il-train --keys | --trace-schema | --help | --version\n"
+    "  --config FILE    INI config, read in turn when repeated; keys not given keep their defaults\n"
+    "                   (il-train --keys lists them)\n"
+    "  --set K=V        override one key (repeatable); applied after every --config, wherever it stands\n"
+    "  --resume         continue <run.out_dir>/<run.name> from its newest checkpoint\n"
+    "  --print-config   print the effective config and exit\n"
+    "  --keys           print the table of config keys (Markdown) and exit\n"
+    "  --trace-schema   print the tables of the trace files' variables (Markdown) and exit\n"
+    "  -h, --help       print this and exit; --version: print the version and commit and exit\n"
+    "Run it as one process, or as `mpirun -n P` / `srun --mpi=pmix` for P data-parallel ranks.\n"
+    "On a terminal a progress line is redrawn in place; elsewhere (a file, a Slurm batch step) every line\n"
+    "starts with a UTC timestamp. IL_PROGRESS=1 or 0 forces the one or the other.\n"
+    "SIGTERM, SIGUSR2, SIGHUP or SIGINT (Ctrl-C): finish the step, write a checkpoint, exit 75; a\n"
+    "second Ctrl-C stops at once. IL_EXIT_STATUS_FILE=FILE: rank 0 writes its exit code there.\n"
+    "exit codes: 0 done, 1 runtime failure (diverged, I/O), 2 bad command line, config or data,\n"
+    "            75 stopped by a signal after a checkpoint: requeue and run again with --resume\n";
 
 static int rank;
 
@@ -53,41 +55,56 @@ static int finish(int code, const char *msg)
     return code;
 }
 
+enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_SET, OPT_RESUME, OPT_PRINT_CONFIG, OPT_KEYS, OPT_TRACE_SCHEMA };
+
+static const struct option options[] = {
+    {"config", required_argument, NULL, OPT_CONFIG},
+    {"set", required_argument, NULL, OPT_SET},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
+    {"keys", no_argument, NULL, OPT_KEYS},
+    {"trace-schema", no_argument, NULL, OPT_TRACE_SCHEMA},
+    CLI_COMMON_OPTIONS,
+    {0},
+};
+
 int main(int argc, char **argv)
 {
     dist_t dist;
     int rc = dist_init(&dist, &argc, &argv);
     rank = dist.rank;
     if (dist_agree(rc)) return finish(IL_EXIT_INPUT, err_msg());
+    cli_t cli;
+    cli_init(&cli, "il-train", usage, options, rank != 0);
+    if (argc < 2) { /* a run in the current directory with every default is never what was meant */
+        cli_usage(&cli, stderr);
+        return finish(IL_EXIT_INPUT, NULL);
+    }
     config_t cfg;
     config_defaults(&cfg);
     int resume = 0, print_config = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--config") && i + 1 < argc) {
-            if (config_load(&cfg, argv[++i])) return finish(IL_EXIT_INPUT, err_msg());
-        } else if (!strcmp(a, "--set") && i + 1 < argc) {
-            if (config_set(&cfg, argv[++i])) return finish(IL_EXIT_INPUT, err_msg());
-        } else if (!strcmp(a, "--resume")) {
-            resume = 1;
-        } else if (!strcmp(a, "--print-config")) {
-            print_config = 1;
-        } else if (!strcmp(a, "--keys")) {
+    for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
+        switch (o) {
+        case OPT_CONFIG:
+            if (config_load(&cfg, cli.arg)) return finish(IL_EXIT_INPUT, err_msg());
+            break;
+        case OPT_SET: break; /* below */
+        case OPT_RESUME: resume = 1; break;
+        case OPT_PRINT_CONFIG: print_config = 1; break;
+        case OPT_KEYS:
             if (rank == 0) config_print_keys_markdown(stdout);
             return finish(IL_EXIT_OK, NULL);
-        } else if (!strcmp(a, "--trace-schema")) {
+        case OPT_TRACE_SCHEMA:
             if (rank == 0) trace_schema_markdown(stdout);
             return finish(IL_EXIT_OK, NULL);
-        } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            if (rank == 0) usage(stdout);
-            return finish(IL_EXIT_OK, NULL);
-        } else {
-            if (rank == 0) usage(stderr);
-            char msg[300];
-            snprintf(msg, sizeof msg, "unknown or incomplete argument '%s'", a);
-            return finish(IL_EXIT_INPUT, msg);
+        default: return finish(cli.exit_code, NULL); /* CLI_EXIT: said already */
         }
     }
+    if (cli_no_operands(&cli, argc, argv)) return finish(IL_EXIT_INPUT, NULL);
+    /* A second pass applies the overrides, so that they win over every file wherever they stand. */
+    cli_init(&cli, "il-train", usage, options, rank != 0);
+    for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;)
+        if (o == OPT_SET && config_set(&cfg, cli.arg)) return finish(IL_EXIT_INPUT, err_msg());
     if (config_validate(&cfg, dist.size)) return finish(IL_EXIT_INPUT, err_msg());
     if (print_config) {
         if (rank == 0 && config_write(&cfg, stdout)) return finish(IL_EXIT_INPUT, err_msg());

@@ -74,7 +74,7 @@ typedef enum { SUM_NONE, SUM_CURVE } trace_summary_t;
 #define TRACE_VARS(X)                                                                                              \
     X(TV_STEP, "step", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, STEP,                                          \
       "optimizer updates applied to the traced weights (0: the initialisation)")                                  \
-    X(TV_TIME, "time", NC_DOUBLE, SH_STEP, "seconds since 1970-01-01 00:00:00 UTC", W_NONE, SUM_NONE, 0, TIME,     \
+    X(TV_TIME, "time", NC_DOUBLE, SH_STEP, "seconds since 1970-01-01 00:00:00 UTC", W_GLOBAL, SUM_CURVE, 0, TIME,  \
       "wall-clock time the record was written")                                                                   \
     X(TV_LOSS, "loss", NC_DOUBLE, SH_STEP, "1", W_GLOBAL, SUM_CURVE, 0, REC(loss),                                 \
       "training loss of update `step` over its global batch (nats); NaN at step 0")                               \

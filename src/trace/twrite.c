@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/runlog.h"
+#include "trace/acdd.h"
 
 /* Shuffle + deflate level for the multi-dimensional signal variables: floats of noisy data gain little
  * beyond level 1-4, and level 4 is still cheap next to a trace step. */
@@ -74,14 +75,6 @@ static trace_extent_t extents(const signals_t *s, const probe_t *p)
     return e;
 }
 
-static void iso_now(char *buf, size_t n)
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static void put_text(int ncid, int varid, const char *name, const char *value)
 {
     CHECK_RC(nc_put_att_text(ncid, varid, name, strlen(value), value), nc_strerror);
@@ -115,25 +108,18 @@ static int def_fixed(int ncid, const char *name, nc_type type, int ndims, const 
 /* Global attributes: CF/ACDD discovery metadata and the provenance of this launch. */
 static void put_globals(int ncid, const twrite_meta_t *m, const signals_t *sig)
 {
-    char now[32], buf[8192];
-    iso_now(now, sizeof now);
-    const char *commit = runlog_git_commit();
-    put_text(ncid, NC_GLOBAL, "Conventions", "CF-1.10, ACDD-1.3");
-    snprintf(buf, sizeof buf, "innerloop training trace of run %s, rank %d of %d, segment %d", m->run_name, m->rank,
+    char title[512];
+    snprintf(title, sizeof title, "innerloop training trace of run %s, rank %d of %d, segment %d", m->run_name, m->rank,
              m->world_size, m->segment);
-    put_text(ncid, NC_GLOBAL, "title", buf);
-    put_text(ncid, NC_GLOBAL, "summary",
-             "Signals S1-S9 of a GPT-style causal language model measured at each trace step on this rank's "
-             "share of a fixed probe set of held-out windows (representation norms, inner update norms, descent "
-             "cosines, implied inner step, logit-lens losses, norms by token frequency, input-gradient norms, "
-             "attention sink, representation spectrum), per probe group where intervals need it, with the "
-             "training record. Schema: docs/trace-schema.md.");
-    snprintf(buf, sizeof buf, "%s: created by innerloop %s%s%s", now, commit, m->command ? ": " : "",
-             m->command ? m->command : "");
-    put_text(ncid, NC_GLOBAL, "history", buf);
-    put_text(ncid, NC_GLOBAL, "date_created", now);
-    snprintf(buf, sizeof buf, "innerloop %s", commit);
-    put_text(ncid, NC_GLOBAL, "source", buf);
+    acdd_put(ncid, &(acdd_t){.id = m->run_name, .title = title, .command = m->command,
+                             .summary = "Signals S1-S9 of a GPT-style causal language model measured at each trace step on "
+                                        "this rank's share of a fixed probe set of held-out windows (representation "
+                                        "norms, inner update norms, descent cosines, implied inner step, logit-lens "
+                                        "losses, norms by token frequency, input-gradient norms, attention sink, "
+                                        "representation spectrum), per probe group where intervals need it, with the "
+                                        "training record. Schema: docs/trace-schema.md."});
+    acdd_time_coverage(ncid, (double)time(NULL), NAN);
+    const char *commit = runlog_git_commit();
     put_int(ncid, NC_GLOBAL, "trace_schema_version", TRACE_SCHEMA_VERSION);
     put_text(ncid, NC_GLOBAL, "git_commit", commit);
     put_text(ncid, NC_GLOBAL, "run_name", m->run_name);
@@ -207,6 +193,8 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
             if (d != TD_NONE) ids[nd] = dimid[d], chunk[nd++] = tw->extent.n[d];
         }
         int varid = tw->varid[i] = def_var(ncid, r->name, r->type, nd, ids, r->units, r->long_name);
+        /* the wall-clock time of each record is an auxiliary coordinate of every other record variable */
+        if (i != TV_STEP && i != TV_TIME) put_text(ncid, varid, "coordinates", "time");
         CHECK_RC(nc_def_var_chunking(ncid, varid, NC_CHUNKED, chunk), nc_strerror);
         /* the per-step scalars are a few bytes a chunk: compression would only add overhead */
         int big = nd > 1;
@@ -219,7 +207,6 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
             CHECK_RC(nc_def_var_fill(ncid, varid, 0, &nan), nc_strerror);
         }
     }
-    put_text(ncid, tw->varid[TV_STEP], "axis", "T");
     CHECK_RC(nc_enddef(ncid), nc_strerror);
 
     for (int i = 0; i < TP_N; i++) {
@@ -288,7 +275,15 @@ int twrite_sync(twrite_t *tw)
 int twrite_close(twrite_t *tw)
 {
     errno = 0;
-    int rc = nc_close(tw->ncid);
+    /* the end of the coverage is known only now; a file whose writer died lacks it */
+    int rc = nc_redef(tw->ncid);
+    if (rc == NC_NOERR) {
+        char end[32];
+        acdd_iso((double)time(NULL), end, sizeof end);
+        rc = nc_put_att_text(tw->ncid, NC_GLOBAL, "time_coverage_end", strlen(end), end);
+    }
+    int closed = nc_close(tw->ncid);
+    rc = rc != NC_NOERR ? rc : closed;
     if (rc != NC_NOERR) rc = write_failed(tw, rc);
     memset(tw, 0, sizeof *tw);
     return rc;
