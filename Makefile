@@ -39,7 +39,7 @@ ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
 TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all deps test unit asan bench bench-aggregate demo results corpus slurm-up slurm-down clean
+.PHONY: all deps test test-cluster unit asan bench bench-aggregate demo results corpus slurm-up slurm-down clean
 .SECONDARY:
 all: $(TOOLS) $(TESTS)
 
@@ -74,6 +74,11 @@ ASAN_FLAGS = BUILD=build/asan OPT=-O1 SAN="-fsanitize=address,undefined -fno-omi
 test: all
 	$(MAKE) --no-print-directory $(ASAN_FLAGS) all
 	tests/run.sh $(BUILD) build/asan:unit
+
+# innerloop on a private Slurm of 2 nodes on this machine (tests/t_cluster.sh: srun --mpi=pmix and mpirun
+# across nodes, a sweep over both, a requeue onto the other node; about 3 minutes, as root).
+test-cluster: all
+	BUILD=$(BUILD) bash tests/t_cluster.sh
 
 # Unit tests only, in this build.
 unit: all

@@ -56,7 +56,7 @@ int sdir_open(sdir_t *w, const char *dir)
     if (!realpath(dir, w->dir)) return err_set("%s: not a sweep directory: %s", dir, strerror(errno));
     char path[PATH_MAX + 64];
     sdir_path(w, path, sizeof path, "spec.ini");
-    if (sweep_load(&w->spec, path)) return -1;
+    if (sweep_load(&w->spec, path, SWEEP_LOAD_RESOURCES)) return -1;
     sdir_path(w, path, sizeof path, "manifest.tsv");
     if (tsv_read(&w->manifest, path)) return -1;
     if (w->manifest.cols < 2 || strcmp(w->manifest.cell[0], "index") || strcmp(w->manifest.cell[1], "run"))

@@ -22,9 +22,10 @@ int slurm_capture(char *const argv[], char *out, size_t n, int quiet)
     }
     if (pid == 0) {
         dup2(fd[1], STDOUT_FILENO);
+        if (quiet == SLURM_STDERR_TOO) dup2(fd[1], STDERR_FILENO);
         close(fd[0]);
         close(fd[1]);
-        if (quiet) {
+        if (quiet == 1) {
             int null = open("/dev/null", O_WRONLY);
             if (null >= 0) dup2(null, STDERR_FILENO);
         }

@@ -8,8 +8,10 @@
 #include "sweep/argv.h"
 
 /* Runs argv[0] from PATH with its stdout captured into out (n bytes, NUL-terminated; the rest is
- * drained); stderr passes through unless quiet. Returns the exit status, or -1 when the command could not
- * be run. */
+ * drained); stderr passes through (quiet 0), is discarded (1) or, SLURM_STDERR_TOO, is captured with stdout
+ * (for a command's complaint quoted in a one-line error). Returns the exit status, or -1 when the command
+ * could not be run. */
+enum { SLURM_STDERR_TOO = 2 };
 int slurm_capture(char *const argv[], char *out, size_t n, int quiet);
 
 /* MaxArraySize from `scontrol show config` (array task ids must stay below it); Slurm's default 1001 when

@@ -4,6 +4,8 @@
 #ifndef IL_SWEEP_STATUS_H
 #define IL_SWEEP_STATUS_H
 
+#include <stddef.h>
+
 #include "core/metrics.h"
 #include "sweep/sdir.h"
 
@@ -14,17 +16,32 @@ typedef struct {
     status_state_t state;
     char task[48];   /* Slurm's id of the run's latest array task, "123_4"; "" if never submitted */
     char slurm[128]; /* what Slurm says about it: squeue's state and reason, or sacct's state */
-    int exit_code;   /* from the task's exit_code marker; -1 without one */
-    metrics_t m;     /* what the run's metrics.jsonl says so far */
+    int exit_code;   /* the last ended attempt's: its exit_code marker, else (details) sacct's ExitCode, 128 +
+                      * the signal for a signal; -1 unknown */
+    metrics_t m;     /* what the run's metrics.jsonl and launches.jsonl say so far */
+    /* From status_collect_details only; unknown: -1 or "". */
+    long elapsed_s, limit_s; /* the task's time used and its time limit per attempt */
+    char node[128];          /* where it runs or ran: Slurm's NodeList, else the last launch's host */
+    long long max_steps;     /* train.max_steps of DIR/configs/<run>.ini */
+    int attempt;             /* of the latest task, 1-based: Slurm's restart count + 1 */
 } status_run_t;
 
 /* The state of each of the sweep's runs (rs: sdir_n_runs entries). */
 void status_collect(const sdir_t *w, status_run_t *rs);
+/* The same, with the columns of il-sweep status too (time, node, steps, attempt): they cost a sacct call
+ * and a config read per run, which submit's choice of runs does not need. */
+void status_collect_details(const sdir_t *w, status_run_t *rs);
 /* The runs whose state is one of `want` (a mask of 1 << status_state_t), ascending; *idx malloc'd. */
 int status_select(const sdir_t *w, unsigned want, int **idx);
 
-/* il-sweep status DIR: the table of runs on stdout. Returns the exit code. */
-int status_print(const char *dir);
+/* "failed,running" into a mask of 1 << status_state_t. Returns 0, or -1 with the offending word (truncated)
+ * in bad. */
+int status_parse_states(const char *list, unsigned *mask, char *bad, size_t n);
+
+enum { STATUS_TABLE, STATUS_JSON };
+/* il-sweep status DIR [--state ...] [--format json]: the runs whose state is in `want`, as a table or a JSON
+ * array, on stdout. Returns the exit code. */
+int status_print(const char *dir, unsigned want, int format);
 /* il-sweep summary DIR: DIR/summary.tsv and summary.md, and the table on stdout. Returns the exit code. */
 int status_summary(const char *dir);
 

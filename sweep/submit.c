@@ -14,8 +14,9 @@
 #include "sweep/local.h"
 #include "sweep/slurm.h"
 #include "sweep/status.h"
+#include "sweep/tsv.h"
 
-/* The options every job of the sweep shares. */
+/* The options every job of the sweep shares; sbatch_args, the site's own, come last. */
 static void common_options(argv_t *a, const sdir_t *w, const char *job_name)
 {
     const sweep_spec_t *s = &w->spec;
@@ -25,7 +26,46 @@ static void common_options(argv_t *a, const sdir_t *w, const char *job_name)
     if (*s->partition) argv_add(a, "--partition=%s", s->partition);
     if (*s->account) argv_add(a, "--account=%s", s->account);
     if (*s->qos) argv_add(a, "--qos=%s", s->qos);
+    if (*s->mail_type) argv_add(a, "--mail-type=%s", s->mail_type);
+    if (*s->mail_user) argv_add(a, "--mail-user=%s", s->mail_user);
+    for (int i = 0; i < s->n_sbatch_args; i++) argv_add(a, "%s", s->sbatch_args[i]);
     argv_add(a, "--chdir=%s", w->submit_dir);
+}
+
+/* What one run asks for. */
+static void run_resources(argv_t *a, const sweep_spec_t *s)
+{
+    argv_add(a, "--ntasks=%d", s->ranks);
+    argv_add(a, "--cpus-per-task=%d", s->cpus_per_task);
+    if (*s->nodes) argv_add(a, "--nodes=%s", s->nodes);
+    if (s->ntasks_per_node) argv_add(a, "--ntasks-per-node=%d", s->ntasks_per_node);
+    if (*s->mem) argv_add(a, "--mem=%s", s->mem);
+    if (*s->gres) argv_add(a, "--gres=%s", s->gres);
+    if (*s->constraint) argv_add(a, "--constraint=%s", s->constraint);
+    if (s->exclusive) argv_add(a, "--exclusive");
+    argv_add(a, "--time=%s", s->time);
+}
+
+/* For --dry-run: a job's options as the #SBATCH header they are equivalent to, and the step its script
+ * starts, so that a site's administrator can read what the queue will see. */
+static void print_job(const argv_t *a, const char *title, const char *step)
+{
+    printf("# ---- %s: the options above as #SBATCH lines ----\n", title);
+    for (int i = 1; i < a->n && !strncmp(a->v[i], "--", 2); i++)
+        if (strcmp(a->v[i], "--parsable")) printf("#SBATCH %s\n", a->v[i]);
+    printf("# step: %s\n", step);
+}
+
+/* The launcher line of jobs/sweep-task.sbatch and aggregate.sbatch, spelled out for print_job. */
+static void step_line(char *out, size_t n, const sweep_spec_t *s, const char *prog)
+{
+    if (!strcmp(s->launcher, "mpirun")) {
+        snprintf(out, n, "mpirun -n $SLURM_NTASKS %s", prog);
+        return;
+    }
+    char mpi[32] = "";
+    if (strcmp(s->mpi, "default")) snprintf(mpi, sizeof mpi, " --mpi=%s", s->mpi);
+    snprintf(out, n, "srun%s --ntasks=$SLURM_NTASKS --cpus-per-task=$SLURM_CPUS_PER_TASK %s", mpi, prog);
 }
 
 /* Submits the runs idx[0..n) as arrays of at most MaxArraySize tasks, each array after the previous one
@@ -47,9 +87,7 @@ static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
         common_options(&a, w, s->name);
         if (s->throttle) argv_add(&a, "--array=%s%%%d", chunks[c].spec, s->throttle);
         else argv_add(&a, "--array=%s", chunks[c].spec);
-        argv_add(&a, "--ntasks=%d", s->ranks);
-        argv_add(&a, "--cpus-per-task=%d", s->cpus_per_task);
-        argv_add(&a, "--time=%s", s->time);
+        run_resources(&a, s);
         if (s->signal_seconds) argv_add(&a, "--signal=B:USR2@%d", s->signal_seconds);
         argv_add(&a, s->requeue ? "--requeue" : "--no-requeue");
         argv_add(&a, "--open-mode=append");
@@ -60,9 +98,16 @@ static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
         argv_add(&a, "%d", chunks[c].offset);
         argv_add(&a, "%s", s->launcher);
         argv_add(&a, "%s", w->trainer);
+        argv_add(&a, "%s", s->mpi);
         char placeholder[32], line[4200];
         snprintf(placeholder, sizeof placeholder, "<array %d>", c + 1);
         rc = slurm_sbatch(&a, dry, placeholder, prev, sizeof prev);
+        if (dry && c == 0) {
+            char prog[2 * PATH_MAX + 64], step[2 * PATH_MAX + 256];
+            snprintf(prog, sizeof prog, "%s --config %s/configs/RUN.ini --resume", w->trainer, w->dir);
+            step_line(step, sizeof step, s, prog);
+            print_job(&a, "each array task", step);
+        }
         argv_free(&a);
         if (rc) break;
         size_t len = strlen(deps);
@@ -78,14 +123,24 @@ static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
     char job_name[SWEEP_KEY + 16], job[64];
     snprintf(job_name, sizeof job_name, "%s-aggregate", s->name);
     common_options(&a, w, job_name);
-    argv_add(&a, "--ntasks=1");
-    argv_add(&a, "--time=00:30:00");
+    argv_add(&a, "--ntasks=%d", s->aggregate_ntasks);
+    if (*s->aggregate_mem) argv_add(&a, "--mem=%s", s->aggregate_mem);
+    argv_add(&a, "--time=%s", s->aggregate_time);
     argv_add(&a, "--output=%s/logs/aggregate_%%j.out", w->dir);
     argv_add(&a, "--dependency=%s", deps);
     argv_add(&a, "%s/jobs/aggregate.sbatch", w->dir);
     argv_add(&a, "%s", w->dir);
     argv_add(&a, "%s", w->self);
+    argv_add(&a, "%s", s->launcher);
+    argv_add(&a, "%s", s->mpi);
     rc = slurm_sbatch(&a, dry, "<aggregate>", job, sizeof job);
+    if (dry && rc == 0) {
+        char prog[2 * PATH_MAX + 64], step[2 * PATH_MAX + 256];
+        snprintf(prog, sizeof prog, "il-aggregate --out %s/aggregate %s/runs", w->dir, w->dir);
+        if (s->aggregate_ntasks > 1) step_line(step, sizeof step, s, prog);
+        else snprintf(step, sizeof step, "%s", prog);
+        print_job(&a, "the aggregation job", step);
+    }
     argv_free(&a);
     if (rc || dry) return rc;
     char line[128];
@@ -93,6 +148,16 @@ static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
     if (sdir_record_job(w, line)) return -1;
     printf("submitted aggregation job %s (after %s)\n", job, deps);
     return 0;
+}
+
+static char *manifest_text(const sweep_spec_t *s, const sweep_run_t *runs, int n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&text, &len);
+    CHECK(m && sweep_manifest_write(s, runs, n, m) == 0, "manifest in memory: %s", err_msg());
+    fclose(m);
+    return text;
 }
 
 /* The whole text of a file, NUL-terminated; NULL (err_msg() says why) when it cannot be read. */
@@ -110,14 +175,39 @@ static void print_file(const char *title, const char *path)
     free(text);
 }
 
+/* A sweep directory whose runs a build with another naming rule named: when its runs are, row by row, the
+ * same experiments as this expansion, the runs keep the directory's names, so that an upgrade never orphans
+ * a sweep. Returns 1 when it renamed runs[]. */
+static int adopt_names(const sdir_t *w, const char *manifest_path, sweep_run_t *runs, int n)
+{
+    static const char *const place[] = {"run.name", "run.out_dir", NULL};
+    tsv_t t;
+    if (tsv_read(&t, manifest_path)) return 0;
+    int same = t.rows - 1 == n && t.cols >= 2;
+    for (int i = 0; i < n && same; i++) {
+        char path[PATH_MAX + CONFIG_STR + 16], key[64];
+        snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, t.cell[(i + 1) * t.cols + 1]);
+        config_t c;
+        same = config_load(&c, path) == 0 && config_diff(&c, &runs[i].cfg, place, key, sizeof key) == 0;
+    }
+    for (int i = 0; i < n && same; i++)
+        snprintf(runs[i].cfg.name, sizeof runs[i].cfg.name, "%s", t.cell[(i + 1) * t.cols + 1]);
+    tsv_free(&t);
+    return same;
+}
+
 int submit_spec(const char *spec_path, const char *out, int dry, int local)
 {
     sdir_t w;
     memset(&w, 0, sizeof w);
-    if (sdir_locate_self(&w) || sweep_load(&w.spec, spec_path)) return sdir_fail(IL_EXIT_INPUT);
+    if (sdir_locate_self(&w) || sweep_load(&w.spec, spec_path, SWEEP_LOAD_ALL)) return sdir_fail(IL_EXIT_INPUT);
     char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s", out ? out : "");
-    if (!out) snprintf(dir, sizeof dir, "sweeps/%s", w.spec.name);
+    if (out) snprintf(dir, sizeof dir, "%s", out);
+    else if (snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - SWEEP_KEY - 2, w.spec.out_dir, w.spec.name) >= PATH_MAX ||
+             strlen(w.spec.out_dir) > PATH_MAX - SWEEP_KEY - 2) {
+        err_set("%s: sweep.out_dir: too long", spec_path);
+        return sdir_fail(IL_EXIT_INPUT);
+    }
     if (!getcwd(w.submit_dir, sizeof w.submit_dir)) {
         err_set("cannot read the current directory: %s", strerror(errno));
         return sdir_fail(IL_EXIT_INPUT);
@@ -141,17 +231,18 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         sweep_free(&w.spec);
         return sdir_fail(IL_EXIT_INPUT);
     }
-    char *manifest = NULL;
-    size_t manifest_len = 0;
-    FILE *m = open_memstream(&manifest, &manifest_len);
-    CHECK(m && sweep_manifest_write(&w.spec, runs, n, m) == 0, "manifest in memory: %s", err_msg());
-    fclose(m);
+    char path[PATH_MAX + 64];
+    sdir_path(&w, path, sizeof path, "manifest.tsv");
+    char *manifest = manifest_text(&w.spec, runs, n), *old = read_text(path);
+    if (old && strcmp(old, manifest) && adopt_names(&w, path, runs, n)) {
+        free(manifest);
+        manifest = manifest_text(&w.spec, runs, n);
+        printf("# %s: runs named by an older build; they keep their names\n", path);
+    }
+    size_t manifest_len = strlen(manifest);
 
     /* A sweep directory belongs to one expansion: the same spec again resumes it; another one would
      * renumber the runs under jobs that are still queued. */
-    char path[PATH_MAX + 64];
-    sdir_path(&w, path, sizeof path, "manifest.tsv");
-    char *old = read_text(path);
     int rc = 0, existed = old != NULL;
     if (old && strcmp(old, manifest))
         rc = err_set("%s: differs from what %s expands to; submit it with another sweep name or --out", path,

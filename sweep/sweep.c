@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,13 +14,87 @@
 
 /* ---- reading the spec ---- */
 
+/* The [sweep] keys. Their values reach sbatch only in its argument vector, never a shell; still, each must
+ * match a strict pattern, which catches typos at submission rather than in the queue and keeps the values
+ * harmless wherever a user copies them. */
+typedef enum { SK_INT, SK_YESNO, SK_STR, SK_PATH, SK_ARGS } sk_kind_t;
+
+typedef struct {
+    const char *name;
+    sk_kind_t kind;
+    int lo, hi;          /* SK_INT */
+    size_t off, size;    /* of the field; size: the capacity of a string */
+    const char *pattern; /* SK_STR, SK_PATH: an extended regular expression the whole value must match */
+    const char *want;    /* what the message asks for instead */
+} sweep_key_t;
+
+#define WORD "[A-Za-z0-9._-]+"
+#define MAIL_TYPE "(NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT(_50|_80|_90)?|ARRAY_TASKS)"
+#define TIME_RE "^(([0-9]+-)?[0-9]+(:[0-9]+){0,2}|UNLIMITED|INFINITE)$"
+#define TIME_WANT "minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]"
+#define MEM_RE "^[0-9]+[KMGT]?$"
+#define MEM_WANT "a size such as 4G or 4000M (digits, then K, M, G or T)"
+#define F(f) offsetof(sweep_spec_t, f), sizeof(((sweep_spec_t *)0)->f)
+#define SI(f, lo, hi) {#f, SK_INT, lo, hi, F(f), NULL, NULL}
+#define SY(f) {#f, SK_YESNO, 0, 1, F(f), NULL, "yes or no"}
+#define SS(f, pattern, want) {#f, SK_STR, 0, 0, F(f), pattern, want}
+static const sweep_key_t sweep_keys[] = {
+    SS(name, "^" WORD "$", "letters, digits, '.', '_' or '-'"),
+    {"out_dir", SK_PATH, 0, 0, F(out_dir), "^[^%[:cntrl:]]+$", "a directory without '%' or control characters"},
+    SI(ranks, 1, 65536),
+    SI(cpus_per_task, 1, 4096),
+    SS(time, TIME_RE, TIME_WANT),
+    SI(throttle, 0, 1000000),
+    SI(signal_seconds, 0, 65535),
+    SY(requeue),
+    SS(launcher, "^(srun|mpirun)$", "srun or mpirun"),
+    SS(mpi, "^(default|none|pmi2|pmix(_v[0-9]+)?)$", "default, none, pmi2 or pmix"),
+    SS(partition, "^" WORD "(," WORD ")*$", "partition names of letters, digits, '.', '_', '-', separated by commas"),
+    SS(account, "^" WORD "$", "letters, digits, '.', '_' or '-'"),
+    SS(qos, "^" WORD "$", "letters, digits, '.', '_' or '-'"),
+    SS(mem, MEM_RE, MEM_WANT),
+    SS(gres, "^[A-Za-z0-9_:.,-]+$", "resources such as gpu:1 or gpu:a100:2 (letters, digits and _:.,-)"),
+    SS(constraint, "^[][A-Za-z0-9_.:,&|*()-]+$", "node features such as avx512&ib (letters, digits and _.:,&|*()[])"),
+    SS(nodes, "^[1-9][0-9]*(-[1-9][0-9]*)?$", "a node count or a range such as 2 or 1-4"),
+    SI(ntasks_per_node, 1, 65536),
+    SY(exclusive),
+    SS(mail_type, "^" MAIL_TYPE "(," MAIL_TYPE ")*$",
+       "a comma-separated list of NONE, BEGIN, END, FAIL, REQUEUE, ALL, INVALID_DEPEND, STAGE_OUT, TIME_LIMIT, "
+       "TIME_LIMIT_50, TIME_LIMIT_80, TIME_LIMIT_90, ARRAY_TASKS"),
+    SS(mail_user, "^[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?$", "a user name or an address such as me@example.org"),
+    {"sbatch_args", SK_ARGS, 0, 0, F(sbatch_args), "^--[A-Za-z][A-Za-z0-9-]*(=[A-Za-z0-9_.,:@%+/=-]+)?$",
+     "words of the form --name or --name=value (letters, digits and _.,:@%+/=- in the value)"},
+    SS(aggregate_time, TIME_RE, TIME_WANT),
+    SI(aggregate_ntasks, 1, 65536),
+    SS(aggregate_mem, MEM_RE, MEM_WANT),
+};
+#undef SI
+#undef SY
+#undef SS
+#undef F
+#define N_SWEEP_KEYS (sizeof sweep_keys / sizeof sweep_keys[0])
+
+/* sbatch options il-sweep passes itself, with the key that sets each (NULL: none, il-sweep's own). */
+static const char *const own_options[][2] = {
+    {"array", NULL},     {"dependency", NULL},     {"output", NULL},
+    {"error", NULL},     {"chdir", NULL},          {"parsable", NULL},
+    {"open-mode", NULL}, {"wrap", NULL},           {"test-only", NULL},
+    {"job-name", "name"}, {"ntasks", "ranks"},     {"cpus-per-task", "cpus_per_task"},
+    {"time", "time"},    {"signal", "signal_seconds"}, {"requeue", "requeue"},
+    {"no-requeue", "requeue"}, {"partition", "partition"}, {"account", "account"},
+    {"qos", "qos"},      {"mem", "mem"},           {"gres", "gres"},
+    {"constraint", "constraint"}, {"nodes", "nodes"}, {"ntasks-per-node", "ntasks_per_node"},
+    {"exclusive", "exclusive"}, {"mail-type", "mail_type"}, {"mail-user", "mail_user"},
+};
+
 typedef struct {
     sweep_spec_t *s;
+    int what;          /* SWEEP_LOAD_ALL or SWEEP_LOAD_RESOURCES */
     int lineno;        /* of the key being handled */
     int fixed_line[SWEEP_MAX_AXES * 8]; /* unused slots are 0 */
     char fixed_key[SWEEP_MAX_AXES * 8][SWEEP_KEY];
     int n_fixed;
-    int seen_sweep_line[16]; /* line of each [sweep] key, for duplicates */
+    int seen_sweep_line[N_SWEEP_KEYS]; /* line of each [sweep] key, for duplicates and later checks */
 } spec_ctx_t;
 
 /* config_set() reports "--set <assignment>: <problem>"; in a spec the location is the file and line. */
@@ -36,13 +111,6 @@ static int apply_key(config_t *c, const char *key, const char *value, const char
     return err_set("%s:%d: %s", path, line, problem);
 }
 
-static int only_chars(const char *v, const char *extra)
-{
-    for (; *v; v++)
-        if (!isalnum((unsigned char)*v) && !strchr(extra, *v)) return 0;
-    return 1;
-}
-
 static int parse_int(const char *v, int lo, int hi, int *out)
 {
     char *end;
@@ -53,25 +121,49 @@ static int parse_int(const char *v, int lo, int hi, int *out)
     return 0;
 }
 
-/* The [sweep] keys. Strings go into sbatch's argv, never a shell, but a strict charset still catches typos
- * and keeps the values harmless wherever a user copies them. */
-typedef struct {
-    const char *name;
-    int is_int, lo, hi;
-    size_t off, size;  /* int: offset of the int; string: offset and capacity of the buffer */
-    const char *chars; /* allowed besides letters and digits, for strings */
-} sweep_key_t;
+static int matches(const char *pattern, const char *v)
+{
+    regex_t re;
+    CHECK(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) == 0, "bad pattern in the [sweep] key table: %s", pattern);
+    int ok = regexec(&re, v, 0, NULL, 0) == 0;
+    regfree(&re);
+    return ok;
+}
 
-#define SI(f, lo, hi) {#f, 1, lo, hi, offsetof(sweep_spec_t, f), 0, NULL}
-#define SS(f, chars) {#f, 0, 0, 0, offsetof(sweep_spec_t, f), sizeof(((sweep_spec_t *)0)->f), chars}
-static const sweep_key_t sweep_keys[] = {
-    SS(name, "._-"),           SI(ranks, 1, 65536),  SI(cpus_per_task, 1, 4096), SI(throttle, 0, 1000000),
-    SI(signal_seconds, 0, 65535), SI(requeue, 0, 1), SS(time, ":-"),             SS(partition, "._,-"),
-    SS(account, "._-"),        SS(qos, "._-"),       SS(launcher, ""),
-};
-#undef SI
-#undef SS
-#define N_SWEEP_KEYS (sizeof sweep_keys / sizeof sweep_keys[0])
+/* "--reservation=r1 --comment=x" into s->sbatch_args, each word checked. getopt_long takes any unambiguous
+ * abbreviation of a long option, so a word that abbreviates one of il-sweep's own options is refused too. */
+static int on_sbatch_args(const spec_ctx_t *x, const sweep_key_t *k, const char *value)
+{
+    sweep_spec_t *s = x->s;
+    char *copy = err_strdup(value);
+    int rc = 0;
+    s->n_sbatch_args = 0;
+    for (char *p = copy, *word; rc == 0 && (word = strsep(&p, " \t"));) {
+        if (!*word) continue;
+        if (s->n_sbatch_args == SWEEP_MAX_ARGS || strlen(word) >= SWEEP_ARG) {
+            rc = err_set("%s:%d: sweep.sbatch_args: at most %d words of %d characters", s->path, x->lineno,
+                         SWEEP_MAX_ARGS, SWEEP_ARG - 1);
+            break;
+        }
+        if (!matches(k->pattern, word)) {
+            rc = err_set("%s:%d: sweep.sbatch_args: '%s': use %s", s->path, x->lineno, word, k->want);
+            break;
+        }
+        size_t name_len = strcspn(word + 2, "=");
+        for (size_t i = 0; i < sizeof own_options / sizeof *own_options && rc == 0; i++) {
+            if (strncmp(own_options[i][0], word + 2, name_len) || name_len > strlen(own_options[i][0])) continue;
+            if (own_options[i][1])
+                rc = err_set("%s:%d: sweep.sbatch_args: '%s': set --%s with sweep.%s", s->path, x->lineno, word,
+                             own_options[i][0], own_options[i][1]);
+            else
+                rc = err_set("%s:%d: sweep.sbatch_args: '%s': il-sweep passes --%s itself", s->path, x->lineno,
+                             word, own_options[i][0]);
+        }
+        if (rc == 0) snprintf(s->sbatch_args[s->n_sbatch_args++], SWEEP_ARG, "%s", word);
+    }
+    free(copy);
+    return rc;
+}
 
 static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
 {
@@ -83,22 +175,35 @@ static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
             return err_set("%s:%d: sweep.%s given twice (first at line %d)", s->path, x->lineno, name,
                            x->seen_sweep_line[i]);
         x->seen_sweep_line[i] = x->lineno;
-        if (k->is_int) {
-            /* requeue reads as yes/no; the others are plain integers */
-            const char *v = !strcmp(name, "requeue") ? (!strcmp(value, "yes") ? "1" : !strcmp(value, "no") ? "0" : "x")
-                                                     : value;
-            if (parse_int(v, k->lo, k->hi, (int *)((char *)s + k->off)) == 0) return 0;
-            if (!strcmp(name, "requeue")) return err_set("%s:%d: sweep.requeue: '%s': use yes or no", s->path, x->lineno, value);
+        char *field = (char *)s + k->off;
+        switch (k->kind) {
+        case SK_INT:
+            if (parse_int(value, k->lo, k->hi, (int *)field) == 0) return 0;
             return err_set("%s:%d: sweep.%s: '%s' is not an integer in [%d, %d]", s->path, x->lineno, name, value,
                            k->lo, k->hi);
+        case SK_YESNO:
+            if (strcmp(value, "yes") && strcmp(value, "no"))
+                return err_set("%s:%d: sweep.%s: '%s': use %s", s->path, x->lineno, name, value, k->want);
+            *(int *)field = !strcmp(value, "yes");
+            return 0;
+        case SK_ARGS:
+            return on_sbatch_args(x, k, value);
+        case SK_PATH:
+        case SK_STR: {
+            char what[4200], expanded[4096];
+            snprintf(what, sizeof what, "%s:%d: sweep.%s", s->path, x->lineno, name);
+            /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
+            if (k->kind == SK_PATH && x->what == SWEEP_LOAD_ALL) {
+                if (config_expand_env(value, expanded, sizeof expanded, what)) return -1;
+                value = expanded;
+            }
+            if (strlen(value) >= k->size)
+                return err_set("%s: '%s': longer than %zu characters", what, value, k->size - 1);
+            if (!matches(k->pattern, value)) return err_set("%s: '%s': use %s", what, value, k->want);
+            strcpy(field, value);
+            return 0;
         }
-        if (strlen(value) >= k->size || !only_chars(value, k->chars))
-            return err_set("%s:%d: sweep.%s: '%s': use at most %zu letters, digits or '%s'", s->path, x->lineno,
-                           name, value, k->size - 1, k->chars);
-        strcpy((char *)s + k->off, value);
-        if (!strcmp(name, "launcher") && strcmp(value, "srun") && strcmp(value, "mpirun"))
-            return err_set("%s:%d: sweep.launcher: '%s': use srun or mpirun", s->path, x->lineno, value);
-        return 0;
+        }
     }
     return err_set("%s:%d: unknown key 'sweep.%s'", s->path, x->lineno, name);
 }
@@ -159,6 +264,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
     int rc = 0;
     if (!strcmp(section, "sweep")) {
         rc = on_sweep_key(x, name, value);
+    } else if (x->what == SWEEP_LOAD_RESOURCES) {
+        rc = 0;
     } else if (strcmp(section, "fixed") && strcmp(section, "grid") && strcmp(section, "list")) {
         rc = *section ? err_set("%s:%d: unknown section [%s]; use [sweep], [fixed], [grid] or [list]", s->path,
                                 x->lineno, section)
@@ -188,15 +295,31 @@ static void spec_defaults(sweep_spec_t *s, const char *path)
     s->cpus_per_task = 1;
     s->signal_seconds = 60;
     s->requeue = 1;
+    s->aggregate_ntasks = 1;
+    snprintf(s->out_dir, sizeof s->out_dir, "sweeps");
     snprintf(s->time, sizeof s->time, "01:00:00");
+    snprintf(s->aggregate_time, sizeof s->aggregate_time, "00:30:00");
     snprintf(s->launcher, sizeof s->launcher, "srun");
+    snprintf(s->mpi, sizeof s->mpi, "default");
     config_defaults(&s->base);
 }
 
-/* Checks that need the whole file: a name, and [list] keys of equal length. */
-static int spec_check(const sweep_spec_t *s)
+/* The line of [sweep] key `name`; 0 when it was not given. */
+static int sweep_line(const spec_ctx_t *x, const char *name)
 {
+    for (size_t i = 0; i < N_SWEEP_KEYS; i++)
+        if (!strcmp(sweep_keys[i].name, name)) return x->seen_sweep_line[i];
+    return 0;
+}
+
+/* Checks that need the whole file: a name, an MPI plugin only for srun, and [list] keys of equal length. */
+static int spec_check(const spec_ctx_t *x)
+{
+    const sweep_spec_t *s = x->s;
     if (!*s->name) return err_set("%s: [sweep] has no name", s->path);
+    if (strcmp(s->mpi, "default") && strcmp(s->launcher, "srun"))
+        return err_set("%s:%d: sweep.mpi: '%s' is srun's --mpi; with launcher = %s leave it out", s->path,
+                       sweep_line(x, "mpi"), s->mpi, s->launcher);
     const sweep_axis_t *first = NULL;
     for (int i = 0; i < s->n_axes; i++) {
         const sweep_axis_t *a = &s->axes[i];
@@ -209,17 +332,19 @@ static int spec_check(const sweep_spec_t *s)
     return 0;
 }
 
-int sweep_load(sweep_spec_t *s, const char *path)
+int sweep_load(sweep_spec_t *s, const char *path, int what)
 {
     spec_defaults(s, path);
     FILE *f = bytes_fopen_regular(path);
     if (!f) return -1;
     spec_ctx_t *x = err_calloc(1, sizeof *x);
     x->s = s;
+    x->what = what;
     int rc = inifile_parse(f, path, on_key, x);
     fclose(f);
+    rc = rc ? rc : spec_check(x);
     free(x);
-    if (rc || spec_check(s)) {
+    if (rc) {
         sweep_free(s);
         return -1;
     }
@@ -237,15 +362,12 @@ void sweep_free(sweep_spec_t *s)
 
 /* ---- expansion and run names ---- */
 
-/* The experiment's identity: every key but where the run is written and what it is called. */
+/* The experiment's identity: every key but where the run is written and what it is called, as canonical
+ * "key = value" lines, so that neither a help text nor the order of the key table renames a run. */
 static uint64_t config_hash(const config_t *c)
 {
-    config_t anon = *c;
-    config_t d;
-    config_defaults(&d);
-    memcpy(anon.name, d.name, sizeof anon.name);
-    memcpy(anon.out_dir, d.out_dir, sizeof anon.out_dir);
-    char *text = config_string(&anon);
+    static const char *const place[] = {"run.name", "run.out_dir", NULL};
+    char *text = config_canonical(c, place);
     uint64_t h = bytes_fnv1a64(BYTES_FNV64_INIT, text, strlen(text));
     free(text);
     return h;

@@ -1,6 +1,6 @@
 /* sweep: a sweep spec (an INI file) expanded into one trainer config per run, and the files a sweep
  * directory keeps (docs/sweeps.md):
- *   [sweep]  name and Slurm resources per run (ranks, time, partition, account, throttle, ...)
+ *   [sweep]  name and Slurm resources per run (ranks, time, mem, partition, throttle, sbatch_args, ...)
  *   [fixed]  section.key = value        trainer keys every run shares
  *   [grid]   section.key = v1, v2, ...  crossed with each other (Cartesian product)
  *   [list]   section.key = v1, v2, ...  zipped with each other: the i-th values go together
@@ -27,16 +27,31 @@ typedef struct {
     char **values;       /* as written, trimmed */
 } sweep_axis_t;
 
+#define SWEEP_MAX_ARGS 32
+#define SWEEP_ARG 256
+
+/* The [sweep] section: the sweep's name and where it goes, and the Slurm resources of its jobs. Strings are
+ * "" when not given (sbatch then gets no such option). */
 typedef struct {
     char path[4096]; /* the spec file, for messages */
     char name[SWEEP_KEY];
+    char out_dir[4096]; /* holds the sweep directory out_dir/<name>; ${VAR}s expanded */
     int ranks, cpus_per_task;
     int throttle;       /* array tasks running at once; 0: no limit */
     int signal_seconds; /* warning signal this long before the time limit; 0: none */
     int requeue;        /* a preempted task requeues itself */
-    char time[32], partition[SWEEP_KEY], account[SWEEP_KEY], qos[SWEEP_KEY];
+    char time[32], partition[SWEEP_KEY * 4], account[SWEEP_KEY], qos[SWEEP_KEY];
     char launcher[8]; /* "srun" or "mpirun" */
-    config_t base;    /* defaults with [fixed] applied */
+    char mpi[16];     /* srun --mpi=...; "default": no --mpi, the site's MpiDefault */
+    char mem[32], gres[128], constraint[256], nodes[32];
+    int ntasks_per_node; /* 0: not given */
+    int exclusive;
+    char mail_type[256], mail_user[256];
+    int n_sbatch_args; /* sbatch_args, one word each: "--name" or "--name=value" */
+    char sbatch_args[SWEEP_MAX_ARGS][SWEEP_ARG];
+    char aggregate_time[32], aggregate_mem[32];
+    int aggregate_ntasks;
+    config_t base; /* defaults with [fixed] applied */
     int n_axes;
     sweep_axis_t axes[SWEEP_MAX_AXES];
 } sweep_spec_t;
@@ -47,8 +62,12 @@ typedef struct {
     char values[SWEEP_MAX_AXES][CONFIG_STR]; /* each axis's value as config_write() spells it */
 } sweep_run_t;
 
+/* What sweep_load reads: the whole spec, or (the copy in a sweep directory, whose runs are expanded already)
+ * only its [sweep] section, with no ${VAR} expanded. */
+enum { SWEEP_LOAD_ALL, SWEEP_LOAD_RESOURCES };
+
 /* Reads and checks a spec. Returns 0, or -1 with err_set() naming the file and line. */
-int sweep_load(sweep_spec_t *s, const char *path);
+int sweep_load(sweep_spec_t *s, const char *path, int what);
 void sweep_free(sweep_spec_t *s);
 
 /* Expands the spec into *n runs (*runs malloc'd), in a fixed order: grid keys in the order written, each
@@ -57,8 +76,9 @@ void sweep_free(sweep_spec_t *s);
  * validate for `ranks` ranks or two runs come out identical. */
 int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs, int *n);
 
-/* Readable axis values plus a hash of the effective config without run.name and run.out_dir, e.g.
- * "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the sweep or order. */
+/* Readable axis values plus a hash of the config's canonical text (config_canonical) without run.name and
+ * run.out_dir, e.g. "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the
+ * sweep, the order of its keys or the help texts of the build. */
 void sweep_run_name(const sweep_spec_t *s, const sweep_run_t *r, char *name, size_t n);
 
 /* The manifest: a header "index run <axis keys...>", then one tab-separated row per run. */

@@ -27,6 +27,8 @@ for arg in "${@:-build}"; do
     done
     [ "$arg" != "${arg%:unit}" ] && continue
     for t in tests/t_*.sh; do
+        # tests/t_cluster.sh (a 2-node private Slurm, ~3 min) runs on its own: make test-cluster
+        [ "$t" = tests/t_cluster.sh ] && continue
         echo "[ RUN      ] $t ($build)"
         if BUILD="$build" bash "$t" >"$log" 2>&1; then
             echo "[       OK ] $t"; pass=$((pass + 1))

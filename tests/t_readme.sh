@@ -26,6 +26,7 @@ mpirun -n 2 build/bin/il-train |tests/t_mpi.sh:mpi 2 "$bin/il-train"
 build/bin/il-sweep submit [^ ]+ --dry-run$|run
 build/bin/il-sweep submit [^ ]+$|tests/t_slurm_sweep.sh:il-sweep" submit
 build/bin/il-sweep status |tests/t_slurm_sweep.sh:il-sweep" status
+build/bin/il-sweep cancel |tests/t_slurm_sweep.sh:il-sweep" cancel
 build/bin/il-sweep resubmit [^ ]+ --failed$|tests/t_slurm_sweep.sh:resubmit
 build/bin/il-aggregate --out |tests/t_aggregate_train.sh:il-aggregate" --out
 ncdump -h runs/|tests/t_trace.sh:ncdump -h

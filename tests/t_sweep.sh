@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # il-sweep without a cluster: every bad spec ends with exit 2 and one line naming the file and line; a
 # value such as $(touch pwned) reaches a run only as config-file text and is never executed; the task
-# script maps array ids to runs; status and resubmit --failed work from the runs' exit markers alone.
+# script maps array ids to runs; status and resubmit --failed work from the runs' exit markers alone;
+# status's columns, --state and --format json, read from stubbed squeue/sacct output too; cancel.
 # Slurm's commands are replaced by stubs on PATH, so this test never reaches a real cluster.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -19,7 +20,9 @@ echo "$id" >"$STUB/count"
 printf '%s\n' "$@" >"$STUB/sbatch.$id"
 echo "$id"
 SH
-for c in squeue sacct scontrol; do printf '#!/bin/sh\nexit 1\n' >"$STUB/$c"; done
+for c in squeue scontrol scancel; do printf '#!/bin/sh\nexit 1\n' >"$STUB/$c"; done
+# sacct keeps its arguments, to check the -S of status
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"$STUB/sacct.args"\nexit 1\n' >"$STUB/sacct"
 chmod +x "$STUB"/*
 export PATH=$STUB:$PATH
 
@@ -40,7 +43,9 @@ bad '[list]\noptim.lr = 1e-3, 2e-3\noptim.min_lr = 1e-4, 2e-4, 3e-4\n' \
 bad '[fixed]\nmodel.d_model = 64\n[grid]\nmodel.d_model = 32, 64\n' "bad.ini:6: model.d_model given twice (first at line 4)"
 bad '[fixed]\nrun.name = x\n' "bad.ini:4: run.name is set by il-sweep"
 bad '[grids]\nmodel.d_model = 64\n' "bad.ini:4: unknown section [grids]"
-bad 'nodes = 2\n' "bad.ini:3: unknown key 'sweep.nodes'"
+bad 'nodez = 2\n' "bad.ini:3: unknown key 'sweep.nodez'"
+bad 'mem = lots\n' "bad.ini:3: sweep.mem: 'lots': use a size such as 4G"
+bad 'out_dir = ${IL_NO_SUCH_VARIABLE}/x\n' 'bad.ini:3: sweep.out_dir: ${IL_NO_SUCH_VARIABLE} is not set'
 bad 'ranks = two\n' "bad.ini:3: sweep.ranks: 'two' is not an integer"
 bad 'launcher = aprun\n' "bad.ini:3: sweep.launcher: 'aprun': use srun or mpirun"
 bad 'requeue = maybe\n' "bad.ini:3: sweep.requeue: 'maybe': use yes or no"
@@ -105,7 +110,8 @@ grep -qF '$(touch pwned)' task1.out || die "the trainer did not report the verba
 "$bin/il-sweep" status inj >status.txt
 [ "$(state_of inj 0)" = done ] || die "run 0 not done: $(cat status.txt task0.out)"
 [ "$(count_state inj failed)" -eq 2 ] || die "the injected runs are not failed: $(cat status.txt)"
-grep -q ' 3 ' <(awk '$1 == 0' status.txt) || die "status lacks run 0's last step: $(cat status.txt)"
+[ "$(awk '$1 == 0 { print $5, $11 }' status.txt)" = "3/3 0" ] ||
+    die "status lacks run 0's step/max_steps or exit code: $(cat status.txt)"
 # resubmit --failed submits exactly the failed runs; a second submit of the spec skips the done one
 "$bin/il-sweep" resubmit inj --failed >resubmit.out
 grep -qx -- '--array=1-2%2' "$STUB/sbatch.103" || die "resubmitted array: $(cat "$STUB/sbatch.103")"
@@ -116,3 +122,132 @@ sed -i 's/max_steps = 3/max_steps = 4/' inj.ini
 expect_fail il-sweep "inj/manifest.tsv: differs from what inj.ini expands to" "$bin/il-sweep" submit inj.ini --out inj
 "$bin/il-sweep" summary inj >/dev/null
 [ "$(tail -n +2 inj/summary.tsv | wc -l)" -eq 3 ] || die "summary rows: $(cat inj/summary.tsv)"
+
+# a site's options reach sbatch as arguments, shown by --dry-run as #SBATCH lines; sweep.mpi reaches srun
+cat >site.ini <<'INI'
+[sweep]
+name = site
+ranks = 2
+mem = 4G
+gres = gpu:1
+constraint = avx512&ib
+nodes = 2
+ntasks_per_node = 1
+mpi = pmi2
+sbatch_args = --comment=hello --reservation=r1
+aggregate_ntasks = 2
+aggregate_mem = 8G
+[fixed]
+train.max_steps = 3
+train.global_batch = 16
+optim.warmup_steps = 1
+INI
+"$bin/il-sweep" submit site.ini --out site --dry-run >site.txt
+for want in '#SBATCH --mem=4G' '#SBATCH --gres=gpu:1' '#SBATCH --constraint=avx512&ib' '#SBATCH --nodes=2' \
+            '#SBATCH --ntasks-per-node=1' '#SBATCH --comment=hello' '#SBATCH --reservation=r1' \
+            '# step: srun --mpi=pmi2 --ntasks=$SLURM_NTASKS' '#SBATCH --mem=8G'; do
+    grep -qF -- "$want" site.txt || die "--dry-run lacks '$want': $(grep -e '^#SBATCH' -e '^# step' site.txt)"
+done
+[ "$(grep -c '^#SBATCH --ntasks=2$' site.txt)" = 2 ] || die "the runs and the aggregation job do not both ask for 2 tasks"
+"$bin/il-sweep" submit site.ini --out site >/dev/null
+mkdir -p fakebin
+printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s/srun.args"\n' "$tmp" >fakebin/srun
+chmod +x fakebin/srun
+for mpi in pmi2 default; do
+    env -u SLURM_JOB_ID SLURM_ARRAY_TASK_ID=0 SLURM_NTASKS=2 PATH="$tmp/fakebin:$PATH" \
+        bash site/jobs/sweep-task.sbatch "$tmp/site" 0 srun "$bin/il-train" $mpi >task.out 2>&1 || die "task: $(cat task.out)"
+    if [ $mpi = default ]; then
+        ! grep -q -- '--mpi' srun.args || die "srun got an --mpi with mpi = default: $(cat srun.args)"
+    else
+        grep -qx -- "--mpi=$mpi" srun.args || die "srun did not get --mpi=$mpi: $(cat srun.args)"
+    fi
+done
+
+# a sweep directory whose runs an older build named otherwise keeps its names when they are the same experiments
+"$bin/il-sweep" submit site.ini --out old --dry-run >/dev/null
+"$bin/il-sweep" submit site.ini --out old >/dev/null
+new=$(awk -F'\t' 'NR == 2 { print $2 }' old/manifest.tsv)
+sed -i "s/\t$new\$/\told-name-1/; s/\t$new\t/\told-name-1\t/" old/manifest.tsv
+mv "old/configs/$new.ini" old/configs/old-name-1.ini
+"$bin/il-sweep" submit site.ini --out old >again.out || die "resubmit of an older build's sweep: $(cat again.out)"
+grep -q 'keep their names' again.out || die "no message about the kept names: $(cat again.out)"
+grep -qP '\told-name-1$' old/manifest.tsv || die "the old name was not kept: $(cat old/manifest.tsv)"
+# ... but not when an experiment differs
+sed -i 's/^max_steps = 3$/max_steps = 5/' old/configs/old-name-1.ini
+expect_fail il-sweep "old/manifest.tsv: differs from what site.ini expands to" "$bin/il-sweep" submit site.ini --out old
+
+# status: --help, the columns, --state, --format json, and sacct asked from the sweep's start, not midnight
+"$bin/il-sweep" status --help >help.txt || die "status --help failed"
+grep -q '^usage: il-sweep status DIR' help.txt || die "status --help: $(cat help.txt)"
+grep -q -- '--state' help.txt || die "status --help does not describe --state"
+expect_fail "il-sweep status" "unknown state 'bogus'" "$bin/il-sweep" status inj --state failed,bogus
+expect_fail "il-sweep status" "unknown state ''" "$bin/il-sweep" status inj --state done,
+expect_fail "il-sweep status" "--format" "$bin/il-sweep" status inj --format xml
+head -1 status.txt | grep -q '^idx  *run  *state  *task  *step  *loss  *val  *tok/s  *time  *node  *exit  *try  *slurm$' ||
+    die "status header: $(head -1 status.txt)"
+rm -f "$STUB/sacct.args"
+"$bin/il-sweep" status inj --state failed >failed.txt
+[ "$(awk '$1 ~ /^[0-9]+$/ { print $1 $3 }' failed.txt | tr '\n' ' ')" = "1failed 2failed " ] ||
+    die "--state failed: $(cat failed.txt)"
+grep -q '^# 3 run(s): 1 done 2 failed; 2 shown$' failed.txt || die "--state count line: $(tail -1 failed.txt)"
+[ "$("$bin/il-sweep" status inj --state running,new | grep -c '^[0-9]')" -eq 0 ] || die "--state running,new shows runs"
+grep -qx -- '-S' "$STUB/sacct.args" || die "sacct not asked with -S: $(cat "$STUB/sacct.args" 2>&1)"
+since=$(grep -x -A1 -- '-S' "$STUB/sacct.args" | tail -1)
+[[ $since =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}$ ]] || die "sacct -S '$since'"
+# -S comes before the oldest log: an hour before the sweep's earliest file, not today's midnight
+touch -d '3 days ago' inj/logs/old.out
+"$bin/il-sweep" status inj >/dev/null
+since=$(grep -x -A1 -- '-S' "$STUB/sacct.args" | tail -1)
+[ "$(date -d "${since/T/ }" +%s)" -le "$(($(date +%s) - 3 * 86400))" ] || die "sacct -S $since is after the oldest log"
+"$bin/il-sweep" status inj --format json >status.json
+/usr/bin/python3 -m json.tool status.json >/dev/null || die "--format json is not JSON: $(cat status.json)"
+/usr/bin/python3 - status.json <<'PY' || die "--format json: $(cat status.json)"
+import json, sys
+runs = json.load(open(sys.argv[1]))
+assert [r["index"] for r in runs] == [0, 1, 2], runs
+r = runs[0]
+assert (r["state"], r["step"], r["max_steps"], r["exit_code"], r["task"]) == ("done", 3, 3, 0, "101_0"), r
+assert isinstance(r["loss"], float) and isinstance(r["tokens_per_s"], float) and r["time_limit_s"] == 3600, r
+assert r["node"] is None and r["attempt"] is None and r["val_loss"] is None and r["elapsed_s"] is None, r
+assert [x["state"] for x in runs[1:]] == ["failed", "failed"] and runs[1]["step"] is None, runs
+PY
+[ "$("$bin/il-sweep" status inj --state done --format json | /usr/bin/python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')" = 1 ] ||
+    die "--state with --format json"
+[ "$("$bin/il-sweep" status inj --state preempted --format json)" = "[]" ] || die "no runs is not []"
+# what Slurm says: a running task (squeue) and a failed one that accounting remembers twice (a requeue)
+latest=$(awk -F'\t' '$1 == "array" { id = $2 } END { print id }' inj/jobs.tsv)
+printf '#!/bin/sh\necho "%s_1|RUNNING|None|1:02|5:00|nodeA|1"\n' "$latest" >"$STUB/squeue"
+printf '#!/bin/sh\nprintf "%s_2|REQUEUED|0:0|00:00:03|00:05:00|nodeB\\n%s_2|FAILED|3:0|00:00:09|00:05:00|nodeB\\n"\n' \
+    "$latest" "$latest" >"$STUB/sacct"
+rm -f inj/runs/*/exit_code.tmp inj/runs/"$(awk -F'\t' '$1 == 2 { print $2 }' inj/manifest.tsv)"/exit_code
+"$bin/il-sweep" status inj >slurm.txt
+[ "$(awk '$1 == 1 { print $3, $9, $10, $12, $13 }' slurm.txt)" = "running 1:02/5:00 nodeA 2 RUNNING" ] ||
+    die "a running task's columns: $(cat slurm.txt)"
+[ "$(awk '$1 == 2 { print $3, $9, $10, $11, $12, $13 }' slurm.txt)" = "failed 0:09/5:00 nodeB 3 2 FAILED" ] ||
+    die "a failed task's columns from sacct: $(cat slurm.txt)"
+
+# cancel: nothing recorded; the recorded jobs still queued, latest first; a failing scancel
+cp -r inj nojobs && rm nojobs/jobs.tsv
+"$bin/il-sweep" cancel nojobs >cancel.txt || die "cancel without jobs failed: $(cat cancel.txt)"
+grep -q 'no jobs recorded.*nothing to cancel' cancel.txt || die "cancel without jobs: $(cat cancel.txt)"
+printf '#!/bin/sh\necho "$*" >>"$STUB/scancel.calls"\n' >"$STUB/scancel"
+printf '#!/bin/sh\necho 101\necho 101\necho %s\necho 999\n' "$latest" >"$STUB/squeue" # 101 and the latest array
+"$bin/il-sweep" cancel inj --dry-run >cancel.txt || die "cancel --dry-run failed"
+[ ! -e "$STUB/scancel.calls" ] || die "cancel --dry-run ran scancel"
+grep -q "would cancel array job $latest" cancel.txt || die "cancel --dry-run: $(cat cancel.txt)"
+"$bin/il-sweep" cancel inj >cancel.txt || die "cancel failed: $(cat cancel.txt)"
+[ "$(tr '\n' ' ' <"$STUB/scancel.calls")" = "$latest 101 " ] || die "scancel calls: $(cat "$STUB/scancel.calls")"
+grep -q '^# 2 of the [0-9]* recorded job(s) in the queue' cancel.txt || die "cancel: $(cat cancel.txt)"
+grep -q '^cancelled array job 101 (runs 0-2)$' cancel.txt || die "cancel: $(cat cancel.txt)"
+rm "$STUB/scancel.calls"
+printf '#!/bin/sh\nexit 1\n' >"$STUB/squeue" # squeue cannot say: every recorded job, latest first
+"$bin/il-sweep" cancel inj >cancel.txt
+[ "$(tr '\n' ' ' <"$STUB/scancel.calls")" = "$(awk -F'\t' '{ print $2 }' inj/jobs.tsv | tac | tr '\n' ' ')" ] ||
+    die "scancel calls without squeue: $(cat "$STUB/scancel.calls")"
+printf '#!/bin/sh\necho "scancel: error: Kill job error" >&2\nexit 1\n' >"$STUB/scancel"
+rc=0
+"$bin/il-sweep" cancel inj >cancel.txt 2>err.txt || rc=$?
+[ "$rc" -eq 1 ] && grep -q '^il-sweep: cancelling aggregation job [0-9]*: scancel exited 1: scancel: error: Kill job error$' err.txt ||
+    die "a failing scancel: rc $rc, $(cat err.txt)"
+[ "$(wc -l <err.txt)" -eq 1 ] || die "a failing scancel says more than one line: $(cat err.txt)"
+expect_fail "il-sweep cancel" "no DIR given" "$bin/il-sweep" cancel

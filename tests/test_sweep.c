@@ -20,10 +20,13 @@
 
 #include "tmpdir.h"
 
+/* The name of the default config with model.d_model = 64 (test_names_hash_only_values). */
+#define PINNED_NAME "d64-3f261e09"
+
 /* Loads `text` as a spec and expands it into runs under "/out". */
 static int load_expand(const char *text, sweep_spec_t *s, sweep_run_t **runs, int *n)
 {
-    if (sweep_load(s, tmpdir_write("spec.ini", text))) return -1;
+    if (sweep_load(s, tmpdir_write("spec.ini", text), SWEEP_LOAD_ALL)) return -1;
     int rc = sweep_expand(s, "/out", runs, n);
     if (rc) sweep_free(s);
     return rc;
@@ -121,6 +124,106 @@ static void test_names_are_content_derived(void **state)
     assert_string_not_equal(first + strlen(first) - 8, r[0].cfg.name + strlen(r[0].cfg.name) - 8);
     free(r);
     sweep_free(&s);
+}
+
+/* A run's name hashes the canonical "key = value" lines: no help text, no layout. The pinned name below
+ * changes only when a key is added or removed or a default changes, which changes the experiment. */
+static void test_names_hash_only_values(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    char *text = config_canonical(&c, NULL);
+    assert_null(strstr(text, "#"));
+    assert_null(strstr(text, ";"));
+    assert_null(strstr(text, "["));
+    assert_non_null(strstr(text, "model.d_model = 128\n"));
+    /* sorted by key, whatever the table's order */
+    for (char *line = text, *next; (next = strchr(line, '\n')) && next[1]; line = next + 1)
+        assert_true(strncmp(line, next + 1, (size_t)(strchr(next + 1, '\n') - next)) < 0);
+    free(text);
+    static const char *const place[] = {"run", NULL};
+    text = config_canonical(&c, place);
+    assert_null(strstr(text, "run."));
+    free(text);
+
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = a\n[grid]\nmodel.d_model = 64\n", &s, &r, &n);
+    char pinned[CONFIG_STR];
+    snprintf(pinned, sizeof pinned, "%s", r[0].cfg.name);
+    free(r);
+    /* a value changes: the name changes */
+    s.base.lr = 2e-3f;
+    assert_int_equal(sweep_expand(&s, "/out", &r, &n), 0);
+    assert_string_not_equal(pinned, r[0].cfg.name);
+    free(r);
+    sweep_free(&s);
+    print_message("pinned name of the default config with d_model = 64: %s\n", pinned);
+    assert_string_equal(pinned, PINNED_NAME);
+}
+
+static void test_site_keys(void **state)
+{
+    (void)state;
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = site\nmem = 4G\ngres = gpu:a100:2\nconstraint = avx512&ib\nnodes = 2\n"
+                "ntasks_per_node = 1\nexclusive = yes\nmpi = pmi2\nmail_type = END,FAIL\nmail_user = me@example.org\n"
+                "sbatch_args = --reservation=r1  --comment=x\naggregate_ntasks = 4\naggregate_time = 2:00:00\n"
+                "aggregate_mem = 16G\n",
+                &s, &r, &n);
+    assert_string_equal(s.mem, "4G");
+    assert_string_equal(s.gres, "gpu:a100:2");
+    assert_string_equal(s.constraint, "avx512&ib");
+    assert_string_equal(s.nodes, "2");
+    assert_int_equal(s.ntasks_per_node, 1);
+    assert_int_equal(s.exclusive, 1);
+    assert_string_equal(s.mpi, "pmi2");
+    assert_int_equal(s.n_sbatch_args, 2);
+    assert_string_equal(s.sbatch_args[0], "--reservation=r1");
+    assert_string_equal(s.sbatch_args[1], "--comment=x");
+    assert_int_equal(s.aggregate_ntasks, 4);
+    assert_string_equal(s.aggregate_time, "2:00:00");
+    free(r);
+    sweep_free(&s);
+    expect_error("[sweep]\nname = e\nmem = 4 GB\n", 3, "sweep.mem: '4 GB': use a size such as 4G");
+    expect_error("[sweep]\nname = e\nmpi = cray\n", 3, "sweep.mpi: 'cray': use default, none, pmi2 or pmix");
+    expect_error("[sweep]\nname = e\nlauncher = mpirun\nmpi = pmix\n", 4, "sweep.mpi: 'pmix' is srun's --mpi");
+    expect_error("[sweep]\nname = e\nconstraint = a;b\n", 3, "sweep.constraint");
+    expect_error("[sweep]\nname = e\nexclusive = 1\n", 3, "sweep.exclusive: '1': use yes or no");
+    expect_error("[sweep]\nname = e\nsbatch_args = --comment=$(id)\n", 3, "sweep.sbatch_args: '--comment=$(id)'");
+    expect_error("[sweep]\nname = e\nsbatch_args = --time=5\n", 3, "set --time with sweep.time");
+    expect_error("[sweep]\nname = e\nsbatch_args = --arr=1-3\n", 3, "il-sweep passes --array itself");
+    expect_error("[sweep]\nname = e\nsbatch_args = -p big\n", 3, "words of the form --name");
+    expect_error("[sweep]\nname = e\nmem = 1G\nmem = 2G\n", 4, "sweep.mem given twice");
+    expect_error("[sweep]\nname = e\nfrobnicate = 1\n", 3, "unknown key 'sweep.frobnicate'");
+}
+
+/* ${VAR} in path values is expanded when the spec is read; an unset one names the key. */
+static void test_environment(void **state)
+{
+    (void)state;
+    setenv("IL_TEST_SCRATCH", "/scratch/me", 1);
+    unsetenv("IL_TEST_UNSET");
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = env\nout_dir = ${IL_TEST_SCRATCH}/sweeps\n[fixed]\n"
+                "data.train_path = ${IL_TEST_SCRATCH}/data/train.bin\ndata.val_path = $HOME/v.bin\n",
+                &s, &r, &n);
+    assert_string_equal(s.out_dir, "/scratch/me/sweeps");
+    assert_string_equal(r[0].cfg.train_path, "/scratch/me/data/train.bin");
+    assert_string_equal(r[0].cfg.val_path, "$HOME/v.bin"); /* only ${NAME} is a variable */
+    free(r);
+    sweep_free(&s);
+    expect_error("[sweep]\nname = e\nout_dir = ${IL_TEST_UNSET}/x\n", 3, "sweep.out_dir: ${IL_TEST_UNSET} is not set");
+    expect_error("[sweep]\nname = e\n[fixed]\ndata.train_path = ${IL_TEST_UNSET}/t.bin\n", 4,
+                 "data.train_path: ${IL_TEST_UNSET} is not set");
+    /* not a path: a '$' stays an error of the value's own rules */
+    expect_error("[sweep]\nname = e\n[fixed]\nrun.name = ${IL_TEST_SCRATCH}\n", 4, "run.name");
 }
 
 static void test_verbatim_values(void **state)
@@ -251,7 +354,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expansion_order),   cmocka_unit_test(test_no_axes_is_one_run),
-        cmocka_unit_test(test_names_are_content_derived), cmocka_unit_test(test_verbatim_values),
+        cmocka_unit_test(test_names_are_content_derived), cmocka_unit_test(test_names_hash_only_values),
+        cmocka_unit_test(test_site_keys),         cmocka_unit_test(test_environment),
+        cmocka_unit_test(test_verbatim_values),
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_tsv),               cmocka_unit_test(test_metrics),

@@ -20,8 +20,9 @@
 
 typedef enum { KT_INT, KT_U64, KT_FLOAT, KT_STR } ktype_t;
 
-/* Bound flags: a set flag excludes that end of [min, max]. */
-enum { LO_OPEN = 1, HI_OPEN = 2 };
+/* Bound flags: a set flag excludes that end of [min, max]. IS_PATH marks a file or directory, whose ${VAR}s
+ * are expanded when it is read. */
+enum { LO_OPEN = 1, HI_OPEN = 2, IS_PATH = 4 };
 
 typedef struct {
     const char *section, *name;
@@ -45,10 +46,10 @@ static const keydef_t keys[] = {
     K(model, n_layer, KT_INT, "4", 1, 1024, 0, "number of transformer blocks"),
     K(model, n_head, KT_INT, "4", 1, 1024, 0, "attention heads per block; must divide d_model"),
     K(model, d_model, KT_INT, "128", 1, 65536, 0, "embedding width C"),
-    K(data, train_path, KT_STR, "data/brown/train.bin", 1, STR_MAX, 0, "training token shard"),
-    K(data, val_path, KT_STR, "data/brown/val.bin", 0, STR_MAX, 0,
+    K(data, train_path, KT_STR, "data/brown/train.bin", 1, STR_MAX, IS_PATH, "training token shard"),
+    K(data, val_path, KT_STR, "data/brown/val.bin", 0, STR_MAX, IS_PATH,
       "validation token shard; empty: no validation"),
-    K(data, counts_path, KT_STR, "", 0, STR_MAX, 0,
+    K(data, counts_path, KT_STR, "", 0, STR_MAX, IS_PATH,
       "unigram counts of the training shard (trace frequency buckets); empty: train.counts beside train_path"),
     K(train, global_batch, KT_INT, "8", 1, 1 << 24, 0,
       "sequences per optimizer step over all ranks; a multiple of micro_batch x ranks"),
@@ -91,7 +92,7 @@ static const keydef_t keys[] = {
       "groups the probe windows are dealt into, each traced whole by one rank: the units of the intervals"),
     K(run, name, KT_STR, "run", 1, STR_MAX, 0,
       "run name of letters, digits, '.', '_', '-'; the run directory is out_dir/name"),
-    K(run, out_dir, KT_STR, "runs", 1, STR_MAX, 0, "directory holding run directories"),
+    K(run, out_dir, KT_STR, "runs", 1, STR_MAX, IS_PATH, "directory holding run directories"),
     K(run, log_interval, KT_INT, "10", 1, INT_MAX, 0, "steps between log lines"),
     K(run, ckpt_interval, KT_INT, "0", 0, INT_MAX, 0, "steps between checkpoints; 0: only at the end"),
     K(run, keep_ckpts, KT_INT, "3", 0, 1 << 20, 0, "newest checkpoints kept; 0 keeps all"),
@@ -178,6 +179,32 @@ static int check_key(const keydef_t *k, const config_t *c)
     return check_range(k, *(const float *)p, text, "");
 }
 
+int config_expand_env(const char *text, char *out, size_t n, const char *what)
+{
+    size_t len = 0;
+    for (const char *p = text; *p;) {
+        const char *piece = p;
+        size_t piece_len = 1, name_len = p[0] == '$' && p[1] == '{' && (isalpha((unsigned char)p[2]) || p[2] == '_')
+                                             ? strspn(p + 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+                                             : 0;
+        if (name_len && p[2 + name_len] == '}') {
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)name_len, p + 2);
+            if (!(piece = getenv(name))) return err_set("%s: ${%s} is not set", what, name);
+            piece_len = strlen(piece);
+            p += name_len + 3;
+        } else {
+            p++;
+        }
+        if (len + piece_len >= n)
+            return err_set("%s: longer than %zu characters with its variables expanded", what, n - 1);
+        memcpy(out + len, piece, piece_len);
+        len += piece_len;
+    }
+    out[len] = '\0';
+    return 0;
+}
+
 /* Converts `text` into the field of `c`, rejecting anything but a whole, in-range value. */
 static int parse_value(const keydef_t *k, config_t *c, const char *text, const char *pre)
 {
@@ -216,12 +243,19 @@ static int parse_value(const keydef_t *k, config_t *c, const char *text, const c
         *(float *)p = v;
         return 0;
     }
-    case KT_STR:
+    case KT_STR: {
         /* STR_MAX < CONFIG_STR, so a string that passes fits the field; strncpy zero-fills the rest, so two
          * equal configs are equal byte for byte. */
+        char expanded[CONFIG_STR], what[4400];
+        if (k->flags & IS_PATH && strstr(text, "${")) {
+            snprintf(what, sizeof what, "%s%s.%s", pre, k->section, k->name);
+            if (config_expand_env(text, expanded, sizeof expanded, what)) return -1;
+            text = expanded;
+        }
         if (check_string(k, text, strlen(text), pre)) return -1;
         strncpy(p, text, CONFIG_STR);
         return 0;
+    }
     }
     return 0;
 }
@@ -396,14 +430,47 @@ int config_save(const config_t *c, const char *path, int mode)
     return afile_commit(&af);
 }
 
+/* Whether key `name` ("section.key") of section `section` is in `ignore` by itself or by its section. */
+static int ignored(const char *const *ignore, const char *name, const char *section)
+{
+    for (const char *const *g = ignore; g && *g; g++)
+        if (!strcmp(*g, name) || !strcmp(*g, section)) return 1;
+    return 0;
+}
+
+static int cmp_lines(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+char *config_canonical(const config_t *c, const char *const *ignore)
+{
+    char *lines[N_KEYS];
+    size_t n = 0, total = 1;
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const keydef_t *k = &keys[i];
+        char name[64], value[CONFIG_STR];
+        snprintf(name, sizeof name, "%s.%s", k->section, k->name);
+        if (ignored(ignore, name, k->section)) continue;
+        format_value(value, sizeof value, k, c);
+        size_t len = strlen(name) + strlen(value) + 5;
+        lines[n] = err_calloc(len, 1);
+        total += (size_t)snprintf(lines[n++], len, "%s = %s\n", name, value);
+    }
+    /* sorted by key, so that the order of the table never renames a run */
+    qsort(lines, n, sizeof *lines, cmp_lines);
+    char *text = err_calloc(total, 1);
+    for (size_t i = 0, len = 0; i < n; i++) {
+        len += (size_t)snprintf(text + len, total - len, "%s", lines[i]);
+        free(lines[i]);
+    }
+    return text;
+}
+
 int config_diff(const config_t *a, const config_t *b, const char *const *ignore, char *key, size_t n)
 {
     for (size_t i = 0; i < N_KEYS; i++) {
         const keydef_t *k = &keys[i];
         char name[64], va[CONFIG_STR], vb[CONFIG_STR];
         snprintf(name, sizeof name, "%s.%s", k->section, k->name);
-        int skip = 0;
-        for (const char *const *g = ignore; g && *g && !skip; g++) skip = !strcmp(*g, name) || !strcmp(*g, k->section);
+        int skip = ignored(ignore, name, k->section);
         format_value(va, sizeof va, k, a);
         format_value(vb, sizeof vb, k, b);
         if (!skip && strcmp(va, vb)) {

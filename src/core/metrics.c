@@ -16,6 +16,7 @@
 typedef struct {
     char kind[16];
     double step, loss, lr, grad_norm, tps, val_loss, world_size;
+    char host[64], array_job[64], array_task[64], restarts[64]; /* launches.jsonl; one size for on_member */
     int n_genre;
     char genre[METRICS_MAX_GENRES][METRICS_GENRE_LEN];
     double genre_loss[METRICS_MAX_GENRES];
@@ -40,18 +41,28 @@ static void on_member(void *user, const char *parent, const char *key, json_kind
     else if (!strcmp(key, "tokens_per_s")) l->tps = v;
     else if (!strcmp(key, "val_loss")) l->val_loss = v;
     else if (!strcmp(key, "world_size")) l->world_size = v;
+    else if (kind == JSON_STR) { /* launches.jsonl's strings */
+        char *to = !strcmp(key, "host")                  ? l->host
+                   : !strcmp(key, "SLURM_ARRAY_JOB_ID")  ? l->array_job
+                   : !strcmp(key, "SLURM_ARRAY_TASK_ID") ? l->array_task
+                   : !strcmp(key, "SLURM_RESTART_COUNT") ? l->restarts
+                                                         : NULL;
+        if (to) snprintf(to, sizeof l->host, "%s", str);
+        /* Slurm sets SLURM_RESTART_COUNT only after a restart: in a job without it, this is attempt 1 */
+        if (!strcmp(key, "SLURM_JOB_ID") && !*l->restarts) snprintf(l->restarts, sizeof l->restarts, "0");
+    }
 }
 
 static void reset(line_t *l)
 {
-    l->kind[0] = '\0', l->n_genre = 0;
+    l->kind[0] = l->host[0] = l->array_job[0] = l->array_task[0] = l->restarts[0] = '\0', l->n_genre = 0;
     l->step = l->loss = l->lr = l->grad_norm = l->tps = l->val_loss = l->world_size = NAN;
 }
 
 static void take_train(metrics_t *m, const line_t *l, double **tps, int *n, int *cap)
 {
     if (!isfinite(l->step)) return;
-    m->have_train = 1, m->train_step = (int64_t)l->step, m->train_loss = l->loss;
+    m->have_train = 1, m->train_step = (int64_t)l->step, m->train_loss = l->loss, m->train_tokens_per_s = l->tps;
     if (*n == *cap) {
         *cap = *cap ? 2 * *cap : 1024;
         *tps = realloc(*tps, (size_t)*cap * sizeof **tps);
@@ -83,7 +94,8 @@ static FILE *open_in(const char *dir, const char *name, int *missing)
 int metrics_read(metrics_t *m, const char *run_dir)
 {
     memset(m, 0, sizeof *m);
-    m->train_loss = m->tokens_per_s = m->val_loss = NAN;
+    m->train_loss = m->tokens_per_s = m->train_tokens_per_s = m->val_loss = NAN;
+    m->launch_restarts = -1;
     line_t l;
     char *buf = NULL;
     size_t cap = 0;
@@ -92,7 +104,16 @@ int metrics_read(metrics_t *m, const char *run_dir)
     if (!f && !missing) return -1;
     while (f && getline(&buf, &cap, f) > 0) {
         reset(&l);
-        if (jsonl_parse(buf, on_member, &l) == 0 && isfinite(l.world_size)) m->world_size = (int)l.world_size;
+        /* A launch line ends with its argv, an array, which jsonl_parse rejects after it has passed on the
+         * members before it: those are the ones read here. */
+        jsonl_parse(buf, on_member, &l);
+        if (*l.kind) continue; /* not a launch record */
+        if (isfinite(l.world_size)) m->world_size = (int)l.world_size;
+        snprintf(m->launch_host, sizeof m->launch_host, "%s", l.host);
+        m->launch_task[0] = '\0';
+        if (*l.array_job && *l.array_task)
+            snprintf(m->launch_task, sizeof m->launch_task, "%s_%s", l.array_job, l.array_task);
+        m->launch_restarts = *l.restarts ? atoi(l.restarts) : -1;
     }
     if (f) fclose(f);
     f = open_in(run_dir, "metrics.jsonl", &missing);

@@ -1,7 +1,7 @@
 /* metrics: what a run directory's metrics.jsonl and launches.jsonl say about the run as a whole
  * (docs/formats.md): the last training record, the throughput, the last validation and its genres, and the
- * world size of the last launch. A line that is not valid JSON is counted, not fatal: the trainer may have
- * been killed in the middle of writing one. */
+ * world size, host and Slurm task of the last launch. A line that is not valid JSON is counted, not fatal:
+ * the trainer may have been killed in the middle of writing one. */
 #ifndef IL_AGG_METRICS_H
 #define IL_AGG_METRICS_H
 
@@ -14,12 +14,18 @@ typedef struct {
     int64_t train_step;   /* step of the last train record */
     double train_loss;    /* its loss */
     double tokens_per_s;  /* median over the train records */
+    double train_tokens_per_s; /* of the last train record: the current speed, for il-sweep status */
     int64_t val_step;
     double val_loss;      /* the last finite validation loss */
     int n_genre;          /* genres of the last validation that had by_category */
     char genre[METRICS_MAX_GENRES][METRICS_GENRE_LEN];
     double genre_loss[METRICS_MAX_GENRES];
     int world_size;       /* last launch; 0 if unknown */
+    /* The last launch's host and Slurm array task ("JOB_TASK"; "" outside an array) and SLURM_RESTART_COUNT
+     * (0 when unset in a Slurm job, -1 outside one): which node ran the run and which attempt that was,
+     * even after Slurm has forgotten the job. */
+    char launch_host[64], launch_task[136];
+    int launch_restarts;
     int bad_lines, first_bad; /* malformed lines in metrics.jsonl, and the first one's number */
 } metrics_t;
 

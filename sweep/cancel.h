@@ -1,0 +1,11 @@
+/* cancel: il-sweep cancel DIR: the sweep's jobs cancelled by the ids submit recorded in DIR/jobs.tsv (its
+ * arrays and aggregation jobs), never by name, which another sweep may share. */
+#ifndef IL_SWEEP_CANCEL_H
+#define IL_SWEEP_CANCEL_H
+
+/* scancel the recorded jobs still in the queue (all of them when squeue cannot say), printing each; with
+ * dry, only prints them. Returns the exit code: 0 (also with no jobs recorded), 1 when scancel fails, 2 for
+ * a bad sweep directory. */
+int cancel_sweep(const char *dir, int dry);
+
+#endif
