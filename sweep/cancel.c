@@ -91,7 +91,7 @@ int cancel_sweep(const char *dir, int dry)
     /* Latest first: the aggregation job and each later array depend (afterany) on the arrays before them,
      * and would start the moment those ended. */
     int rc = IL_EXIT_OK;
-    for (int i = n - 1; i >= 0 && rc == IL_EXIT_OK; i--) {
+    for (int i = n - 1; i >= 0; i--) { /* a failure does not stop the others: each left queued is a leak */
         if (!jobs[i].queued) continue;
         /* A running task stops with a checkpoint on scancel's SIGTERM and, as after a time-limit warning,
          * il-step.sh would requeue it: the job must not be requeueable first. */

@@ -223,6 +223,11 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         }
         memcpy(w.dir, abs, strlen(abs) + 1);
     }
+    /* sbatch reads '%' in --output as a pattern, and the logs' names are built on this directory */
+    if (strchr(w.dir, '%')) {
+        err_set("%s: a sweep directory with '%%' in its path: sbatch would read it as a pattern", w.dir);
+        return sdir_fail(IL_EXIT_INPUT);
+    }
     char runs_dir[PATH_MAX + 8];
     sdir_path(&w, runs_dir, sizeof runs_dir, "runs");
     sweep_run_t *runs;

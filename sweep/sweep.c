@@ -79,6 +79,8 @@ static const char *const own_options[][2] = {
     {"array", NULL},     {"dependency", NULL},     {"output", NULL},
     {"error", NULL},     {"chdir", NULL},          {"parsable", NULL},
     {"open-mode", NULL}, {"wrap", NULL},           {"test-only", NULL},
+    /* another cluster, or a blocking sbatch: status, cancel and resubmit could no longer see the jobs */
+    {"clusters", NULL},  {"cluster", NULL},        {"wait", NULL},
     {"job-name", "name"}, {"ntasks", "ranks"},     {"cpus-per-task", "cpus_per_task"},
     {"time", "time"},    {"signal", "signal_seconds"}, {"requeue", "requeue"},
     {"no-requeue", "requeue"}, {"partition", "partition"}, {"account", "account"},

@@ -95,7 +95,7 @@ echo "   median step_ms, 100 steps of L2 C64 T32 (118,528 parameters), global ba
 
 # b, d. a sweep of 4 runs of 2 ranks: a node offers 2 CPUs, so two tasks run at once, one on each node
 t1=$SECONDS
-if grep -q '"mpi"' "$root/sweep/sweep.c"; then launch=$'launcher = srun\nmpi = pmix'; else launch='launcher = mpirun'; fi
+launch=$'launcher = srun\nmpi = pmix'
 printf '[sweep]\nname = spread\nranks = 2\ntime = 00:05:00\n%s\n[fixed]\n%s\ntrain.max_steps = 30\neval.interval = 10\neval.batches = 1\nrun.log_interval = 10\n[grid]\ntrain.seed = 1, 2, 3, 4\n' \
     "$launch" "$model" >spread.ini
 "$bin/il-sweep" submit spread.ini --out spread >submit.out 2>&1 || die "submit: $(cat submit.out)"

@@ -198,6 +198,7 @@ static void test_site_keys(void **state)
     expect_error("[sweep]\nname = e\nsbatch_args = --time=5\n", 3, "set --time with sweep.time");
     expect_error("[sweep]\nname = e\nsbatch_args = --arr=1-3\n", 3, "il-sweep passes --array itself");
     expect_error("[sweep]\nname = e\nsbatch_args = -p big\n", 3, "words of the form --name");
+    expect_error("[sweep]\nname = e\nsbatch_args = --clusters=other\n", 3, "sweep.sbatch_args: '--clusters=other'");
     expect_error("[sweep]\nname = e\nmem = 1G\nmem = 2G\n", 4, "sweep.mem given twice");
     expect_error("[sweep]\nname = e\nfrobnicate = 1\n", 3, "unknown key 'sweep.frobnicate'");
 }
@@ -222,8 +223,8 @@ static void test_environment(void **state)
     expect_error("[sweep]\nname = e\nout_dir = ${IL_TEST_UNSET}/x\n", 3, "sweep.out_dir: ${IL_TEST_UNSET} is not set");
     expect_error("[sweep]\nname = e\n[fixed]\ndata.train_path = ${IL_TEST_UNSET}/t.bin\n", 4,
                  "data.train_path: ${IL_TEST_UNSET} is not set");
-    /* not a path: a '$' stays an error of the value's own rules */
-    expect_error("[sweep]\nname = e\n[fixed]\nrun.name = ${IL_TEST_SCRATCH}\n", 4, "run.name");
+    /* not a path: the value is checked as written, unexpanded */
+    expect_error("[sweep]\nname = e\n[fixed]\ntrain.order = ${IL_TEST_SCRATCH}\n", 4, "train.order: value has 18 characters"); /* 18: ${IL_TEST_SCRATCH} itself */
 }
 
 static void test_verbatim_values(void **state)

@@ -189,6 +189,7 @@ int config_expand_env(const char *text, char *out, size_t n, const char *what)
                                              : 0;
         if (name_len && p[2 + name_len] == '}') {
             char name[256];
+            if (name_len >= sizeof name) return err_set("%s: a variable name of %zu characters", what, name_len);
             snprintf(name, sizeof name, "%.*s", (int)name_len, p + 2);
             if (!(piece = getenv(name))) return err_set("%s: ${%s} is not set", what, name);
             piece_len = strlen(piece);

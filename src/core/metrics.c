@@ -16,7 +16,7 @@
 typedef struct {
     char kind[16];
     double step, loss, lr, grad_norm, tps, val_loss, world_size;
-    char host[64], array_job[64], array_task[64], restarts[64]; /* launches.jsonl; one size for on_member */
+    char host[256], array_job[256], array_task[256], restarts[256]; /* launches.jsonl; one size for on_member */
     int n_genre;
     char genre[METRICS_MAX_GENRES][METRICS_GENRE_LEN];
     double genre_loss[METRICS_MAX_GENRES];
@@ -107,7 +107,7 @@ int metrics_read(metrics_t *m, const char *run_dir)
         /* A launch line ends with its argv, an array, which jsonl_parse rejects after it has passed on the
          * members before it: those are the ones read here. */
         jsonl_parse(buf, on_member, &l);
-        if (*l.kind) continue; /* not a launch record */
+        if (*l.kind || !*l.host) continue; /* not a launch record, or one cut off by a kill */
         if (isfinite(l.world_size)) m->world_size = (int)l.world_size;
         snprintf(m->launch_host, sizeof m->launch_host, "%s", l.host);
         m->launch_task[0] = '\0';

@@ -24,7 +24,7 @@ typedef struct {
     /* The last launch's host and Slurm array task ("JOB_TASK"; "" outside an array) and SLURM_RESTART_COUNT
      * (0 when unset in a Slurm job, -1 outside one): which node ran the run and which attempt that was,
      * even after Slurm has forgotten the job. */
-    char launch_host[64], launch_task[136];
+    char launch_host[256], launch_task[520];
     int launch_restarts;
     int bad_lines, first_bad; /* malformed lines in metrics.jsonl, and the first one's number */
 } metrics_t;
