@@ -19,22 +19,27 @@ rc=0
 "$bin/il-aggregate" --out "$out" "$sweep/runs" >"$sweep/aggregate.log" 2>&1 || rc=$?
 [ $rc -eq 0 ] || { cat "$sweep/aggregate.log" >&2; echo "results: il-aggregate exited $rc" >&2; exit 1; }
 
-# training wall time: each run's first log line to its "done" line, summed over the runs
+# training wall time: each launch's first log line to its last, summed over the launches of every run,
+# so that time between a crash and its resume does not count
 epoch() { date -u -d "$1" +%s; }
 wall=0
 for log in "$sweep"/runs/*/log.txt; do
-    first=$(head -1 "$log" | cut -d' ' -f1)
-    done_at=$(grep ' done: step ' "$log" | tail -1 | cut -d' ' -f1)
-    [ -n "$done_at" ] || { echo "results: $log has no finished run" >&2; exit 1; }
-    wall=$((wall + $(epoch "$done_at") - $(epoch "$first")))
+    grep -q ' done: step ' "$log" || { echo "results: $log has no finished run" >&2; exit 1; }
+    while read -r first last; do
+        wall=$((wall + $(epoch "$last") - $(epoch "$first")))
+    done < <(awk '/^[^ ]+ run .*: [0-9]+ parameters / { if (start) print start, end; start = $1 } { end = $1 }
+                  END { if (start) print start, end }' "$log")
 done
 trained_by=$(sed -n 's/.*"git_commit":"\([^"]*\)".*/\1/p' "$sweep"/runs/*/launches.jsonl | sort -u | tr '\n' ' ')
 written_by=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
 
 # the figures that carry the argument, under stable names
 mkdir -p "$figs"
-largest=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "n_params") c = i; next }
-                   $c > best { best = $c; run = $1 } END { print run }' "$out/runs.csv")
+# il-aggregate draws the per-run figures for one run of each size: take the largest size's
+largest=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "n_params") c = i; next } { print $c, $1 }' \
+              "$out/runs.csv" | sort -g -r | while read -r _ run; do
+              [ -e "$out/figures/norm_position_$run.png" ] && { echo "$run"; break; }
+          done)
 rm -f "$figs"/*.png
 for f in norm_position lens_depth cos_depth signals; do
     cp "$out/figures/${f}_$largest.png" "$figs/$f.png"
@@ -55,7 +60,9 @@ tmp=$doc.tmp.$$
     echo
     echo "- Command: \`make results\` (\`il-sweep submit jobs/examples/science.ini --local\`, then"
     echo "  \`il-aggregate --out $out $sweep/runs\`); rerun, it reuses the finished runs."
-    echo "- Training wall time: $((wall / 60)) min $((wall % 60)) s for the 6 runs, one after another on 2 cores."
+    echo "- Training wall time: $((wall / 60)) min $((wall % 60)) s for the 6 runs, one after another on 2 cores"
+    echo "  (summed over each run's launches; the cores were shared with other work part of the time, so it is an"
+    echo "  upper bound)."
     echo "- Trained by commit: ${trained_by% }; this page written at commit $written_by."
     echo "- Runs are deterministic for a given seed and rank count: a rerun from scratch gives the same numbers."
     echo

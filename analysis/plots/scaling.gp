@@ -8,9 +8,17 @@ load plotsdir.'/palette.gp'
 set title "Final validation loss against model size"
 set xlabel "parameters N (log scale)"
 set ylabel "final validation loss (nats, log scale)"
-set logscale xy
+set logscale x
+# base 1.1: a labelled tic every 10%, where base 10 would label none of a narrow range of losses
+set logscale y 1.1
+set format y "%.2f"
+set format x "%.0s%c"
+set mxtics 10
+# the ranges on the data, not on whole decades
+set autoscale fix
+set offsets graph 0.08, graph 0.08, graph 0.1, graph 0.1
 set grid
-set key top right
+set key top right noenhanced
 f(x) = fa * (x / 1e6) ** (-falpha) + fc
 if (fitted) {
     plot datafile index 0 using 1:2 with points lt 1 pt 7 title "runs", \
