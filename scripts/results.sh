@@ -35,7 +35,7 @@ written_by=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknow
 
 # the figures that carry the argument, under stable names
 mkdir -p "$figs"
-# il-aggregate draws the per-run figures for one run of each size: take the largest size's
+# il-aggregate draws the per-run figures for the smallest, the middle and the largest run: take the largest
 largest=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "n_params") c = i; next } { print $c, $1 }' \
               "$out/runs.csv" | sort -g -r | while read -r _ run; do
               [ -e "$out/figures/norm_position_$run.png" ] && { echo "$run"; break; }

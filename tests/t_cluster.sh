@@ -114,7 +114,8 @@ echo "b. the sweep's 4 tasks ($(echo "$launch" | paste -sd' ')) ran on $(cat spr
 
 # c. a time limit mid-training: slurmctld warns 15 to 45 s into an attempt (2-minute limit, warning 75 s
 # before it; tests/t_slurm_requeue.sh), so the run is sized to about 50 s here: its time per step is
-# measured from a 400-step run less the 100-step reference (start-up cancels)
+# measured from a 2000-step run less the 100-step reference (start-up cancels; a shorter difference drowns
+# in the jitter of MPI's start-up)
 t2=$SECONDS
 wall_ms() {
     local s=$(date +%s%N)
@@ -122,8 +123,8 @@ wall_ms() {
     echo $((($(date +%s%N) - s) / 1000000))
 }
 t100=$(wall_ms --set run.name=probe100 --set eval.interval=0)
-t400=$(wall_ms --set run.name=probe400 --set eval.interval=0 --set train.max_steps=400)
-steps=$((50000 * 300 / (t400 > t100 ? t400 - t100 : 1)))
+t2000=$(wall_ms --set run.name=probe2000 --set eval.interval=0 --set train.max_steps=2000)
+steps=$((50000 * 1900 / (t2000 > t100 ? t2000 - t100 : 1)))
 [ "$steps" -ge 200 ] || steps=200
 printf '[sweep]\nname = rq\nranks = 2\ntime = 2\nsignal_seconds = 75\nrequeue = yes\n%s\n[fixed]\n%s\ntrain.max_steps = %s\neval.interval = 0\nrun.log_interval = 100\nrun.ckpt_interval = 0\n[grid]\ntrain.seed = 7\n' \
     "$launch" "$model" "$steps" >rq.ini
