@@ -1,6 +1,19 @@
 # Shared by the sweep tests (tests/t_sweep.sh, tests/t_slurm_*.sh); source it after lib.sh, with `bin`,
 # `root` and `tmp` set and the current directory inside $tmp.
 
+# The trainer keys of the requeue tests' model: 2 blocks of width 64 at T = 32 on tiny_corpus's data, one
+# thread per rank, a global batch of 8 (section.key = value lines, for a spec's [fixed]).
+small_model="model.seq_len = 32
+model.n_layer = 2
+model.n_head = 2
+model.d_model = 64
+data.train_path = data/train.bin
+data.val_path = data/val.bin
+train.global_batch = 8
+train.micro_batch = 4
+train.threads = 1
+optim.warmup_steps = 5"
+
 # A private Slurm in $tmp/slurm, stopped (by PID) when the test exits, however it exits.
 # slurm_up MAX_ARRAY_SIZE: the requeue hold is cut to a few seconds so that a requeue test stays short.
 slurm_up() {

@@ -41,16 +41,7 @@ rc=0; SLURM_LOCAL_NODES=2 "$root/jobs/slurm-local.sh" start /tmp/il-cluster-refu
 grep -q '^slurmd-n1: running' status.out && grep -q '^slurmd-n2: running' status.out || die "status: $(cat status.out)"
 
 tiny_corpus --tokenizer byte
-model="model.seq_len = 32
-model.n_layer = 2
-model.n_head = 2
-model.d_model = 64
-data.train_path = data/train.bin
-data.val_path = data/val.bin
-train.global_batch = 8
-train.micro_batch = 4
-train.threads = 1
-optim.warmup_steps = 5"
+model=$small_model
 # as an il-train config: "section.key = v" lines into sections
 ini() { awk -F'[.]' '/=/ { s = $1; sub(/^[^.]*\./, ""); if (s != last) print "[" s "]"; last = s; print }'; }
 printf '%s\ntrain.max_steps = 100\neval.interval = 50\neval.batches = 1\nrun.log_interval = 50\n' "$model" | ini >a.ini

@@ -18,16 +18,7 @@ slurm_up 1001
 tiny_corpus --tokenizer byte
 
 fixed="[fixed]
-model.seq_len = 32
-model.n_layer = 2
-model.n_head = 2
-model.d_model = 64
-data.train_path = data/train.bin
-data.val_path = data/val.bin
-train.global_batch = 8
-train.micro_batch = 4
-train.threads = 1
-optim.warmup_steps = 5
+$small_model
 eval.interval = 0
 run.log_interval = 10
 run.ckpt_interval = 0"

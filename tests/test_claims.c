@@ -3,14 +3,12 @@
  * (tests/fixtures/synth.h) with an effect on the predicted side, on the other side, or none under group
  * noise, so the jackknife intervals over the groups and the verdict rules decide the outcome. Also: the
  * context block, a split printed only where a parameter varies on its own, and the long CSV. */
-#define _XOPEN_SOURCE 700 /* nftw */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,27 +20,7 @@
 #include "core/err.h"
 #include "tests/fixtures/synth.h"
 
-static char root[4096];
-
-static int make_root(void **state)
-{
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(root, sizeof root, "%s/il_claims_XXXXXX", t && *t ? t : "/tmp");
-    return mkdtemp(root) ? 0 : -1;
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st, (void)flag, (void)ftw;
-    return remove(p);
-}
-
-static int remove_root(void **state)
-{
-    (void)state;
-    return nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
+#include "tmpdir.h"
 
 /* How a run's signal for the hypothesis under test is built. */
 enum { SUPPORT, CONTRADICT, NOISE, TINY };
@@ -93,30 +71,30 @@ static void fill(const synth_spec_t *sp, const probe_t *p, int rank, int segment
         for (int l = 0; l < D; l++) s->rho_freq[l] = 0.3 * e;
 }
 
-/* A sweep of n runs in <root>/<tag>, run i of shape modes[i] and seed i + 1; widths[i] (0: all 8) lets
+/* A sweep of n runs in <dir>/<tag>, run i of shape modes[i] and seed i + 1; widths[i] (0: all 8) lets
  * runs differ in configuration. Returns the verdict word of claims.csv's row for h over all runs, and leaves
  * claims.md in text. */
 static void sweep(const char *tag, int h, const int *modes, const int *widths, int n, char *verdict, size_t vn,
                   char *text, size_t tn)
 {
     claim_run_t *runs = err_calloc((size_t)n, sizeof *runs);
-    char dir[4200], out[4200], name[128];
+    char run_dir[4200], out[4200], name[128];
     for (int i = 0; i < n; i++) {
         shape_t sh = {h, modes[i]};
-        snprintf(dir, sizeof dir, "%s/%s/run%d", root, tag, i);
+        snprintf(run_dir, sizeof run_dir, "%s/%s/run%d", dir, tag, i);
         snprintf(name, sizeof name, "%s-run%d", tag, i);
-        synth_spec_t sp = {.dir = dir, .name = name, .L = 3, .T = 16, .C = widths ? widths[i] : 8,
+        synth_spec_t sp = {.dir = run_dir, .name = name, .L = 3, .T = 16, .C = widths ? widths[i] : 8,
                            .NH = 2, .V = 16, .n_trace = 4, .interval = 10, .probe_windows = 16, .probe_groups = 8,
                            .seed = (uint64_t)i + 1, .run_files = 1, .fill = fill, .user = &sh};
         synth_defaults(&sp);
         assert_int_equal(synth_run(&sp), 0);
         prun_t p;
-        prun_process(&p, dir);
+        prun_process(&p, run_dir);
         assert_true(p.has_stats);
         claims_run(&runs[i], &p.row, &p.stat);
         prun_free(&p);
     }
-    snprintf(out, sizeof out, "%s/%s", root, tag);
+    snprintf(out, sizeof out, "%s/%s", dir, tag);
     assert_int_equal(claims_write(out, runs, n, n, 0), 0);
     free(runs);
 
@@ -216,7 +194,7 @@ static void test_csv_long_format(void **state)
     const int support[] = {SUPPORT, SUPPORT, SUPPORT};
     char verdict[64], *text = err_calloc(1 << 20, 1), path[4300], line[4096];
     sweep("csv", H5, support, NULL, 3, verdict, sizeof verdict, text, 1 << 20);
-    snprintf(path, sizeof path, "%s/csv/claims.csv", root);
+    snprintf(path, sizeof path, "%s/csv/claims.csv", dir);
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof line, f));
@@ -242,5 +220,5 @@ int main(void)
         cmocka_unit_test(test_too_few_runs_or_seeds),
         cmocka_unit_test(test_csv_long_format),
     };
-    return cmocka_run_group_tests(tests, make_root, remove_root);
+    return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }
