@@ -4,10 +4,7 @@
 # suites only; without it, the tool-level tests tests/t_*.sh run against that build too.
 #   tests/run.sh build build/asan:unit
 set -u
-# Under the sanitizer build: keep MPI's plugins loaded so leak reports can name them, and suppress the
-# leaks of MPI and OpenBLAS themselves (tests/lsan.supp), with full stacks so the suppressions can match.
-export OMPI_MCA_mca_base_component_disable_dlclose=1
-export LSAN_OPTIONS="fast_unwind_on_malloc=0:suppressions=$(cd "$(dirname "$0")" && pwd)/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+source "$(dirname "$0")/sanitizer.sh"   # the sanitizer options of the ASan build, and why
 pass=0; fail=0; failed=()
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
@@ -15,7 +12,7 @@ for arg in "${@:-build}"; do
     build=${arg%%:*}
     for t in "$build"/tests/test_*; do
         [ -x "$t" ] || continue
-        "$t" >"$log" 2>&1; rc=$?
+        rc=0; san_run "$log" "$t" || rc=$?
         cat "$log"
         p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)
         f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -1)

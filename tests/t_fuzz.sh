@@ -50,8 +50,7 @@ one_case() {
 }
 export -f one_case
 export asan
-export OMPI_MCA_mca_base_component_disable_dlclose=1
-export LSAN_OPTIONS="fast_unwind_on_malloc=0:suppressions=$here/lsan.supp"
+source "$here/sanitizer.sh"
 ls -d cases/case* | xargs -P 2 -I{} bash -c 'one_case {}'
 
 # A report's culprit: the first frame (or the runtime error's location) outside the sanitizers' own runtime.
