@@ -108,7 +108,7 @@ demo: all corpus
 results: $(TOOLS) corpus
 	scripts/results.sh $(BUILD)/bin
 
-corpus: $(BUILD)/bin/il-prepare
+corpus: $(BUILD)/bin/il-prepare $(BUILD)/bin/il-eval
 	scripts/corpus.sh $(BUILD)
 
 # A private single-node Slurm in $(BUILD)/slurm for trying sweeps (docs/sweeps.md); needs root.

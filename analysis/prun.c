@@ -41,7 +41,7 @@ void prun_process(prun_t *p, const char *dir)
     }
     curves_t c;
     int used = curves_load(&c, dir, have_cfg ? &cfg : NULL, &p->skips);
-    runs_fill(&p->row, dir, have_cfg ? &cfg : NULL, have_m > 0 ? &m : NULL, used ? &c : NULL);
+    runs_fill(&p->row, dir, have_cfg ? &cfg : NULL, have_m > 0 ? &m : NULL, used ? &c : NULL, &p->skips);
     p->has_stats = used && c.n_rec;
     if (p->has_stats) {
         rstat_compute(&p->stat, &c);

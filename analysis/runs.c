@@ -34,7 +34,8 @@ static double last_finite(const double *v, int n)
     return NAN;
 }
 
-void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c)
+void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c,
+               skips_t *sk)
 {
     memset(r, 0, sizeof *r);
     r->dir = err_strdup(dir);
@@ -52,6 +53,7 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
         uint64_t n;
         config_counts_path(cfg, counts, sizeof counts);
         if (shard_unigram_loss(counts, cfg->val_path, &loss, &n) == 0) r->baseline = loss;
+        else skips_warn(sk, "%s: no unigram baseline: %s", dir, err_msg());
     }
     if (c && c->n_rec) {
         double *tps = err_calloc((size_t)c->n_rec, sizeof *tps);

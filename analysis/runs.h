@@ -9,13 +9,15 @@
 #include "core/config.h"
 #include "analysis/curves.h"
 #include "core/metrics.h"
+#include "analysis/skips.h"
 
 typedef struct {
     char *name, *dir;
     trace_value_t param[TP_N]; /* .d NaN when unknown */
     double ranks, steps, tokens, train_loss, val_loss, tokens_per_s;
-    double baseline; /* add-one unigram loss of the validation shard (shard_unigram_loss); NaN when the data
-                      * is not at the paths of the run's config */
+    double baseline; /* add-one unigram loss of the validation shard (shard_unigram_loss); NaN, with a
+                      * warning naming the file, when the data is not at the paths of the run's config or is
+                      * corrupt */
     int n_genre;
     char (*genre)[METRICS_GENRE_LEN];
     double *genre_loss;
@@ -26,8 +28,9 @@ typedef struct {
     long sum_index; /* index in summary.nc, -1 without traces */
 } run_row_t;
 
-/* cfg, m and c may each be NULL when the run lacks them. */
-void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c);
+/* cfg, m and c may each be NULL when the run lacks them. A baseline that cannot be computed is a warning in sk. */
+void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c,
+               skips_t *sk);
 /* Writes <out>/runs.csv and runs.md. Returns 0, or -1 with err_set(). */
 int runs_write(const char *out, const run_row_t *rows, int n);
 void runs_free(run_row_t *r);

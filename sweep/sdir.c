@@ -50,6 +50,22 @@ int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n)
     return err_set("cannot find jobs/%s above %s", sdir_job_files[0], w->self);
 }
 
+int sdir_manifest_read(tsv_t *t, const char *path)
+{
+    if (tsv_read(t, path)) return -1;
+    int rc = 0;
+    if (t->cols < 2 || strcmp(t->cell[0], "index") || strcmp(t->cell[1], "run"))
+        rc = err_set("%s:1: expected the header 'index<TAB>run...'", path);
+    for (int r = 1; r < t->rows && rc == 0; r++) {
+        const char *name = t->cell[r * t->cols + 1];
+        if (!config_run_name_ok(name))
+            rc = err_set("%s:%d: run name '%s' is not one il-sweep gives (letters, digits, '.', '_', '-'): it would "
+                         "name a path outside the sweep directory", path, r + 1, name);
+    }
+    if (rc) tsv_free(t);
+    return rc;
+}
+
 int sdir_open(sdir_t *w, const char *dir)
 {
     memset(w, 0, sizeof *w);
@@ -58,9 +74,7 @@ int sdir_open(sdir_t *w, const char *dir)
     sdir_path(w, path, sizeof path, "spec.ini");
     if (sweep_load(&w->spec, path, SWEEP_LOAD_RESOURCES)) return -1;
     sdir_path(w, path, sizeof path, "manifest.tsv");
-    if (tsv_read(&w->manifest, path)) return -1;
-    if (w->manifest.cols < 2 || strcmp(w->manifest.cell[0], "index") || strcmp(w->manifest.cell[1], "run"))
-        return err_set("%s:1: expected the header 'index<TAB>run...'", path);
+    if (sdir_manifest_read(&w->manifest, path)) return -1;
     sdir_path(w, path, sizeof path, "submit_dir");
     uint8_t *text;
     size_t len;

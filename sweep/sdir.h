@@ -22,6 +22,10 @@ typedef struct {
     tsv_t manifest;
 } sdir_t;
 
+/* Reads a manifest: the header "index<TAB>run...", then rows whose run names pass config_run_name_ok(), since
+ * every reader builds paths (configs/<run>.ini, runs/<run>/) on them. The one check of a manifest read, by
+ * every command. Returns 0, or -1 with err_set() naming the file, the line and the name. */
+int sdir_manifest_read(tsv_t *t, const char *path);
 /* Reads a sweep directory written by submit: its spec copy (resources), manifest and submit directory.
  * Returns 0, or -1 with err_set(); sdir_close() is safe either way. */
 int sdir_open(sdir_t *w, const char *dir);

@@ -177,12 +177,12 @@ static void print_file(const char *title, const char *path)
 
 /* A sweep directory whose runs a build with another naming rule named: when its runs are, row by row, the
  * same experiments as this expansion, the runs keep the directory's names, so that an upgrade never orphans
- * a sweep. Returns 1 when it renamed runs[]. */
+ * a sweep. Returns 1 when it renamed runs[], 0 when not, -1 with err_set() when the manifest does not read. */
 static int adopt_names(const sdir_t *w, const char *manifest_path, sweep_run_t *runs, int n)
 {
     static const char *const place[] = {"run.name", "run.out_dir", NULL};
     tsv_t t;
-    if (tsv_read(&t, manifest_path)) return 0;
+    if (sdir_manifest_read(&t, manifest_path)) return -1;
     int same = t.rows - 1 == n && t.cols >= 2;
     for (int i = 0; i < n && same; i++) {
         char path[PATH_MAX + CONFIG_STR + 16], key[64];
@@ -239,7 +239,8 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     char path[PATH_MAX + 64];
     sdir_path(&w, path, sizeof path, "manifest.tsv");
     char *manifest = manifest_text(&w.spec, runs, n), *old = read_text(path);
-    if (old && strcmp(old, manifest) && adopt_names(&w, path, runs, n)) {
+    int adopted = old && strcmp(old, manifest) ? adopt_names(&w, path, runs, n) : 0;
+    if (adopted > 0) {
         free(manifest);
         manifest = manifest_text(&w.spec, runs, n);
         printf("# %s: runs named by an older build; they keep their names\n", path);
@@ -248,8 +249,8 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
 
     /* A sweep directory belongs to one expansion: the same spec again resumes it; another one would
      * renumber the runs under jobs that are still queued. */
-    int rc = 0, existed = old != NULL;
-    if (old && strcmp(old, manifest))
+    int rc = adopted < 0 ? -1 : 0, existed = old != NULL;
+    if (rc == 0 && old && strcmp(old, manifest))
         rc = err_set("%s: differs from what %s expands to; submit it with another sweep name or --out", path,
                      spec_path);
     free(old);
@@ -267,7 +268,7 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     }
     free(manifest);
     free(runs);
-    if (rc || ((existed || !dry) && (rc = tsv_read(&w.manifest, path)))) {
+    if (rc || ((existed || !dry) && (rc = sdir_manifest_read(&w.manifest, path)))) {
         sdir_close(&w);
         return sdir_fail(IL_EXIT_INPUT);
     }

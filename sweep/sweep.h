@@ -75,6 +75,9 @@ void sweep_free(sweep_spec_t *s);
  * and a content-derived run.name (sweep_run_name). Fails, naming the runs, when a combination does not
  * validate for `ranks` ranks or two runs come out identical. */
 int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs, int *n);
+/* Slots sweep_expand's check for identical runs has visited since the program began: about 1.5 per run
+ * when the check is linear, as test_sweep holds it to (a scan of the earlier runs would be n / 2). */
+extern unsigned long sweep_name_probes;
 
 /* Readable axis values plus a hash of the config's canonical text (config_canonical) without run.name and
  * run.out_dir, e.g. "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the

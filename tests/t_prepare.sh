@@ -21,8 +21,10 @@ total=$(cat doc1.txt doc2.txt doc3.txt | wc -c)
 read -r tr va < <(awk '/^train:/{t=$4} /^val:/{v=$4} END{print t, v}' byte/prepare.txt)
 [ $((tr + va)) -eq "$total" ] || die "byte split holds $tr + $va tokens, input has $total bytes"
 [ "$va" -gt 0 ] && [ "$va" -lt $((total / 5)) ] || die "validation share $va of $total is not about 1/10"
-# a shard's size follows from its header: 36 + 2*tokens + 20*docs + 32*categories
-[ "$(stat -c %s byte/train.bin)" -eq $((36 + 2 * tr + 20 * 3 + 32)) ] || die "byte/train.bin has the wrong size"
+# a shard's size follows from its header: 40 + 2*tokens + 20*docs + 32*categories + 4 per checksum block of
+# 32768 tokens + 4
+[ "$(stat -c %s byte/train.bin)" -eq $((40 + 2 * tr + 20 * 3 + 32 + 4 * ((tr + 32767) / 32768) + 4)) ] ||
+    die "byte/train.bin has the wrong size"
 # BPE compresses the same text
 read -r btr < <(awk '/^train:/{print $4}' bpe/prepare.txt)
 [ "$btr" -lt $((tr * 3 / 4)) ] || die "BPE train tokens $btr not well below byte-level $tr"
@@ -54,12 +56,12 @@ mkdir brown
 : >brown/cats.txt
 n=0
 for g in a:news b:editorial c:reviews; do
-    letter=${g%%:*}; name=${g#*:}
+    letter=${g%%:*}; genre=${g#*:}
     for k in 01 02 03 04; do
         n=$((n + 1))
         printf '\n\n\tThe/at jury/nn said/vbd ``/`` %s/nn %s/cd ,/, and/or/cc 1/2/cd ./. \047\047/\047\047\nIt/pps ended/vbd ./.\n\n\n\tNew/jj-hl paragraph/nn-hl\n' \
-            "$name" "$n" >"brown/c$letter$k"
-        echo "c$letter$k $name" >>brown/cats.txt
+            "$genre" "$n" >"brown/c$letter$k"
+        echo "c$letter$k $genre" >>brown/cats.txt
     done
 done
 "$prep" --out bb --tokenizer byte --val-every 3 --brown brown >/dev/null
@@ -79,4 +81,46 @@ grep -qaF "New paragraph" bb.txt || die "headline not found in train.bin"
 echo "cd01 religion" >>brown/cats.txt
 expect_fail il-prepare brown/cd01 "$prep" --out bb2 --brown brown
 expect_fail il-prepare nodir/cats.txt "$prep" --out bb3 --brown nodir
+
+# The data files read back (docs/formats.md). A changed byte in a shard is refused by every reader, naming
+# the shard and the block; so is a shard of the old format without checksums, saying to re-run il-prepare.
+# A counts file: a changed count fails its checksum; counts of another shard are refused by a traced run; a
+# missing one is one line naming it: fatal for a traced run (H4 needs it), a warning for il-aggregate.
+# flip BYTE_OFFSET FILE: xor the byte's low bit
+flip() { printf "\\$(printf %o $(($(od -An -tu1 -j"$1" -N1 "$2") ^ 1)))" | dd of="$2" bs=1 seek="$1" conv=notrunc status=none; }
+cp -r byte data
+tiny_ini >run.ini
+printf '[train]\nglobal_batch = 2\nmicro_batch = 2\nmax_steps = 2\n[optim]\nwarmup_steps = 1\n[eval]\ninterval = 0\n' >>run.ini
+printf '[trace]\ninterval = 1\nprobe_windows = 2\nprobe_groups = 1\n[run]\nckpt_interval = 0\n' >>run.ini
+"$bin/il-train" --config run.ini --set run.name=good >good.out 2>&1 || die "training on prepared data: $(cat good.out)"
+# the low bit of token 3's low byte (byte 40 + 6): block 0, tokens 0 to N-1
+cp data/train.bin good.bin
+flip 46 data/train.bin
+expect_fail il-eval "data/train.bin: block 0 (tokens 0 to $((tr - 1)), bytes 40 to $((40 + 2 * tr - 1))) fails its checksum" \
+    "$bin/il-eval" --unigram data/train.counts --data data/train.bin
+expect_fail il-train "data/train.bin: block 0 (tokens 0 to" "$bin/il-train" --config run.ini --set run.name=flipped
+[ ! -e runs/flipped ] || die "a run on a corrupt shard was started"
+cp good.bin data/train.bin
+printf '\001' | dd of=data/train.bin bs=1 seek=8 conv=notrunc status=none
+expect_fail il-train "data/train.bin: shard version 1, which has no checksums (this build reads version 2): re-run il-prepare" \
+    "$bin/il-train" --config run.ini --set run.name=v1
+cp good.bin data/train.bin
+# counts: a changed count (token 97, 'a', at byte 32 + 8 * 97), counts of another shard, a missing file
+cp data/train.counts good.counts
+flip $((32 + 8 * 97 + 7)) data/train.counts # + 2^56
+expect_fail il-eval "data/train.counts: fails its checksum" "$bin/il-eval" --unigram data/train.counts --data data/val.bin
+expect_fail il-train "data/train.counts: fails its checksum" "$bin/il-train" --config run.ini --set run.name=c1
+expect_fail il-train "good.counts: counts of $tr tokens, but the training shard data/val.bin has" \
+    "$bin/il-train" --config run.ini --set run.name=c2 --set data.train_path=data/val.bin --set data.counts_path=good.counts
+rm data/train.counts
+expect_fail il-eval "data/train.counts: cannot open" "$bin/il-eval" --unigram data/train.counts --data data/val.bin
+expect_fail il-train "data/train.counts: cannot open: No such file or directory (tracing needs the unigram counts" \
+    "$bin/il-train" --config run.ini --set run.name=c3
+for r in c1 c2 c3; do [ ! -e runs/$r ] || die "runs/$r started without usable counts"; done
+"$bin/il-train" --config run.ini --set run.name=untraced --set trace.interval=0 >untraced.out 2>&1 ||
+    die "an untraced run needs no counts: $(cat untraced.out)"
+rc=0
+"$bin/il-aggregate" --out agg runs/good >agg.out 2>agg.err || rc=$?
+grep -qF "il-aggregate: warning: runs/good: no unigram baseline: data/train.counts: cannot open" agg.err ||
+    die "il-aggregate does not name the missing counts (exit $rc): $(cat agg.err)"
 echo ok

@@ -252,3 +252,21 @@ rc=0
 # one line per job that could not be cancelled, and a failure does not stop the others
 [ "$(wc -l <err.txt)" -eq "$(wc -l <inj/jobs.tsv)" ] || die "a failing scancel: not one line per job: $(cat err.txt)"
 expect_fail "il-sweep cancel" "no DIR given" "$bin/il-sweep" cancel
+
+# a tampered manifest: a run name that leaves the sweep directory is refused by every command that reads
+# the manifest, naming the file, the line and the name, before any path is built on it; so is the task
+cp -r inj tamper
+mkdir -p outside/x && echo '{"kind":"train","step":1,"loss":1}' >outside/x/metrics.jsonl
+evil=../../outside/x
+awk -F'\t' -v OFS='\t' -v evil="$evil" 'NR == 3 { $2 = evil } { print }' inj/manifest.tsv >tamper/manifest.tsv
+want="tamper/manifest.tsv:3: run name '$evil'"
+expect_fail il-sweep "$want" "$bin/il-sweep" status tamper
+expect_fail il-sweep "$want" "$bin/il-sweep" summary tamper
+expect_fail il-sweep "$want" "$bin/il-sweep" resubmit tamper --failed
+expect_fail il-sweep "$want" "$bin/il-sweep" cancel tamper
+expect_fail il-sweep "$want" "$bin/il-sweep" submit inj.ini --out tamper
+rc=0
+env -u SLURM_JOB_ID SLURM_ARRAY_TASK_ID=1 SLURM_NTASKS=1 \
+    bash tamper/jobs/sweep-task.sbatch "$tmp/tamper" 0 mpirun "$bin/il-train" >task.out 2>&1 || rc=$?
+[ "$rc" -eq 2 ] && grep -qF "manifest.tsv: run 1 is named '$evil'" task.out || die "the task ran a tampered run: rc $rc, $(cat task.out)"
+[ ! -e outside/x/exit_code ] || die "the task wrote outside the sweep directory"

@@ -58,10 +58,10 @@ want="epoch 1: a new permutation of the $W windows, from window $((W % 4)) of st
 grep -q "$want" runs/epochs/log.txt || die "no line '$want' in the log: $(grep epoch runs/epochs/log.txt)"
 [ "$(grep -c 'epoch [0-9]*:' runs/epochs/log.txt)" = 1 ] || die "epoch announced more than once"
 # the unigram baseline, against the same cross-entropy computed here from the raw files: counts are u64
-# from byte 20 of train.counts, tokens u16 from byte 36 of the shard (docs/formats.md)
+# from byte 32 of train.counts, tokens u16 from byte 40 of the shard (docs/formats.md)
 V=$(od -An -tu4 -j16 -N4 data/train.counts | tr -d ' ')
 N=$(od -An -tu8 -j20 -N8 data/val.bin | tr -d ' ')
-want=$({ od -An -v -tu8 -j20 -N$((8 * V)) data/train.counts; echo X; od -An -v -tu2 -j36 -N$((2 * N)) data/val.bin; } |
+want=$({ od -An -v -tu8 -j32 -N$((8 * V)) data/train.counts; echo X; od -An -v -tu2 -j40 -N$((2 * N)) data/val.bin; } |
     tr -s ' ' '\n' | awk -v V="$V" 'NF == 0 { next } $1 == "X" { tok = 1; next }
         !tok { c[n++] = $1; total += $1; next } { s -= log((c[$1] + 1) / (total + V)); m++ } END { printf "%.4f", s / m }')
 got=$("$bin/il-eval" --unigram data/train.counts --data data/val.bin | sed -n 's/.*loss \([0-9.]*\) nats.*/\1/p')

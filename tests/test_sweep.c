@@ -99,6 +99,34 @@ static void test_no_axes_is_one_run(void **state)
     sweep_free(&s);
 }
 
+/* The check that no two runs are the same experiment probes about 1.5 slots per run: linear in the runs, where
+ * comparing each run with every earlier one (n / 2 per run) made 40,000 runs take seconds. Counted, not timed.
+ * A duplicate is still found, naming both runs. */
+static void test_duplicate_check_is_linear(void **state)
+{
+    (void)state;
+    enum { N = 4000 };
+    size_t cap = 64 + 8 * (size_t)N, len = 0;
+    char *text = malloc(cap);
+    assert_non_null(text);
+    len += (size_t)snprintf(text, cap, "[sweep]\nname = big\n[grid]\ntrain.seed = 1");
+    for (int i = 2; i <= N; i++) len += (size_t)snprintf(text + len, cap - len, ", %d", i);
+    snprintf(text + len, cap - len, "\n");
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    unsigned long before = sweep_name_probes;
+    must_expand(text, &s, &r, &n);
+    assert_int_equal(n, N);
+    unsigned long probes = sweep_name_probes - before;
+    if (probes > 3 * (unsigned long)N) fail_msg("%lu probes for %d runs: the duplicate check is not linear", probes, N);
+    free(r);
+    sweep_free(&s);
+    free(text);
+    expect_error("[sweep]\nname = t\n[grid]\ntrain.seed = 1, 2, 3, 2\n", 0,
+                 "runs 1 (train.seed=2) and 3 (train.seed=2) are the same experiment");
+}
+
 static void test_names_are_content_derived(void **state)
 {
     (void)state;
@@ -355,6 +383,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expansion_order),   cmocka_unit_test(test_no_axes_is_one_run),
+        cmocka_unit_test(test_duplicate_check_is_linear),
         cmocka_unit_test(test_names_are_content_derived), cmocka_unit_test(test_names_hash_only_values),
         cmocka_unit_test(test_site_keys),         cmocka_unit_test(test_environment),
         cmocka_unit_test(test_verbatim_values),

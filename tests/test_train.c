@@ -51,7 +51,8 @@ static double entropy_rate(double P[K][K])
     return h;
 }
 
-static void write_markov_shard(const char *path, uint64_t n, uint64_t seed)
+/* The shard at path, and its unigram counts at counts_path unless NULL (a traced run needs them). */
+static void write_markov_shard(const char *path, const char *counts_path, uint64_t n, uint64_t seed)
 {
     double P[K][K];
     markov_matrix(P);
@@ -70,6 +71,9 @@ static void write_markov_shard(const char *path, uint64_t n, uint64_t seed)
         s.tokens[i] = (uint16_t)(x = j);
     }
     assert_int_equal(shard_write(&s, path), 0);
+    uint64_t counts[K] = {0};
+    for (uint64_t i = 0; i < n; i++) counts[s.tokens[i]]++;
+    if (counts_path) assert_int_equal(shard_counts_write(counts_path, s.tokenizer_id, K, counts), 0);
     free(s.tokens);
 }
 
@@ -87,8 +91,10 @@ static int setup(void **state)
     if (!mkdtemp(f->dir)) return -1;
     snprintf(f->train, sizeof f->train, "%s/train.bin", f->dir);
     snprintf(f->val, sizeof f->val, "%s/val.bin", f->dir);
-    write_markov_shard(f->train, 200000, 1);
-    write_markov_shard(f->val, 40000, 2);
+    char counts[128];
+    snprintf(counts, sizeof counts, "%s/train.counts", f->dir);
+    write_markov_shard(f->train, counts, 200000, 1);
+    write_markov_shard(f->val, NULL, 40000, 2);
     *state = f;
     return 0;
 }

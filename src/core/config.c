@@ -341,9 +341,9 @@ int config_set(config_t *c, const char *assignment)
     return 0;
 }
 
-static int valid_run_name(const char *s)
+int config_run_name_ok(const char *s)
 {
-    if (!strcmp(s, ".") || !strcmp(s, "..")) return 0;
+    if (!*s || !strcmp(s, ".") || !strcmp(s, "..")) return 0;
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && !strchr("._-", *s)) return 0;
     return 1;
@@ -379,7 +379,7 @@ int config_validate(const config_t *c, int world_size)
                        c->trace_probe_groups, world_size);
     if (c->trace_local && !c->trace_lens)
         return err_set("trace.local needs trace.lens: the local descent cosine is the logit lens's gradient");
-    if (!valid_run_name(c->name))
+    if (!config_run_name_ok(c->name))
         return err_set("run.name '%s': use only letters, digits, '.', '_', '-' (it names a directory)", c->name);
     return 0;
 }

@@ -80,6 +80,9 @@ int config_set(config_t *c, const char *assignment);
 /* Checks bounds and the relations between keys (d_model divisible by n_head, global batch divisible by
  * micro_batch x world_size, ...). Returns 0, or -1 with err_set() naming the key(s). */
 int config_validate(const config_t *c, int world_size);
+/* 1 when s is a run name config_validate() accepts: letters, digits, '.', '_', '-', neither "." nor "..",
+ * so that out_dir/name is a directory directly inside out_dir. */
+int config_run_name_ok(const char *s);
 
 /* Writes every key, in table order, as an INI file that config_load() reads back to the same values. */
 int config_write(const config_t *c, FILE *f);

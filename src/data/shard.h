@@ -1,6 +1,8 @@
 /* shard: a file of token ids with its documents, and the unigram-count sidecar.
  * The byte layout is documented in docs/formats.md. A shard is loaded whole; Brown-sized corpora are a
- * few MB. */
+ * few MB. Its tokens carry a CRC32 per block of block_tokens tokens, in a table after them, and everything
+ * else one CRC32, so that a reader that maps a large shard can check the small tables at open and each
+ * block when it first touches it (shard_block_check), without reading every page first. */
 #ifndef IL_SHARD_H
 #define IL_SHARD_H
 
@@ -8,6 +10,8 @@
 #include <stdint.h>
 
 #define SHARD_CAT_LEN 32 /* bytes per category name, NUL-padded */
+#define SHARD_BLOCK_TOKENS 32768u /* tokens per checksum block that shard_write uses by default: 64 KiB */
+#define SHARD_TOKENS_AT 40 /* byte offset of the tokens in a shard file */
 
 typedef struct {
     uint64_t start;    /* first token of the document */
@@ -24,20 +28,32 @@ typedef struct {
     shard_doc_t *docs;      /* [n_docs] */
     uint32_t n_cats;
     char (*cats)[SHARD_CAT_LEN]; /* [n_cats] */
+    uint32_t block_tokens;  /* tokens per checksum block: as read; shard_write's, or SHARD_BLOCK_TOKENS if 0 */
 } shard_t;
 
 /* Atomic; refuses to overwrite an existing file. */
 int shard_write(const shard_t *s, const char *path);
-/* Validates magic, version, sizes, token range and document table; errors name the file and the
- * problem ("truncated: header says 1000 tokens, file holds 612"). */
+/* Validates magic, version, sizes, checksums, token range and document table; errors name the file and the
+ * problem ("truncated: header says 1000 tokens, file holds 612"; "block 3 ... fails its checksum"). A shard
+ * of an older version, which has no checksums, is refused with a line saying to re-run il-prepare. */
 int shard_read(shard_t *s, const char *path);
+/* Checks block b of a shard's tokens: the 2 x block_tokens bytes (fewer in the last block) from
+ * token_bytes + 2 x b x block_tokens, as stored in the file at SHARD_TOKENS_AT, against crc[b] of the file's
+ * block table. shard_read checks every block; a reader that maps the file calls it when it first touches
+ * block b. Returns 0, or -1 with err_set() naming path, the block, its tokens and its bytes in the file. */
+int shard_block_check(const char *path, const uint8_t *token_bytes, uint64_t n_tokens, uint32_t block_tokens,
+                      const uint32_t *crc, uint64_t b);
 /* Like shard_read, and also fails unless the shard was made by this tokenizer id and vocab size. */
 int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size);
 void shard_free(shard_t *s);
 
-/* Unigram sidecar: counts[v] = occurrences of token v in the training shard. */
+/* Unigram sidecar: counts[v] = occurrences of token v in the training shard, with their sum (the shard's token
+ * count) and a CRC32. The writer fails if the counts overflow 64 bits. The reader checks the CRC, that no
+ * count exceeds the sum and that they add up to it without overflow, and sets *total to it; errors name the
+ * file. */
 int shard_counts_write(const char *path, uint32_t tokenizer_id, uint32_t vocab_size, const uint64_t *counts);
-int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_size, uint64_t **counts);
+int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_size, uint64_t **counts,
+                      uint64_t *total);
 
 /* Cross-entropy (nats per token) of the shard at shard_path under the unigram model of the counts, add-one
  * smoothed so that a token never seen in training costs log(N + V) rather than infinity: the baseline a

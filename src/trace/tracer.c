@@ -14,18 +14,30 @@
 #include "core/runlog.h"
 
 /* The counts for the frequency buckets, widened to the model's vocabulary (ids the shard never uses
- * count 0). NULL with *rc 0 when there is no sidecar to use. */
+ * count 0). Without them every token would fall in one bucket and every H4 value would be a fill value, so
+ * a missing, corrupt or foreign counts file stops a traced run: NULL with *rc -1 and err_set() naming it. */
 static uint64_t *load_counts(const config_t *cfg, const shard_t *train, int V, int *rc)
 {
     char path[4200];
     config_counts_path(cfg, path, sizeof path);
-    if (!cfg->counts_path[0] && access(path, F_OK) != 0) return NULL; /* plain shards without a sidecar: one bucket */
     uint32_t tok, vocab;
-    uint64_t *counts;
-    if ((*rc = shard_counts_read(path, &tok, &vocab, &counts))) return NULL;
+    uint64_t *counts, counted;
+    if ((*rc = shard_counts_read(path, &tok, &vocab, &counts, &counted))) {
+        char why[1024];
+        snprintf(why, sizeof why, "%s", err_msg()); /* err_set() reuses err_msg()'s buffer */
+        *rc = err_set("%s (tracing needs the unigram counts of the training shard for its frequency buckets, H4: "
+                      "run il-prepare, or set data.counts_path)", why);
+        return NULL;
+    }
     if (tok != train->tokenizer_id || vocab != train->vocab_size) {
         *rc = err_set("%s: counts of another tokenizer (id %08x, vocab %u) than %s (id %08x, vocab %u)", path, tok,
                       vocab, cfg->train_path, train->tokenizer_id, train->vocab_size);
+        free(counts);
+        return NULL;
+    }
+    if (counted != train->n_tokens) {
+        *rc = err_set("%s: counts of %llu tokens, but the training shard %s has %llu", path,
+                      (unsigned long long)counted, cfg->train_path, (unsigned long long)train->n_tokens);
         free(counts);
         return NULL;
     }

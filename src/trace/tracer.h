@@ -32,7 +32,8 @@ typedef struct {
 /* Collective. Opens this launch's trace segment in <run_dir>/trace for a run starting at start_step, with
  * the probe set drawn from `probe_shard` (the validation shard; the training shard when there is none).
  * The unigram counts come from cfg->counts_path, or train.counts beside the training shard; they must
- * belong to the training shard's tokenizer. Returns 0, or -1 on every rank with err_set(). */
+ * be there, read whole and belong to the training shard (its tokenizer and token count). Returns 0, or -1 on
+ * every rank with err_set(). */
 int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const shard_t *probe_shard,
                 const char *probe_path, const char *run_dir, int rank, int world_size, int64_t start_step, int argc,
                 char **argv);
