@@ -314,13 +314,24 @@ static size_t recv_all(int fd, void *b, size_t n)
     return got;
 }
 
-/* The writing process: the whole file, from the runs rank 0 sends until it closes its end. */
+/* The writing process ends without the library's exit handlers, which would flush a file that failed again. */
+static _Noreturn void writer_exit(int code) { _exit(code); }
+
+/* Ends the stream of runs. Without it, rank 0 died: the writing process ends too, without finishing a file
+ * that the next aggregation removes, and without holding the output directory's lock (which it inherited)
+ * longer than its writer lived. */
+static const uint64_t end_of_runs = UINT64_MAX;
+
+/* The writing process: the whole file, from the runs rank 0 sends until it says that they have ended. */
 static int write_file(summary_t *s, const char *id, const char *command)
 {
     if (create(s, id, command)) return -1;
-    for (uint64_t len; recv_all(s->sock, &len, sizeof len) == sizeof len;) {
+    for (;;) {
+        uint64_t len;
+        if (recv_all(s->sock, &len, sizeof len) != sizeof len) writer_exit(IL_EXIT_FAIL);
+        if (len == end_of_runs) break;
         unsigned char *b = err_calloc(len ? len : 1, 1);
-        CHECK(recv_all(s->sock, b, len) == len, "summary: rank 0 stopped in the middle of a run");
+        if (recv_all(s->sock, b, len) != len) writer_exit(IL_EXIT_FAIL);
         char *name, *dir;
         summary_run_t r;
         wire_unpack_sum(&name, &dir, &r, b, len);
@@ -337,9 +348,6 @@ static int write_file(summary_t *s, const char *id, const char *command)
     rc = nc_close(s->ncid);
     return rc == NC_NOERR ? 0 : write_failed(s, rc);
 }
-
-/* The writing process ends without the library's exit handlers, which would flush a file that failed again. */
-static _Noreturn void writer_exit(int code) { _exit(code); }
 
 /* The result the writing process sends back: 0, or -1 and the reason. */
 typedef struct {
@@ -415,6 +423,7 @@ static void stop(summary_t *s)
 
 int summary_close(summary_t *s)
 {
+    send_all(s->sock, &end_of_runs, sizeof end_of_runs);
     shutdown(s->sock, SHUT_WR);
     result_t res;
     size_t got = recv_all(s->sock, &res, sizeof res);

@@ -4,8 +4,10 @@
  *   mpirun -n P il-aggregate [--out DIR] [--consolidate] PATH...  runs spread over P ranks (spread.h)
  * Rank 0 finds the runs and writes every output; each rank reads and merges its share of the runs, one at a
  * time, so memory holds a few runs per rank plus a small row per run on rank 0.
+ * The output directory is written by one il-aggregate at a time and replaced as a whole (outdir.h).
  * Exit codes, the same on every rank: 0 everything was used; 3 results written but some inputs were skipped
- * (skipped.md says which); 2 bad command line or no run directory found; 1 an output could not be written. */
+ * (skipped.md says which); 2 bad command line, no run directory found, or --out in use or not an output
+ * directory; 1 an output could not be written (the old outputs are then untouched). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,13 +63,15 @@ static const char usage_text[] =
     "usage: [mpirun -n P] il-aggregate [--out DIR] [--consolidate] PATH...\n"
     "  Merges the traces of every run under the PATHs (run directories, or directories holding them) into\n"
     "  tables, claims.md, claims.csv, summary.nc and figures in DIR (docs/aggregate.md).\n"
-    "  --out DIR        output directory (default: aggregate)\n"
+    "  --out DIR        output directory (default: aggregate), replaced as a whole; one il-aggregate at a\n"
+    "                   time writes it\n"
     "  --consolidate    first merge each finished run's trace segments into one file per rank\n"
     "                   (trace/rankRRRR.nc) and remove the segments, as il-train does when a run ends\n"
     "  -h, --help       this text\n"
     "  --version        version and git commit\n"
     "exit codes: 0 every input used; 3 results written, some inputs skipped (skipped.md says which);\n"
-    "2 bad command line or no run directory found; 1 an output could not be written\n";
+    "2 bad command line, no run directory found, or --out in use or holding other files; 1 an output\n"
+    "could not be written (the old outputs are untouched)\n";
 
 /* Rank 0: consolidates every finished run of the list (consolidate.h) and says what it did. */
 static void consolidate_all(const runlist_t *runs)
