@@ -150,7 +150,7 @@ int outdir_open(outdir_t *o, const char *out)
     char first[8400] = "", name[4200];
     int stale = clean(o, parent, base, first, sizeof first);
     if (stale)
-        printf("il-aggregate: removed %d temporary file%s left by a writer that died (%s%s)\n", stale,
+        printf("il-aggregate: removed %d temporary output%s left by writers that died (%s%s)\n", stale,
                stale == 1 ? "" : "s", first, stale > 1 ? ", ..." : "");
     int alien = lstat(o->out, &st) == 0 ? foreign(o->out, name, sizeof name) : 0;
     if (alien < 0) return IL_EXIT_FAIL;

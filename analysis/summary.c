@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -408,19 +407,6 @@ int summary_add(summary_t *s, const char *name, const char *run_dir, const summa
     return 0;
 }
 
-/* Ends the writing process and removes its file; the reason, if any, is the caller's. */
-static void stop(summary_t *s)
-{
-    if (s->pid > 0) {
-        kill(s->pid, SIGKILL);
-        while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) continue;
-    }
-    if (s->sock >= 0) close(s->sock);
-    s->pid = 0, s->sock = -1;
-    unlink(s->tmp);
-    summary_plan_free(&s->plan);
-}
-
 int summary_close(summary_t *s)
 {
     send_all(s->sock, &end_of_runs, sizeof end_of_runs);
@@ -438,8 +424,9 @@ int summary_close(summary_t *s)
         rc = err_set("%.*s", (int)sizeof res.reason - 1, res.reason);
     else if (rename(s->tmp, s->path) != 0)
         rc = err_set("%s: cannot rename into place: %s", s->path, strerror(errno));
-    stop(s);
+    close(s->sock);
+    s->sock = -1;
+    if (rc) unlink(s->tmp);
+    summary_plan_free(&s->plan);
     return rc;
 }
-
-void summary_abort(summary_t *s) { stop(s); }

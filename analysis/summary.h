@@ -69,7 +69,7 @@ void summary_run_make(summary_run_t *r, const curves_t *c);
 void summary_run_free(summary_run_t *r);
 
 /* Starts the process that creates <dir>/summary.nc under a temporary name with the dimensions of plan (taken
- * over: summary_close or summary_abort frees it). `id` names the sweep (ACDD id). Returns 0, or -1 with
+ * over: summary_close frees it). `id` names the sweep (ACDD id). Returns 0, or -1 with
  * err_set(). */
 int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan);
 /* Appends one run. Returns 0, or -1 with err_set() when the run does not fit the plan (it is then left out,
@@ -78,7 +78,6 @@ int summary_add(summary_t *s, const char *name, const char *run_dir, const summa
 /* Writes the coverage, closes and renames the file into place. Returns 0, or -1 with err_set() naming the file
  * and the system's reason (the temporary file is then removed). */
 int summary_close(summary_t *s);
-/* Stops the writing process and removes its temporary file. */
-void summary_abort(summary_t *s);
+
 
 #endif

@@ -30,10 +30,12 @@ expect_fail il-aggregate "mine: holds notes.txt, which il-aggregate did not writ
 [ "$(cat mine/notes.txt)" = notes ] || die "the user's file was touched"
 expect_fail il-aggregate "name a directory of its own" "$agg" --out . a
 
-# a fake gnuplot that waits, on its first call, until the test lets it go: an aggregation held in its figures
+# a fake gnuplot that waits, on its first call, until the test lets it go (or ends): an aggregation held in
+# its figures
+trap 'rm -rf "$tmp"; [ -z "${pid:-}" ] || kill "$pid" 2>/dev/null || true' EXIT
 cat >slowplot <<'SH'
 #!/bin/sh
-if [ ! -e started ]; then touch started; while [ ! -e go ]; do sleep 0.1; done; fi
+if [ ! -e started ]; then touch started; while [ ! -e go ] && [ -e started ]; do sleep 0.1; done; fi
 exit 1
 SH
 chmod +x slowplot
@@ -66,7 +68,7 @@ sums out | diff -q - old.md5 >/dev/null || die "a killed aggregation changed the
 [ -n "$(debris)" ] || die "the killed aggregation left nothing to clean: the test kills too late"
 mkdir -p out/figures && echo x >out/runs.csv.tmp.999999 && echo x >out/figures/.plot.999999.dat
 "$agg" --out out a >agg.out 2>agg.err || die "aggregating after a kill exited $?: $(cat agg.err)"
-grep -q "^il-aggregate: removed [0-9]* temporary files left by a writer that died" agg.out ||
+grep -q "^il-aggregate: removed [0-9]* temporary outputs left by writers that died" agg.out ||
     die "no word of the debris removed: $(cat agg.out)"
 [ -z "$(debris)" ] || die "debris left after the next aggregation: $(debris)"
 [ "$(grep -c '^run000' out/runs.csv)" -eq 2 ] || die "runs.csv is not sweep a's after the kill"
