@@ -100,7 +100,7 @@ static int foreign(const char *out, char *name, size_t n)
  * first, n bytes); puts back an old directory whose writer died before the new one went in. */
 static int clean(const outdir_t *o, const char *parent, const char *base, char *first, size_t n)
 {
-    char tmp_word[300], old_word[300];
+    char tmp_word[4200], old_word[4200];
     snprintf(tmp_word, sizeof tmp_word, ".%s.tmp", base);
     snprintf(old_word, sizeof old_word, ".%s.old", base);
     int removed = 0;
@@ -128,19 +128,21 @@ int outdir_open(outdir_t *o, const char *out)
 {
     memset(o, 0, sizeof *o);
     o->fd = -1;
-    if (snprintf(o->out, sizeof o->out, "%s", out) >= (int)sizeof o->out) return err_set("%s: path too long", out), IL_EXIT_INPUT;
+    if (snprintf(o->out, sizeof o->out, "%s", out) >= (int)sizeof o->out)
+        return err_set("%s: path too long", out), IL_EXIT_INPUT;
     for (size_t n = strlen(o->out); n > 1 && o->out[n - 1] == '/';) o->out[--n] = '\0';
     char parent[4096], *slash = strrchr(o->out, '/');
     const char *base = slash ? slash + 1 : o->out;
     if (!*base || !strcmp(base, ".") || !strcmp(base, ".."))
         return err_set("--out %s: name a directory of its own (it is replaced as a whole)", out), IL_EXIT_INPUT;
-    snprintf(parent, sizeof parent, "%.*s", slash ? (slash == o->out ? 1 : (int)(slash - o->out)) : 1, slash ? o->out : ".");
+    if (!slash) snprintf(parent, sizeof parent, ".");
+    else snprintf(parent, sizeof parent, "%.*s", slash == o->out ? 1 : (int)(slash - o->out), o->out);
     if (afile_mkdirs(parent)) return IL_EXIT_FAIL;
     struct stat st;
     if (lstat(o->out, &st) == 0 && S_ISLNK(st.st_mode))
         return err_set("%s: a symbolic link; give --out the directory it points to", o->out), IL_EXIT_INPUT;
     if (lstat(o->out, &st) == 0 && !S_ISDIR(st.st_mode)) return err_set("%s: not a directory", o->out), IL_EXIT_INPUT;
-    char lock[4400], holder[256];
+    char lock[8300], holder[256];
     snprintf(lock, sizeof lock, "%s/.%s.lock", parent, base);
     o->fd = afile_lock(lock, holder, sizeof holder);
     if (o->fd == AFILE_LOCKED)
@@ -172,7 +174,8 @@ int outdir_commit(outdir_t *o)
 {
     struct stat st;
     int had = lstat(o->out, &st) == 0;
-    if (had && rename(o->out, o->old) != 0) return err_set("%s: cannot move the old outputs aside: %s", o->out, strerror(errno));
+    if (had && rename(o->out, o->old) != 0)
+        return err_set("%s: cannot move the old outputs aside: %s", o->out, strerror(errno));
     if (rename(o->work, o->out) != 0) {
         int err = errno;
         if (had) rename(o->old, o->out);

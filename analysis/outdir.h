@@ -19,8 +19,8 @@
 typedef struct {
     int fd;          /* the lock file; -1: none */
     char out[4096];  /* the output directory as given, without trailing slashes */
-    char work[4400]; /* where this aggregation writes: the temporary sibling */
-    char old[4400];  /* where the old outputs go while the new ones move in */
+    char work[8300]; /* where this aggregation writes: the temporary sibling */
+    char old[8300];  /* where the old outputs go while the new ones move in */
 } outdir_t;
 
 /* Locks out, removes dead writers' debris (saying what it removed on stdout), and creates the temporary
