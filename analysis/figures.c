@@ -130,9 +130,8 @@ static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
     snprintf(settings, sizeof settings, "term='%s'; outfile=%s; datafile=%s; plotsdir=%s; %s", x->term, q_out, q_data,
              x->q_scripts, vars);
     char *argv[] = {(char *)x->gnuplot, "-e", settings, script, NULL};
-    const char *why = NULL;
     if (access(script, R_OK) != 0 || run(argv, 0) != 0 || !png_complete(tmp) || rename(tmp, out) != 0) {
-        why = afile_why(tmp, 0); /* a full disk, not a figure gnuplot could not draw */
+        const char *why = afile_why(tmp, 0); /* a full disk, not a figure gnuplot could not draw */
         unlink(tmp);
         if (why) {
             write_failed(x, out, why);
