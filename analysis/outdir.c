@@ -48,8 +48,20 @@ static int is_plot_data(const char *name)
     return 1;
 }
 
-/* Removes the temporary files of dead writers in dir (and, with `figures`, the plot data files); counts
- * them into *removed and names the first in first (n bytes). */
+/* A file that a writer of the outputs leaves when it dies: an output's temporary ("<output>.tmp.<pid>"), and in
+ * figures/ a figure's ("<name>.png.tmp.<pid>") or the plot data. Nothing else, so that no file of the user's
+ * is taken for one. */
+static int is_debris(const char *name, int figures)
+{
+    const char *t = strstr(name, ".tmp.");
+    char stem[300];
+    if (t && afile_is_tmp(name) && snprintf(stem, sizeof stem, "%.*s", (int)(t - name), name) < (int)sizeof stem)
+        return figures ? ends_with(stem, ".png") : is_output(stem);
+    return figures && is_plot_data(name);
+}
+
+/* Removes the debris of dead writers in dir (figures/ with `figures`); counts them into *removed and names the
+ * first in first (n bytes). */
 static void clean_files(const char *dir, int figures, int *removed, char *first, size_t n)
 {
     DIR *dp = opendir(dir);
@@ -57,8 +69,7 @@ static void clean_files(const char *dir, int figures, int *removed, char *first,
         char path[8400];
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        int debris = afile_is_tmp(e->d_name) || (figures && is_plot_data(e->d_name));
-        if (!debris || lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        if (!is_debris(e->d_name, figures) || lstat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
         if (unlink(path) == 0 && !(*removed)++) snprintf(first, n, "%s", path);
     }
     if (dp) closedir(dp);
@@ -77,14 +88,15 @@ static int foreign(const char *out, char *name, size_t n)
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", out, e->d_name);
         if (lstat(path, &st) != 0) continue;
-        if (S_ISREG(st.st_mode) && is_output(e->d_name)) continue;
+        if (S_ISREG(st.st_mode) && (is_output(e->d_name) || is_debris(e->d_name, 0))) continue;
         if (S_ISDIR(st.st_mode) && !strcmp(e->d_name, "figures")) {
             DIR *fp = opendir(path);
             for (struct dirent *f; !found && fp && (f = readdir(fp));) {
                 char png[8700];
                 snprintf(png, sizeof png, "%s/%s", path, f->d_name);
                 if (strcmp(f->d_name, ".") && strcmp(f->d_name, "..") &&
-                    (lstat(png, &st) != 0 || !S_ISREG(st.st_mode) || !ends_with(f->d_name, ".png")))
+                    (lstat(png, &st) != 0 || !S_ISREG(st.st_mode) ||
+                     !(ends_with(f->d_name, ".png") || is_debris(f->d_name, 1))))
                     found = snprintf(name, n, "figures/%s", f->d_name) >= 0;
             }
             if (fp) closedir(fp);
@@ -96,9 +108,10 @@ static int foreign(const char *out, char *name, size_t n)
     return found;
 }
 
-/* Removes what writers that died left beside out and in it. Returns how many it removed (the first named in
- * first, n bytes); puts back an old directory whose writer died before the new one went in. */
-static int clean(const outdir_t *o, const char *parent, const char *base, char *first, size_t n)
+/* Removes what writers that died left beside out: their temporary directories. Returns how many it removed
+ * (the first named in first, n bytes); puts back an old directory whose writer died before the new one went
+ * in. */
+static int clean_beside(const outdir_t *o, const char *parent, const char *base, char *first, size_t n)
 {
     char tmp_word[4200], old_word[4200];
     snprintf(tmp_word, sizeof tmp_word, ".%s.tmp", base);
@@ -117,10 +130,6 @@ static int clean(const outdir_t *o, const char *parent, const char *base, char *
         }
     }
     if (dp) closedir(dp);
-    char figures[4200];
-    snprintf(figures, sizeof figures, "%s/figures", o->out);
-    clean_files(o->out, 0, &removed, first, n);
-    clean_files(figures, 1, &removed, first, n);
     return removed;
 }
 
@@ -149,17 +158,20 @@ int outdir_open(outdir_t *o, const char *out)
         return err_set("%s: in use by another il-aggregate (%s); one writer per output directory", o->out, holder),
                IL_EXIT_INPUT;
     if (o->fd < 0) return IL_EXIT_FAIL;
-    char first[8400] = "", name[4200];
-    int stale = clean(o, parent, base, first, sizeof first);
-    if (stale)
-        printf("il-aggregate: removed %d temporary output%s left by writers that died (%s%s)\n", stale,
-               stale == 1 ? "" : "s", first, stale > 1 ? ", ..." : "");
+    char first[8400] = "", name[4200], figures[4200];
+    int stale = clean_beside(o, parent, base, first, sizeof first);
     int alien = lstat(o->out, &st) == 0 ? foreign(o->out, name, sizeof name) : 0;
     if (alien < 0) return IL_EXIT_FAIL;
     if (alien)
         return err_set("%s: holds %s, which il-aggregate did not write; it replaces its output directory as a "
                        "whole, so give --out a directory of its own", o->out, name),
                IL_EXIT_INPUT;
+    snprintf(figures, sizeof figures, "%s/figures", o->out);
+    clean_files(o->out, 0, &stale, first, sizeof first);
+    clean_files(figures, 1, &stale, first, sizeof first);
+    if (stale)
+        printf("il-aggregate: removed %d temporary output%s left by writers that died (%s%s)\n", stale,
+               stale == 1 ? "" : "s", first, stale > 1 ? ", ..." : "");
     snprintf(o->work, sizeof o->work, "%s/.%s.tmp.%ld", parent, base, (long)getpid());
     snprintf(o->old, sizeof o->old, "%s/.%s.old.%ld", parent, base, (long)getpid());
     if (mkdir(o->work, 0777) != 0) {

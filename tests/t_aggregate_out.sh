@@ -16,7 +16,7 @@ export IL_GNUPLOT= # figures drawn by the fake gnuplot below, where a test needs
 "$bin/il-synth-traces" --out a --runs 2 --ranks 2 --steps 4 --layers 2 --seq 4 --width 8 >/dev/null
 "$bin/il-synth-traces" --out b --runs 3 --ranks 2 --steps 5 --layers 2 --seq 4 --width 8 >/dev/null
 sums() { (cd "$1" && find . -type f -exec md5sum {} + | sort); }
-debris() { find . -name '*.tmp.*' -o -name '.*.old.*' -o -name '.plot.*.dat' | grep -v '^\./[ab]/'; }
+debris() { find . -name '*.tmp.*' -o -name '.*.old.*' -o -name '.plot.*.dat' | grep -v -e '^\./[ab]/' -e '^\./mine/'; }
 
 # replaced as a whole: sweep b, one of its per-run figures, then sweep a into the same directory
 "$agg" --out out b >/dev/null 2>&1 || die "aggregating b exited $?"
@@ -25,9 +25,9 @@ mkdir -p out/figures && echo png >out/figures/signals_run0002.png
 [ ! -e out/figures/signals_run0002.png ] || die "a figure of sweep b survived the aggregation of sweep a"
 [ "$(grep -c '^run000' out/runs.csv)" -eq 2 ] || die "runs.csv is not sweep a's: $(cat out/runs.csv)"
 # a directory of the user's own is refused and kept
-mkdir mine && echo notes >mine/notes.txt
-expect_fail il-aggregate "mine: holds notes.txt, which il-aggregate did not write" "$agg" --out mine a
-[ "$(cat mine/notes.txt)" = notes ] || die "the user's file was touched"
+mkdir mine && echo notes >mine/notes.txt && echo draft >mine/notes.txt.tmp.5
+expect_fail il-aggregate "mine: holds notes.txt" "$agg" --out mine a
+[ "$(cat mine/notes.txt)" = notes ] && [ "$(cat mine/notes.txt.tmp.5)" = draft ] || die "the user's files were touched"
 expect_fail il-aggregate "name a directory of its own" "$agg" --out . a
 
 # a fake gnuplot that waits, on its first call, until the test lets it go (or ends): an aggregation held in
