@@ -30,7 +30,7 @@ enum { MAX_PICK = 3, MAX_STEPS_SHOWN = 6, MAX_SIZES = 64 };
 typedef struct {
     const char *gnuplot, *term;
     char scripts[PATH_MAX], q_scripts[2 * PATH_MAX + 4], dir[4300], data[4400];
-    int made, skipped;
+    int made, skipped, failed; /* failed: a file could not be written (err_set); nothing more is drawn */
 } ctx_t;
 
 /* Runs argv with stdout and stderr sent to /dev/null unless `quiet` is 0; returns its exit status or -1. */
@@ -96,9 +96,31 @@ static void gp_string(char *out, size_t n, const char *s)
     out[k] = '\0';
 }
 
+/* Whether path is a whole PNG: it ends with the IEND chunk. gnuplot exits 0 after a write that failed. */
+static int png_complete(const char *path)
+{
+    static const unsigned char iend[12] = {0, 0, 0, 0, 'I', 'E', 'N', 'D', 0xAE, 0x42, 0x60, 0x82};
+    unsigned char tail[12];
+    FILE *f = fopen(path, "rb");
+    int ok = f && fseek(f, -12, SEEK_END) == 0 && fread(tail, 1, 12, f) == 12 && !memcmp(tail, iend, 12);
+    if (f) fclose(f);
+    return ok;
+}
+
+/* A file of the figures that could not be written: the figures stop, and il-aggregate fails with this. */
+static void write_failed(ctx_t *x, const char *path, const char *why)
+{
+    if (!x->failed) err_set("%s: write failed: %s", path, why);
+    x->failed = 1;
+}
+
 /* Draws figure `fig` (file name stem `stem`) from ctx->data with the extra gnuplot settings `vars`. */
 static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
 {
+    if (x->failed) {
+        unlink(x->data);
+        return;
+    }
     char script[PATH_MAX + 32], out[4400], tmp[4500], q_out[9100], q_data[8900], settings[32768];
     snprintf(script, sizeof script, "%s/%s.gp", x->scripts, fig_name[fig]);
     snprintf(out, sizeof out, "%s/%s.png", x->dir, stem);
@@ -108,21 +130,37 @@ static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
     snprintf(settings, sizeof settings, "term='%s'; outfile=%s; datafile=%s; plotsdir=%s; %s", x->term, q_out, q_data,
              x->q_scripts, vars);
     char *argv[] = {(char *)x->gnuplot, "-e", settings, script, NULL};
-    if (access(script, R_OK) != 0 || run(argv, 0) != 0 || rename(tmp, out) != 0) {
+    if (access(script, R_OK) != 0 || run(argv, 0) != 0 || !png_complete(tmp) || rename(tmp, out) != 0) {
+        const char *why = afile_why(tmp, 0); /* a full disk, not a figure gnuplot could not draw */
         unlink(tmp);
-        fprintf(stderr, "il-aggregate: figure %s.png not drawn (gnuplot failed on %s)\n", stem, script);
-        x->skipped++;
+        if (why) {
+            write_failed(x, out, why);
+        } else {
+            fprintf(stderr, "il-aggregate: figure %s.png not drawn (gnuplot failed on %s)\n", stem, script);
+            x->skipped++;
+        }
     } else {
         x->made++;
     }
     unlink(x->data);
 }
 
+/* The data file for the next figure. One that cannot be created is a failure (write_failed), and the data
+ * then go to /dev/null, which draw() does not draw. */
 static FILE *data_file(ctx_t *x)
 {
     FILE *f = fopen(x->data, "w");
-    CHECK(f, "%s: cannot create: %s", x->data, strerror(errno));
+    if (!f) {
+        write_failed(x, x->data, strerror(errno));
+        f = fopen("/dev/null", "w");
+        CHECK(f, "/dev/null: cannot open: %s", strerror(errno));
+    }
     return f;
+}
+
+static void data_close(ctx_t *x, FILE *f)
+{
+    if (fclose(f) != 0) write_failed(x, x->data, strerror(errno));
 }
 
 /* summary.nc was written by this process moments ago: a NetCDF failure reading it is internal. */
@@ -217,7 +255,7 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
         for (size_t t = 0; t < T; t++) fprintf(f, "%zu %.9g\n", t, last[l * T + t]);
         fputs("\n\n", f);
     }
-    fclose(f);
+    data_close(x, f);
     snprintf(vars, sizeof vars, "ndepth=%d; T=%d; runname='%s'; step='%lld'", v.D, v.T, name, v.step[v.n - 1]);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_NORM], name);
     draw(x, FIG_NORM, stem, vars);
@@ -227,7 +265,7 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
         for (size_t l = 0; l < D; l++) fprintf(f, "%zu %.9g\n", l, lens[(size_t)v.pos[idx[j]] * D + l]);
         fputs("\n\n", f);
     }
-    fclose(f);
+    data_close(x, f);
     snprintf(vars, sizeof vars, "nblock=%d; ndepth=%d; nlayer=%d; steps='%s'; runname='%s'", m, v.D, v.L, steps, name);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_LENS], name);
     draw(x, FIG_LENS, stem, vars);
@@ -238,7 +276,7 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
             fprintf(f, "%zu %.9g %.9g\n", l, cos[(size_t)v.pos[idx[j]] * L + l], cosl[(size_t)v.pos[idx[j]] * L + l]);
         fputs("\n\n", f);
     }
-    fclose(f);
+    data_close(x, f);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_COS], name);
     draw(x, FIG_COS, stem, vars);
 
@@ -255,7 +293,7 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
         }
         fputs("\n\n", f);
     }
-    fclose(f);
+    data_close(x, f);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_SIGNALS], name);
     draw(x, FIG_SIGNALS, stem, vars);
     free(norm), free(lens), free(cos), free(cosl), free(sink), free(erank);
@@ -338,7 +376,7 @@ static void loss_figure(ctx_t *x, const run_row_t *rows, int n)
                 if (mc[j].val_step[i] > 0) fprintf(f, "%.0f %.9g\n", mc[j].val_step[i], mc[j].val_loss[i]);
             fputs("\n\n", f);
         }
-        fclose(f);
+        data_close(x, f);
         char *vars = err_calloc(32768, 1);
         snprintf(vars, 32768, "nrun=%d; colours='%s'; titles='%s'", m, colours, titles);
         draw(x, FIG_LOSS, fig_name[FIG_LOSS], vars);
@@ -382,7 +420,7 @@ static void h1_figure(ctx_t *x, int ncid, const run_row_t *rows, int n)
         T = Ts > T ? Ts : T, drawn++;
         free(sum), free(lo), free(hi);
     }
-    fclose(f);
+    data_close(x, f);
     free(of);
     if (!drawn) {
         unlink(x->data);
@@ -439,7 +477,7 @@ static void genre_figure(ctx_t *x, const run_row_t *rows, int n, const run_row_t
             if (!strcmp(largest->probe_genre[h], ref->genre[g])) l = largest->genre_lens[h], c = largest->genre_cos[h];
         fprintf(f, "%d %.9g %.9g\n", g, l, c);
     }
-    fclose(f);
+    data_close(x, f);
     free(of);
     char *vars = err_calloc(16384, 1);
     snprintf(vars, 16384, "nsize=%d; titles='%s'; genres='%s'; runname='%s'", k, titles, genres, largest->name);
@@ -465,7 +503,7 @@ static void scaling_figure(ctx_t *x, const run_row_t *rows, int n, const scaling
         if (isfinite(med)) fprintf(f, "%.9g %.9g %.9g %.9g\n", size[s], med, lo, hi);
         free(v);
     }
-    fclose(f);
+    data_close(x, f);
     free(of);
     char vars[1024];
     if (fit->ok)
@@ -497,7 +535,8 @@ static void sweep_figures(ctx_t *x, const char *summary_path, const run_row_t *r
     free(traced);
 }
 
-int figures_make(const char *out_dir, const char *summary_path, const run_row_t *rows, int n, const scaling_fit_t *fit)
+int figures_make(const char *out_dir, const char *summary_path, const run_row_t *rows, int n, const scaling_fit_t *fit,
+                 int *skipped)
 {
     ctx_t x = {0};
     const char *env = getenv("IL_GNUPLOT");
@@ -507,16 +546,15 @@ int figures_make(const char *out_dir, const char *summary_path, const run_row_t 
         fprintf(stderr, "il-aggregate: gnuplot with a PNG terminal not found (%s): figures skipped:", x.gnuplot);
         for (int i = 0; i < FIG_N; i++) fprintf(stderr, " %s", fig_name[i]);
         fprintf(stderr, "; the tables are complete\n");
-        return FIG_N;
+        *skipped = FIG_N;
+        return 0;
     }
     scripts_dir(x.scripts, sizeof x.scripts);
     gp_string(x.q_scripts, sizeof x.q_scripts, x.scripts);
     snprintf(x.dir, sizeof x.dir, "%s/figures", out_dir);
-    if (afile_mkdirs(x.dir)) {
-        fprintf(stderr, "il-aggregate: %s: figures skipped\n", err_msg());
-        return FIG_N;
-    }
+    if (afile_mkdirs(x.dir)) return -1;
     snprintf(x.data, sizeof x.data, "%s/.plot.%ld.dat", x.dir, (long)getpid());
     sweep_figures(&x, summary_path, rows, n, fit);
-    return x.skipped;
+    *skipped = x.skipped;
+    return x.failed ? -1 : 0;
 }

@@ -19,7 +19,9 @@
 #include "analysis/scaling.h"
 
 /* Draws the figures into <out_dir>/figures/ from the runs' rows (in summary.nc at rows[i].sum_index, -1
- * without traces) and the scaling fit. Returns how many figures were skipped (messages printed). */
-int figures_make(const char *out_dir, const char *summary_path, const run_row_t *rows, int n, const scaling_fit_t *fit);
+ * without traces) and the scaling fit; how many were skipped (messages printed) in *skipped. Returns 0, or -1
+ * with err_set() when a file could not be written (a full disk): the figures are then incomplete. */
+int figures_make(const char *out_dir, const char *summary_path, const run_row_t *rows, int n, const scaling_fit_t *fit,
+                 int *skipped);
 
 #endif

@@ -1,13 +1,18 @@
 #include "analysis/summary.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <netcdf.h>
 
+#include "analysis/wire.h"
+#include "core/afile.h"
 #include "core/err.h"
 #include "core/stats.h"
 #include "trace/acdd.h"
@@ -142,16 +147,21 @@ static int def(summary_t *s, const char *name, nc_type type, int ndims, const in
     return varid;
 }
 
-int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan)
+/* The writing process: a NetCDF call that failed writing the file. Names the file and the system's reason (a
+ * full disk), else the library's. Returns -1. */
+static int write_failed(const summary_t *s, int rc)
 {
-    memset(s, 0, sizeof *s);
-    s->plan = *plan;
-    memset(plan, 0, sizeof *plan);
-    s->t_first = INFINITY, s->t_last = -INFINITY;
-    snprintf(s->path, sizeof s->path, "%s/summary.nc", dir);
-    snprintf(s->tmp, sizeof s->tmp, "%s.tmp.%ld", s->path, (long)getpid());
+    const char *why = afile_why(s->tmp, errno);
+    return err_set("%s: write failed: %s", s->path, why ? why : nc_strerror(rc));
+}
+
+/* The writing process: creates the file, its dimensions, variables and coordinates. Returns 0, or -1 with
+ * err_set(). */
+static int create(summary_t *s, const char *id, const char *command)
+{
+    errno = 0;
     int rc = nc_create(s->tmp, NC_NETCDF4 | NC_CLOBBER, &s->ncid);
-    if (rc != NC_NOERR) return err_set("%s: cannot create: %s", s->tmp, nc_strerror(rc));
+    if (rc != NC_NOERR) return write_failed(s, rc);
     for (int d = 0; d < SD_N; d++)
         CHECK_RC(nc_def_dim(s->ncid, dim_name[d], d == SD_RUN ? NC_UNLIMITED : plan_len(&s->plan, d), &s->dim[d]),
                  nc_strerror);
@@ -196,7 +206,8 @@ int summary_open(summary_t *s, const char *dir, const char *id, const char *comm
         put_text(s->ncid, varid, "units", "1");
         put_text(s->ncid, varid, "long_name", dim_long_name[d]);
     }
-    CHECK_RC(nc_enddef(s->ncid), nc_strerror);
+    errno = 0;
+    if ((rc = nc_enddef(s->ncid)) != NC_NOERR) return write_failed(s, rc);
     int n = s->plan.n_steps > s->plan.D ? s->plan.n_steps : s->plan.D;
     n = n > s->plan.T ? n : s->plan.T;
     long long *idx = err_calloc((size_t)(n ? n : 1), sizeof *idx);
@@ -205,10 +216,11 @@ int summary_open(summary_t *s, const char *dir, const char *id, const char *comm
         size_t start = 0, count = plan_len(&s->plan, d);
         for (size_t i = 0; i < count; i++) idx[i] = d == SD_STEP ? (long long)s->plan.steps[i] : (long long)i;
         CHECK_RC(nc_inq_varid(s->ncid, dim_name[d], &varid), nc_strerror);
-        if (count) CHECK_RC(nc_put_vara_longlong(s->ncid, varid, &start, &count, idx), nc_strerror);
+        errno = 0;
+        if (count && (rc = nc_put_vara_longlong(s->ncid, varid, &start, &count, idx)) != NC_NOERR) break;
     }
     free(idx);
-    return 0;
+    return rc == NC_NOERR ? 0 : write_failed(s, rc);
 }
 
 /* Extent of dimension d after (run, step) in a run of L blocks and T positions. */
@@ -240,25 +252,18 @@ void summary_run_free(summary_run_t *r)
     memset(r, 0, sizeof *r);
 }
 
-int summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *c)
+/* The writing process: appends one run, which summary_add has checked against the plan. Returns 0, or -1 with
+ * err_set(). */
+static int append(summary_t *s, const char *name, const char *run_dir, const summary_run_t *c)
 {
     const summary_plan_t *p = &s->plan;
-    int ncid = s->ncid, L = c->L, T = c->T, n = c->n_rec;
-    if (L + 1 > p->D || T > p->T)
-        return err_set("its depth %d or context %d exceeds the %d and %d planned from the runs' config.ini files", L + 1,
-                       T, p->D, p->T);
-    /* each record's place among the planned steps */
+    int ncid = s->ncid, L = c->L, T = c->T, n = c->n_rec, rc = NC_NOERR;
     int *at = err_calloc((size_t)(n ? n : 1), sizeof *at);
-    for (int i = 0; i < n; i++) {
-        const int64_t *hit = bsearch(&c->step[i], p->steps, (size_t)p->n_steps, sizeof *p->steps, cmp_i64);
-        if (!hit) {
-            free(at);
-            return err_set("its trace step %lld is not in the schedule of any run's config.ini", (long long)c->step[i]);
-        }
-        at[i] = (int)(hit - p->steps);
-    }
+    for (int i = 0; i < n; i++)
+        at[i] = (int)((const int64_t *)bsearch(&c->step[i], p->steps, (size_t)p->n_steps, sizeof *p->steps, cmp_i64) - p->steps);
     size_t r = s->n_runs++, one[1] = {r};
-    for (int i = 0; i < n_curves; i++) {
+    errno = 0;
+    for (int i = 0; i < n_curves && rc == NC_NOERR; i++) {
         const svar_t *v = &curves[i];
         size_t per = 1, start[4] = {r, 0, 0, 0}, count[4] = {1, (size_t)p->n_steps, 0, 0};
         for (int d = 2; d < v->ndims; d++) count[d] = extent(v->dims[d], L, T), per *= count[d];
@@ -268,34 +273,160 @@ int summary_add(summary_t *s, const char *name, const char *run_dir, const summa
         if (v->tv == TV_TIME)
             for (int j = 0; j < n; j++)
                 if (isfinite(c->v[i][j])) s->t_first = fmin(s->t_first, c->v[i][j]), s->t_last = fmax(s->t_last, c->v[i][j]);
-        if (p->n_steps) CHECK_RC(nc_put_vara_double(ncid, s->varid[i], start, count, buf), nc_strerror);
+        if (p->n_steps) rc = nc_put_vara_double(ncid, s->varid[i], start, count, buf);
         free(buf);
     }
     free(at);
-    CHECK_RC(nc_put_var1_string(ncid, s->varid[V_NAME], one, &name), nc_strerror);
-    CHECK_RC(nc_put_var1_string(ncid, s->varid[V_DIR], one, &run_dir), nc_strerror);
+    if (rc == NC_NOERR) rc = nc_put_var1_string(ncid, s->varid[V_NAME], one, &name);
+    if (rc == NC_NOERR) rc = nc_put_var1_string(ncid, s->varid[V_DIR], one, &run_dir);
     int lens[3] = {n, L + 1, T};
-    for (int i = 0; i < 3; i++) CHECK_RC(nc_put_var1_int(ncid, s->varid[V_NSTEP + i], one, &lens[i]), nc_strerror);
-    for (int q = 0; q < TP_N; q++) {
-        if (trace_params[q].type == NC_DOUBLE) CHECK_RC(nc_put_var1_double(ncid, s->varid[V_PARAM0 + q], one, &c->param[q].d), nc_strerror);
-        else CHECK_RC(nc_put_var1_longlong(ncid, s->varid[V_PARAM0 + q], one, (const long long *)&c->param[q].i), nc_strerror);
+    for (int i = 0; i < 3 && rc == NC_NOERR; i++) rc = nc_put_var1_int(ncid, s->varid[V_NSTEP + i], one, &lens[i]);
+    for (int q = 0; q < TP_N && rc == NC_NOERR; q++)
+        rc = trace_params[q].type == NC_DOUBLE
+                 ? nc_put_var1_double(ncid, s->varid[V_PARAM0 + q], one, &c->param[q].d)
+                 : nc_put_var1_longlong(ncid, s->varid[V_PARAM0 + q], one, (const long long *)&c->param[q].i);
+    return rc == NC_NOERR ? 0 : write_failed(s, rc);
+}
+
+/* n bytes through the socket to the other process; -1 when it is gone. */
+static int send_all(int fd, const void *b, size_t n)
+{
+    for (const char *c = b; n;) {
+        ssize_t w = send(fd, c, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        c += w, n -= (size_t)w;
     }
+    return 0;
+}
+
+/* n bytes from the other process; returns how many came before it closed its end. */
+static size_t recv_all(int fd, void *b, size_t n)
+{
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = recv(fd, (char *)b + got, n - got, 0);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) break;
+        got += (size_t)r;
+    }
+    return got;
+}
+
+/* The writing process ends without the library's exit handlers, which would flush a file that failed again. */
+static _Noreturn void writer_exit(int code) { _exit(code); }
+
+/* Ends the stream of runs. Without it, rank 0 died: the writing process ends too, without finishing a file
+ * that the next aggregation removes, and without holding the output directory's lock (which it inherited)
+ * longer than its writer lived. */
+static const uint64_t end_of_runs = UINT64_MAX;
+
+/* The writing process: the whole file, from the runs rank 0 sends until it says that they have ended. */
+static int write_file(summary_t *s, const char *id, const char *command)
+{
+    if (create(s, id, command)) return -1;
+    for (;;) {
+        uint64_t len;
+        if (recv_all(s->sock, &len, sizeof len) != sizeof len) writer_exit(IL_EXIT_FAIL);
+        if (len == end_of_runs) break;
+        unsigned char *b = err_calloc(len ? len : 1, 1);
+        if (recv_all(s->sock, b, len) != len) writer_exit(IL_EXIT_FAIL);
+        char *name, *dir;
+        summary_run_t r;
+        wire_unpack_sum(&name, &dir, &r, b, len);
+        int rc = append(s, name, dir, &r);
+        free(b), free(name), free(dir);
+        summary_run_free(&r);
+        if (rc) return -1;
+    }
+    errno = 0;
+    int rc = nc_redef(s->ncid);
+    if (rc != NC_NOERR) return write_failed(s, rc);
+    acdd_time_coverage(s->ncid, isfinite(s->t_first) ? s->t_first : NAN, isfinite(s->t_last) ? s->t_last : NAN);
+    errno = 0;
+    rc = nc_close(s->ncid);
+    return rc == NC_NOERR ? 0 : write_failed(s, rc);
+}
+
+/* The result the writing process sends back: 0, or -1 and the reason. */
+typedef struct {
+    int32_t rc;
+    char reason[1024];
+} result_t;
+
+static _Noreturn void writer(summary_t *s, const char *id, const char *command)
+{
+    err_set_abort_hook(writer_exit);
+    result_t res = {0};
+    res.rc = write_file(s, id, command);
+    if (res.rc) snprintf(res.reason, sizeof res.reason, "%s", err_msg());
+    writer_exit(send_all(s->sock, &res, sizeof res) ? IL_EXIT_FAIL : IL_EXIT_OK);
+}
+
+int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan)
+{
+    memset(s, 0, sizeof *s);
+    s->plan = *plan;
+    memset(plan, 0, sizeof *plan);
+    s->t_first = INFINITY, s->t_last = -INFINITY;
+    s->sock = -1;
+    snprintf(s->path, sizeof s->path, "%s/summary.nc", dir);
+    snprintf(s->tmp, sizeof s->tmp, "%s.tmp.%ld", s->path, (long)getpid());
+    build_curves();
+    int fd[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) != 0)
+        return err_set("%s: cannot start its writing process: %s", s->path, strerror(errno));
+    fflush(NULL);
+    s->pid = fork();
+    if (s->pid < 0) {
+        close(fd[0]), close(fd[1]);
+        return err_set("%s: cannot start its writing process: %s", s->path, strerror(errno));
+    }
+    s->sock = fd[s->pid == 0];
+    close(fd[s->pid != 0]);
+    if (s->pid == 0) writer(s, id, command);
+    return 0;
+}
+
+int summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *c)
+{
+    const summary_plan_t *p = &s->plan;
+    if (c->L + 1 > p->D || c->T > p->T)
+        return err_set("its depth %d or context %d exceeds the %d and %d planned from the runs' config.ini files",
+                       c->L + 1, c->T, p->D, p->T);
+    for (int i = 0; i < c->n_rec; i++)
+        if (!bsearch(&c->step[i], p->steps, (size_t)p->n_steps, sizeof *p->steps, cmp_i64))
+            return err_set("its trace step %lld is not in the schedule of any run's config.ini", (long long)c->step[i]);
+    s->n_runs++;
+    wire_t w = {0};
+    wire_pack_sum(&w, name, run_dir, c);
+    uint64_t len = w.n;
+    /* a writing process that is gone has sent its reason, which summary_close reports */
+    if (!send_all(s->sock, &len, sizeof len)) send_all(s->sock, w.b, w.n);
+    wire_free(&w);
     return 0;
 }
 
 int summary_close(summary_t *s)
 {
+    send_all(s->sock, &end_of_runs, sizeof end_of_runs);
+    shutdown(s->sock, SHUT_WR);
+    result_t res;
+    size_t got = recv_all(s->sock, &res, sizeof res);
+    int status;
+    while (waitpid(s->pid, &status, 0) < 0) CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
+    s->pid = 0;
+    int rc = 0;
+    if (got != sizeof res)
+        rc = err_set("%s: not written: its writing process %s", s->path,
+                     WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "ended without a result");
+    else if (res.rc)
+        rc = err_set("%.*s", (int)sizeof res.reason - 1, res.reason);
+    else if (rename(s->tmp, s->path) != 0)
+        rc = err_set("%s: cannot rename into place: %s", s->path, strerror(errno));
+    close(s->sock);
+    s->sock = -1;
+    if (rc) unlink(s->tmp);
     summary_plan_free(&s->plan);
-    CHECK_RC(nc_redef(s->ncid), nc_strerror);
-    acdd_time_coverage(s->ncid, isfinite(s->t_first) ? s->t_first : NAN, isfinite(s->t_last) ? s->t_last : NAN);
-    int rc = nc_close(s->ncid);
-    if (rc != NC_NOERR) {
-        unlink(s->tmp);
-        return err_set("%s: write failed: %s", s->tmp, nc_strerror(rc));
-    }
-    if (rename(s->tmp, s->path) != 0) {
-        unlink(s->tmp);
-        return err_set("%s: cannot rename into place", s->path);
-    }
-    return 0;
+    return rc;
 }

@@ -7,9 +7,15 @@
  * the largest depth, block count and context length. A run fills the steps it traced and its own extent;
  * the rest reads back as NaN, and n_step, n_depth and n_position give each run's own counts. Along `run`,
  * run_name and the sweep parameters are auxiliary coordinates (named in every curve's `coordinates`
- * attribute), as is the wall-clock `time` of each record. */
+ * attribute), as is the wall-clock `time` of each record.
+ *
+ * The file is written by a process of its own, forked by summary_open, to which summary_add sends each run:
+ * HDF5 keeps a file whose write failed (a full disk) half-closed and crashes on it when the library shuts
+ * down at MPI_Finalize, so a failure must end only that process; rank 0 then reports it and exits cleanly. */
 #ifndef IL_AGG_SUMMARY_H
 #define IL_AGG_SUMMARY_H
+
+#include <sys/types.h>
 
 #include "analysis/curves.h"
 #include "core/config.h"
@@ -45,7 +51,9 @@ typedef struct {
 } summary_run_t;
 
 typedef struct {
-    int ncid;
+    pid_t pid;  /* the writing process */
+    int sock;   /* to it */
+    int ncid;   /* in the writing process */
     char path[4200], tmp[4300];
     size_t n_runs;
     summary_plan_t plan;
@@ -60,13 +68,16 @@ int summary_n_curves(void);
 void summary_run_make(summary_run_t *r, const curves_t *c);
 void summary_run_free(summary_run_t *r);
 
-/* Creates <dir>/summary.nc under a temporary name with the dimensions of plan (taken over: summary_close
- * frees it). `id` names the sweep (ACDD id). Returns 0, or -1 with err_set(). */
+/* Starts the process that creates <dir>/summary.nc under a temporary name with the dimensions of plan (taken
+ * over: summary_close frees it). `id` names the sweep (ACDD id). Returns 0, or -1 with
+ * err_set(). */
 int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan);
 /* Appends one run. Returns 0, or -1 with err_set() when the run does not fit the plan (it is then left out,
- * and the reason is the caller's to report). */
+ * and the reason is the caller's to report). A failure to write is summary_close's to report. */
 int summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *r);
-/* Writes the coverage, closes and renames the file into place. Returns 0, or -1 with err_set(). */
+/* Writes the coverage, closes and renames the file into place. Returns 0, or -1 with err_set() naming the file
+ * and the system's reason (the temporary file is then removed). */
 int summary_close(summary_t *s);
+
 
 #endif

@@ -218,6 +218,22 @@ void wire_unpack(prun_t *p, const void *b, size_t n)
     CHECK(r.at == n, "wire: %zu bytes left over in a message of %zu", n - r.at, n);
 }
 
+void wire_pack_sum(wire_t *w, const char *name, const char *dir, const summary_run_t *s)
+{
+    put_str(w, name);
+    put_str(w, dir);
+    put_sum(w, s);
+}
+
+void wire_unpack_sum(char **name, char **dir, summary_run_t *s, const void *b, size_t n)
+{
+    reader_t r = {b, n, 0};
+    *name = get_str(&r);
+    *dir = get_str(&r);
+    get_sum(&r, s);
+    CHECK(r.at == n, "wire: %zu bytes left over in a message of %zu", n - r.at, n);
+}
+
 void wire_free(wire_t *w)
 {
     free(w->b);

@@ -20,4 +20,9 @@ void wire_pack(wire_t *w, const prun_t *p);
 void wire_unpack(prun_t *p, const void *b, size_t n);
 void wire_free(wire_t *w);
 
+/* One run's part of summary.nc with its name and directory, for the process that writes summary.nc. */
+void wire_pack_sum(wire_t *w, const char *name, const char *dir, const summary_run_t *s);
+/* Rebuilds what wire_pack_sum packed; name and dir in new memory. */
+void wire_unpack_sum(char **name, char **dir, summary_run_t *s, const void *b, size_t n);
+
 #endif

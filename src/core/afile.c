@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
 #include <libgen.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/err.h"
@@ -28,7 +31,7 @@ int afile_write(afile_t *af, const void *data, size_t n)
     return 0;
 }
 
-static void fsync_dir_of(const char *path)
+void afile_sync_dir_of(const char *path)
 {
     char copy[4096];
     snprintf(copy, sizeof copy, "%s", path);
@@ -54,7 +57,7 @@ int afile_commit(afile_t *af)
         unlink(af->tmp);
         return err_set("%s: cannot rename into place: %s", af->path, strerror(err));
     }
-    fsync_dir_of(af->path);
+    afile_sync_dir_of(af->path);
     return 0;
 }
 
@@ -63,6 +66,18 @@ void afile_abort(afile_t *af)
     if (af->f) fclose(af->f);
     af->f = NULL;
     if (af->tmp[0]) unlink(af->tmp);
+}
+
+const char *afile_why(const char *path, int err)
+{
+    if (err == ENOSPC || err == EDQUOT || err == EROFS || err == EIO || err == EFBIG) return strerror(err);
+    char copy[4096];
+    snprintf(copy, sizeof copy, "%s", path);
+    struct statvfs v;
+    if (statvfs(dirname(copy), &v) != 0) return NULL;
+    if (v.f_flag & ST_RDONLY) return strerror(EROFS);
+    if (v.f_bavail == 0 || (v.f_files && v.f_favail == 0)) return strerror(ENOSPC);
+    return NULL;
 }
 
 int afile_mkdirs(const char *dir)
@@ -81,4 +96,53 @@ int afile_mkdirs(const char *dir)
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return err_set("%s: not a directory", dir);
     return 0;
+}
+
+int afile_is_tmp(const char *name)
+{
+    const char *t = strstr(name, ".tmp.");
+    if (!t || !t[5]) return 0;
+    for (t += 5; *t; t++)
+        if (*t < '0' || *t > '9') return 0;
+    return 1;
+}
+
+void afile_remove_tree(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    for (struct dirent *e; dp && (e = readdir(dp));) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char path[4200];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) afile_remove_tree(path);
+        else unlink(path);
+    }
+    if (dp) closedir(dp);
+    rmdir(dir);
+}
+
+int afile_lock(const char *path, char *holder, size_t n)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return err_set("%s: cannot open the lock file: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        ssize_t got = pread(fd, holder, n - 1, 0);
+        holder[got > 0 ? got : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        if (!*holder) snprintf(holder, n, "holder unknown");
+        close(fd);
+        if (err != EWOULDBLOCK) return err_set("%s: cannot lock: %s", path, strerror(err));
+        return AFILE_LOCKED;
+    }
+    char host[256] = "?", line[400];
+    gethostname(host, sizeof host - 1);
+    int len = snprintf(line, sizeof line, "host %s, pid %ld\n", host, (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, line, (size_t)len, 0) != len) {
+        int err = errno;
+        close(fd);
+        return err_set("%s: cannot write: %s", path, strerror(err));
+    }
+    return fd;
 }

@@ -4,8 +4,10 @@
  *   mpirun -n P il-aggregate [--out DIR] [--consolidate] PATH...  runs spread over P ranks (spread.h)
  * Rank 0 finds the runs and writes every output; each rank reads and merges its share of the runs, one at a
  * time, so memory holds a few runs per rank plus a small row per run on rank 0.
+ * The output directory is written by one il-aggregate at a time and replaced as a whole (outdir.h).
  * Exit codes, the same on every rank: 0 everything was used; 3 results written but some inputs were skipped
- * (skipped.md says which); 2 bad command line or no run directory found; 1 an output could not be written. */
+ * (skipped.md says which); 2 bad command line, no run directory found, or --out in use or not an output
+ * directory; 1 an output could not be written (the old outputs are then untouched). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +16,6 @@
 #include <unistd.h>
 #include <time.h>
 
-#include "core/afile.h"
 #include "core/cli.h"
 #include "core/config.h"
 #include "analysis/claims.h"
@@ -23,6 +24,7 @@
 #include "core/runlog.h"
 #include "analysis/figures.h"
 #include "analysis/find.h"
+#include "analysis/outdir.h"
 #include "analysis/prun.h"
 #include "analysis/report.h"
 #include "analysis/runs.h"
@@ -36,7 +38,8 @@ enum { EXIT_PARTIAL = 3 }; /* results written, some inputs skipped */
 
 /* What rank 0 accumulates over the runs. */
 typedef struct {
-    const char *out;
+    const char *out; /* as the user named it */
+    outdir_t dir;    /* its lock, and dir.work where the outputs are written until they are complete */
     report_t report;
     summary_t summary;
     skips_t skips;
@@ -60,13 +63,15 @@ static const char usage_text[] =
     "usage: [mpirun -n P] il-aggregate [--out DIR] [--consolidate] PATH...\n"
     "  Merges the traces of every run under the PATHs (run directories, or directories holding them) into\n"
     "  tables, claims.md, claims.csv, summary.nc and figures in DIR (docs/aggregate.md).\n"
-    "  --out DIR        output directory (default: aggregate)\n"
+    "  --out DIR        output directory (default: aggregate), replaced as a whole; one il-aggregate at a\n"
+    "                   time writes it\n"
     "  --consolidate    first merge each finished run's trace segments into one file per rank\n"
     "                   (trace/rankRRRR.nc) and remove the segments, as il-train does when a run ends\n"
     "  -h, --help       this text\n"
     "  --version        version and git commit\n"
     "exit codes: 0 every input used; 3 results written, some inputs skipped (skipped.md says which);\n"
-    "2 bad command line or no run directory found; 1 an output could not be written\n";
+    "2 bad command line, no run directory found, or --out in use or holding other files; 1 an output\n"
+    "could not be written (the old outputs are untouched)\n";
 
 /* Rank 0: consolidates every finished run of the list (consolidate.h) and says what it did. */
 static void consolidate_all(const runlist_t *runs)
@@ -108,11 +113,13 @@ static double seconds(void)
     return t.tv_sec + 1e-9 * t.tv_nsec;
 }
 
-/* Rank 0: creates the output directory, the streamed tables and summary.nc, whose dimensions are planned from
- * every run's config.ini. Returns 0, or -1 with err_set(). */
+/* Rank 0: locks the output directory and opens, in its temporary sibling, the streamed tables and summary.nc,
+ * whose dimensions are planned from every run's config.ini. Returns the exit code (outdir.h), with err_set(). */
 static int open_outputs(agg_t *a, const runlist_t *runs, const char *command)
 {
-    if (afile_mkdirs(a->out) || report_open(&a->report, a->out)) return -1;
+    int code = outdir_open(&a->dir, a->out);
+    if (code != IL_EXIT_OK) return code;
+    if (report_open(&a->report, a->dir.work)) return IL_EXIT_FAIL;
     summary_plan_t plan = {0};
     for (int i = 0; i < runs->n; i++) {
         char path[4200];
@@ -122,27 +129,38 @@ static int open_outputs(agg_t *a, const runlist_t *runs, const char *command)
         snprintf(path, sizeof path, "%s/config.ini", runs->dir[i]);
         if (access(path, F_OK) == 0 && config_load(&cfg, path) == 0) summary_plan_add(&plan, &cfg);
     }
-    if (summary_open(&a->summary, a->out, a->out, command, &plan) == 0) return 0;
+    if (summary_open(&a->summary, a->dir.work, a->out, command, &plan) == 0) return IL_EXIT_OK;
     summary_plan_free(&plan);
     report_abort(&a->report);
-    return -1;
+    return IL_EXIT_FAIL;
 }
 
-/* Rank 0: the outputs that need every run, the commits and the figures. Returns the exit code. */
+/* Rank 0: says why an output could not be written, naming it where the user will look for it: in the output
+ * directory, not in its temporary sibling. */
+static void say_failure(const agg_t *a)
+{
+    const char *msg = err_msg();
+    size_t n = strlen(a->dir.work);
+    if (n && !strncmp(msg, a->dir.work, n)) fprintf(stderr, "il-aggregate: %s%s\n", a->dir.out, msg + n);
+    else fprintf(stderr, "il-aggregate: %s\n", msg);
+}
+
+/* Rank 0: the outputs that need every run, the commits, the figures, and the swap of the whole into place.
+ * Returns the exit code. */
 static int close_outputs(agg_t *a, int n)
 {
-    int rc = report_commit(&a->report);
-    rc = summary_close(&a->summary) || rc;
-    rc = runs_write(a->out, a->rows, n) || rc;
-    rc = claims_write(a->out, a->claims, a->n_claims, n, a->skips.n) || rc;
+    const char *dir = a->dir.work;
     scaling_fit_t fit;
-    rc = scaling_write(a->out, a->rows, n, &fit) || rc;
-    rc = skips_write(&a->skips, a->out) || rc;
+    int rc = summary_close(&a->summary);
+    if (rc) report_abort(&a->report);
+    rc = rc || report_commit(&a->report) || runs_write(dir, a->rows, n) ||
+         claims_write(dir, a->claims, a->n_claims, n, a->skips.n) || scaling_write(dir, a->rows, n, &fit) ||
+         skips_write(&a->skips, dir) || figures_make(dir, a->summary.path, a->rows, n, &fit, &a->n_figs_skipped) ||
+         outdir_commit(&a->dir);
     if (rc) {
-        fprintf(stderr, "il-aggregate: %s\n", err_msg());
+        say_failure(a);
         return IL_EXIT_FAIL;
     }
-    a->n_figs_skipped = figures_make(a->out, a->summary.path, a->rows, n, &fit);
     return a->skips.n ? EXIT_PARTIAL : IL_EXIT_OK;
 }
 
@@ -196,17 +214,24 @@ int main(int argc, char **argv)
         return finish(IL_EXIT_INPUT, msg);
     }
     char *command = runlog_command_line(argc, argv);
-    if (dist_agree(rank == 0 ? open_outputs(&a, &runs, command) : 0)) {
+    int code = rank == 0 ? open_outputs(&a, &runs, command) : IL_EXIT_OK;
+    if (dist_agree(code)) {
+        CHECK_RC(MPI_Bcast(&code, 1, MPI_INT, 0, MPI_COMM_WORLD), dist_strerror);
+        if (rank == 0) {
+            say_failure(&a);
+            outdir_close(&a.dir);
+        }
         free(command);
         find_free(&runs);
-        return finish(IL_EXIT_FAIL, err_msg());
+        return finish(code, NULL);
     }
     if (rank == 0) {
         a.rows = err_calloc((size_t)runs.n, sizeof *a.rows);
         a.claims = err_calloc((size_t)runs.n, sizeof *a.claims);
     }
     spread_runs(&runs, take, &a);
-    int code = rank == 0 ? close_outputs(&a, runs.n) : IL_EXIT_OK;
+    code = rank == 0 ? close_outputs(&a, runs.n) : IL_EXIT_OK;
+    if (rank == 0) outdir_close(&a.dir);
     long largest, total;
     peak_memory(&largest, &total);
     if (rank == 0 && code != IL_EXIT_FAIL)
