@@ -8,8 +8,7 @@
  * Records are appended along the unlimited `step` dimension and each is written whole, once;
  * twrite_sync() (nc_sync) makes everything so far durable against the process being killed, so a SIGKILL
  * loses at most the records since the last sync. A resumed run replays the steps after its checkpoint, so
- * a step can appear in two segments: the later segment's record is the one that counts (each file records
- * its start_step for that purpose).
+ * a step can appear in two segments: the later segment's record is the one that counts (segrule.h).
  *
  * The file is private to its rank, so it is written with the ordinary (non-collective) netCDF API; the
  * build uses the MPI netCDF library and headers all the same (see the Makefile). */
