@@ -4,7 +4,8 @@
 # replaced it), --resume finds the run finished, consolidates it and changes nothing else (no new segment,
 # no launch), and il-aggregate --consolidate removes the dead writer's temporary file. The segment rule
 # uses what the records say about themselves: an empty later segment, or a start_step attribute edited to
-# 0 or 5, drops no record that no later launch traced again. Kill points: IL_TEST_KILL (src/core/err.h).
+# 0 or 5, drops no record that no later launch traced again. A run resumed on fewer ranks is not
+# consolidated (its rank files would differ in shape) and says so. Kill points: IL_TEST_KILL (src/core/err.h).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_trace_end
@@ -85,4 +86,14 @@ for start in 0 5; do
     [ "$(steps_of edit/trace/rank0000.nc)" = 0,5,10,15,20 ] ||
         die "start_step $start: consolidated steps $(steps_of edit/trace/rank0000.nc)"
 done
+# 2 ranks, then resumed on 1: rank 0's segments differ in their probe share, so the run keeps its segments
+# and says why; il-aggregate takes the later launch's record of step 10 for every group, the earlier
+# launch's records of the steps before it
+killed m 2 checkpoint
+mpirun -n 1 "$bin/il-train" --config t.ini --set run.name=m --resume >m2.out 2>&1 || die "resuming on 1 rank: $(tail -3 m2.out)"
+grep -q "trace: not consolidated: rank 0 traced in launches of 2 and of 1 ranks" runs/m/log.txt ||
+    die "the 2-then-1-rank run: $(tail -1 runs/m/log.txt)"
+agg --out aggm runs/m
+grep -q "1 trace steps of segment 0 (steps 10 to 10) were traced again" agg.out || die "2 then 1 rank: $(grep warning agg.out)"
+[ "$(agg_steps aggm/summary.nc)" = 0,5,10,15,20 ] || die "2 then 1 rank: steps $(agg_steps aggm/summary.nc)"
 echo "t_trace_end: ok"
