@@ -60,6 +60,10 @@ tree runs/f | diff tree1.txt - >/dev/null || die "resuming a finished run change
 # killed while consolidating: il-aggregate --consolidate finishes the work and removes the temporary file
 killed c 1 consolidating
 ls runs/c/trace | grep -q '^rank0000\.nc\.tmp\.[0-9]*$' || die "no temporary file to clean: $(ls runs/c/trace)"
+cp -a runs/c runs/c2
+"$bin/il-train" --config t.ini --set run.name=c2 --resume >c2.out 2>&1 || die "resuming c2: $(tail -3 c2.out)"
+grep -q "removed 1 temporary file" runs/c2/log.txt || die "il-train --resume: no word of the debris: $(tail -3 runs/c2/log.txt)"
+[ "$(ls runs/c2/trace)" = rank0000.nc ] || die "after il-train --resume: $(ls runs/c2/trace)"
 agg --consolidate --out agg2 runs/c
 grep -q "removed 1 temporary file left by a writer that died" agg.out || die "no word of the debris: $(cat agg.out)"
 [ "$(ls runs/c/trace)" = rank0000.nc ] || die "after il-aggregate --consolidate: $(ls runs/c/trace)"
