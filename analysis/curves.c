@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/stats.h"
+#include "trace/segrule.h"
 
 typedef struct {
     int rank, seg;
@@ -171,36 +172,29 @@ static void report_missing(const fname_t *names, int n, const tread_t *files, co
     }
 }
 
-/* The first step a later launch replayed: the smallest start_step of any later segment, INT64_MAX if none. */
-static int64_t cut_of(int seg, const fname_t *names, const tread_t *files, const int *ok, int n)
-{
-    int64_t cut = INT64_MAX;
-    for (int j = 0; j < n; j++)
-        if (ok[j] && names[j].seg > seg && files[j].start_step < cut) cut = files[j].start_step;
-    return cut;
-}
-
-/* The records of one rank after the segment rule and deduplication, sorted by step; returns the count. */
+/* The records of one rank kept by the segment rule (segrule.h; segs: every usable file's segment and steps)
+ * and deduplicated, sorted by step; returns the count. */
 static int rank_items(const char *run_dir, int rank, const fname_t *names, const tread_t *files, const int *ok, int n,
-                      int *warned_seg, skips_t *sk, item_t *out)
+                      const segrule_seg_t *segs, int *warned_seg, skips_t *sk, item_t *out)
 {
     int m = 0;
     for (int i = 0; i < n; i++) {
         if (!ok[i] || names[i].rank != rank) continue;
-        int64_t cut = cut_of(names[i].seg, names, files, ok, n);
         int dropped = 0;
+        int64_t first = -1, last = -1;
         for (size_t k = 0; k < files[i].n_rec; k++) {
-            if (files[i].step[k] >= cut) {
-                dropped++;
+            int64_t s = files[i].step[k];
+            if (segrule_superseded(&segs[i], s, segs, n)) {
+                if (!dropped++) first = s;
+                last = s;
                 continue;
             }
-            out[m] = (item_t){files[i].step[k], i, (int)k, m};
+            out[m] = (item_t){s, i, (int)k, m};
             m++;
         }
         if (dropped && !warned_seg[i]) {
-            skips_warn(sk, "%s: %d trace steps of segment %d (from step %lld) are repeated by a later launch that "
-                           "restarted at step %lld; keeping the later records", run_dir, dropped, names[i].seg,
-                       (long long)cut, (long long)cut);
+            skips_warn(sk, "%s: %d trace steps of segment %d (steps %lld to %lld) were traced again by a later launch; "
+                           "keeping the later records", run_dir, dropped, names[i].seg, (long long)first, (long long)last);
             for (int j = 0; j < n; j++) warned_seg[j] |= names[j].seg == names[i].seg;
         }
     }
@@ -366,12 +360,18 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
             if (ok[i]) n_ranks = names[i].rank + 1, total += (int)files[i].n_rec;
         item_t **items = err_calloc((size_t)n_ranks, sizeof *items);
         int *n_items = err_calloc((size_t)n_ranks, sizeof *n_items);
+        segrule_seg_t *segs = err_calloc((size_t)n, sizeof *segs);
+        for (int i = 0; i < n; i++) /* an unusable file supersedes nothing: it holds no records */
+            if (ok[i])
+                segs[i] = (segrule_seg_t){names[i].seg, files[i].step, files[i].n_rec, files[i].fixed[TF_GROUP],
+                                          files[i].extent.n[TD_GROUP]};
         for (int r = 0; r < n_ranks; r++) {
             int mine = 0;
             for (int i = 0; i < n; i++) mine += ok[i] && names[i].rank == r ? (int)files[i].n_rec : 0;
             items[r] = err_calloc((size_t)mine, sizeof **items);
-            n_items[r] = rank_items(run_dir, r, names, files, ok, n, warned, sk, items[r]);
+            n_items[r] = rank_items(run_dir, r, names, files, ok, n, segs, warned, sk, items[r]);
         }
+        free(segs);
         /* the union of every rank's steps */
         item_t *all = err_calloc((size_t)total, sizeof *all);
         int m = 0;

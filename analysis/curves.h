@@ -1,8 +1,8 @@
 /* curves: one run's trace files merged into one record per trace step.
  *
- * Segments (schema, "Files"): a record of segment s whose step is at or past the start_step of a later
- * segment was replayed by that later launch and is dropped; a step still present twice in one rank after
- * that is kept once (the later record) with a warning. Ranks: a step's values of every rank holding it
+ * Segments (schema, "Files"): a record whose step a later segment holds too was traced again by that
+ * later launch and is dropped (trace/segrule.h, the rule the consolidation uses); a step still present
+ * twice in one rank after that is kept once (the later record) with a warning. Ranks: a step's values of every rank holding it
  * are merged with the schema's weights (trace_vars[].weight), skipping NaN; variables per probe group are
  * gathered by group (each group is traced by one rank), and their run value is the mean over groups
  * weighted by the group's windows. */

@@ -2,7 +2,7 @@
 # Traces survive a crash: SIGKILL a 2-rank traced run mid-way; every rank's trace file still opens and
 # holds at least every record up to its last sync (the last checkpoint's step at least, since checkpoints
 # sync). The resumed run writes a new segment, and the segments together, with the schema's merging rule
-# (a record is superseded by the next segment when its step >= that segment's start_step), cover each
+# (a record is superseded when a later segment holds its step: src/trace/segrule.h), cover each
 # trace step exactly once per rank. When the run finishes, each rank's segments become one consolidated file
 # that holds every step once, and il-aggregate reads it.
 set -euo pipefail

@@ -69,7 +69,7 @@ got=$("$bin/il-eval" --unigram data/train.counts --data data/val.bin | sed -n 's
 expect_fail il-eval "other/val.bin" "$bin/il-eval" --unigram data/train.counts --data other/val.bin
 # a finished run resumed does nothing more, and says so
 "$bin/il-train" --config run.ini --resume >resume.out
-grep -q "resumed at step 6" resume.out || die "resume of a finished run: $(cat resume.out)"
+grep -q "run runs/r1 finished already: its checkpoint is of step 6" resume.out || die "resume of a finished run: $(cat resume.out)"
 
 # bad configs and command lines
 expect_fail il-train nosuch.ini "$bin/il-train" --config nosuch.ini

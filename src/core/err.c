@@ -1,5 +1,6 @@
 #include "core/err.h"
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,12 @@ _Noreturn void err_fatal(const char *file, int line, const char *fmt, ...)
     fflush(stderr);
     if (abort_hook) abort_hook(IL_EXIT_FAIL);
     exit(IL_EXIT_FAIL);
+}
+
+void err_test_kill(const char *point)
+{
+    const char *at = getenv("IL_TEST_KILL");
+    if (at && !strcmp(at, point)) raise(SIGKILL);
 }
 
 void *err_calloc(size_t n, size_t size)

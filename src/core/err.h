@@ -43,6 +43,10 @@ void err_set_abort_hook(void (*hook)(int exit_code));
         if (rc_ != 0) err_fatal(__FILE__, __LINE__, "%s: %s", #call, describe(rc_));                      \
     } while (0)
 
+/* Fault tests: when the environment variable IL_TEST_KILL names `point`, the process dies by SIGKILL
+ * there, as it would from a crash or a lost node. */
+void err_test_kill(const char *point);
+
 /* Allocation that cannot fail silently; zero-filled. */
 void *err_calloc(size_t n, size_t size);
 /* strdup that cannot fail silently. */

@@ -156,6 +156,15 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
 
     int found = 0;
     if (resume && snapshot_resume(tr, &found)) return abandon(tr);
+    /* a finished run is only consolidated, if that is still to do (train_run): no launch, no new segment */
+    tr->finished = found && tr->step >= c->max_steps;
+    if (tr->finished) {
+        if (dist->rank == 0)
+            runlog_printf(&tr->log, "run %s finished already: its checkpoint is of step %lld, train.max_steps; "
+                                    "nothing to train", tr->dir, (long long)tr->step);
+        install_signals();
+        return 0;
+    }
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
         return abandon(tr);
     /* the probe set comes from held-out text: the validation shard, or the training shard without one */
@@ -314,7 +323,7 @@ static int trace_step(trainer_t *tr, twrite_rec_t rec)
  * well: the training itself is done. */
 static void consolidate(trainer_t *tr)
 {
-    int traced = tr->tracer.on;
+    int traced = tr->cfg.trace_interval > 0;
     tracer_close(&tr->tracer);
     dist_agree(0); /* a reduction over every rank: all segments are closed past it */
     if (tr->dist.rank != 0 || !traced) return;
@@ -332,6 +341,10 @@ int train_run(trainer_t *tr)
     int root = tr->dist.rank == 0, do_val = tr->has_val && c->eval_interval > 0;
     double tokens = (double)c->global_batch * c->seq_len;
     float loss = NAN;
+    if (tr->finished) {
+        consolidate(tr);
+        return TRAIN_DONE;
+    }
     /* the weights a launch starts from: step 0, or a checkpoint's step that a later launch re-traces (the
      * segment rule keeps the later record), validated again so that its record is whole */
     if (tr->step == 0 || tr->step < c->max_steps) {
@@ -376,9 +389,12 @@ int train_run(trainer_t *tr)
                                                .step_time = dt});
         if (root && !io) io = runlog_status(&tr->log);
         if (dist_agree(io)) return TRAIN_FAILED;
-        if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last)
+        if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last) {
             if (snapshot_save(tr)) return TRAIN_FAILED;
+            if (!last) err_test_kill("checkpoint");
+        }
     }
+    err_test_kill("final-checkpoint");
     if (root)
         runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
                       tr->last_val_loss);

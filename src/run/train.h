@@ -32,6 +32,7 @@ typedef struct {
     rng_t rng;
     int64_t step;            /* optimizer updates done */
     int64_t saved_step;      /* step of the newest checkpoint written or restored; -1: none */
+    int finished;            /* resumed from the checkpoint of max_steps: nothing to train or trace */
     int accum;               /* micro-steps per update on each rank */
     int32_t *inputs, *targets; /* (micro_batch, T) */
     runlog_t log;            /* rank 0 only */

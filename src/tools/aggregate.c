@@ -32,6 +32,7 @@
 #include "analysis/skips.h"
 #include "analysis/spread.h"
 #include "analysis/summary.h"
+#include "run/rundir.h"
 #include "trace/consolidate.h"
 
 enum { EXIT_PARTIAL = 3 }; /* results written, some inputs skipped */
@@ -73,13 +74,25 @@ static const char usage_text[] =
     "2 bad command line, no run directory found, or --out in use or holding other files; 1 an output\n"
     "could not be written (the old outputs are untouched)\n";
 
-/* Rank 0: consolidates every finished run of the list (consolidate.h) and says what it did. */
+/* Rank 0: consolidates every finished run of the list (consolidate.h) and says what it did. Each run is
+ * written holding its lock, as il-train does (rundir.h): never beside a live il-train, and clear of the
+ * temporary files of a writer that died. */
 static void consolidate_all(const runlist_t *runs)
 {
     int runs_done = 0, files = 0, unfinished = 0;
     for (int i = 0; i < runs->n; i++) {
         const char *why = NULL;
-        int n = consolidate_run(runs->dir[i], &why);
+        rundir_t lock;
+        char first[4200];
+        int n = rundir_lock(&lock, runs->dir[i]);
+        if (!n) {
+            int stale = rundir_clean(&lock, first, sizeof first);
+            if (stale)
+                printf("il-aggregate: %s: removed %d temporary file%s left by a writer that died (%s%s)\n", runs->dir[i],
+                       stale, stale == 1 ? "" : "s", first, stale > 1 ? ", ..." : "");
+            n = consolidate_run(runs->dir[i], &why);
+        }
+        rundir_release(&lock, 0);
         if (n < 0) fprintf(stderr, "il-aggregate: warning: %s: not consolidated: %s\n", runs->dir[i], err_msg());
         else if (n) runs_done++, files += n;
         else unfinished++;

@@ -13,6 +13,7 @@
 #include "core/err.h"
 #include "core/runlog.h"
 #include "trace/acdd.h"
+#include "trace/segrule.h"
 
 /* A netCDF call on the file at path: on failure, err_set() naming both and return -1. */
 #define TRY(call, path)                                                                                            \
@@ -24,10 +25,19 @@
 enum { DEFLATE_LEVEL = 4 };
 
 typedef struct {
-    int rank, seg, ncid;
-    int64_t start_step, n_rec, keep, last_step;
+    int rank, seg, ncid, world;
+    int64_t start_step, n_rec, keep, last_step; /* start_step: the attribute, for the provenance alone */
+    int64_t *step, *group;                       /* (n_rec) its records' steps; (n_group) its probe groups */
+    size_t n_group;
     char path[4608]; /* the trace directory (< 4200) and a name */
 } seg_t;
+
+/* One record kept for the consolidated file. */
+typedef struct {
+    int64_t step;
+    int seg; /* index among the rank's segments */
+    size_t rec;
+} kept_t;
 
 static int cmp_seg(const void *a, const void *b)
 {
@@ -63,42 +73,65 @@ static int list_segments(const char *tdir, seg_t **out)
     return n;
 }
 
-/* Opens g and reads its start step, record count and last step. */
-static int open_seg(seg_t *g)
+/* Reads a whole int64 variable of g into a new array (one element when empty). */
+static int read_int64s(seg_t *g, const char *name, size_t n, int64_t **out)
 {
-    int dim, var;
-    size_t n;
-    long long start, last = -1;
-    TRY(nc_open(g->path, NC_NOWRITE, &g->ncid), g->path);
-    TRY(nc_get_att_longlong(g->ncid, NC_GLOBAL, "start_step", &start), g->path);
-    TRY(nc_inq_dimid(g->ncid, "step", &dim), g->path);
-    TRY(nc_inq_dimlen(g->ncid, dim, &n), g->path);
-    TRY(nc_inq_varid(g->ncid, "step", &var), g->path);
-    if (n) {
-        size_t at = n - 1;
-        TRY(nc_get_var1_longlong(g->ncid, var, &at, &last), g->path);
-    }
-    g->start_step = start, g->n_rec = (int64_t)n, g->last_step = last;
+    int var;
+    *out = err_calloc(n ? n : 1, sizeof **out);
+    TRY(nc_inq_varid(g->ncid, name, &var), g->path);
+    if (n) TRY(nc_get_var_longlong(g->ncid, var, (long long *)*out), g->path);
     return 0;
 }
 
-/* Records of g kept: those before the start step of every later launch (segments are numbered per launch,
- * the same on every rank). They are a prefix, since steps increase within a segment. */
-static int keep_prefix(seg_t *g, const seg_t *all, int n)
+/* Opens g and reads its start step, its steps and its probe groups. */
+static int open_seg(seg_t *g)
 {
-    int64_t cut = INT64_MAX;
-    for (int j = 0; j < n; j++)
-        if (all[j].seg > g->seg && all[j].start_step < cut) cut = all[j].start_step;
-    int var;
-    TRY(nc_inq_varid(g->ncid, "step", &var), g->path);
-    g->keep = 0;
-    for (size_t k = 0; k < (size_t)g->n_rec; k++) {
-        long long s;
-        TRY(nc_get_var1_longlong(g->ncid, var, &k, &s), g->path);
-        if (s >= cut) break;
-        g->keep++;
+    int dim;
+    size_t n;
+    long long start;
+    TRY(nc_open(g->path, NC_NOWRITE, &g->ncid), g->path);
+    TRY(nc_get_att_longlong(g->ncid, NC_GLOBAL, "start_step", &start), g->path);
+    TRY(nc_get_att_int(g->ncid, NC_GLOBAL, "world_size", &g->world), g->path);
+    TRY(nc_inq_dimid(g->ncid, "step", &dim), g->path);
+    TRY(nc_inq_dimlen(g->ncid, dim, &n), g->path);
+    g->start_step = start, g->n_rec = (int64_t)n;
+    if (read_int64s(g, "step", n, &g->step)) return -1;
+    g->last_step = n ? g->step[n - 1] : -1;
+    TRY(nc_inq_dimid(g->ncid, "group", &dim), g->path);
+    TRY(nc_inq_dimlen(g->ncid, dim, &g->n_group), g->path);
+    return read_int64s(g, "group", g->n_group, &g->group);
+}
+
+static segrule_seg_t rule_of(const seg_t *g)
+{
+    return (segrule_seg_t){g->seg, g->step, (size_t)g->n_rec, g->group, g->n_group};
+}
+
+static int cmp_kept(const void *a, const void *b)
+{
+    const kept_t *x = a, *y = b;
+    return (x->step > y->step) - (x->step < y->step);
+}
+
+/* The records of the rank's n segments g that the segment rule keeps (segrule.h; rules: every segment of the
+ * run), by step: each step once, since a step in two of them is superseded in the earlier one. Sets keep. */
+static kept_t *kept_records(seg_t *g, int n, const segrule_seg_t *rules, int n_all, int64_t *total)
+{
+    int64_t most = 0;
+    for (int i = 0; i < n; i++) most += g[i].n_rec;
+    kept_t *k = err_calloc(most ? (size_t)most : 1, sizeof *k);
+    *total = 0;
+    for (int i = 0; i < n; i++) {
+        segrule_seg_t self = rule_of(&g[i]);
+        g[i].keep = 0;
+        for (size_t r = 0; r < (size_t)g[i].n_rec; r++) {
+            if (segrule_superseded(&self, g[i].step[r], rules, n_all)) continue;
+            k[(*total)++] = (kept_t){g[i].step[r], i, r};
+            g[i].keep++;
+        }
     }
-    return 0;
+    qsort(k, (size_t)*total, sizeof *k, cmp_kept);
+    return k;
 }
 
 static int copy_atts(int in, int out, int vin, int vout, const char *path)
@@ -146,8 +179,9 @@ static int define(int out, const seg_t *t, int64_t total, int *unlim, const char
     return 0;
 }
 
-/* Variable v of `in` (records [0, n) when it is a record variable) into `out` at record offset at. */
-static int copy_data(int in, int out, int v, int unlim, size_t at, size_t n, const char *path, const char *opath)
+/* Variable v of `in` (records [from, from + n) when it is a record variable) into `out` at record offset at. */
+static int copy_data(int in, int out, int v, int unlim, size_t from, size_t at, size_t n, const char *path,
+                     const char *opath)
 {
     nc_type type;
     int nd, dims[NC_MAX_VAR_DIMS];
@@ -155,6 +189,7 @@ static int copy_data(int in, int out, int v, int unlim, size_t at, size_t n, con
     TRY(nc_inq_var(in, v, NULL, &type, &nd, dims, NULL), path);
     TRY(nc_inq_type(in, type, NULL, &size), path);
     int record = nd && dims[0] == unlim;
+    start[0] = record ? from : 0;
     for (int k = 0; k < nd; k++) {
         if (k == 0 && record) count[k] = n;
         else TRY(nc_inq_dimlen(in, dims[k], &count[k]), path);
@@ -179,8 +214,9 @@ static int put_att_text(int ncid, const char *name, const char *text, const char
     return 0;
 }
 
-/* The launches the file came from, and the coverage of its records. */
-static int provenance(int out, const seg_t *g, int n, const char *opath)
+/* The launches the file came from, and the coverage of its records, the last of which is record last_rec of
+ * segment last. */
+static int provenance(int out, const seg_t *g, int n, const seg_t *last, size_t last_rec, const char *opath)
 {
     char text[8192] = "", job[64];
     size_t len = 0;
@@ -214,11 +250,7 @@ static int provenance(int out, const seg_t *g, int n, const char *opath)
         TRY(nc_copy_att(g[0].ncid, NC_GLOBAL, "time_coverage_start", out, NC_GLOBAL), opath);
     int tv;
     double end;
-    const seg_t *last = NULL;
-    for (int i = 0; i < n; i++)
-        if (g[i].keep) last = &g[i];
-    size_t at = last ? (size_t)last->keep - 1 : 0;
-    if (last && nc_inq_varid(last->ncid, "time", &tv) == NC_NOERR && nc_get_var1_double(last->ncid, tv, &at, &end) == NC_NOERR) {
+    if (last && nc_inq_varid(last->ncid, "time", &tv) == NC_NOERR && nc_get_var1_double(last->ncid, tv, &last_rec, &end) == NC_NOERR) {
         char iso[32];
         acdd_iso(end, iso, sizeof iso);
         if (put_att_text(out, "time_coverage_end", iso, opath)) return -1;
@@ -249,24 +281,28 @@ static int verify(const char *path, int64_t total, int64_t last)
     return 0;
 }
 
-/* Writes rankRRRR.nc from the rank's n open segments g. */
-static int consolidate_rank(const char *tdir, seg_t *g, int n, const seg_t *all, int n_all)
+/* Writes rankRRRR.nc from the rank's n open segments g (rules: every segment of the run); the template of its
+ * definitions is the last segment that keeps records. Returns 1, 0 when none does (no file), or -1. */
+static int consolidate_rank(const char *tdir, seg_t *g, int n, const segrule_seg_t *rules, int n_all)
 {
-    int64_t total = 0, last = -1;
-    for (int i = 0; i < n; i++) {
-        if (keep_prefix(&g[i], all, n_all)) return -1;
-        total += g[i].keep;
+    int64_t total;
+    kept_t *k = kept_records(g, n, rules, n_all, &total);
+    if (!total) {
+        free(k);
+        return 0;
     }
-    for (int i = 0; i < n; i++)
-        if (g[i].keep) last = g[i].keep == g[i].n_rec ? g[i].last_step : -1;
+    const seg_t *t = &g[k[total - 1].seg];
     char path[4300], tmp[4400];
     snprintf(path, sizeof path, "%s/rank%04d.nc", tdir, g[0].rank);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
-    int out, unlim;
-    TRY(nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &out), tmp);
-    int rc = define(out, &g[n - 1], total, &unlim, tmp) || provenance(out, g, n, tmp);
+    int out, unlim, rc = nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &out);
+    if (rc != NC_NOERR) {
+        free(k);
+        return err_set("%s: %s", tmp, nc_strerror(rc));
+    }
+    err_test_kill("consolidating");
+    rc = define(out, t, total, &unlim, tmp) || provenance(out, g, n, t, k[total - 1].rec, tmp);
     if (!rc) rc = nc_enddef(out) == NC_NOERR ? 0 : err_set("%s: cannot end the definitions", tmp);
-    const seg_t *t = &g[n - 1];
     int nvars = 0;
     if (!rc && nc_inq_nvars(t->ncid, &nvars) != NC_NOERR) rc = err_set("%s: cannot list its variables", t->path);
     for (int v = 0; v < nvars && !rc; v++) {
@@ -276,22 +312,53 @@ static int consolidate_rank(const char *tdir, seg_t *g, int n, const seg_t *all,
             break;
         }
         if (!nd || dims[0] != unlim) { /* fixed: the same in every segment */
-            rc = copy_data(t->ncid, out, v, unlim, 0, 0, t->path, tmp);
+            rc = copy_data(t->ncid, out, v, unlim, 0, 0, 0, t->path, tmp);
             continue;
         }
-        size_t at = 0;
-        for (int i = 0; i < n && !rc; i++) {
-            rc = copy_data(g[i].ncid, out, v, unlim, at, (size_t)g[i].keep, g[i].path, tmp);
-            at += (size_t)g[i].keep;
+        /* the kept records in runs of consecutive records of one segment */
+        for (int64_t a = 0, b; a < total && !rc; a = b) {
+            for (b = a + 1; b < total && k[b].seg == k[a].seg && k[b].rec == k[b - 1].rec + 1;) b++;
+            const seg_t *src = &g[k[a].seg];
+            rc = copy_data(src->ncid, out, v, unlim, k[a].rec, (size_t)a, (size_t)(b - a), src->path, tmp);
         }
     }
     int closed = nc_close(out);
     if (!rc && closed != NC_NOERR) rc = err_set("%s: %s", tmp, nc_strerror(closed));
-    if (!rc && last < 0) rc = err_set("%s: the last record of rank %d's last segment was superseded", tmp, g[0].rank);
-    if (!rc) rc = verify(tmp, total, last);
+    if (!rc) rc = verify(tmp, total, k[total - 1].step);
     if (!rc && rename(tmp, path)) rc = err_set("%s: cannot rename into place: %s", path, strerror(errno));
     if (rc) unlink(tmp);
-    return rc ? -1 : 0;
+    free(k);
+    return rc ? -1 : 1;
+}
+
+/* Why the run in the n open segments g (sorted by rank, then segment) cannot be consolidated, NULL when it
+ * can: finished means that every rank of the last launch that traced (the highest segment with records)
+ * has reached max_steps; ranks of earlier launches hold only records the rule keeps. */
+static const char *not_ready(const seg_t *g, int n)
+{
+    static char why[256];
+    int last = -1, ranks = 0, world = 0, finished = 1;
+    for (int i = 0; i < n; i++)
+        if (g[i].n_rec && g[i].seg > last) last = g[i].seg;
+    if (last < 0) return "no trace records";
+    for (int i = 0; i < n; i++) {
+        if (g[i].seg != last) continue;
+        long long max_steps = -1;
+        int var;
+        if (nc_inq_varid(g[i].ncid, "max_steps", &var) == NC_NOERR) nc_get_var_longlong(g[i].ncid, var, &max_steps);
+        finished &= g[i].last_step == max_steps && max_steps >= 0;
+        world = g[i].world, ranks++;
+    }
+    if (!finished) return "not finished: a rank's last trace step is short of max_steps";
+    if (ranks != world) return "not every rank of the last launch has a segment";
+    /* one file per rank has one set of dimensions: the probe share of a rank depends on the world size */
+    for (int i = 1; i < n; i++)
+        if (g[i].rank == g[i - 1].rank && g[i].world != g[i - 1].world && g[i].n_rec && g[i - 1].n_rec) {
+            snprintf(why, sizeof why, "rank %d traced in launches of %d and of %d ranks, whose probe shares differ; "
+                     "the segments are kept", g[i].rank, g[i - 1].world, g[i].world);
+            return why;
+        }
+    return NULL;
 }
 
 int consolidate_run(const char *run_dir, const char **why)
@@ -303,28 +370,20 @@ int consolidate_run(const char *run_dir, const char **why)
     const char *reason = NULL;
     for (int i = 0; i < n && done == -1; i++)
         if (open_seg(&g[i])) done = -2;
-    if (!n) reason = "no trace segments";
-    int ranks = 0, world = 0, finished = 1;
-    for (int i = 0; i < n && done == -1; i++) {
-        if (i && g[i].rank == g[i - 1].rank) continue;
-        int j = i;
-        while (j + 1 < n && g[j + 1].rank == g[i].rank) j++;
-        long long max_steps = -1;
-        int var, w = 0;
-        if (nc_inq_varid(g[j].ncid, "max_steps", &var) == NC_NOERR) nc_get_var_longlong(g[j].ncid, var, &max_steps);
-        nc_get_att_int(g[j].ncid, NC_GLOBAL, "world_size", &w);
-        finished &= g[j].last_step == max_steps && max_steps >= 0;
-        world = w, ranks++;
-    }
-    if (done == -1 && n && !finished) reason = "not finished: a rank's last trace step is short of max_steps";
-    if (done == -1 && n && finished && ranks != world) reason = "not every rank of the last launch has a segment";
+    char first[4300];
+    snprintf(first, sizeof first, "%s/rank0000.nc", tdir);
+    if (!n) reason = access(first, F_OK) ? "no trace segments" : "consolidated already";
+    else if (done == -1) reason = not_ready(g, n);
     if (done == -1 && !reason) {
+        segrule_seg_t *rules = err_calloc((size_t)n, sizeof *rules);
+        for (int i = 0; i < n; i++) rules[i] = rule_of(&g[i]);
         done = 0;
         for (int i = 0; i < n; i++) {
             if (i && g[i].rank == g[i - 1].rank) continue;
             int j = i;
             while (j + 1 < n && g[j + 1].rank == g[i].rank) j++;
-            if (consolidate_rank(tdir, &g[i], j - i + 1, g, n)) {
+            int one = consolidate_rank(tdir, &g[i], j - i + 1, rules, n);
+            if (one < 0) {
                 /* all ranks or none: a reader must not find some ranks consolidated beside others' segments */
                 for (int k = 0; k < i; k++) {
                     char path[4300];
@@ -334,13 +393,15 @@ int consolidate_run(const char *run_dir, const char **why)
                 done = -2;
                 break;
             }
-            done++;
+            done += one;
         }
+        free(rules);
     }
     for (int i = 0; i < n; i++)
         if (g[i].ncid >= 0) nc_close(g[i].ncid);
     /* the segments go only once every rank's file is in place */
     for (int i = 0; i < n && done > 0; i++) unlink(g[i].path);
+    for (int i = 0; i < n; i++) free(g[i].step), free(g[i].group);
     free(g);
     if (why) *why = reason;
     if (done == -2) return -1;

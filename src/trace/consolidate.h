@@ -3,7 +3,7 @@
  * While a run is live, each launch writes crash-safe segments (twrite.h): one chunk per record, a new file
  * per launch, so a resumed run's files overlap in the steps it replayed. When the run has finished,
  * <run>/trace/rankRRRR.nc replaces the segments of rank R: the same variables, dimensions and attributes,
- * every record once (a step in two segments keeps the later segment's record, the schema's merging rule),
+ * every record once (a step in two segments keeps the later segment's record: segrule.h),
  * each variable in one chunk over all its records, shuffled and deflated, with `segment` = -1,
  * `start_step` = 0 and the attribute `consolidated_from` naming each segment's launch. Per rank rather than
  * per run so that nothing is merged that the segments kept apart: the file holds every variable of every
@@ -11,8 +11,8 @@
  *
  * The file is written under a temporary name, read back (its step count checked) and renamed into place;
  * only then are that rank's segments removed, since they hold nothing more (a replayed step is measured
- * from the same checkpointed weights). A run that has not finished (a rank's last record short of
- * max_steps) is left alone. */
+ * from the same checkpointed weights). A run that has not finished (a rank of the last launch that traced
+ * short of max_steps), or whose rank traced in launches of different world sizes, is left alone. */
 #ifndef IL_CONSOLIDATE_H
 #define IL_CONSOLIDATE_H
 

@@ -129,6 +129,7 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     t->have_file = rc == 0;
     free(command);
     free(text);
+    if (!rc) err_test_kill("trace-opened");
     return dist_agree(rc);
 }
 

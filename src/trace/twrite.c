@@ -1,18 +1,27 @@
+#define _GNU_SOURCE /* fallocate */
 #include "trace/twrite.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <netcdf.h>
 
 #include "core/err.h"
 #include "core/runlog.h"
 #include "trace/acdd.h"
+
+/* Disk space reserved ahead of each record beyond the records themselves: a generous bound on the metadata
+ * that a sync or a close writes (chunk indexes, object headers, attributes). */
+enum { RESERVE_METADATA = 256 << 10 };
 
 /* Shuffle + deflate level for the multi-dimensional signal variables: floats of noisy data gain little
  * beyond level 1-4, and level 4 is still cheap next to a trace step. */
@@ -162,7 +171,9 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
     if (rc != NC_NOERR) return err_set("%s: cannot create the trace file: %s", tw->path, nc_strerror(rc));
 
     int ncid = tw->ncid, dimid[TD_N];
+    tw->fd = open(tw->path, O_WRONLY | O_CLOEXEC);
     tw->extent = extents(s, p);
+    for (int i = 0; i < TV_N; i++) tw->record_bytes += trace_shape_len(trace_vars[i].shape, &tw->extent) * sizeof(double);
     for (int i = 0; i < TD_N; i++) CHECK_RC(nc_def_dim(ncid, trace_dims[i].name, tw->extent.n[i], &dimid[i]), nc_strerror);
     put_globals(ncid, m, s);
     int param_id[TP_N], fixed_id[TF_N], coord_id[TD_N], genre_name;
@@ -235,8 +246,30 @@ static int write_failed(const twrite_t *tw, int rc)
     return err_set("%s: cannot write the trace: %s", tw->path, errno ? strerror(errno) : nc_strerror(rc));
 }
 
+/* Reserves, past the end of the file, the space the records not yet synced and one more (deflated, at most
+ * twice their raw size) and the metadata of a close need, so that HDF5 never meets a full disk: after a
+ * write failed inside it, HDF5 cannot close the file (nc_close and nc_abort crash in it, and so does
+ * MPI_Finalize) and the file no longer opens. A filesystem that cannot reserve (fallocate unsupported)
+ * must show as much free space instead. */
+static int reserve(twrite_t *tw)
+{
+    struct stat st;
+    struct statvfs fs;
+    if (tw->fd < 0) return 0;
+    off_t want = (off_t)((tw->n_records - tw->n_synced + 1) * 2 * tw->record_bytes) + RESERVE_METADATA;
+    if (fstat(tw->fd, &st) == 0 && fallocate(tw->fd, FALLOC_FL_KEEP_SIZE, st.st_size, want) == 0) {
+        tw->reserved = want > tw->reserved ? want : tw->reserved;
+        return 0;
+    }
+    int err = errno;
+    if ((err == EOPNOTSUPP || err == ENOSYS) && fstatvfs(tw->fd, &fs) == 0)
+        err = (double)fs.f_bavail * (double)fs.f_frsize < (double)want ? ENOSPC : 0;
+    return err ? err_set("%s: cannot write the trace: %s", tw->path, strerror(err)) : 0;
+}
+
 int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
 {
+    if (reserve(tw)) return -1;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     for (int i = 0; i < TV_N; i++) {
@@ -284,6 +317,13 @@ int twrite_close(twrite_t *tw)
     }
     int closed = nc_close(tw->ncid);
     rc = rc != NC_NOERR ? rc : closed;
+    if (tw->fd >= 0) {
+        /* what HDF5 did not use goes back to the filesystem */
+        struct stat st;
+        if (fstat(tw->fd, &st) == 0)
+            (void)fallocate(tw->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, st.st_size, tw->reserved);
+        close(tw->fd);
+    }
     if (rc != NC_NOERR) rc = write_failed(tw, rc);
     memset(tw, 0, sizeof *tw);
     return rc;

@@ -8,8 +8,7 @@
  * Records are appended along the unlimited `step` dimension and each is written whole, once;
  * twrite_sync() (nc_sync) makes everything so far durable against the process being killed, so a SIGKILL
  * loses at most the records since the last sync. A resumed run replays the steps after its checkpoint, so
- * a step can appear in two segments: the later segment's record is the one that counts (each file records
- * its start_step for that purpose).
+ * a step can appear in two segments: the later segment's record is the one that counts (segrule.h).
  *
  * The file is private to its rank, so it is written with the ordinary (non-collective) netCDF API; the
  * build uses the MPI netCDF library and headers all the same (see the Makefile). */
@@ -18,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "trace/probe.h"
 #include "trace/schema.h"
@@ -55,6 +55,9 @@ typedef struct {
     size_t n_records;     /* records written */
     size_t n_synced;      /* records made durable by the last sync */
     int sync_every, since_sync;
+    int fd;               /* the file, for reserving disk space ahead of HDF5; -1: the filesystem cannot */
+    size_t record_bytes;  /* the raw size of one record */
+    off_t reserved;       /* the most bytes reserved past the end of the file */
     trace_extent_t extent; /* of every dimension in this file */
     int varid[TV_N];
 } twrite_t;
@@ -66,8 +69,12 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *meta, const signals_t *sig, c
 
 /* Appends one record: the training record and the signals of sig (signals_end, signals_spectrum and
  * signals_freq_rho done). rec->step is the number of optimizer updates applied to the traced weights; the
- * training record describes update number rec->step (NaN at step 0). Syncs after every sync_every records. A write that fails (a full disk) returns -1 with err_set() naming
- * the file and the reason; the file is then of no further use. */
+ * training record describes update number rec->step (NaN at step 0). Syncs after every sync_every records.
+ * Before it writes, it reserves the disk space that this record, the records not yet synced and a close
+ * need (fallocate; the free space where the filesystem cannot reserve): a full disk then fails here,
+ * before HDF5 has written anything, returning -1 with err_set() naming the file and the system's reason,
+ * and twrite_close() still writes every record so far. A write that fails inside HDF5 anyway returns -1
+ * the same way; the file is then of no further use. */
 int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig);
 
 /* nc_sync: every record written so far survives the process being killed. Call it at checkpoints. Returns
