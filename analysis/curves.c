@@ -11,7 +11,7 @@
 #include "trace/segrule.h"
 
 typedef struct {
-    int rank, seg;
+    int rank, seg, world; /* world: P of a consolidated rankRRRR.ofPPPP.nc, else 0 (the name does not say) */
     char path[4096];
 } fname_t;
 
@@ -35,25 +35,32 @@ static int cmp_item(const void *a, const void *b)
     return (x->order > y->order) - (x->order < y->order);
 }
 
-/* "rankRRRR.segSSSS.nc" with R and S of 4 to 7 digits, or the consolidated "rankRRRR.nc" (seg -1); -1 for any
- * other name. */
-static int parse_name(const char *name, int *rank, int *seg)
+/* `lead` and a number of 4 to 7 digits at *p into *out, moving *p past them; -1 (*p unmoved) if not there. */
+static int number(const char **p, const char *lead, int *out)
+{
+    size_t n = strlen(lead);
+    if (strncmp(*p, lead, n)) return -1;
+    const char *q = *p + n;
+    int digits = 0;
+    long v = 0;
+    for (; *q >= '0' && *q <= '9'; q++, digits++) v = v * 10 + (*q - '0');
+    if (digits < 4 || digits > 7) return -1;
+    *out = (int)v, *p = q;
+    return 0;
+}
+
+/* "rankRRRR.segSSSS.nc", the consolidated "rankRRRR.nc" (seg -1), or "rankRRRR.ofPPPP.nc", consolidated
+ * from launches of P ranks (seg -1, world P; consolidate.h), each number of 4 to 7 digits; -1 for any other
+ * name. */
+static int parse_name(const char *name, int *rank, int *seg, int *world)
 {
     const char *p = name;
-    int *out[2] = {rank, seg};
-    const char *const lead[2] = {"rank", ".seg"};
-    *seg = -1;
-    for (int i = 0; i < 2; i++) {
-        if (i == 1 && !strcmp(p, ".nc")) return 0;
-        if (strncmp(p, lead[i], 4)) return -1;
-        p += 4;
-        int digits = 0;
-        long v = 0;
-        for (; *p >= '0' && *p <= '9'; p++, digits++) v = v * 10 + (*p - '0');
-        if (digits < 4 || digits > 7) return -1;
-        *out[i] = (int)v;
-    }
-    return strcmp(p, ".nc") ? -1 : 0;
+    *seg = -1, *world = 0;
+    if (number(&p, "rank", rank)) return -1;
+    int bad = 0;
+    if (!strncmp(p, ".seg", 4)) bad = number(&p, ".seg", seg);
+    else if (!strncmp(p, ".of", 3)) bad = number(&p, ".of", world) || *world < 1;
+    return bad || strcmp(p, ".nc") ? -1 : 0;
 }
 
 static int list_files(const char *tdir, fname_t **out)
@@ -63,23 +70,23 @@ static int list_files(const char *tdir, fname_t **out)
     int n = 0, cap = 0;
     fname_t *f = NULL;
     for (struct dirent *e; (e = readdir(d));) {
-        int r, s;
+        int r, s, w;
         size_t len = strlen(e->d_name);
         /* a name like a trace's that does not parse is listed with rank -1, to be reported */
-        if (parse_name(e->d_name, &r, &s) && (strncmp(e->d_name, "rank", 4) || len < 7 || strcmp(e->d_name + len - 3, ".nc")))
-            continue;
-        if (parse_name(e->d_name, &r, &s)) r = -1, s = -1;
+        int bad = parse_name(e->d_name, &r, &s, &w);
+        if (bad && (strncmp(e->d_name, "rank", 4) || len < 7 || strcmp(e->d_name + len - 3, ".nc"))) continue;
+        if (bad) r = -1, s = -1, w = 0;
         if (n == cap) {
             cap = cap ? 2 * cap : 8;
             f = realloc(f, (size_t)cap * sizeof *f);
             CHECK(f, "out of memory");
         }
-        f[n].rank = r, f[n].seg = s;
+        f[n].rank = r, f[n].seg = s, f[n].world = w;
         /* a path too long to hold is not listed: tread_t could not name it either */
         if (snprintf(f[n].path, sizeof f[n].path, "%s/%s", tdir, e->d_name) < (int)sizeof f[n].path) n++;
     }
     closedir(d);
-    /* a rank's consolidated file holds every record of its segments: they are not read beside it */
+    /* a rank's consolidated files hold every record of its segments: they are not read beside them */
     int m = 0;
     for (int i = 0; i < n; i++) {
         int superseded = 0;
@@ -99,6 +106,8 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
     if (g->rank != name->rank || g->segment != name->seg)
         return err_set("foreign: attributes say rank %d segment %d, the file name rank %d segment %d", g->rank,
                        g->segment, name->rank, name->seg);
+    if (name->world && g->world_size != name->world)
+        return err_set("foreign: attributes say world size %d, the file name %d", g->world_size, name->world);
     /* the dealing rule: group k belongs to rank k mod P, so no two files of a launch share a group */
     for (size_t k = 0; k < g->extent.n[TD_GROUP]; k++)
         if (g->fixed[TF_GROUP][k] % g->world_size != g->rank)
@@ -130,22 +139,23 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
     return 0;
 }
 
-/* Files expected but absent: every segment that has any usable file should have one per rank of its world.
- * One entry per segment names the absent ranks as ranges, so the work follows the files present, not a
- * world size a file claims. names are sorted by rank, then segment. */
+/* Files expected but absent: every segment that has any usable file should have one per rank of its world,
+ * and so should the consolidated files of each world size the names give (rankRRRR.nc: the last launch's).
+ * One entry per segment or consolidated world names the absent ranks as ranges, so the work follows the
+ * files present, not a world size a file claims. names are sorted by rank, then segment. */
 static void report_missing(const fname_t *names, int n, const tread_t *files, const int *ok, skips_t *sk)
 {
     for (int i = 0; i < n; i++) {
         if (!ok[i]) continue;
-        int seg = names[i].seg, world = files[i].world_size, first = 1, absent = 0, next = 0;
-        for (int j = 0; j < i; j++) first &= !(ok[j] && names[j].seg == seg);
+        int seg = names[i].seg, of = names[i].world, world = files[i].world_size, first = 1, absent = 0, next = 0;
+        for (int j = 0; j < i; j++) first &= !(ok[j] && names[j].seg == seg && names[j].world == of);
         if (!first) continue;
         char ranges[256] = "";
         size_t len = 0;
         /* walk the ranks present in this segment (in order) and note the gaps between them */
         for (int j = 0; j <= n; j++) {
             int r = j < n ? names[j].rank : world;
-            if (j < n && (names[j].seg != seg || r >= world || r < next)) continue;
+            if (j < n && (names[j].seg != seg || names[j].world != of || r >= world || r < next)) continue;
             if (r > next) {
                 absent += r - next;
                 if (len < sizeof ranges - 32)
@@ -159,7 +169,11 @@ static void report_missing(const fname_t *names, int n, const tread_t *files, co
         if (!absent) continue;
         char path[4200], reason[512];
         const char *slash = strrchr(names[i].path, '/');
-        if (seg < 0) {
+        if (seg < 0 && of) {
+            snprintf(path, sizeof path, "%.*s/rank*.of%04d.nc", (int)(slash - names[i].path), names[i].path, of);
+            snprintf(reason, sizeof reason, "missing: the launches of %d ranks were consolidated, but the files of %d "
+                     "are absent (rank%s %s)", world, absent, absent > 1 ? "s" : "", ranges);
+        } else if (seg < 0) {
             snprintf(path, sizeof path, "%.*s/rank*.nc", (int)(slash - names[i].path), names[i].path);
             snprintf(reason, sizeof reason, "missing: the run of %d ranks was consolidated, but the files of %d are "
                      "absent (rank%s %s)", world, absent, absent > 1 ? "s" : "", ranges);
@@ -340,7 +354,8 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
     int *ok = err_calloc((size_t)n, sizeof *ok), *warned = err_calloc((size_t)n, sizeof *warned), ref = -1;
     for (int i = 0; i < n; i++) {
         if (names[i].rank < 0) {
-            skips_add(sk, names[i].path, "foreign: not a trace file name (rankRRRR.segSSSS.nc, 4 to 7 digits each)");
+            skips_add(sk, names[i].path, "foreign: not a trace file name (rankRRRR.segSSSS.nc, rankRRRR.nc or "
+                                         "rankRRRR.ofPPPP.nc, 4 to 7 digits each)");
             continue;
         }
         ok[i] = tread_file(&files[i], names[i].path) == 0 &&

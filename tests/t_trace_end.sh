@@ -4,8 +4,9 @@
 # replaced it), --resume finds the run finished, consolidates it and changes nothing else (no new segment,
 # no launch), and il-aggregate --consolidate removes the dead writer's temporary file. The segment rule
 # uses what the records say about themselves: an empty later segment, or a start_step attribute edited to
-# 0 or 5, drops no record that no later launch traced again. A run resumed on fewer ranks is not
-# consolidated (its rank files would differ in shape) and says so. Kill points: IL_TEST_KILL (src/core/err.h).
+# 0 or 5, drops no record that no later launch traced again. A run resumed on fewer ranks is consolidated
+# into one file per rank and world size, which aggregate to the same tables as its segments. Kill points:
+# IL_TEST_KILL (src/core/err.h).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_trace_end
@@ -90,14 +91,30 @@ for start in 0 5; do
     [ "$(steps_of edit/trace/rank0000.nc)" = 0,5,10,15,20 ] ||
         die "start_step $start: consolidated steps $(steps_of edit/trace/rank0000.nc)"
 done
-# 2 ranks, then resumed on 1: rank 0's segments differ in their probe share, so the run keeps its segments
-# and says why; il-aggregate takes the later launch's record of step 10 for every group, the earlier
-# launch's records of the steps before it
+# 2 ranks, then resumed on 1 (killed before consolidating): il-aggregate takes the later launch's record of
+# step 10 for every group, the earlier launch's records of the steps before it
 killed m 2 checkpoint
-mpirun -n 1 "$bin/il-train" --config t.ini --set run.name=m --resume >m2.out 2>&1 || die "resuming on 1 rank: $(tail -3 m2.out)"
-grep -q "trace: not consolidated: rank 0 traced in launches of 2 and of 1 ranks" runs/m/log.txt ||
-    die "the 2-then-1-rank run: $(tail -1 runs/m/log.txt)"
+killed m 1 final-checkpoint --resume
 agg --out aggm runs/m
 grep -q "1 trace steps of segment 0 (steps 10 to 10) were traced again" agg.out || die "2 then 1 rank: $(grep warning agg.out)"
 [ "$(agg_steps aggm/summary.nc)" = 0,5,10,15,20 ] || die "2 then 1 rank: steps $(agg_steps aggm/summary.nc)"
+# --resume consolidates it: one file per rank and launch layout, each of the records the rule kept, the
+# last launch's as rankRRRR.nc, the 2-rank launch's as rankRRRR.of0002.nc; the tables are those of the segments
+mpirun -n 1 "$bin/il-train" --config t.ini --set run.name=m --resume >m2.out 2>&1 || die "resuming on 1 rank: $(tail -3 m2.out)"
+grep -q "trace: the segments of 2 ranks consolidated" runs/m/log.txt || die "the 2-then-1-rank run: $(tail -1 runs/m/log.txt)"
+[ "$(ls runs/m/trace | tr '\n' ' ')" = "rank0000.nc rank0000.of0002.nc rank0001.of0002.nc " ] ||
+    die "2 then 1 rank: trace files after consolidating: $(ls runs/m/trace)"
+for f in rank0000.nc:10,15,20:1 rank0000.of0002.nc:0,5:2 rank0001.of0002.nc:0,5:2; do
+    IFS=: read -r file steps world <<<"$f"
+    [ "$(steps_of "runs/m/trace/$file")" = "$steps" ] || die "$file: steps $(steps_of "runs/m/trace/$file"), not $steps"
+    ncdump -h "runs/m/trace/$file" | grep ":world_size = $world ;" >/dev/null || die "$file: not of world size $world"
+done
+agg --out aggm2 runs/m
+no_replay_warning "the consolidated 2-then-1-rank run"
+grep -q " 0 inputs skipped, 0 warnings" agg.out || die "2 then 1 rank, consolidated: $(grep -v '^Warning' agg.out)"
+[ "$(agg_steps aggm2/summary.nc)" = 0,5,10,15,20 ] || die "2 then 1 rank, consolidated: steps $(agg_steps aggm2/summary.nc)"
+# the same records summed in the same order (rank by rank, step by step): the same tables, byte for byte
+for t in norms.csv inner.csv claims.csv; do
+    cmp -s "aggm/$t" "aggm2/$t" || die "2 then 1 rank: $t differs once consolidated: $(diff "aggm/$t" "aggm2/$t" | head -4)"
+done
 echo "t_trace_end: ok"

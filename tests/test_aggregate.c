@@ -326,6 +326,10 @@ static void test_hostile_files(void **state)
     /* names: a valid file renamed out of range, and one of 8 digits */
     expect_skip("name_huge", NULL, 1, "rank2147483647.seg0000.nc", "not a trace file name");
     expect_skip("name_8", NULL, 1, "rank99999999.seg0000.nc", "not a trace file name");
+    /* a consolidated file of earlier launches (consolidate.h): its name's world size is the file's */
+    const mutate_edit_t consolidated = {.kind = MUT_ATT_INT, .name = "segment", .value = -1};
+    expect_skip("name_of", &consolidated, 1, "rank0001.of0003.nc", "attributes say world size 2, the file name 3");
+    expect_skip("name_of0", &consolidated, 1, "rank0001.of0000.nc", "not a trace file name");
     /* every file against the run's config.ini: another width there refuses them all */
     char dir[4200], path[4300];
     snprintf(dir, sizeof dir, "%s/name_8", root);
@@ -342,7 +346,8 @@ static void test_hostile_files(void **state)
     skips_free(&sk);
 }
 
-/* A world size a file claims names the absent ranks in one entry, whatever its size. */
+/* A world size a file claims names the absent ranks in one entry, whatever its size; so does a consolidated
+ * world size. */
 static void test_missing_ranks(void **state)
 {
     (void)state;
@@ -361,6 +366,28 @@ static void test_missing_ranks(void **state)
     /* the parameter world_size (2) no longer matches the attribute: both files are refused */
     assert_int_equal(curves_load(&c, dir, NULL, &sk), 0);
     assert_int_equal(sk.n, 2);
+    skips_free(&sk);
+    curves_free(&c);
+
+    /* the consolidated files of a world size other than the last launch's (rankRRRR.ofPPPP.nc) are a set of
+     * their own: rank 1's absent is named, rank 0's is merged */
+    char f0[4400], of[4400], f1[4300];
+    make_run("missing_of", NULL, 0, 1, dir, sizeof dir);
+    snprintf(f, sizeof f, "%s/trace/rank0000.seg0000.nc", dir);
+    snprintf(f0, sizeof f0, "%s.edit", f);
+    snprintf(of, sizeof of, "%s/trace/rank0000.of0002.nc", dir);
+    snprintf(f1, sizeof f1, "%s/trace/rank0001.seg0000.nc", dir);
+    if (mutate_copy(f, f0, &(mutate_edit_t){.kind = MUT_ATT_INT, .name = "segment", .value = -1}, 1, 1))
+        fail_msg("%s", err_msg());
+    assert_int_equal(rename(f0, of), 0);
+    assert_int_equal(unlink(f), 0);
+    assert_int_equal(unlink(f1), 0);
+    sk = (skips_t){.hold = 1};
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 1);
+    assert_int_equal(sk.n, 1);
+    assert_non_null(strstr(sk.e[0].path, "/trace/rank*.of0002.nc"));
+    assert_non_null(strstr(sk.e[0].reason, "missing: the launches of 2 ranks were consolidated, but the files of 1 are "
+                                           "absent (rank 1)"));
     skips_free(&sk);
     curves_free(&c);
 }

@@ -45,12 +45,15 @@ int dist_agree(int rc)
     int mine = rc ? rank : INT_MAX;
     CHECK_RC(MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
     if (first == INT_MAX) return 0;
-    char msg[1024];
-    snprintf(msg, sizeof msg, "%s", err_msg());
-    CHECK_RC(MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, MPI_COMM_WORLD), dist_strerror);
-    if (first == 0) err_set("%s", msg);
-    else err_set("rank %d: %s", first, msg);
-    return -1;
+    struct {
+        int rc;
+        char msg[1024];
+    } said = {rc, ""};
+    snprintf(said.msg, sizeof said.msg, "%s", err_msg());
+    CHECK_RC(MPI_Bcast(&said, sizeof said, MPI_BYTE, first, MPI_COMM_WORLD), dist_strerror);
+    if (first == 0) err_set("%s", said.msg);
+    else err_set("rank %d: %s", first, said.msg);
+    return said.rc;
 }
 
 void dist_finalize(void) { CHECK_RC(MPI_Finalize(), dist_strerror); }

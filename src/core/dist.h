@@ -15,9 +15,9 @@ typedef struct {
 /* MPI_Init, and points err_fatal's abort hook at MPI_Abort. Under Slurm, fails (err_set) when the world
  * is smaller than SLURM_NTASKS: the launcher then started separate one-rank jobs. */
 int dist_init(dist_t *d, int *argc, char ***argv);
-/* Collective: every rank passes its own result (0 or -1 with err_set). Returns 0 when all succeeded;
- * otherwise -1 on every rank, with err_msg() set everywhere to the message of the lowest failing rank,
- * so rank 0 can report the one line that matters. */
+/* Collective: every rank passes its own result (0, or a negative code with err_set). Returns 0 when all
+ * succeeded; otherwise the code of the lowest failing rank on every rank, with err_msg() set everywhere to
+ * that rank's message, so rank 0 can report the one line that matters. */
 int dist_agree(int rc);
 void dist_finalize(void);
 /* Collective: the bytes of memory this rank may use, the node's budget shared out over the ranks on the

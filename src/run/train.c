@@ -168,9 +168,13 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
         return abandon(tr);
     /* the probe set comes from held-out text: the validation shard, or the training shard without one */
-    if (tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->has_val ? &tr->val_shard : &tr->train_shard,
-                    tr->has_val ? c->val_path : c->train_path, tr->dir, dist->rank, dist->size, tr->step, argc, argv))
-        return abandon(tr);
+    int traced = tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->has_val ? &tr->val_shard : &tr->train_shard,
+                             tr->has_val ? c->val_path : c->train_path, tr->dir, dist->rank, dist->size, tr->step, argc,
+                             argv);
+    if (traced) {
+        abandon(tr);
+        return traced == TWRITE_IO ? TRAIN_IO : -1;
+    }
     if (dist->rank == 0) {
         runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
                                 "%d ranks x %d micro-batch x %d accumulation; %d threads per rank",

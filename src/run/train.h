@@ -44,10 +44,12 @@ typedef struct {
 
 /* What train_run ended with. */
 enum { TRAIN_DONE = 0, TRAIN_PREEMPTED = 1, TRAIN_FAILED = -1 };
+/* What train_open ends with when the disk refused the trace file (a full disk): a runtime failure. */
+enum { TRAIN_IO = -2 };
 
 /* Collective. Creates the run (refusing an existing run directory unless resume is set), or, with resume,
  * continues from its newest complete checkpoint (starting fresh when there is none yet). Returns 0, or -1
- * on every rank with err_msg() set to the failing rank's message. */
+ * (bad input) or TRAIN_IO on every rank with err_msg() set to the failing rank's message. */
 int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv);
 /* Collective. Trains to cfg.max_steps, validating and checkpointing on schedule. When SIGTERM, SIGUSR2
  * or SIGHUP reached any rank, all ranks stop at the next step boundary, write a checkpoint and return

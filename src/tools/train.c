@@ -111,9 +111,9 @@ int main(int argc, char **argv)
         return finish(IL_EXIT_OK, NULL);
     }
     trainer_t tr;
-    if (train_open(&tr, &cfg, &dist, resume, argc, argv)) {
+    if ((rc = train_open(&tr, &cfg, &dist, resume, argc, argv))) {
         train_close(&tr);
-        return finish(IL_EXIT_INPUT, err_msg());
+        return finish(rc == TRAIN_IO ? IL_EXIT_FAIL : IL_EXIT_INPUT, err_msg());
     }
     rc = train_run(&tr);
     train_close(&tr);

@@ -39,13 +39,17 @@ typedef struct {
     size_t rec;
 } kept_t;
 
+static int cmp_int(int x, int y) { return (x > y) - (x < y); }
+
+/* By rank, then world size (the segments of one consolidated file together), then segment. */
 static int cmp_seg(const void *a, const void *b)
 {
     const seg_t *x = a, *y = b;
-    return x->rank != y->rank ? (x->rank > y->rank) - (x->rank < y->rank) : (x->seg > y->seg) - (x->seg < y->seg);
+    return x->rank != y->rank ? cmp_int(x->rank, y->rank)
+                              : x->world != y->world ? cmp_int(x->world, y->world) : cmp_int(x->seg, y->seg);
 }
 
-/* The segments in tdir, sorted by rank and segment; exactly the names twrite gives them. */
+/* The segments in tdir, unsorted (their world sizes are not read yet); exactly the names twrite gives them. */
 static int list_segments(const char *tdir, seg_t **out)
 {
     DIR *d = opendir(tdir);
@@ -69,7 +73,6 @@ static int list_segments(const char *tdir, seg_t **out)
         snprintf(g->path, sizeof g->path, "%s/%s", tdir, e->d_name);
     }
     closedir(d);
-    if (n) qsort(*out, (size_t)n, sizeof **out, cmp_seg);
     return n;
 }
 
@@ -281,9 +284,18 @@ static int verify(const char *path, int64_t total, int64_t last)
     return 0;
 }
 
-/* Writes rankRRRR.nc from the rank's n open segments g (rules: every segment of the run); the template of its
- * definitions is the last segment that keeps records. Returns 1, 0 when none does (no file), or -1. */
-static int consolidate_rank(const char *tdir, seg_t *g, int n, const segrule_seg_t *rules, int n_all)
+/* The consolidated file of rank's records from launches of `world` ranks: rankRRRR.nc for the world size of
+ * the run's last launch (last_world), rankRRRR.ofPPPP.nc for another. */
+static void consolidated_path(char *path, size_t size, const char *tdir, int rank, int world, int last_world)
+{
+    if (world == last_world) snprintf(path, size, "%s/rank%04d.nc", tdir, rank);
+    else snprintf(path, size, "%s/rank%04d.of%04d.nc", tdir, rank, world);
+}
+
+/* Writes the consolidated file of one rank and world size from its n open segments g (rules: every segment
+ * of the run); the template of its definitions is the last segment that keeps records. Returns 1, 0 when
+ * none does (no file), or -1. */
+static int consolidate_rank(const char *tdir, seg_t *g, int n, const segrule_seg_t *rules, int n_all, int last_world)
 {
     int64_t total;
     kept_t *k = kept_records(g, n, rules, n_all, &total);
@@ -293,7 +305,7 @@ static int consolidate_rank(const char *tdir, seg_t *g, int n, const segrule_seg
     }
     const seg_t *t = &g[k[total - 1].seg];
     char path[4300], tmp[4400];
-    snprintf(path, sizeof path, "%s/rank%04d.nc", tdir, g[0].rank);
+    consolidated_path(path, sizeof path, tdir, g[0].rank, g[0].world, last_world);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int out, unlim, rc = nc_create(tmp, NC_NETCDF4 | NC_CLOBBER, &out);
     if (rc != NC_NOERR) {
@@ -331,12 +343,11 @@ static int consolidate_rank(const char *tdir, seg_t *g, int n, const segrule_seg
     return rc ? -1 : 1;
 }
 
-/* Why the run in the n open segments g (sorted by rank, then segment) cannot be consolidated, NULL when it
- * can: finished means that every rank of the last launch that traced (the highest segment with records)
- * has reached max_steps; ranks of earlier launches hold only records the rule keeps. */
-static const char *not_ready(const seg_t *g, int n)
+/* Why the run in the n open segments g cannot be consolidated, NULL when it can: finished means that every
+ * rank of the last launch that traced (the highest segment with records) has reached max_steps; ranks of
+ * earlier launches hold only records the rule keeps. Sets *last_world, the last launch's world size. */
+static const char *not_ready(const seg_t *g, int n, int *last_world)
 {
-    static char why[256];
     int last = -1, ranks = 0, world = 0, finished = 1;
     for (int i = 0; i < n; i++)
         if (g[i].n_rec && g[i].seg > last) last = g[i].seg;
@@ -351,13 +362,7 @@ static const char *not_ready(const seg_t *g, int n)
     }
     if (!finished) return "not finished: a rank's last trace step is short of max_steps";
     if (ranks != world) return "not every rank of the last launch has a segment";
-    /* one file per rank has one set of dimensions: the probe share of a rank depends on the world size */
-    for (int i = 1; i < n; i++)
-        if (g[i].rank == g[i - 1].rank && g[i].world != g[i - 1].world && g[i].n_rec && g[i - 1].n_rec) {
-            snprintf(why, sizeof why, "rank %d traced in launches of %d and of %d ranks, whose probe shares differ; "
-                     "the segments are kept", g[i].rank, g[i - 1].world, g[i].world);
-            return why;
-        }
+    *last_world = world;
     return NULL;
 }
 
@@ -370,30 +375,35 @@ int consolidate_run(const char *run_dir, const char **why)
     const char *reason = NULL;
     for (int i = 0; i < n && done == -1; i++)
         if (open_seg(&g[i])) done = -2;
+    if (n) qsort(g, (size_t)n, sizeof *g, cmp_seg);
     char first[4300];
     snprintf(first, sizeof first, "%s/rank0000.nc", tdir);
+    int last_world = 0;
     if (!n) reason = access(first, F_OK) ? "no trace segments" : "consolidated already";
-    else if (done == -1) reason = not_ready(g, n);
+    else if (done == -1) reason = not_ready(g, n, &last_world);
     if (done == -1 && !reason) {
         segrule_seg_t *rules = err_calloc((size_t)n, sizeof *rules);
         for (int i = 0; i < n; i++) rules[i] = rule_of(&g[i]);
         done = 0;
-        for (int i = 0; i < n; i++) {
-            if (i && g[i].rank == g[i - 1].rank) continue;
+        /* one file per rank and world size, since a rank's probe share depends on the world size: the rule
+         * keeps each step of a rank in one launch, so no two files hold a record of the same group and step */
+        for (int i = 0, wrote = 0; i < n; i++) {
             int j = i;
-            while (j + 1 < n && g[j + 1].rank == g[i].rank) j++;
-            int one = consolidate_rank(tdir, &g[i], j - i + 1, rules, n);
+            while (j + 1 < n && g[j + 1].rank == g[i].rank && g[j + 1].world == g[i].world) j++;
+            int one = consolidate_rank(tdir, &g[i], j - i + 1, rules, n, last_world);
             if (one < 0) {
-                /* all ranks or none: a reader must not find some ranks consolidated beside others' segments */
+                /* all files or none: a reader must not find some consolidated beside others' segments */
                 for (int k = 0; k < i; k++) {
                     char path[4300];
-                    snprintf(path, sizeof path, "%s/rank%04d.nc", tdir, g[k].rank);
-                    if (!k || g[k].rank != g[k - 1].rank) unlink(path);
+                    consolidated_path(path, sizeof path, tdir, g[k].rank, g[k].world, last_world);
+                    if (!k || g[k].rank != g[k - 1].rank || g[k].world != g[k - 1].world) unlink(path);
                 }
                 done = -2;
                 break;
             }
-            done += one;
+            wrote |= one;
+            if (j + 1 == n || g[j + 1].rank != g[i].rank) done += wrote, wrote = 0; /* ranks, not files */
+            i = j;
         }
         free(rules);
     }

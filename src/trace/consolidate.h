@@ -1,4 +1,4 @@
-/* consolidate: one trace file per rank for a finished run.
+/* consolidate: one trace file per rank (and world size) for a finished run.
  *
  * While a run is live, each launch writes crash-safe segments (twrite.h): one chunk per record, a new file
  * per launch, so a resumed run's files overlap in the steps it replayed. When the run has finished,
@@ -11,8 +11,11 @@
  *
  * The file is written under a temporary name, read back (its step count checked) and renamed into place;
  * only then are that rank's segments removed, since they hold nothing more (a replayed step is measured
- * from the same checkpointed weights). A run that has not finished (a rank of the last launch that traced
- * short of max_steps), or whose rank traced in launches of different world sizes, is left alone. */
+ * from the same checkpointed weights). A rank that traced in launches of different world sizes gets one file
+ * per world size, since its probe share (its group dimension) depends on it: rankRRRR.nc for the last
+ * launch's, rankRRRR.ofPPPP.nc for launches of P ranks, each of the records the rule keeps alone, so no two
+ * files hold a record of the same group and step. A run that has not finished (a rank of the last launch
+ * that traced short of max_steps) is left alone. */
 #ifndef IL_CONSOLIDATE_H
 #define IL_CONSOLIDATE_H
 

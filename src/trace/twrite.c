@@ -159,6 +159,45 @@ static void put_globals(int ncid, const twrite_meta_t *m, const signals_t *sig)
     put_text(ncid, NC_GLOBAL, "probe_shard", m->probe_path);
 }
 
+/* A failed write to the file: its name and the system's reason when there is one (a full disk), else
+ * the library's. Returns -1. */
+static int write_failed(const twrite_t *tw, int rc)
+{
+    return err_set("%s: cannot write the trace: %s", tw->path, errno ? strerror(errno) : nc_strerror(rc));
+}
+
+/* Reserves, past the end of the file, the space the records not yet synced and one more (deflated, at most
+ * twice their raw size) and the metadata of a close need, so that HDF5 never meets a full disk: after a
+ * write failed inside it, HDF5 cannot close the file (nc_close and nc_abort crash in it, and so does
+ * MPI_Finalize) and the file no longer opens. A filesystem that cannot reserve (fallocate unsupported)
+ * must show as much free space instead. */
+static int reserve(twrite_t *tw)
+{
+    struct stat st;
+    struct statvfs fs;
+    if (tw->fd < 0) return 0;
+    off_t want = (off_t)((tw->n_records - tw->n_synced + 1) * 2 * tw->record_bytes) + RESERVE_METADATA;
+    if (fstat(tw->fd, &st) == 0 && fallocate(tw->fd, FALLOC_FL_KEEP_SIZE, st.st_size, want) == 0) {
+        tw->reserved = want > tw->reserved ? want : tw->reserved;
+        return 0;
+    }
+    int err = errno;
+    if ((err == EOPNOTSUPP || err == ENOSYS) && fstatvfs(tw->fd, &fs) == 0)
+        err = (double)fs.f_bavail * (double)fs.f_frsize < (double)want ? ENOSPC : 0;
+    return err ? err_set("%s: cannot write the trace: %s", tw->path, strerror(err)) : 0;
+}
+
+/* Gives up the file being created (err_msg() says why): the library forgets it, and the file goes, as a
+ * segment that never held a record. Before nc_enddef HDF5 has written nothing that could fail, so this is
+ * safe after reserve() failed; the space reserved first makes a failed nc_enddef unlikely. Returns TWRITE_IO. */
+static int open_failed(twrite_t *tw)
+{
+    nc_abort(tw->ncid); /* the file is unusable either way: its own failure adds nothing to the reason */
+    if (tw->fd >= 0) close(tw->fd);
+    unlink(tw->path);
+    return TWRITE_IO;
+}
+
 int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const probe_t *p)
 {
     CHECK(m->sync_every >= 1, "twrite_open: sync_every %d", m->sync_every);
@@ -166,14 +205,23 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
     tw->sync_every = m->sync_every;
     snprintf(tw->path, sizeof tw->path, "%s/rank%04d.seg%04d.nc", m->dir, m->rank, m->segment);
     /* NC_NOCLOBBER: a file from an earlier launch, even a damaged one, is evidence, never overwritten */
+    errno = 0;
     int rc = nc_create(tw->path, NC_NETCDF4 | NC_NOCLOBBER, &tw->ncid);
     if (rc == NC_EEXIST) return err_set("%s: trace file exists already; a segment is never overwritten", tw->path);
-    if (rc != NC_NOERR) return err_set("%s: cannot create the trace file: %s", tw->path, nc_strerror(rc));
+    if (rc != NC_NOERR) {
+        /* HDF5 calls a full disk "permission denied": the system's reason says what happened */
+        int err = errno;
+        unlink(tw->path); /* NC_NOCLOBBER: whatever is there is what the failed create left */
+        err_set("%s: cannot create the trace file: %s", tw->path, err ? strerror(err) : nc_strerror(rc));
+        return TWRITE_IO;
+    }
 
     int ncid = tw->ncid, dimid[TD_N];
     tw->fd = open(tw->path, O_WRONLY | O_CLOEXEC);
     tw->extent = extents(s, p);
     for (int i = 0; i < TV_N; i++) tw->record_bytes += trace_shape_len(trace_vars[i].shape, &tw->extent) * sizeof(double);
+    /* a disk full already at the launch fails here, before HDF5 writes anything it could not close */
+    if (reserve(tw)) return open_failed(tw);
     for (int i = 0; i < TD_N; i++) CHECK_RC(nc_def_dim(ncid, trace_dims[i].name, tw->extent.n[i], &dimid[i]), nc_strerror);
     put_globals(ncid, m, s);
     int param_id[TP_N], fixed_id[TF_N], coord_id[TD_N], genre_name;
@@ -218,7 +266,12 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
             CHECK_RC(nc_def_var_fill(ncid, varid, 0, &nan), nc_strerror);
         }
     }
-    CHECK_RC(nc_enddef(ncid), nc_strerror);
+    errno = 0;
+    rc = nc_enddef(ncid);
+    if (rc != NC_NOERR) {
+        write_failed(tw, rc);
+        return open_failed(tw);
+    }
 
     for (int i = 0; i < TP_N; i++) {
         if (trace_params[i].type == NC_DOUBLE) CHECK_RC(nc_put_var_double(ncid, param_id[i], &m->param[i].d), nc_strerror);
@@ -237,34 +290,6 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
     CHECK_RC(nc_put_var_string(ncid, genre_name, names), nc_strerror);
     free(names);
     return twrite_sync(tw);
-}
-
-/* A failed write to the file: its name and the system's reason when there is one (a full disk), else
- * the library's. Returns -1. */
-static int write_failed(const twrite_t *tw, int rc)
-{
-    return err_set("%s: cannot write the trace: %s", tw->path, errno ? strerror(errno) : nc_strerror(rc));
-}
-
-/* Reserves, past the end of the file, the space the records not yet synced and one more (deflated, at most
- * twice their raw size) and the metadata of a close need, so that HDF5 never meets a full disk: after a
- * write failed inside it, HDF5 cannot close the file (nc_close and nc_abort crash in it, and so does
- * MPI_Finalize) and the file no longer opens. A filesystem that cannot reserve (fallocate unsupported)
- * must show as much free space instead. */
-static int reserve(twrite_t *tw)
-{
-    struct stat st;
-    struct statvfs fs;
-    if (tw->fd < 0) return 0;
-    off_t want = (off_t)((tw->n_records - tw->n_synced + 1) * 2 * tw->record_bytes) + RESERVE_METADATA;
-    if (fstat(tw->fd, &st) == 0 && fallocate(tw->fd, FALLOC_FL_KEEP_SIZE, st.st_size, want) == 0) {
-        tw->reserved = want > tw->reserved ? want : tw->reserved;
-        return 0;
-    }
-    int err = errno;
-    if ((err == EOPNOTSUPP || err == ENOSYS) && fstatvfs(tw->fd, &fs) == 0)
-        err = (double)fs.f_bavail * (double)fs.f_frsize < (double)want ? ENOSPC : 0;
-    return err ? err_set("%s: cannot write the trace: %s", tw->path, strerror(err)) : 0;
 }
 
 int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)

@@ -62,9 +62,13 @@ typedef struct {
     int varid[TV_N];
 } twrite_t;
 
+/* twrite_open's failure to write the file (a full disk), a runtime failure rather than bad input. */
+enum { TWRITE_IO = -2 };
+
 /* Creates this rank's file for meta->segment, with the dimensions, buckets and options of sig and the
- * windows of this rank's probe share p, and writes the fixed variables and attributes. Returns 0, or -1
- * with err_set() when the file exists already or cannot be created. */
+ * windows of this rank's probe share p, and writes the fixed variables and attributes. Returns 0, -1 with
+ * err_set() when the file exists already, or TWRITE_IO with err_set() naming the file and the system's
+ * reason when it cannot be created or written (nothing is left of it then). */
 int twrite_open(twrite_t *tw, const twrite_meta_t *meta, const signals_t *sig, const probe_t *p);
 
 /* Appends one record: the training record and the signals of sig (signals_end, signals_spectrum and
