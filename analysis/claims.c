@@ -440,7 +440,7 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
     char path[4200];
     afile_t md, csv;
     snprintf(path, sizeof path, "%s/claims.md", dir);
-    if (afile_open(&md, path, AFILE_REPLACE)) return -1;
+    CALL(afile_open(&md, path, AFILE_REPLACE));
     snprintf(path, sizeof path, "%s/claims.csv", dir);
     if (afile_open(&csv, path, AFILE_REPLACE)) {
         afile_abort(&md);

@@ -25,7 +25,7 @@ int table_open(table_t *t, const char *dir, const char *base, const char *title,
     memset(t, 0, sizeof *t);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.csv", dir, base);
-    if (afile_open(&t->csv, path, AFILE_REPLACE)) return -1;
+    CALL(afile_open(&t->csv, path, AFILE_REPLACE));
     snprintf(path, sizeof path, "%s/%s.md", dir, base);
     if (afile_open(&t->md, path, AFILE_REPLACE)) {
         afile_abort(&t->csv);

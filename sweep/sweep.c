@@ -99,18 +99,11 @@ typedef struct {
     int seen_sweep_line[N_SWEEP_KEYS]; /* line of each [sweep] key, for duplicates and later checks */
 } spec_ctx_t;
 
-/* config_set() reports "--set <assignment>: <problem>"; in a spec the location is the file and line. */
 static int apply_key(config_t *c, const char *key, const char *value, const char *path, int line)
 {
-    char assignment[CONFIG_STR + SWEEP_KEY + 2];
-    snprintf(assignment, sizeof assignment, "%s=%s", key, value);
     if (!strchr(key, '.')) return err_set("%s:%d: '%s': expected a trainer key as section.key", path, line, key);
-    if (config_set(c, assignment) == 0) return 0;
-    size_t skip = strlen("--set ") + strlen(assignment) + strlen(": ");
-    const char *m = err_msg();
-    char problem[1024];
-    snprintf(problem, sizeof problem, "%s", strlen(m) > skip ? m + skip : m);
-    return err_set("%s:%d: %s", path, line, problem);
+    CALL_CTX(config_set_key(c, key, value), "%s:%d", path, line);
+    return 0;
 }
 
 static int parse_int(const char *v, int lo, int hi, int *out)
@@ -196,7 +189,7 @@ static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
             snprintf(what, sizeof what, "%s:%d: sweep.%s", s->path, x->lineno, name);
             /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
             if (k->kind == SK_PATH && x->what == SWEEP_LOAD_ALL) {
-                if (config_expand_env(value, expanded, sizeof expanded, what)) return -1;
+                CALL(config_expand_env(value, expanded, sizeof expanded, what));
                 value = expanded;
             }
             if (strlen(value) >= k->size)

@@ -151,7 +151,7 @@ static int check_range(const keydef_t *k, double v, const char *text, const char
 /* The INI writer cannot quote, so a string must survive inih's whitespace trimming and ';' comments. */
 static int check_string(const keydef_t *k, const char *s, size_t len, const char *pre)
 {
-    if (check_range(k, (double)len, s, pre)) return -1;
+    CALL(check_range(k, (double)len, s, pre));
     int bad = len && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[len - 1]));
     for (size_t i = 0; i < len; i++) bad |= iscntrl((unsigned char)s[i]) || s[i] == ';';
     if (bad)
@@ -217,7 +217,7 @@ static int parse_value(const keydef_t *k, config_t *c, const char *text, const c
         if (end == text || *end || isspace((unsigned char)text[0]))
             return err_set("%s%s.%s: '%s' is not an integer", pre, k->section, k->name, text);
         /* On overflow strtol saturates to LONG_MIN/LONG_MAX, outside every bound in the table. */
-        if (check_range(k, (double)v, text, pre)) return -1;
+        CALL(check_range(k, (double)v, text, pre));
         *(int *)p = (int)v;
         return 0;
     }
@@ -240,7 +240,7 @@ static int parse_value(const keydef_t *k, config_t *c, const char *text, const c
             return err_set("%s%s.%s: '%s' is beyond the range of a float", pre, k->section, k->name, text);
         if (!isfinite(v))
             return err_set("%s%s.%s: '%s' is not a finite number", pre, k->section, k->name, text);
-        if (check_range(k, v, text, pre)) return -1;
+        CALL(check_range(k, v, text, pre));
         *(float *)p = v;
         return 0;
     }
@@ -250,10 +250,10 @@ static int parse_value(const keydef_t *k, config_t *c, const char *text, const c
         char expanded[CONFIG_STR], what[4400];
         if (k->flags & IS_PATH && strstr(text, "${")) {
             snprintf(what, sizeof what, "%s%s.%s", pre, k->section, k->name);
-            if (config_expand_env(text, expanded, sizeof expanded, what)) return -1;
+            CALL(config_expand_env(text, expanded, sizeof expanded, what));
             text = expanded;
         }
-        if (check_string(k, text, strlen(text), pre)) return -1;
+        CALL(check_string(k, text, strlen(text), pre));
         strncpy(p, text, CONFIG_STR);
         return 0;
     }
@@ -316,28 +316,36 @@ int config_load(config_t *c, const char *path)
 int config_load_stream(config_t *c, FILE *f, const char *path)
 {
     load_ctx_t x = {.cfg = *c, .path = path};
-    if (inifile_parse(f, path, on_key, &x)) return -1;
+    CALL(inifile_parse(f, path, on_key, &x));
     *c = x.cfg;
     return 0;
 }
 
 void config_mark_absent(config_t *c) { snprintf(c->train_order, sizeof c->train_order, "lanes"); }
 
+int config_set_key(config_t *c, const char *key, const char *value)
+{
+    char sec[64], name[64];
+    const char *dot = strchr(key, '.');
+    if (!dot) return err_set("expected section.key=value");
+    if ((size_t)(dot - key) >= sizeof sec || strlen(dot + 1) >= sizeof name) return err_set("unknown key");
+    snprintf(sec, sizeof sec, "%.*s", (int)(dot - key), key);
+    snprintf(name, sizeof name, "%s", dot + 1);
+    const keydef_t *k = find_key(sec, name);
+    if (!k) return unknown_key(sec, name, "");
+    config_t tmp = *c;
+    CALL(parse_value(k, &tmp, value, ""));
+    *c = tmp;
+    return 0;
+}
+
 int config_set(config_t *c, const char *assignment)
 {
-    char pre[4200], sec[64], name[64];
-    snprintf(pre, sizeof pre, "--set %s: ", assignment);
-    const char *eq = strchr(assignment, '='), *dot = strchr(assignment, '.');
-    if (!eq || !dot || dot > eq) return err_set("%sexpected section.key=value", pre);
-    if ((size_t)(dot - assignment) >= sizeof sec || (size_t)(eq - dot - 1) >= sizeof name)
-        return err_set("%sunknown key", pre);
-    snprintf(sec, sizeof sec, "%.*s", (int)(dot - assignment), assignment);
-    snprintf(name, sizeof name, "%.*s", (int)(eq - dot - 1), dot + 1);
-    const keydef_t *k = find_key(sec, name);
-    if (!k) return unknown_key(sec, name, pre);
-    config_t tmp = *c;
-    if (parse_value(k, &tmp, eq + 1, pre)) return -1;
-    *c = tmp;
+    const char *eq = strchr(assignment, '=');
+    char key[160];
+    if (!eq) return err_set("--set %s: expected section.key=value", assignment);
+    snprintf(key, sizeof key, "%.*s", (int)(eq - assignment < 159 ? eq - assignment : 159), assignment);
+    CALL_CTX(config_set_key(c, key, eq + 1), "--set %s", assignment);
     return 0;
 }
 
@@ -352,7 +360,7 @@ int config_run_name_ok(const char *s)
 int config_validate(const config_t *c, int world_size)
 {
     for (size_t i = 0; i < N_KEYS; i++)
-        if (check_key(&keys[i], c)) return -1;
+        CALL(check_key(&keys[i], c));
     if (world_size < 1) return err_set("world size %d: must be at least 1", world_size);
     if (c->vocab_size == 1) return err_set("model.vocab_size: 1 is too small; use 0 (from data) or at least 2");
     if (c->d_model % c->n_head)
@@ -423,7 +431,7 @@ int config_get(const config_t *c, const char *key, char *buf, size_t n)
 int config_save(const config_t *c, const char *path, int mode)
 {
     afile_t af;
-    if (afile_open(&af, path, mode)) return -1;
+    CALL(afile_open(&af, path, mode));
     if (config_write(c, af.f)) {
         afile_abort(&af);
         return -1;

@@ -74,8 +74,12 @@ int config_load_stream(config_t *c, FILE *f, const char *name);
  * lanes). */
 void config_mark_absent(config_t *c);
 
-/* Applies one "section.key=value" override. Returns 0, or -1 with err_set() naming the key. */
+/* Applies one "section.key=value" override. Returns 0, or -1 with err_set() naming the assignment and the
+ * key ("--set model.n_layer=x: model.n_layer: 'x' is not an integer"). */
 int config_set(config_t *c, const char *assignment);
+/* The same for a key ("section.key") and its value, the message naming only the key, for a caller to put
+ * its own location before it (err_prefix). */
+int config_set_key(config_t *c, const char *key, const char *value);
 
 /* Checks bounds and the relations between keys (d_model divisible by n_head, global batch divisible by
  * micro_batch x world_size, ...). Returns 0, or -1 with err_set() naming the key(s). */

@@ -233,7 +233,7 @@ static int load_corpus(const prepare_opts_t *o, corpus_t *c)
 {
     if (o->brown_dir) return corpus_add_brown(c, o->brown_dir);
     for (int i = 0; i < o->n_files; i++)
-        if (corpus_add_text_file(c, o->files[i]) != 0) return -1;
+        CALL(corpus_add_text_file(c, o->files[i]));
     return 0;
 }
 
