@@ -22,6 +22,8 @@
 #include "trace/probe.h"
 #include "trace/tracer.h"
 
+#define TOOL "il-bench" /* begins every line it says */
+
 static double now(void)
 {
     struct timespec ts;
@@ -317,7 +319,7 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     cfg.vocab_size = bc->d.V;
     char *text = config_string(&cfg);
     twrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
-                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = "il-bench",
+                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = TOOL,
                           .probe_path = "synthetic"};
     tracer_params(meta.param, &cfg, &r.m.d, 1);
     twrite_t tf;
@@ -371,12 +373,6 @@ static const struct option options[] = {
     {0},
 };
 
-static int finish(int code)
-{
-    dist_finalize();
-    return code;
-}
-
 int main(int argc, char **argv)
 {
     static const char *const names[] = {"A", "D"}; /* of cfgs, for --config */
@@ -385,27 +381,24 @@ int main(int argc, char **argv)
         {"D", {512, 256, 4, 4, 256}, 8},
     };
     dist_t dist;
-    if (dist_init(&dist, &argc, &argv)) {
-        fprintf(stderr, "il-bench: %s\n", err_msg());
-        return finish(IL_EXIT_INPUT);
-    }
+    if (dist_init(&dist, &argc, &argv)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
     int steps = 20, scaling = 0, trace = 0, only = -1;
     cli_t cli;
-    cli_init(&cli, "il-bench", usage, options, dist.rank != 0);
+    cli_init(&cli, TOOL, usage, options, dist.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
         switch (o) {
         case OPT_CONFIG:
-            if (cli_choice(&cli, names, 2, &only)) return finish(IL_EXIT_INPUT);
+            if (cli_choice(&cli, names, 2, &only)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
         case OPT_STEPS:
-            if (cli_int(&cli, 1, 1000, &steps)) return finish(IL_EXIT_INPUT);
+            if (cli_int(&cli, 1, 1000, &steps)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
         case OPT_SCALING: scaling = 1; break;
         case OPT_TRACE: trace = 1; break;
-        default: return finish(cli.exit_code); /* CLI_EXIT: said already */
+        default: return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
         }
     }
-    if (cli_no_operands(&cli, argc, argv)) return finish(IL_EXIT_INPUT);
+    if (cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
     if (scaling || trace) {
         const bench_cfg_t *bc = &cfgs[only >= 0 ? only : 1]; /* config D unless another is named */
         if (scaling) bench_scaling(bc, steps, &dist);
@@ -417,5 +410,5 @@ int main(int argc, char **argv)
         for (int c = 0; c < 2; c++)
             if (only < 0 || only == c) bench_model(&cfgs[c], steps, sgemm);
     }
-    return finish(IL_EXIT_OK);
+    return dist_exit(TOOL, IL_EXIT_OK, NULL);
 }
