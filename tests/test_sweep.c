@@ -192,6 +192,48 @@ static void test_names_hash_only_values(void **state)
     assert_string_equal(pinned, PINNED_NAME);
 }
 
+/* The [sweep] keys' defaults and documentation come from the one table: a spec that gives only a name gets
+ * them all, and the Markdown names each key with its default and keeps a '|' of a pattern inside its cell. */
+static void test_key_table(void **state)
+{
+    (void)state;
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = d\n", &s, &r, &n);
+    assert_int_equal(s.ranks, 1);
+    assert_int_equal(s.cpus_per_task, 1);
+    assert_int_equal(s.throttle, 0);
+    assert_int_equal(s.signal_seconds, 60);
+    assert_int_equal(s.requeue, 1);
+    assert_int_equal(s.exclusive, 0);
+    assert_int_equal(s.aggregate_ntasks, 1);
+    assert_int_equal(s.ntasks_per_node, 0);
+    assert_string_equal(s.out_dir, "sweeps");
+    assert_string_equal(s.time, "01:00:00");
+    assert_string_equal(s.aggregate_time, "00:30:00");
+    assert_string_equal(s.launcher, "srun");
+    assert_string_equal(s.mpi, "default");
+    assert_string_equal(s.partition, "");
+    free(r);
+    sweep_free(&s);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    sweep_print_keys_markdown(f);
+    fclose(f);
+    const char *expect[] = {"| key | type | default | meaning |\n", "| `sweep.ranks` | int | `1` | ",
+                            "Range [1, 65536]. |\n", "| `sweep.requeue` | yes/no | `yes` | ",
+                            "| `sweep.partition` | string | none | ", "avx512&ib (letters, digits and _.:,&\\|*()[]). |\n",
+                            "| `sweep.sbatch_args` | words | none | "};
+    for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
+        if (!strstr(text, expect[i])) fail_msg("markdown lacks \"%s\"", expect[i]);
+    int rows = 0;
+    for (const char *p = text; (p = strstr(p, "\n| `sweep.")); p++) rows++;
+    assert_int_equal(rows, 25);
+    free(text);
+}
+
 static void test_site_keys(void **state)
 {
     (void)state;
@@ -385,6 +427,7 @@ int main(void)
         cmocka_unit_test(test_expansion_order),   cmocka_unit_test(test_no_axes_is_one_run),
         cmocka_unit_test(test_duplicate_check_is_linear),
         cmocka_unit_test(test_names_are_content_derived), cmocka_unit_test(test_names_hash_only_values),
+        cmocka_unit_test(test_key_table),
         cmocka_unit_test(test_site_keys),         cmocka_unit_test(test_environment),
         cmocka_unit_test(test_verbatim_values),
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_chunks),

@@ -98,12 +98,6 @@ char *config_string(const config_t *c);
  * in `ignore` (as for config_diff; NULL-terminated, or NULL) are left out. */
 char *config_canonical(const config_t *c, const char *const *ignore);
 
-/* Copies text to out (n bytes) with every ${NAME} replaced by the environment variable NAME (letters, digits
- * and '_', not starting with a digit); anything else, a lone '$' included, stays as it is. Returns 0, or -1
- * with err_set() "WHAT: ${NAME} is not set" or when the result does not fit. The path keys (data.train_path,
- * data.val_path, data.counts_path, run.out_dir) are expanded so when read. */
-int config_expand_env(const char *text, char *out, size_t n, const char *what);
-
 /* The unigram counts of the training shard: data.counts_path, or train.counts beside data.train_path. */
 void config_counts_path(const config_t *c, char *out, size_t n);
 /* One key's value ("section.key") as config_write() spells it ("0.001" for "1e-3"); -1 if the key is

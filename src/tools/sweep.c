@@ -15,6 +15,7 @@
 #include "sweep/cancel.h"
 #include "sweep/status.h"
 #include "sweep/submit.h"
+#include "sweep/sweep.h"
 
 static const char usage_main[] =
     "usage: il-sweep submit SPEC [--dry-run | --local] [--out DIR]\n"
@@ -30,7 +31,8 @@ static const char usage_main[] =
     "  resubmit   submit the failed and preempted runs again (done runs never rerun)\n"
     "  summary    write DIR/summary.tsv and DIR/summary.md (the aggregation job runs this)\n"
     "  cancel     scancel the sweep's array and aggregation jobs recorded in DIR/jobs.tsv\n"
-    "  il-sweep COMMAND --help describes a command; il-sweep --version prints the version\n"
+    "  il-sweep COMMAND --help describes a command; il-sweep --version prints the version; il-sweep --keys\n"
+    "  prints the spec's [sweep] keys as a Markdown table\n"
     "exit codes: 0 done, 1 a Slurm command failed, 2 bad command line, spec or sweep directory\n";
 
 static const char usage_submit[] =
@@ -70,7 +72,7 @@ static const char usage_summary[] =
     "  writes DIR/summary.tsv and DIR/summary.md (the aggregation job runs this)\n"
     "  -h, --help   this text\n";
 
-enum { OPT_DRY = CLI_OPT_FIRST, OPT_LOCAL, OPT_OUT, OPT_FAILED, OPT_STATE, OPT_FORMAT };
+enum { OPT_DRY = CLI_OPT_FIRST, OPT_LOCAL, OPT_OUT, OPT_FAILED, OPT_STATE, OPT_FORMAT, OPT_KEYS };
 
 /* The one operand a command takes, after its options; NULL after saying why. */
 static const char *operand(const cli_t *cli, int argc, char **argv, const char *what)
@@ -163,7 +165,8 @@ static int run_cancel(const cli_t *cli, const char *dir, const args_t *a)
 }
 
 #define DRY_RUN {"dry-run", no_argument, NULL, OPT_DRY}
-static const struct option top[] = {CLI_COMMON_OPTIONS, {0}};
+static const struct option top[] = {{"keys", no_argument, NULL, OPT_KEYS}, CLI_COMMON_OPTIONS, {0}};
+static const struct option summary_opts[] = {CLI_COMMON_OPTIONS, {0}};
 static const struct option submit_opts[] = {
     DRY_RUN, {"local", no_argument, NULL, OPT_LOCAL}, {"out", required_argument, NULL, OPT_OUT}, CLI_COMMON_OPTIONS, {0}};
 static const struct option resubmit_opts[] = {DRY_RUN, {"failed", no_argument, NULL, OPT_FAILED}, CLI_COMMON_OPTIONS, {0}};
@@ -180,7 +183,7 @@ static const struct {
     {"submit", usage_submit, submit_opts, "SPEC", run_submit},
     {"resubmit", usage_resubmit, resubmit_opts, "DIR", run_resubmit},
     {"status", usage_status, status_opts, "DIR", run_status},
-    {"summary", usage_summary, top, "DIR", run_summary},
+    {"summary", usage_summary, summary_opts, "DIR", run_summary},
     {"cancel", usage_cancel, cancel_opts, "DIR", run_cancel},
 };
 
@@ -190,6 +193,10 @@ int main(int argc, char **argv)
     if (argc < 2 || argv[1][0] == '-') {
         cli_init(&cli, "il-sweep", usage_main, top, 0);
         int o = cli_next(&cli, argc, argv);
+        if (o == OPT_KEYS) {
+            sweep_print_keys_markdown(stdout);
+            return IL_EXIT_OK;
+        }
         if (o != CLI_END) return cli.exit_code; /* --help, --version or a mistake, said */
         cli_usage(&cli, stderr);
         return IL_EXIT_INPUT;
