@@ -24,11 +24,11 @@
     { #sec, #name, type, FIELD(sec##_##name), def, lo, hi, flags, NULL, NULL, help }
 
 static const keydef_t keys[] = {
-    K(model, vocab_size, KEY_INT, "0", 0, 65536, 0, "vocabulary size; 0 takes it from the training shard"),
-    K(model, seq_len, KEY_INT, "64", 1, 65536, 0, "context length T in tokens"),
-    K(model, n_layer, KEY_INT, "4", 1, 1024, 0, "number of transformer blocks"),
+    K(model, vocab_size, KEY_INT, "0", 0, CONFIG_MAX_VOCAB, 0, "vocabulary size; 0 takes it from the training shard"),
+    K(model, seq_len, KEY_INT, "64", 1, CONFIG_MAX_SEQ, 0, "context length T in tokens"),
+    K(model, n_layer, KEY_INT, "4", 1, CONFIG_MAX_LAYER, 0, "number of transformer blocks"),
     K(model, n_head, KEY_INT, "4", 1, 1024, 0, "attention heads per block; must divide d_model"),
-    K(model, d_model, KEY_INT, "128", 1, 65536, 0, "embedding width C"),
+    K(model, d_model, KEY_INT, "128", 1, CONFIG_MAX_WIDTH, 0, "embedding width C"),
     K(data, train_path, KEY_STR, "data/brown/train.bin", 1, STR_MAX, KEY_PATH, "training token shard"),
     K(data, val_path, KEY_STR, "data/brown/val.bin", 0, STR_MAX, KEY_PATH,
       "validation token shard; empty: no validation"),

@@ -11,6 +11,9 @@
 
 #define CONFIG_STR 512
 
+/* The model's size bounds: the key table's, and gpt_dims_check's for a model built by code. */
+enum { CONFIG_MAX_VOCAB = 65536, CONFIG_MAX_SEQ = 65536, CONFIG_MAX_LAYER = 1024, CONFIG_MAX_WIDTH = 65536 };
+
 typedef struct {
     /* [model] */
     int vocab_size; /* 0: take it from the training shard */

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/cli.h"
 #include "core/dist.h"
 #include "core/err.h"
@@ -23,13 +24,6 @@
 #include "trace/tracer.h"
 
 #define TOOL "il-bench" /* begins every line it says */
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -50,9 +44,9 @@ static double k_time[K_N][2]; /* [kernel][0 forward, 1 backward] */
 
 #define TIMED(kind, dir, call)                                                                            \
     do {                                                                                                   \
-        double t0_ = now();                                                                                \
+        double t0_ = clock_seconds();                                                                      \
         call;                                                                                              \
-        k_time[kind][dir] += now() - t0_;                                                                  \
+        k_time[kind][dir] += clock_seconds() - t0_;                                                        \
     } while (0)
 
 static void t_enc_f(float *o, const int32_t *i, const float *e, const float *p, int B, int T, int C)
@@ -90,9 +84,9 @@ static double sgemm_gflops(int n, int reps)
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 13) * 0.01f;
     double t[16];
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        t[r] = now() - t0;
+        t[r] = clock_seconds() - t0;
     }
     free(a);
     free(b);
@@ -144,10 +138,10 @@ static double run_step(bench_run_t *r, gsync_t *sync, float loss_scale)
     if (sync) gsync_arm(sync, &r->m);
     gpt_backward(&r->m, loss_scale);
     if (sync) gsync_finish(sync, &r->m);
-    double t0 = now();
+    double t0 = clock_seconds();
     float scale = optim_clip_scale(optim_norm(r->m.grads, r->m.n_params), 1.0f);
     adamw_step(&r->opt, r->m.params, r->m.grads, scale, r->m.tensors, r->m.n_tensors, 1e-4f, &h);
-    return now() - t0;
+    return clock_seconds() - t0;
 }
 
 static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
@@ -157,9 +151,9 @@ static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
     double *t = err_calloc((size_t)steps, sizeof *t), opt_time = 0, total = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps */
         if (s == 0) memset(k_time, 0, sizeof k_time);
-        double t0 = now(), opt = run_step(&r, NULL, 1.0f);
+        double t0 = clock_seconds(), opt = run_step(&r, NULL, 1.0f);
         if (s >= 0) {
-            total += t[s] = now() - t0;
+            total += t[s] = clock_seconds() - t0;
             opt_time += opt;
         }
     }
@@ -199,9 +193,9 @@ static dp_result_t bench_dp(const bench_cfg_t *bc, int steps, int ranks, int ove
         double *t = err_calloc((size_t)steps, sizeof *t), wait0 = 0, total = 0;
         for (int s = -2; s < steps; s++) {
             if (s == 0) wait0 = sync.wait_s;
-            double t0 = now();
+            double t0 = clock_seconds();
             run_step(&run, &sync, 1.0f / (float)ranks);
-            if (s >= 0) total += t[s] = now() - t0;
+            if (s >= 0) total += t[s] = clock_seconds() - t0;
         }
         r.tokens_per_s = (double)ranks * run.B * run.T / median(t, steps);
         r.wait_share = (sync.wait_s - wait0) / total;
@@ -279,21 +273,21 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     int reps = steps < 5 ? steps : 5;
     double *t = err_calloc((size_t)steps, sizeof *t), sig_t[5], rho_t[5], spec_t[2][5];
     for (int s = -2; s < steps; s++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         run_step(&r, NULL, 1.0f);
-        if (s >= 0) t[s] = now() - t0;
+        if (s >= 0) t[s] = clock_seconds() - t0;
     }
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         tracer_measure(&probe, &sig, NULL, MPI_COMM_WORLD, &r.m);
-        sig_t[i] = now() - t0;
-        t0 = now(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
+        sig_t[i] = clock_seconds() - t0;
+        t0 = clock_seconds(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
         signals_freq_rho(&sig, MPI_COMM_WORLD, probe.slot_group, probe.groups);
-        rho_t[i] = now() - t0;
+        rho_t[i] = clock_seconds() - t0;
         for (int k = 0; k < 2; k++) {
-            t0 = now();
+            t0 = clock_seconds();
             signals_spectrum(&sig, &sp[k]);
-            spec_t[k][i] = now() - t0;
+            spec_t[k][i] = clock_seconds() - t0;
         }
     }
     double step = median(t, steps), s18 = median(sig_t, reps), rho = median(rho_t, reps);
