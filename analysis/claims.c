@@ -11,29 +11,35 @@
 #include "core/err.h"
 #include "core/stats.h"
 
-/* Each hypothesis: its statistic, the null, the predicted side (+1 above the null, -1 below) and the
- * distance from the null of an effect that matters. docs/science.md gives the reasons. */
+/* Each hypothesis (rstat.h's table; docs/science.md gives the reasons). */
 static const struct {
     const char *id, *title, *statistic, *symbol;
     double null, matters;
     int side;
 } hyp[H_N] = {
-    [H1] = {"H1", "position: the representation norm falls with position",
-            "Spearman ρ(t, N[L][t]) over positions t ≥ 1 at the last depth L, N the S1 norm", "ρ", 0, 0.3, -1},
-    [H2A] = {"H2a", "local inner descent: blocks step downhill on the token's own logit-lens loss",
-             "median over blocks of the S3b cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1},
-    [H2B] = {"H2b", "global inner descent: blocks step downhill on the training loss",
-             "median over blocks of the S3 cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1},
-    [H2C] = {"H2c", "the logit-lens loss falls monotonically with depth",
-             "largest rise lens[l+1] − lens[l] over the depths l (S5, nats)", "rise", 0, 0.01, -1},
-    [H3] = {"H3", "depth growth: the mean norm grows with depth",
-            "smallest ratio mean_t N[l+1][t] / mean_t N[l][t] over the depths l", "ratio", 1, 0.05, 1},
-    [H4] = {"H4", "frequency: frequent input tokens have larger final representations",
-            "Spearman ρ(log training count of the input token, |h^L_t|) over every probe token at the last depth",
-            "ρ", 0, 0.1, 1},
-    [H5] = {"H5", "outer signal: the input gradient norm falls with position",
-            "Spearman ρ(t, S7 |dL/dh^0_t|) over all positions", "ρ", 0, 0.3, -1},
+#define ROW(constant, id, title, statistic, symbol, null, matters, side) \
+    [constant] = {id, title, statistic, symbol, null, matters, side},
+    RSTAT_HYPOTHESES(ROW)
+#undef ROW
 };
+
+/* The predicted side of the null (">" or "<"), or of an effect that matters ("≥" or "≤"), and that effect. */
+static const char *side_word(int h, int matters)
+{
+    return hyp[h].side > 0 ? (matters ? "≥" : ">") : (matters ? "≤" : "<");
+}
+static double threshold(int h) { return hyp[h].null + hyp[h].side * hyp[h].matters; }
+
+void claims_hypotheses_markdown(FILE *f)
+{
+    fputs("| | statistic per run | predicted | null | an effect that matters |\n|---|---|---|---|---|\n", f);
+    for (int h = 0; h < H_N; h++) {
+        fprintf(f, "| %s | ", hyp[h].id);
+        for (const char *p = hyp[h].statistic; *p; p++) fprintf(f, *p == '|' ? "\\|" : "%c", *p); /* in a cell */
+        fprintf(f, " | %s %s %g | %g | %s %s %g |\n", hyp[h].symbol, side_word(h, 0), hyp[h].null, hyp[h].null,
+                hyp[h].symbol, side_word(h, 1), threshold(h));
+    }
+}
 
 static const char *const phase_name[PH_N] = {"end of training", "early (step < S/3)", "middle (S/3 ≤ step < 2S/3)",
                                              "late (step ≥ 2S/3)"};
@@ -310,11 +316,9 @@ static double seed_spread(const claim_run_t *runs, int n, int h, int *configs)
 
 static void section(const out_t *o, const claim_run_t *runs, int n, int h, const subset_t *all)
 {
-    const char *side = hyp[h].side > 0 ? ">" : "<";
     fprintf(o->md, "## %s %s\n\n", hyp[h].id, hyp[h].title);
     fprintf(o->md, "Statistic: %s. Predicted: %s %s %g. An effect that matters: %s %s %g.\n\n", hyp[h].statistic,
-            hyp[h].symbol, side, hyp[h].null, hyp[h].symbol, hyp[h].side > 0 ? "≥" : "≤",
-            hyp[h].null + hyp[h].side * hyp[h].matters);
+            hyp[h].symbol, side_word(h, 0), hyp[h].null, hyp[h].symbol, side_word(h, 1), threshold(h));
     tally_t end = tally(runs, all, h, PH_END);
     fprintf(o->md, "**Verdict: %s** (%s). ", verdict_word[end.verdict], end.why);
     if (end.n)
@@ -468,7 +472,7 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
                   "[range] |\n|---|---|---|---|---|---|\n");
     for (int h = 0; h < H_N; h++) {
         tally_t t = tally(runs, &all, h, PH_END);
-        fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, hyp[h].side > 0 ? ">" : "<",
+        fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, side_word(h, 0),
                 hyp[h].null, verdict_word[t.verdict], t.holds, t.contra, t.n);
         if (t.n) fprintf(o.md, " %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] |\n", 100 * t.share, 100 * t.share_lo,
                          100 * t.share_hi, t.median, t.min, t.max);
