@@ -79,6 +79,19 @@ typedef struct {
     char why[256];
 } tally_t;
 
+/* Whether the m-th run of a list (runs[idx[m]], or runs[m] when idx is NULL) is the first of its
+ * configuration in it: each configuration is counted once, at its first run. With h >= 0 an earlier run
+ * counts only where it knows h's statistic at phase ph. */
+static int first_of_config(const claim_run_t *runs, const int *idx, int m, int h, int ph)
+{
+    const claim_run_t *r = &runs[idx ? idx[m] : m];
+    for (int j = 0; j < m; j++) {
+        const claim_run_t *e = &runs[idx ? idx[j] : j];
+        if (e->config == r->config && (h < 0 || isfinite(e->hyp[h][ph].est))) return 0;
+    }
+    return 1;
+}
+
 static int seeds_of_config(const claim_run_t *runs, const subset_t *s, int h, int ph, int j)
 {
     int k = 0;
@@ -131,11 +144,7 @@ static tally_t tally(const claim_run_t *runs, const subset_t *s, int h, int ph)
         if (o == OUT_UNKNOWN) continue;
         v[t.n++] = runs[s->i[m]].hyp[h][ph].est;
         t.holds += o == OUT_HOLDS, t.contra += o == OUT_CONTRADICTS;
-        /* a configuration is counted at its first run */
-        int first = 1;
-        for (int j = 0; j < m && first; j++)
-            first = !(runs[s->i[j]].config == runs[s->i[m]].config && isfinite(runs[s->i[j]].hyp[h][ph].est));
-        if (first) t.configs++, t.seeded += seeds_of_config(runs, s, h, ph, m) >= 2;
+        if (first_of_config(runs, s->i, m, h, ph)) t.configs++, t.seeded += seeds_of_config(runs, s, h, ph, m) >= 2;
     }
     t.median = stats_range(v, t.n, &t.min, &t.max);
     free(v);
@@ -301,9 +310,8 @@ static double seed_spread(const claim_run_t *runs, int n, int h, int *configs)
     double sum = 0;
     *configs = 0;
     for (int i = 0; i < n; i++) {
-        int first = 1, k = 0;
-        for (int j = 0; j < i && first; j++) first = runs[j].config != runs[i].config;
-        if (!first) continue;
+        if (!first_of_config(runs, NULL, i, -1, 0)) continue;
+        int k = 0;
         double lo = INFINITY, hi = -INFINITY;
         for (int j = 0; j < n; j++)
             if (runs[j].config == runs[i].config && isfinite(runs[j].hyp[h][PH_END].est)) {
@@ -413,9 +421,8 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
 #undef RANGE
     int configs = 0, most = 0, least = n;
     for (int i = 0; i < n; i++) {
-        int first = 1, k = 0;
-        for (int j = 0; j < i && first; j++) first = runs[j].config != runs[i].config;
-        if (!first) continue;
+        if (!first_of_config(runs, NULL, i, -1, 0)) continue;
+        int k = 0;
         for (int j = 0; j < n; j++) k += runs[j].config == runs[i].config;
         configs++, most = k > most ? k : most, least = k < least ? k : least;
     }
