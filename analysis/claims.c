@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/table.h"
 #include "core/afile.h"
 #include "core/bytes.h"
 #include "core/err.h"
@@ -229,13 +230,19 @@ typedef struct {
 static void csv_row(const out_t *o, int h, const char *split, const char *group, double est, double lo, double hi, int n,
                     double share, double share_lo, double share_hi, const char *verdict_text)
 {
-    fprintf(o->csv, "%s,%s,\"%s\",\"%s\"", hyp[h].id, split, group, hyp[h].statistic);
-    const double v[] = {est, lo, hi};
-    for (int k = 0; k < 3; k++) isfinite(v[k]) ? fprintf(o->csv, ",%.6g", v[k]) : fputs(",", o->csv);
-    fprintf(o->csv, ",%d", n);
-    const double sh[] = {share, share_lo, share_hi};
-    for (int k = 0; k < 3; k++) isfinite(sh[k]) ? fprintf(o->csv, ",%.6g", sh[k]) : fputs(",", o->csv);
-    fprintf(o->csv, ",%s\n", verdict_text);
+    const char *const text[] = {hyp[h].id, split, group, hyp[h].statistic};
+    for (int k = 0; k < 4; k++) {
+        if (k) fputc(',', o->csv);
+        table_csv_str(o->csv, text[k]);
+    }
+    const double v[] = {est, lo, hi, n, share, share_lo, share_hi};
+    for (int k = 0; k < 7; k++) {
+        fputc(',', o->csv);
+        table_csv_num(o->csv, v[k]);
+    }
+    fputc(',', o->csv);
+    table_csv_str(o->csv, verdict_text);
+    fputc('\n', o->csv);
 }
 
 static void fmt_interval(char *buf, size_t n, interval_t v)
