@@ -14,7 +14,10 @@
 
 #include "core/err.h"
 #include "core/metrics.h"
+#include "sweep/cancel.h"
 #include "sweep/slurm.h"
+#include "sweep/status.h"
+#include "sweep/submit.h"
 #include "sweep/sweep.h"
 #include "sweep/tsv.h"
 
@@ -389,6 +392,29 @@ static void test_chunks(void **state)
     assert_int_equal(slurm_parse_ids("0-9", ids, 8), -1); /* more than fit */
 }
 
+/* The commands are library code: a bad sweep directory or spec comes back as SDIR_EINPUT with the message
+ * in err_msg(), for il-sweep's main to say and map to its exit code; nothing is printed on stderr. */
+static void test_commands_return_errors(void **state)
+{
+    (void)state;
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/no-such-sweep", dir);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    FILE *err = tmpfile();
+    assert_non_null(err);
+    dup2(fileno(err), STDERR_FILENO);
+    int rc[] = {status_print(missing, ~0u, STATUS_TABLE), status_summary(missing), cancel_sweep(missing, 1),
+                submit_failed(missing, 1), submit_spec(missing, NULL, 1, 0)};
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    for (size_t i = 0; i < sizeof rc / sizeof *rc; i++) assert_int_equal(rc[i], SDIR_EINPUT);
+    assert_msg_has("no-such-sweep");
+    assert_int_equal(ftell(err), 0);
+    fclose(err);
+}
+
 static void test_tsv(void **state)
 {
     (void)state;
@@ -432,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_verbatim_values),
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_commands_return_errors),
         cmocka_unit_test(test_tsv),               cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
