@@ -425,10 +425,8 @@ int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs,
                 snprintf(run->cfg.out_dir, sizeof run->cfg.out_dir, "%s", out_dir);
             }
             if (config_validate(&run->cfg, s->ranks) == 0) continue;
-            char problem[1024];
-            snprintf(problem, sizeof problem, "%s", err_msg()); /* err_set() reuses err_msg()'s buffer */
-            rc = err_set("%s: run %ld%s%s%s on %d rank(s): %s", s->path, k, *what ? " (" : "", what,
-                         *what ? ")" : "", s->ranks, problem);
+            rc = err_prefix("%s: run %ld%s%s%s on %d rank(s)", s->path, k, *what ? " (" : "", what, *what ? ")" : "",
+                            s->ranks);
             break;
         }
         long j = rc ? -1 : name_seen(r, k, slot, slots - 1);
