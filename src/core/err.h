@@ -25,7 +25,7 @@ enum {
 int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *err_msg(void);
 /* Puts the printf-style context and ": " before the message recorded, so that a caller can say which
- * file, line or key a callee's failure was about ("sweep.ini: line 3: ..."); always returns -1. */
+ * file, line or key a callee's failure was about ("spec.ini:3: ..."); always returns -1. */
 int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Propagating a failure, in the spirit of PETSc's PetscCall. Inside a function that returns 0 or -1:
