@@ -6,34 +6,41 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/table.h"
 #include "core/afile.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "core/stats.h"
 
-/* Each hypothesis: its statistic, the null, the predicted side (+1 above the null, -1 below) and the
- * distance from the null of an effect that matters. docs/science.md gives the reasons. */
+/* Each hypothesis (rstat.h's table; docs/science.md gives the reasons). */
 static const struct {
     const char *id, *title, *statistic, *symbol;
     double null, matters;
     int side;
 } hyp[H_N] = {
-    [H1] = {"H1", "position: the representation norm falls with position",
-            "Spearman ρ(t, N[L][t]) over positions t ≥ 1 at the last depth L, N the S1 norm", "ρ", 0, 0.3, -1},
-    [H2A] = {"H2a", "local inner descent: blocks step downhill on the token's own logit-lens loss",
-             "median over blocks of the S3b cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1},
-    [H2B] = {"H2b", "global inner descent: blocks step downhill on the training loss",
-             "median over blocks of the S3 cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1},
-    [H2C] = {"H2c", "the logit-lens loss falls monotonically with depth",
-             "largest rise lens[l+1] − lens[l] over the depths l (S5, nats)", "rise", 0, 0.01, -1},
-    [H3] = {"H3", "depth growth: the mean norm grows with depth",
-            "smallest ratio mean_t N[l+1][t] / mean_t N[l][t] over the depths l", "ratio", 1, 0.05, 1},
-    [H4] = {"H4", "frequency: frequent input tokens have larger final representations",
-            "Spearman ρ(log training count of the input token, |h^L_t|) over every probe token at the last depth",
-            "ρ", 0, 0.1, 1},
-    [H5] = {"H5", "outer signal: the input gradient norm falls with position",
-            "Spearman ρ(t, S7 |dL/dh^0_t|) over all positions", "ρ", 0, 0.3, -1},
+#define ROW(constant, id, title, statistic, symbol, null, matters, side) \
+    [constant] = {id, title, statistic, symbol, null, matters, side},
+    RSTAT_HYPOTHESES(ROW)
+#undef ROW
 };
+
+/* The predicted side of the null (">" or "<"), or of an effect that matters ("≥" or "≤"), and that effect. */
+static const char *side_word(int h, int matters)
+{
+    return hyp[h].side > 0 ? (matters ? "≥" : ">") : (matters ? "≤" : "<");
+}
+static double threshold(int h) { return hyp[h].null + hyp[h].side * hyp[h].matters; }
+
+void claims_hypotheses_markdown(FILE *f)
+{
+    fputs("| | statistic per run | predicted | null | an effect that matters |\n|---|---|---|---|---|\n", f);
+    for (int h = 0; h < H_N; h++) {
+        fprintf(f, "| %s | ", hyp[h].id);
+        for (const char *p = hyp[h].statistic; *p; p++) fprintf(f, *p == '|' ? "\\|" : "%c", *p); /* in a cell */
+        fprintf(f, " | %s %s %g | %g | %s %s %g |\n", hyp[h].symbol, side_word(h, 0), hyp[h].null, hyp[h].null,
+                hyp[h].symbol, side_word(h, 1), threshold(h));
+    }
+}
 
 static const char *const phase_name[PH_N] = {"end of training", "early (step < S/3)", "middle (S/3 ≤ step < 2S/3)",
                                              "late (step ≥ 2S/3)"};
@@ -72,6 +79,19 @@ typedef struct {
     int verdict;
     char why[256];
 } tally_t;
+
+/* Whether the m-th run of a list (runs[idx[m]], or runs[m] when idx is NULL) is the first of its
+ * configuration in it: each configuration is counted once, at its first run. With h >= 0 an earlier run
+ * counts only where it knows h's statistic at phase ph. */
+static int first_of_config(const claim_run_t *runs, const int *idx, int m, int h, int ph)
+{
+    const claim_run_t *r = &runs[idx ? idx[m] : m];
+    for (int j = 0; j < m; j++) {
+        const claim_run_t *e = &runs[idx ? idx[j] : j];
+        if (e->config == r->config && (h < 0 || isfinite(e->hyp[h][ph].est))) return 0;
+    }
+    return 1;
+}
 
 static int seeds_of_config(const claim_run_t *runs, const subset_t *s, int h, int ph, int j)
 {
@@ -125,11 +145,7 @@ static tally_t tally(const claim_run_t *runs, const subset_t *s, int h, int ph)
         if (o == OUT_UNKNOWN) continue;
         v[t.n++] = runs[s->i[m]].hyp[h][ph].est;
         t.holds += o == OUT_HOLDS, t.contra += o == OUT_CONTRADICTS;
-        /* a configuration is counted at its first run */
-        int first = 1;
-        for (int j = 0; j < m && first; j++)
-            first = !(runs[s->i[j]].config == runs[s->i[m]].config && isfinite(runs[s->i[j]].hyp[h][ph].est));
-        if (first) t.configs++, t.seeded += seeds_of_config(runs, s, h, ph, m) >= 2;
+        if (first_of_config(runs, s->i, m, h, ph)) t.configs++, t.seeded += seeds_of_config(runs, s, h, ph, m) >= 2;
     }
     t.median = stats_range(v, t.n, &t.min, &t.max);
     free(v);
@@ -214,13 +230,19 @@ typedef struct {
 static void csv_row(const out_t *o, int h, const char *split, const char *group, double est, double lo, double hi, int n,
                     double share, double share_lo, double share_hi, const char *verdict_text)
 {
-    fprintf(o->csv, "%s,%s,\"%s\",\"%s\"", hyp[h].id, split, group, hyp[h].statistic);
-    const double v[] = {est, lo, hi};
-    for (int k = 0; k < 3; k++) isfinite(v[k]) ? fprintf(o->csv, ",%.6g", v[k]) : fputs(",", o->csv);
-    fprintf(o->csv, ",%d", n);
-    const double sh[] = {share, share_lo, share_hi};
-    for (int k = 0; k < 3; k++) isfinite(sh[k]) ? fprintf(o->csv, ",%.6g", sh[k]) : fputs(",", o->csv);
-    fprintf(o->csv, ",%s\n", verdict_text);
+    const char *const text[] = {hyp[h].id, split, group, hyp[h].statistic};
+    for (int k = 0; k < 4; k++) {
+        if (k) fputc(',', o->csv);
+        table_csv_str(o->csv, text[k]);
+    }
+    const double v[] = {est, lo, hi, n, share, share_lo, share_hi};
+    for (int k = 0; k < 7; k++) {
+        fputc(',', o->csv);
+        table_csv_num(o->csv, v[k]);
+    }
+    fputc(',', o->csv);
+    table_csv_str(o->csv, verdict_text);
+    fputc('\n', o->csv);
 }
 
 static void fmt_interval(char *buf, size_t n, interval_t v)
@@ -295,9 +317,8 @@ static double seed_spread(const claim_run_t *runs, int n, int h, int *configs)
     double sum = 0;
     *configs = 0;
     for (int i = 0; i < n; i++) {
-        int first = 1, k = 0;
-        for (int j = 0; j < i && first; j++) first = runs[j].config != runs[i].config;
-        if (!first) continue;
+        if (!first_of_config(runs, NULL, i, -1, 0)) continue;
+        int k = 0;
         double lo = INFINITY, hi = -INFINITY;
         for (int j = 0; j < n; j++)
             if (runs[j].config == runs[i].config && isfinite(runs[j].hyp[h][PH_END].est)) {
@@ -310,11 +331,9 @@ static double seed_spread(const claim_run_t *runs, int n, int h, int *configs)
 
 static void section(const out_t *o, const claim_run_t *runs, int n, int h, const subset_t *all)
 {
-    const char *side = hyp[h].side > 0 ? ">" : "<";
     fprintf(o->md, "## %s %s\n\n", hyp[h].id, hyp[h].title);
     fprintf(o->md, "Statistic: %s. Predicted: %s %s %g. An effect that matters: %s %s %g.\n\n", hyp[h].statistic,
-            hyp[h].symbol, side, hyp[h].null, hyp[h].symbol, hyp[h].side > 0 ? "≥" : "≤",
-            hyp[h].null + hyp[h].side * hyp[h].matters);
+            hyp[h].symbol, side_word(h, 0), hyp[h].null, hyp[h].symbol, side_word(h, 1), threshold(h));
     tally_t end = tally(runs, all, h, PH_END);
     fprintf(o->md, "**Verdict: %s** (%s). ", verdict_word[end.verdict], end.why);
     if (end.n)
@@ -409,9 +428,8 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
 #undef RANGE
     int configs = 0, most = 0, least = n;
     for (int i = 0; i < n; i++) {
-        int first = 1, k = 0;
-        for (int j = 0; j < i && first; j++) first = runs[j].config != runs[i].config;
-        if (!first) continue;
+        if (!first_of_config(runs, NULL, i, -1, 0)) continue;
+        int k = 0;
         for (int j = 0; j < n; j++) k += runs[j].config == runs[i].config;
         configs++, most = k > most ? k : most, least = k < least ? k : least;
     }
@@ -440,7 +458,7 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
     char path[4200];
     afile_t md, csv;
     snprintf(path, sizeof path, "%s/claims.md", dir);
-    if (afile_open(&md, path, AFILE_REPLACE)) return -1;
+    CALL(afile_open(&md, path, AFILE_REPLACE));
     snprintf(path, sizeof path, "%s/claims.csv", dir);
     if (afile_open(&csv, path, AFILE_REPLACE)) {
         afile_abort(&md);
@@ -468,7 +486,7 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
                   "[range] |\n|---|---|---|---|---|---|\n");
     for (int h = 0; h < H_N; h++) {
         tally_t t = tally(runs, &all, h, PH_END);
-        fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, hyp[h].side > 0 ? ">" : "<",
+        fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, side_word(h, 0),
                 hyp[h].null, verdict_word[t.verdict], t.holds, t.contra, t.n);
         if (t.n) fprintf(o.md, " %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] |\n", 100 * t.share, 100 * t.share_lo,
                          100 * t.share_hi, t.median, t.min, t.max);

@@ -15,6 +15,7 @@
 #define IL_AGG_CLAIMS_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "analysis/rstat.h"
 #include "analysis/runs.h"
@@ -34,5 +35,9 @@ void claims_run(claim_run_t *cl, const run_row_t *row, const rstat_t *st);
 /* Writes <dir>/claims.md and <dir>/claims.csv. n_found counts every run directory, with or without
  * traces. Returns 0, or -1 with err_set(). */
 int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, int n_skipped);
+
+/* The hypotheses as docs/science.md's Markdown table: id, statistic, predicted side, null, an effect that
+ * matters. */
+void claims_hypotheses_markdown(FILE *f);
 
 #endif

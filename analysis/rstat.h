@@ -10,8 +10,32 @@
 
 #include "analysis/curves.h"
 
-/* Hypotheses of docs/science.md, each with one statistic per run (see claims.c for when it holds). */
-enum { H1, H2A, H2B, H2C, H3, H4, H5, H_N };
+/* The hypotheses of docs/science.md, one row each, as the trace schema's variables are: its constant, the
+ * id the outputs print, its title, the statistic per run and its symbol, the null, the distance from the null
+ * of an effect that matters, and the predicted side (+1 above the null, -1 below). rstat.c computes each
+ * statistic (hypotheses()), claims.c judges it; docs/science.md's verdict table is printed from this one
+ * (claims_hypotheses_markdown) and test_claims checks it for drift. Adding a hypothesis: a row here, its
+ * statistic in rstat.c, regenerate the docs table. */
+#define RSTAT_HYPOTHESES(X)                                                                                  \
+    X(H1, "H1", "position: the representation norm falls with position",                                  \
+      "Spearman ρ(t, N[L][t]) over positions t ≥ 1 at the last depth L, N the S1 norm", "ρ", 0, 0.3, -1)       \
+    X(H2A, "H2a", "local inner descent: blocks step downhill on the token's own logit-lens loss",           \
+      "median over blocks of the S3b cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1)    \
+    X(H2B, "H2b", "global inner descent: blocks step downhill on the training loss",                        \
+      "median over blocks of the S3 cosine (each block's mean over the probe tokens)", "cos", 0, 0.05, 1)     \
+    X(H2C, "H2c", "the logit-lens loss falls monotonically with depth",                                     \
+      "largest rise lens[l+1] − lens[l] over the depths l (S5, nats)", "rise", 0, 0.01, -1)                   \
+    X(H3, "H3", "depth growth: the mean norm grows with depth",                                             \
+      "smallest ratio mean_t N[l+1][t] / mean_t N[l][t] over the depths l", "ratio", 1, 0.05, 1)              \
+    X(H4, "H4", "frequency: frequent input tokens have larger final representations",                       \
+      "Spearman ρ(log training count of the input token, |h^L_t|) over every probe token at the last depth",  \
+      "ρ", 0, 0.1, 1)                                                                                          \
+    X(H5, "H5", "outer signal: the input gradient norm falls with position",                                \
+      "Spearman ρ(t, S7 |dL/dh^0_t|) over all positions", "ρ", 0, 0.3, -1)
+
+#define RSTAT_HYPOTHESIS_ENUM(constant, ...) constant,
+enum { RSTAT_HYPOTHESES(RSTAT_HYPOTHESIS_ENUM) H_N };
+#undef RSTAT_HYPOTHESIS_ENUM
 enum { PH_END, PH_EARLY, PH_MIDDLE, PH_LATE, PH_N };
 
 /* Inner-loop signals of inner.csv. */

@@ -104,7 +104,7 @@ int scaling_write(const char *dir, const run_row_t *rows, int n, scaling_fit_t *
              "fitted by nonlinear least squares as L(N) = a (N/1e6)^-alpha + c; 95%% intervals from the fit's covariance "
              "with a t quantile on runs - 3 degrees of freedom.%s%s", f->ok ? "" : " No fit: ", f->ok ? "" : f->why);
     table_t t;
-    if (table_open(&t, dir, "scaling", "Scaling of the final loss with model size", intro, cols, 7)) return -1;
+    CALL(table_open(&t, dir, "scaling", "Scaling of the final loss with model size", intro, cols, 7));
     static const char *const names[SC_N] = {"a (nats at 1M parameters)", "alpha", "c (nats)"};
     for (int k = 0; k < SC_N; k++) {
         table_str(&t, names[k]);

@@ -25,7 +25,7 @@ int table_open(table_t *t, const char *dir, const char *base, const char *title,
     memset(t, 0, sizeof *t);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.csv", dir, base);
-    if (afile_open(&t->csv, path, AFILE_REPLACE)) return -1;
+    CALL(afile_open(&t->csv, path, AFILE_REPLACE));
     snprintf(path, sizeof path, "%s/%s.md", dir, base);
     if (afile_open(&t->md, path, AFILE_REPLACE)) {
         afile_abort(&t->csv);
@@ -40,18 +40,31 @@ int table_open(table_t *t, const char *dir, const char *base, const char *title,
     return 0;
 }
 
+void table_csv_str(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\n")) {
+        fputs(s, f);
+        return;
+    }
+    fputc('"', f);
+    for (const char *p = s; *p; p++) {
+        if (*p == '"') fputc('"', f); /* a quote inside a quoted field is doubled */
+        fputc(*p, f);
+    }
+    fputc('"', f);
+}
+
+/* counts (parameters, tokens) in full; measurements to six significant digits */
+static const char *num_format(double v) { return v == floor(v) && fabs(v) < 1e15 ? "%.0f" : "%.6g"; }
+
+void table_csv_num(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, num_format(v), v);
+}
+
 void table_str(table_t *t, const char *s)
 {
-    if (strpbrk(s, ",\"\n")) {
-        fputc('"', t->csv.f);
-        for (const char *p = s; *p; p++) {
-            if (*p == '"') fputc('"', t->csv.f); /* a quote inside a quoted field is doubled */
-            fputc(*p, t->csv.f);
-        }
-        fputc('"', t->csv.f);
-    } else {
-        fputs(s, t->csv.f);
-    }
+    table_csv_str(t->csv.f, s);
     md_sep(t);
     for (const char *p = s; *p; p++) {
         if (*p == '|') fputc('\\', t->md.f);
@@ -63,14 +76,9 @@ void table_str(table_t *t, const char *s)
 void table_num(table_t *t, double v)
 {
     md_sep(t);
-    if (isfinite(v)) {
-        /* counts (parameters, tokens) in full; measurements to six significant digits */
-        const char *fmt = v == floor(v) && fabs(v) < 1e15 ? "%.0f" : "%.6g";
-        fprintf(t->csv.f, fmt, v);
-        fprintf(t->md.f, fmt, v);
-    } else {
-        fputs("n/a", t->md.f);
-    }
+    table_csv_num(t->csv.f, v);
+    if (isfinite(v)) fprintf(t->md.f, num_format(v), v);
+    else fputs("n/a", t->md.f);
     end_cell(t);
 }
 

@@ -5,6 +5,8 @@
 #ifndef IL_AGG_TABLE_H
 #define IL_AGG_TABLE_H
 
+#include <stdio.h>
+
 #include "core/afile.h"
 
 typedef struct {
@@ -18,6 +20,9 @@ int table_open(table_t *t, const char *dir, const char *base, const char *title,
                const char *const *cols, int ncol);
 void table_str(table_t *t, const char *s);
 void table_num(table_t *t, double v);
+/* One CSV field as a table writes it, without its separator: for a CSV laid out by its writer (claims.csv). */
+void table_csv_str(FILE *f, const char *s);
+void table_csv_num(FILE *f, double v);
 /* Commits both files (after checking every row was complete); -1 with err_set() on a write error. */
 int table_commit(table_t *t);
 void table_abort(table_t *t);

@@ -77,12 +77,12 @@ int cancel_sweep(const char *dir, int dry)
     int n = sdir_open(&w, dir) ? -1 : read_jobs(&w, &jobs);
     if (n < 0) {
         sdir_close(&w);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     if (n == 0) {
         printf("# no jobs recorded in %s/jobs.tsv: nothing to cancel\n", w.dir);
         sdir_close(&w);
-        return IL_EXIT_OK;
+        return 0;
     }
     int asked = mark_queued(jobs, n) == 0, queued = 0;
     for (int i = 0; i < n; i++) queued += jobs[i].queued;
@@ -90,7 +90,8 @@ int cancel_sweep(const char *dir, int dry)
     else printf("# %d of the %d recorded job(s) in the queue\n", queued, n);
     /* Latest first: the aggregation job and each later array depend (afterany) on the arrays before them,
      * and would start the moment those ended. */
-    int rc = IL_EXIT_OK;
+    int rc = 0;
+    char failures[1024] = ""; /* each job's, one line each */
     for (int i = n - 1; i >= 0; i--) { /* a failure does not stop the others: each left queued is a leak */
         if (!jobs[i].queued) continue;
         /* A running task stops with a checkpoint on scancel's SIGTERM and, as after a time-limit warning,
@@ -110,12 +111,15 @@ int cancel_sweep(const char *dir, int dry)
                 if (*p == '\n') *p = *(p + strspn(p, "\n")) ? ' ' : '\0';
             if (status < 0) err_set("scancel could not be run (is Slurm installed and on PATH?)");
             else err_set("cancelling %s: scancel exited %d%s%s", jobs[i].what, status, *out ? ": " : "", out);
-            rc = sdir_fail(IL_EXIT_FAIL);
+            size_t len = strlen(failures);
+            snprintf(failures + len, sizeof failures - len, "%s%s", len ? "\n" : "", err_msg());
+            rc = SDIR_ERUN;
         } else {
             printf("cancelled %s\n", jobs[i].what);
         }
     }
     free(jobs);
     sdir_close(&w);
+    if (rc) err_set("%s", failures);
     return rc;
 }

@@ -14,12 +14,6 @@
 
 const char *const sdir_job_files[SDIR_N_JOB_FILES] = {"sweep-task.sbatch", "aggregate.sbatch", "il-step.sh"};
 
-int sdir_fail(int code)
-{
-    fprintf(stderr, "il-sweep: %s\n", err_msg());
-    return code;
-}
-
 void sdir_path(const sdir_t *w, char *buf, size_t n, const char *rel) { snprintf(buf, n, "%s/%s", w->dir, rel); }
 
 int sdir_n_runs(const sdir_t *w) { return w->manifest.rows - 1; }
@@ -52,7 +46,7 @@ int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n)
 
 int sdir_manifest_read(tsv_t *t, const char *path)
 {
-    if (tsv_read(t, path)) return -1;
+    CALL(tsv_read(t, path));
     int rc = 0;
     if (t->cols < 2 || strcmp(t->cell[0], "index") || strcmp(t->cell[1], "run"))
         rc = err_set("%s:1: expected the header 'index<TAB>run...'", path);
@@ -72,13 +66,13 @@ int sdir_open(sdir_t *w, const char *dir)
     if (!realpath(dir, w->dir)) return err_set("%s: not a sweep directory: %s", dir, strerror(errno));
     char path[PATH_MAX + 64];
     sdir_path(w, path, sizeof path, "spec.ini");
-    if (sweep_load(&w->spec, path, SWEEP_LOAD_RESOURCES)) return -1;
+    CALL(sweep_load(&w->spec, path, SWEEP_LOAD_RESOURCES));
     sdir_path(w, path, sizeof path, "manifest.tsv");
-    if (sdir_manifest_read(&w->manifest, path)) return -1;
+    CALL(sdir_manifest_read(&w->manifest, path));
     sdir_path(w, path, sizeof path, "submit_dir");
     uint8_t *text;
     size_t len;
-    if (bytes_read_file(path, &text, &len)) return -1;
+    CALL(bytes_read_file(path, &text, &len));
     snprintf(w->submit_dir, sizeof w->submit_dir, "%.*s", (int)strcspn((char *)text, "\n"), (char *)text);
     free(text);
     return sdir_locate_self(w);
@@ -93,7 +87,7 @@ void sdir_close(sdir_t *w)
 static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 {
     afile_t af;
-    if (afile_open(&af, path, AFILE_REPLACE)) return -1;
+    CALL(afile_open(&af, path, AFILE_REPLACE));
     if (afile_write(&af, data, n)) {
         afile_abort(&af);
         return -1;
@@ -111,7 +105,7 @@ static int copy_in(const sdir_t *w, const char *src, const char *rel, mode_t mod
     uint8_t *text;
     size_t len;
     char path[PATH_MAX + 64];
-    if (bytes_read_file(src, &text, &len)) return -1;
+    CALL(bytes_read_file(src, &text, &len));
     sdir_path(w, path, sizeof path, rel);
     int rc = write_file(path, text, len, mode);
     free(text);
@@ -125,7 +119,7 @@ int sdir_write(const sdir_t *w, const char *spec_path, const sweep_run_t *runs, 
     const char *subdirs[] = {"configs", "runs", "logs", "jobs"};
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
         sdir_path(w, path, sizeof path, subdirs[i]);
-        if (afile_mkdirs(path)) return -1;
+        CALL(afile_mkdirs(path));
     }
     int rc = copy_in(w, spec_path, "spec.ini", 0644);
     sdir_path(w, path, sizeof path, "manifest.tsv");

@@ -35,8 +35,12 @@ int sdir_locate_self(sdir_t *w);
 /* jobs/ of the checkout this program was built in (build/bin/il-sweep, or a deeper BUILD). */
 int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n);
 
-/* Says err_msg() as "il-sweep: ..." on stderr and returns code: the commands' common way out. */
-int sdir_fail(int code);
+/* How the commands (submit, status, summary, cancel) fail, with err_set(); il-sweep's main says the message
+ * and maps each to its exit code. */
+enum {
+    SDIR_EINPUT = -1, /* a bad spec or sweep directory: IL_EXIT_INPUT */
+    SDIR_ERUN = -2,   /* a Slurm command, a run or a write failed: IL_EXIT_FAIL */
+};
 
 /* <dir>/<rel> */
 void sdir_path(const sdir_t *w, char *buf, size_t n, const char *rel);

@@ -1,6 +1,7 @@
 #include "sweep/status.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,7 +444,7 @@ int status_print(const char *dir, unsigned want, int format)
     sdir_t w;
     if (sdir_open(&w, dir)) {
         sdir_close(&w);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     int n = sdir_n_runs(&w), count[ST_N] = {0}, k = 0;
     status_run_t *rs = err_calloc((size_t)n, sizeof *rs);
@@ -466,7 +467,11 @@ int status_print(const char *dir, unsigned want, int format)
     free(idx);
     free(rs);
     sdir_close(&w);
-    return fflush(stdout) ? IL_EXIT_FAIL : IL_EXIT_OK;
+    if (fflush(stdout)) {
+        err_set("writing the table: %s", strerror(errno));
+        return SDIR_ERUN;
+    }
+    return 0;
 }
 
 /* One summary table, written as TSV (for programs) or Markdown (for people). */
@@ -500,7 +505,7 @@ int status_summary(const char *dir)
     sdir_t w;
     if (sdir_open(&w, dir)) {
         sdir_close(&w);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     status_run_t *rs = err_calloc((size_t)sdir_n_runs(&w), sizeof *rs);
     status_collect(&w, rs);
@@ -518,6 +523,6 @@ int status_summary(const char *dir)
     if (rc == 0) write_summary(stdout, &w, rs, 1);
     free(rs);
     sdir_close(&w);
-    return rc ? sdir_fail(IL_EXIT_FAIL) : IL_EXIT_OK;
+    return rc ? SDIR_ERUN : 0;
 }
 

@@ -40,9 +40,10 @@ int status_parse_states(const char *list, unsigned *mask, char *bad, size_t n);
 
 enum { STATUS_TABLE, STATUS_JSON };
 /* il-sweep status DIR [--state ...] [--format json]: the runs whose state is in `want`, as a table or a JSON
- * array, on stdout. Returns the exit code. */
+ * array, on stdout. Returns 0, or SDIR_EINPUT or SDIR_ERUN with err_set(). */
 int status_print(const char *dir, unsigned want, int format);
-/* il-sweep summary DIR: DIR/summary.tsv and summary.md, and the table on stdout. Returns the exit code. */
+/* il-sweep summary DIR: DIR/summary.tsv and summary.md, and the table on stdout. Returns 0, or SDIR_EINPUT
+ * or SDIR_ERUN with err_set(). */
 int status_summary(const char *dir);
 
 #endif

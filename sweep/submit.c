@@ -145,7 +145,7 @@ static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
     if (rc || dry) return rc;
     char line[128];
     snprintf(line, sizeof line, "aggregate\t%s\n", job);
-    if (sdir_record_job(w, line)) return -1;
+    CALL(sdir_record_job(w, line));
     printf("submitted aggregation job %s (after %s)\n", job, deps);
     return 0;
 }
@@ -182,7 +182,7 @@ static int adopt_names(const sdir_t *w, const char *manifest_path, sweep_run_t *
 {
     static const char *const place[] = {"run.name", "run.out_dir", NULL};
     tsv_t t;
-    if (sdir_manifest_read(&t, manifest_path)) return -1;
+    CALL(sdir_manifest_read(&t, manifest_path));
     int same = t.rows - 1 == n && t.cols >= 2;
     for (int i = 0; i < n && same; i++) {
         char path[PATH_MAX + CONFIG_STR + 16], key[64];
@@ -200,33 +200,33 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
 {
     sdir_t w;
     memset(&w, 0, sizeof w);
-    if (sdir_locate_self(&w) || sweep_load(&w.spec, spec_path, SWEEP_LOAD_ALL)) return sdir_fail(IL_EXIT_INPUT);
+    if (sdir_locate_self(&w) || sweep_load(&w.spec, spec_path, SWEEP_LOAD_ALL)) return SDIR_EINPUT;
     char dir[PATH_MAX];
     if (out) snprintf(dir, sizeof dir, "%s", out);
     else if (snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - SWEEP_KEY - 2, w.spec.out_dir, w.spec.name) >= PATH_MAX ||
              strlen(w.spec.out_dir) > PATH_MAX - SWEEP_KEY - 2) {
         err_set("%s: sweep.out_dir: too long", spec_path);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     if (!getcwd(w.submit_dir, sizeof w.submit_dir)) {
         err_set("cannot read the current directory: %s", strerror(errno));
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
-    if (!dry && afile_mkdirs(dir)) return sdir_fail(IL_EXIT_INPUT);
+    if (!dry && afile_mkdirs(dir)) return SDIR_EINPUT;
     /* a dry run writes nothing, so its directory may not exist yet: make it absolute by hand */
     if (!realpath(dir, w.dir)) {
         char abs[2 * PATH_MAX + 2];
         snprintf(abs, sizeof abs, "%s%s%s", *dir == '/' ? "" : w.submit_dir, *dir == '/' ? "" : "/", dir);
         if (strlen(abs) >= sizeof w.dir) {
             err_set("--out: path too long");
-            return sdir_fail(IL_EXIT_INPUT);
+            return SDIR_EINPUT;
         }
         memcpy(w.dir, abs, strlen(abs) + 1);
     }
     /* sbatch reads '%' in --output as a pattern, and the logs' names are built on this directory */
     if (strchr(w.dir, '%')) {
         err_set("%s: a sweep directory with '%%' in its path: sbatch would read it as a pattern", w.dir);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     char runs_dir[PATH_MAX + 8];
     sdir_path(&w, runs_dir, sizeof runs_dir, "runs");
@@ -234,7 +234,7 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     int n;
     if (sweep_expand(&w.spec, runs_dir, &runs, &n)) {
         sweep_free(&w.spec);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     char path[PATH_MAX + 64];
     sdir_path(&w, path, sizeof path, "manifest.tsv");
@@ -270,7 +270,7 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     free(runs);
     if (rc || ((existed || !dry) && (rc = sdir_manifest_read(&w.manifest, path)))) {
         sdir_close(&w);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     int *idx = NULL, k = n;
     if (w.manifest.rows) {
@@ -288,12 +288,13 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         snprintf(dir, sizeof dir, "%s", w.dir);
         sdir_close(&w);
         rc = status_summary(dir);
-        return failed ? IL_EXIT_FAIL : rc;
+        if (rc == 0 && failed) rc = err_set("%d of the %d run(s) failed (see their logs)", failed, k);
+        return rc ? SDIR_ERUN : 0;
     }
     rc = k ? submit_runs(&w, idx, k, dry) : 0;
     free(idx);
     sdir_close(&w);
-    return rc ? sdir_fail(IL_EXIT_FAIL) : IL_EXIT_OK;
+    return rc ? SDIR_ERUN : 0;
 }
 
 int submit_failed(const char *dir, int dry)
@@ -301,12 +302,12 @@ int submit_failed(const char *dir, int dry)
     sdir_t w;
     if (sdir_open(&w, dir)) {
         sdir_close(&w);
-        return sdir_fail(IL_EXIT_INPUT);
+        return SDIR_EINPUT;
     }
     int *idx, k = status_select(&w, 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
     printf("# sweep %s: %d failed or preempted run(s) to resubmit\n", w.spec.name, k);
     int rc = k ? submit_runs(&w, idx, k, dry) : 0;
     free(idx);
     sdir_close(&w);
-    return rc ? sdir_fail(IL_EXIT_FAIL) : IL_EXIT_OK;
+    return rc ? SDIR_ERUN : 0;
 }

@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
-#include <regex.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,62 +10,62 @@
 #include "core/bytes.h"
 #include "core/err.h"
 #include "core/inifile.h"
+#include "core/keys.h"
 
 /* ---- reading the spec ---- */
 
 /* The [sweep] keys. Their values reach sbatch only in its argument vector, never a shell; still, each must
  * match a strict pattern, which catches typos at submission rather than in the queue and keeps the values
- * harmless wherever a user copies them. */
-typedef enum { SK_INT, SK_YESNO, SK_STR, SK_PATH, SK_ARGS } sk_kind_t;
-
-typedef struct {
-    const char *name;
-    sk_kind_t kind;
-    int lo, hi;          /* SK_INT */
-    size_t off, size;    /* of the field; size: the capacity of a string */
-    const char *pattern; /* SK_STR, SK_PATH: an extended regular expression the whole value must match */
-    const char *want;    /* what the message asks for instead */
-} sweep_key_t;
-
+ * harmless wherever a user copies them. docs/sweeps.md's table is printed from this one (il-sweep --keys). */
 #define WORD "[A-Za-z0-9._-]+"
+#define WORD_WANT "letters, digits, '.', '_' or '-'"
 #define MAIL_TYPE "(NONE|BEGIN|END|FAIL|REQUEUE|ALL|INVALID_DEPEND|STAGE_OUT|TIME_LIMIT(_50|_80|_90)?|ARRAY_TASKS)"
 #define TIME_RE "^(([0-9]+-)?[0-9]+(:[0-9]+){0,2}|UNLIMITED|INFINITE)$"
 #define TIME_WANT "minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]"
 #define MEM_RE "^[0-9]+[KMGT]?$"
 #define MEM_WANT "a size such as 4G or 4000M (digits, then K, M, G or T)"
 #define F(f) offsetof(sweep_spec_t, f), sizeof(((sweep_spec_t *)0)->f)
-#define SI(f, lo, hi) {#f, SK_INT, lo, hi, F(f), NULL, NULL}
-#define SY(f) {#f, SK_YESNO, 0, 1, F(f), NULL, "yes or no"}
-#define SS(f, pattern, want) {#f, SK_STR, 0, 0, F(f), pattern, want}
-static const sweep_key_t sweep_keys[] = {
-    SS(name, "^" WORD "$", "letters, digits, '.', '_' or '-'"),
-    {"out_dir", SK_PATH, 0, 0, F(out_dir), "^[^%[:cntrl:]]+$", "a directory without '%' or control characters"},
-    SI(ranks, 1, 65536),
-    SI(cpus_per_task, 1, 4096),
-    SS(time, TIME_RE, TIME_WANT),
-    SI(throttle, 0, 1000000),
-    SI(signal_seconds, 0, 65535),
-    SY(requeue),
-    SS(launcher, "^(srun|mpirun)$", "srun or mpirun"),
-    SS(mpi, "^(default|none|pmi2|pmix(_v[0-9]+)?)$", "default, none, pmi2 or pmix"),
-    SS(partition, "^" WORD "(," WORD ")*$", "partition names of letters, digits, '.', '_', '-', separated by commas"),
-    SS(account, "^" WORD "$", "letters, digits, '.', '_' or '-'"),
-    SS(qos, "^" WORD "$", "letters, digits, '.', '_' or '-'"),
-    SS(mem, MEM_RE, MEM_WANT),
-    SS(gres, "^[A-Za-z0-9_:.,-]+$", "resources such as gpu:1 or gpu:a100:2 (letters, digits and _:.,-)"),
-    SS(constraint, "^[][A-Za-z0-9_.:,&|*()-]+$", "node features such as avx512&ib (letters, digits and _.:,&|*()[])"),
-    SS(nodes, "^[1-9][0-9]*(-[1-9][0-9]*)?$", "a node count or a range such as 2 or 1-4"),
-    SI(ntasks_per_node, 1, 65536),
-    SY(exclusive),
-    SS(mail_type, "^" MAIL_TYPE "(," MAIL_TYPE ")*$",
+#define SI(f, def, lo, hi, help) {"sweep", #f, KEY_INT, F(f), def, lo, hi, 0, NULL, NULL, help}
+#define SY(f, def, help) {"sweep", #f, KEY_YESNO, F(f), def, 0, 1, 0, NULL, NULL, help}
+#define SS(f, def, pattern, want, help) {"sweep", #f, KEY_STR, F(f), def, 0, 0, 0, pattern, want, help}
+static const keydef_t sweep_keys[] = {
+    SS(name, NULL, "^" WORD "$", WORD_WANT, "required: names the jobs and the sweep directory sweeps/<name>"),
+    {"sweep", "out_dir", KEY_STR, F(out_dir), "sweeps", 0, 0, KEY_PATH, "^[^%[:cntrl:]]+$",
+     "a directory without '%' or control characters", "where sweeps/<name> goes without --out; ${VAR}s expanded"},
+    SI(ranks, "1", 1, 65536, "MPI ranks per run (sbatch --ntasks)"),
+    SI(cpus_per_task, "1", 1, 4096, "cores per rank (sbatch --cpus-per-task)"),
+    SS(time, "01:00:00", TIME_RE, TIME_WANT, "time limit per attempt (sbatch --time)"),
+    SI(throttle, "0", 0, 1000000, "runs at once (--array=...%N); 0: no limit"),
+    SI(signal_seconds, "60", 0, 65535, "warning this long before the time limit (--signal=B:USR2@N); 0: none"),
+    SY(requeue, "yes", "yes: a preempted run requeues itself (--requeue); no: --no-requeue"),
+    SS(launcher, "srun", "^(srun|mpirun)$", "srun or mpirun", "how a task starts its ranks inside the allocation"),
+    SS(mpi, "default", "^(default|none|pmi2|pmix(_v[0-9]+)?)$", "default, none, pmi2 or pmix",
+       "srun --mpi=...; default: the site's MpiDefault"),
+    SS(partition, NULL, "^" WORD "(," WORD ")*$",
+       "partition names of letters, digits, '.', '_', '-', separated by commas", "--partition"),
+    SS(account, NULL, "^" WORD "$", WORD_WANT, "--account"),
+    SS(qos, NULL, "^" WORD "$", WORD_WANT, "--qos"),
+    SS(mem, NULL, MEM_RE, MEM_WANT, "--mem per node"),
+    SS(gres, NULL, "^[A-Za-z0-9_:.,-]+$", "resources such as gpu:1 or gpu:a100:2 (letters, digits and _:.,-)",
+       "--gres"),
+    SS(constraint, NULL, "^[][A-Za-z0-9_.:,&|*()-]+$",
+       "node features such as avx512&ib (letters, digits and _.:,&|*()[])", "--constraint"),
+    SS(nodes, NULL, "^[1-9][0-9]*(-[1-9][0-9]*)?$", "a node count or a range such as 2 or 1-4", "--nodes"),
+    SI(ntasks_per_node, NULL, 1, 65536, "--ntasks-per-node"),
+    SY(exclusive, "no", "--exclusive"),
+    SS(mail_type, NULL, "^" MAIL_TYPE "(," MAIL_TYPE ")*$",
        "a comma-separated list of NONE, BEGIN, END, FAIL, REQUEUE, ALL, INVALID_DEPEND, STAGE_OUT, TIME_LIMIT, "
-       "TIME_LIMIT_50, TIME_LIMIT_80, TIME_LIMIT_90, ARRAY_TASKS"),
-    SS(mail_user, "^[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?$", "a user name or an address such as me@example.org"),
-    {"sbatch_args", SK_ARGS, 0, 0, F(sbatch_args), "^--[A-Za-z][A-Za-z0-9-]*(=[A-Za-z0-9_.,:@%+/=-]+)?$",
-     "words of the form --name or --name=value (letters, digits and _.,:@%+/=- in the value)"},
-    SS(aggregate_time, TIME_RE, TIME_WANT),
-    SI(aggregate_ntasks, 1, 65536),
-    SS(aggregate_mem, MEM_RE, MEM_WANT),
+       "TIME_LIMIT_50, TIME_LIMIT_80, TIME_LIMIT_90, ARRAY_TASKS",
+       "--mail-type"),
+    SS(mail_user, NULL, "^[A-Za-z0-9._%+-]+(@[A-Za-z0-9.-]+)?$", "a user name or an address such as me@example.org",
+       "--mail-user"),
+    {"sweep", "sbatch_args", KEY_WORDS, F(sbatch_args), NULL, 0, 0, 0,
+     "^--[A-Za-z][A-Za-z0-9-]*(=[A-Za-z0-9_.,:@%+/=-]+)?$",
+     "words of the form --name or --name=value (letters, digits and _.,:@%+/=- in the value)",
+     "any other sbatch options, to every job of the sweep, except those il-sweep sets itself"},
+    SS(aggregate_time, "00:30:00", TIME_RE, TIME_WANT, "the aggregation job's --time"),
+    SI(aggregate_ntasks, "1", 1, 65536, "the aggregation job's MPI ranks (il-aggregate on several ranks)"),
+    SS(aggregate_mem, NULL, MEM_RE, MEM_WANT, "the aggregation job's --mem; none: the site's default"),
 };
 #undef SI
 #undef SY
@@ -99,42 +98,16 @@ typedef struct {
     int seen_sweep_line[N_SWEEP_KEYS]; /* line of each [sweep] key, for duplicates and later checks */
 } spec_ctx_t;
 
-/* config_set() reports "--set <assignment>: <problem>"; in a spec the location is the file and line. */
 static int apply_key(config_t *c, const char *key, const char *value, const char *path, int line)
 {
-    char assignment[CONFIG_STR + SWEEP_KEY + 2];
-    snprintf(assignment, sizeof assignment, "%s=%s", key, value);
     if (!strchr(key, '.')) return err_set("%s:%d: '%s': expected a trainer key as section.key", path, line, key);
-    if (config_set(c, assignment) == 0) return 0;
-    size_t skip = strlen("--set ") + strlen(assignment) + strlen(": ");
-    const char *m = err_msg();
-    char problem[1024];
-    snprintf(problem, sizeof problem, "%s", strlen(m) > skip ? m + skip : m);
-    return err_set("%s:%d: %s", path, line, problem);
-}
-
-static int parse_int(const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long x = strtol(v, &end, 10);
-    if (end == v || *end || errno || x < lo || x > hi) return -1;
-    *out = (int)x;
+    CALL_CTX(config_set_key(c, key, value), "%s:%d", path, line);
     return 0;
-}
-
-static int matches(const char *pattern, const char *v)
-{
-    regex_t re;
-    CHECK(regcomp(&re, pattern, REG_EXTENDED | REG_NOSUB) == 0, "bad pattern in the [sweep] key table: %s", pattern);
-    int ok = regexec(&re, v, 0, NULL, 0) == 0;
-    regfree(&re);
-    return ok;
 }
 
 /* "--reservation=r1 --comment=x" into s->sbatch_args, each word checked. getopt_long takes any unambiguous
  * abbreviation of a long option, so a word that abbreviates one of il-sweep's own options is refused too. */
-static int on_sbatch_args(const spec_ctx_t *x, const sweep_key_t *k, const char *value)
+static int on_sbatch_args(const spec_ctx_t *x, const keydef_t *k, const char *value)
 {
     sweep_spec_t *s = x->s;
     char *copy = err_strdup(value);
@@ -147,7 +120,7 @@ static int on_sbatch_args(const spec_ctx_t *x, const sweep_key_t *k, const char 
                          SWEEP_MAX_ARGS, SWEEP_ARG - 1);
             break;
         }
-        if (!matches(k->pattern, word)) {
+        if (!key_matches(k->pattern, word)) {
             rc = err_set("%s:%d: sweep.sbatch_args: '%s': use %s", s->path, x->lineno, word, k->want);
             break;
         }
@@ -171,41 +144,17 @@ static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
 {
     sweep_spec_t *s = x->s;
     for (size_t i = 0; i < N_SWEEP_KEYS; i++) {
-        const sweep_key_t *k = &sweep_keys[i];
+        const keydef_t *k = &sweep_keys[i];
         if (strcmp(k->name, name)) continue;
         if (x->seen_sweep_line[i])
             return err_set("%s:%d: sweep.%s given twice (first at line %d)", s->path, x->lineno, name,
                            x->seen_sweep_line[i]);
         x->seen_sweep_line[i] = x->lineno;
-        char *field = (char *)s + k->off;
-        switch (k->kind) {
-        case SK_INT:
-            if (parse_int(value, k->lo, k->hi, (int *)field) == 0) return 0;
-            return err_set("%s:%d: sweep.%s: '%s' is not an integer in [%d, %d]", s->path, x->lineno, name, value,
-                           k->lo, k->hi);
-        case SK_YESNO:
-            if (strcmp(value, "yes") && strcmp(value, "no"))
-                return err_set("%s:%d: sweep.%s: '%s': use %s", s->path, x->lineno, name, value, k->want);
-            *(int *)field = !strcmp(value, "yes");
-            return 0;
-        case SK_ARGS:
-            return on_sbatch_args(x, k, value);
-        case SK_PATH:
-        case SK_STR: {
-            char what[4200], expanded[4096];
-            snprintf(what, sizeof what, "%s:%d: sweep.%s", s->path, x->lineno, name);
-            /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
-            if (k->kind == SK_PATH && x->what == SWEEP_LOAD_ALL) {
-                if (config_expand_env(value, expanded, sizeof expanded, what)) return -1;
-                value = expanded;
-            }
-            if (strlen(value) >= k->size)
-                return err_set("%s: '%s': longer than %zu characters", what, value, k->size - 1);
-            if (!matches(k->pattern, value)) return err_set("%s: '%s': use %s", what, value, k->want);
-            strcpy(field, value);
-            return 0;
-        }
-        }
+        if (k->type == KEY_WORDS) return on_sbatch_args(x, k, value);
+        char pre[4200];
+        snprintf(pre, sizeof pre, "%s:%d: ", s->path, x->lineno);
+        /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
+        return key_parse(k, s, value, pre, x->what == SWEEP_LOAD_ALL);
     }
     return err_set("%s:%d: unknown key 'sweep.%s'", s->path, x->lineno, name);
 }
@@ -293,16 +242,7 @@ static void spec_defaults(sweep_spec_t *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
-    s->ranks = 1;
-    s->cpus_per_task = 1;
-    s->signal_seconds = 60;
-    s->requeue = 1;
-    s->aggregate_ntasks = 1;
-    snprintf(s->out_dir, sizeof s->out_dir, "sweeps");
-    snprintf(s->time, sizeof s->time, "01:00:00");
-    snprintf(s->aggregate_time, sizeof s->aggregate_time, "00:30:00");
-    snprintf(s->launcher, sizeof s->launcher, "srun");
-    snprintf(s->mpi, sizeof s->mpi, "default");
+    key_defaults(sweep_keys, N_SWEEP_KEYS, s);
     config_defaults(&s->base);
 }
 
@@ -361,6 +301,8 @@ void sweep_free(sweep_spec_t *s)
     }
     s->n_axes = 0;
 }
+
+void sweep_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEYS); }
 
 /* ---- expansion and run names ---- */
 
@@ -483,10 +425,8 @@ int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs,
                 snprintf(run->cfg.out_dir, sizeof run->cfg.out_dir, "%s", out_dir);
             }
             if (config_validate(&run->cfg, s->ranks) == 0) continue;
-            char problem[1024];
-            snprintf(problem, sizeof problem, "%s", err_msg()); /* err_set() reuses err_msg()'s buffer */
-            rc = err_set("%s: run %ld%s%s%s on %d rank(s): %s", s->path, k, *what ? " (" : "", what,
-                         *what ? ")" : "", s->ranks, problem);
+            rc = err_prefix("%s: run %ld%s%s%s on %d rank(s)", s->path, k, *what ? " (" : "", what, *what ? ")" : "",
+                            s->ranks);
             break;
         }
         long j = rc ? -1 : name_seen(r, k, slot, slots - 1);

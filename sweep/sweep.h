@@ -69,6 +69,8 @@ enum { SWEEP_LOAD_ALL, SWEEP_LOAD_RESOURCES };
 /* Reads and checks a spec. Returns 0, or -1 with err_set() naming the file and line. */
 int sweep_load(sweep_spec_t *s, const char *path, int what);
 void sweep_free(sweep_spec_t *s);
+/* Prints the [sweep] key table as a Markdown table (key, type, default, meaning) for docs/sweeps.md. */
+void sweep_print_keys_markdown(FILE *f);
 
 /* Expands the spec into *n runs (*runs malloc'd), in a fixed order: grid keys in the order written, each
  * varying faster than the one before, and the list (if any) fastest. Every run gets run.out_dir = out_dir

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# README.md stays true. Its config-key table is exactly what the code prints. And every command in its
-# ```sh blocks is accounted for: the cheap ones run here, from the repository root, and must succeed; each
-# expensive one names the test that exercises it (which must exist and contain the command); site-specific
-# ones (a cluster's modules) are listed as such. A command in the README that is not in the table below
-# fails this test, so a new command cannot go unexercised.
+# README.md stays true. Its config-key table, and docs/sweeps.md's [sweep] key table, are exactly what the
+# code prints. And every command in README.md's ```sh blocks is accounted for: the cheap ones run here, from
+# the repository root, and must succeed; each expensive one names the test that exercises it (which must
+# exist and contain the command); site-specific ones (a cluster's modules) are listed as such. A command in
+# the README that is not in the table below fails this test, so a new command cannot go unexercised.
 set -euo pipefail
 BUILD=${BUILD:-build}
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ source tests/lib.sh
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 diff <(sed -n '/<!-- keys:begin -->/,/<!-- keys:end -->/p' README.md | sed '1d;$d') <("$BUILD/bin/il-train" --keys) ||
     die "README.md's key table differs from il-train --keys: regenerate it"
+diff <(sed -n '/<!-- sweep-keys:begin -->/,/<!-- sweep-keys:end -->/p' docs/sweeps.md | sed '1d;$d') \
+    <("$BUILD/bin/il-sweep" --keys) || die "docs/sweeps.md's [sweep] key table differs from il-sweep --keys: regenerate it"
 
 # pattern (extended regex, anchored at the start) | how it is exercised: run, site, or tests/FILE:NEEDLE
 table='make demo$|tests/t_demo.sh:scripts/demo.sh

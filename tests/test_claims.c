@@ -212,6 +212,33 @@ static void test_csv_long_format(void **state)
     free(text);
 }
 
+/* docs/science.md's verdict table is the hypothesis table's (rstat.h), printed by claims_hypotheses_markdown:
+ * a change to either without the other fails here. The docs are found beside this file's folder. */
+static void test_science_md_table(void **state)
+{
+    (void)state;
+    char path[4096];
+    const char *slash = strrchr(__FILE__, '/');
+    snprintf(path, sizeof path, "%.*s../docs/science.md", slash ? (int)(slash - __FILE__ + 1) : 0, __FILE__);
+    uint8_t *doc;
+    size_t n;
+    if (bytes_read_file(path, &doc, &n)) fail_msg("%s", err_msg());
+    const char *begin = strstr((const char *)doc, "<!-- hypotheses:begin -->\n"),
+               *end = strstr((const char *)doc, "<!-- hypotheses:end -->");
+    assert_non_null(begin);
+    assert_non_null(end);
+    begin += strlen("<!-- hypotheses:begin -->\n");
+    char *table = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&table, &len);
+    claims_hypotheses_markdown(f);
+    fclose(f);
+    if (len != (size_t)(end - begin) || memcmp(table, begin, len))
+        fail_msg("%s: the hypothesis table differs from claims_hypotheses_markdown: regenerate it:\n%s", path, table);
+    free(table);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -219,6 +246,7 @@ int main(void)
         cmocka_unit_test(test_small_effects_are_not_support),
         cmocka_unit_test(test_too_few_runs_or_seeds),
         cmocka_unit_test(test_csv_long_format),
+        cmocka_unit_test(test_science_md_table),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

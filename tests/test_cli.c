@@ -118,12 +118,55 @@ static void test_values(void **state)
     assert_int_equal(c.exit_code, IL_EXIT_INPUT);
 }
 
+/* The propagating macros of err.h: a failure comes back as -1 with its message, a context before it. */
+static int fails(int rc) { return rc ? err_set("value 'x' is not an integer") : 0; }
+static const char *describe(int rc) { return rc == 7 ? "library says seven" : "?"; }
+static int through_call(int rc)
+{
+    CALL(fails(rc));
+    return 0;
+}
+static int through_ctx(int rc, const char *path)
+{
+    CALL_CTX(fails(rc), "%s:%d", path, 3);
+    return 0;
+}
+static int through_rc(int rc)
+{
+    CALL_RC(rc, describe, "open %s", "a.nc");
+    return 0;
+}
+
+static void test_err_propagation(void **state)
+{
+    (void)state;
+    err_set("earlier");
+    assert_int_equal(through_call(0), 0);
+    assert_string_equal(err_msg(), "earlier"); /* success leaves the message alone */
+    assert_int_equal(through_call(1), -1);
+    assert_string_equal(err_msg(), "value 'x' is not an integer");
+    assert_int_equal(through_ctx(0, "a.ini"), 0);
+    assert_int_equal(through_ctx(1, "a.ini"), -1);
+    assert_string_equal(err_msg(), "a.ini:3: value 'x' is not an integer");
+    assert_int_equal(through_rc(0), 0);
+    assert_int_equal(through_rc(7), -1);
+    assert_string_equal(err_msg(), "open a.nc: library says seven");
+    /* a context as long as the buffer keeps its beginning and ends the string */
+    char longer[2000];
+    memset(longer, 'p', sizeof longer - 1);
+    longer[sizeof longer - 1] = '\0';
+    assert_int_equal(through_ctx(1, longer), -1);
+    assert_int_equal(strncmp(err_msg(), "pppp", 4), 0);
+    assert_true(strlen(err_msg()) < 1024);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_options),
         cmocka_unit_test(test_exits),
         cmocka_unit_test(test_values),
+        cmocka_unit_test(test_err_propagation),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,7 +14,10 @@
 
 #include "core/err.h"
 #include "core/metrics.h"
+#include "sweep/cancel.h"
 #include "sweep/slurm.h"
+#include "sweep/status.h"
+#include "sweep/submit.h"
 #include "sweep/sweep.h"
 #include "sweep/tsv.h"
 
@@ -192,6 +195,48 @@ static void test_names_hash_only_values(void **state)
     assert_string_equal(pinned, PINNED_NAME);
 }
 
+/* The [sweep] keys' defaults and documentation come from the one table: a spec that gives only a name gets
+ * them all, and the Markdown names each key with its default and keeps a '|' of a pattern inside its cell. */
+static void test_key_table(void **state)
+{
+    (void)state;
+    sweep_spec_t s;
+    sweep_run_t *r;
+    int n;
+    must_expand("[sweep]\nname = d\n", &s, &r, &n);
+    assert_int_equal(s.ranks, 1);
+    assert_int_equal(s.cpus_per_task, 1);
+    assert_int_equal(s.throttle, 0);
+    assert_int_equal(s.signal_seconds, 60);
+    assert_int_equal(s.requeue, 1);
+    assert_int_equal(s.exclusive, 0);
+    assert_int_equal(s.aggregate_ntasks, 1);
+    assert_int_equal(s.ntasks_per_node, 0);
+    assert_string_equal(s.out_dir, "sweeps");
+    assert_string_equal(s.time, "01:00:00");
+    assert_string_equal(s.aggregate_time, "00:30:00");
+    assert_string_equal(s.launcher, "srun");
+    assert_string_equal(s.mpi, "default");
+    assert_string_equal(s.partition, "");
+    free(r);
+    sweep_free(&s);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    sweep_print_keys_markdown(f);
+    fclose(f);
+    const char *expect[] = {"| key | type | default | meaning |\n", "| `sweep.ranks` | int | `1` | ",
+                            "Range [1, 65536]. |\n", "| `sweep.requeue` | yes/no | `yes` | ",
+                            "| `sweep.partition` | string | none | ", "avx512&ib (letters, digits and _.:,&\\|*()[]). |\n",
+                            "| `sweep.sbatch_args` | words | none | "};
+    for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
+        if (!strstr(text, expect[i])) fail_msg("markdown lacks \"%s\"", expect[i]);
+    int rows = 0;
+    for (const char *p = text; (p = strstr(p, "\n| `sweep.")); p++) rows++;
+    assert_int_equal(rows, 25);
+    free(text);
+}
+
 static void test_site_keys(void **state)
 {
     (void)state;
@@ -347,6 +392,29 @@ static void test_chunks(void **state)
     assert_int_equal(slurm_parse_ids("0-9", ids, 8), -1); /* more than fit */
 }
 
+/* The commands are library code: a bad sweep directory or spec comes back as SDIR_EINPUT with the message
+ * in err_msg(), for il-sweep's main to say and map to its exit code; nothing is printed on stderr. */
+static void test_commands_return_errors(void **state)
+{
+    (void)state;
+    char missing[4200];
+    snprintf(missing, sizeof missing, "%s/no-such-sweep", dir);
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO);
+    FILE *err = tmpfile();
+    assert_non_null(err);
+    dup2(fileno(err), STDERR_FILENO);
+    int rc[] = {status_print(missing, ~0u, STATUS_TABLE), status_summary(missing), cancel_sweep(missing, 1),
+                submit_failed(missing, 1), submit_spec(missing, NULL, 1, 0)};
+    fflush(stderr);
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    for (size_t i = 0; i < sizeof rc / sizeof *rc; i++) assert_int_equal(rc[i], SDIR_EINPUT);
+    assert_msg_has("no-such-sweep");
+    assert_int_equal(ftell(err), 0);
+    fclose(err);
+}
+
 static void test_tsv(void **state)
 {
     (void)state;
@@ -385,10 +453,12 @@ int main(void)
         cmocka_unit_test(test_expansion_order),   cmocka_unit_test(test_no_axes_is_one_run),
         cmocka_unit_test(test_duplicate_check_is_linear),
         cmocka_unit_test(test_names_are_content_derived), cmocka_unit_test(test_names_hash_only_values),
+        cmocka_unit_test(test_key_table),
         cmocka_unit_test(test_site_keys),         cmocka_unit_test(test_environment),
         cmocka_unit_test(test_verbatim_values),
         cmocka_unit_test(test_errors_name_the_line), cmocka_unit_test(test_chunks),
         cmocka_unit_test(test_long_lines),
+        cmocka_unit_test(test_commands_return_errors),
         cmocka_unit_test(test_tsv),               cmocka_unit_test(test_metrics),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);

@@ -75,7 +75,7 @@ int bytes_read_file(const char *path, uint8_t **buf, size_t *n)
 int bytes_write_file(const char *path, const uint8_t *buf, size_t n)
 {
     afile_t af;
-    if (afile_open(&af, path, AFILE_KEEP) != 0) return -1;
+    CALL(afile_open(&af, path, AFILE_KEEP));
     if (afile_write(&af, buf, n) != 0) {
         afile_abort(&af);
         return -1;

@@ -11,6 +11,9 @@
 
 #define CONFIG_STR 512
 
+/* The model's size bounds: the key table's, and gpt_dims_check's for a model built by code. */
+enum { CONFIG_MAX_VOCAB = 65536, CONFIG_MAX_SEQ = 65536, CONFIG_MAX_LAYER = 1024, CONFIG_MAX_WIDTH = 65536 };
+
 typedef struct {
     /* [model] */
     int vocab_size; /* 0: take it from the training shard */
@@ -74,8 +77,12 @@ int config_load_stream(config_t *c, FILE *f, const char *name);
  * lanes). */
 void config_mark_absent(config_t *c);
 
-/* Applies one "section.key=value" override. Returns 0, or -1 with err_set() naming the key. */
+/* Applies one "section.key=value" override. Returns 0, or -1 with err_set() naming the assignment and the
+ * key ("--set model.n_layer=x: model.n_layer: 'x' is not an integer"). */
 int config_set(config_t *c, const char *assignment);
+/* The same for a key ("section.key") and its value, the message naming only the key, for a caller to put
+ * its own location before it (err_prefix). */
+int config_set_key(config_t *c, const char *key, const char *value);
 
 /* Checks bounds and the relations between keys (d_model divisible by n_head, global batch divisible by
  * micro_batch x world_size, ...). Returns 0, or -1 with err_set() naming the key(s). */
@@ -93,12 +100,6 @@ char *config_string(const config_t *c);
  * that help texts, the table's order and the file's layout never change it. Keys or whole sections named
  * in `ignore` (as for config_diff; NULL-terminated, or NULL) are left out. */
 char *config_canonical(const config_t *c, const char *const *ignore);
-
-/* Copies text to out (n bytes) with every ${NAME} replaced by the environment variable NAME (letters, digits
- * and '_', not starting with a digit); anything else, a lone '$' included, stays as it is. Returns 0, or -1
- * with err_set() "WHAT: ${NAME} is not set" or when the result does not fit. The path keys (data.train_path,
- * data.val_path, data.counts_path, run.out_dir) are expanded so when read. */
-int config_expand_env(const char *text, char *out, size_t n, const char *what);
 
 /* The unigram counts of the training shard: data.counts_path, or train.counts beside data.train_path. */
 void config_counts_path(const config_t *c, char *out, size_t n);

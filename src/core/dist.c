@@ -58,6 +58,18 @@ int dist_agree(int rc)
 
 void dist_finalize(void) { CHECK_RC(MPI_Finalize(), dist_strerror); }
 
+int dist_exit(const char *tool, int code, const char *msg)
+{
+    int rank;
+    CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
+    if (msg && rank == 0) {
+        fprintf(stderr, "%s: %s\n", tool, msg);
+        fflush(stderr);
+    }
+    dist_finalize();
+    return code;
+}
+
 /* A limit in bytes from the first number in a file ("max" or anything unreadable: none). */
 static double file_limit(const char *path)
 {

@@ -20,6 +20,9 @@ int dist_init(dist_t *d, int *argc, char ***argv);
  * that rank's message, so rank 0 can report the one line that matters. */
 int dist_agree(int rc);
 void dist_finalize(void);
+/* A tool's way out: ends this process's MPI and returns code, for main to return. msg (if any) is said once,
+ * by rank 0, as "TOOL: MSG": every rank reaches the same verdict (dist_agree). */
+int dist_exit(const char *tool, int code, const char *msg);
 /* Collective: the bytes of memory this rank may use, the node's budget shared out over the ranks on the
  * node. The budget is the physical memory, lowered by a cgroup limit or Slurm's --mem when they are
  * smaller; `how` receives it in words for messages ("23.4 GB of physical memory on this node over 2 ranks"). */

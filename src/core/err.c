@@ -20,6 +20,20 @@ int err_set(const char *fmt, ...)
 
 const char *err_msg(void) { return last_msg; }
 
+int err_prefix(const char *fmt, ...)
+{
+    char context[sizeof last_msg], msg[sizeof last_msg];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof context, fmt, ap);
+    va_end(ap);
+    memcpy(msg, last_msg, sizeof msg);
+    /* a message too long for the buffer keeps its beginning, where the location is */
+    int n = snprintf(last_msg, sizeof last_msg, "%s: ", context);
+    if (n < (int)sizeof last_msg) snprintf(last_msg + n, sizeof last_msg - (size_t)n, "%s", msg);
+    return -1;
+}
+
 void err_set_abort_hook(void (*hook)(int)) { abort_hook = hook; }
 
 _Noreturn void err_fatal(const char *file, int line, const char *fmt, ...)

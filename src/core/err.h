@@ -24,6 +24,32 @@ enum {
 /* Records a printf-style message for err_msg(); always returns -1 so callers can `return err_set(...)`. */
 int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *err_msg(void);
+/* Puts the printf-style context and ": " before the message recorded, so that a caller can say which
+ * file, line or key a callee's failure was about ("spec.ini:3: ..."); always returns -1. */
+int err_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Propagating a failure, in the spirit of PETSc's PetscCall. Inside a function that returns 0 or -1:
+ *  - CALL(call): a project call that returns < 0 after err_set has failed; return -1 with its message;
+ *  - CALL_CTX(call, fmt, ...): the same, with err_prefix(fmt, ...) put before its message;
+ *  - CALL_RC(call, describe, fmt, ...): a library call whose return code must be 0 (NC_NOERR, ...) and
+ *    whose failure is the input's, not ours (a foreign or damaged file): return -1 with the message
+ *    "CONTEXT: describe(rc)". CHECK_RC is for the calls that must not fail at all. */
+#define CALL(call)                                                                                         \
+    do {                                                                                                   \
+        if ((call) < 0) return -1;                                                                         \
+    } while (0)
+#define CALL_CTX(call, ...)                                                                                \
+    do {                                                                                                   \
+        if ((call) < 0) return err_prefix(__VA_ARGS__);                                                    \
+    } while (0)
+#define CALL_RC(call, describe, ...)                                                                       \
+    do {                                                                                                   \
+        int rc_ = (call);                                                                                  \
+        if (rc_ != 0) {                                                                                    \
+            err_set("%s", describe(rc_));                                                                  \
+            return err_prefix(__VA_ARGS__);                                                                \
+        }                                                                                                  \
+    } while (0)
 
 /* Reports "file:line: message" on stderr and ends the process (all ranks, once a hook is set). */
 _Noreturn void err_fatal(const char *file, int line, const char *fmt, ...)

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/err.h"
 
 #ifndef IL_GIT_COMMIT
@@ -96,13 +97,6 @@ static void timestamp(char *buf, size_t n)
     struct tm tm;
     gmtime_r(&t, &tm);
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static void end_progress(runlog_t *r)
@@ -222,7 +216,7 @@ void runlog_step(runlog_t *r, const runlog_step_t *s, int print)
     flush(r, r->metrics, "metrics.jsonl");
     /* from one call to the next: the step with its validation, tracing and checkpoint; the first call
      * has only the step's own time */
-    double t = now(), eta = runlog_eta(&r->eta, r->last_step_at > 0 ? t - r->last_step_at : s->step_ms / 1e3,
+    double t = clock_seconds(), eta = runlog_eta(&r->eta, r->last_step_at > 0 ? t - r->last_step_at : s->step_ms / 1e3,
                                        s->max_steps - s->step);
     r->last_step_at = t;
     if (!print) return;

@@ -53,7 +53,7 @@ int corpus_add_text_file(corpus_t *c, const char *path)
 {
     uint8_t *b;
     size_t n;
-    if (bytes_read_file(path, &b, &n) != 0) return -1;
+    CALL(bytes_read_file(path, &b, &n));
     if (check_text(path, b, n) != 0) {
         free(b);
         return -1;
@@ -190,7 +190,7 @@ static int add_brown_doc(corpus_t *c, const char *dir, const char *name, const c
     if (snprintf(path, sizeof path, "%s/%s", dir, name) >= (int)sizeof path) return err_set("%s/%s: path too long", dir, name);
     uint8_t *b;
     size_t n;
-    if (bytes_read_file(path, &b, &n) != 0) return -1;
+    CALL(bytes_read_file(path, &b, &n));
     int rc = check_text(path, b, n);
     if (rc == 0) {
         corpus_doc_t *d = add_doc(c, path, category);
@@ -219,7 +219,7 @@ int corpus_add_brown(corpus_t *c, const char *dir)
     if (snprintf(path, sizeof path, "%s/cats.txt", dir) >= (int)sizeof path) return err_set("%s: path too long", dir);
     uint8_t *b;
     size_t n;
-    if (bytes_read_file(path, &b, &n) != 0) return -1;
+    CALL(bytes_read_file(path, &b, &n));
     int rc = 0, line_no = 0, entries = 0;
     for (char *line = (char *)b; rc == 0 && line < (char *)b + n; line_no++) {
         char *nl = strchr(line, '\n'), *name, *category;

@@ -7,6 +7,7 @@
 
 #include "core/afile.h"
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "data/corpus.h"
 #include "core/err.h"
 #include "data/shard.h"
@@ -99,14 +100,12 @@ static int make_tokenizer(const prepare_opts_t *o, const split_t *train, tokeniz
         p += train->parts[i].len;
         *p++ = '\n';
     }
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_seconds();
     int rc = tokenizer_train_bpe(t, buf, n, o->vocab);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double seconds = clock_seconds() - t0;
     free(buf);
     if (rc == 0 && log)
-        fprintf(log, "il-prepare: BPE trained on %zu bytes in %.2f s: vocab %d\n", n,
-                (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec), t->vocab_size);
+        fprintf(log, "il-prepare: BPE trained on %zu bytes in %.2f s: vocab %d\n", n, seconds, t->vocab_size);
     return rc;
 }
 
@@ -233,7 +232,7 @@ static int load_corpus(const prepare_opts_t *o, corpus_t *c)
 {
     if (o->brown_dir) return corpus_add_brown(c, o->brown_dir);
     for (int i = 0; i < o->n_files; i++)
-        if (corpus_add_text_file(c, o->files[i]) != 0) return -1;
+        CALL(corpus_add_text_file(c, o->files[i]));
     return 0;
 }
 

@@ -142,7 +142,7 @@ static int check_docs(const char *path, const shard_t *s)
 /* Fills s from the validated header and checks the body: sizes, token range, documents, names. */
 static int parse_shard(const char *path, const uint8_t *b, size_t n, shard_t *s)
 {
-    if (check_magic(path, b, n, shard_magic, "shard", SHARD_VERSION, SHARD_HEADER) != 0) return -1;
+    CALL(check_magic(path, b, n, shard_magic, "shard", SHARD_VERSION, SHARD_HEADER));
     s->tokenizer_id = bytes_get_u32(b + 12);
     s->vocab_size = bytes_get_u32(b + 16);
     uint64_t n_tokens = bytes_get_u64(b + 20);
@@ -195,7 +195,7 @@ int shard_read(shard_t *s, const char *path)
     memset(s, 0, sizeof *s);
     uint8_t *b;
     size_t n;
-    if (bytes_read_file(path, &b, &n) != 0) return -1;
+    CALL(bytes_read_file(path, &b, &n));
     int rc = parse_shard(path, b, n, s);
     free(b);
     if (rc != 0) shard_free(s);
@@ -204,7 +204,7 @@ int shard_read(shard_t *s, const char *path)
 
 int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size)
 {
-    if (shard_read(s, path) != 0) return -1;
+    CALL(shard_read(s, path));
     if (s->tokenizer_id == tokenizer_id && s->vocab_size == vocab_size) return 0;
     err_set("%s: made by tokenizer %08x with vocab %u, but the tokenizer in use is %08x with vocab %u", path,
             s->tokenizer_id, s->vocab_size, tokenizer_id, vocab_size);
@@ -268,7 +268,7 @@ int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_
     *counts = NULL;
     uint8_t *b;
     size_t n;
-    if (bytes_read_file(path, &b, &n) != 0) return -1;
+    CALL(bytes_read_file(path, &b, &n));
     int rc = check_magic(path, b, n, counts_magic, "counts file", COUNTS_VERSION, COUNTS_HEADER);
     if (rc == 0) {
         *tokenizer_id = bytes_get_u32(b + 12);
@@ -295,7 +295,7 @@ int shard_unigram_loss(const char *counts_path, const char *shard_path, double *
     uint32_t tok, V;
     uint64_t *counts, counted;
     shard_t s;
-    if (shard_counts_read(counts_path, &tok, &V, &counts, &counted)) return -1;
+    CALL(shard_counts_read(counts_path, &tok, &V, &counts, &counted));
     if (shard_read_expect(&s, shard_path, tok, V)) {
         free(counts);
         return -1;

@@ -528,7 +528,7 @@ int tokenizer_load(tokenizer_t *t, const char *path)
     memset(t, 0, sizeof *t);
     uint8_t *b;
     size_t n;
-    if (bytes_read_file(path, &b, &n) != 0) return -1;
+    CALL(bytes_read_file(path, &b, &n));
     int rc = check_header(path, b, n, t);
     if (rc == 0) rc = load_merges(path, b, t);
     uint32_t stored = rc == 0 ? bytes_get_u32(b + 24) : 0;

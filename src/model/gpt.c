@@ -4,15 +4,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/config.h"
 #include "core/err.h"
 
 int gpt_dims_check(const gpt_dims_t *d)
 {
-    if (d->V < 2 || d->V > 65536) return err_set("model.vocab_size = %d: must be in [2, 65536]", d->V);
-    if (d->T < 1 || d->T > 65536) return err_set("model.seq_len = %d: must be in [1, 65536]", d->T);
-    if (d->L < 1 || d->L > 1024) return err_set("model.n_layer = %d: must be in [1, 1024]", d->L);
+    /* vocab_size 0 in a config stands for the shard's; a model has at least two tokens */
+    if (d->V < 2 || d->V > CONFIG_MAX_VOCAB)
+        return err_set("model.vocab_size = %d: must be in [2, %d]", d->V, CONFIG_MAX_VOCAB);
+    if (d->T < 1 || d->T > CONFIG_MAX_SEQ) return err_set("model.seq_len = %d: must be in [1, %d]", d->T, CONFIG_MAX_SEQ);
+    if (d->L < 1 || d->L > CONFIG_MAX_LAYER)
+        return err_set("model.n_layer = %d: must be in [1, %d]", d->L, CONFIG_MAX_LAYER);
     if (d->NH < 1) return err_set("model.n_head = %d: must be at least 1", d->NH);
-    if (d->C < 1 || d->C > 65536) return err_set("model.d_model = %d: must be in [1, 65536]", d->C);
+    if (d->C < 1 || d->C > CONFIG_MAX_WIDTH)
+        return err_set("model.d_model = %d: must be in [1, %d]", d->C, CONFIG_MAX_WIDTH);
     if (d->C % d->NH != 0)
         return err_set("model.d_model = %d is not divisible by model.n_head = %d", d->C, d->NH);
     return 0;
@@ -75,17 +80,19 @@ static void make_view(gpt_view_t *v, const gpt_t *m, float *base)
     v->lnfb = base + t[m->n_tensors - 1].offset;
 }
 
-/* Elements of each activation buffer (gpt_acts_t, in field order) and of each activation-gradient buffer
- * (gpt_gacts_t) for a batch capacity of B; in double, so that sizes a memory estimate must refuse do not
- * wrap around first. */
-enum { N_ACTS = 18, N_GACTS = 7 };
+/* Elements of each activation buffer and of each activation-gradient buffer (GPT_ACTS, GPT_GACTS, in field
+ * order) for a batch capacity of B; in double, so that sizes a memory estimate must refuse do not wrap
+ * around first. */
+#define ONE(name, size) +1
+enum { N_ACTS = 0 GPT_ACTS(ONE), N_GACTS = 0 GPT_GACTS(ONE) };
+#undef ONE
 static void act_sizes(const gpt_dims_t *d, int B, double as[N_ACTS], double gs[N_GACTS])
 {
     double L = d->L, BT = (double)B * d->T, C = d->C, NH = d->NH, T = d->T, V = d->V;
-    const double a[N_ACTS] = {(L + 1) * BT * C, L * BT * C, L * BT * C, L * BT, L * BT, L * BT * 3 * C, L * BT * C,
-                              L * B * NH * T * T, L * BT * C, L * BT, L * BT, L * BT * 4 * C, L * BT * 4 * C, BT * C,
-                              BT, BT, BT * V, BT};
-    const double g[N_GACTS] = {(L + 1) * BT * C, L * BT * C, BT * C, BT * 3 * C, BT * C, B * NH * T * T, BT * 4 * C};
+#define SIZE(name, size) size,
+    const double a[N_ACTS] = {GPT_ACTS(SIZE)};
+    const double g[N_GACTS] = {GPT_GACTS(SIZE)};
+#undef SIZE
     memcpy(as, a, sizeof a);
     memcpy(gs, g, sizeof g);
 }
@@ -131,12 +138,14 @@ void gpt_create(gpt_t *m, const gpt_dims_t *d, int B, const kernels_ops_t *k)
     double as[N_ACTS], gs[N_GACTS];
     act_sizes(d, B, as, gs);
     gpt_acts_t *a = &m->a;
-    float **const af[N_ACTS] = {&a->resid, &a->resid_mid, &a->ln1, &a->ln1_mean, &a->ln1_rstd, &a->qkv, &a->atty,
-                                &a->att, &a->ln2, &a->ln2_mean, &a->ln2_rstd, &a->fch, &a->fch_gelu, &a->lnf,
-                                &a->lnf_mean, &a->lnf_rstd, &a->probs, &a->losses};
+#define ACT(name, size) &a->name,
+    float **const af[N_ACTS] = {GPT_ACTS(ACT)};
+#undef ACT
     m->act_mem = carve(af, as, N_ACTS);
     gpt_gacts_t *g = &m->ga;
-    float **const gf[N_GACTS] = {&g->dresid, &g->dresid_mid, &g->dln, &g->dqkv, &g->datty, &g->datt, &g->dfch};
+#define GACT(name, size) &g->name,
+    float **const gf[N_GACTS] = {GPT_GACTS(GACT)};
+#undef GACT
     m->gact_mem = carve(gf, gs, N_GACTS);
 }
 

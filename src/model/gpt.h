@@ -55,35 +55,46 @@ typedef struct {
     float *lnfw, *lnfb;  /* (C) */
 } gpt_view_t;
 
-/* Forward activations for a batch of up to B rows (kept for backward and for tracing). */
-typedef struct {
-    float *resid;     /* (L+1, B, T, C) residual stream h^l entering block l; resid[L] leaves the last */
-    float *resid_mid; /* (L, B, T, C) after attention, before the MLP */
-    float *ln1;       /* (L, B, T, C) */
-    float *ln1_mean, *ln1_rstd; /* (L, B, T) */
-    float *qkv;       /* (L, B, T, 3C) */
-    float *atty;      /* (L, B, T, C) attention output before the projection */
-    float *att;       /* (L, B, NH, T, T) attention probabilities */
-    float *ln2;       /* (L, B, T, C) */
-    float *ln2_mean, *ln2_rstd; /* (L, B, T) */
-    float *fch;       /* (L, B, T, 4C) before GELU */
-    float *fch_gelu;  /* (L, B, T, 4C) */
-    float *lnf;       /* (B, T, C) */
-    float *lnf_mean, *lnf_rstd; /* (B, T) */
-    float *probs;     /* (B, T, V) softmax; backward turns it into dlogits in place */
-    float *losses;    /* (B, T) per-token loss */
-} gpt_acts_t;
+/* The activation buffers, each with its shape for a batch capacity of B rows, in the dims L, T, C, NH, V
+ * (BT = B * T): one table for the struct fields and for the sizes gpt_create allocates and gpt_memory counts.
+ * Forward activations, kept for backward and for tracing: */
+#define GPT_ACTS(X)                                                                                       \
+    X(resid, (L + 1) * BT * C)     /* residual stream h^l entering block l; resid[L] leaves the last */   \
+    X(resid_mid, L * BT * C)       /* after attention, before the MLP */                                 \
+    X(ln1, L * BT * C)                                                                                    \
+    X(ln1_mean, L * BT)                                                                                   \
+    X(ln1_rstd, L * BT)                                                                                   \
+    X(qkv, L * BT * 3 * C)                                                                                \
+    X(atty, L * BT * C)            /* attention output before the projection */                          \
+    X(att, L * B * NH * T * T)     /* attention probabilities */                                          \
+    X(ln2, L * BT * C)                                                                                    \
+    X(ln2_mean, L * BT)                                                                                   \
+    X(ln2_rstd, L * BT)                                                                                   \
+    X(fch, L * BT * 4 * C)         /* before GELU */                                                      \
+    X(fch_gelu, L * BT * 4 * C)                                                                           \
+    X(lnf, BT * C)                                                                                        \
+    X(lnf_mean, BT)                                                                                       \
+    X(lnf_rstd, BT)                                                                                       \
+    X(probs, BT * V)               /* softmax; backward turns it into dlogits in place */                \
+    X(losses, BT)                  /* per-token loss */
+/* Gradients with respect to activations, written by backward: */
+#define GPT_GACTS(X)                                                                                      \
+    X(dresid, (L + 1) * BT * C)    /* dL/dh^l */                                                          \
+    X(dresid_mid, L * BT * C)                                                                             \
+    X(dln, BT * C)                 /* scratch: the gradient entering a LayerNorm's output */             \
+    X(dqkv, BT * 3 * C)                                                                                   \
+    X(datty, BT * C)                                                                                      \
+    X(datt, B * NH * T * T)        /* scratch */                                                          \
+    X(dfch, BT * 4 * C)
 
-/* Gradients with respect to activations, written by backward. */
+#define GPT_ACT_FIELD(name, size) float *name;
 typedef struct {
-    float *dresid;     /* (L+1, B, T, C) dL/dh^l */
-    float *dresid_mid; /* (L, B, T, C) */
-    float *dln;        /* (B, T, C) scratch: the gradient entering a LayerNorm's output */
-    float *dqkv;       /* (B, T, 3C) */
-    float *datty;      /* (B, T, C) */
-    float *datt;       /* (B, NH, T, T) scratch */
-    float *dfch;       /* (B, T, 4C) */
+    GPT_ACTS(GPT_ACT_FIELD)
+} gpt_acts_t;
+typedef struct {
+    GPT_GACTS(GPT_ACT_FIELD)
 } gpt_gacts_t;
+#undef GPT_ACT_FIELD
 
 typedef struct {
     gpt_dims_t d;

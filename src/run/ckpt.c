@@ -68,7 +68,7 @@ static void drop_tags(ckpt_writer_t *w)
 int ckpt_begin(ckpt_writer_t *w, const char *path)
 {
     memset(w, 0, sizeof *w);
-    if (afile_open(&w->af, path, AFILE_KEEP)) return -1;
+    CALL(afile_open(&w->af, path, AFILE_KEEP));
     uint8_t h[FILE_HDR] = {0};
     memcpy(h, MAGIC, MAGIC_LEN);
     bytes_put_u16(h + MAGIC_LEN, VERSION);
@@ -225,7 +225,7 @@ int ckpt_get(const ckpt_reader_t *r, const char *tag, void *dst, size_t bytes)
 {
     const void *data = NULL;
     size_t have = 0;
-    if (ckpt_view(r, tag, &data, &have)) return -1;
+    CALL(ckpt_view(r, tag, &data, &have));
     if (have != bytes)
         return err_set("%s: section '%s' holds %zu bytes, expected %zu", r->path, tag, have, bytes);
     if (bytes) memcpy(dst, data, bytes);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/cli.h"
 #include "core/dist.h"
 #include "core/err.h"
@@ -22,12 +23,7 @@
 #include "trace/probe.h"
 #include "trace/tracer.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
+#define TOOL "il-bench" /* begins every line it says */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -48,9 +44,9 @@ static double k_time[K_N][2]; /* [kernel][0 forward, 1 backward] */
 
 #define TIMED(kind, dir, call)                                                                            \
     do {                                                                                                   \
-        double t0_ = now();                                                                                \
+        double t0_ = clock_seconds();                                                                      \
         call;                                                                                              \
-        k_time[kind][dir] += now() - t0_;                                                                  \
+        k_time[kind][dir] += clock_seconds() - t0_;                                                        \
     } while (0)
 
 static void t_enc_f(float *o, const int32_t *i, const float *e, const float *p, int B, int T, int C)
@@ -88,9 +84,9 @@ static double sgemm_gflops(int n, int reps)
     for (size_t i = 0; i < (size_t)n * n; i++) a[i] = b[i] = (float)(i % 13) * 0.01f;
     double t[16];
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a, n, b, n, 0.0f, c, n);
-        t[r] = now() - t0;
+        t[r] = clock_seconds() - t0;
     }
     free(a);
     free(b);
@@ -142,10 +138,10 @@ static double run_step(bench_run_t *r, gsync_t *sync, float loss_scale)
     if (sync) gsync_arm(sync, &r->m);
     gpt_backward(&r->m, loss_scale);
     if (sync) gsync_finish(sync, &r->m);
-    double t0 = now();
+    double t0 = clock_seconds();
     float scale = optim_clip_scale(optim_norm(r->m.grads, r->m.n_params), 1.0f);
     adamw_step(&r->opt, r->m.params, r->m.grads, scale, r->m.tensors, r->m.n_tensors, 1e-4f, &h);
-    return now() - t0;
+    return clock_seconds() - t0;
 }
 
 static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
@@ -155,9 +151,9 @@ static void bench_model(const bench_cfg_t *bc, int steps, double sgemm)
     double *t = err_calloc((size_t)steps, sizeof *t), opt_time = 0, total = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps */
         if (s == 0) memset(k_time, 0, sizeof k_time);
-        double t0 = now(), opt = run_step(&r, NULL, 1.0f);
+        double t0 = clock_seconds(), opt = run_step(&r, NULL, 1.0f);
         if (s >= 0) {
-            total += t[s] = now() - t0;
+            total += t[s] = clock_seconds() - t0;
             opt_time += opt;
         }
     }
@@ -197,9 +193,9 @@ static dp_result_t bench_dp(const bench_cfg_t *bc, int steps, int ranks, int ove
         double *t = err_calloc((size_t)steps, sizeof *t), wait0 = 0, total = 0;
         for (int s = -2; s < steps; s++) {
             if (s == 0) wait0 = sync.wait_s;
-            double t0 = now();
+            double t0 = clock_seconds();
             run_step(&run, &sync, 1.0f / (float)ranks);
-            if (s >= 0) total += t[s] = now() - t0;
+            if (s >= 0) total += t[s] = clock_seconds() - t0;
         }
         r.tokens_per_s = (double)ranks * run.B * run.T / median(t, steps);
         r.wait_share = (sync.wait_s - wait0) / total;
@@ -277,21 +273,21 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     int reps = steps < 5 ? steps : 5;
     double *t = err_calloc((size_t)steps, sizeof *t), sig_t[5], rho_t[5], spec_t[2][5];
     for (int s = -2; s < steps; s++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         run_step(&r, NULL, 1.0f);
-        if (s >= 0) t[s] = now() - t0;
+        if (s >= 0) t[s] = clock_seconds() - t0;
     }
     for (int i = 0; i < reps; i++) {
-        double t0 = now();
+        double t0 = clock_seconds();
         tracer_measure(&probe, &sig, NULL, MPI_COMM_WORLD, &r.m);
-        sig_t[i] = now() - t0;
-        t0 = now(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
+        sig_t[i] = clock_seconds() - t0;
+        t0 = clock_seconds(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
         signals_freq_rho(&sig, MPI_COMM_WORLD, probe.slot_group, probe.groups);
-        rho_t[i] = now() - t0;
+        rho_t[i] = clock_seconds() - t0;
         for (int k = 0; k < 2; k++) {
-            t0 = now();
+            t0 = clock_seconds();
             signals_spectrum(&sig, &sp[k]);
-            spec_t[k][i] = now() - t0;
+            spec_t[k][i] = clock_seconds() - t0;
         }
     }
     double step = median(t, steps), s18 = median(sig_t, reps), rho = median(rho_t, reps);
@@ -317,7 +313,7 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     cfg.vocab_size = bc->d.V;
     char *text = config_string(&cfg);
     twrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
-                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = "il-bench",
+                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = TOOL,
                           .probe_path = "synthetic"};
     tracer_params(meta.param, &cfg, &r.m.d, 1);
     twrite_t tf;
@@ -371,12 +367,6 @@ static const struct option options[] = {
     {0},
 };
 
-static int finish(int code)
-{
-    dist_finalize();
-    return code;
-}
-
 int main(int argc, char **argv)
 {
     static const char *const names[] = {"A", "D"}; /* of cfgs, for --config */
@@ -385,27 +375,24 @@ int main(int argc, char **argv)
         {"D", {512, 256, 4, 4, 256}, 8},
     };
     dist_t dist;
-    if (dist_init(&dist, &argc, &argv)) {
-        fprintf(stderr, "il-bench: %s\n", err_msg());
-        return finish(IL_EXIT_INPUT);
-    }
+    if (dist_init(&dist, &argc, &argv)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
     int steps = 20, scaling = 0, trace = 0, only = -1;
     cli_t cli;
-    cli_init(&cli, "il-bench", usage, options, dist.rank != 0);
+    cli_init(&cli, TOOL, usage, options, dist.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
         switch (o) {
         case OPT_CONFIG:
-            if (cli_choice(&cli, names, 2, &only)) return finish(IL_EXIT_INPUT);
+            if (cli_choice(&cli, names, 2, &only)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
         case OPT_STEPS:
-            if (cli_int(&cli, 1, 1000, &steps)) return finish(IL_EXIT_INPUT);
+            if (cli_int(&cli, 1, 1000, &steps)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
         case OPT_SCALING: scaling = 1; break;
         case OPT_TRACE: trace = 1; break;
-        default: return finish(cli.exit_code); /* CLI_EXIT: said already */
+        default: return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
         }
     }
-    if (cli_no_operands(&cli, argc, argv)) return finish(IL_EXIT_INPUT);
+    if (cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
     if (scaling || trace) {
         const bench_cfg_t *bc = &cfgs[only >= 0 ? only : 1]; /* config D unless another is named */
         if (scaling) bench_scaling(bc, steps, &dist);
@@ -417,5 +404,5 @@ int main(int argc, char **argv)
         for (int c = 0; c < 2; c++)
             if (only < 0 || only == c) bench_model(&cfgs[c], steps, sgemm);
     }
-    return finish(IL_EXIT_OK);
+    return dist_exit(TOOL, IL_EXIT_OK, NULL);
 }

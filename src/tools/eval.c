@@ -12,6 +12,8 @@
 #include "run/snapshot.h"
 #include "run/train.h"
 
+#define TOOL "il-eval" /* begins every line it says */
+
 static const char usage[] =
     "usage: il-eval --checkpoint CKPT --data SHARD [--windows N] [--batch B]\n"
     "       il-eval --unigram COUNTS --data SHARD   (the add-one unigram baseline)\n"
@@ -21,18 +23,9 @@ static const char usage[] =
     "  --batch B     windows per forward pass, 1..4096 (default 8)\n"
     "  -h, --help    print this and exit; --version: print the version and commit and exit\n";
 
-/* Scoring runs on one process; MPI is up only because train_eval speaks it, and ends with the tool. */
-static int finish(int code)
-{
-    dist_finalize();
-    return code;
-}
-
-static int fail(const char *msg)
-{
-    fprintf(stderr, "il-eval: %s\n", msg);
-    return finish(IL_EXIT_INPUT);
-}
+/* Scoring runs on one process; MPI is up only because train_eval speaks it, and ends with the tool
+ * (dist_exit). */
+static int fail(const char *msg) { return dist_exit(TOOL, IL_EXIT_INPUT, msg); }
 
 /* The add-one unigram baseline of shard_unigram_loss. */
 static int unigram(const char *counts_path, const char *data)
@@ -42,7 +35,7 @@ static int unigram(const char *counts_path, const char *data)
     if (shard_unigram_loss(counts_path, data, &loss, &n)) return fail(err_msg());
     printf("unigram baseline of %s on %s: %llu tokens, loss %.4f nats/token\n", counts_path, data,
            (unsigned long long)n, loss);
-    return finish(IL_EXIT_OK);
+    return dist_exit(TOOL, IL_EXIT_OK, NULL);
 }
 
 enum { OPT_CHECKPOINT = CLI_OPT_FIRST, OPT_DATA, OPT_UNIGRAM, OPT_WINDOWS, OPT_BATCH };
@@ -64,25 +57,25 @@ int main(int argc, char **argv)
     const char *ckpt = NULL, *data = NULL, *counts = NULL;
     int windows = 0, batch = 8;
     cli_t cli;
-    cli_init(&cli, "il-eval", usage, options, dist.rank != 0);
+    cli_init(&cli, TOOL, usage, options, dist.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
         switch (o) {
         case OPT_CHECKPOINT: ckpt = cli.arg; break;
         case OPT_DATA: data = cli.arg; break;
         case OPT_UNIGRAM: counts = cli.arg; break;
         case OPT_WINDOWS:
-            if (cli_int(&cli, 0, 1 << 30, &windows)) return finish(IL_EXIT_INPUT);
+            if (cli_int(&cli, 0, 1 << 30, &windows)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
         case OPT_BATCH:
-            if (cli_int(&cli, 1, 4096, &batch)) return finish(IL_EXIT_INPUT);
+            if (cli_int(&cli, 1, 4096, &batch)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
-        default: return finish(cli.exit_code); /* CLI_EXIT: said already */
+        default: return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
         }
     }
-    if (cli_no_operands(&cli, argc, argv)) return finish(IL_EXIT_INPUT);
+    if (cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
     if (counts && data && !ckpt) return unigram(counts, data);
     if (!ckpt || !data || counts)
-        return finish(cli_fail(&cli, "give --data with either --checkpoint or --unigram"));
+        return dist_exit(TOOL, cli_fail(&cli, "give --data with either --checkpoint or --unigram"), NULL);
     gpt_t m;
     uint32_t tok_id;
     if (snapshot_load_model(ckpt, &m, batch, &tok_id)) return fail(err_msg());
@@ -105,5 +98,5 @@ int main(int argc, char **argv)
     free(cat);
     shard_free(&s);
     gpt_destroy(&m);
-    return finish(IL_EXIT_OK);
+    return dist_exit(TOOL, IL_EXIT_OK, NULL);
 }

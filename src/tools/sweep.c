@@ -11,9 +11,11 @@
 
 #include "core/cli.h"
 #include "core/err.h"
+#include "sweep/sdir.h"
 #include "sweep/cancel.h"
 #include "sweep/status.h"
 #include "sweep/submit.h"
+#include "sweep/sweep.h"
 
 static const char usage_main[] =
     "usage: il-sweep submit SPEC [--dry-run | --local] [--out DIR]\n"
@@ -29,7 +31,8 @@ static const char usage_main[] =
     "  resubmit   submit the failed and preempted runs again (done runs never rerun)\n"
     "  summary    write DIR/summary.tsv and DIR/summary.md (the aggregation job runs this)\n"
     "  cancel     scancel the sweep's array and aggregation jobs recorded in DIR/jobs.tsv\n"
-    "  il-sweep COMMAND --help describes a command; il-sweep --version prints the version\n"
+    "  il-sweep COMMAND --help describes a command; il-sweep --version prints the version; il-sweep --keys\n"
+    "  prints the spec's [sweep] keys as a Markdown table\n"
     "exit codes: 0 done, 1 a Slurm command failed, 2 bad command line, spec or sweep directory\n";
 
 static const char usage_submit[] =
@@ -69,7 +72,7 @@ static const char usage_summary[] =
     "  writes DIR/summary.tsv and DIR/summary.md (the aggregation job runs this)\n"
     "  -h, --help   this text\n";
 
-enum { OPT_DRY = CLI_OPT_FIRST, OPT_LOCAL, OPT_OUT, OPT_FAILED, OPT_STATE, OPT_FORMAT };
+enum { OPT_DRY = CLI_OPT_FIRST, OPT_LOCAL, OPT_OUT, OPT_FAILED, OPT_STATE, OPT_FORMAT, OPT_KEYS };
 
 /* The one operand a command takes, after its options; NULL after saying why. */
 static const char *operand(const cli_t *cli, int argc, char **argv, const char *what)
@@ -85,93 +88,132 @@ static const char *operand(const cli_t *cli, int argc, char **argv, const char *
     return argv[cli->rest];
 }
 
+/* A command's options, read into one place; the flags are 0 or 1. */
+typedef struct {
+    int dry, local, failed, format;
+    unsigned want;
+    const char *out;
+} args_t;
+
+/* Reads the command's options into a. 0, or -1 when the tool is to exit with cli->exit_code: after --help,
+ * --version or a mistake, said. */
+static int read_options(cli_t *cli, int argc, char **argv, args_t *a)
+{
+    static const char *const formats[] = {"table", "json"}; /* STATUS_TABLE, STATUS_JSON */
+    char bad[64];
+    for (int o; (o = cli_next(cli, argc, argv)) != CLI_END;) {
+        switch (o) {
+        case OPT_DRY: a->dry = 1; break;
+        case OPT_LOCAL: a->local = 1; break;
+        case OPT_OUT: a->out = cli->arg; break;
+        case OPT_FAILED: a->failed = 1; break;
+        case OPT_STATE:
+            if (status_parse_states(cli->arg, &a->want, bad, sizeof bad)) {
+                cli->exit_code = cli_fail(cli, "--state: unknown state '%s'", bad);
+                return -1;
+            }
+            break;
+        case OPT_FORMAT:
+            if (cli_choice(cli, formats, 2, &a->format)) return -1;
+            break;
+        default: return -1;
+        }
+    }
+    return 0;
+}
+
+/* The sweep library's verdict (0, or SDIR_EINPUT or SDIR_ERUN with err_set) as the exit code, its message
+ * said a line at a time: cancel reports each job it could not cancel. */
+static int outcome(int rc)
+{
+    if (rc == 0) return IL_EXIT_OK;
+    for (const char *m = err_msg(), *end; *m; m = *end ? end + 1 : end) {
+        end = m + strcspn(m, "\n");
+        fprintf(stderr, "il-sweep: %.*s\n", (int)(end - m), m);
+    }
+    return rc == SDIR_EINPUT ? IL_EXIT_INPUT : IL_EXIT_FAIL;
+}
+
+static int run_submit(const cli_t *cli, const char *spec, const args_t *a)
+{
+    if (a->dry && a->local) return cli_fail(cli, "--dry-run and --local exclude each other");
+    return outcome(submit_spec(spec, a->out, a->dry, a->local));
+}
+
+static int run_resubmit(const cli_t *cli, const char *dir, const args_t *a)
+{
+    if (!a->failed) return cli_fail(cli, "say what to resubmit: --failed");
+    return outcome(submit_failed(dir, a->dry));
+}
+
+static int run_status(const cli_t *cli, const char *dir, const args_t *a)
+{
+    (void)cli;
+    return outcome(status_print(dir, a->want, a->format));
+}
+
+static int run_summary(const cli_t *cli, const char *dir, const args_t *a)
+{
+    (void)cli, (void)a;
+    return outcome(status_summary(dir));
+}
+
+static int run_cancel(const cli_t *cli, const char *dir, const args_t *a)
+{
+    (void)cli;
+    return outcome(cancel_sweep(dir, a->dry));
+}
+
+#define DRY_RUN {"dry-run", no_argument, NULL, OPT_DRY}
+static const struct option top[] = {{"keys", no_argument, NULL, OPT_KEYS}, CLI_COMMON_OPTIONS, {0}};
+static const struct option summary_opts[] = {CLI_COMMON_OPTIONS, {0}};
+static const struct option submit_opts[] = {
+    DRY_RUN, {"local", no_argument, NULL, OPT_LOCAL}, {"out", required_argument, NULL, OPT_OUT}, CLI_COMMON_OPTIONS, {0}};
+static const struct option resubmit_opts[] = {DRY_RUN, {"failed", no_argument, NULL, OPT_FAILED}, CLI_COMMON_OPTIONS, {0}};
+static const struct option status_opts[] = {{"state", required_argument, NULL, OPT_STATE},
+                                            {"format", required_argument, NULL, OPT_FORMAT}, CLI_COMMON_OPTIONS, {0}};
+static const struct option cancel_opts[] = {DRY_RUN, CLI_COMMON_OPTIONS, {0}};
+
+static const struct {
+    const char *name, *usage;
+    const struct option *options;
+    const char *operand; /* what its one operand is, for "no SPEC given" */
+    int (*run)(const cli_t *cli, const char *operand, const args_t *a);
+} commands[] = {
+    {"submit", usage_submit, submit_opts, "SPEC", run_submit},
+    {"resubmit", usage_resubmit, resubmit_opts, "DIR", run_resubmit},
+    {"status", usage_status, status_opts, "DIR", run_status},
+    {"summary", usage_summary, summary_opts, "DIR", run_summary},
+    {"cancel", usage_cancel, cancel_opts, "DIR", run_cancel},
+};
+
 int main(int argc, char **argv)
 {
-    static const struct option top[] = {CLI_COMMON_OPTIONS, {0}};
-    static const struct option submit_opts[] = {{"dry-run", no_argument, NULL, OPT_DRY},
-                                                {"local", no_argument, NULL, OPT_LOCAL},
-                                                {"out", required_argument, NULL, OPT_OUT}, CLI_COMMON_OPTIONS, {0}};
-    static const struct option resubmit_opts[] = {{"dry-run", no_argument, NULL, OPT_DRY},
-                                                  {"failed", no_argument, NULL, OPT_FAILED}, CLI_COMMON_OPTIONS, {0}};
-    static const struct option status_opts[] = {{"state", required_argument, NULL, OPT_STATE},
-                                                {"format", required_argument, NULL, OPT_FORMAT}, CLI_COMMON_OPTIONS, {0}};
-    static const struct option cancel_opts[] = {{"dry-run", no_argument, NULL, OPT_DRY}, CLI_COMMON_OPTIONS, {0}};
     cli_t cli;
     if (argc < 2 || argv[1][0] == '-') {
         cli_init(&cli, "il-sweep", usage_main, top, 0);
         int o = cli_next(&cli, argc, argv);
+        if (o == OPT_KEYS) {
+            sweep_print_keys_markdown(stdout);
+            return IL_EXIT_OK;
+        }
         if (o != CLI_END) return cli.exit_code; /* --help, --version or a mistake, said */
         cli_usage(&cli, stderr);
         return IL_EXIT_INPUT;
     }
-    const char *cmd = argv[1];
-    char tool[64];
-    snprintf(tool, sizeof tool, "il-sweep %.20s", cmd);
-    /* the command's own command line: its name in place of the program's */
-    int sub_argc = argc - 1;
-    char **sub_argv = argv + 1;
-    if (!strcmp(cmd, "submit")) {
-        const char *out = NULL;
-        int dry = 0, local = 0;
-        cli_init(&cli, tool, usage_submit, submit_opts, 0);
-        for (int o; (o = cli_next(&cli, sub_argc, sub_argv)) != CLI_END;) {
-            if (o == OPT_DRY) dry = 1;
-            else if (o == OPT_LOCAL) local = 1;
-            else if (o == OPT_OUT) out = cli.arg;
-            else return cli.exit_code;
-        }
-        const char *spec = operand(&cli, sub_argc, sub_argv, "SPEC");
-        if (!spec) return IL_EXIT_INPUT;
-        if (dry && local) return cli_fail(&cli, "--dry-run and --local exclude each other");
-        return submit_spec(spec, out, dry, local);
-    }
-    if (!strcmp(cmd, "resubmit")) {
-        int dry = 0, failed = 0;
-        cli_init(&cli, tool, usage_resubmit, resubmit_opts, 0);
-        for (int o; (o = cli_next(&cli, sub_argc, sub_argv)) != CLI_END;) {
-            if (o == OPT_DRY) dry = 1;
-            else if (o == OPT_FAILED) failed = 1;
-            else return cli.exit_code;
-        }
-        const char *dir = operand(&cli, sub_argc, sub_argv, "DIR");
-        if (!dir) return IL_EXIT_INPUT;
-        if (!failed) return cli_fail(&cli, "say what to resubmit: --failed");
-        return submit_failed(dir, dry);
-    }
-    if (!strcmp(cmd, "status")) {
-        static const char *const formats[] = {"table", "json"}; /* STATUS_TABLE, STATUS_JSON */
-        unsigned want = ~0u;
-        int format = STATUS_TABLE;
-        char bad[64];
-        cli_init(&cli, tool, usage_status, status_opts, 0);
-        for (int o; (o = cli_next(&cli, sub_argc, sub_argv)) != CLI_END;) {
-            if (o == OPT_STATE && status_parse_states(cli.arg, &want, bad, sizeof bad))
-                return cli_fail(&cli, "--state: unknown state '%s'", bad);
-            else if (o == OPT_FORMAT && cli_choice(&cli, formats, 2, &format)) return IL_EXIT_INPUT;
-            else if (o != OPT_STATE && o != OPT_FORMAT) return cli.exit_code;
-        }
-        const char *dir = operand(&cli, sub_argc, sub_argv, "DIR");
-        if (!dir) return IL_EXIT_INPUT;
-        return status_print(dir, want, format);
-    }
-    if (!strcmp(cmd, "summary")) {
-        cli_init(&cli, tool, usage_summary, top, 0);
-        if (cli_next(&cli, sub_argc, sub_argv) != CLI_END) return cli.exit_code;
-        const char *dir = operand(&cli, sub_argc, sub_argv, "DIR");
-        if (!dir) return IL_EXIT_INPUT;
-        return status_summary(dir);
-    }
-    if (!strcmp(cmd, "cancel")) {
-        int dry = 0;
-        cli_init(&cli, tool, usage_cancel, cancel_opts, 0);
-        for (int o; (o = cli_next(&cli, sub_argc, sub_argv)) != CLI_END;) {
-            if (o == OPT_DRY) dry = 1;
-            else return cli.exit_code;
-        }
-        const char *dir = operand(&cli, sub_argc, sub_argv, "DIR");
-        if (!dir) return IL_EXIT_INPUT;
-        return cancel_sweep(dir, dry);
+    for (size_t i = 0; i < sizeof commands / sizeof *commands; i++) {
+        if (strcmp(argv[1], commands[i].name)) continue;
+        char tool[64];
+        snprintf(tool, sizeof tool, "il-sweep %s", commands[i].name);
+        /* the command's own command line: its name in place of the program's */
+        int sub_argc = argc - 1;
+        char **sub_argv = argv + 1;
+        args_t a = {.want = ~0u, .format = STATUS_TABLE};
+        cli_init(&cli, tool, commands[i].usage, commands[i].options, 0);
+        if (read_options(&cli, sub_argc, sub_argv, &a)) return cli.exit_code;
+        const char *what = operand(&cli, sub_argc, sub_argv, commands[i].operand);
+        return what ? commands[i].run(&cli, what, &a) : IL_EXIT_INPUT;
     }
     cli_init(&cli, "il-sweep", usage_main, top, 0);
-    return cli_fail(&cli, "unknown command '%s'", cmd);
+    return cli_fail(&cli, "unknown command '%s'", argv[1]);
 }

@@ -39,7 +39,6 @@ static int rank;
  * keeps every rank alive until the file is written. */
 static int finish(int code, const char *msg)
 {
-    if (msg && rank == 0) fprintf(stderr, "il-train: %s\n", msg);
     const char *status = getenv("IL_EXIT_STATUS_FILE");
     if (rank == 0 && status && *status) {
         afile_t af;
@@ -51,8 +50,7 @@ static int finish(int code, const char *msg)
         }
     }
     CHECK_RC(MPI_Barrier(MPI_COMM_WORLD), dist_strerror);
-    dist_finalize();
-    return code;
+    return dist_exit("il-train", code, msg);
 }
 
 enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_SET, OPT_RESUME, OPT_PRINT_CONFIG, OPT_KEYS, OPT_TRACE_SCHEMA };
