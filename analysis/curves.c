@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/stats.h"
+#include "run/rundir.h"
 
 typedef struct {
     int rank, seg;
@@ -344,15 +345,24 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
     }
     tread_t *files = err_calloc((size_t)n, sizeof *files);
     int *ok = err_calloc((size_t)n, sizeof *ok), *warned = err_calloc((size_t)n, sizeof *warned), ref = -1;
+    char holder[256];
+    int live = rundir_held(run_dir, holder, sizeof holder);
     for (int i = 0; i < n; i++) {
         if (names[i].rank < 0) {
             skips_add(sk, names[i].path, "foreign: not a trace file name (rankRRRR.segSSSS.nc, 4 to 7 digits each)");
             continue;
         }
-        ok[i] = tread_file(&files[i], names[i].path) == 0 &&
-                consistent(ref < 0 ? NULL : &files[ref], &files[i], &names[i], cfg) == 0;
+        int opened = tread_file(&files[i], names[i].path) == 0;
+        ok[i] = opened && consistent(ref < 0 ? NULL : &files[ref], &files[i], &names[i], cfg) == 0;
         if (!ok[i]) {
-            skips_add(sk, names[i].path, err_msg());
+            char reason[1200];
+            /* a segment caught in the middle of its writer's sync is not damaged: the next reading gets it */
+            if (live && !opened && names[i].seg >= 0)
+                snprintf(reason, sizeof reason, "live: its run is training (il-train, %s) and it could not be read "
+                         "between two syncs (%s); aggregate again later", holder, err_msg());
+            else
+                snprintf(reason, sizeof reason, "%s", err_msg());
+            skips_add(sk, names[i].path, reason);
             tread_free(&files[i]);
         } else if (ref < 0) {
             ref = i;
@@ -405,6 +415,10 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         }
         c->param[TP_WORLD_SIZE].i = c->world_size, c->param[TP_WORLD_SIZE].d = c->world_size;
         merge(c, files, items, n_items, n_ranks);
+        if (live)
+            skips_warn(sk, "%s: live: still training (il-train, %s holds its lock); its traces were read as far as "
+                           "their writers had synced them, to step %lld of %lld", run_dir, holder,
+                       c->n_rec ? (long long)c->step[c->n_rec - 1] : -1LL, (long long)c->param[TP_MAX_STEPS].i);
         for (int r = 0; r < n_ranks; r++) free(items[r]);
         free(items);
         free(n_items);

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -351,11 +352,12 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* Child: reads, then sends status (0 or -1), then the reason or the header and the arrays. */
-static _Noreturn void child(const char *path, off_t size, int fd)
+/* Child: reads, then sends status (0 or -1), then the reason or the header and the arrays. Its stderr goes
+ * to errfd, for the parent to quote: a sanitizer's report or a fatal error there is the only word of what
+ * went wrong inside the libraries. */
+static _Noreturn void child(const char *path, off_t size, int fd, int errfd)
 {
-    int devnull = open("/dev/null", O_WRONLY); /* HDF5's own diagnostics say nothing the reason does not */
-    if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+    if (errfd >= 0) dup2(errfd, STDERR_FILENO);
     tread_t f;
     memset(&f, 0, sizeof f);
     int32_t rc = read_direct(&f, path, size);
@@ -442,6 +444,25 @@ static int unpack(tread_t *f, const unsigned char *b, size_t n, off_t size)
     return at == n ? 0 : err_set("corrupt: the reading process sent more than its result");
 }
 
+/* The first line of the reading child's stderr that says something (a sanitizer report opens with a line
+ * of '='), appended to the reason in err_msg(). */
+static void quote_stderr(int errfd)
+{
+    char buf[4096], line[512] = "";
+    ssize_t n = errfd >= 0 ? pread(errfd, buf, sizeof buf - 1, 0) : -1;
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *p = buf, *end; *p && !*line; p = *end ? end + 1 : end) {
+        end = p + strcspn(p, "\n");
+        for (char *q = p; q < end && !*line; q++)
+            if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z'))
+                snprintf(line, sizeof line, "%.*s", (int)(end - p), p);
+    }
+    if (!*line) return;
+    char reason[1024];
+    snprintf(reason, sizeof reason, "%s", err_msg());
+    err_set("%s; the reader's stderr: %s", reason, line);
+}
+
 int tread_file(tread_t *f, const char *path)
 {
     memset(f, 0, sizeof *f);
@@ -452,12 +473,14 @@ int tread_file(tread_t *f, const char *path)
     CHECK(pipe(fd) == 0, "pipe: %s", strerror(errno));
     /* a whole trace in few writes: the default 64 KiB pipe costs a wake-up of each side per 64 KiB */
     (void)fcntl(fd[1], F_SETPIPE_SZ, 1 << 20);
+    /* without a memory file the child's stderr is the parent's: nothing is lost but the quote */
+    int errfd = memfd_create("il-tread-stderr", MFD_CLOEXEC);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         close(fd[0]);
-        child(path, size, fd[1]);
+        child(path, size, fd[1], errfd);
     }
     close(fd[1]);
     unsigned char *buf;
@@ -473,6 +496,8 @@ int tread_file(tread_t *f, const char *path)
     else if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
         rc = err_set("corrupt: the reading process failed (exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     if (!rc) rc = unpack(f, buf, n, size);
+    if (rc) quote_stderr(errfd);
+    if (errfd >= 0) close(errfd);
     free(buf);
     if (rc) tread_free(f);
     return rc;

@@ -12,6 +12,14 @@
 #include "core/afile.h"
 #include "core/err.h"
 
+/* The holder line of an open lock file, without its newline. */
+static void read_holder(int fd, char *holder, size_t n)
+{
+    ssize_t got = pread(fd, holder, n - 1, 0);
+    holder[got > 0 ? got : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+}
+
 int rundir_lock(rundir_t *d, const char *dir)
 {
     memset(d, 0, sizeof *d);
@@ -26,10 +34,8 @@ int rundir_lock(rundir_t *d, const char *dir)
     if (fd < 0) return err_set("%s: cannot open the run's lock file: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
-        char holder[256] = "";
-        ssize_t got = pread(fd, holder, sizeof holder - 1, 0);
-        holder[got > 0 ? got : 0] = '\0';
-        holder[strcspn(holder, "\n")] = '\0';
+        char holder[256];
+        read_holder(fd, holder, sizeof holder);
         close(fd);
         if (err != EWOULDBLOCK) return err_set("%s: cannot lock: %s", path, strerror(err));
         return err_set("%s: run directory in use by another il-train (%s); one writer per run directory", dir,
@@ -45,6 +51,19 @@ int rundir_lock(rundir_t *d, const char *dir)
     }
     d->fd = fd;
     return 0;
+}
+
+int rundir_held(const char *dir, char *holder, size_t n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    *holder = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (held) read_holder(fd, holder, n);
+    close(fd); /* releases the shared lock, if it was taken */
+    return held;
 }
 
 /* afile's temporary names end in ".tmp.<digits>". */
