@@ -206,9 +206,56 @@ static int read_header(tread_t *f, int ncid, off_t size)
     return 0;
 }
 
+/* Refuses value x, element i of record r of variable k, naming where it is. */
+static int out_of_domain(const tread_t *f, int k, size_t r, size_t i, double x)
+{
+    const int *dims = trace_shape_dims[trace_vars[k].shape];
+    size_t idx[3] = {0};
+    for (int j = 2; j >= 0; j--) /* the last dimension varies fastest */
+        if (dims[j] != TD_NONE) idx[j] = i % f->extent.n[dims[j]], i /= f->extent.n[dims[j]];
+    char where[256];
+    size_t n = (size_t)snprintf(where, sizeof where, "step %lld (record %zu)", (long long)f->step[r], r);
+    for (int j = 0; j < 3 && n < sizeof where; j++)
+        if (dims[j] != TD_NONE) /* a group by its number, not its place in this rank's file */
+            n += (size_t)snprintf(where + n, sizeof where - n, ", %s %lld", trace_dims[dims[j]].name,
+                                  dims[j] == TD_GROUP ? (long long)f->fixed[TF_GROUP][idx[j]] : (long long)idx[j]);
+    const trace_domain_t *d = &trace_domains[k];
+    if (isnan(x))
+        return err_set("corrupt: '%s' is NaN at %s; the schema allows NaN there %s", trace_vars[k].name, where,
+                       d->nan == TN_FIRST ? "only in a launch's first record" : "never");
+    double lo, hi;
+    trace_domain_range(d->kind, f->param, &lo, &hi);
+    return err_set("corrupt: '%s' = %g at %s is outside its domain %s = [%g, %g]", trace_vars[k].name, x, where,
+                   trace_domain_text(k), lo, hi);
+}
+
+/* Every value read in its variable's domain (trace/schema.h); a variable NaN only in a launch's first
+ * record must have a value after it. A consolidated file does not mark where its launches began, so
+ * there any record may be NaN, but not every record after step 0. */
+static int check_domains(const tread_t *f)
+{
+    for (int k = 0; k < TV_N; k++) {
+        if (!f->v[k]) continue;
+        size_t len = tread_len(f, k);
+        int later = 0, measured = 0;
+        for (size_t r = 0; r < f->n_rec; r++) {
+            int first = f->step[r] == 0 || f->step[r] == f->start_step || f->segment < 0;
+            for (size_t i = 0; i < len; i++) {
+                double x = f->v[k][r * len + i];
+                if (!trace_in_domain(k, x, first, f->param)) return out_of_domain(f, k, r, i, x);
+                measured += f->step[r] > f->start_step && !isnan(x);
+            }
+            later += f->step[r] > f->start_step;
+        }
+        if (trace_domains[k].nan == TN_FIRST && later && !measured)
+            return err_set("corrupt: '%s' is NaN in every record after its launch's first", trace_vars[k].name);
+    }
+    return 0;
+}
+
 /* What a trainer cannot have written: steps that do not increase within the run, weights below what they
- * count, groups outside the run's or out of order, bucket coordinates out of order, a record without a
- * finite value of a variable that always has one. */
+ * count, groups outside the run's or out of order, bucket coordinates out of order, a value outside its
+ * domain. */
 static int check_values(const tread_t *f)
 {
     const size_t *e = f->extent.n;
@@ -233,17 +280,7 @@ static int check_values(const tread_t *f)
             return err_set("corrupt: bucket coordinates out of order, or a negative bucket_tokens");
     for (size_t c = 0; c < e[TD_GENRE]; c++)
         if (f->fixed[TF_GENRE_TOKENS][c] < 0) return err_set("corrupt: a negative genre_tokens");
-    for (int k = 0; k < TV_N; k++) {
-        if (!trace_vars[k].finite || !f->v[k]) continue;
-        size_t len = tread_len(f, k);
-        for (size_t r = 0; r < f->n_rec; r++) {
-            int any = 0;
-            for (size_t i = 0; i < len && !any; i++) any = isfinite(f->v[k][r * len + i]);
-            if (!any) return err_set("corrupt: '%s' has no finite value in record %zu (step %lld)", trace_vars[k].name, r,
-                                     (long long)f->step[r]);
-        }
-    }
-    return 0;
+    return check_domains(f);
 }
 
 static int read_genre_names(tread_t *f, int ncid)

@@ -313,11 +313,27 @@ static void test_hostile_files(void **state)
         {"start_max", {.kind = MUT_ATT_INT, .name = "start_step", .value = INT64_MAX}, 1, "attribute 'start_step' = 9223372036854775807"},
         {"depth_huge", {.kind = MUT_DIM, .name = "depth", .value = 1048576}, 0, "dimension 'depth' = 1048576"},
         {"pos_huge", {.kind = MUT_DIM, .name = "position", .value = 16777216}, 0, "dimension 'position' = 16777216"},
-        {"norm_nan", {.kind = MUT_FILL, .name = "norm", .value = 2, .fill = NAN}, 1, "'norm' has no finite value in record 2"},
+        {"norm_nan", {.kind = MUT_FILL, .name = "norm", .value = 2, .fill = NAN}, 1, "'norm' is NaN at step 20 (record 2), group 1, depth 0, position 0; the schema allows NaN there never"},
         {"seq_other", {.kind = MUT_DIM, .name = "position", .value = 7}, 1, "parameter 'seq_len' = 8 does not match"},
         {"cfg_other", {.kind = MUT_ATT_INT, .name = "world_size", .value = 3}, 1, "parameter 'world_size' = 2 does not match"},
         {"group_other", {.kind = MUT_FILL, .name = "group", .value = 0, .fill = 0}, 1, "group 0 is not traced by rank 1 of 2"},
         {"group_windows", {.kind = MUT_FILL, .name = "group_windows", .value = 1, .fill = 0}, 1, "group 3 has 0 windows"},
+        /* values outside their domain (trace/schema.h), named with the step and the element */
+        {"cos_5", {.kind = MUT_FILL, .name = "cos", .value = 2, .fill = 5}, 1,
+         "'cos' = 5 at step 20 (record 2), group 1, layer 0 is outside its domain [-1, 1]"},
+        {"norm_neg", {.kind = MUT_FILL, .name = "norm", .value = 1, .fill = -1}, 1, "'norm' = -1 at step 10 (record 1), group 1, depth 0, position 0 is outside"},
+        {"norm_inf", {.kind = MUT_FILL, .name = "norm", .value = 1, .fill = -INFINITY}, 1, "'norm' = -inf at step 10"},
+        {"norm_3e38", {.kind = MUT_FILL, .name = "norm", .value = 1, .fill = 3e38}, 1, "'norm' = 3e+38 at step 10"},
+        {"lens_neg", {.kind = MUT_FILL, .name = "lens", .value = 3, .fill = -3}, 1, "'lens' = -3 at step 30 (record 3), group 1, depth 0 is outside its domain [0, 1000]"},
+        {"lens_inf", {.kind = MUT_FILL, .name = "lens", .value = 3, .fill = INFINITY}, 1, "'lens' = inf at step 30"},
+        {"sink_2", {.kind = MUT_FILL, .name = "sink", .value = 0, .fill = 2}, 1, "'sink' = 2 at step 0 (record 0), layer 0 is outside its domain [0, 1]"},
+        {"rho_freq_7", {.kind = MUT_FILL, .name = "rho_freq", .value = 4, .fill = 7}, 1, "'rho_freq' = 7 at step 40"},
+        {"erank_neg", {.kind = MUT_FILL, .name = "erank", .value = 5, .fill = -7}, 1,
+         "'erank' = -7 at step 50 (record 5), depth 0 is outside its domain [1, min(probe_windows x seq_len, d_model)] = [1, 8]"},
+        {"erank_wide", {.kind = MUT_FILL, .name = "erank", .value = 5, .fill = 9}, 1, "'erank' = 9 at step 50"},
+        {"loss_nan", {.kind = MUT_FILL, .name = "loss", .value = 3, .fill = NAN}, 1,
+         "'loss' is NaN at step 30 (record 3); the schema allows NaN there only in a launch's first record"},
+        {"cos_nan", {.kind = MUT_FILL, .name = "cos", .value = 3, .fill = NAN}, 1, "'cos' is NaN at step 30 (record 3), group 1, layer 0; the schema allows NaN there never"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         expect_skip(cases[i].tag, &cases[i].e, cases[i].data_too, NULL, cases[i].reason);
