@@ -9,6 +9,7 @@
 #include "core/err.h"
 #include "core/stats.h"
 #include "run/rundir.h"
+#include "run/snapshot.h"
 
 typedef struct {
     int rank, seg;
@@ -104,17 +105,16 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
         if (g->fixed[TF_GROUP][k] % g->world_size != g->rank)
             return err_set("corrupt: group %lld is not traced by rank %d of %d", (long long)g->fixed[TF_GROUP][k],
                            g->rank, g->world_size);
-    if (cfg) {
-        const struct {
-            int p;
-            double want;
-        } same[] = {{TP_N_LAYER, cfg->n_layer}, {TP_SEQ_LEN, cfg->seq_len}, {TP_D_MODEL, cfg->d_model},
-                    {TP_N_HEAD, cfg->n_head}, {TP_MAX_STEPS, cfg->max_steps}, {TP_GLOBAL_BATCH, cfg->global_batch}};
-        for (size_t i = 0; i < sizeof same / sizeof *same; i++)
-            if (g->param[same[i].p].d != same[i].want)
-                return err_set("foreign: %s = %g in the file, %g in the run's config.ini", trace_params[same[i].p].name,
-                               g->param[same[i].p].d, same[i].want);
-    }
+    /* The file's config (its parameters agree with it: tread.h) is the experiment of the run's config.ini, or
+     * without one of the run's first file, and its run_name is the run's; keys a resumed launch may change
+     * are left out. */
+    const config_t *run = cfg ? cfg : r ? &r->config : NULL;
+    const char *whose = cfg ? "the run's config.ini" : r ? r->path : NULL;
+    char key[1200];
+    if (run && strcmp(g->run_name, run->name))
+        return err_set("foreign: run_name '%s' is not this run's ('%s' in %s)", g->run_name, run->name, whose);
+    if (run && config_diff(run, &g->config, snapshot_may_change, key, sizeof key))
+        return err_set("foreign: its config attribute differs from %s: %s", whose, key);
     if (!r) return 0;
     const int same_dims[] = {TD_DEPTH, TD_POS, TD_BUCKET, TD_SV, TD_GENRE};
     for (size_t i = 0; i < sizeof same_dims / sizeof *same_dims; i++) {

@@ -17,6 +17,7 @@ static int load_config(skips_t *sk, const char *dir, config_t *cfg)
     snprintf(path, sizeof path, "%s/config.ini", dir);
     if (stat(path, &st) != 0) return 0;
     config_defaults(cfg);
+    config_mark_absent(cfg); /* a saved config: what it lacks meant the behaviour from before the key */
     if (config_load(cfg, path) == 0) return 1;
     skips_add(sk, path, err_msg());
     return 0;

@@ -20,6 +20,8 @@
 
 #include "core/bytes.h"
 #include "core/err.h"
+#include "model/gpt.h"
+#include "trace/tracer.h"
 
 size_t tread_len(const tread_t *f, int k) { return trace_shape_len(trace_vars[k].shape, &f->extent); }
 
@@ -151,6 +153,60 @@ static double elements(const tread_t *f)
     return n;
 }
 
+/* The `config` attribute into f->config, which must be a valid config of the file's world size. */
+static int read_config(tread_t *f, int ncid)
+{
+    size_t len;
+    nc_type type;
+    if (nc_inq_att(ncid, NC_GLOBAL, "config", &type, &len) != NC_NOERR || type != NC_CHAR || !len)
+        return err_set("foreign: no text global attribute 'config'");
+    if (len > 1 << 20) return err_set("foreign: a config attribute of %zu bytes", len);
+    char *text = err_calloc(len + 1, 1);
+    int rc = nc_get_att_text(ncid, NC_GLOBAL, "config", text);
+    if (rc != NC_NOERR) {
+        free(text);
+        return err_set("corrupt: attribute 'config': %s", nc_strerror(rc));
+    }
+    FILE *s = fmemopen(text, len, "r");
+    CHECK(s, "fmemopen: %s", strerror(errno));
+    config_defaults(&f->config);
+    config_mark_absent(&f->config); /* as a saved config.ini is read */
+    rc = config_load_stream(&f->config, s, "config attribute") || config_validate(&f->config, f->world_size);
+    fclose(s);
+    free(text);
+    if (rc) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err_msg());
+        return err_set("foreign: its config attribute is not a valid config: %s", why);
+    }
+    if (strcmp(f->run_name, f->config.name))
+        return err_set("foreign: run_name '%s' differs from its config attribute's run.name '%s'", f->run_name,
+                       f->config.name);
+    return 0;
+}
+
+/* Every parameter as the file's own config and the model's dimensions give it (tracer_params, the writer's
+ * source): an lr of -1 or NaN, or a seed that is not the config's, is no trainer's. The vocabulary, when
+ * the config takes it from the data, is the file's. */
+static int check_params(const tread_t *f)
+{
+    const config_t *c = &f->config;
+    int64_t V = c->vocab_size ? c->vocab_size : f->param[TP_VOCAB_SIZE].i;
+    if (V < 2 || V > 65536) return err_set("foreign: parameter 'vocab_size' = %lld is outside [2, 65536]", (long long)V);
+    const gpt_dims_t d = {.V = (int)V, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
+    trace_value_t want[TP_N];
+    tracer_params(want, c, &d, f->world_size);
+    for (int p = 0; p < TP_N; p++) {
+        if (trace_params[p].type == NC_INT64 ? f->param[p].i == want[p].i : f->param[p].d == want[p].d) continue;
+        if (trace_params[p].type == NC_INT64)
+            return err_set("foreign: parameter '%s' = %lld, but its config attribute gives %lld", trace_params[p].name,
+                           (long long)f->param[p].i, (long long)want[p].i);
+        return err_set("foreign: parameter '%s' = %.9g, but its config attribute gives %.9g", trace_params[p].name,
+                       f->param[p].d, want[p].d);
+    }
+    return 0;
+}
+
 static int read_header(tread_t *f, int ncid, off_t size)
 {
     long long v, world;
@@ -199,8 +255,8 @@ static int read_header(tread_t *f, int ncid, off_t size)
         if (f->param[same[i].p].i != same[i].want)
             return err_set("foreign: parameter '%s' = %lld does not match the file's dimensions and attributes (%lld)",
                            trace_params[same[i].p].name, (long long)f->param[same[i].p].i, same[i].want);
+    if (read_config(f, ncid) || check_params(f)) return -1;
     int64_t max_steps = f->param[TP_MAX_STEPS].i;
-    if (max_steps < 1) return err_set("foreign: parameter 'max_steps' = %lld", (long long)max_steps);
     if (attr_in(ncid, "start_step", 0, max_steps, &v)) return -1;
     f->start_step = v;
     return 0;

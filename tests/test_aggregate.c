@@ -333,6 +333,17 @@ static void test_hostile_files(void **state)
         {"erank_wide", {.kind = MUT_FILL, .name = "erank", .value = 5, .fill = 9}, 1, "'erank' = 9 at step 50"},
         {"loss_nan", {.kind = MUT_FILL, .name = "loss", .value = 3, .fill = NAN}, 1,
          "'loss' is NaN at step 30 (record 3); the schema allows NaN there only in a launch's first record"},
+        /* parameters against the file's own config attribute, and that attribute against itself */
+        {"lr_neg", {.kind = MUT_FILL, .name = "lr", .value = 0, .fill = -1}, 1,
+         "parameter 'lr' = -1, but its config attribute gives 0.00100000005"},
+        {"lr_nan", {.kind = MUT_FILL, .name = "lr", .value = 0, .fill = NAN}, 1, "parameter 'lr' = nan, but"},
+        {"seed_other", {.kind = MUT_FILL, .name = "seed", .value = 0, .fill = 7}, 1, "parameter 'seed' = 7, but its config attribute gives"},
+        {"name_other", {.kind = MUT_ATT_TEXT, .name = "run_name", .text = "other"}, 1,
+         "run_name 'other' differs from its config attribute's run.name 'name_other'"},
+        {"config_bad", {.kind = MUT_ATT_TEXT, .name = "config", .text = "[optim]\nlr = -1\n"}, 1,
+         "its config attribute is not a valid config: config attribute:2: optim.lr: '-1' is out of range"},
+        {"config_other", {.kind = MUT_ATT_TEXT, .name = "config", .text = "[train]\nseed = 5\nmicro_batch = 2\n[trace]\nprobe_windows = 13\nprobe_groups = 4\n[run]\nname = config_other\n"}, 1,
+         "parameter 'd_model' = 8, but its config attribute gives 128"},
         {"cos_nan", {.kind = MUT_FILL, .name = "cos", .value = 3, .fill = NAN}, 1, "'cos' is NaN at step 30 (record 3), group 1, layer 0; the schema allows NaN there never"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
@@ -349,13 +360,23 @@ static void test_hostile_files(void **state)
     config_t cfg;
     config_defaults(&cfg);
     assert_int_equal(config_load(&cfg, path), 0);
-    cfg.d_model = 16;
-    curves_t c;
-    skips_t sk = {.hold = 1};
-    assert_int_equal(curves_load(&c, dir, &cfg, &sk), 0);
-    assert_non_null(strstr(sk.e[sk.n - 1].reason, "d_model = 8 in the file, 16 in the run's config.ini"));
-    curves_free(&c);
-    skips_free(&sk);
+    /* every parameter, not only the model's: another width, seed, learning rate or run name there */
+    const struct {
+        const char *set, *reason;
+    } other[] = {{"model.d_model=16", "its config attribute differs from the run's config.ini: model.d_model (8, not 16)"},
+                 {"train.seed=7", "differs from the run's config.ini: train.seed (1, not 7)"},
+                 {"optim.lr=0.5", "differs from the run's config.ini: optim.lr (0.001, not 0.5)"},
+                 {"run.name=elsewhere", "run_name 'name_8' is not this run's ('elsewhere' in the run's config.ini)"}};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        config_t edited = cfg;
+        assert_int_equal(config_set(&edited, other[i].set), 0);
+        curves_t c;
+        skips_t sk = {.hold = 1};
+        assert_int_equal(curves_load(&c, dir, &edited, &sk), 0);
+        if (!strstr(sk.e[sk.n - 1].reason, other[i].reason)) fail_msg("%s: %s", other[i].set, sk.e[sk.n - 1].reason);
+        curves_free(&c);
+        skips_free(&sk);
+    }
 }
 
 /* A world size a file claims names the absent ranks in one entry, whatever its size. */
