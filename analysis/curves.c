@@ -306,6 +306,46 @@ static void group_means(curves_t *c)
         }
 }
 
+/* A group variable whose every element is NaN in some groups at a step where others have values: its run
+ * value and interval then rest on the other groups alone, which the tables cannot show. One warning per
+ * variable, naming the groups and the first such step. */
+static int group_measured(const curves_t *c, int k, int s, int g, size_t per)
+{
+    const double *x = c->v[k] + ((size_t)s * c->G + g) * per;
+    for (size_t e = 0; e < per; e++)
+        if (!isnan(x[e])) return 1;
+    return 0;
+}
+
+static void warn_missing_groups(const curves_t *c, const char *run_dir, skips_t *sk)
+{
+    for (int k = 0; k < TV_N; k++) {
+        if (!is_group(k)) continue;
+        size_t per = curves_run_len(c, k);
+        int steps = 0;
+        int64_t first = -1;
+        char groups[256] = "";
+        size_t len = 0;
+        for (int s = 0; s < c->n_rec; s++) {
+            int missing = 0, measured = 0;
+            for (int g = 0; g < c->G; g++) {
+                int any = group_measured(c, k, s, g, per);
+                measured += any;
+                missing += !any && c->group_windows[g] > 0; /* a group no file holds is reported as missing */
+            }
+            if (!missing || !measured || steps++) continue;
+            first = c->step[s];
+            for (int g = 0; g < c->G && len < sizeof groups - 16; g++)
+                if (c->group_windows[g] > 0 && !group_measured(c, k, s, g, per))
+                    len += (size_t)snprintf(groups + len, sizeof groups - len, "%s%d", len ? ", " : "", g);
+        }
+        if (steps)
+            skips_warn(sk, "%s: '%s' is NaN throughout probe group(s) %s at step %lld (and at %d trace step(s) in "
+                           "all) while other groups have values; its run value and interval rest on the other groups",
+                       run_dir, trace_vars[k].name, groups, (long long)first, steps);
+    }
+}
+
 static void merge(curves_t *c, const tread_t *files, item_t *const *items, const int *n_items, int n_ranks)
 {
     size_t n = (size_t)c->n_rec;
@@ -415,6 +455,7 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         }
         c->param[TP_WORLD_SIZE].i = c->world_size, c->param[TP_WORLD_SIZE].d = c->world_size;
         merge(c, files, items, n_items, n_ranks);
+        warn_missing_groups(c, run_dir, sk);
         if (live)
             skips_warn(sk, "%s: live: still training (il-train, %s holds its lock); its traces were read as far as "
                            "their writers had synced them, to step %lld of %lld", run_dir, holder,

@@ -379,6 +379,33 @@ static void test_hostile_files(void **state)
     }
 }
 
+/* rank 1's groups (1 and 3): cos_local NaN at every step, as when no lens token falls in them */
+static void local_nan_on_rank1(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step,
+                               signals_t *s, twrite_rec_t *rec)
+{
+    (void)segment, (void)step, (void)rec;
+    for (int k = 0; rank == 1 && k < p->n_slots; k++)
+        for (int l = 0; l < sp->L; l++) s->cos_local[k * sp->L + l] = NAN;
+}
+
+/* A per-group variable missing from some groups while others have it is named in a warning: the run value
+ * and its interval rest on the other groups alone. */
+static void test_nan_groups(void **state)
+{
+    (void)state;
+    char dir[4200];
+    make_run("nan_groups", local_nan_on_rank1, 0, 1, dir, sizeof dir);
+    curves_t c;
+    skips_t sk = {.hold = 1};
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 2);
+    assert_int_equal(sk.n, 0);
+    assert_int_equal(sk.warnings, 1);
+    assert_non_null(strstr(sk.held, "'cos_local' is NaN throughout probe group(s) 1, 3 at step 0 (and at 6 trace step(s) "
+                                    "in all) while other groups have values"));
+    curves_free(&c);
+    skips_free(&sk);
+}
+
 /* A world size a file claims names the absent ranks in one entry, whatever its size. */
 static void test_missing_ranks(void **state)
 {
@@ -494,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_wire),
         cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_missing_ranks),
+        cmocka_unit_test(test_nan_groups),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }
