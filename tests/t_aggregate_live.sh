@@ -13,7 +13,7 @@ tiny_corpus
   printf '[run]\nname = live\nckpt_interval = 0\n'; } >run.ini
 mpirun -n 2 --oversubscribe "$bin/il-train" --config run.ini >train.out 2>&1 &
 trainer=$!
-trap 'kill $trainer 2>/dev/null; wait $trainer 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill $trainer 2>/dev/null || true; wait $trainer 2>/dev/null || true; rm -rf "$tmp"' EXIT
 run=runs/live
 # wait for some 20 synced trace records
 for _ in $(seq 1 300); do

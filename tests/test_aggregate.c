@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <netcdf.h>
@@ -24,6 +25,7 @@
 #include "analysis/curves.h"
 #include "analysis/prun.h"
 #include "analysis/rstat.h"
+#include "core/metrics.h"
 #include "core/stats.h"
 #include "tests/fixtures/mutate.h"
 #include "tests/fixtures/synth.h"
@@ -406,6 +408,80 @@ static void test_nan_groups(void **state)
     skips_free(&sk);
 }
 
+static void write_text_file(const char *dir, const char *name, const char *text)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* metrics.jsonl with the values of a review: each bad line counted with its reason and not taken as data,
+ * and a restart that launches.jsonl records kept apart from a reordered file. */
+static void test_metrics_domain(void **state)
+{
+    (void)state;
+    char dir[4200], good[2048] = "", line[256];
+    snprintf(dir, sizeof dir, "%s/metrics_domain", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    for (int s = 1; s <= 10; s++) {
+        snprintf(line, sizeof line, "{\"kind\":\"train\",\"step\":%d,\"loss\":%g,\"lr\":0.001,\"tokens_per_s\":100}\n", s,
+                 6.0 - 0.25 * s);
+        strcat(good, line);
+    }
+    write_text_file(dir, "launches.jsonl", "{\"host\":\"h\",\"world_size\":2,\"start_step\":0}\n");
+    const struct {
+        const char *tail, *reason;
+        int bad, out_of_order;
+        double step, loss;
+    } cases[] = {
+        {"{\"kind\":\"train\",\"step\":11,\"loss\":-3}\n", "'loss' = -3 is outside [0, 1000]", 1, 0, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":1e9,\"loss\":3}\n", "'step' = 1e+09 is not a whole number in [1, 12]", 1, 0, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":11,\"loss\":\"abc\"}\n", "'loss' is not a number", 1, 0, 10, 3.5},
+        {"{\"kind\":\"val\",\"step\":10,\"val_loss\":1e308}\n", "'val_loss' = 1e+308 is outside [0, 1000]", 1, 0, 10, 3.5},
+        {"{\"kind\":\"val\",\"step\":10,\"val_loss\":4,\"by_category\":{\"news\":-1}}\n", "'by_category.news' = -1", 1, 0, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":3,\"loss\":5}\n", "train step 3 after step 10, and launches.jsonl has no later launch", 0, 1, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":11,\"loss\":3.25}\n", NULL, 0, 0, 11, 3.25},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[4096];
+        snprintf(text, sizeof text, "%s%s", good, cases[i].tail);
+        write_text_file(dir, "metrics.jsonl", text);
+        metrics_t m;
+        assert_int_equal(metrics_read(&m, dir, 12), 1);
+        assert_int_equal(m.bad_lines, cases[i].bad);
+        assert_int_equal(m.out_of_order, cases[i].out_of_order);
+        if (cases[i].bad && !strstr(m.bad_reason, cases[i].reason)) fail_msg("%zu: %s", i, m.bad_reason);
+        if (cases[i].out_of_order && !strstr(m.order_reason, cases[i].reason)) fail_msg("%zu: %s", i, m.order_reason);
+        if (cases[i].reason) assert_int_equal(cases[i].bad ? m.first_bad : m.first_out_of_order, 11);
+        assert_true(m.have_train && m.train_step == (int64_t)cases[i].step && m.train_loss == cases[i].loss);
+    }
+    /* reversed: the last line is step 1's, but the run's final record is step 10's */
+    char reversed[2048] = "";
+    for (int s = 10; s >= 1; s--) {
+        snprintf(line, sizeof line, "{\"kind\":\"train\",\"step\":%d,\"loss\":%g}\n", s, 6.0 - 0.25 * s);
+        strcat(reversed, line);
+    }
+    write_text_file(dir, "metrics.jsonl", reversed);
+    metrics_t m;
+    assert_int_equal(metrics_read(&m, dir, 10), 1);
+    assert_int_equal(m.out_of_order, 9);
+    assert_int_equal(m.first_out_of_order, 2);
+    assert_true(m.train_step == 10 && m.train_loss == 3.5);
+    /* a resumed run: steps 5.. again after 7, from a second launch that started at step 4 */
+    char resumed[4096];
+    snprintf(resumed, sizeof resumed, "%.*s", (int)(strstr(good, "{\"kind\":\"train\",\"step\":8,") - good), good);
+    strcat(resumed, strstr(good, "{\"kind\":\"train\",\"step\":5,"));
+    write_text_file(dir, "metrics.jsonl", resumed);
+    write_text_file(dir, "launches.jsonl", "{\"host\":\"h\",\"world_size\":2,\"start_step\":0}\n"
+                                           "{\"host\":\"h\",\"world_size\":2,\"start_step\":4}\n");
+    assert_int_equal(metrics_read(&m, dir, 10), 1);
+    assert_int_equal(m.bad_lines + m.out_of_order, 0);
+    assert_true(m.train_step == 10 && m.train_loss == 3.5);
+}
+
 /* A world size a file claims names the absent ranks in one entry, whatever its size. */
 static void test_missing_ranks(void **state)
 {
@@ -522,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_missing_ranks),
         cmocka_unit_test(test_nan_groups),
+        cmocka_unit_test(test_metrics_domain),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }
