@@ -192,7 +192,8 @@ static int check_params(const tread_t *f)
 {
     const config_t *c = &f->config;
     int64_t V = c->vocab_size ? c->vocab_size : f->param[TP_VOCAB_SIZE].i;
-    if (V < 2 || V > 65536) return err_set("foreign: parameter 'vocab_size' = %lld is outside [2, 65536]", (long long)V);
+    if (V < 2 || V > 65536)
+        return err_set("foreign: parameter 'vocab_size' = %lld is outside [2, 65536]", (long long)V);
     const gpt_dims_t d = {.V = (int)V, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
     trace_value_t want[TP_N];
     tracer_params(want, c, &d, f->world_size);
