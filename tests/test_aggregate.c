@@ -26,6 +26,7 @@
 #include "analysis/prun.h"
 #include "analysis/rstat.h"
 #include "core/metrics.h"
+#include "trace/consolidate.h"
 #include "core/stats.h"
 #include "tests/fixtures/mutate.h"
 #include "tests/fixtures/synth.h"
@@ -408,6 +409,31 @@ static void test_nan_groups(void **state)
     skips_free(&sk);
 }
 
+/* A consolidated file does not mark where its launches began: a NaN loss in one record may be a resumed
+ * launch's first, but a loss NaN in every record after step 0 is no trainer's. */
+static void test_consolidated_nan_loss(void **state)
+{
+    (void)state;
+    char dir[4200], path[4300], edited[4400];
+    for (int all = 0; all <= 1; all++) {
+        make_run(all ? "nan_loss_all" : "nan_loss_one", NULL, 0, 1, dir, sizeof dir);
+        assert_int_equal(consolidate_run(dir, NULL), 2);
+        snprintf(path, sizeof path, "%s/trace/rank0001.nc", dir);
+        snprintf(edited, sizeof edited, "%s.edit", path);
+        mutate_edit_t e[5];
+        for (int r = 0; r < 5; r++) e[r] = (mutate_edit_t){.kind = MUT_FILL, .name = "loss", .value = r + 1, .fill = NAN};
+        if (mutate_copy(path, edited, all ? e : e + 2, all ? 5 : 1, 1)) fail_msg("%s", err_msg());
+        assert_int_equal(rename(edited, path), 0);
+        curves_t c;
+        skips_t sk = {.hold = 1};
+        assert_int_equal(curves_load(&c, dir, NULL, &sk), 2 - all);
+        assert_int_equal(sk.n, all);
+        if (all) assert_non_null(strstr(sk.e[0].reason, "'loss' is NaN in every record after its launch's first"));
+        curves_free(&c);
+        skips_free(&sk);
+    }
+}
+
 static void write_text_file(const char *dir, const char *name, const char *text)
 {
     char path[4300];
@@ -599,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_missing_ranks),
         cmocka_unit_test(test_nan_groups),
         cmocka_unit_test(test_metrics_domain),
+        cmocka_unit_test(test_consolidated_nan_loss),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }
