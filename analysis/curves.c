@@ -306,9 +306,25 @@ static void group_means(curves_t *c)
         }
 }
 
-/* A group variable whose every element is NaN in some groups at a step where others have values: its run
- * value and interval then rest on the other groups alone, which the tables cannot show. One warning per
- * variable, naming the groups and the first such step. */
+/* Which groups a file's record placed at each step: (n_rec, G), 1 where one did. A rank whose file ends
+ * earlier (a live run's, synced less far) leaves its groups unheld at the later steps. */
+static unsigned char *held_groups(const curves_t *c, const tread_t *files, item_t *const *items, const int *n_items,
+                                  int n_ranks)
+{
+    unsigned char *held = err_calloc((size_t)c->n_rec * (size_t)c->G + 1, 1);
+    for (int r = 0; r < n_ranks; r++)
+        for (int j = 0; j < n_items[r]; j++) {
+            const tread_t *f = &files[items[r][j].file];
+            size_t s = (size_t)find_step(c->step, c->n_rec, items[r][j].step);
+            for (size_t gi = 0; gi < f->extent.n[TD_GROUP]; gi++)
+                held[s * (size_t)c->G + (size_t)f->fixed[TF_GROUP][gi]] = 1;
+        }
+    return held;
+}
+
+/* A group variable whose every element is NaN in some groups that a record holds, at a step where other
+ * groups have values: its run value and interval then rest on the other groups alone, which the tables
+ * cannot show. One warning per variable, naming the groups and the first such step. */
 static int group_measured(const curves_t *c, int k, int s, int g, size_t per)
 {
     const double *x = c->v[k] + ((size_t)s * c->G + g) * per;
@@ -317,7 +333,7 @@ static int group_measured(const curves_t *c, int k, int s, int g, size_t per)
     return 0;
 }
 
-static void warn_missing_groups(const curves_t *c, const char *run_dir, skips_t *sk)
+static void warn_missing_groups(const curves_t *c, const unsigned char *held, const char *run_dir, skips_t *sk)
 {
     for (int k = 0; k < TV_N; k++) {
         if (!is_group(k)) continue;
@@ -331,12 +347,12 @@ static void warn_missing_groups(const curves_t *c, const char *run_dir, skips_t 
             for (int g = 0; g < c->G; g++) {
                 int any = group_measured(c, k, s, g, per);
                 measured += any;
-                missing += !any && c->group_windows[g] > 0; /* a group no file holds is reported as missing */
+                missing += !any && held[(size_t)s * c->G + g];
             }
             if (!missing || !measured || steps++) continue;
             first = c->step[s];
             for (int g = 0; g < c->G && len < sizeof groups - 16; g++)
-                if (c->group_windows[g] > 0 && !group_measured(c, k, s, g, per))
+                if (held[(size_t)s * c->G + g] && !group_measured(c, k, s, g, per))
                     len += (size_t)snprintf(groups + len, sizeof groups - len, "%s%d", len ? ", " : "", g);
         }
         if (steps)
@@ -455,11 +471,18 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         }
         c->param[TP_WORLD_SIZE].i = c->world_size, c->param[TP_WORLD_SIZE].d = c->world_size;
         merge(c, files, items, n_items, n_ranks);
-        warn_missing_groups(c, run_dir, sk);
-        if (live)
+        unsigned char *held = held_groups(c, files, items, n_items, n_ranks);
+        warn_missing_groups(c, held, run_dir, sk);
+        free(held);
+        if (live) {
+            int64_t every = INT64_MAX; /* the last step of the rank that synced least far */
+            for (int r = 0; r < n_ranks; r++)
+                if (n_items[r] && items[r][n_items[r] - 1].step < every) every = items[r][n_items[r] - 1].step;
             skips_warn(sk, "%s: live: still training (il-train, %s holds its lock); its traces were read as far as "
-                           "their writers had synced them, to step %lld of %lld", run_dir, holder,
-                       c->n_rec ? (long long)c->step[c->n_rec - 1] : -1LL, (long long)c->param[TP_MAX_STEPS].i);
+                           "their writers had synced them, to step %lld of %lld (every rank to step %lld)", run_dir,
+                       holder, c->n_rec ? (long long)c->step[c->n_rec - 1] : -1LL, (long long)c->param[TP_MAX_STEPS].i,
+                       every == INT64_MAX ? -1LL : (long long)every);
+        }
         for (int r = 0; r < n_ranks; r++) free(items[r]);
         free(items);
         free(n_items);

@@ -29,6 +29,8 @@ kill -0 $trainer 2>/dev/null || die "il-train is no longer running: the test agg
 [ $rc -eq 0 ] || die "il-aggregate exited $rc on a live run: $(cat agg.out)"
 grep -q "warning: $run: live: still training (il-train, host .*, pid [0-9]* holds its lock)" agg.out ||
     die "the run is not named live: $(cat agg.out)"
+# ranks synced to different steps: a step only one rank holds is no NaN in the other's groups
+! grep -q "is NaN throughout" agg.out || die "groups of a rank that has not synced a step named NaN: $(cat agg.out)"
 [ "$(grep -c '^live,' out/runs.csv)" -eq 1 ] || die "runs.csv lacks the live run: $(cat out/runs.csv)"
 [ "$(wc -l <out/skipped.csv)" -eq 1 ] || die "inputs skipped: $(cat out/skipped.csv)"
 records=$(grep -c '^live,' out/inner.csv || true)

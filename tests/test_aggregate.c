@@ -407,6 +407,20 @@ static void test_nan_groups(void **state)
                                     "in all) while other groups have values"));
     curves_free(&c);
     skips_free(&sk);
+    /* a rank whose file ends earlier (a live run's, synced less far) has no NaN at the later steps: no record */
+    char path[4300], edited[4400];
+    make_run("short_rank", NULL, 0, 1, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/trace/rank0001.seg0000.nc", dir);
+    snprintf(edited, sizeof edited, "%s.edit", path);
+    if (mutate_copy(path, edited, &(mutate_edit_t){.kind = MUT_DIM, .name = "step", .value = 4}, 1, 1))
+        fail_msg("%s", err_msg());
+    assert_int_equal(rename(edited, path), 0);
+    sk = (skips_t){.hold = 1};
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 2);
+    assert_int_equal(c.n_rec, 6);
+    if (sk.n || sk.warnings) fail_msg("%s", sk.held);
+    curves_free(&c);
+    skips_free(&sk);
 }
 
 /* A consolidated file does not mark where its launches began: a NaN loss in one record may be a resumed
