@@ -510,6 +510,10 @@ static void test_metrics_domain(void **state)
     assert_int_equal(m.out_of_order, 9);
     assert_int_equal(m.first_out_of_order, 2);
     assert_true(m.train_step == 10 && m.train_loss == 3.5);
+    metrics_curves_t mc; /* the loss curves take the same lines */
+    assert_int_equal(metrics_curves(&mc, dir), 1);
+    assert_true(mc.n == 1 && mc.step[0] == 10);
+    metrics_curves_free(&mc);
     /* a resumed run: steps 5.. again after 7, from a second launch that started at step 4 */
     char resumed[4096];
     snprintf(resumed, sizeof resumed, "%.*s", (int)(strstr(good, "{\"kind\":\"train\",\"step\":8,") - good), good);

@@ -144,7 +144,6 @@ static void note(int *count, int *first, char *reason, size_t n, int lineno, con
 
 static void take_train(metrics_t *m, const line_t *l, double **tps, int *n, int *cap)
 {
-    if (!isfinite(l->step)) return;
     m->have_train = 1, m->train_step = (int64_t)l->step, m->train_loss = l->loss, m->train_tokens_per_s = l->tps;
     if (*n == *cap) {
         *cap = *cap ? 2 * *cap : 1024;
@@ -174,30 +173,40 @@ static FILE *open_in(const char *dir, const char *name, int *missing)
     return *missing ? NULL : bytes_fopen_regular(path);
 }
 
-int metrics_read(metrics_t *m, const char *run_dir, int64_t max_steps)
+/* One pass over a run's metrics.jsonl that yields the train and val lines it uses, in file order, and counts
+ * the others in the metrics_t given to lines_next. */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t cap;
+    int lineno;
+    int64_t max_steps;
+    double *start; /* launches.jsonl's start steps, for the order */
+    order_t order;
+} lines_t;
+
+/* Reads launches.jsonl (the last launch's fields into m, every launch's start step) and opens metrics.jsonl.
+ * Returns 1, 0 when metrics.jsonl does not exist, -1 with err_set() when a file cannot be read. */
+static int lines_open(lines_t *ls, const char *run_dir, int64_t max_steps, metrics_t *m)
 {
-    memset(m, 0, sizeof *m);
-    m->train_loss = m->tokens_per_s = m->train_tokens_per_s = m->val_loss = NAN;
-    m->launch_restarts = -1;
+    memset(ls, 0, sizeof *ls);
+    ls->max_steps = max_steps;
     line_t l;
-    char *buf = NULL;
-    size_t cap = 0;
-    int missing, n_start = 0, cap_start = 0;
-    double *start = NULL;
+    int missing, cap = 0;
     FILE *f = open_in(run_dir, "launches.jsonl", &missing);
     if (!f && !missing) return -1;
-    while (f && getline(&buf, &cap, f) > 0) {
+    while (f && getline(&ls->buf, &ls->cap, f) > 0) {
         reset(&l);
         /* A launch line ends with its argv, an array, which jsonl_parse rejects after it has passed on the
          * members before it: those are the ones read here. */
-        jsonl_parse(buf, on_member, &l);
+        jsonl_parse(ls->buf, on_member, &l);
         if (!*l.kind && isfinite(l.start_step)) {
-            if (n_start == cap_start) {
-                cap_start = cap_start ? 2 * cap_start : 16;
-                start = realloc(start, (size_t)cap_start * sizeof *start);
-                CHECK(start, "out of memory");
+            if (ls->order.n == cap) {
+                cap = cap ? 2 * cap : 16;
+                ls->start = realloc(ls->start, (size_t)cap * sizeof *ls->start);
+                CHECK(ls->start, "out of memory");
             }
-            start[n_start++] = l.start_step;
+            ls->start[ls->order.n++] = l.start_step;
         }
         if (*l.kind || !*l.host) continue; /* not a launch record, or one cut off by a kill */
         if (isfinite(l.world_size)) m->world_size = (int)l.world_size;
@@ -208,42 +217,63 @@ int metrics_read(metrics_t *m, const char *run_dir, int64_t max_steps)
         m->launch_restarts = *l.restarts ? atoi(l.restarts) : -1;
     }
     if (f) fclose(f);
-    f = open_in(run_dir, "metrics.jsonl", &missing);
-    if (!f) {
-        free(buf);
-        free(start);
-        return missing ? 0 : -1;
-    }
-    double *tps = NULL;
-    int n_tps = 0, cap_tps = 0;
-    order_t order = {start, n_start, {-1, -1}, {0, 0}};
+    ls->order.start = ls->start;
+    ls->order.launch[0] = ls->order.launch[1] = -1;
+    ls->f = open_in(run_dir, "metrics.jsonl", &missing);
+    if (ls->f) return 1;
+    free(ls->buf);
+    free(ls->start);
+    return missing ? 0 : -1;
+}
+
+/* The next train or val line that is used into l: 1, or 0 at the end. The others go into m's counts. */
+static int lines_next(lines_t *ls, line_t *l, metrics_t *m)
+{
     char why[200];
-    for (int lineno = 1; getline(&buf, &cap, f) > 0; lineno++) {
-        reset(&l);
-        int train = 0, val = 0;
-        if (jsonl_parse(buf, on_member, &l)) {
-            note(&m->bad_lines, &m->first_bad, m->bad_reason, sizeof m->bad_reason, lineno, "not a JSON object");
+    while (getline(&ls->buf, &ls->cap, ls->f) > 0) {
+        ls->lineno++;
+        reset(l);
+        if (jsonl_parse(ls->buf, on_member, l)) {
+            note(&m->bad_lines, &m->first_bad, m->bad_reason, sizeof m->bad_reason, ls->lineno, "not a JSON object");
             continue;
         }
-        train = !strcmp(l.kind, "train"), val = !strcmp(l.kind, "val");
-        if (!train && !val) continue;
-        if (line_bad(&l, max_steps, why, sizeof why))
-            note(&m->bad_lines, &m->first_bad, m->bad_reason, sizeof m->bad_reason, lineno, why);
-        else if (!in_order(&order, &l, why, sizeof why))
-            note(&m->out_of_order, &m->first_out_of_order, m->order_reason, sizeof m->order_reason, lineno, why);
-        else if (train)
-            take_train(m, &l, &tps, &n_tps, &cap_tps);
+        if (strcmp(l->kind, "train") && strcmp(l->kind, "val")) continue;
+        if (line_bad(l, ls->max_steps, why, sizeof why))
+            note(&m->bad_lines, &m->first_bad, m->bad_reason, sizeof m->bad_reason, ls->lineno, why);
+        else if (!in_order(&ls->order, l, why, sizeof why))
+            note(&m->out_of_order, &m->first_out_of_order, m->order_reason, sizeof m->order_reason, ls->lineno, why);
         else
-            take_val(m, &l);
+            return 1;
     }
-    int bad = ferror(f);
-    fclose(f);
-    free(buf);
-    free(start);
+    return 0;
+}
+
+/* Closes the pass; returns -1 with err_set() on a read error. */
+static int lines_close(lines_t *ls, const char *run_dir)
+{
+    int bad = ferror(ls->f);
+    fclose(ls->f);
+    free(ls->buf);
+    free(ls->start);
+    return bad ? err_set("%s/metrics.jsonl: read error", run_dir) : 0;
+}
+
+int metrics_read(metrics_t *m, const char *run_dir, int64_t max_steps)
+{
+    memset(m, 0, sizeof *m);
+    m->train_loss = m->tokens_per_s = m->train_tokens_per_s = m->val_loss = NAN;
+    m->launch_restarts = -1;
+    lines_t ls;
+    int rc = lines_open(&ls, run_dir, max_steps, m);
+    if (rc <= 0) return rc;
+    double *tps = NULL;
+    int n_tps = 0, cap_tps = 0;
+    for (line_t l; lines_next(&ls, &l, m);)
+        if (!strcmp(l.kind, "train")) take_train(m, &l, &tps, &n_tps, &cap_tps);
+        else take_val(m, &l);
     m->tokens_per_s = stats_median(tps, n_tps);
     free(tps);
-    if (bad) return err_set("%s/metrics.jsonl: read error", run_dir);
-    return 1;
+    return lines_close(&ls, run_dir) ? -1 : 1;
 }
 
 /* Room for one more element in each of the k arrays a[] of n elements and capacity *cap. */
@@ -260,34 +290,26 @@ static void grow(double **const *a, int k, int n, int *cap)
 int metrics_curves(metrics_curves_t *c, const char *run_dir)
 {
     memset(c, 0, sizeof *c);
-    int missing, cap = 0, vcap = 0;
-    FILE *f = open_in(run_dir, "metrics.jsonl", &missing);
-    if (!f) return missing ? 0 : -1;
-    char *buf = NULL;
-    size_t bcap = 0;
-    line_t l;
+    int cap = 0, vcap = 0;
+    metrics_t scratch = {0}; /* the counts are metrics_read's to report */
+    lines_t ls;
+    int rc = lines_open(&ls, run_dir, 0, &scratch);
+    if (rc <= 0) return rc;
     double **train[] = {&c->step, &c->loss, &c->lr, &c->grad_norm}, **val[] = {&c->val_step, &c->val_loss};
-    while (getline(&buf, &bcap, f) > 0) {
-        reset(&l);
-        if (jsonl_parse(buf, on_member, &l) || !isfinite(l.step)) continue;
+    for (line_t l; lines_next(&ls, &l, &scratch);) {
         if (!strcmp(l.kind, "train")) {
             grow(train, 4, c->n, &cap);
             c->step[c->n] = l.step, c->loss[c->n] = l.loss, c->lr[c->n] = l.lr, c->grad_norm[c->n] = l.grad_norm;
             c->n++;
-        } else if (!strcmp(l.kind, "val") && isfinite(l.val_loss)) {
+        } else if (isfinite(l.val_loss)) {
             grow(val, 2, c->n_val, &vcap);
             c->val_step[c->n_val] = l.step, c->val_loss[c->n_val] = l.val_loss;
             c->n_val++;
         }
     }
-    int bad = ferror(f);
-    fclose(f);
-    free(buf);
-    if (bad) {
-        metrics_curves_free(c);
-        return err_set("%s/metrics.jsonl: read error", run_dir);
-    }
-    return 1;
+    if (lines_close(&ls, run_dir) == 0) return 1;
+    metrics_curves_free(c);
+    return -1;
 }
 
 void metrics_curves_free(metrics_curves_t *c)

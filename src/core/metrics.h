@@ -40,8 +40,8 @@ typedef struct {
  * metrics.jsonl exists, 0 when it does not, -1 with err_set() when it exists but cannot be read. */
 int metrics_read(metrics_t *m, const char *run_dir, int64_t max_steps);
 
-/* Every train line (step, loss, lr, grad_norm) and every validation (step, val_loss) of metrics.jsonl, for
- * the loss curves. */
+/* Every train line (step, loss, lr, grad_norm) and every validation (step, val_loss) of metrics.jsonl that
+ * metrics_read uses (without a bound on the step), in order, for the loss curves. */
 typedef struct {
     int n, n_val;
     double *step, *loss, *lr, *grad_norm; /* (n) */
