@@ -322,9 +322,7 @@ static unsigned char *held_groups(const curves_t *c, const tread_t *files, item_
     return held;
 }
 
-/* A group variable whose every element is NaN in some groups that a record holds, at a step where other
- * groups have values: its run value and interval then rest on the other groups alone, which the tables
- * cannot show. One warning per variable, naming the groups and the first such step. */
+/* Whether group g of variable k has a value at step s. */
 static int group_measured(const curves_t *c, int k, int s, int g, size_t per)
 {
     const double *x = c->v[k] + ((size_t)s * c->G + g) * per;
@@ -333,6 +331,9 @@ static int group_measured(const curves_t *c, int k, int s, int g, size_t per)
     return 0;
 }
 
+/* A group variable whose every element is NaN in some groups that a record holds, at a step where other
+ * groups have values: its run value and interval then rest on the other groups alone, which the tables
+ * cannot show. One warning per variable, naming the groups and the first such step. */
 static void warn_missing_groups(const curves_t *c, const unsigned char *held, const char *run_dir, skips_t *sk)
 {
     for (int k = 0; k < TV_N; k++) {

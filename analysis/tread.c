@@ -300,9 +300,9 @@ static int check_domains(const tread_t *f)
             for (size_t i = 0; i < len; i++) {
                 double x = f->v[k][r * len + i];
                 if (!trace_in_domain(k, x, first, f->param)) return out_of_domain(f, k, r, i, x);
-                measured += f->step[r] > f->start_step && !isnan(x);
+                measured |= f->step[r] > f->start_step && !isnan(x);
             }
-            later += f->step[r] > f->start_step;
+            later |= f->step[r] > f->start_step;
         }
         if (trace_domains[k].nan == TN_FIRST && later && !measured)
             return err_set("corrupt: '%s' is NaN in every record after its launch's first", trace_vars[k].name);
