@@ -100,7 +100,8 @@ static int line_bad(const line_t *l, int64_t max_steps, char *why, size_t n)
     for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
         if (isnan(f[i].v) && f[i].optional) continue;
         if (f[i].loss ? !loss_ok(f[i].v) : !(f[i].v >= 0 && isfinite(f[i].v)))
-            return snprintf(why, n, "'%s' = %g is outside %s", f[i].name, f[i].v, f[i].loss ? "[0, 1000]" : "[0, inf)"), 1;
+            return snprintf(why, n, "'%s' = %g is outside %s", f[i].name, f[i].v,
+                            f[i].loss ? "[0, 1000]" : "[0, inf)"), 1;
     }
     for (int g = 0; g < l->n_genre; g++)
         if (!isnan(l->genre_loss[g]) && !loss_ok(l->genre_loss[g]))

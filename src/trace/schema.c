@@ -127,7 +127,8 @@ void trace_schema_markdown(FILE *f)
         const trace_domain_t *d = &trace_domains[v];
         fprintf(f, "| `%s` | ", r->name);
         dims_of(f, r->shape);
-        fprintf(f, " | %s | %s | %s | %s | ", type_name(r->type), r->units, weight_name[r->weight], trace_domain_text(v));
+        fprintf(f, " | %s | %s | %s | %s | ", type_name(r->type), r->units, weight_name[r->weight],
+                trace_domain_text(v));
         cell(f, d->nan == TN_NEVER ? "never" : d->nan == TN_FIRST ? "in a launch's first record only" : d->when);
         fprintf(f, " | ");
         cell(f, r->long_name);
