@@ -68,9 +68,10 @@ typedef enum { SUM_NONE, SUM_CURVE } trace_summary_t;
 /* Record variables, in file order: TRACE_VAR(id, name, type, shape, units, merge weight, summary.nc,
  * finite, source, long_name). finite 1: a file written by the trainer has a finite value in every element
  * (its row of TRACE_DOMAINS says NaN never, as test_trace checks; the reader refuses a file that has not).
- * The source says which field of the writer's inputs holds the values (twrite.c): REC(f) a double of the training record, SIG(f) a double array of signals_t, WNORM(g)
- * a weight-norm group, STEP, TIME. A variable il-aggregate reads is one with a merge weight. Signals are
- * measured on the probe set with the weights after `step` updates (docs/trace-schema.md). */
+ * The source says which field of the writer's inputs holds the values (twrite.c): REC(f) a double of the
+ * training record, SIG(f) a double array of signals_t, WNORM(g) a weight-norm group, STEP, TIME. A variable
+ * il-aggregate reads is one with a merge weight. Signals are measured on the probe set with the weights
+ * after `step` updates (docs/trace-schema.md). */
 #define TRACE_VARS(X)                                                                                              \
     X(TV_STEP, "step", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, STEP,                                          \
       "optimizer updates applied to the traced weights (0: the initialisation)")                                  \
