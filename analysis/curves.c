@@ -8,6 +8,8 @@
 
 #include "core/err.h"
 #include "core/stats.h"
+#include "run/rundir.h"
+#include "run/snapshot.h"
 #include "trace/segrule.h"
 
 typedef struct {
@@ -113,17 +115,16 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
         if (g->fixed[TF_GROUP][k] % g->world_size != g->rank)
             return err_set("corrupt: group %lld is not traced by rank %d of %d", (long long)g->fixed[TF_GROUP][k],
                            g->rank, g->world_size);
-    if (cfg) {
-        const struct {
-            int p;
-            double want;
-        } same[] = {{TP_N_LAYER, cfg->n_layer}, {TP_SEQ_LEN, cfg->seq_len}, {TP_D_MODEL, cfg->d_model},
-                    {TP_N_HEAD, cfg->n_head}, {TP_MAX_STEPS, cfg->max_steps}, {TP_GLOBAL_BATCH, cfg->global_batch}};
-        for (size_t i = 0; i < sizeof same / sizeof *same; i++)
-            if (g->param[same[i].p].d != same[i].want)
-                return err_set("foreign: %s = %g in the file, %g in the run's config.ini", trace_params[same[i].p].name,
-                               g->param[same[i].p].d, same[i].want);
-    }
+    /* The file's config (its parameters agree with it: tread.h) is the experiment of the run's config.ini, or
+     * without one of the run's first file, and its run_name is the run's; keys a resumed launch may change
+     * are left out. */
+    const config_t *run = cfg ? cfg : r ? &r->config : NULL;
+    const char *whose = cfg ? "the run's config.ini" : r ? r->path : NULL;
+    char key[1200];
+    if (run && strcmp(g->run_name, run->name))
+        return err_set("foreign: run_name '%s' is not this run's ('%s' in %s)", g->run_name, run->name, whose);
+    if (run && config_diff(run, &g->config, snapshot_may_change, key, sizeof key))
+        return err_set("foreign: its config attribute differs from %s: %s", whose, key);
     if (!r) return 0;
     const int same_dims[] = {TD_DEPTH, TD_POS, TD_BUCKET, TD_SV, TD_GENRE};
     for (size_t i = 0; i < sizeof same_dims / sizeof *same_dims; i++) {
@@ -313,6 +314,63 @@ static void group_means(curves_t *c)
         }
 }
 
+/* Which groups a file's record placed at each step: (n_rec, G), 1 where one did. A rank whose file ends
+ * earlier (a live run's, synced less far) leaves its groups unheld at the later steps. */
+static unsigned char *held_groups(const curves_t *c, const tread_t *files, item_t *const *items, const int *n_items,
+                                  int n_ranks)
+{
+    unsigned char *held = err_calloc((size_t)c->n_rec * (size_t)c->G + 1, 1);
+    for (int r = 0; r < n_ranks; r++)
+        for (int j = 0; j < n_items[r]; j++) {
+            const tread_t *f = &files[items[r][j].file];
+            size_t s = (size_t)find_step(c->step, c->n_rec, items[r][j].step);
+            for (size_t gi = 0; gi < f->extent.n[TD_GROUP]; gi++)
+                held[s * (size_t)c->G + (size_t)f->fixed[TF_GROUP][gi]] = 1;
+        }
+    return held;
+}
+
+/* Whether group g of variable k has a value at step s. */
+static int group_measured(const curves_t *c, int k, int s, int g, size_t per)
+{
+    const double *x = c->v[k] + ((size_t)s * c->G + g) * per;
+    for (size_t e = 0; e < per; e++)
+        if (!isnan(x[e])) return 1;
+    return 0;
+}
+
+/* A group variable whose every element is NaN in some groups that a record holds, at a step where other
+ * groups have values: its run value and interval then rest on the other groups alone, which the tables
+ * cannot show. One warning per variable, naming the groups and the first such step. */
+static void warn_missing_groups(const curves_t *c, const unsigned char *held, const char *run_dir, skips_t *sk)
+{
+    for (int k = 0; k < TV_N; k++) {
+        if (!is_group(k)) continue;
+        size_t per = curves_run_len(c, k);
+        int steps = 0;
+        int64_t first = -1;
+        char groups[256] = "";
+        size_t len = 0;
+        for (int s = 0; s < c->n_rec; s++) {
+            int missing = 0, measured = 0;
+            for (int g = 0; g < c->G; g++) {
+                int any = group_measured(c, k, s, g, per);
+                measured += any;
+                missing += !any && held[(size_t)s * c->G + g];
+            }
+            if (!missing || !measured || steps++) continue;
+            first = c->step[s];
+            for (int g = 0; g < c->G && len < sizeof groups - 16; g++)
+                if (held[(size_t)s * c->G + g] && !group_measured(c, k, s, g, per))
+                    len += (size_t)snprintf(groups + len, sizeof groups - len, "%s%d", len ? ", " : "", g);
+        }
+        if (steps)
+            skips_warn(sk, "%s: '%s' is NaN throughout probe group(s) %s at step %lld (and at %d trace step(s) in "
+                           "all) while other groups have values; its run value and interval rest on the other groups",
+                       run_dir, trace_vars[k].name, groups, (long long)first, steps);
+    }
+}
+
 static void merge(curves_t *c, const tread_t *files, item_t *const *items, const int *n_items, int n_ranks)
 {
     size_t n = (size_t)c->n_rec;
@@ -352,16 +410,25 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
     }
     tread_t *files = err_calloc((size_t)n, sizeof *files);
     int *ok = err_calloc((size_t)n, sizeof *ok), *warned = err_calloc((size_t)n, sizeof *warned), ref = -1;
+    char holder[256];
+    int live = rundir_held(run_dir, holder, sizeof holder);
     for (int i = 0; i < n; i++) {
         if (names[i].rank < 0) {
             skips_add(sk, names[i].path, "foreign: not a trace file name (rankRRRR.segSSSS.nc, rankRRRR.nc or "
                                          "rankRRRR.ofPPPP.nc, 4 to 7 digits each)");
             continue;
         }
-        ok[i] = tread_file(&files[i], names[i].path) == 0 &&
-                consistent(ref < 0 ? NULL : &files[ref], &files[i], &names[i], cfg) == 0;
+        int opened = tread_file(&files[i], names[i].path) == 0;
+        ok[i] = opened && consistent(ref < 0 ? NULL : &files[ref], &files[i], &names[i], cfg) == 0;
         if (!ok[i]) {
-            skips_add(sk, names[i].path, err_msg());
+            char reason[1200];
+            /* a segment caught in the middle of its writer's sync is not damaged: the next reading gets it */
+            if (live && !opened && names[i].seg >= 0)
+                snprintf(reason, sizeof reason, "live: its run is training (il-train, %s) and it could not be read "
+                         "between two syncs (%s); aggregate again later", holder, err_msg());
+            else
+                snprintf(reason, sizeof reason, "%s", err_msg());
+            skips_add(sk, names[i].path, reason);
             tread_free(&files[i]);
         } else if (ref < 0) {
             ref = i;
@@ -420,6 +487,18 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         }
         c->param[TP_WORLD_SIZE].i = c->world_size, c->param[TP_WORLD_SIZE].d = c->world_size;
         merge(c, files, items, n_items, n_ranks);
+        unsigned char *held = held_groups(c, files, items, n_items, n_ranks);
+        warn_missing_groups(c, held, run_dir, sk);
+        free(held);
+        if (live) {
+            int64_t every = INT64_MAX; /* the last step of the rank that synced least far */
+            for (int r = 0; r < n_ranks; r++)
+                if (n_items[r] && items[r][n_items[r] - 1].step < every) every = items[r][n_items[r] - 1].step;
+            skips_warn(sk, "%s: live: still training (il-train, %s holds its lock); its traces were read as far as "
+                           "their writers had synced them, to step %lld of %lld (every rank to step %lld)", run_dir,
+                       holder, c->n_rec ? (long long)c->step[c->n_rec - 1] : -1LL, (long long)c->param[TP_MAX_STEPS].i,
+                       every == INT64_MAX ? -1LL : (long long)every);
+        }
         for (int r = 0; r < n_ranks; r++) free(items[r]);
         free(items);
         free(n_items);

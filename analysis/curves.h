@@ -34,7 +34,9 @@ typedef struct {
 
 /* Reads <run_dir>/trace/rank*.seg*.nc. Files that cannot be used go into sk, and so does a missing or empty
  * trace directory: a file whose attributes disagree with its name, with the run's config (cfg, NULL when
- * the run has none) or with the run's other files. Returns the number of files merged; with 0 there are no
+ * the run has none) or with the run's other files. Warnings go there too: a run still training (its lock
+ * held: rundir_held), whose segments are read up to their last sync; a group variable NaN throughout
+ * some groups while others have values. Returns the number of files merged; with 0 there are no
  * curves (c is empty). */
 int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *sk);
 void curves_free(curves_t *c);

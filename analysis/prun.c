@@ -17,6 +17,7 @@ static int load_config(skips_t *sk, const char *dir, config_t *cfg)
     snprintf(path, sizeof path, "%s/config.ini", dir);
     if (stat(path, &st) != 0) return 0;
     config_defaults(cfg);
+    config_mark_absent(cfg); /* a saved config: what it lacks meant the behaviour from before the key */
     if (config_load(cfg, path) == 0) return 1;
     skips_add(sk, path, err_msg());
     return 0;
@@ -29,14 +30,18 @@ void prun_process(prun_t *p, const char *dir)
     config_t cfg;
     int have_cfg = load_config(&p->skips, dir, &cfg);
     metrics_t m;
-    int have_m = metrics_read(&m, dir);
-    char path[4200];
+    int have_m = metrics_read(&m, dir, have_cfg ? cfg.max_steps : 0);
+    char path[4200], reason[512];
     snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
     if (have_m < 0) skips_add(&p->skips, dir, err_msg()); /* the message names metrics.jsonl or launches.jsonl */
     if (have_m > 0 && m.bad_lines) {
-        char reason[128];
-        snprintf(reason, sizeof reason, "%d malformed line(s), the first at line %d; the other lines were used",
-                 m.bad_lines, m.first_bad);
+        snprintf(reason, sizeof reason, "%d malformed line(s), the first at line %d (%s); the other lines were used",
+                 m.bad_lines, m.first_bad, m.bad_reason);
+        skips_add(&p->skips, path, reason);
+    }
+    if (have_m > 0 && m.out_of_order) {
+        snprintf(reason, sizeof reason, "%d line(s) out of order, the first at line %d (%s); the other lines were used",
+                 m.out_of_order, m.first_out_of_order, m.order_reason);
         skips_add(&p->skips, path, reason);
     }
     curves_t c;

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -19,6 +20,8 @@
 
 #include "core/bytes.h"
 #include "core/err.h"
+#include "model/gpt.h"
+#include "trace/tracer.h"
 
 size_t tread_len(const tread_t *f, int k) { return trace_shape_len(trace_vars[k].shape, &f->extent); }
 
@@ -150,6 +153,61 @@ static double elements(const tread_t *f)
     return n;
 }
 
+/* The `config` attribute into f->config, which must be a valid config of the file's world size. */
+static int read_config(tread_t *f, int ncid)
+{
+    size_t len;
+    nc_type type;
+    if (nc_inq_att(ncid, NC_GLOBAL, "config", &type, &len) != NC_NOERR || type != NC_CHAR || !len)
+        return err_set("foreign: no text global attribute 'config'");
+    if (len > 1 << 20) return err_set("foreign: a config attribute of %zu bytes", len);
+    char *text = err_calloc(len + 1, 1);
+    int rc = nc_get_att_text(ncid, NC_GLOBAL, "config", text);
+    if (rc != NC_NOERR) {
+        free(text);
+        return err_set("corrupt: attribute 'config': %s", nc_strerror(rc));
+    }
+    FILE *s = fmemopen(text, len, "r");
+    CHECK(s, "fmemopen: %s", strerror(errno));
+    config_defaults(&f->config);
+    config_mark_absent(&f->config); /* as a saved config.ini is read */
+    rc = config_load_stream(&f->config, s, "config attribute") || config_validate(&f->config, f->world_size);
+    fclose(s);
+    free(text);
+    if (rc) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", err_msg());
+        return err_set("foreign: its config attribute is not a valid config: %s", why);
+    }
+    if (strcmp(f->run_name, f->config.name))
+        return err_set("foreign: run_name '%s' differs from its config attribute's run.name '%s'", f->run_name,
+                       f->config.name);
+    return 0;
+}
+
+/* Every parameter as the file's own config and the model's dimensions give it (tracer_params, the writer's
+ * source): an lr of -1 or NaN, or a seed that is not the config's, is no trainer's. The vocabulary, when
+ * the config takes it from the data, is the file's. */
+static int check_params(const tread_t *f)
+{
+    const config_t *c = &f->config;
+    int64_t V = c->vocab_size ? c->vocab_size : f->param[TP_VOCAB_SIZE].i;
+    if (V < 2 || V > 65536)
+        return err_set("foreign: parameter 'vocab_size' = %lld is outside [2, 65536]", (long long)V);
+    const gpt_dims_t d = {.V = (int)V, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
+    trace_value_t want[TP_N];
+    tracer_params(want, c, &d, f->world_size);
+    for (int p = 0; p < TP_N; p++) {
+        if (trace_params[p].type == NC_INT64 ? f->param[p].i == want[p].i : f->param[p].d == want[p].d) continue;
+        if (trace_params[p].type == NC_INT64)
+            return err_set("foreign: parameter '%s' = %lld, but its config attribute gives %lld", trace_params[p].name,
+                           (long long)f->param[p].i, (long long)want[p].i);
+        return err_set("foreign: parameter '%s' = %.9g, but its config attribute gives %.9g", trace_params[p].name,
+                       f->param[p].d, want[p].d);
+    }
+    return 0;
+}
+
 static int read_header(tread_t *f, int ncid, off_t size)
 {
     long long v, world;
@@ -198,16 +256,63 @@ static int read_header(tread_t *f, int ncid, off_t size)
         if (f->param[same[i].p].i != same[i].want)
             return err_set("foreign: parameter '%s' = %lld does not match the file's dimensions and attributes (%lld)",
                            trace_params[same[i].p].name, (long long)f->param[same[i].p].i, same[i].want);
+    if (read_config(f, ncid) || check_params(f)) return -1;
     int64_t max_steps = f->param[TP_MAX_STEPS].i;
-    if (max_steps < 1) return err_set("foreign: parameter 'max_steps' = %lld", (long long)max_steps);
     if (attr_in(ncid, "start_step", 0, max_steps, &v)) return -1;
     f->start_step = v;
     return 0;
 }
 
+/* Refuses value x, element i of record r of variable k, naming where it is. */
+static int out_of_domain(const tread_t *f, int k, size_t r, size_t i, double x)
+{
+    const int *dims = trace_shape_dims[trace_vars[k].shape];
+    size_t idx[3] = {0};
+    for (int j = 2; j >= 0; j--) /* the last dimension varies fastest */
+        if (dims[j] != TD_NONE) idx[j] = i % f->extent.n[dims[j]], i /= f->extent.n[dims[j]];
+    char where[256];
+    size_t n = (size_t)snprintf(where, sizeof where, "step %lld (record %zu)", (long long)f->step[r], r);
+    for (int j = 0; j < 3 && n < sizeof where; j++)
+        if (dims[j] != TD_NONE) /* a group by its number, not its place in this rank's file */
+            n += (size_t)snprintf(where + n, sizeof where - n, ", %s %lld", trace_dims[dims[j]].name,
+                                  dims[j] == TD_GROUP ? (long long)f->fixed[TF_GROUP][idx[j]] : (long long)idx[j]);
+    const trace_domain_t *d = &trace_domains[k];
+    if (isnan(x))
+        return err_set("corrupt: '%s' is NaN at %s; the schema allows NaN there %s", trace_vars[k].name, where,
+                       d->nan == TN_FIRST ? "only in a launch's first record" : "never");
+    double lo, hi;
+    trace_domain_range(d->kind, f->param, &lo, &hi);
+    return err_set("corrupt: '%s' = %g at %s is outside its domain %s = [%g, %g]", trace_vars[k].name, x, where,
+                   trace_domain_text(k), lo, hi);
+}
+
+/* Every value read in its variable's domain (trace/schema.h); a variable NaN only in a launch's first
+ * record must have a value after it. A consolidated file does not mark where its launches began, so
+ * there any record may be NaN, but not every record after step 0. */
+static int check_domains(const tread_t *f)
+{
+    for (int k = 0; k < TV_N; k++) {
+        if (!f->v[k]) continue;
+        size_t len = tread_len(f, k);
+        int later = 0, measured = 0;
+        for (size_t r = 0; r < f->n_rec; r++) {
+            int first = f->step[r] == 0 || f->step[r] == f->start_step || f->segment < 0;
+            for (size_t i = 0; i < len; i++) {
+                double x = f->v[k][r * len + i];
+                if (!trace_in_domain(k, x, first, f->param)) return out_of_domain(f, k, r, i, x);
+                measured |= f->step[r] > f->start_step && !isnan(x);
+            }
+            later |= f->step[r] > f->start_step;
+        }
+        if (trace_domains[k].nan == TN_FIRST && later && !measured)
+            return err_set("corrupt: '%s' is NaN in every record after its launch's first", trace_vars[k].name);
+    }
+    return 0;
+}
+
 /* What a trainer cannot have written: steps that do not increase within the run, weights below what they
- * count, groups outside the run's or out of order, bucket coordinates out of order, a record without a
- * finite value of a variable that always has one. */
+ * count, groups outside the run's or out of order, bucket coordinates out of order, a value outside its
+ * domain. */
 static int check_values(const tread_t *f)
 {
     const size_t *e = f->extent.n;
@@ -232,17 +337,7 @@ static int check_values(const tread_t *f)
             return err_set("corrupt: bucket coordinates out of order, or a negative bucket_tokens");
     for (size_t c = 0; c < e[TD_GENRE]; c++)
         if (f->fixed[TF_GENRE_TOKENS][c] < 0) return err_set("corrupt: a negative genre_tokens");
-    for (int k = 0; k < TV_N; k++) {
-        if (!trace_vars[k].finite || !f->v[k]) continue;
-        size_t len = tread_len(f, k);
-        for (size_t r = 0; r < f->n_rec; r++) {
-            int any = 0;
-            for (size_t i = 0; i < len && !any; i++) any = isfinite(f->v[k][r * len + i]);
-            if (!any) return err_set("corrupt: '%s' has no finite value in record %zu (step %lld)", trace_vars[k].name, r,
-                                     (long long)f->step[r]);
-        }
-    }
-    return 0;
+    return check_domains(f);
 }
 
 static int read_genre_names(tread_t *f, int ncid)
@@ -351,11 +446,12 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* Child: reads, then sends status (0 or -1), then the reason or the header and the arrays. */
-static _Noreturn void child(const char *path, off_t size, int fd)
+/* Child: reads, then sends status (0 or -1), then the reason or the header and the arrays. Its stderr goes
+ * to errfd, for the parent to quote: a sanitizer's report or a fatal error there is the only word of what
+ * went wrong inside the libraries. */
+static _Noreturn void child(const char *path, off_t size, int fd, int errfd)
 {
-    int devnull = open("/dev/null", O_WRONLY); /* HDF5's own diagnostics say nothing the reason does not */
-    if (devnull >= 0) dup2(devnull, STDERR_FILENO);
+    if (errfd >= 0) dup2(errfd, STDERR_FILENO);
     tread_t f;
     memset(&f, 0, sizeof f);
     int32_t rc = read_direct(&f, path, size);
@@ -442,6 +538,25 @@ static int unpack(tread_t *f, const unsigned char *b, size_t n, off_t size)
     return at == n ? 0 : err_set("corrupt: the reading process sent more than its result");
 }
 
+/* The first line of the reading child's stderr that says something (a sanitizer report opens with a line
+ * of '='), appended to the reason in err_msg(). */
+static void quote_stderr(int errfd)
+{
+    char buf[4096], line[512] = "";
+    ssize_t n = errfd >= 0 ? pread(errfd, buf, sizeof buf - 1, 0) : -1;
+    buf[n > 0 ? n : 0] = '\0';
+    for (char *p = buf, *end; *p && !*line; p = *end ? end + 1 : end) {
+        end = p + strcspn(p, "\n");
+        for (char *q = p; q < end && !*line; q++)
+            if ((*q >= 'A' && *q <= 'Z') || (*q >= 'a' && *q <= 'z'))
+                snprintf(line, sizeof line, "%.*s", (int)(end - p), p);
+    }
+    if (!*line) return;
+    char reason[1024];
+    snprintf(reason, sizeof reason, "%s", err_msg());
+    err_set("%s; the reader's stderr: %s", reason, line);
+}
+
 int tread_file(tread_t *f, const char *path)
 {
     memset(f, 0, sizeof *f);
@@ -452,12 +567,14 @@ int tread_file(tread_t *f, const char *path)
     CHECK(pipe(fd) == 0, "pipe: %s", strerror(errno));
     /* a whole trace in few writes: the default 64 KiB pipe costs a wake-up of each side per 64 KiB */
     (void)fcntl(fd[1], F_SETPIPE_SZ, 1 << 20);
+    /* without a memory file the child's stderr is the parent's: nothing is lost but the quote */
+    int errfd = memfd_create("il-tread-stderr", MFD_CLOEXEC);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0, "fork: %s", strerror(errno));
     if (pid == 0) {
         close(fd[0]);
-        child(path, size, fd[1]);
+        child(path, size, fd[1], errfd);
     }
     close(fd[1]);
     unsigned char *buf;
@@ -473,6 +590,8 @@ int tread_file(tread_t *f, const char *path)
     else if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
         rc = err_set("corrupt: the reading process failed (exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     if (!rc) rc = unpack(f, buf, n, size);
+    if (rc) quote_stderr(errfd);
+    if (errfd >= 0) close(errfd);
     free(buf);
     if (rc) tread_free(f);
     return rc;

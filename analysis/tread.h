@@ -7,13 +7,15 @@
  *   "truncated: N of M bytes" (an HDF5 file shorter than the end-of-file address its superblock records),
  *   "corrupt: ..." (the netCDF library cannot open it or read a variable),
  *   "foreign: ..." (a NetCDF file that is not a trace: no trace_schema_version, a missing variable or a
- *   variable with other dimensions), "trace schema version V; this aggregator reads TRACE_SCHEMA_VERSION". */
+ *   variable with other dimensions; a `config` attribute that is no valid config, or that a parameter or
+ *   run_name disagrees with), "trace schema version V; this aggregator reads TRACE_SCHEMA_VERSION". */
 #ifndef IL_AGG_TREAD_H
 #define IL_AGG_TREAD_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/config.h"
 #include "trace/schema.h"
 
 typedef struct {
@@ -23,7 +25,8 @@ typedef struct {
     char run_name[256];
     trace_extent_t extent; /* of every dimension but step */
     size_t n_rec;
-    trace_value_t param[TP_N];
+    trace_value_t param[TP_N]; /* as the trainer's config (below) and the model's dims give them */
+    config_t config;           /* the launch's effective config, its `config` attribute: valid, of run_name */
     int64_t windows;        /* probe windows this rank traces: the W_WINDOWS weight */
     int64_t *fixed[TF_N];   /* every array fixed variable (NULL for the scalar `windows`) */
     char (*genre_name)[32]; /* (genre) */

@@ -209,7 +209,7 @@ static void collect(const sdir_t *w, status_run_t *rs, int details)
         status_run_t *r = &rs[i];
         char run_dir[PATH_MAX + 256], q[512], a[512];
         snprintf(run_dir, sizeof run_dir, "%s/runs/%s", w->dir, sdir_run_name(w, i));
-        if (metrics_read(&r->m, run_dir) < 0) {
+        if (metrics_read(&r->m, run_dir, 0) < 0) {
             r->m = (metrics_t){0};
             r->m.train_loss = r->m.train_tokens_per_s = r->m.val_loss = NAN;
         }

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <netcdf.h>
@@ -24,6 +25,8 @@
 #include "analysis/curves.h"
 #include "analysis/prun.h"
 #include "analysis/rstat.h"
+#include "core/metrics.h"
+#include "trace/consolidate.h"
 #include "core/stats.h"
 #include "tests/fixtures/mutate.h"
 #include "tests/fixtures/synth.h"
@@ -313,11 +316,38 @@ static void test_hostile_files(void **state)
         {"start_max", {.kind = MUT_ATT_INT, .name = "start_step", .value = INT64_MAX}, 1, "attribute 'start_step' = 9223372036854775807"},
         {"depth_huge", {.kind = MUT_DIM, .name = "depth", .value = 1048576}, 0, "dimension 'depth' = 1048576"},
         {"pos_huge", {.kind = MUT_DIM, .name = "position", .value = 16777216}, 0, "dimension 'position' = 16777216"},
-        {"norm_nan", {.kind = MUT_FILL, .name = "norm", .value = 2, .fill = NAN}, 1, "'norm' has no finite value in record 2"},
+        {"norm_nan", {.kind = MUT_FILL, .name = "norm", .value = 2, .fill = NAN}, 1, "'norm' is NaN at step 20 (record 2), group 1, depth 0, position 0; the schema allows NaN there never"},
         {"seq_other", {.kind = MUT_DIM, .name = "position", .value = 7}, 1, "parameter 'seq_len' = 8 does not match"},
         {"cfg_other", {.kind = MUT_ATT_INT, .name = "world_size", .value = 3}, 1, "parameter 'world_size' = 2 does not match"},
         {"group_other", {.kind = MUT_FILL, .name = "group", .value = 0, .fill = 0}, 1, "group 0 is not traced by rank 1 of 2"},
         {"group_windows", {.kind = MUT_FILL, .name = "group_windows", .value = 1, .fill = 0}, 1, "group 3 has 0 windows"},
+        /* values outside their domain (trace/schema.h), named with the step and the element */
+        {"cos_5", {.kind = MUT_FILL, .name = "cos", .value = 2, .fill = 5}, 1,
+         "'cos' = 5 at step 20 (record 2), group 1, layer 0 is outside its domain [-1, 1]"},
+        {"norm_neg", {.kind = MUT_FILL, .name = "norm", .value = 1, .fill = -1}, 1, "'norm' = -1 at step 10 (record 1), group 1, depth 0, position 0 is outside"},
+        {"norm_inf", {.kind = MUT_FILL, .name = "norm", .value = 1, .fill = -INFINITY}, 1, "'norm' = -inf at step 10"},
+        {"norm_3e38", {.kind = MUT_FILL, .name = "norm", .value = 1, .fill = 3e38}, 1, "'norm' = 3e+38 at step 10"},
+        {"lens_neg", {.kind = MUT_FILL, .name = "lens", .value = 3, .fill = -3}, 1, "'lens' = -3 at step 30 (record 3), group 1, depth 0 is outside its domain [0, 1000]"},
+        {"lens_inf", {.kind = MUT_FILL, .name = "lens", .value = 3, .fill = INFINITY}, 1, "'lens' = inf at step 30"},
+        {"sink_2", {.kind = MUT_FILL, .name = "sink", .value = 0, .fill = 2}, 1, "'sink' = 2 at step 0 (record 0), layer 0 is outside its domain [0, 1]"},
+        {"rho_freq_7", {.kind = MUT_FILL, .name = "rho_freq", .value = 4, .fill = 7}, 1, "'rho_freq' = 7 at step 40"},
+        {"erank_neg", {.kind = MUT_FILL, .name = "erank", .value = 5, .fill = -7}, 1,
+         "'erank' = -7 at step 50 (record 5), depth 0 is outside its domain [1, min(probe_windows x seq_len, d_model)] = [1, 8]"},
+        {"erank_wide", {.kind = MUT_FILL, .name = "erank", .value = 5, .fill = 9}, 1, "'erank' = 9 at step 50"},
+        {"loss_nan", {.kind = MUT_FILL, .name = "loss", .value = 3, .fill = NAN}, 1,
+         "'loss' is NaN at step 30 (record 3); the schema allows NaN there only in a launch's first record"},
+        /* parameters against the file's own config attribute, and that attribute against itself */
+        {"lr_neg", {.kind = MUT_FILL, .name = "lr", .value = 0, .fill = -1}, 1,
+         "parameter 'lr' = -1, but its config attribute gives 0.00100000005"},
+        {"lr_nan", {.kind = MUT_FILL, .name = "lr", .value = 0, .fill = NAN}, 1, "parameter 'lr' = nan, but"},
+        {"seed_other", {.kind = MUT_FILL, .name = "seed", .value = 0, .fill = 7}, 1, "parameter 'seed' = 7, but its config attribute gives"},
+        {"name_other", {.kind = MUT_ATT_TEXT, .name = "run_name", .text = "other"}, 1,
+         "run_name 'other' differs from its config attribute's run.name 'name_other'"},
+        {"config_bad", {.kind = MUT_ATT_TEXT, .name = "config", .text = "[optim]\nlr = -1\n"}, 1,
+         "its config attribute is not a valid config: config attribute:2: optim.lr: '-1' is out of range"},
+        {"config_other", {.kind = MUT_ATT_TEXT, .name = "config", .text = "[train]\nseed = 5\nmicro_batch = 2\n[trace]\nprobe_windows = 13\nprobe_groups = 4\n[run]\nname = config_other\n"}, 1,
+         "parameter 'd_model' = 8, but its config attribute gives 128"},
+        {"cos_nan", {.kind = MUT_FILL, .name = "cos", .value = 3, .fill = NAN}, 1, "'cos' is NaN at step 30 (record 3), group 1, layer 0; the schema allows NaN there never"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
         expect_skip(cases[i].tag, &cases[i].e, cases[i].data_too, NULL, cases[i].reason);
@@ -337,13 +367,167 @@ static void test_hostile_files(void **state)
     config_t cfg;
     config_defaults(&cfg);
     assert_int_equal(config_load(&cfg, path), 0);
-    cfg.d_model = 16;
+    /* every parameter, not only the model's: another width, seed, learning rate or run name there */
+    const struct {
+        const char *set, *reason;
+    } other[] = {{"model.d_model=16", "its config attribute differs from the run's config.ini: model.d_model (8, not 16)"},
+                 {"train.seed=7", "differs from the run's config.ini: train.seed (1, not 7)"},
+                 {"optim.lr=0.5", "differs from the run's config.ini: optim.lr (0.001, not 0.5)"},
+                 {"run.name=elsewhere", "run_name 'name_8' is not this run's ('elsewhere' in the run's config.ini)"}};
+    for (size_t i = 0; i < sizeof other / sizeof *other; i++) {
+        config_t edited = cfg;
+        assert_int_equal(config_set(&edited, other[i].set), 0);
+        curves_t c;
+        skips_t sk = {.hold = 1};
+        assert_int_equal(curves_load(&c, dir, &edited, &sk), 0);
+        if (!strstr(sk.e[sk.n - 1].reason, other[i].reason)) fail_msg("%s: %s", other[i].set, sk.e[sk.n - 1].reason);
+        curves_free(&c);
+        skips_free(&sk);
+    }
+}
+
+/* rank 1's groups (1 and 3): cos_local NaN at every step, as when no lens token falls in them */
+static void local_nan_on_rank1(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step,
+                               signals_t *s, twrite_rec_t *rec)
+{
+    (void)segment, (void)step, (void)rec;
+    for (int k = 0; rank == 1 && k < p->n_slots; k++)
+        for (int l = 0; l < sp->L; l++) s->cos_local[k * sp->L + l] = NAN;
+}
+
+/* A per-group variable missing from some groups while others have it is named in a warning: the run value
+ * and its interval rest on the other groups alone. */
+static void test_nan_groups(void **state)
+{
+    (void)state;
+    char dir[4200];
+    make_run("nan_groups", local_nan_on_rank1, 0, 1, dir, sizeof dir);
     curves_t c;
     skips_t sk = {.hold = 1};
-    assert_int_equal(curves_load(&c, dir, &cfg, &sk), 0);
-    assert_non_null(strstr(sk.e[sk.n - 1].reason, "d_model = 8 in the file, 16 in the run's config.ini"));
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 2);
+    assert_int_equal(sk.n, 0);
+    assert_int_equal(sk.warnings, 1);
+    assert_non_null(strstr(sk.held, "'cos_local' is NaN throughout probe group(s) 1, 3 at step 0 (and at 6 trace step(s) "
+                                    "in all) while other groups have values"));
     curves_free(&c);
     skips_free(&sk);
+    /* a rank whose file ends earlier (a live run's, synced less far) has no NaN at the later steps: no record */
+    char path[4300], edited[4400];
+    make_run("short_rank", NULL, 0, 1, dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/trace/rank0001.seg0000.nc", dir);
+    snprintf(edited, sizeof edited, "%s.edit", path);
+    if (mutate_copy(path, edited, &(mutate_edit_t){.kind = MUT_DIM, .name = "step", .value = 4}, 1, 1))
+        fail_msg("%s", err_msg());
+    assert_int_equal(rename(edited, path), 0);
+    sk = (skips_t){.hold = 1};
+    assert_int_equal(curves_load(&c, dir, NULL, &sk), 2);
+    assert_int_equal(c.n_rec, 6);
+    if (sk.n || sk.warnings) fail_msg("%s", sk.held);
+    curves_free(&c);
+    skips_free(&sk);
+}
+
+/* A consolidated file does not mark where its launches began: a NaN loss in one record may be a resumed
+ * launch's first, but a loss NaN in every record after step 0 is no trainer's. */
+static void test_consolidated_nan_loss(void **state)
+{
+    (void)state;
+    char dir[4200], path[4300], edited[4400];
+    for (int all = 0; all <= 1; all++) {
+        make_run(all ? "nan_loss_all" : "nan_loss_one", NULL, 0, 1, dir, sizeof dir);
+        assert_int_equal(consolidate_run(dir, NULL), 2);
+        snprintf(path, sizeof path, "%s/trace/rank0001.nc", dir);
+        snprintf(edited, sizeof edited, "%s.edit", path);
+        mutate_edit_t e[5];
+        for (int r = 0; r < 5; r++) e[r] = (mutate_edit_t){.kind = MUT_FILL, .name = "loss", .value = r + 1, .fill = NAN};
+        if (mutate_copy(path, edited, all ? e : e + 2, all ? 5 : 1, 1)) fail_msg("%s", err_msg());
+        assert_int_equal(rename(edited, path), 0);
+        curves_t c;
+        skips_t sk = {.hold = 1};
+        assert_int_equal(curves_load(&c, dir, NULL, &sk), 2 - all);
+        assert_int_equal(sk.n, all);
+        if (all) assert_non_null(strstr(sk.e[0].reason, "'loss' is NaN in every record after its launch's first"));
+        curves_free(&c);
+        skips_free(&sk);
+    }
+}
+
+static void write_text_file(const char *dir, const char *name, const char *text)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* metrics.jsonl with the values of a review: each bad line counted with its reason and not taken as data,
+ * and a restart that launches.jsonl records kept apart from a reordered file. */
+static void test_metrics_domain(void **state)
+{
+    (void)state;
+    char dir[4200], good[2048] = "", line[256];
+    snprintf(dir, sizeof dir, "%s/metrics_domain", root);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    for (int s = 1; s <= 10; s++) {
+        snprintf(line, sizeof line, "{\"kind\":\"train\",\"step\":%d,\"loss\":%g,\"lr\":0.001,\"tokens_per_s\":100}\n", s,
+                 6.0 - 0.25 * s);
+        strcat(good, line);
+    }
+    write_text_file(dir, "launches.jsonl", "{\"host\":\"h\",\"world_size\":2,\"start_step\":0}\n");
+    const struct {
+        const char *tail, *reason;
+        int bad, out_of_order;
+        double step, loss;
+    } cases[] = {
+        {"{\"kind\":\"train\",\"step\":11,\"loss\":-3}\n", "'loss' = -3 is outside [0, 1000]", 1, 0, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":1e9,\"loss\":3}\n", "'step' = 1e+09 is not a whole number in [1, 12]", 1, 0, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":11,\"loss\":\"abc\"}\n", "'loss' is not a number", 1, 0, 10, 3.5},
+        {"{\"kind\":\"val\",\"step\":10,\"val_loss\":1e308}\n", "'val_loss' = 1e+308 is outside [0, 1000]", 1, 0, 10, 3.5},
+        {"{\"kind\":\"val\",\"step\":10,\"val_loss\":4,\"by_category\":{\"news\":-1}}\n", "'by_category.news' = -1", 1, 0, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":3,\"loss\":5}\n", "train step 3 after step 10, and launches.jsonl has no later launch", 0, 1, 10, 3.5},
+        {"{\"kind\":\"train\",\"step\":11,\"loss\":3.25}\n", NULL, 0, 0, 11, 3.25},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        char text[4096];
+        snprintf(text, sizeof text, "%s%s", good, cases[i].tail);
+        write_text_file(dir, "metrics.jsonl", text);
+        metrics_t m;
+        assert_int_equal(metrics_read(&m, dir, 12), 1);
+        assert_int_equal(m.bad_lines, cases[i].bad);
+        assert_int_equal(m.out_of_order, cases[i].out_of_order);
+        if (cases[i].bad && !strstr(m.bad_reason, cases[i].reason)) fail_msg("%zu: %s", i, m.bad_reason);
+        if (cases[i].out_of_order && !strstr(m.order_reason, cases[i].reason)) fail_msg("%zu: %s", i, m.order_reason);
+        if (cases[i].reason) assert_int_equal(cases[i].bad ? m.first_bad : m.first_out_of_order, 11);
+        assert_true(m.have_train && m.train_step == (int64_t)cases[i].step && m.train_loss == cases[i].loss);
+    }
+    /* reversed: the last line is step 1's, but the run's final record is step 10's */
+    char reversed[2048] = "";
+    for (int s = 10; s >= 1; s--) {
+        snprintf(line, sizeof line, "{\"kind\":\"train\",\"step\":%d,\"loss\":%g}\n", s, 6.0 - 0.25 * s);
+        strcat(reversed, line);
+    }
+    write_text_file(dir, "metrics.jsonl", reversed);
+    metrics_t m;
+    assert_int_equal(metrics_read(&m, dir, 10), 1);
+    assert_int_equal(m.out_of_order, 9);
+    assert_int_equal(m.first_out_of_order, 2);
+    assert_true(m.train_step == 10 && m.train_loss == 3.5);
+    metrics_curves_t mc; /* the loss curves take the same lines */
+    assert_int_equal(metrics_curves(&mc, dir), 1);
+    assert_true(mc.n == 1 && mc.step[0] == 10);
+    metrics_curves_free(&mc);
+    /* a resumed run: steps 5.. again after 7, from a second launch that started at step 4 */
+    char resumed[4096];
+    snprintf(resumed, sizeof resumed, "%.*s", (int)(strstr(good, "{\"kind\":\"train\",\"step\":8,") - good), good);
+    strcat(resumed, strstr(good, "{\"kind\":\"train\",\"step\":5,"));
+    write_text_file(dir, "metrics.jsonl", resumed);
+    write_text_file(dir, "launches.jsonl", "{\"host\":\"h\",\"world_size\":2,\"start_step\":0}\n"
+                                           "{\"host\":\"h\",\"world_size\":2,\"start_step\":4}\n");
+    assert_int_equal(metrics_read(&m, dir, 10), 1);
+    assert_int_equal(m.bad_lines + m.out_of_order, 0);
+    assert_true(m.train_step == 10 && m.train_loss == 3.5);
 }
 
 /* A world size a file claims names the absent ranks in one entry, whatever its size; so does a consolidated
@@ -484,6 +668,9 @@ int main(void)
         cmocka_unit_test(test_wire),
         cmocka_unit_test(test_hostile_files),
         cmocka_unit_test(test_missing_ranks),
+        cmocka_unit_test(test_nan_groups),
+        cmocka_unit_test(test_metrics_domain),
+        cmocka_unit_test(test_consolidated_nan_loss),
     };
     return cmocka_run_group_tests(tests, make_root, remove_root);
 }

@@ -432,19 +432,20 @@ static void test_metrics(void **state)
 {
     (void)state;
     metrics_t m;
-    assert_int_equal(metrics_read(&m, "/nonexistent"), 0);
+    assert_int_equal(metrics_read(&m, "/nonexistent", 0), 0);
     tmpdir_write("metrics.jsonl", "{\"kind\":\"val\",\"step\":0,\"val_loss\":5.5,\"by_category\":{}}\n"
                           "{\"kind\":\"train\",\"step\":1,\"loss\":4.25,\"lr\":0.1}\n"
                           "{\"kind\":\"train\",\"step\":2,\"loss\":3.5,\"lr\":0.1}\n"
                           "{\"kind\":\"val\",\"step\":2,\"val_loss\":3.75,\"by_category\":{}}\n");
-    assert_int_equal(metrics_read(&m, dir), 1);
+    assert_int_equal(metrics_read(&m, dir, 0), 1);
     assert_int_equal((int)m.train_step, 2);
     assert_true(m.train_loss == 3.5);
     assert_true(m.have_val && m.val_loss == 3.75);
+    /* a train line without a loss is no trainer's: counted, not used */
     tmpdir_write("metrics.jsonl", "{\"kind\":\"train\",\"step\":7,\"loss\":null}\n");
-    assert_int_equal(metrics_read(&m, dir), 1);
-    assert_int_equal((int)m.train_step, 7);
-    assert_true(isnan(m.train_loss) && !m.have_val);
+    assert_int_equal(metrics_read(&m, dir, 0), 1);
+    assert_int_equal(m.bad_lines, 1);
+    assert_true(!m.have_train && isnan(m.train_loss) && !m.have_val);
 }
 
 int main(void)

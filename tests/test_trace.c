@@ -558,6 +558,38 @@ static void test_schedule(void **state)
     assert_int_equal(n, 2);
 }
 
+/* Every record variable's domain (trace/schema.h): the bounds up to float rounding, NaN only where its row
+ * allows it, a variable marked finite never NaN, a reason for every "NaN when". */
+static void test_domains(void **state)
+{
+    (void)state;
+    trace_value_t p[TP_N] = {0};
+    p[TP_MAX_STEPS].d = 100, p[TP_PROBE_WINDOWS].d = 4, p[TP_SEQ_LEN].d = 8, p[TP_D_MODEL].d = 16;
+    for (int k = 0; k < TV_N; k++) {
+        if (trace_vars[k].finite) assert_int_equal(trace_domains[k].nan, TN_NEVER);
+        assert_true((trace_domains[k].nan == TN_WHEN) == (trace_domains[k].when != NULL));
+        assert_false(trace_in_domain(k, INFINITY, 1, p));
+        assert_false(trace_in_domain(k, -INFINITY, 1, p));
+    }
+    assert_true(trace_in_domain(TV_COS, 1 + 1e-7, 0, p));
+    assert_true(trace_in_domain(TV_COS, -1, 0, p));
+    assert_false(trace_in_domain(TV_COS, 1.01, 0, p));
+    assert_false(trace_in_domain(TV_COS, NAN, 1, p));
+    assert_true(trace_in_domain(TV_LOSS, NAN, 1, p));
+    assert_false(trace_in_domain(TV_LOSS, NAN, 0, p));
+    assert_false(trace_in_domain(TV_LOSS, -3, 0, p));
+    assert_false(trace_in_domain(TV_LOSS, 1e308, 0, p));
+    assert_true(trace_in_domain(TV_VAL_LOSS, NAN, 0, p));
+    assert_false(trace_in_domain(TV_NORM, 3e38, 0, p));
+    assert_true(trace_in_domain(TV_NORM, 1e6, 0, p));
+    assert_false(trace_in_domain(TV_SINK, 2, 0, p));
+    assert_true(trace_in_domain(TV_ERANK, 16, 0, p));
+    assert_false(trace_in_domain(TV_ERANK, 17, 0, p));
+    assert_false(trace_in_domain(TV_ERANK, 0.5, 0, p));
+    assert_true(trace_in_domain(TV_ETA, -1e6, 0, p));
+    assert_string_equal(trace_domain_text(TV_RHO_FREQ), "[-1, 1]");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -567,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_segments_never_overwrite, make_dir, remove_dir),
         cmocka_unit_test(test_probe_select),
         cmocka_unit_test(test_schedule),
+        cmocka_unit_test(test_domains),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL), flag;
     MPI_Initialized(&flag);

@@ -122,16 +122,22 @@ void afile_remove_tree(const char *dir)
     rmdir(dir);
 }
 
+/* The holder line of an open lock file, without its newline. */
+static void read_holder(int fd, char *holder, size_t n)
+{
+    ssize_t got = pread(fd, holder, n - 1, 0);
+    holder[got > 0 ? got : 0] = '\0';
+    holder[strcspn(holder, "\n")] = '\0';
+    if (!*holder) snprintf(holder, n, "holder unknown");
+}
+
 int afile_lock(const char *path, char *holder, size_t n)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return err_set("%s: cannot open the lock file: %s", path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
-        ssize_t got = pread(fd, holder, n - 1, 0);
-        holder[got > 0 ? got : 0] = '\0';
-        holder[strcspn(holder, "\n")] = '\0';
-        if (!*holder) snprintf(holder, n, "holder unknown");
+        read_holder(fd, holder, n);
         close(fd);
         if (err != EWOULDBLOCK) return err_set("%s: cannot lock: %s", path, strerror(err));
         return AFILE_LOCKED;
@@ -145,4 +151,15 @@ int afile_lock(const char *path, char *holder, size_t n)
         return err_set("%s: cannot write: %s", path, strerror(err));
     }
     return fd;
+}
+
+int afile_held(const char *path, char *holder, size_t n)
+{
+    *holder = '\0';
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) return 0;
+    int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    if (held) read_holder(fd, holder, n);
+    close(fd); /* releases the shared lock, if it was taken */
+    return held;
 }

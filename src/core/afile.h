@@ -40,5 +40,8 @@ void afile_remove_tree(const char *dir);
  * AFILE_LOCKED when another process holds it, its line in holder (n bytes); -1 with err_set() on failure. */
 enum { AFILE_LOCKED = -2 };
 int afile_lock(const char *path, char *holder, size_t n);
+/* Whether another process holds the lock file at path (its line in holder): a shared flock tried and
+ * released at once. 0 when the file is missing or free. */
+int afile_held(const char *path, char *holder, size_t n);
 
 #endif

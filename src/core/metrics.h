@@ -1,7 +1,7 @@
 /* metrics: what a run directory's metrics.jsonl and launches.jsonl say about the run as a whole
  * (docs/formats.md): the last training record, the throughput, the last validation and its genres, and the
- * world size, host and Slurm task of the last launch. A line that is not valid JSON is counted, not fatal:
- * the trainer may have been killed in the middle of writing one. */
+ * world size, host and Slurm task of the last launch. A line that is not valid JSON, or not what the trainer
+ * writes, is counted, not fatal: the trainer may have been killed in the middle of writing one. */
 #ifndef IL_AGG_METRICS_H
 #define IL_AGG_METRICS_H
 
@@ -26,15 +26,22 @@ typedef struct {
      * even after Slurm has forgotten the job. */
     char launch_host[256], launch_task[520];
     int launch_restarts;
-    int bad_lines, first_bad; /* malformed lines in metrics.jsonl, and the first one's number */
+    /* Lines of metrics.jsonl that were not used: malformed (not JSON, or a train or val line with a value
+     * the trainer does not write: a step outside [1, max_steps], a loss outside [0, 1000], a string where a
+     * number goes, ...), and out of order (a step not past the last of its kind, with no later launch in
+     * launches.jsonl to have restarted there). Counts, the first one's line number and why. */
+    int bad_lines, first_bad;
+    char bad_reason[200];
+    int out_of_order, first_out_of_order;
+    char order_reason[200];
 } metrics_t;
 
-/* Reads <run_dir>/metrics.jsonl and launches.jsonl. Returns 1 when metrics.jsonl exists, 0 when it does not,
- * -1 with err_set() when it exists but cannot be read. */
-int metrics_read(metrics_t *m, const char *run_dir);
+/* Reads <run_dir>/metrics.jsonl and launches.jsonl; max_steps bounds the steps (0: unknown). Returns 1 when
+ * metrics.jsonl exists, 0 when it does not, -1 with err_set() when it exists but cannot be read. */
+int metrics_read(metrics_t *m, const char *run_dir, int64_t max_steps);
 
-/* Every train line (step, loss, lr, grad_norm) and every validation (step, val_loss) of metrics.jsonl, for
- * the loss curves. */
+/* Every train line (step, loss, lr, grad_norm) and every validation (step, val_loss) of metrics.jsonl that
+ * metrics_read uses (without a bound on the step), in order, for the loss curves. */
 typedef struct {
     int n, n_val;
     double *step, *loss, *lr, *grad_norm; /* (n) */

@@ -27,6 +27,13 @@ int rundir_lock(rundir_t *d, const char *dir)
     return 0;
 }
 
+int rundir_held(const char *dir, char *holder, size_t n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/lock", dir);
+    return afile_held(path, holder, n);
+}
+
 /* Removes the temporary files in dir and, to `depth` levels, in its subdirectories. */
 static int clean(const char *dir, int depth, char *first, size_t n)
 {

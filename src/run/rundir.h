@@ -20,6 +20,11 @@ int rundir_lock(rundir_t *d, const char *dir);
 /* Removes temporary files of dead writers from the directory, its checkpoints and its traces; returns
  * how many, and names the first in `first` (n bytes). Call with the lock held. */
 int rundir_clean(const rundir_t *d, char *first, size_t n);
+/* Whether another process holds dir's lock, i.e. a run is training there: 1, with the lock file's "host H,
+ * pid P" in holder (n bytes); 0 when none does or dir has no lock file. Never creates or writes anything. The
+ * probe takes a shared lock for a moment, so an il-train starting in that instant is refused as if the
+ * run were in use. */
+int rundir_held(const char *dir, char *holder, size_t n);
 /* Releases the lock. With `discard` and a directory this launch created, removes the directory. */
 void rundir_release(rundir_t *d, int discard);
 

@@ -19,13 +19,13 @@
  * global batch, not the experiment (the training data is checked by content instead of path). A
  * different thread or rank count can still move results in the last bits, since sums then run in
  * another order. */
-static const char *const may_change[] = {"data", "train.threads", "train.micro_batch", "train.bucket_kb",
+const char *const snapshot_may_change[] = {"data", "train.threads", "train.micro_batch", "train.bucket_kb",
                                          "train.overlap_comm", "train.check_interval", "eval", "run", NULL};
 
 int snapshot_same_experiment(const config_t *saved, const config_t *now, const char *where)
 {
     char diff[1200];
-    if (config_diff(saved, now, may_change, diff, sizeof diff))
+    if (config_diff(saved, now, snapshot_may_change, diff, sizeof diff))
         return err_set("%s: cannot resume with a different %s: that would be another experiment", where, diff);
     return 0;
 }

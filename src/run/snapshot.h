@@ -14,6 +14,8 @@ int snapshot_save(trainer_t *tr);
  * reported and the next older tried); *found is 0 when there is none. Fails, naming the key, when the
  * checkpoint belongs to another experiment. */
 int snapshot_resume(trainer_t *tr, int *found);
+/* The keys and sections that may change between launches of one experiment (for config_diff). */
+extern const char *const snapshot_may_change[];
 /* Fails (err_set, naming `where` and the key) unless `now` describes the same experiment as `saved`:
  * only keys about speed, logging, file locations and the split of the global batch may differ. */
 int snapshot_same_experiment(const config_t *saved, const config_t *now, const char *where);

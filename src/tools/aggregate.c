@@ -194,6 +194,10 @@ int main(int argc, char **argv)
      * PATH; one aggregating process needs none, and must run where PATH lacks them. No effect under a
      * launcher or another MPI. */
     setenv("OMPI_MCA_ess_singleton_isolated", "1", 0);
+    /* A live run's writers hold its trace segments open, and HDF5's file locking then refuses any reader
+     * ("HDF error"); their synced records read without it (trace-schema.md, "Durability"). HDF5 reads the
+     * setting once, when it starts: before anything here opens a NetCDF file. */
+    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1);
     dist_t d;
     int rc = dist_init(&d, &argc, &argv);
     rank = d.rank;

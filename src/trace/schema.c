@@ -1,5 +1,8 @@
 #include "trace/schema.h"
 
+#include <float.h>
+#include <math.h>
+
 #define VAR_ROW(id, name, type, shape, units, weight, summary, finite, src, long_name) \
     [id] = {name, type, shape, units, weight, summary, finite, long_name},
 const trace_var_t trace_vars[TV_N] = {TRACE_VARS(VAR_ROW)};
@@ -12,6 +15,17 @@ const trace_fixed_t trace_fixed[TF_N] = {TRACE_FIXED(FIXED_ROW)};
 #define PARAM_ROW(id, name, type, long_name, value) [id] = {name, type, long_name},
 const trace_param_t trace_params[TP_N] = {TRACE_PARAMS(PARAM_ROW)};
 #undef PARAM_ROW
+
+#define DOMAIN_COUNT(id, kind, nan, when) +1
+_Static_assert(0 TRACE_DOMAINS(DOMAIN_COUNT) == TV_N, "TRACE_DOMAINS needs one row per record variable");
+#undef DOMAIN_COUNT
+#define DOMAIN_ROW(id, kind, nan, when) [id] = {kind, nan, when},
+const trace_domain_t trace_domains[TV_N] = {TRACE_DOMAINS(DOMAIN_ROW)};
+#undef DOMAIN_ROW
+
+#define KIND_TEXT(id, text) [id] = text,
+static const char *const kind_text[DK_N] = {TRACE_DOMAIN_KINDS(KIND_TEXT)};
+#undef KIND_TEXT
 
 #define DIM_ROW(id, name, long_name) [id] = {name, long_name},
 const trace_dim_t trace_dims[TD_N] = {TRACE_DIMS(DIM_ROW)};
@@ -28,6 +42,36 @@ size_t trace_shape_len(trace_shape_t shape, const trace_extent_t *e)
         if (trace_shape_dims[shape][j] != TD_NONE) n *= e->n[trace_shape_dims[shape][j]];
     return n;
 }
+
+void trace_domain_range(trace_domain_kind_t kind, const trace_value_t param[TP_N], double *lo, double *hi)
+{
+    *lo = -INFINITY, *hi = INFINITY;
+    switch (kind) {
+    case DK_REAL: break;
+    case DK_NONNEG: *lo = 0; break;
+    case DK_STEP: *lo = 0, *hi = param[TP_MAX_STEPS].d; break;
+    case DK_LOSS: *lo = 0, *hi = 1000; break;
+    case DK_NORM: *lo = 0, *hi = sqrt(FLT_MAX); break;
+    case DK_UNIT: *lo = -1, *hi = 1; break;
+    case DK_PROB: *lo = 0, *hi = 1; break;
+    case DK_ERANK:
+        *lo = 1, *hi = fmin(param[TP_PROBE_WINDOWS].d * param[TP_SEQ_LEN].d, param[TP_D_MODEL].d);
+        break;
+    case DK_N: break;
+    }
+}
+
+int trace_in_domain(int k, double x, int first, const trace_value_t param[TP_N])
+{
+    const trace_domain_t *d = &trace_domains[k];
+    if (isnan(x)) return d->nan == TN_WHEN || (d->nan == TN_FIRST && first);
+    double lo, hi;
+    trace_domain_range(d->kind, param, &lo, &hi);
+    /* the bounds hold up to float rounding; `!(x >= lo)` also refuses a bound that is NaN */
+    return isfinite(x) && x >= lo - 1e-5 * fmax(1, fabs(lo)) && !(x > hi + 1e-5 * fmax(1, fabs(hi)));
+}
+
+const char *trace_domain_text(int k) { return kind_text[trace_domains[k].kind]; }
 
 static const char *type_name(nc_type t)
 {
@@ -76,13 +120,17 @@ void trace_schema_markdown(FILE *f)
         fprintf(f, " |\n");
     }
     fprintf(f, "| `%s` | genre | string | name of the genre |\n", TRACE_GENRE_NAME);
-    fprintf(f, "\n| variable | dims after step | type | units | merged over ranks by | never NaN | long_name |\n"
-               "|---|---|---|---|---|---|---|\n");
+    fprintf(f, "\n| variable | dims after step | type | units | merged over ranks by | domain | NaN | long_name |\n"
+               "|---|---|---|---|---|---|---|---|\n");
     for (int v = 0; v < TV_N; v++) {
         const trace_var_t *r = &trace_vars[v];
+        const trace_domain_t *d = &trace_domains[v];
         fprintf(f, "| `%s` | ", r->name);
         dims_of(f, r->shape);
-        fprintf(f, " | %s | %s | %s | %s | ", type_name(r->type), r->units, weight_name[r->weight], r->finite ? "yes" : "");
+        fprintf(f, " | %s | %s | %s | %s | ", type_name(r->type), r->units, weight_name[r->weight],
+                trace_domain_text(v));
+        cell(f, d->nan == TN_NEVER ? "never" : d->nan == TN_FIRST ? "in a launch's first record only" : d->when);
+        fprintf(f, " | ");
         cell(f, r->long_name);
         fprintf(f, " |\n");
     }

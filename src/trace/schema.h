@@ -66,11 +66,12 @@ typedef enum { W_NONE, W_GLOBAL, W_WINDOWS, W_BUCKET, W_GENRE, W_GROUP } trace_w
 typedef enum { SUM_NONE, SUM_CURVE } trace_summary_t;
 
 /* Record variables, in file order: TRACE_VAR(id, name, type, shape, units, merge weight, summary.nc,
- * finite, source, long_name). finite 1: a file written by the trainer has a finite value in every record
- * (the reader refuses one that has not). The source says which field of the writer's inputs holds the
- * values (twrite.c): REC(f) a double of the training record, SIG(f) a double array of signals_t, WNORM(g)
- * a weight-norm group, STEP, TIME. A variable il-aggregate reads is one with a merge weight. Signals are
- * measured on the probe set with the weights after `step` updates (docs/trace-schema.md). */
+ * finite, source, long_name). finite 1: a file written by the trainer has a finite value in every element
+ * (its row of TRACE_DOMAINS says NaN never, as test_trace checks; the reader refuses a file that has not).
+ * The source says which field of the writer's inputs holds the values (twrite.c): REC(f) a double of the
+ * training record, SIG(f) a double array of signals_t, WNORM(g) a weight-norm group, STEP, TIME. A variable
+ * il-aggregate reads is one with a merge weight. Signals are measured on the probe set with the weights
+ * after `step` updates (docs/trace-schema.md). */
 #define TRACE_VARS(X)                                                                                              \
     X(TV_STEP, "step", NC_INT64, SH_STEP, "1", W_NONE, SUM_NONE, 0, STEP,                                          \
       "optimizer updates applied to the traced weights (0: the initialisation)")                                  \
@@ -148,6 +149,69 @@ typedef enum { SUM_NONE, SUM_CURVE } trace_summary_t;
 enum { TRACE_VARS(TRACE_VAR_ENUM) TV_N };
 #undef TRACE_VAR_ENUM
 
+/* Domains: the values a trainer can write. TRACE_DOMAIN_KIND(id, text): text is the range as
+ * docs/trace-schema.md states it; trace_domain_range gives it for a run. Every bound holds up to float
+ * rounding (a relative 1e-5), and infinities are in no domain. A loss above 1,000 nats per token (the target
+ * given a probability below e^-1000) is far past any run that has not diverged, and il-train stops one
+ * that has; a norm at or above sqrt(FLT_MAX) ~ 1.8e19 cannot come from float activations whose LayerNorm
+ * (a mean of squares) is finite. */
+#define TRACE_DOMAIN_KINDS(X)                                                                                      \
+    X(DK_REAL, "finite")                                                                                           \
+    X(DK_NONNEG, "[0, inf)")                                                                                       \
+    X(DK_STEP, "[0, max_steps]")                                                                                   \
+    X(DK_LOSS, "[0, 1000]")                                                                                        \
+    X(DK_NORM, "[0, 1.8e19)")                                                                                      \
+    X(DK_UNIT, "[-1, 1]")                                                                                          \
+    X(DK_PROB, "[0, 1]")                                                                                           \
+    X(DK_ERANK, "[1, min(probe_windows x seq_len, d_model)]")
+
+#define TRACE_DOMAIN_KIND_ENUM(id, text) id,
+typedef enum { TRACE_DOMAIN_KINDS(TRACE_DOMAIN_KIND_ENUM) DK_N } trace_domain_kind_t;
+#undef TRACE_DOMAIN_KIND_ENUM
+
+/* When a value may be NaN: never; only in a launch's first record (step 0, or the checkpoint's step a
+ * resumed launch starts from), which follows no update of its launch; or when the domain row's text says
+ * (the schema's "not measured"). A variable marked finite in TRACE_VARS is TN_NEVER. */
+typedef enum { TN_NEVER, TN_FIRST, TN_WHEN } trace_nan_t;
+
+/* TRACE_DOMAIN(id, kind, nan, when): one row per record variable, in TRACE_VARS order. */
+#define TRACE_DOMAINS(X)                                                                                           \
+    X(TV_STEP, DK_STEP, TN_NEVER, NULL)                                                                            \
+    X(TV_TIME, DK_NONNEG, TN_NEVER, NULL)                                                                          \
+    X(TV_LOSS, DK_LOSS, TN_FIRST, NULL)                                                                            \
+    X(TV_VAL_LOSS, DK_LOSS, TN_WHEN, "not evaluated at this step")                                                 \
+    X(TV_LR_SCHEDULE, DK_NONNEG, TN_FIRST, NULL)                                                                   \
+    X(TV_GRAD_NORM, DK_NONNEG, TN_FIRST, NULL)                                                                     \
+    X(TV_TOKENS_PER_S, DK_NONNEG, TN_FIRST, NULL)                                                                  \
+    X(TV_STEP_TIME, DK_NONNEG, TN_FIRST, NULL)                                                                     \
+    X(TV_WNORM_EMBED, DK_NORM, TN_NEVER, NULL)                                                                     \
+    X(TV_WNORM_ATTN, DK_NORM, TN_NEVER, NULL)                                                                      \
+    X(TV_WNORM_MLP, DK_NORM, TN_NEVER, NULL)                                                                       \
+    X(TV_WNORM_LN, DK_NORM, TN_NEVER, NULL)                                                                        \
+    X(TV_NORM, DK_NORM, TN_NEVER, NULL)                                                                            \
+    X(TV_UPDATE, DK_NORM, TN_NEVER, NULL)                                                                          \
+    X(TV_UPDATE_ATTN, DK_NORM, TN_NEVER, NULL)                                                                     \
+    X(TV_UPDATE_MLP, DK_NORM, TN_NEVER, NULL)                                                                      \
+    X(TV_COS, DK_UNIT, TN_NEVER, NULL)                                                                             \
+    X(TV_COS_LOCAL, DK_UNIT, TN_WHEN, "trace.local off, or no lens token in the group")                           \
+    X(TV_COS_POS, DK_UNIT, TN_NEVER, NULL)                                                                         \
+    X(TV_COS_ATTN_POS, DK_UNIT, TN_NEVER, NULL)                                                                    \
+    X(TV_COS_MLP_POS, DK_UNIT, TN_NEVER, NULL)                                                                     \
+    X(TV_COS_LOCAL_POS, DK_UNIT, TN_WHEN, "trace.local off, or a position the lens skips")                        \
+    X(TV_ETA, DK_REAL, TN_WHEN, "the gradient at the block is exactly zero")                                       \
+    X(TV_ETA_ATTN, DK_REAL, TN_WHEN, "the gradient at the block is exactly zero")                                  \
+    X(TV_ETA_MLP, DK_REAL, TN_WHEN, "the gradient at the MLP half is exactly zero")                                \
+    X(TV_LENS, DK_LOSS, TN_WHEN, "trace.lens and trace.local off, or no lens token in the group")                 \
+    X(TV_LENS_GENRE, DK_LOSS, TN_WHEN, "the lens off, or no lens token of the genre on this rank")                 \
+    X(TV_COS_LOCAL_GENRE, DK_UNIT, TN_WHEN, "trace.local off, or no lens token of the genre on this rank")         \
+    X(TV_NORM_BUCKET, DK_NORM, TN_WHEN, "no probe token of the bucket on this rank")                               \
+    X(TV_RHO_FREQ, DK_UNIT, TN_WHEN, "undefined: fewer than 3 probe tokens, or no spread to rank")                 \
+    X(TV_RHO_FREQ_JK, DK_UNIT, TN_WHEN, "undefined: fewer than 3 probe tokens, or no spread to rank")              \
+    X(TV_GRAD0, DK_NORM, TN_NEVER, NULL)                                                                           \
+    X(TV_SINK, DK_PROB, TN_WHEN, "no query position t >= 1 (seq_len 1)")                                           \
+    X(TV_SINGULAR_VALUE, DK_NORM, TN_WHEN, "trace.spectrum off, or below the matrix's rank")                       \
+    X(TV_ERANK, DK_ERANK, TN_WHEN, "trace.spectrum off")
+
 /* Fixed variables besides the coordinates of `depth`, `layer`, `position`, `sv` and `genre` (indices) and
  * the parameters: TRACE_FIXED(id, name, type, dimension, long_name, source). The source (twrite.c) is a
  * field of the probe set (PROBE) or of the signals (SIG). What the run's probe set is, and the merge
@@ -224,6 +288,12 @@ typedef struct {
 } trace_fixed_t;
 
 typedef struct {
+    trace_domain_kind_t kind;
+    trace_nan_t nan;
+    const char *when; /* TN_WHEN: when a value is NaN */
+} trace_domain_t;
+
+typedef struct {
     const char *name;
     nc_type type; /* NC_INT64 or NC_DOUBLE */
     const char *long_name;
@@ -236,6 +306,7 @@ typedef struct {
 extern const trace_var_t trace_vars[TV_N];
 extern const trace_fixed_t trace_fixed[TF_N];
 extern const trace_param_t trace_params[TP_N];
+extern const trace_domain_t trace_domains[TV_N];
 extern const trace_dim_t trace_dims[TD_N];
 /* The dimensions of each shape after `step` (TD_NONE where there are fewer than three). */
 extern const int trace_shape_dims[SH_N][3];
@@ -253,6 +324,14 @@ typedef struct {
 
 /* Elements of one record of a variable of this shape. */
 size_t trace_shape_len(trace_shape_t shape, const trace_extent_t *e);
+
+/* The range [lo, hi] of a domain kind in a run with these parameters. */
+void trace_domain_range(trace_domain_kind_t kind, const trace_value_t param[TP_N], double *lo, double *hi);
+/* Whether x may be variable k's value in a record of a run with these parameters; `first`: the record may
+ * be its launch's first. */
+int trace_in_domain(int k, double x, int first, const trace_value_t param[TP_N]);
+/* The domain of variable k as docs/trace-schema.md states it, e.g. "[-1, 1]". */
+const char *trace_domain_text(int k);
 
 /* docs/trace-schema.md's generated tables (dimensions, record variables, parameters) as Markdown. */
 void trace_schema_markdown(FILE *f);
