@@ -51,7 +51,8 @@ static void fill(const synth_spec_t *sp, const probe_t *p, int rank, int segment
         for (int l = 0; l < D; l++)
             for (int t = 0; t < T; t++) {
                 double *n = &s->norm[((size_t)k * D + l) * T + t], x = (double)t / T;
-                if (sh->h == H1) *n = 1 + 0.3 * l + e * (1 - x) + 3 * sd * z(sp->seed, g, l * T + t);
+                /* 2 + ...: a norm stays positive (below 0 it is outside its domain and the file is refused) */
+                if (sh->h == H1) *n = 2 + 0.3 * l + e * (1 - x) + 3 * sd * z(sp->seed, g, l * T + t);
                 if (sh->h == H3) *n = pow(1 + 0.3 * e, l) * (1 + sd * z(sp->seed, g, l));
             }
         for (int l = 0; l < L; l++) {
