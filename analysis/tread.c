@@ -287,8 +287,10 @@ static int out_of_domain(const tread_t *f, int k, size_t r, size_t i, double x)
 }
 
 /* Every value read in its variable's domain (trace/schema.h); a variable NaN only in a launch's first
- * record must have a value after it. A consolidated file does not mark where its launches began, so
- * there any record may be NaN, but not every record after step 0. */
+ * record must have a value after it. A segment's first record is its launch's first, whatever its
+ * start_step attribute says (an attribute can be edited; the records are what the launch wrote). A
+ * consolidated file does not mark where its launches began, so there any record may be NaN, but not
+ * every record after step 0. */
 static int check_domains(const tread_t *f)
 {
     for (int k = 0; k < TV_N; k++) {
@@ -296,13 +298,13 @@ static int check_domains(const tread_t *f)
         size_t len = tread_len(f, k);
         int later = 0, measured = 0;
         for (size_t r = 0; r < f->n_rec; r++) {
-            int first = f->step[r] == 0 || f->step[r] == f->start_step || f->segment < 0;
+            int first = r == 0 || f->step[r] == 0 || f->segment < 0;
             for (size_t i = 0; i < len; i++) {
                 double x = f->v[k][r * len + i];
                 if (!trace_in_domain(k, x, first, f->param)) return out_of_domain(f, k, r, i, x);
-                measured |= f->step[r] > f->start_step && !isnan(x);
+                measured |= r > 0 && !isnan(x);
             }
-            later |= f->step[r] > f->start_step;
+            later |= r > 0;
         }
         if (trace_domains[k].nan == TN_FIRST && later && !measured)
             return err_set("corrupt: '%s' is NaN in every record after its launch's first", trace_vars[k].name);
