@@ -70,7 +70,9 @@ static void scripts_dir(char *out, size_t n)
         snprintf(out, n, "%s", env);
         return;
     }
-    /* the nearest analysis/plots above the executable: build/bin and build/asan/bin both find the tree's */
+    /* the nearest analysis/plots above the executable (build/bin and build/asan/bin both find the tree's), or
+     * an installed tree's PREFIX/share/innerloop/plots (make install) */
+    static const char *const where[] = {"analysis/plots", "share/innerloop/plots"};
     char dir[PATH_MAX];
     ssize_t len = readlink("/proc/self/exe", dir, sizeof dir - 1);
     dir[len > 0 ? len : 0] = '\0';
@@ -78,8 +80,10 @@ static void scripts_dir(char *out, size_t n)
         char *slash = strrchr(dir, '/');
         if (!slash) break;
         *slash = '\0';
-        snprintf(out, n, "%.*s/analysis/plots", (int)(n > 32 ? n - 32 : 0), dir);
-        if (access(out, R_OK) == 0) return;
+        for (int w = 0; w < 2; w++) {
+            snprintf(out, n, "%.*s/%s", (int)(n > 32 ? n - 32 : 0), dir, where[w]);
+            if (access(out, R_OK) == 0) return;
+        }
     }
 }
 

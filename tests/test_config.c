@@ -15,7 +15,7 @@
 #include "core/err.h"
 #include "core/rng.h"
 
-#include "tmpdir.h"
+#include "tests/tmpdir.h"
 
 /* Loads `text` as a file and expects failure with a message containing "<path>:<line>: " and `part`. */
 static void expect_load_error(const char *text, int line, const char *part)

@@ -33,13 +33,17 @@ int sdir_locate_self(sdir_t *w)
 
 int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n)
 {
+    /* the tree's jobs/ above the build's bin/, or an installed tree's PREFIX/share/innerloop/jobs */
+    static const char *const where[] = {"jobs", "share/innerloop/jobs"};
     char d[PATH_MAX], candidate[PATH_MAX + 64];
     snprintf(d, sizeof d, "%s", w->self);
     for (int up = 0; up < 5; up++) {
         char *parent = dirname(d);
         memmove(d, parent, strlen(parent) + 1);
-        snprintf(candidate, sizeof candidate, "%s/jobs/%s", d, sdir_job_files[0]);
-        if (access(candidate, R_OK) == 0 && (size_t)snprintf(buf, n, "%s/jobs", d) < n) return 0;
+        for (int i = 0; i < 2; i++) {
+            snprintf(candidate, sizeof candidate, "%s/%s/%s", d, where[i], sdir_job_files[0]);
+            if (access(candidate, R_OK) == 0 && (size_t)snprintf(buf, n, "%s/%s", d, where[i]) < n) return 0;
+        }
     }
     return err_set("cannot find jobs/%s above %s", sdir_job_files[0], w->self);
 }

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# make install PREFIX=...: an installation works without the source tree. The prefix is moved after
+# installing, so nothing can rest on where it was built or installed; from it, il-prepare, il-train and
+# il-aggregate run a tiny traced run and aggregate it (figures from share/innerloop/plots, with gnuplot),
+# il-sweep finds its job templates in share/innerloop/jobs, and a program of a user's own, compiled
+# against `pkg-config --cflags --libs innerloop`, reads the trace and summary.nc through the public reader
+# as ncdump reads them. No installed file names the repository. make uninstall removes every file it
+# installed and nothing else.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+begin_test t_install
+
+make -C "$root" --no-print-directory BUILD="$BUILD" PREFIX="$tmp/prefix" install >install.out 2>&1 ||
+    die "make install failed: $(tail -5 install.out)"
+mv "$tmp/prefix" "$tmp/moved"
+p=$tmp/moved
+unset IL_PLOTS_DIR
+# the repository's path may be in the debugging information, but nowhere a program or script reads it
+for f in $(find "$p" -type f); do
+    case $f in
+    */bin/*) text=$(objcopy -O binary --only-section=.rodata "$f" /dev/stdout | strings; readelf -d "$f") ;;
+    *.a) continue ;;
+    *) text=$(cat "$f") ;;
+    esac
+    ! grep -qF "$root" <<<"$text" || die "$f names the repository $root"
+done
+
+cd "$(mktemp -d "$tmp/work.XXXX")"
+for i in $(seq 1 12); do
+    for j in $(seq 1 60); do echo "Line $j of document $i: colourless green ideas sleep furiously, $((i * j)) times."; done >doc$i.txt
+done
+"$p/bin/il-prepare" --out data --tokenizer bpe --vocab 300 doc*.txt >/dev/null || die "installed il-prepare failed"
+tiny_ini >run.ini
+"$p/bin/il-train" --config run.ini --set train.global_batch=4 --set train.micro_batch=4 --set train.max_steps=20 \
+    --set optim.warmup_steps=2 --set eval.interval=10 --set eval.batches=1 --set trace.interval=10 \
+    --set trace.probe_windows=4 --set trace.probe_groups=2 --set run.name=inst >train.out 2>&1 ||
+    die "installed il-train failed: $(tail -3 train.out)"
+trace=runs/inst/trace/rank0000.nc
+[ -s $trace ] || "$p/bin/il-aggregate" --consolidate --out out runs >/dev/null 2>&1 || true
+rc=0
+"$p/bin/il-aggregate" --out out runs >agg.out 2>&1 || rc=$?
+[ $rc -eq 0 ] || die "installed il-aggregate exited $rc: $(tail -3 agg.out)"
+[ -s out/summary.nc ] || die "no summary.nc"
+[ -s $trace ] || die "no consolidated trace $trace: $(ls runs/inst/trace)"
+if command -v gnuplot >/dev/null; then
+    ls out/figures/*.png >/dev/null 2>&1 || die "no figures: the installed plots were not found ($(tail -3 agg.out))"
+fi
+printf '[sweep]\nname = inst\n[grid]\ntrain.seed = 1, 2\n' >spec.ini
+"$p/bin/il-sweep" submit spec.ini --dry-run --out sw >sweep.out 2>&1 ||
+    die "installed il-sweep submit --dry-run failed: $(tail -3 sweep.out)"
+grep -q '^# ---- sweep-task.sbatch ----' sweep.out || die "il-sweep printed no job template: $(head -3 sweep.out)"
+
+# a program of one's own against the installed headers and library
+cat >prog.c <<'C'
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <innerloop/reader.h>
+#include <innerloop/schema.h>
+#include <innerloop/version.h>
+
+int main(int argc, char **argv)
+{
+    il_file_t *f;
+    il_dims_t d;
+    double *v;
+    if (argc != 3 || il_open(argv[1], &f) || il_var(f, argv[2], &d, &v)) {
+        fprintf(stderr, "prog: %s\n", argc == 3 ? il_errmsg() : "usage: prog FILE VARIABLE");
+        return 2;
+    }
+    fprintf(stderr, "innerloop %s (schema %d): %s has %zu values over %s\n", il_version(), TRACE_SCHEMA_VERSION,
+            argv[2], d.n, d.name[0]);
+    for (size_t i = 0; i < d.n; i++) printf("%.9g\n", v[i]);
+    free(v);
+    il_close(f);
+    return 0;
+}
+C
+export PKG_CONFIG_PATH=$p/lib/pkgconfig
+# shellcheck disable=SC2046
+cc -std=c11 -Wall -Wextra -o prog prog.c $(pkg-config --cflags --libs innerloop) 2>cc.out ||
+    die "prog.c does not compile against pkg-config innerloop: $(head -5 cc.out)"
+# VAR's values as ncdump prints them, one a line
+ncdump_values() {
+    ncdump -v "$2" -p 9,17 "$1" | awk -v v="$2" '/^data:/ { data = 1 } data && $1 == v && $2 == "=" { on = 1; $1 = $2 = "" } on {
+        last = /;/; gsub(/[ ;]/, ""); n = split($0, a, ","); for (i = 1; i <= n; i++) if (a[i] != "") print a[i]
+        if (last) on = 0 }'
+}
+for fv in "$trace norm" "$trace step" "out/summary.nc n_step" "out/summary.nc norm"; do
+    set -- $fv
+    ./prog "$1" "$2" >got.txt 2>prog.err || die "prog $1 $2 failed: $(cat prog.err)"
+    ncdump_values "$1" "$2" | sed 's/^NaN$/nan/' >want.txt
+    [ -s want.txt ] || die "ncdump shows no $2 in $1"
+    diff -q want.txt got.txt >/dev/null || die "prog reads $2 of $1 otherwise than ncdump: $(diff want.txt got.txt | head -4)"
+done
+grep -q "innerloop $(sed -n 's/^#define IL_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' "$root/include/innerloop/version.h" |
+    paste -sd.) (schema" prog.err || die "prog reports another version: $(cat prog.err)"
+rc=0
+./prog run.ini norm >/dev/null 2>prog.err || rc=$?
+[ $rc -eq 2 ] && grep -q '^prog: run.ini: ' prog.err || die "prog on a text file: exit $rc, $(cat prog.err)"
+
+touch "$p/bin/mine"
+make -C "$root" --no-print-directory BUILD="$BUILD" PREFIX="$p" uninstall >uninstall.out 2>&1 ||
+    die "make uninstall failed: $(tail -5 uninstall.out)"
+left=$(cd "$p" && find . -type f ! -path ./bin/mine)
+[ -z "$left" ] || die "make uninstall left: $left"
+[ -e "$p/bin/mine" ] || die "make uninstall removed a file it had not installed"
+[ ! -e "$p/share/innerloop" ] || die "make uninstall left share/innerloop"
