@@ -50,10 +50,11 @@ printf '[sweep]\nname = inst\n[grid]\ntrain.seed = 1, 2\n' >spec.ini
     die "installed il-sweep submit --dry-run failed: $(tail -3 sweep.out)"
 grep -q '^# ---- sweep-task.sbatch ----' sweep.out || die "il-sweep printed no job template: $(head -3 sweep.out)"
 
-# a program of one's own against the installed headers and library
+# a program of one's own against the installed headers and library: a variable, or a config key of the run
 cat >prog.c <<'C'
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <innerloop/reader.h>
 #include <innerloop/schema.h>
@@ -64,16 +65,24 @@ int main(int argc, char **argv)
     il_file_t *f;
     il_dims_t d;
     double *v;
-    if (argc != 3 || il_open(argv[1], &f) || il_var(f, argv[2], &d, &v)) {
-        fprintf(stderr, "prog: %s\n", argc == 3 ? il_errmsg() : "usage: prog FILE VARIABLE");
-        return 2;
+    char value[256];
+    if (argc != 3 || il_open(argv[1], &f)) goto fail;
+    if (strchr(argv[2], '.')) { /* a config key: the run's value */
+        if (il_config(f, argv[2], value, sizeof value)) goto fail;
+        printf("%s\n", value);
+        il_close(f);
+        return 0;
     }
+    if (il_var(f, argv[2], &d, &v)) goto fail;
     fprintf(stderr, "innerloop %s (schema %d): %s has %zu values over %s\n", il_version(), TRACE_SCHEMA_VERSION,
             argv[2], d.n, d.name[0]);
     for (size_t i = 0; i < d.n; i++) printf("%.9g\n", v[i]);
     free(v);
     il_close(f);
     return 0;
+fail:
+    fprintf(stderr, "prog: %s\n", argc == 3 ? il_errmsg() : "usage: prog FILE VARIABLE|SECTION.KEY");
+    return 2;
 }
 C
 export PKG_CONFIG_PATH=$p/lib/pkgconfig
@@ -95,6 +104,8 @@ for fv in "$trace norm" "$trace step" "out/summary.nc n_step" "out/summary.nc no
 done
 grep -q "innerloop $(sed -n 's/^#define IL_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' "$root/include/innerloop/version.h" |
     paste -sd.) (schema" prog.err || die "prog reports another version: $(cat prog.err)"
+[ "$(./prog $trace model.d_model)" = 16 ] && [ "$(./prog $trace train.max_steps)" = 20 ] ||
+    die "prog reads the config of $trace as $(./prog $trace model.d_model 2>&1), not 16"
 rc=0
 ./prog run.ini norm >/dev/null 2>prog.err || rc=$?
 [ $rc -eq 2 ] && grep -q '^prog: run.ini: ' prog.err || die "prog on a text file: exit $rc, $(cat prog.err)"
