@@ -2,7 +2,8 @@
 # make install PREFIX=...: an installation works without the source tree. The prefix is moved after
 # installing, so nothing can rest on where it was built or installed; from it, il-prepare, il-train and
 # il-aggregate run a tiny traced run and aggregate it (figures from share/innerloop/plots, with gnuplot),
-# il-sweep finds its job templates in share/innerloop/jobs, and a program of a user's own, compiled
+# the installed jobs/train.sbatch trains with them, il-sweep finds its job templates in
+# share/innerloop/jobs, and a program of a user's own, compiled
 # against `pkg-config --cflags --libs innerloop`, reads the trace and summary.nc through the public reader
 # as ncdump reads them. No installed file names the repository. make uninstall removes every file it
 # installed and nothing else.
@@ -45,6 +46,16 @@ rc=0
 if command -v gnuplot >/dev/null; then
     ls out/figures/*.png >/dev/null 2>&1 || die "no figures: the installed plots were not found ($(tail -3 agg.out))"
 fi
+# the single-run batch template as a module would run it (INNERLOOP_SHARE, PATH), with an srun that only
+# drops its options
+mkdir stub
+printf '#!/bin/sh\nwhile [ "${1#--}" != "$1" ]; do shift; done\nexec "$@"\n' >stub/srun
+chmod +x stub/srun
+SLURM_NTASKS=1 INNERLOOP_SHARE=$p/share/innerloop PATH=$p/bin:$PWD/stub:$PATH \
+    bash "$p/share/innerloop/jobs/train.sbatch" run.ini --set train.global_batch=4 --set train.micro_batch=4 \
+    --set train.max_steps=4 --set optim.warmup_steps=1 --set eval.interval=0 --set trace.interval=0 \
+    --set run.name=job >job.out 2>&1 || die "the installed train.sbatch failed: $(tail -3 job.out)"
+[ -s runs/job/metrics.jsonl ] || die "train.sbatch trained nothing: $(tail -3 job.out)"
 printf '[sweep]\nname = inst\n[grid]\ntrain.seed = 1, 2\n' >spec.ini
 "$p/bin/il-sweep" submit spec.ini --dry-run --out sw >sweep.out 2>&1 ||
     die "installed il-sweep submit --dry-run failed: $(tail -3 sweep.out)"

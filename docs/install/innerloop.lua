@@ -17,5 +17,6 @@ prepend_path("PATH", pathJoin(prefix, "bin"))
 prepend_path("CPATH", pathJoin(prefix, "include"))
 prepend_path("LIBRARY_PATH", pathJoin(prefix, "lib"))
 prepend_path("PKG_CONFIG_PATH", pathJoin(prefix, "lib/pkgconfig"))
--- job templates, example sweep specs and plot scripts
+-- job templates, example sweep specs and plot scripts; with it set, jobs/train.sbatch runs the installed
+-- il-train: sbatch $INNERLOOP_SHARE/jobs/train.sbatch my-run.ini
 setenv("INNERLOOP_SHARE", pathJoin(prefix, "share/innerloop"))
