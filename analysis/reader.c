@@ -39,9 +39,10 @@ int il_open(const char *path, il_file_t **out)
     }
     char why[1024];
     snprintf(why, sizeof why, "%s", err_msg()); /* err_set() reuses err_msg()'s buffer */
-    if (nc_open(path, NC_NOWRITE, &f->ncid) != NC_NOERR) {
+    int nc = nc_open(path, NC_NOWRITE, &f->ncid);
+    if (nc != NC_NOERR) {
         free(f);
-        return err_set("%s: %s", path, why);
+        return err_set("%s: %s", path, rc ? why : nc_strerror(nc));
     }
     if (rc && is_summary(f->ncid)) {
         f->kind = IL_FILE_SUMMARY;

@@ -120,6 +120,10 @@ grep -q "innerloop $(sed -n 's/^#define IL_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' 
 rc=0
 ./prog run.ini norm >/dev/null 2>prog.err || rc=$?
 [ $rc -eq 2 ] && grep -q '^prog: run.ini: ' prog.err || die "prog on a text file: exit $rc, $(cat prog.err)"
+head -c 4000 $trace >cut.nc
+rc=0
+./prog cut.nc norm >/dev/null 2>prog.err || rc=$?
+[ $rc -eq 2 ] && grep -q '^prog: cut.nc: .*truncated' prog.err || die "prog on a cut trace: exit $rc, $(cat prog.err)"
 
 touch "$p/bin/mine"
 make -C "$root" --no-print-directory BUILD="$BUILD" PREFIX="$p" uninstall >uninstall.out 2>&1 ||
