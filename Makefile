@@ -142,6 +142,7 @@ $(BUILD)/git-commit: FORCE
 # installation still compiles. make uninstall PREFIX=DIR removes exactly these files.
 PREFIX    ?= /usr/local
 IL_VERSION := $(shell sed -n 's/^\#define IL_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' include/innerloop/version.h | paste -sd.)
+# Open MPI's wrapper says how it links (MPICH's: mpicc -link-info); set MPI_LIBS for another
 MPI_LIBS  ?= $(shell $(CC) --showme:link 2>/dev/null)
 INST_TOOLS := $(patsubst src/tools/%.c,bin/il-%,$(wildcard src/tools/*.c))
 INST_SHARE := $(wildcard jobs/*.sbatch jobs/*.sh jobs/examples/*.ini) configs/demo-run.ini
@@ -164,8 +165,9 @@ install: $(patsubst bin/%,$(BUILD)/bin/%,$(INST_TOOLS)) $(INST_LIB)
 	    >$(PREFIX)/lib/pkgconfig/innerloop.pc
 uninstall:
 	rm -f $(addprefix $(PREFIX)/,$(INST_FILES))
-	-rmdir $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/jobs $(PREFIX)/share/innerloop/configs \
-	    $(PREFIX)/share/innerloop/plots $(PREFIX)/share/innerloop $(PREFIX)/include/innerloop 2>/dev/null
+	@# the folders of our own, where nothing else was put in them
+	rmdir $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/jobs $(PREFIX)/share/innerloop/configs \
+	    $(PREFIX)/share/innerloop/plots $(PREFIX)/share/innerloop $(PREFIX)/include/innerloop 2>/dev/null || true
 
 clean:
 	rm -rf build

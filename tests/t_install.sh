@@ -97,6 +97,12 @@ fail:
 }
 C
 export PKG_CONFIG_PATH=$p/lib/pkgconfig
+# every public header stands alone on the installed include path
+for h in "$p"/include/innerloop/*.h; do
+    # shellcheck disable=SC2046
+    echo "#include <innerloop/${h##*/}>" | cc -std=c11 -Wall -Wextra -fsyntax-only $(pkg-config --cflags innerloop) \
+        -x c - 2>cc.out || die "innerloop/${h##*/} does not compile alone: $(head -3 cc.out)"
+done
 # shellcheck disable=SC2046
 cc -std=c11 -Wall -Wextra -o prog prog.c $(pkg-config --cflags --libs innerloop) 2>cc.out ||
     die "prog.c does not compile against pkg-config innerloop: $(head -5 cc.out)"
