@@ -1,8 +1,9 @@
 # innerloop build. `make demo` runs the main job, `make test` the test suite; both install what they need.
-# Four libraries, one per folder group, each header beside its sources and included by its folder
-# ("core/err.h", "analysis/claims.h"):
+# Four libraries, one per folder group, each header beside its sources; one include root: an #include names
+# its file from include/ (the public headers, "innerloop/schema.h"), src/ ("core/err.h") or the top
+# ("analysis/claims.h"):
 #   libinnerloop.a  src/core, src/model, src/data, src/trace, src/run: the trainer and its data
-#   libsweep.a      sweep/: sweep specs, Slurm submission and state, local runs
+#   libsweep.a      src/sweep/: sweep specs, Slurm submission and state, local runs
 #   libanalysis.a   analysis/: the aggregation stage
 #   libfixtures.a   tests/fixtures/: the synthetic trace writer and the file mutator of the tests and the
 #                   benchmark, whose mains tests/fixtures/tools/NAME.c are built as build/bin/il-NAME
@@ -26,7 +27,7 @@ NETCDF_LIBS    ?= -lnetcdf_mpi
 SCALAPACK_LIBS ?= -lscalapack-openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
-            -I. -Isrc $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
+            -Iinclude -Isrc -I. $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
 LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
 
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
@@ -34,12 +35,13 @@ LIB       := $(BUILD)/libinnerloop.a
 SWEEP_LIB := $(BUILD)/libsweep.a
 AGG_LIB   := $(BUILD)/libanalysis.a
 FIX_LIB   := $(BUILD)/libfixtures.a
+INST_LIB  := $(BUILD)/install/libinnerloop.a
 # dependents before what they depend on, as the static linker reads them
 ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
 TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: all deps test test-cluster unit asan bench bench-aggregate demo results corpus slurm-up slurm-down clean
+.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate demo results corpus slurm-up slurm-down clean
 .SECONDARY:
 all: $(TOOLS) $(TESTS)
 
@@ -50,11 +52,16 @@ $(BUILD)/obj/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(LIB): $(call obj,$(wildcard src/core/*.c src/model/*.c src/data/*.c src/trace/*.c src/run/*.c))
-$(SWEEP_LIB): $(call obj,$(wildcard sweep/*.c))
-$(AGG_LIB): $(call obj,$(wildcard analysis/*.c))
+LIB_OBJS  := $(call obj,$(wildcard src/core/*.c src/model/*.c src/data/*.c src/trace/*.c src/run/*.c))
+AGG_OBJS  := $(call obj,$(wildcard analysis/*.c))
+$(LIB): $(LIB_OBJS)
+$(SWEEP_LIB): $(call obj,$(wildcard src/sweep/*.c))
+$(AGG_LIB): $(AGG_OBJS)
 $(FIX_LIB): $(call obj,$(wildcard tests/fixtures/*.c))
-$(ALL_LIBS):
+# The installed library: the public reader (analysis/reader.c) with what it stands on, in one archive.
+$(INST_LIB): $(AGG_OBJS) $(LIB_OBJS)
+$(ALL_LIBS) $(INST_LIB):
+	@mkdir -p $(dir $@)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -126,6 +133,41 @@ $(BUILD)/git-commit: FORCE
 	@mkdir -p $(dir $@)
 	@echo '$(GIT_COMMIT)' | cmp -s - $@ || echo '$(GIT_COMMIT)' >$@
 .PHONY: FORCE
+
+# make install PREFIX=DIR: the tools (not the test fixtures) in bin/; the public headers include/innerloop/*.h,
+# the library libinnerloop.a and lib/pkgconfig/innerloop.pc for programs of one's own; the job templates,
+# example specs and config, and the gnuplot scripts under share/innerloop/, where il-sweep and il-aggregate
+# look for them beside their bin/. Only a static library is installed, so innerloop.pc's Libs name its
+# dependencies (NetCDF, MPI, BLAS, ...) directly; its prefix is where the file lies, so a copied or moved
+# installation still compiles. make uninstall PREFIX=DIR removes exactly these files.
+PREFIX    ?= /usr/local
+IL_VERSION := $(shell sed -n 's/^\#define IL_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' include/innerloop/version.h | paste -sd.)
+# Open MPI's wrapper says how it links (MPICH's: mpicc -link-info); set MPI_LIBS for another
+MPI_LIBS  ?= $(shell $(CC) --showme:link 2>/dev/null)
+INST_TOOLS := $(patsubst src/tools/%.c,bin/il-%,$(wildcard src/tools/*.c))
+INST_SHARE := $(wildcard jobs/*.sbatch jobs/*.sh jobs/examples/*.ini) configs/demo-run.ini
+INST_PLOTS := $(wildcard analysis/plots/*.gp)
+INST_FILES := $(INST_TOOLS) $(addprefix include/innerloop/,$(notdir $(wildcard include/innerloop/*.h))) \
+              lib/libinnerloop.a lib/pkgconfig/innerloop.pc $(addprefix share/innerloop/,$(INST_SHARE)) \
+              $(addprefix share/innerloop/plots/,$(notdir $(INST_PLOTS)))
+install: $(patsubst bin/%,$(BUILD)/bin/%,$(INST_TOOLS)) $(INST_LIB)
+	install -d $(PREFIX)/bin $(PREFIX)/include/innerloop $(PREFIX)/lib/pkgconfig \
+	    $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/configs $(PREFIX)/share/innerloop/plots
+	install -m 755 $(patsubst bin/%,$(BUILD)/bin/%,$(INST_TOOLS)) $(PREFIX)/bin
+	install -m 644 include/innerloop/*.h $(PREFIX)/include/innerloop
+	install -m 644 $(INST_LIB) $(PREFIX)/lib
+	for f in $(INST_SHARE); do install -m $$(test -x $$f && echo 755 || echo 644) $$f $(PREFIX)/share/innerloop/$$f || exit; done
+	install -m 644 $(INST_PLOTS) $(PREFIX)/share/innerloop/plots
+	printf '%s\n' 'prefix=$${pcfiledir}/../..' 'libdir=$${prefix}/lib' 'includedir=$${prefix}/include' '' \
+	    'Name: innerloop' 'Description: reader of innerloop trace files and summary.nc; the trace schema' \
+	    'Version: $(IL_VERSION)' 'Cflags: -I$${includedir} $(NETCDF_CFLAGS)' \
+	    'Libs: -L$${libdir} -linnerloop $(strip $(filter-out $(SAN),$(LDLIBS)) $(MPI_LIBS))' \
+	    >$(PREFIX)/lib/pkgconfig/innerloop.pc
+uninstall:
+	rm -f $(addprefix $(PREFIX)/,$(INST_FILES))
+	@# the folders of our own, where nothing else was put in them
+	rmdir $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/jobs $(PREFIX)/share/innerloop/configs \
+	    $(PREFIX)/share/innerloop/plots $(PREFIX)/share/innerloop $(PREFIX)/include/innerloop 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -8,8 +8,8 @@
 
 #include "core/err.h"
 #include "core/stats.h"
+#include "run/experiment.h"
 #include "run/rundir.h"
-#include "run/snapshot.h"
 #include "trace/segrule.h"
 
 typedef struct {

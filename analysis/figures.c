@@ -16,6 +16,7 @@
 
 #include "core/afile.h"
 #include "core/err.h"
+#include "core/share.h"
 #include "analysis/summary.h"
 #include "core/metrics.h"
 #include "core/stats.h"
@@ -66,21 +67,10 @@ static const char *png_terminal(const char *gnuplot)
 static void scripts_dir(char *out, size_t n)
 {
     const char *env = getenv("IL_PLOTS_DIR");
-    if (env && *env) {
+    if (env && *env)
         snprintf(out, n, "%s", env);
-        return;
-    }
-    /* the nearest analysis/plots above the executable: build/bin and build/asan/bin both find the tree's */
-    char dir[PATH_MAX];
-    ssize_t len = readlink("/proc/self/exe", dir, sizeof dir - 1);
-    dir[len > 0 ? len : 0] = '\0';
-    for (int up = 0; up < 4; up++) {
-        char *slash = strrchr(dir, '/');
-        if (!slash) break;
-        *slash = '\0';
-        snprintf(out, n, "%.*s/analysis/plots", (int)(n > 32 ? n - 32 : 0), dir);
-        if (access(out, R_OK) == 0) return;
-    }
+    else if (share_find("analysis/plots", "plots", "palette.gp", out, n)) /* each figure then says it failed */
+        fprintf(stderr, "il-aggregate: %s (or set IL_PLOTS_DIR)\n", err_msg());
 }
 
 /* gnuplot string literal: single quotes, with a quote doubled. */

@@ -9,7 +9,8 @@
  *   norm_position_R, lens_depth_R, cos_depth_R, signals_R (S3b, S3, S5, S8, S9 against step).
  *
  * gnuplot is the first `gnuplot` on PATH, or $IL_GNUPLOT when set (empty: none); the scripts are found in
- * $IL_PLOTS_DIR, else in the nearest analysis/plots/ above the executable. Without gnuplot or a PNG
+ * $IL_PLOTS_DIR, else in the nearest analysis/plots/ above the executable or an installation's
+ * share/innerloop/plots (core/share.h). Without gnuplot or a PNG
  * terminal (pngcairo, else png) every figure is skipped and named as such: the tables do not depend on
  * them. */
 #ifndef IL_AGG_FIGURES_H

@@ -7,7 +7,7 @@
 #include "core/err.h"
 #include "data/shard.h"
 #include "model/gpt.h"
-#include "trace/tracer.h"
+#include "trace/params.h"
 #include "core/stats.h"
 #include "analysis/table.h"
 

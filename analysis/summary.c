@@ -16,7 +16,7 @@
 #include "core/err.h"
 #include "core/stats.h"
 #include "trace/acdd.h"
-#include "trace/tracer.h"
+#include "innerloop/schema.h"
 
 enum { SD_RUN, SD_STEP, SD_DEPTH, SD_LAYER, SD_POS, SD_N };
 static const char *const dim_name[SD_N] = {"run", "step", "depth", "layer", "position"};

@@ -21,7 +21,7 @@
 #include "core/bytes.h"
 #include "core/err.h"
 #include "model/gpt.h"
-#include "trace/tracer.h"
+#include "trace/params.h"
 
 size_t tread_len(const tread_t *f, int k) { return trace_shape_len(trace_vars[k].shape, &f->extent); }
 

@@ -1,4 +1,4 @@
-/* tread: the trace file reader, twrite's counterpart: one trace file (the rows of trace/schema.h) read whole
+/* tread: the trace file reader, twrite's counterpart: one trace file (the rows of innerloop/schema.h) read whole
  * into memory, or a one-line reason why it cannot be used. Files are opened read-only; nothing is ever
  * written to them. It reads the variables il-aggregate merges: those with a merge weight.
  *
@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "core/config.h"
-#include "trace/schema.h"
+#include "innerloop/schema.h"
 
 typedef struct {
     char path[4096];

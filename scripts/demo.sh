@@ -2,7 +2,7 @@
 # The main job (make demo): on the Brown Corpus, a small scaling sweep (3 model sizes x 2 seeds, 2 MPI
 # ranks each, traced), run as a Slurm job array on a private single-node Slurm that this script starts
 # and stops, then aggregated into tables, hypothesis verdicts and figures.
-#   scripts/demo.sh BIN [SPEC]   BIN: the directory of the il-* tools; SPEC: jobs/examples/demo.ini
+#   scripts/demo.sh BIN [SPEC]   BIN: the directory of the il-* tools; SPEC: jobs/examples/demo-sweep.ini
 #   DEMO_MODE=local              runs the same sweep here with mpirun, one run after another
 #   DEMO_CLUSTER=DIR             where the private Slurm lives (default: beside BIN, demo-slurm)
 # It works in the current directory (data paths in the spec are relative to it; the sweep goes to
@@ -10,7 +10,7 @@
 set -euo pipefail
 bin=$(cd "${1:?usage: scripts/demo.sh BIN [SPEC]}" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
-spec=${2:-$root/jobs/examples/demo.ini}
+spec=${2:-$root/jobs/examples/demo-sweep.ini}
 mode=${DEMO_MODE:-slurm}
 spec_value() { sed -n "s/^$1 *= *\([^ ;]*\).*/\1/p" "$spec" | tail -1; }
 sweep=sweeps/$(spec_value name)

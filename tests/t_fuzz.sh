@@ -63,7 +63,7 @@ for f in cases/case*/san/report*; do
                    /^ *#[0-9]+ / && $0 !~ /(libasan|libubsan|libclang_rt|libsanitizer|sanitizer_common|in (__interceptor_|malloc|calloc|realloc|free|strdup|operator))/ {
                        print $NF; exit }' "$f")
     case $culprit in
-    "$root"/src/* | "$root"/analysis/* | "$root"/sweep/* | "$root"/tests/* | src/* | analysis/* | sweep/* | tests/*)
+    "$root"/src/* | "$root"/analysis/* | "$root"/tests/* | src/* | analysis/* | tests/*)
         ours=$((ours + 1))
         echo "sanitizer report from innerloop's code, $(cat "$(dirname "$(dirname "$f")")/what.txt"):" >&2
         head -30 "$f" >&2 ;;

@@ -21,8 +21,8 @@ make test$|.ci/run:make test
 make corpus$|run
 make all BLAS_DIR=|site
 module load |site
-build/bin/il-train --config configs/demo.ini$|tests/t_train.sh:il-train" --config
-build/bin/il-train --config configs/demo.ini --print-config|run
+build/bin/il-train --config configs/demo-run.ini$|tests/t_train.sh:il-train" --config
+build/bin/il-train --config configs/demo-run.ini --print-config|run
 build/bin/il-eval --checkpoint |tests/t_train.sh:il-eval" --checkpoint
 mpirun -n 2 build/bin/il-train |tests/t_mpi.sh:mpi 2 "$bin/il-train"
 build/bin/il-sweep submit [^ ]+ --dry-run$|run
@@ -34,7 +34,10 @@ build/bin/il-aggregate --out |tests/t_aggregate_train.sh:il-aggregate" --out
 ncdump -h runs/|tests/t_trace.sh:ncdump -h
 python3 -c .import xarray|tests/t_outputs.sh:xr_check.py
 make bench$|tests/t_bench.sh:il-bench" --config A
-make bench-aggregate$|tests/t_bench.sh:il-synth-traces'
+make bench-aggregate$|tests/t_bench.sh:il-synth-traces
+make install PREFIX=|tests/t_install.sh:install >install.out
+export PKG_CONFIG_PATH=|tests/t_install.sh:export PKG_CONFIG_PATH
+cc -o mine mine.c |tests/t_install.sh:pkg-config --cflags --libs innerloop)'
 
 # the sh blocks' commands: continuation lines joined, comments and blank lines dropped
 awk '/^ *```sh$/ { inside = 1; next } /^ *```$/ { inside = 0; next }

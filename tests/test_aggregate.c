@@ -32,7 +32,7 @@
 #include "tests/fixtures/synth.h"
 #include "analysis/wire.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 static char root[4096];
 
@@ -321,7 +321,7 @@ static void test_hostile_files(void **state)
         {"cfg_other", {.kind = MUT_ATT_INT, .name = "world_size", .value = 3}, 1, "parameter 'world_size' = 2 does not match"},
         {"group_other", {.kind = MUT_FILL, .name = "group", .value = 0, .fill = 0}, 1, "group 0 is not traced by rank 1 of 2"},
         {"group_windows", {.kind = MUT_FILL, .name = "group_windows", .value = 1, .fill = 0}, 1, "group 3 has 0 windows"},
-        /* values outside their domain (trace/schema.h), named with the step and the element */
+        /* values outside their domain (innerloop/schema.h), named with the step and the element */
         {"cos_5", {.kind = MUT_FILL, .name = "cos", .value = 2, .fill = 5}, 1,
          "'cos' = 5 at step 20 (record 2), group 1, layer 0 is outside its domain [-1, 1]"},
         {"norm_neg", {.kind = MUT_FILL, .name = "norm", .value = 1, .fill = -1}, 1, "'norm' = -1 at step 10 (record 1), group 1, depth 0, position 0 is outside"},

@@ -14,7 +14,7 @@
 #include "run/ckpt.h"
 #include "core/err.h"
 
-#include "tmpdir.h"
+#include "tests/tmpdir.h"
 
 static char *path_of(const char *name)
 {

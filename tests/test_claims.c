@@ -20,7 +20,7 @@
 #include "core/err.h"
 #include "tests/fixtures/synth.h"
 
-#include "tmpdir.h"
+#include "tests/tmpdir.h"
 
 /* How a run's signal for the hypothesis under test is built. */
 enum { SUPPORT, CONTRADICT, NOISE, TINY };

@@ -14,8 +14,9 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "core/rng.h"
+#include "innerloop/config.h"
 
-#include "tmpdir.h"
+#include "tests/tmpdir.h"
 
 /* Loads `text` as a file and expects failure with a message containing "<path>:<line>: " and `part`. */
 static void expect_load_error(const char *text, int line, const char *part)
@@ -357,6 +358,33 @@ static void test_markdown(void **state)
     free(buf);
 }
 
+/* The public key table (innerloop/config.h) is the config's own: every key reads its default back through
+ * config_set_key and appears in the documentation's table with its type, and it ends where the table does. */
+static void test_public_keys(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0, n = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    config_print_keys_markdown(f);
+    assert_int_equal(fclose(f), 0);
+    il_key_t k;
+    for (; il_config_key(n, &k) == 0; n++) {
+        char key[128], row[256];
+        snprintf(key, sizeof key, "%s.%s", k.section, k.name);
+        config_t c;
+        config_defaults(&c);
+        if (config_set_key(&c, key, k.def)) fail_msg("%s = '%s': %s", key, k.def, err_msg());
+        snprintf(row, sizeof row, "| `%s` | %s | ", key, k.type);
+        if (!strstr(buf, row)) fail_msg("the documentation has no row \"%s\"", row);
+        assert_non_null(k.help);
+    }
+    assert_int_equal(n, 42); /* as test_markdown: one per config_t field */
+    assert_int_equal(il_config_key(n + 1, &k), -1);
+    free(buf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,7 +392,7 @@ int main(void)
         cmocka_unit_test(test_ini_syntax_accepted), cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_set),                cmocka_unit_test(test_validate),
         cmocka_unit_test(test_markdown),            cmocka_unit_test(test_renamed_keys),
-        cmocka_unit_test(test_long_values),
+        cmocka_unit_test(test_long_values),        cmocka_unit_test(test_public_keys),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

@@ -17,7 +17,7 @@
 #include "model/kernels.h"
 #include "core/rng.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 /* Tolerance of fast against reference, normwise (relative to the largest magnitude in the array, see
  * check_close_scaled). The fast kernels sum in float (OpenBLAS, simd reductions) where the reference sums

@@ -16,7 +16,7 @@
 #include "model/gpt.h"
 #include "core/rng.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 /* Whole-model finite differences. The loss is a float computation through ~20 layers: every activation
  * is rounded to float, so the mean loss (taken in double from the per-token float losses, which avoids

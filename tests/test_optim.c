@@ -16,7 +16,7 @@
 #include "model/optim.h"
 #include "core/rng.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 /* Two tensors as the model would describe them: "w" (3 floats, decays) then "b" (2 floats, does not). */
 enum { N_PARAMS = 5 };

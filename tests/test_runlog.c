@@ -14,8 +14,8 @@
 #include "core/bytes.h"
 #include "core/runlog.h"
 
-#include "check.h"
-#include "tmpdir.h"
+#include "tests/check.h"
+#include "tests/tmpdir.h"
 
 /* A step whose full line is 90 columns: every width below that must drop something. */
 static const runlog_step_t wide = {12345, 100000, 3.1234f, 3e-4f, 0.512, 123456, 250};

@@ -12,7 +12,7 @@
 #include "core/err.h"
 #include "data/shard.h"
 
-#include "tmpdir.h"
+#include "tests/tmpdir.h"
 
 static const char *path_in(const char *name)
 {

@@ -21,7 +21,7 @@
 #include "model/gpt.h"
 #include "trace/signals.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 static const signals_opts_t no_lens = {.lens = 0, .local = 0, .pos_stride = 1, .n_sv = 2};
 static const signals_opts_t full_lens = {.lens = 1, .local = 1, .pos_stride = 1, .n_sv = 2};

@@ -21,7 +21,7 @@
 #include "sweep/sweep.h"
 #include "sweep/tsv.h"
 
-#include "tmpdir.h"
+#include "tests/tmpdir.h"
 
 /* The name of the default config with model.d_model = 64 (test_names_hash_only_values). */
 #define PINNED_NAME "d64-3f261e09"

@@ -13,7 +13,7 @@
 #include "core/rng.h"
 #include "data/tokenizer.h"
 
-#include "tmpdir.h"
+#include "tests/tmpdir.h"
 
 static const char *path_in(const char *name)
 {

@@ -30,7 +30,7 @@
 #include "trace/tracer.h"
 #include "trace/twrite.h"
 
-#include "check.h"
+#include "tests/check.h"
 
 static char dir[4096];
 static int keep;
@@ -558,7 +558,7 @@ static void test_schedule(void **state)
     assert_int_equal(n, 2);
 }
 
-/* Every record variable's domain (trace/schema.h): the bounds up to float rounding, NaN only where its row
+/* Every record variable's domain (innerloop/schema.h): the bounds up to float rounding, NaN only where its row
  * allows it, a variable marked finite never NaN, a reason for every "NaN when". */
 static void test_domains(void **state)
 {

@@ -8,6 +8,7 @@
 
 #include "core/err.h"
 #include "core/runlog.h"
+#include "innerloop/version.h"
 
 void cli_init(cli_t *c, const char *tool, const char *usage, const struct option *options, int quiet)
 {
@@ -82,7 +83,7 @@ int cli_next(cli_t *c, int argc, char **argv)
     if (code == 'h') {
         cli_usage(c, stdout);
     } else if (code == CLI_OPT_VERSION) {
-        if (!c->quiet) printf("%s (innerloop %s, commit %s)\n", c->tool, CLI_VERSION, runlog_git_commit());
+        if (!c->quiet) printf("%s (innerloop %s, commit %s)\n", c->tool, il_version(), runlog_git_commit());
     } else {
         return code;
     }

@@ -30,9 +30,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The project's version, in every tool's --version line. */
-#define CLI_VERSION "0.5.0"
-
 enum {
     CLI_END = -1,           /* cli_next: no more options */
     CLI_EXIT = -2,          /* cli_next: the tool is to exit now with cli.exit_code */

@@ -13,6 +13,7 @@
 #include "core/inifile.h"
 #include "core/keys.h"
 #include "core/err.h"
+#include "innerloop/config.h"
 
 /* Strings fill their field (CONFIG_STR bytes with the NUL); inifile reads lines of any length. */
 #define STR_MAX (CONFIG_STR - 1)
@@ -315,6 +316,14 @@ int config_diff(const config_t *a, const config_t *b, const char *const *ignore,
 }
 
 void config_print_keys_markdown(FILE *f) { key_markdown(f, keys, N_KEYS); }
+
+int il_config_key(size_t i, il_key_t *k)
+{
+    if (i >= N_KEYS) return -1;
+    *k = (il_key_t){keys[i].section, keys[i].name, key_type_name(keys[i].type), keys[i].def ? keys[i].def : "",
+                    keys[i].help};
+    return 0;
+}
 
 void config_counts_path(const config_t *c, char *out, size_t n)
 {

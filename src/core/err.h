@@ -12,14 +12,7 @@
 
 #include <stddef.h>
 
-/* Exit codes, documented in README.md. */
-enum {
-    IL_EXIT_OK = 0,
-    IL_EXIT_FAIL = 1,      /* internal or runtime failure */
-    IL_EXIT_INPUT = 2,     /* bad command line, config, corpus, shard or checkpoint */
-    IL_EXIT_PREEMPTED = 75, /* stopped by a signal after writing a checkpoint: requeue and --resume
-                               (75 is EX_TEMPFAIL, "try again later") */
-};
+#include "innerloop/exit.h"
 
 /* Records a printf-style message for err_msg(); always returns -1 so callers can `return err_set(...)`. */
 int err_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

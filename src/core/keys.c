@@ -14,7 +14,7 @@
 /* Strings are read into fields of at most this many bytes with the NUL, paths expanded within it. */
 enum { KEY_TEXT = 4096 };
 
-static const char *type_name(key_type_t t)
+const char *key_type_name(key_type_t t)
 {
     static const char *names[] = {"int", "uint64", "float", "string", "yes/no", "words"};
     return names[t];
@@ -223,7 +223,7 @@ void key_markdown(FILE *f, const keydef_t *keys, size_t n)
         } else if (k->type == KEY_STR) {
             snprintf(range, sizeof range, " At most %.0f characters.", k->max);
         }
-        fprintf(f, "| `%s.%s` | %s | %s%s%s | ", k->section, k->name, type_name(k->type), k->def ? "`" : "",
+        fprintf(f, "| `%s.%s` | %s | %s%s%s | ", k->section, k->name, key_type_name(k->type), k->def ? "`" : "",
                 k->def ? k->def : "none", k->def ? "`" : "");
         put_cell(f, k->help);
         fputc('.', f);

@@ -1,5 +1,5 @@
 /* keys: one engine for the project's key tables, the trainer's config keys (config.c) and a sweep spec's
- * [sweep] keys (sweep/sweep.c). A table row says a key's type, field, default, bounds or pattern and help;
+ * [sweep] keys (src/sweep/sweep.c). A table row says a key's type, field, default, bounds or pattern and help;
  * from it come reading a value with one-line errors naming the key, the defaults, the bounds checks and the
  * Markdown table of the documentation (README.md, docs/sweeps.md), which tests compare with the docs. */
 #ifndef IL_KEYS_H
@@ -48,6 +48,8 @@ int key_matches(const char *pattern, const char *v);
  * and '_', not starting with a digit); anything else, a lone '$' included, stays as it is. Returns 0, or -1
  * with err_set() "WHAT: ${NAME} is not set" or when the result does not fit. */
 int key_expand_env(const char *text, char *out, size_t n, const char *what);
+/* The type as the documentation spells it: "int", "float", "string", ... */
+const char *key_type_name(key_type_t t);
 /* The Markdown table of the documentation: key, type, default, meaning with the bounds. */
 void key_markdown(FILE *f, const keydef_t *keys, size_t n);
 

@@ -11,7 +11,7 @@
 #include "core/err.h"
 #include "core/jsonl.h"
 #include "core/stats.h"
-#include "trace/schema.h"
+#include "innerloop/schema.h"
 
 /* The members of one line that matter. */
 typedef struct {
@@ -72,7 +72,7 @@ static void reset(line_t *l)
     l->step = l->loss = l->lr = l->grad_norm = l->tps = l->step_ms = l->val_loss = l->world_size = l->start_step = NAN;
 }
 
-/* Whether x is a loss a trainer can log: the trace schema's domain of a loss (trace/schema.h). */
+/* Whether x is a loss a trainer can log: the trace schema's domain of a loss (innerloop/schema.h). */
 static int loss_ok(double x)
 {
     const trace_value_t none[TP_N] = {{0}};

@@ -6,6 +6,7 @@
 #ifndef IL_SNAPSHOT_H
 #define IL_SNAPSHOT_H
 
+#include "run/experiment.h"
 #include "run/train.h"
 
 /* Collective: checkpoint of the current step, then rotation per run.keep_ckpts. */
@@ -14,11 +15,6 @@ int snapshot_save(trainer_t *tr);
  * reported and the next older tried); *found is 0 when there is none. Fails, naming the key, when the
  * checkpoint belongs to another experiment. */
 int snapshot_resume(trainer_t *tr, int *found);
-/* The keys and sections that may change between launches of one experiment (for config_diff). */
-extern const char *const snapshot_may_change[];
-/* Fails (err_set, naming `where` and the key) unless `now` describes the same experiment as `saved`:
- * only keys about speed, logging, file locations and the split of the global batch may differ. */
-int snapshot_same_experiment(const config_t *saved, const config_t *now, const char *where);
 /* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
  * capacity B; *tokenizer_id receives the id of the data it was trained on. */
 int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);

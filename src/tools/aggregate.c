@@ -35,7 +35,7 @@
 #include "run/rundir.h"
 #include "trace/consolidate.h"
 
-enum { EXIT_PARTIAL = 3 }; /* results written, some inputs skipped */
+enum { EXIT_PARTIAL = IL_EXIT_PARTIAL }; /* results written, some inputs skipped (innerloop/exit.h) */
 
 /* What rank 0 accumulates over the runs. */
 typedef struct {

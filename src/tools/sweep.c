@@ -5,7 +5,7 @@
  *   il-sweep summary DIR
  *   il-sweep cancel DIR [--dry-run]
  * Each command reads its own options (`il-sweep COMMAND --help`). The work is the sweep library's
- * (sweep/): this main only reads the command line. */
+ * (src/sweep/): this main only reads the command line. */
 #include <stdio.h>
 #include <string.h>
 

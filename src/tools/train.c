@@ -9,7 +9,7 @@
 #include "core/dist.h"
 #include "core/err.h"
 #include "run/train.h"
-#include "trace/schema.h"
+#include "innerloop/schema.h"
 
 static const char usage[] =
     "usage: il-train --config FILE [--config FILE ...] [--set section.key=value ...] [--resume] [--print-config]\n"

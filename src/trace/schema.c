@@ -1,4 +1,4 @@
-#include "trace/schema.h"
+#include "innerloop/schema.h"
 
 #include <float.h>
 #include <math.h>
@@ -140,4 +140,16 @@ void trace_schema_markdown(FILE *f)
         cell(f, trace_params[p].long_name);
         fprintf(f, " |\n");
     }
+}
+
+int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced)
+{
+    if (step < 0 || step > max_steps) return 0;
+    if (step == 0 || step == max_steps || (interval > 0 && step % interval == 0)) return 1;
+    if (!log_spaced) return 0;
+    /* the j with 10^(j/10) nearest to step, and its neighbours, decide whether round(10^(j/10)) == step */
+    int j0 = (int)floor(10.0 * log10((double)step));
+    for (int j = j0 - 1; j <= j0 + 1; j++)
+        if (j >= 0 && llround(pow(10.0, j / 10.0)) == step) return 1;
+    return 0;
 }

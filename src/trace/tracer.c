@@ -69,17 +69,6 @@ int tracer_segment(const char *dir, MPI_Comm comm, int *segment)
     return msg[0];
 }
 
-static trace_value_t value(double x) { return (trace_value_t){isfinite(x) ? (int64_t)x : 0, x}; }
-
-void tracer_params(trace_value_t param[TP_N], const config_t *c, const gpt_dims_t *d, int w)
-{
-#define PARAM_VALUE(id, name, type, long_name, expr) param[id] = value((double)(expr));
-    TRACE_PARAMS(PARAM_VALUE)
-#undef PARAM_VALUE
-    /* a 64-bit seed does not survive a double: keep its bits */
-    param[TP_SEED].i = (int64_t)c->seed;
-}
-
 int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const shard_t *probe_shard,
                 const char *probe_path, const char *run_dir, int rank, int world_size, int64_t start_step, int argc,
                 char **argv)
@@ -174,16 +163,4 @@ void tracer_close(tracer_t *t)
     if (t->have_sig) signals_destroy(&t->sig);
     if (t->have_probe) probe_free(&t->probe);
     memset(t, 0, sizeof *t);
-}
-
-int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced)
-{
-    if (step < 0 || step > max_steps) return 0;
-    if (step == 0 || step == max_steps || (interval > 0 && step % interval == 0)) return 1;
-    if (!log_spaced) return 0;
-    /* the j with 10^(j/10) nearest to step, and its neighbours, decide whether round(10^(j/10)) == step */
-    int j0 = (int)floor(10.0 * log10((double)step));
-    for (int j = j0 - 1; j <= j0 + 1; j++)
-        if (j >= 0 && llround(pow(10.0, j / 10.0)) == step) return 1;
-    return 0;
 }

@@ -11,8 +11,8 @@
 #include "core/config.h"
 #include "data/shard.h"
 #include "model/gpt.h"
+#include "trace/params.h"
 #include "trace/probe.h"
-#include "trace/schema.h"
 #include "trace/signals.h"
 #include "trace/spectrum.h"
 #include "trace/twrite.h"
@@ -55,14 +55,5 @@ void tracer_close(tracer_t *t);
  * the highest rank*.seg*.nc of any rank there, 0 in an empty directory); every rank receives it.
  * Returns 0, or -1 on every rank with err_set(). */
 int tracer_segment(const char *dir, MPI_Comm comm, int *segment);
-
-/* The sweep parameters of schema.h for a run of config c, model dims d and world size w. */
-void tracer_params(trace_value_t param[TP_N], const config_t *c, const gpt_dims_t *d, int w);
-
-/* Whether step `step` (0..max_steps) is traced: step 0, the last step max_steps, every interval-th step
- * (interval <= 0: none besides), and with log_spaced also the steps round(10^(j/10)) for j = 0, 1, 2, ...:
- * 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, ... (ten per decade, so early
- * training, which changes fastest, is sampled densely). */
-int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced);
 
 #endif

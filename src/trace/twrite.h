@@ -20,7 +20,7 @@
 #include <sys/types.h>
 
 #include "trace/probe.h"
-#include "trace/schema.h"
+#include "innerloop/schema.h"
 #include "trace/signals.h"
 
 /* What a trace file records about its run and launch. */

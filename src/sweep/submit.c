@@ -258,7 +258,7 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     if (rc == 0 && dry) {
         printf("# ---- manifest (%s) ----\n%s", path, manifest);
         char jobs_dir[PATH_MAX], src[PATH_MAX + 64];
-        rc = sdir_jobs_dir(&w, jobs_dir, sizeof jobs_dir);
+        rc = sdir_jobs_dir(jobs_dir, sizeof jobs_dir);
         for (int i = 0; i < SDIR_N_JOB_FILES && rc == 0; i++) {
             snprintf(src, sizeof src, "%s/%s", jobs_dir, sdir_job_files[i]);
             print_file(sdir_job_files[i], src);

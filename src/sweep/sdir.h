@@ -32,8 +32,9 @@ int sdir_open(sdir_t *w, const char *dir);
 void sdir_close(sdir_t *w);
 /* Fills self and trainer from /proc/self/exe. */
 int sdir_locate_self(sdir_t *w);
-/* jobs/ of the checkout this program was built in (build/bin/il-sweep, or a deeper BUILD). */
-int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n);
+/* The job templates: jobs/ of the checkout this program was built in (build/bin/il-sweep, or a deeper
+ * BUILD), or an installation's share/innerloop/jobs (core/share.h). */
+int sdir_jobs_dir(char *buf, size_t n);
 
 /* How the commands (submit, status, summary, cancel) fail, with err_set(); il-sweep's main says the message
  * and maps each to its exit code. */

@@ -4,8 +4,8 @@
  *
  * TRACE_SCHEMA_VERSION changes whenever a variable, dimension or meaning changes; the reader refuses any
  * other version. */
-#ifndef IL_TRACE_SCHEMA_H
-#define IL_TRACE_SCHEMA_H
+#ifndef INNERLOOP_SCHEMA_H
+#define INNERLOOP_SCHEMA_H
 
 #include <netcdf.h>
 #include <stddef.h>
@@ -332,6 +332,13 @@ void trace_domain_range(trace_domain_kind_t kind, const trace_value_t param[TP_N
 int trace_in_domain(int k, double x, int first, const trace_value_t param[TP_N]);
 /* The domain of variable k as docs/trace-schema.md states it, e.g. "[-1, 1]". */
 const char *trace_domain_text(int k);
+
+/* Whether step `step` (0..max_steps) is traced: step 0, the last step max_steps, every interval-th step
+ * (interval <= 0: none besides), and with log_spaced also the steps round(10^(j/10)) for j = 0, 1, 2, ...:
+ * 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, ... (ten per decade, so early
+ * training, which changes fastest, is sampled densely). The trainer traces these steps; a reader knows from
+ * them which steps a finished run's files hold. */
+int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced);
 
 /* docs/trace-schema.md's generated tables (dimensions, record variables, parameters) as Markdown. */
 void trace_schema_markdown(FILE *f);

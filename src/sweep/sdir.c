@@ -11,6 +11,7 @@
 #include "core/afile.h"
 #include "core/bytes.h"
 #include "core/err.h"
+#include "core/share.h"
 
 const char *const sdir_job_files[SDIR_N_JOB_FILES] = {"sweep-task.sbatch", "aggregate.sbatch", "il-step.sh"};
 
@@ -31,18 +32,7 @@ int sdir_locate_self(sdir_t *w)
     return 0;
 }
 
-int sdir_jobs_dir(const sdir_t *w, char *buf, size_t n)
-{
-    char d[PATH_MAX], candidate[PATH_MAX + 64];
-    snprintf(d, sizeof d, "%s", w->self);
-    for (int up = 0; up < 5; up++) {
-        char *parent = dirname(d);
-        memmove(d, parent, strlen(parent) + 1);
-        snprintf(candidate, sizeof candidate, "%s/jobs/%s", d, sdir_job_files[0]);
-        if (access(candidate, R_OK) == 0 && (size_t)snprintf(buf, n, "%s/jobs", d) < n) return 0;
-    }
-    return err_set("cannot find jobs/%s above %s", sdir_job_files[0], w->self);
-}
+int sdir_jobs_dir(char *buf, size_t n) { return share_find("jobs", "jobs", sdir_job_files[0], buf, n); }
 
 int sdir_manifest_read(tsv_t *t, const char *path)
 {
@@ -132,7 +122,7 @@ int sdir_write(const sdir_t *w, const char *spec_path, const sweep_run_t *runs, 
         snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, runs[i].cfg.name);
         rc = config_save(&runs[i].cfg, path, AFILE_REPLACE);
     }
-    if (rc || sdir_jobs_dir(w, jobs_dir, sizeof jobs_dir)) return -1;
+    if (rc || sdir_jobs_dir(jobs_dir, sizeof jobs_dir)) return -1;
     for (int i = 0; i < SDIR_N_JOB_FILES && rc == 0; i++) {
         char src[PATH_MAX + 64], rel[64];
         snprintf(src, sizeof src, "%s/%s", jobs_dir, sdir_job_files[i]);

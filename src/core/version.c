@@ -1,0 +1,3 @@
+#include "innerloop/version.h"
+
+const char *il_version(void) { return IL_VERSION; }
