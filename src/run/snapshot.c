@@ -151,7 +151,7 @@ int snapshot_save(trainer_t *tr)
     /* each rank's part of the checkpoint: its trace so far */
     CALL(dist_agree(tracer_sync(&tr->tracer)));
     int root = tr->dist.rank == 0;
-    CALL(dist_agree(root ? save_rank0(tr) : 0));
+    if (dist_agree(root ? save_rank0(tr) : 0)) return -1;
     char path[4200];
     step_path(path, sizeof path, tr->dir, tr->step, MARKER_FILE);
     int rc = 0;
@@ -266,7 +266,7 @@ int snapshot_resume(trainer_t *tr, int *found)
 {
     int world = 0;
     *found = 0;
-    CALL(dist_agree(tr->dist.rank == 0 ? resume_rank0(tr, found, &world) : 0));
+    if (dist_agree(tr->dist.rank == 0 ? resume_rank0(tr, found, &world) : 0)) return -1;
     CHECK_RC(MPI_Bcast(found, 1, MPI_INT, 0, MPI_COMM_WORLD), dist_strerror);
     if (!*found) return 0;
     int64_t ints[4] = {tr->step, tr->opt.t, (int64_t)tr->loader.cursor, world};
