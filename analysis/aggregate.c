@@ -159,6 +159,7 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
     if (!runs.n) {
         err_set("no run directory (with config.ini or trace/) under %.512s%s", args->paths[0],
                 args->n_paths > 1 ? " and the other paths" : "");
+        find_free(&runs);
         return IL_EXIT_INPUT;
     }
     agg_t a = {.out = args->out};
