@@ -542,7 +542,7 @@ int figures_make(const char *out_dir, const char *summary_path, const run_row_t 
     scripts_dir(x.scripts, sizeof x.scripts);
     gp_string(x.q_scripts, sizeof x.q_scripts, x.scripts);
     snprintf(x.dir, sizeof x.dir, "%s/figures", out_dir);
-    if (afile_mkdirs(x.dir)) return -1;
+    CALL(afile_mkdirs(x.dir));
     snprintf(x.data, sizeof x.data, "%s/.plot.%ld.dat", x.dir, (long)getpid());
     sweep_figures(&x, summary_path, rows, n, fit);
     *skipped = x.skipped;

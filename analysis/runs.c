@@ -21,7 +21,7 @@ static void set(trace_value_t *v, double x)
  * unknown when the config takes it from the data. */
 static void params_from_config(trace_value_t *p, const config_t *c)
 {
-    const gpt_dims_t d = {.V = c->vocab_size, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
+    const gpt_dims_t d = gpt_dims_of(c);
     tracer_params(p, c, &d, 0);
     p[TP_WORLD_SIZE].d = NAN;
     if (!c->vocab_size) p[TP_VOCAB_SIZE].d = p[TP_N_PARAMS].d = NAN;

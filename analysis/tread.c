@@ -19,6 +19,7 @@
 #include <netcdf.h>
 
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "model/gpt.h"
 #include "trace/params.h"
@@ -194,7 +195,8 @@ static int check_params(const tread_t *f)
     int64_t V = c->vocab_size ? c->vocab_size : f->param[TP_VOCAB_SIZE].i;
     if (V < 2 || V > 65536)
         return err_set("foreign: parameter 'vocab_size' = %lld is outside [2, 65536]", (long long)V);
-    const gpt_dims_t d = {.V = (int)V, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
+    gpt_dims_t d = gpt_dims_of(c);
+    d.V = (int)V;
     trace_value_t want[TP_N];
     tracer_params(want, c, &d, f->world_size);
     for (int p = 0; p < TP_N; p++) {
@@ -477,11 +479,9 @@ static int receive(int fd, pid_t pid, double seconds, unsigned char **buf, size_
     size_t cap = 1 << 16;
     *buf = err_calloc(cap, 1);
     *n = 0;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_seconds();
     for (;;) {
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        double left = seconds - (double)(t.tv_sec - t0.tv_sec) - 1e-9 * (double)(t.tv_nsec - t0.tv_nsec);
+        double left = seconds - (clock_seconds() - t0);
         struct pollfd p = {fd, POLLIN, 0};
         int ready = left > 0 ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
         if (ready < 0 && errno == EINTR) continue;

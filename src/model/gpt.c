@@ -7,6 +7,11 @@
 #include "core/config.h"
 #include "core/err.h"
 
+gpt_dims_t gpt_dims_of(const config_t *c)
+{
+    return (gpt_dims_t){.V = c->vocab_size, .T = c->seq_len, .L = c->n_layer, .NH = c->n_head, .C = c->d_model};
+}
+
 int gpt_dims_check(const gpt_dims_t *d)
 {
     /* vocab_size 0 in a config stands for the shard's; a model has at least two tokens */

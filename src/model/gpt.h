@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "model/kernels.h"
+#include "core/config.h"
 #include "core/rng.h"
 
 typedef struct {
@@ -118,6 +119,8 @@ typedef struct {
     int b, t;                        /* rows and positions of the last forward */
 } gpt_t;
 
+/* The model a config describes. V is 0 when the config takes the vocabulary from the data. */
+gpt_dims_t gpt_dims_of(const config_t *c);
 /* Returns 0, or -1 with err_set() naming the offending key (model.d_model, ...). */
 int gpt_dims_check(const gpt_dims_t *d);
 size_t gpt_param_count(const gpt_dims_t *d);

@@ -52,9 +52,9 @@ static int write_section(ckpt_writer_t *w, const char *tag, const void *data, si
     bytes_put_u64(h + CKPT_TAG_LEN, bytes);
     bytes_put_u32(h + CKPT_TAG_LEN + 8, crc_of(0, data, bytes));
     w->header_crc = crc_of(w->header_crc, h, sizeof h);
-    if (afile_write(&w->af, h, sizeof h) || afile_write(&w->af, data, bytes) ||
-        afile_write(&w->af, zeros, padding(bytes)))
-        return -1;
+    CALL(afile_write(&w->af, h, sizeof h));
+    CALL(afile_write(&w->af, data, bytes));
+    CALL(afile_write(&w->af, zeros, padding(bytes)));
     return 0;
 }
 

@@ -16,7 +16,7 @@ int rundir_lock(rundir_t *d, const char *dir)
     snprintf(d->dir, sizeof d->dir, "%s", dir);
     struct stat st;
     d->created = stat(dir, &st) != 0;
-    if (afile_mkdirs(dir)) return -1;
+    CALL(afile_mkdirs(dir));
     char path[4200], holder[256];
     snprintf(path, sizeof path, "%s/lock", dir);
     int fd = afile_lock(path, holder, sizeof holder);

@@ -108,7 +108,7 @@ static int write_state(const trainer_t *tr, const char *path)
 static int write_marker(const trainer_t *tr, const char *path)
 {
     afile_t af;
-    if (afile_open(&af, path, AFILE_KEEP)) return -1;
+    CALL(afile_open(&af, path, AFILE_KEEP));
     fprintf(af.f, "step %lld\nworld_size %d\n", (long long)tr->step, tr->dist.size);
     return afile_commit(&af);
 }
@@ -141,7 +141,7 @@ static int save_rank0(const trainer_t *tr)
     step_path(path, sizeof path, tr->dir, tr->step, STATE_FILE);
     unlink(path);
     step_path(path, sizeof path, tr->dir, tr->step, NULL);
-    if (afile_mkdirs(path)) return -1;
+    CALL(afile_mkdirs(path));
     step_path(path, sizeof path, tr->dir, tr->step, STATE_FILE);
     return write_state(tr, path);
 }
@@ -149,7 +149,7 @@ static int save_rank0(const trainer_t *tr)
 int snapshot_save(trainer_t *tr)
 {
     /* each rank's part of the checkpoint: its trace so far */
-    if (dist_agree(tracer_sync(&tr->tracer))) return -1;
+    CALL(dist_agree(tracer_sync(&tr->tracer)));
     int root = tr->dist.rank == 0;
     if (dist_agree(root ? save_rank0(tr) : 0)) return -1;
     char path[4200];
@@ -180,7 +180,8 @@ int snapshot_save(trainer_t *tr)
 static int read_model(const ckpt_reader_t *r, gpt_dims_t *d, data_id_t *data)
 {
     int32_t dims[5];
-    if (ckpt_get(r, "dims", dims, sizeof dims) || ckpt_get(r, "data", data, sizeof *data)) return -1;
+    CALL(ckpt_get(r, "dims", dims, sizeof dims));
+    CALL(ckpt_get(r, "data", data, sizeof *data));
     *d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
     if (gpt_dims_check(d)) return err_set("%s: bad model dimensions: %s", r->path, err_msg());
     return 0;
@@ -198,7 +199,7 @@ int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_i
     char file[4200];
     state_file(file, sizeof file, path);
     ckpt_reader_t r;
-    if (ckpt_open(&r, file)) return -1;
+    CALL(ckpt_open(&r, file));
     gpt_dims_t d;
     data_id_t data;
     int rc = read_model(&r, &d, &data);
@@ -221,13 +222,14 @@ static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
     size_t text_len;
     config_t saved = tr->cfg;
     config_mark_absent(&saved);
-    if (read_model(r, &d, &data) || ckpt_view(r, "config", &text, &text_len)) return -1;
+    CALL(read_model(r, &d, &data));
+    CALL(ckpt_view(r, "config", &text, &text_len));
     FILE *f = fmemopen((void *)text, text_len, "r");
     CHECK(f, "fmemopen failed");
     int rc = config_load_stream(&saved, f, r->path);
     fclose(f);
     if (rc) return -1;
-    if (snapshot_same_experiment(&saved, &tr->cfg, r->path)) return -1;
+    CALL(snapshot_same_experiment(&saved, &tr->cfg, r->path));
     if (data.tokenizer_id != tr->train_shard.tokenizer_id || data.n_tokens != tr->train_shard.n_tokens)
         return err_set("%s: trained on other data than %s (tokenizer id %08x, %llu tokens; now %08x, %llu)", r->path,
                        tr->cfg.train_path, data.tokenizer_id, (unsigned long long)data.n_tokens,
@@ -276,7 +278,7 @@ int snapshot_resume(trainer_t *tr, int *found)
     tr->step = ints[0];
     tr->opt.t = ints[1];
     tr->saved_step = tr->step;
-    if (dist_agree(loader_restore(&tr->loader, (uint64_t)ints[2]))) return -1;
+    CALL(dist_agree(loader_restore(&tr->loader, (uint64_t)ints[2])));
     if (tr->dist.rank == 0 && ints[3] != tr->dist.size)
         runlog_printf(&tr->log, "checkpoint written by %lld ranks, continuing on %d: the global batch (%d) is the "
                                 "same, so it is the same experiment (sums may differ in the last bits)",

@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "core/afile.h"
 #include "core/bytes.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "trace/consolidate.h"
 #include "run/rundir.h"
@@ -19,34 +19,26 @@ volatile sig_atomic_t train_stop_signal;
 
 static void on_stop_signal(int sig) { train_stop_signal = sig; }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* ---- setup ---- */
 
 static int open_data(trainer_t *tr)
 {
     config_t *c = &tr->cfg;
-    if (shard_read(&tr->train_shard, c->train_path)) return -1;
+    CALL(shard_read(&tr->train_shard, c->train_path));
     int V = (int)tr->train_shard.vocab_size;
     if (c->vocab_size == 0) c->vocab_size = V;
     else if (c->vocab_size < V)
         return err_set("model.vocab_size = %d is smaller than the vocabulary of %s (%d)", c->vocab_size,
                        c->train_path, V);
     tr->has_val = c->val_path[0] != '\0';
-    if (tr->has_val && shard_read_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id,
-                                         tr->train_shard.vocab_size))
-        return -1;
-    if (config_validate(c, tr->dist.size)) return -1;
+    if (tr->has_val)
+        CALL(shard_read_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id, tr->train_shard.vocab_size));
+    CALL(config_validate(c, tr->dist.size));
     if (tr->has_val && tr->val_shard.n_tokens < (uint64_t)c->seq_len + 1)
         return err_set("%s: %llu tokens, fewer than one window of model.seq_len + 1 = %d", c->val_path,
                        (unsigned long long)tr->val_shard.n_tokens, c->seq_len + 1);
-    gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
-    if (gpt_dims_check(&d)) return -1;
+    gpt_dims_t d = gpt_dims_of(c);
+    CALL(gpt_dims_check(&d));
     /* rank r owns the windows [r G/P, (r+1) G/P) of each step's global batch G */
     int per_rank = c->global_batch / tr->dist.size;
     return loader_init(&tr->loader, &tr->train_shard, strcmp(c->train_order, "lanes") ? LOADER_SHUFFLE : LOADER_LANES,
@@ -57,7 +49,7 @@ static int open_data(trainer_t *tr)
  * the machine, or the run is refused naming the keys that size it, before anything is allocated. */
 static int check_memory(const config_t *c)
 {
-    const gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
+    const gpt_dims_t d = gpt_dims_of(c);
     double params, acts;
     gpt_memory(&d, c->micro_batch, &params, &acts);
     double need = 2 * params + acts; /* AdamW keeps two moments: as many floats as parameters and gradients */
@@ -80,19 +72,20 @@ static int open_run_dir(trainer_t *tr, int resume)
     int existing = access(path, F_OK) == 0;
     if (existing && !resume)
         return err_set("%s: run directory already exists; pass --resume to continue it, or set run.name", tr->dir);
-    if (rundir_lock(&tr->rundir, tr->dir)) return -1;
+    CALL(rundir_lock(&tr->rundir, tr->dir));
     if (existing) { /* even before its first checkpoint, a run is one experiment */
         config_t saved = tr->cfg;
         config_mark_absent(&saved);
-        if (config_load(&saved, path) || snapshot_same_experiment(&saved, &tr->cfg, path)) return -1;
+        CALL(config_load(&saved, path));
+        CALL(snapshot_same_experiment(&saved, &tr->cfg, path));
     }
     snprintf(path, sizeof path, "%s/ckpt", tr->dir);
-    if (afile_mkdirs(path)) return -1;
+    CALL(afile_mkdirs(path));
     snprintf(path, sizeof path, "%s/config.ini", tr->dir);
-    if (!existing && config_save(&tr->cfg, path, AFILE_KEEP)) return -1;
+    if (!existing) CALL(config_save(&tr->cfg, path, AFILE_KEEP));
     char first[4200];
     int stale = rundir_clean(&tr->rundir, first, sizeof first);
-    if (runlog_open(&tr->log, tr->dir)) return -1;
+    CALL(runlog_open(&tr->log, tr->dir));
     if (stale)
         runlog_printf(&tr->log, "removed %d temporary file%s left by a writer that died (%s%s)", stale,
                       stale == 1 ? "" : "s", first, stale > 1 ? ", ..." : "");
@@ -136,13 +129,14 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     if (c->threads > 0) omp_set_num_threads(c->threads);
     else if (slurm_cpus && atoi(slurm_cpus) > 0) omp_set_num_threads(atoi(slurm_cpus));
     else if (dist->size > 1) omp_set_num_threads(1);
-    if (dist_agree(open_data(tr)) || dist_agree(check_memory(c))) return -1;
+    CALL(dist_agree(open_data(tr)));
+    CALL(dist_agree(check_memory(c)));
     tr->accum = c->global_batch / (c->micro_batch * dist->size);
     if (snprintf(tr->dir, sizeof tr->dir, "%s/%s", c->out_dir, c->name) >= (int)sizeof tr->dir)
         return dist_agree(err_set("run directory path too long"));
     if (dist_agree(dist->rank == 0 ? open_run_dir(tr, resume) : 0)) return abandon(tr);
 
-    gpt_dims_t d = {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model};
+    gpt_dims_t d = gpt_dims_of(c);
     gpt_create(&tr->model, &d, c->micro_batch, &kernels_fast);
     adamw_create(&tr->opt, tr->model.n_params);
     rng_seed(&tr->rng, c->seed);
@@ -364,10 +358,10 @@ int train_run(trainer_t *tr)
                                     (long long)tr->step);
             return TRAIN_PREEMPTED;
         }
-        double t0 = now(), norm;
+        double t0 = clock_seconds(), norm;
         uint64_t epoch = loader_epoch(&tr->loader);
         loss = train_step(tr, &norm);
-        double dt = now() - t0;
+        double dt = clock_seconds() - t0;
         if (!isfinite(loss) || !isfinite(norm)) {
             err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
                     "optim.warmup_steps", (long long)tr->step, loss, norm);

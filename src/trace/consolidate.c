@@ -15,13 +15,6 @@
 #include "trace/acdd.h"
 #include "trace/segrule.h"
 
-/* A netCDF call on the file at path: on failure, err_set() naming both and return -1. */
-#define TRY(call, path)                                                                                            \
-    do {                                                                                                           \
-        int rc_ = (call);                                                                                          \
-        if (rc_ != NC_NOERR) return err_set("%s: %s", (path), nc_strerror(rc_));                                   \
-    } while (0)
-
 enum { DEFLATE_LEVEL = 4 };
 
 typedef struct {
@@ -81,8 +74,8 @@ static int read_int64s(seg_t *g, const char *name, size_t n, int64_t **out)
 {
     int var;
     *out = err_calloc(n ? n : 1, sizeof **out);
-    TRY(nc_inq_varid(g->ncid, name, &var), g->path);
-    if (n) TRY(nc_get_var_longlong(g->ncid, var, (long long *)*out), g->path);
+    CALL_RC(nc_inq_varid(g->ncid, name, &var), nc_strerror, "%s", g->path);
+    if (n) CALL_RC(nc_get_var_longlong(g->ncid, var, (long long *)*out), nc_strerror, "%s", g->path);
     return 0;
 }
 
@@ -92,16 +85,16 @@ static int open_seg(seg_t *g)
     int dim;
     size_t n;
     long long start;
-    TRY(nc_open(g->path, NC_NOWRITE, &g->ncid), g->path);
-    TRY(nc_get_att_longlong(g->ncid, NC_GLOBAL, "start_step", &start), g->path);
-    TRY(nc_get_att_int(g->ncid, NC_GLOBAL, "world_size", &g->world), g->path);
-    TRY(nc_inq_dimid(g->ncid, "step", &dim), g->path);
-    TRY(nc_inq_dimlen(g->ncid, dim, &n), g->path);
+    CALL_RC(nc_open(g->path, NC_NOWRITE, &g->ncid), nc_strerror, "%s", g->path);
+    CALL_RC(nc_get_att_longlong(g->ncid, NC_GLOBAL, "start_step", &start), nc_strerror, "%s", g->path);
+    CALL_RC(nc_get_att_int(g->ncid, NC_GLOBAL, "world_size", &g->world), nc_strerror, "%s", g->path);
+    CALL_RC(nc_inq_dimid(g->ncid, "step", &dim), nc_strerror, "%s", g->path);
+    CALL_RC(nc_inq_dimlen(g->ncid, dim, &n), nc_strerror, "%s", g->path);
     g->start_step = start, g->n_rec = (int64_t)n;
-    if (read_int64s(g, "step", n, &g->step)) return -1;
+    CALL(read_int64s(g, "step", n, &g->step));
     g->last_step = n ? g->step[n - 1] : -1;
-    TRY(nc_inq_dimid(g->ncid, "group", &dim), g->path);
-    TRY(nc_inq_dimlen(g->ncid, dim, &g->n_group), g->path);
+    CALL_RC(nc_inq_dimid(g->ncid, "group", &dim), nc_strerror, "%s", g->path);
+    CALL_RC(nc_inq_dimlen(g->ncid, dim, &g->n_group), nc_strerror, "%s", g->path);
     return read_int64s(g, "group", g->n_group, &g->group);
 }
 
@@ -140,11 +133,11 @@ static kept_t *kept_records(seg_t *g, int n, const segrule_seg_t *rules, int n_a
 static int copy_atts(int in, int out, int vin, int vout, const char *path)
 {
     int natts;
-    TRY(nc_inq_varnatts(in, vin, &natts), path);
+    CALL_RC(nc_inq_varnatts(in, vin, &natts), nc_strerror, "%s", path);
     for (int a = 0; a < natts; a++) {
         char name[NC_MAX_NAME + 1];
-        TRY(nc_inq_attname(in, vin, a, name), path);
-        TRY(nc_copy_att(in, vin, name, out, vout), path);
+        CALL_RC(nc_inq_attname(in, vin, a, name), nc_strerror, "%s", path);
+        CALL_RC(nc_copy_att(in, vin, name, out, vout), nc_strerror, "%s", path);
     }
     return 0;
 }
@@ -153,31 +146,31 @@ static int copy_atts(int in, int out, int vin, int vout, const char *path)
 static int define(int out, const seg_t *t, int64_t total, int *unlim, const char *opath)
 {
     int in = t->ncid, ndims, nvars;
-    TRY(nc_inq(in, &ndims, &nvars, NULL, unlim), t->path);
+    CALL_RC(nc_inq(in, &ndims, &nvars, NULL, unlim), nc_strerror, "%s", t->path);
     for (int d = 0; d < ndims; d++) {
         char name[NC_MAX_NAME + 1];
         size_t len;
         int id;
-        TRY(nc_inq_dim(in, d, name, &len), t->path);
-        TRY(nc_def_dim(out, name, d == *unlim ? NC_UNLIMITED : len, &id), opath);
+        CALL_RC(nc_inq_dim(in, d, name, &len), nc_strerror, "%s", t->path);
+        CALL_RC(nc_def_dim(out, name, d == *unlim ? NC_UNLIMITED : len, &id), nc_strerror, "%s", opath);
     }
-    if (copy_atts(in, out, NC_GLOBAL, NC_GLOBAL, t->path)) return -1;
+    CALL(copy_atts(in, out, NC_GLOBAL, NC_GLOBAL, t->path));
     for (int v = 0; v < nvars; v++) {
         char name[NC_MAX_NAME + 1];
         nc_type type;
         int nd, dims[NC_MAX_VAR_DIMS], id;
-        TRY(nc_inq_var(in, v, name, &type, &nd, dims, NULL), t->path);
-        TRY(nc_def_var(out, name, type, nd, dims, &id), opath);
+        CALL_RC(nc_inq_var(in, v, name, &type, &nd, dims, NULL), nc_strerror, "%s", t->path);
+        CALL_RC(nc_def_var(out, name, type, nd, dims, &id), nc_strerror, "%s", opath);
         if (nd && dims[0] == *unlim) {
             /* read whole: one chunk of every record, compressed (the records are never appended to again) */
             size_t chunk[NC_MAX_VAR_DIMS] = {(size_t)total};
-            for (int k = 1; k < nd; k++) TRY(nc_inq_dimlen(in, dims[k], &chunk[k]), t->path);
-            TRY(nc_def_var_chunking(out, id, NC_CHUNKED, chunk), opath);
-            TRY(nc_def_var_deflate(out, id, 1, 1, DEFLATE_LEVEL), opath);
+            for (int k = 1; k < nd; k++) CALL_RC(nc_inq_dimlen(in, dims[k], &chunk[k]), nc_strerror, "%s", t->path);
+            CALL_RC(nc_def_var_chunking(out, id, NC_CHUNKED, chunk), nc_strerror, "%s", opath);
+            CALL_RC(nc_def_var_deflate(out, id, 1, 1, DEFLATE_LEVEL), nc_strerror, "%s", opath);
         } else if (type != NC_STRING) {
-            TRY(nc_def_var_chunking(out, id, NC_CONTIGUOUS, NULL), opath);
+            CALL_RC(nc_def_var_chunking(out, id, NC_CONTIGUOUS, NULL), nc_strerror, "%s", opath);
         }
-        if (copy_atts(in, out, v, id, t->path)) return -1;
+        CALL(copy_atts(in, out, v, id, t->path));
     }
     return 0;
 }
@@ -189,13 +182,13 @@ static int copy_data(int in, int out, int v, int unlim, size_t from, size_t at, 
     nc_type type;
     int nd, dims[NC_MAX_VAR_DIMS];
     size_t size, start[NC_MAX_VAR_DIMS] = {0}, count[NC_MAX_VAR_DIMS], total = 1;
-    TRY(nc_inq_var(in, v, NULL, &type, &nd, dims, NULL), path);
-    TRY(nc_inq_type(in, type, NULL, &size), path);
+    CALL_RC(nc_inq_var(in, v, NULL, &type, &nd, dims, NULL), nc_strerror, "%s", path);
+    CALL_RC(nc_inq_type(in, type, NULL, &size), nc_strerror, "%s", path);
     int record = nd && dims[0] == unlim;
     start[0] = record ? from : 0;
     for (int k = 0; k < nd; k++) {
         if (k == 0 && record) count[k] = n;
-        else TRY(nc_inq_dimlen(in, dims[k], &count[k]), path);
+        else CALL_RC(nc_inq_dimlen(in, dims[k], &count[k]), nc_strerror, "%s", path);
         total *= count[k];
     }
     if (!total) return 0;
@@ -213,7 +206,7 @@ static int copy_data(int in, int out, int v, int unlim, size_t from, size_t at, 
 
 static int put_att_text(int ncid, const char *name, const char *text, const char *path)
 {
-    TRY(nc_put_att_text(ncid, NC_GLOBAL, name, strlen(text), text), path);
+    CALL_RC(nc_put_att_text(ncid, NC_GLOBAL, name, strlen(text), text), nc_strerror, "%s", path);
     return 0;
 }
 
@@ -243,20 +236,20 @@ static int provenance(int out, const seg_t *g, int n, const seg_t *last, size_t 
     if (nc_inq_attlen(g[n - 1].ncid, NC_GLOBAL, "run_name", &nl) == NC_NOERR && nl < sizeof name)
         nc_get_att_text(g[n - 1].ncid, NC_GLOBAL, "run_name", name);
     snprintf(title, sizeof title, "innerloop training trace of run %s, rank %d of %d, consolidated", name, rank, world);
-    if (put_att_text(out, "title", title, opath)) return -1;
-    TRY(nc_put_att_int(out, NC_GLOBAL, "segment", NC_INT, 1, &one), opath);
-    TRY(nc_put_att_longlong(out, NC_GLOBAL, "start_step", NC_INT64, 1, &zero), opath);
-    if (put_att_text(out, "consolidated_from", text, opath)) return -1;
+    CALL(put_att_text(out, "title", title, opath));
+    CALL_RC(nc_put_att_int(out, NC_GLOBAL, "segment", NC_INT, 1, &one), nc_strerror, "%s", opath);
+    CALL_RC(nc_put_att_longlong(out, NC_GLOBAL, "start_step", NC_INT64, 1, &zero), nc_strerror, "%s", opath);
+    CALL(put_att_text(out, "consolidated_from", text, opath));
     /* the coverage starts with the first launch; it ends with the last record, written by the last one */
     size_t sl;
     if (nc_inq_attlen(g[0].ncid, NC_GLOBAL, "time_coverage_start", &sl) == NC_NOERR)
-        TRY(nc_copy_att(g[0].ncid, NC_GLOBAL, "time_coverage_start", out, NC_GLOBAL), opath);
+        CALL_RC(nc_copy_att(g[0].ncid, NC_GLOBAL, "time_coverage_start", out, NC_GLOBAL), nc_strerror, "%s", opath);
     int tv;
     double end;
     if (last && nc_inq_varid(last->ncid, "time", &tv) == NC_NOERR && nc_get_var1_double(last->ncid, tv, &last_rec, &end) == NC_NOERR) {
         char iso[32];
         acdd_iso(end, iso, sizeof iso);
-        if (put_att_text(out, "time_coverage_end", iso, opath)) return -1;
+        CALL(put_att_text(out, "time_coverage_end", iso, opath));
     }
     char hist[512];
     snprintf(hist, sizeof hist, "consolidated from %d segment%s by innerloop %s", n, n == 1 ? "" : "s", runlog_git_commit());
@@ -269,15 +262,15 @@ static int verify(const char *path, int64_t total, int64_t last)
     int ncid, dim, var;
     size_t n;
     long long got = -1;
-    TRY(nc_open(path, NC_NOWRITE, &ncid), path);
-    TRY(nc_inq_dimid(ncid, "step", &dim), path);
-    TRY(nc_inq_dimlen(ncid, dim, &n), path);
-    TRY(nc_inq_varid(ncid, "step", &var), path);
+    CALL_RC(nc_open(path, NC_NOWRITE, &ncid), nc_strerror, "%s", path);
+    CALL_RC(nc_inq_dimid(ncid, "step", &dim), nc_strerror, "%s", path);
+    CALL_RC(nc_inq_dimlen(ncid, dim, &n), nc_strerror, "%s", path);
+    CALL_RC(nc_inq_varid(ncid, "step", &var), nc_strerror, "%s", path);
     if (n) {
         size_t at = n - 1;
-        TRY(nc_get_var1_longlong(ncid, var, &at, &got), path);
+        CALL_RC(nc_get_var1_longlong(ncid, var, &at, &got), nc_strerror, "%s", path);
     }
-    TRY(nc_close(ncid), path);
+    CALL_RC(nc_close(ncid), nc_strerror, "%s", path);
     if ((int64_t)n != total || got != last)
         return err_set("%s: reads back %zu records ending at step %lld, wrote %lld ending at %lld", path, n, got,
                        (long long)total, (long long)last);

@@ -294,7 +294,7 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
 
 int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
 {
-    if (reserve(tw)) return -1;
+    CALL(reserve(tw));
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     for (int i = 0; i < TV_N; i++) {
