@@ -17,7 +17,6 @@
 
 #define TOOL "il-aggregate"
 
-enum { EXIT_PARTIAL = IL_EXIT_PARTIAL }; /* results written, some inputs skipped (innerloop/exit.h) */
 
 static const char usage_text[] =
     "usage: [mpirun -n P] il-aggregate [--out DIR] [--consolidate] PATH...\n"
@@ -65,5 +64,5 @@ int main(int argc, char **argv)
     int skipped, code = aggregate_runs(&args, &skipped);
     free(command);
     if (code != IL_EXIT_OK) return dist_exit(TOOL, code, err_msg());
-    return dist_exit(TOOL, skipped ? EXIT_PARTIAL : IL_EXIT_OK, NULL);
+    return dist_exit(TOOL, skipped ? IL_EXIT_PARTIAL : IL_EXIT_OK, NULL);
 }
