@@ -84,7 +84,7 @@ static int list_files(const char *tdir, fname_t **out)
             CHECK(f, "out of memory");
         }
         f[n].rank = r, f[n].seg = s, f[n].world = w;
-        /* a path too long to hold is not listed: tread_t could not name it either */
+        /* a path too long to hold is not listed: traceread_t could not name it either */
         if (snprintf(f[n].path, sizeof f[n].path, "%s/%s", tdir, e->d_name) < (int)sizeof f[n].path) n++;
     }
     closedir(d);
@@ -103,7 +103,7 @@ static int list_files(const char *tdir, fname_t **out)
 
 /* Whether file g fits its name, the run's config.ini (cfg, may be NULL) and the run defined by the reference
  * file r (NULL for the first); otherwise err_set() the reason. */
-static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, const config_t *cfg)
+static int consistent(const traceread_t *r, const traceread_t *g, const fname_t *name, const config_t *cfg)
 {
     if (g->rank != name->rank || g->segment != name->seg)
         return err_set("foreign: attributes say rank %d segment %d, the file name rank %d segment %d", g->rank,
@@ -115,7 +115,7 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
         if (g->fixed[TF_GROUP][k] % g->world_size != g->rank)
             return err_set("corrupt: group %lld is not traced by rank %d of %d", (long long)g->fixed[TF_GROUP][k],
                            g->rank, g->world_size);
-    /* The file's config (its parameters agree with it: tread.h) is the experiment of the run's config.ini, or
+    /* The file's config (its parameters agree with it: traceread.h) is the experiment of the run's config.ini, or
      * without one of the run's first file, and its run_name is the run's; keys a resumed launch may change
      * are left out. */
     const config_t *run = cfg ? cfg : r ? &r->config : NULL;
@@ -144,7 +144,7 @@ static int consistent(const tread_t *r, const tread_t *g, const fname_t *name, c
  * and so should the consolidated files of each world size the names give (rankRRRR.nc: the last launch's).
  * One entry per segment or consolidated world names the absent ranks as ranges, so the work follows the
  * files present, not a world size a file claims. names are sorted by rank, then segment. */
-static void report_missing(const fname_t *names, int n, const tread_t *files, const int *ok, skips_t *sk)
+static void report_missing(const fname_t *names, int n, const traceread_t *files, const int *ok, skips_t *sk)
 {
     for (int i = 0; i < n; i++) {
         if (!ok[i]) continue;
@@ -189,7 +189,7 @@ static void report_missing(const fname_t *names, int n, const tread_t *files, co
 
 /* The records of one rank kept by the segment rule (segrule.h; segs: every usable file's segment and steps)
  * and deduplicated, sorted by step; returns the count. */
-static int rank_items(const char *run_dir, int rank, const fname_t *names, const tread_t *files, const int *ok, int n,
+static int rank_items(const char *run_dir, int rank, const fname_t *names, const traceread_t *files, const int *ok, int n,
                       const segrule_seg_t *segs, int *warned_seg, skips_t *sk, item_t *out)
 {
     int m = 0;
@@ -230,7 +230,7 @@ static int rank_items(const char *run_dir, int rank, const fname_t *names, const
 }
 
 /* Weight of element e of variable k's record in file f. */
-static double weight_of(const tread_t *f, int k, size_t e, size_t len)
+static double weight_of(const traceread_t *f, int k, size_t e, size_t len)
 {
     switch (trace_vars[k].weight) {
     case W_GLOBAL: return 1;
@@ -263,11 +263,11 @@ const double *curves_run(const curves_t *c, int k) { return is_group(k) ? c->mea
 
 /* One record of a file into step s of the run: weighted sums into v (wsum the weights), or its groups
  * placed by their number. */
-static void take(curves_t *c, const tread_t *f, size_t rec, int s, double **wsum)
+static void take(curves_t *c, const traceread_t *f, size_t rec, int s, double **wsum)
 {
     for (int k = 0; k < TV_N; k++) {
         if (trace_vars[k].weight == W_NONE) continue;
-        size_t flen = tread_len(f, k), len = curves_len(c, k);
+        size_t flen = traceread_len(f, k), len = curves_len(c, k);
         const double *x = f->v[k] + rec * flen;
         double *out = c->v[k] + (size_t)s * len;
         if (is_group(k)) {
@@ -316,13 +316,13 @@ static void group_means(curves_t *c)
 
 /* Which groups a file's record placed at each step: (n_rec, G), 1 where one did. A rank whose file ends
  * earlier (a live run's, synced less far) leaves its groups unheld at the later steps. */
-static unsigned char *held_groups(const curves_t *c, const tread_t *files, item_t *const *items, const int *n_items,
+static unsigned char *held_groups(const curves_t *c, const traceread_t *files, item_t *const *items, const int *n_items,
                                   int n_ranks)
 {
     unsigned char *held = err_calloc((size_t)c->n_rec * (size_t)c->G + 1, 1);
     for (int r = 0; r < n_ranks; r++)
         for (int j = 0; j < n_items[r]; j++) {
-            const tread_t *f = &files[items[r][j].file];
+            const traceread_t *f = &files[items[r][j].file];
             size_t s = (size_t)find_step(c->step, c->n_rec, items[r][j].step);
             for (size_t gi = 0; gi < f->extent.n[TD_GROUP]; gi++)
                 held[s * (size_t)c->G + (size_t)f->fixed[TF_GROUP][gi]] = 1;
@@ -371,7 +371,7 @@ static void warn_missing_groups(const curves_t *c, const unsigned char *held, co
     }
 }
 
-static void merge(curves_t *c, const tread_t *files, item_t *const *items, const int *n_items, int n_ranks)
+static void merge(curves_t *c, const traceread_t *files, item_t *const *items, const int *n_items, int n_ranks)
 {
     size_t n = (size_t)c->n_rec;
     double *wsum[TV_N] = {0};
@@ -408,7 +408,7 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         free(names);
         return 0;
     }
-    tread_t *files = err_calloc((size_t)n, sizeof *files);
+    traceread_t *files = err_calloc((size_t)n, sizeof *files);
     int *ok = err_calloc((size_t)n, sizeof *ok), *warned = err_calloc((size_t)n, sizeof *warned), ref = -1;
     char holder[256];
     int live = rundir_held(run_dir, holder, sizeof holder);
@@ -418,7 +418,7 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
                                          "rankRRRR.ofPPPP.nc, 4 to 7 digits each)");
             continue;
         }
-        int opened = tread_file(&files[i], names[i].path) == 0;
+        int opened = traceread_file(&files[i], names[i].path) == 0;
         ok[i] = opened && consistent(ref < 0 ? NULL : &files[ref], &files[i], &names[i], cfg) == 0;
         if (!ok[i]) {
             char reason[1200];
@@ -429,7 +429,7 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
             else
                 snprintf(reason, sizeof reason, "%s", err_msg());
             skips_add(sk, names[i].path, reason);
-            tread_free(&files[i]);
+            traceread_free(&files[i]);
         } else if (ref < 0) {
             ref = i;
         }
@@ -460,7 +460,7 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         for (int r = 0; r < n_ranks; r++)
             for (int j = 0; j < n_items[r]; j++) all[m] = items[r][j], all[m].order = m, m++;
         qsort(all, (size_t)m, sizeof *all, cmp_item);
-        const tread_t *rf = &files[ref];
+        const traceread_t *rf = &files[ref];
         c->extent = rf->extent;
         c->G = (int)rf->param[TP_PROBE_GROUPS].i;
         c->extent.n[TD_GROUP] = (size_t)c->G;
@@ -503,7 +503,7 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         free(items);
         free(n_items);
     }
-    for (int i = 0; i < n; i++) tread_free(&files[i]);
+    for (int i = 0; i < n; i++) traceread_free(&files[i]);
     free(files);
     free(ok);
     free(warned);

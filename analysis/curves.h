@@ -13,7 +13,7 @@
 
 #include "analysis/skips.h"
 #include "core/config.h"
-#include "analysis/tread.h"
+#include "analysis/traceread.h"
 
 typedef struct {
     trace_extent_t extent;  /* of the run: `group` counts every probe group of the run */

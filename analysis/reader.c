@@ -1,4 +1,4 @@
-/* reader: the public reader of innerloop/reader.h. A trace file is read and checked whole by tread, the
+/* reader: the public reader of innerloop/reader.h. A trace file is read and checked whole by traceread, the
  * aggregator's own reader, so that a program of a user's accepts exactly the files il-aggregate accepts;
  * its variables are then read one at a time through the netCDF library. */
 #include "innerloop/reader.h"
@@ -9,7 +9,7 @@
 #include <netcdf.h>
 
 #include "analysis/summary.h"
-#include "analysis/tread.h"
+#include "analysis/traceread.h"
 #include "core/err.h"
 
 struct il_file {
@@ -30,12 +30,12 @@ int il_open(const char *path, il_file_t **out)
 {
     il_file_t *f = err_calloc(1, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
-    tread_t t;
-    int rc = tread_file(&t, path);
+    traceread_t t;
+    int rc = traceread_file(&t, path);
     if (rc == 0) {
         f->kind = IL_FILE_TRACE;
         f->config = t.config;
-        tread_free(&t);
+        traceread_free(&t);
     }
     char why[1024];
     snprintf(why, sizeof why, "%s", err_msg()); /* err_set() reuses err_msg()'s buffer */

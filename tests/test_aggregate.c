@@ -70,7 +70,7 @@ static void make_run(const char *name, synth_fill_fn fill, int restart, int h1, 
 
 /* group g: norm g + 1, lens 2 (g + 1); rank r: eta 1 + 3r */
 static void by_group(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step, signals_t *s,
-                     twrite_rec_t *rec)
+                     tracewrite_rec_t *rec)
 {
     (void)segment, (void)step, (void)rec;
     size_t D = (size_t)sp->L + 1, T = (size_t)sp->T;
@@ -117,7 +117,7 @@ static void test_weighted_merge(void **state)
 
 /* the first launch's records carry loss 100 + step, so a kept duplicate would show */
 static void by_segment(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step, signals_t *s,
-                       twrite_rec_t *rec)
+                       tracewrite_rec_t *rec)
 {
     (void)sp, (void)p, (void)rank, (void)s;
     rec->loss = segment ? (double)step : 100.0 + (double)step;
@@ -388,7 +388,7 @@ static void test_hostile_files(void **state)
 
 /* rank 1's groups (1 and 3): cos_local NaN at every step, as when no lens token falls in them */
 static void local_nan_on_rank1(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step,
-                               signals_t *s, twrite_rec_t *rec)
+                               signals_t *s, tracewrite_rec_t *rec)
 {
     (void)segment, (void)step, (void)rec;
     for (int k = 0; rank == 1 && k < p->n_slots; k++)

@@ -39,7 +39,7 @@ static double z(uint64_t seed, int64_t group, int64_t i)
 /* The signal of hypothesis h: effect e (1 predicted, -1 the other way, 0 none, small for TINY) plus noise of
  * size sd that differs between groups. */
 static void fill(const synth_spec_t *sp, const probe_t *p, int rank, int segment, int64_t step, signals_t *s,
-                 twrite_rec_t *rec)
+                 tracewrite_rec_t *rec)
 {
     (void)rank, (void)segment, (void)step, (void)rec;
     const shape_t *sh = sp->user;

@@ -28,7 +28,7 @@
 #include "trace/probe.h"
 #include "trace/signals.h"
 #include "trace/tracer.h"
-#include "trace/twrite.h"
+#include "trace/tracewrite.h"
 
 #include "tests/check.h"
 
@@ -63,7 +63,7 @@ typedef struct {
     probe_t probe;
     signals_t s;
     config_t cfg;
-    twrite_meta_t info;
+    tracewrite_meta_t info;
     char *text;
 } fixture_t;
 
@@ -104,7 +104,7 @@ static void fixture_open(fixture_t *f, int segment)
     snprintf(f->cfg.name, sizeof f->cfg.name, "roundtrip");
     f->cfg.d_model = 8, f->cfg.seed = 4242, f->cfg.trace_probe_windows = 8, f->cfg.trace_probe_groups = 4;
     f->text = config_string(&f->cfg);
-    f->info = (twrite_meta_t){.dir = dir, .segment = segment, .rank = 3, .world_size = 4, .start_step = 100,
+    f->info = (tracewrite_meta_t){.dir = dir, .segment = segment, .rank = 3, .world_size = 4, .start_step = 100,
                               .sync_every = 2, .interval = 50, .log_spaced = 1, .run_name = f->cfg.name,
                               .seed = f->cfg.seed, .config_text = f->text, .command = "test_trace",
                               .probe_path = "valid.bin"};
@@ -165,9 +165,9 @@ static void fill_signals(signals_t *s, int r)
     s->cos_local_pos[1] = NAN;
 }
 
-static twrite_rec_t record(int r)
+static tracewrite_rec_t record(int r)
 {
-    return (twrite_rec_t){.step = 100 + 10 * r, .loss = 5.0 - r, .lr = 1e-3 * (r + 1), .grad_norm = 0.7 + r,
+    return (tracewrite_rec_t){.step = 100 + 10 * r, .loss = 5.0 - r, .lr = 1e-3 * (r + 1), .grad_norm = 0.7 + r,
                           .tokens_per_s = 1e5 + r, .step_time = 0.25 + r, .val_loss = r == 1 ? 4.5 : NAN};
 }
 
@@ -210,15 +210,15 @@ static void test_round_trip(void **state)
     (void)state;
     fixture_t f;
     fixture_open(&f, 2);
-    twrite_t tr;
-    assert_int_equal(twrite_open(&tr, &f.info, &f.s, &f.probe), 0);
+    tracewrite_t tr;
+    assert_int_equal(tracewrite_open(&tr, &f.info, &f.s, &f.probe), 0);
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
-        twrite_rec_t rec = record(r);
-        assert_int_equal(twrite_record(&tr, &rec, &f.s), 0);
+        tracewrite_rec_t rec = record(r);
+        assert_int_equal(tracewrite_record(&tr, &rec, &f.s), 0);
     }
     assert_int_equal(tr.n_synced, 2); /* sync_every 2: synced after the second record */
-    assert_int_equal(twrite_close(&tr), 0);
+    assert_int_equal(tracewrite_close(&tr), 0);
 
     char path[8192];
     snprintf(path, sizeof path, "%s/rank0003.seg0002.nc", dir);
@@ -235,7 +235,7 @@ static void test_round_trip(void **state)
     size_t n_sig = sig_arrays(s, sig);
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
-        twrite_rec_t rec = record(r);
+        tracewrite_rec_t rec = record(r);
         for (size_t i = 0; i < n_sig; i++) check_var(ncid, sig[i].name, (size_t)r, sig[i].v, sig[i].n, sig[i].type);
         const struct {
             const char *name;
@@ -363,13 +363,13 @@ static void test_sigkill_keeps_synced_records(void **state)
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
-        twrite_t tr;
-        if (twrite_open(&tr, &f.info, &f.s, &f.probe)) _exit(3);
+        tracewrite_t tr;
+        if (tracewrite_open(&tr, &f.info, &f.s, &f.probe)) _exit(3);
         for (int r = 0; r < 203; r++) {
-            if (r == 3 && twrite_sync(&tr)) _exit(5);
+            if (r == 3 && tracewrite_sync(&tr)) _exit(5);
             fill_signals(&f.s, r);
-            twrite_rec_t rec = record(r);
-            if (twrite_record(&tr, &rec, &f.s)) _exit(5);
+            tracewrite_rec_t rec = record(r);
+            if (tracewrite_record(&tr, &rec, &f.s)) _exit(5);
         }
         raise(SIGKILL);
         _exit(4);
@@ -385,7 +385,7 @@ static void test_sigkill_keeps_synced_records(void **state)
     CHECK_RC(nc_open(path, NC_NOWRITE, &ncid), nc_strerror);
     for (int r = 0; r < 3; r++) {
         fill_signals(&f.s, r);
-        twrite_rec_t rec = record(r);
+        tracewrite_rec_t rec = record(r);
         double st = (double)rec.step;
         check_var(ncid, "step", (size_t)r, &st, 1, NC_INT64);
         check_var(ncid, "norm", (size_t)r, f.s.norm, (size_t)f.s.share.n_group * (f.s.L + 1) * f.s.T, NC_FLOAT);
@@ -419,16 +419,16 @@ static void test_segments_never_overwrite(void **state)
     fixture_t f;
     fixture_open(&f, 0);
     f.info.dir = sub;
-    twrite_t tr;
-    assert_int_equal(twrite_open(&tr, &f.info, &f.s, &f.probe), 0);
+    tracewrite_t tr;
+    assert_int_equal(tracewrite_open(&tr, &f.info, &f.s, &f.probe), 0);
     fill_signals(&f.s, 0);
-    twrite_rec_t rec = record(0);
-    assert_int_equal(twrite_record(&tr, &rec, &f.s), 0);
-    assert_int_equal(twrite_close(&tr), 0);
+    tracewrite_rec_t rec = record(0);
+    assert_int_equal(tracewrite_record(&tr, &rec, &f.s), 0);
+    assert_int_equal(tracewrite_close(&tr), 0);
     assert_int_equal(tracer_segment(sub, MPI_COMM_WORLD, &seg), 0);
     assert_int_equal(seg, 1);
 
-    assert_int_equal(twrite_open(&tr, &f.info, &f.s, &f.probe), -1);
+    assert_int_equal(tracewrite_open(&tr, &f.info, &f.s, &f.probe), -1);
     assert_non_null(strstr(err_msg(), "rank0003.seg0000.nc"));
     assert_non_null(strstr(err_msg(), "exists"));
     char path[8192];

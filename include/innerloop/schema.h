@@ -1,4 +1,4 @@
-/* schema: the one table of what a trace file holds. The writer (twrite.c), the reader (analysis/tread.c),
+/* schema: the one table of what a trace file holds. The writer (tracewrite.c), the reader (analysis/traceread.c),
  * summary.nc, the runs table, the figures and docs/trace-schema.md are all derived from the rows below, so
  * adding a signal is one row here plus the code that computes it.
  *
@@ -68,7 +68,7 @@ typedef enum { SUM_NONE, SUM_CURVE } trace_summary_t;
 /* Record variables, in file order: TRACE_VAR(id, name, type, shape, units, merge weight, summary.nc,
  * finite, source, long_name). finite 1: a file written by the trainer has a finite value in every element
  * (its row of TRACE_DOMAINS says NaN never, as test_trace checks; the reader refuses a file that has not).
- * The source says which field of the writer's inputs holds the values (twrite.c): REC(f) a double of the
+ * The source says which field of the writer's inputs holds the values (tracewrite.c): REC(f) a double of the
  * training record, SIG(f) a double array of signals_t, WNORM(g) a weight-norm group, STEP, TIME. A variable
  * il-aggregate reads is one with a merge weight. Signals are measured on the probe set with the weights
  * after `step` updates (docs/trace-schema.md). */
@@ -213,7 +213,7 @@ typedef enum { TN_NEVER, TN_FIRST, TN_WHEN } trace_nan_t;
     X(TV_ERANK, DK_ERANK, TN_WHEN, "trace.spectrum off")
 
 /* Fixed variables besides the coordinates of `depth`, `layer`, `position`, `sv` and `genre` (indices) and
- * the parameters: TRACE_FIXED(id, name, type, dimension, long_name, source). The source (twrite.c) is a
+ * the parameters: TRACE_FIXED(id, name, type, dimension, long_name, source). The source (tracewrite.c) is a
  * field of the probe set (PROBE) or of the signals (SIG). What the run's probe set is, and the merge
  * weights: it never changes during a run, so neither do they. */
 #define TRACE_FIXED(X)                                                                                             \

@@ -167,7 +167,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
                              argv);
     if (traced) {
         abandon(tr);
-        return traced == TWRITE_IO ? TRAIN_IO : -1;
+        return traced == TRACEWRITE_IO ? TRAIN_IO : -1;
     }
     if (dist->rank == 0) {
         runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
@@ -308,7 +308,7 @@ static int stop_requested(void)
 /* Collective: the trace record of the current weights (step tr->step), when that step is traced. The
  * training record rec describes the update that made them. Returns 0, or -1 with err_set() on a failed
  * write. */
-static int trace_step(trainer_t *tr, twrite_rec_t rec)
+static int trace_step(trainer_t *tr, tracewrite_rec_t rec)
 {
     if (!tracer_is_step(&tr->tracer, tr->step)) return 0;
     rec.step = tr->step;
@@ -347,7 +347,7 @@ int train_run(trainer_t *tr)
      * segment rule keeps the later record), validated again so that its record is whole */
     if (tr->step == 0 || tr->step < c->max_steps) {
         if (do_val && (tr->step == 0 || tr->step % c->eval_interval == 0)) validate(tr);
-        if (dist_agree(trace_step(tr, (twrite_rec_t){.loss = NAN, .lr = NAN, .grad_norm = NAN, .tokens_per_s = NAN,
+        if (dist_agree(trace_step(tr, (tracewrite_rec_t){.loss = NAN, .lr = NAN, .grad_norm = NAN, .tokens_per_s = NAN,
                                                       .step_time = NAN})))
             return TRAIN_FAILED;
     }
@@ -383,7 +383,7 @@ int train_run(trainer_t *tr)
         }
         if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
         /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
-        int io = trace_step(tr, (twrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
+        int io = trace_step(tr, (tracewrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
                                                .step_time = dt});
         if (root && !io) io = runlog_status(&tr->log);
         if (dist_agree(io)) return TRAIN_FAILED;

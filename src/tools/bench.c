@@ -312,23 +312,23 @@ static void bench_trace(const bench_cfg_t *bc, int steps, int interval)
     CHECK(mkdtemp(dir), "mkdtemp failed");
     cfg.vocab_size = bc->d.V;
     char *text = config_string(&cfg);
-    twrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
+    tracewrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
                           .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = TOOL,
                           .probe_path = "synthetic"};
     tracer_params(meta.param, &cfg, &r.m.d, 1);
-    twrite_t tf;
-    CHECK(twrite_open(&tf, &meta, &sig, &probe) == 0, "%s", err_msg());
+    tracewrite_t tf;
+    CHECK(tracewrite_open(&tf, &meta, &sig, &probe) == 0, "%s", err_msg());
     free(text);
-    twrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
+    tracewrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
     char path[4200];
     snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", dir);
     struct stat st0, st1;
     CHECK(stat(path, &st0) == 0, "%s: cannot stat", path);
     for (int i = 0; i < 20; i++) {
         rec.step = i;
-        CHECK(twrite_record(&tf, &rec, &sig) == 0, "%s", err_msg());
+        CHECK(tracewrite_record(&tf, &rec, &sig) == 0, "%s", err_msg());
     }
-    CHECK(twrite_close(&tf) == 0, "%s", err_msg());
+    CHECK(tracewrite_close(&tf) == 0, "%s", err_msg());
     CHECK(stat(path, &st1) == 0, "%s: cannot stat", path);
     unlink(path);
     rmdir(dir);

@@ -42,7 +42,7 @@ static int cmp_seg(const void *a, const void *b)
                               : x->world != y->world ? cmp_int(x->world, y->world) : cmp_int(x->seg, y->seg);
 }
 
-/* The segments in tdir, unsorted (their world sizes are not read yet); exactly the names twrite gives them. */
+/* The segments in tdir, unsorted (their world sizes are not read yet); exactly the names tracewrite gives them. */
 static int list_segments(const char *tdir, seg_t **out)
 {
     DIR *d = opendir(tdir);

@@ -1,6 +1,6 @@
 /* consolidate: one trace file per rank (and world size) for a finished run.
  *
- * While a run is live, each launch writes crash-safe segments (twrite.h): one chunk per record, a new file
+ * While a run is live, each launch writes crash-safe segments (tracewrite.h): one chunk per record, a new file
  * per launch, so a resumed run's files overlap in the steps it replayed. When the run has finished,
  * <run>/trace/rankRRRR.nc replaces the segments of rank R: the same variables, dimensions and attributes,
  * every record once (a step in two segments keeps the later segment's record: segrule.h),

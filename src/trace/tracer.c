@@ -109,12 +109,12 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     int segment;
     if (tracer_segment(dir, MPI_COMM_WORLD, &segment)) return -1;
     char *command = runlog_command_line(argc, argv), *text = config_string(cfg);
-    twrite_meta_t meta = {.dir = dir, .segment = segment, .rank = rank, .world_size = world_size,
+    tracewrite_meta_t meta = {.dir = dir, .segment = segment, .rank = rank, .world_size = world_size,
                           .start_step = start_step, .sync_every = cfg->trace_sync_every, .interval = cfg->trace_interval,
                           .log_spaced = cfg->trace_log_spaced, .run_name = cfg->name, .seed = cfg->seed,
                           .config_text = text, .command = command, .probe_path = probe_path};
     tracer_params(meta.param, cfg, &m->d, world_size);
-    rc = twrite_open(&t->file, &meta, &t->sig, &t->probe);
+    rc = tracewrite_open(&t->file, &meta, &t->sig, &t->probe);
     t->have_file = rc == 0;
     free(command);
     free(text);
@@ -145,19 +145,19 @@ void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm c
     signals_freq_rho(sig, comm, p->slot_group, p->groups);
 }
 
-int tracer_trace(tracer_t *t, gpt_t *m, const twrite_rec_t *rec)
+int tracer_trace(tracer_t *t, gpt_t *m, const tracewrite_rec_t *rec)
 {
     tracer_measure(&t->probe, &t->sig, t->spectrum_on ? &t->sp : NULL, t->comm, m);
-    return twrite_record(&t->file, rec, &t->sig);
+    return tracewrite_record(&t->file, rec, &t->sig);
 }
 
-int tracer_sync(tracer_t *t) { return t->have_file ? twrite_sync(&t->file) : 0; }
+int tracer_sync(tracer_t *t) { return t->have_file ? tracewrite_sync(&t->file) : 0; }
 
 void tracer_close(tracer_t *t)
 {
     /* a run that ends normally has synced its trace already (train_run); after a failed write, closing can
      * only fail again, and the reason has been reported */
-    if (t->have_file) (void)twrite_close(&t->file);
+    if (t->have_file) (void)tracewrite_close(&t->file);
     if (t->have_sp) spectrum_destroy(&t->sp);
     if (t->have_comm) CHECK_RC(MPI_Comm_free(&t->comm), dist_strerror);
     if (t->have_sig) signals_destroy(&t->sig);

@@ -15,7 +15,7 @@
 #include "trace/probe.h"
 #include "trace/signals.h"
 #include "trace/spectrum.h"
-#include "trace/twrite.h"
+#include "trace/tracewrite.h"
 
 typedef struct {
     int on;          /* trace.interval > 0 */
@@ -25,7 +25,7 @@ typedef struct {
     probe_t probe;
     signals_t sig;
     spectrum_t sp;
-    twrite_t file;
+    tracewrite_t file;
     int have_comm, have_probe, have_sig, have_sp, have_file; /* what tracer_close must release */
 } tracer_t;
 
@@ -43,7 +43,7 @@ int tracer_is_step(const tracer_t *t, int64_t step);
  * activations' gradients only: m's parameter gradients are not touched) and appends the record of
  * rec->step. Returns 0, or -1 with err_set() when the trace file cannot be written (it names the file and
  * the reason). */
-int tracer_trace(tracer_t *t, gpt_t *m, const twrite_rec_t *rec);
+int tracer_trace(tracer_t *t, gpt_t *m, const tracewrite_rec_t *rec);
 /* Collective: the signals of probe share p through the current weights of m, in chunks of m's batch
  * capacity (S9 only when sp is not NULL). What tracer_trace records; il-bench times it. */
 void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm comm, gpt_t *m);

@@ -1,6 +1,6 @@
 /* F_SETPIPE_SZ */
 #define _GNU_SOURCE
-#include "analysis/tread.h"
+#include "analysis/traceread.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,7 +24,7 @@
 #include "model/gpt.h"
 #include "trace/params.h"
 
-size_t tread_len(const tread_t *f, int k) { return trace_shape_len(trace_vars[k].shape, &f->extent); }
+size_t traceread_len(const traceread_t *f, int k) { return trace_shape_len(trace_vars[k].shape, &f->extent); }
 
 static uint64_t le_uint(const unsigned char *p, int n)
 {
@@ -144,18 +144,18 @@ static int dim_in(int ncid, const char *name, size_t lo, size_t hi, size_t *len)
 }
 
 /* Elements (of 8 bytes) of every array the reader allocates. */
-static double elements(const tread_t *f)
+static double elements(const traceread_t *f)
 {
     double n = (double)f->n_rec + 4 * (double)f->extent.n[TD_GENRE];
     for (int k = 0; k < TF_N; k++)
         if (trace_fixed[k].dim != TD_NONE) n += (double)f->extent.n[trace_fixed[k].dim];
     for (int k = 0; k < TV_N; k++)
-        if (trace_vars[k].weight != W_NONE) n += (double)f->n_rec * (double)tread_len(f, k);
+        if (trace_vars[k].weight != W_NONE) n += (double)f->n_rec * (double)traceread_len(f, k);
     return n;
 }
 
 /* The `config` attribute into f->config, which must be a valid config of the file's world size. */
-static int read_config(tread_t *f, int ncid)
+static int read_config(traceread_t *f, int ncid)
 {
     size_t len;
     nc_type type;
@@ -189,7 +189,7 @@ static int read_config(tread_t *f, int ncid)
 /* Every parameter as the file's own config and the model's dimensions give it (tracer_params, the writer's
  * source): an lr of -1 or NaN, or a seed that is not the config's, is no trainer's. The vocabulary, when
  * the config takes it from the data, is the file's. */
-static int check_params(const tread_t *f)
+static int check_params(const traceread_t *f)
 {
     const config_t *c = &f->config;
     int64_t V = c->vocab_size ? c->vocab_size : f->param[TP_VOCAB_SIZE].i;
@@ -210,7 +210,7 @@ static int check_params(const tread_t *f)
     return 0;
 }
 
-static int read_header(tread_t *f, int ncid, off_t size)
+static int read_header(traceread_t *f, int ncid, off_t size)
 {
     long long v, world;
     if (get_int_att(ncid, "trace_schema_version", &v)) return -1;
@@ -266,7 +266,7 @@ static int read_header(tread_t *f, int ncid, off_t size)
 }
 
 /* Refuses value x, element i of record r of variable k, naming where it is. */
-static int out_of_domain(const tread_t *f, int k, size_t r, size_t i, double x)
+static int out_of_domain(const traceread_t *f, int k, size_t r, size_t i, double x)
 {
     const int *dims = trace_shape_dims[trace_vars[k].shape];
     size_t idx[3] = {0};
@@ -293,11 +293,11 @@ static int out_of_domain(const tread_t *f, int k, size_t r, size_t i, double x)
  * start_step attribute says (an attribute can be edited; the records are what the launch wrote). A
  * consolidated file does not mark where its launches began, so there any record may be NaN, but not
  * every record after step 0. */
-static int check_domains(const tread_t *f)
+static int check_domains(const traceread_t *f)
 {
     for (int k = 0; k < TV_N; k++) {
         if (!f->v[k]) continue;
-        size_t len = tread_len(f, k);
+        size_t len = traceread_len(f, k);
         int later = 0, measured = 0;
         for (size_t r = 0; r < f->n_rec; r++) {
             int first = r == 0 || f->step[r] == 0 || f->segment < 0;
@@ -317,7 +317,7 @@ static int check_domains(const tread_t *f)
 /* What a trainer cannot have written: steps that do not increase within the run, weights below what they
  * count, groups outside the run's or out of order, bucket coordinates out of order, a value outside its
  * domain. */
-static int check_values(const tread_t *f)
+static int check_values(const traceread_t *f)
 {
     const size_t *e = f->extent.n;
     int64_t max_steps = f->param[TP_MAX_STEPS].i, groups = f->param[TP_PROBE_GROUPS].i, sum = 0;
@@ -344,7 +344,7 @@ static int check_values(const tread_t *f)
     return check_domains(f);
 }
 
-static int read_genre_names(tread_t *f, int ncid)
+static int read_genre_names(traceread_t *f, int ncid)
 {
     size_t n = f->extent.n[TD_GENRE];
     f->genre_name = err_calloc(n, sizeof *f->genre_name);
@@ -367,7 +367,7 @@ static int read_genre_names(tread_t *f, int ncid)
     return 0;
 }
 
-static int read_records(tread_t *f, int ncid)
+static int read_records(traceread_t *f, int ncid)
 {
     size_t n = f->n_rec;
     for (int k = 0; k < TF_N; k++) {
@@ -389,7 +389,7 @@ static int read_records(tread_t *f, int ncid)
         const trace_var_t *tv = &trace_vars[k];
         if (tv->weight == W_NONE) continue;
         if (var_with_dims(ncid, tv->name, 1, tv->shape, &varid)) return -1;
-        size_t len = n * tread_len(f, k);
+        size_t len = n * traceread_len(f, k);
         f->v[k] = err_calloc(len ? len : 1, sizeof *f->v[k]);
         rc = len ? nc_get_var_double(ncid, varid, f->v[k]) : NC_NOERR;
         if (rc != NC_NOERR) return err_set("corrupt: cannot read '%s': %s", tv->name, nc_strerror(rc));
@@ -398,7 +398,7 @@ static int read_records(tread_t *f, int ncid)
 }
 
 /* The reading itself, in whichever process does it. */
-static int read_direct(tread_t *f, const char *path, off_t size)
+static int read_direct(traceread_t *f, const char *path, off_t size)
 {
     /* every chunk of a trace is read exactly once, so HDF5's chunk cache would only cost allocations */
     CHECK_RC(nc_set_chunk_cache(0, 0, 0.0f), nc_strerror);
@@ -419,14 +419,14 @@ static int read_direct(tread_t *f, const char *path, off_t size)
  * checked against the same bounds. */
 
 typedef struct {
-    void **p;    /* where the array's pointer lives in tread_t */
+    void **p;    /* where the array's pointer lives in traceread_t */
     size_t size; /* bytes per element */
     size_t n;
 } array_t;
 enum { MAX_ARRAYS = TF_N + TV_N + 2 };
 
 /* The arrays of f in message order, with their lengths. */
-static int arrays(tread_t *f, array_t *a)
+static int arrays(traceread_t *f, array_t *a)
 {
     int m = 0;
     for (int k = 0; k < TF_N; k++)
@@ -435,7 +435,7 @@ static int arrays(tread_t *f, array_t *a)
     a[m++] = (array_t){(void **)&f->step, sizeof(int64_t), f->n_rec};
     a[m++] = (array_t){(void **)&f->genre_name, sizeof *f->genre_name, f->extent.n[TD_GENRE]};
     for (int k = 0; k < TV_N; k++)
-        if (trace_vars[k].weight != W_NONE) a[m++] = (array_t){(void **)&f->v[k], sizeof(double), f->n_rec * tread_len(f, k)};
+        if (trace_vars[k].weight != W_NONE) a[m++] = (array_t){(void **)&f->v[k], sizeof(double), f->n_rec * traceread_len(f, k)};
     return m;
 }
 
@@ -456,7 +456,7 @@ static int write_all(int fd, const void *p, size_t n)
 static _Noreturn void child(const char *path, off_t size, int fd, int errfd)
 {
     if (errfd >= 0) dup2(errfd, STDERR_FILENO);
-    tread_t f;
+    traceread_t f;
     memset(&f, 0, sizeof f);
     int32_t rc = read_direct(&f, path, size);
     int bad = write_all(fd, &rc, sizeof rc);
@@ -501,7 +501,7 @@ static int receive(int fd, pid_t pid, double seconds, unsigned char **buf, size_
 }
 
 /* Parent: rebuilds f from the child's message, trusting nothing that is not rechecked. */
-static int unpack(tread_t *f, const unsigned char *b, size_t n, off_t size)
+static int unpack(traceread_t *f, const unsigned char *b, size_t n, off_t size)
 {
     int32_t rc;
     if (n < sizeof rc) return err_set("corrupt: the reading process ended without a result");
@@ -559,7 +559,7 @@ static void quote_stderr(int errfd)
     err_set("%s; the reader's stderr: %s", reason, line);
 }
 
-int tread_file(tread_t *f, const char *path)
+int traceread_file(traceread_t *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
@@ -570,7 +570,7 @@ int tread_file(tread_t *f, const char *path)
     /* a whole trace in few writes: the default 64 KiB pipe costs a wake-up of each side per 64 KiB */
     (void)fcntl(fd[1], F_SETPIPE_SZ, 1 << 20);
     /* without a memory file the child's stderr is the parent's: nothing is lost but the quote */
-    int errfd = memfd_create("il-tread-stderr", MFD_CLOEXEC);
+    int errfd = memfd_create("il-traceread-stderr", MFD_CLOEXEC);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0, "fork: %s", strerror(errno));
@@ -595,11 +595,11 @@ int tread_file(tread_t *f, const char *path)
     if (rc) quote_stderr(errfd);
     if (errfd >= 0) close(errfd);
     free(buf);
-    if (rc) tread_free(f);
+    if (rc) traceread_free(f);
     return rc;
 }
 
-void tread_free(tread_t *f)
+void traceread_free(traceread_t *f)
 {
     array_t a[MAX_ARRAYS];
     int m = arrays(f, a);

@@ -1,5 +1,5 @@
 #define _GNU_SOURCE /* fallocate */
-#include "trace/twrite.h"
+#include "trace/tracewrite.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,14 +29,14 @@ enum { TRACE_DEFLATE_LEVEL = 4 };
 
 /* Where a record variable's values come from (the source column of schema.h). */
 enum {
-    SRC_REC,   /* a double field of twrite_rec_t */
+    SRC_REC,   /* a double field of tracewrite_rec_t */
     SRC_SIG,   /* a double * field of signals_t (an array over the variable's non-step dims) */
     SRC_WNORM, /* sig->wnorm[off] */
     SRC_STEP,  /* rec->step */
     SRC_TIME,  /* wall-clock time of the write */
 };
 
-#define REC(f) SRC_REC, offsetof(twrite_rec_t, f)
+#define REC(f) SRC_REC, offsetof(tracewrite_rec_t, f)
 #define SIG(f) SRC_SIG, offsetof(signals_t, f)
 #define WNORM(g) SRC_WNORM, g
 #define STEP SRC_STEP, 0
@@ -115,7 +115,7 @@ static int def_fixed(int ncid, const char *name, nc_type type, int ndims, const 
 }
 
 /* Global attributes: CF/ACDD discovery metadata and the provenance of this launch. */
-static void put_globals(int ncid, const twrite_meta_t *m, const signals_t *sig)
+static void put_globals(int ncid, const tracewrite_meta_t *m, const signals_t *sig)
 {
     char title[512];
     snprintf(title, sizeof title, "innerloop training trace of run %s, rank %d of %d, segment %d", m->run_name, m->rank,
@@ -161,7 +161,7 @@ static void put_globals(int ncid, const twrite_meta_t *m, const signals_t *sig)
 
 /* A failed write to the file: its name and the system's reason when there is one (a full disk), else
  * the library's. Returns -1. */
-static int write_failed(const twrite_t *tw, int rc)
+static int write_failed(const tracewrite_t *tw, int rc)
 {
     return err_set("%s: cannot write the trace: %s", tw->path, errno ? strerror(errno) : nc_strerror(rc));
 }
@@ -171,7 +171,7 @@ static int write_failed(const twrite_t *tw, int rc)
  * write failed inside it, HDF5 cannot close the file (nc_close and nc_abort crash in it, and so does
  * MPI_Finalize) and the file no longer opens. A filesystem that cannot reserve (fallocate unsupported)
  * must show as much free space instead. */
-static int reserve(twrite_t *tw)
+static int reserve(tracewrite_t *tw)
 {
     struct stat st;
     struct statvfs fs;
@@ -189,18 +189,18 @@ static int reserve(twrite_t *tw)
 
 /* Gives up the file being created (err_msg() says why): the library forgets it, and the file goes, as a
  * segment that never held a record. Before nc_enddef HDF5 has written nothing that could fail, so this is
- * safe after reserve() failed; the space reserved first makes a failed nc_enddef unlikely. Returns TWRITE_IO. */
-static int open_failed(twrite_t *tw)
+ * safe after reserve() failed; the space reserved first makes a failed nc_enddef unlikely. Returns TRACEWRITE_IO. */
+static int open_failed(tracewrite_t *tw)
 {
     nc_abort(tw->ncid); /* the file is unusable either way: its own failure adds nothing to the reason */
     if (tw->fd >= 0) close(tw->fd);
     unlink(tw->path);
-    return TWRITE_IO;
+    return TRACEWRITE_IO;
 }
 
-int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const probe_t *p)
+int tracewrite_open(tracewrite_t *tw, const tracewrite_meta_t *m, const signals_t *s, const probe_t *p)
 {
-    CHECK(m->sync_every >= 1, "twrite_open: sync_every %d", m->sync_every);
+    CHECK(m->sync_every >= 1, "tracewrite_open: sync_every %d", m->sync_every);
     memset(tw, 0, sizeof *tw);
     tw->sync_every = m->sync_every;
     snprintf(tw->path, sizeof tw->path, "%s/rank%04d.seg%04d.nc", m->dir, m->rank, m->segment);
@@ -213,7 +213,7 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
         int err = errno;
         unlink(tw->path); /* NC_NOCLOBBER: whatever is there is what the failed create left */
         err_set("%s: cannot create the trace file: %s", tw->path, err ? strerror(err) : nc_strerror(rc));
-        return TWRITE_IO;
+        return TRACEWRITE_IO;
     }
 
     int ncid = tw->ncid, dimid[TD_N];
@@ -289,10 +289,10 @@ int twrite_open(twrite_t *tw, const twrite_meta_t *m, const signals_t *s, const 
     for (int c = 0; c < p->n_genre; c++) names[c] = p->genre_name[c];
     CHECK_RC(nc_put_var_string(ncid, genre_name, names), nc_strerror);
     free(names);
-    return twrite_sync(tw);
+    return tracewrite_sync(tw);
 }
 
-int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
+int tracewrite_record(tracewrite_t *tw, const tracewrite_rec_t *rec, const signals_t *sig)
 {
     CALL(reserve(tw));
     struct timespec ts;
@@ -317,10 +317,10 @@ int twrite_record(twrite_t *tw, const twrite_rec_t *rec, const signals_t *sig)
         if (rc != NC_NOERR) return write_failed(tw, rc);
     }
     tw->n_records++;
-    return ++tw->since_sync >= tw->sync_every ? twrite_sync(tw) : 0;
+    return ++tw->since_sync >= tw->sync_every ? tracewrite_sync(tw) : 0;
 }
 
-int twrite_sync(twrite_t *tw)
+int tracewrite_sync(tracewrite_t *tw)
 {
     errno = 0;
     int rc = nc_sync(tw->ncid);
@@ -330,7 +330,7 @@ int twrite_sync(twrite_t *tw)
     return 0;
 }
 
-int twrite_close(twrite_t *tw)
+int tracewrite_close(tracewrite_t *tw)
 {
     errno = 0;
     /* the end of the coverage is known only now; a file whose writer died lacks it */

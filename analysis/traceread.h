@@ -1,16 +1,16 @@
-/* tread: the trace file reader, twrite's counterpart: one trace file (the rows of innerloop/schema.h) read whole
+/* traceread: the trace file reader, tracewrite's counterpart: one trace file (the rows of innerloop/schema.h) read whole
  * into memory, or a one-line reason why it cannot be used. Files are opened read-only; nothing is ever
  * written to them. It reads the variables il-aggregate merges: those with a merge weight.
  *
- * Reasons, in the order they are checked (tread_file leaves one in err_msg()):
+ * Reasons, in the order they are checked (traceread_file leaves one in err_msg()):
  *   "missing", "empty file", "not a NetCDF file" (neither HDF5 nor classic signature),
  *   "truncated: N of M bytes" (an HDF5 file shorter than the end-of-file address its superblock records),
  *   "corrupt: ..." (the netCDF library cannot open it or read a variable),
  *   "foreign: ..." (a NetCDF file that is not a trace: no trace_schema_version, a missing variable or a
  *   variable with other dimensions; a `config` attribute that is no valid config, or that a parameter or
  *   run_name disagrees with), "trace schema version V; this aggregator reads TRACE_SCHEMA_VERSION". */
-#ifndef IL_AGG_TREAD_H
-#define IL_AGG_TREAD_H
+#ifndef IL_AGG_TRACEREAD_H
+#define IL_AGG_TRACEREAD_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,13 +32,13 @@ typedef struct {
     char (*genre_name)[32]; /* (genre) */
     int64_t *step;          /* (n_rec) */
     double *v[TV_N];        /* (n_rec, shape) of each variable with a merge weight; NULL for the others */
-} tread_t;
+} traceread_t;
 
 /* Elements of one record of variable k. */
-size_t tread_len(const tread_t *f, int k);
+size_t traceread_len(const traceread_t *f, int k);
 
 /* Reads the file at path. Returns 0, or -1 with err_set() holding the reason alone (no path). */
-int tread_file(tread_t *f, const char *path);
-void tread_free(tread_t *f);
+int traceread_file(traceread_t *f, const char *path);
+void traceread_free(traceread_t *f);
 
 #endif
