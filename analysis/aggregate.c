@@ -11,7 +11,7 @@
 #include "analysis/figures.h"
 #include "analysis/find.h"
 #include "analysis/outdir.h"
-#include "analysis/prun.h"
+#include "analysis/onerun.h"
 #include "analysis/report.h"
 #include "analysis/runs.h"
 #include "analysis/scaling.h"
@@ -65,7 +65,7 @@ static void consolidate_all(const runlist_t *runs)
 }
 
 /* Rank 0: one run's results into the outputs, in run order. */
-static void take(void *user, int i, prun_t *p)
+static void take(void *user, int i, onerun_t *p)
 {
     agg_t *a = user;
     run_row_t *row = &a->rows[i];

@@ -56,7 +56,7 @@ void spread_list(runlist_t *l)
 }
 
 /* One run's result to rank 0: its size, synchronously (rank 0 has then reached this run), then its bytes. */
-static void send(const prun_t *p)
+static void send(const onerun_t *p)
 {
     wire_t w = {0};
     wire_pack(&w, p);
@@ -66,7 +66,7 @@ static void send(const prun_t *p)
     wire_free(&w);
 }
 
-static void receive(int from, prun_t *p)
+static void receive(int from, onerun_t *p)
 {
     uint64_t n;
     CHECK_RC(MPI_Recv(&n, 1, MPI_UINT64_T, from, TAG_RUN, MPI_COMM_WORLD, MPI_STATUS_IGNORE), dist_strerror);
@@ -83,11 +83,11 @@ void spread_runs(const runlist_t *l, spread_take_fn take, void *user)
     for (int i = 0; i < l->n; i++) {
         int owner = i % size;
         if (rank != owner && rank != 0) continue;
-        prun_t p;
-        if (owner == rank) prun_process(&p, l->dir[i]);
+        onerun_t p;
+        if (owner == rank) onerun_process(&p, l->dir[i]);
         else receive(owner, &p);
         if (rank == 0) take(user, i, &p);
         else send(&p);
-        prun_free(&p);
+        onerun_free(&p);
     }
 }

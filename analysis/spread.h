@@ -7,9 +7,9 @@
 #define IL_AGG_SPREAD_H
 
 #include "analysis/find.h"
-#include "analysis/prun.h"
+#include "analysis/onerun.h"
 
-typedef void (*spread_take_fn)(void *user, int i, prun_t *p);
+typedef void (*spread_take_fn)(void *user, int i, onerun_t *p);
 
 /* Collective: rank 0's run list, copied into l on the other ranks (l empty there). */
 void spread_list(runlist_t *l);

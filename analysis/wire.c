@@ -194,7 +194,7 @@ static void get_sum(reader_t *r, summary_run_t *s)
     for (int k = 0; k < summary_n_curves(); k++) s->v[k] = get_array(r, sizeof *s->v[k], &s->len[k]);
 }
 
-void wire_pack(wire_t *w, const prun_t *p)
+void wire_pack(wire_t *w, const onerun_t *p)
 {
     put_row(w, &p->row);
     put_skips(w, &p->skips);
@@ -204,7 +204,7 @@ void wire_pack(wire_t *w, const prun_t *p)
     put_sum(w, &p->sum);
 }
 
-void wire_unpack(prun_t *p, const void *b, size_t n)
+void wire_unpack(onerun_t *p, const void *b, size_t n)
 {
     reader_t r = {b, n, 0};
     memset(p, 0, sizeof *p);

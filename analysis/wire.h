@@ -1,4 +1,4 @@
-/* wire: a processed run (prun_t) as bytes, for the message a rank sends to rank 0. Numbers travel as their
+/* wire: a processed run (onerun_t) as bytes, for the message a rank sends to rank 0. Numbers travel as their
  * native bytes (every rank runs on the same machine type, as MPI_BYTE requires), so doubles arrive
  * bit-identical and the outputs do not depend on which rank read a run. Layout: the row, the held skips, then,
  * for a run with statistics, the statistics and the summary.nc curves, each array preceded by its length. */
@@ -7,7 +7,7 @@
 
 #include <stddef.h>
 
-#include "analysis/prun.h"
+#include "analysis/onerun.h"
 
 typedef struct {
     unsigned char *b;
@@ -15,9 +15,9 @@ typedef struct {
 } wire_t;
 
 /* Appends p to w (w zeroed to start). */
-void wire_pack(wire_t *w, const prun_t *p);
+void wire_pack(wire_t *w, const onerun_t *p);
 /* Rebuilds p from the n bytes at b; a message that does not parse is an internal failure (CHECK). */
-void wire_unpack(prun_t *p, const void *b, size_t n);
+void wire_unpack(onerun_t *p, const void *b, size_t n);
 void wire_free(wire_t *w);
 
 /* One run's part of summary.nc with its name and directory, for the process that writes summary.nc. */

@@ -23,7 +23,7 @@
 #include "core/err.h"
 
 #include "analysis/curves.h"
-#include "analysis/prun.h"
+#include "analysis/onerun.h"
 #include "analysis/rstat.h"
 #include "core/metrics.h"
 #include "trace/consolidate.h"
@@ -586,8 +586,8 @@ static void test_wire(void **state)
     assert_non_null(f);
     fputs("not netcdf\n", f);
     fclose(f);
-    prun_t p, q;
-    prun_process(&p, dir);
+    onerun_t p, q;
+    onerun_process(&p, dir);
     assert_true(p.has_stats);
     assert_int_equal(p.skips.n, 1);
     assert_true(p.skips.warnings >= 1);
@@ -613,8 +613,8 @@ static void test_wire(void **state)
     skips_free(&all);
     wire_free(&a);
     wire_free(&b);
-    prun_free(&p);
-    prun_free(&q);
+    onerun_free(&p);
+    onerun_free(&q);
 }
 
 static void test_statistics(void **state)

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "analysis/claims.h"
-#include "analysis/prun.h"
+#include "analysis/onerun.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "tests/fixtures/synth.h"
@@ -89,11 +89,11 @@ static void sweep(const char *tag, int h, const int *modes, const int *widths, i
                            .seed = (uint64_t)i + 1, .run_files = 1, .fill = fill, .user = &sh};
         synth_defaults(&sp);
         assert_int_equal(synth_run(&sp), 0);
-        prun_t p;
-        prun_process(&p, run_dir);
+        onerun_t p;
+        onerun_process(&p, run_dir);
         assert_true(p.has_stats);
         claims_run(&runs[i], &p.row, &p.stat);
-        prun_free(&p);
+        onerun_free(&p);
     }
     snprintf(out, sizeof out, "%s/%s", dir, tag);
     assert_int_equal(claims_write(out, runs, n, n, 0), 0);

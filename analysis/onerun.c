@@ -1,4 +1,4 @@
-#include "analysis/prun.h"
+#include "analysis/onerun.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +23,7 @@ static int load_config(skips_t *sk, const char *dir, config_t *cfg)
     return 0;
 }
 
-void prun_process(prun_t *p, const char *dir)
+void onerun_process(onerun_t *p, const char *dir)
 {
     memset(p, 0, sizeof *p);
     p->skips.hold = 1;
@@ -55,7 +55,7 @@ void prun_process(prun_t *p, const char *dir)
     curves_free(&c);
 }
 
-void prun_free(prun_t *p)
+void onerun_free(onerun_t *p)
 {
     runs_free(&p->row);
     skips_free(&p->skips);

@@ -1,10 +1,10 @@
-/* prun: one run directory processed into everything the outputs need of it, on whichever MPI rank owns
+/* onerun: one run directory processed into everything the outputs need of it, on whichever MPI rank owns
  * the run: its runs.csv row, its statistics (norms, inner, claims), its part of summary.nc, and what it
  * skipped or warned about, held for rank 0 to say in run order. The run's trace files are freed before
- * prun_process returns: what it keeps is the row and statistics (a few KB) and the run's curves in the
+ * onerun_process returns: what it keeps is the row and statistics (a few KB) and the run's curves in the
  * shape summary.nc stores them. */
-#ifndef IL_AGG_PRUN_H
-#define IL_AGG_PRUN_H
+#ifndef IL_AGG_ONERUN_H
+#define IL_AGG_ONERUN_H
 
 #include "analysis/rstat.h"
 #include "analysis/runs.h"
@@ -17,9 +17,9 @@ typedef struct {
     int has_stats;     /* traces with at least one record: stat and sum are set */
     rstat_t stat;
     summary_run_t sum;
-} prun_t;
+} onerun_t;
 
-void prun_process(prun_t *p, const char *dir);
-void prun_free(prun_t *p);
+void onerun_process(onerun_t *p, const char *dir);
+void onerun_free(onerun_t *p);
 
 #endif
