@@ -12,7 +12,7 @@
 #include "core/err.h"
 #include "core/stats.h"
 
-/* Each hypothesis (rstat.h's table; docs/science.md gives the reasons). */
+/* Each hypothesis (runstats.h's table; docs/science.md gives the reasons). */
 static const struct {
     const char *id, *title, *statistic, *symbol;
     double null, matters;
@@ -20,7 +20,7 @@ static const struct {
 } hyp[H_N] = {
 #define ROW(constant, id, title, statistic, symbol, null, matters, side) \
     [constant] = {id, title, statistic, symbol, null, matters, side},
-    RSTAT_HYPOTHESES(ROW)
+    RUNSTATS_HYPOTHESES(ROW)
 #undef ROW
 };
 
@@ -155,7 +155,7 @@ static tally_t tally(const claim_run_t *runs, const subset_t *s, int h, int ph)
     return t;
 }
 
-void claims_run(claim_run_t *cl, const run_row_t *row, const rstat_t *st)
+void claims_run(claim_run_t *cl, const run_row_t *row, const runstats_t *st)
 {
     memset(cl, 0, sizeof *cl);
     snprintf(cl->name, sizeof cl->name, "%s", row->name);

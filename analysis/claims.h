@@ -1,7 +1,7 @@
 /* claims: claims.md and claims.csv, the verdicts on the hypotheses of docs/science.md over every run with
  * traces.
  *
- * Per run, each hypothesis's statistic (rstat.h) comes with a 95% jackknife interval over the run's probe
+ * Per run, each hypothesis's statistic (runstats.h) comes with a 95% jackknife interval over the run's probe
  * groups. A run "holds" when the interval lies on the predicted side of the null (0 for a correlation, a
  * cosine or a rise, 1 for a ratio), "contradicts" when it lies on the other side, and is "inconclusive"
  * when it contains the null. Over a set of runs (claims.c, verdict()):
@@ -17,7 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "analysis/rstat.h"
+#include "analysis/runstats.h"
 #include "analysis/runs.h"
 
 /* What the claims need of one run: a few hundred bytes, so the whole sweep can be held. */
@@ -30,7 +30,7 @@ typedef struct {
 } claim_run_t;
 
 /* A run's claims from its runs.csv row and statistics. */
-void claims_run(claim_run_t *cl, const run_row_t *row, const rstat_t *st);
+void claims_run(claim_run_t *cl, const run_row_t *row, const runstats_t *st);
 
 /* Writes <dir>/claims.md and <dir>/claims.csv. n_found counts every run directory, with or without
  * traces. Returns 0, or -1 with err_set(). */

@@ -49,7 +49,7 @@ void onerun_process(onerun_t *p, const char *dir)
     runs_fill(&p->row, dir, have_cfg ? &cfg : NULL, have_m > 0 ? &m : NULL, used ? &c : NULL, &p->skips);
     p->has_stats = used && c.n_rec;
     if (p->has_stats) {
-        rstat_compute(&p->stat, &c);
+        runstats_compute(&p->stat, &c);
         summary_run_make(&p->sum, &c);
     }
     curves_free(&c);
@@ -59,6 +59,6 @@ void onerun_free(onerun_t *p)
 {
     runs_free(&p->row);
     skips_free(&p->skips);
-    rstat_free(&p->stat);
+    runstats_free(&p->stat);
     summary_run_free(&p->sum);
 }

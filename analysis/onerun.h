@@ -6,7 +6,7 @@
 #ifndef IL_AGG_ONERUN_H
 #define IL_AGG_ONERUN_H
 
-#include "analysis/rstat.h"
+#include "analysis/runstats.h"
 #include "analysis/runs.h"
 #include "analysis/skips.h"
 #include "analysis/summary.h"
@@ -15,7 +15,7 @@ typedef struct {
     run_row_t row;     /* sum_index -1: set by the writer of summary.nc */
     skips_t skips;     /* held messages */
     int has_stats;     /* traces with at least one record: stat and sum are set */
-    rstat_t stat;
+    runstats_t stat;
     summary_run_t sum;
 } onerun_t;
 

@@ -32,7 +32,7 @@ int report_open(report_t *r, const char *out)
     return 0;
 }
 
-void report_run(report_t *r, const char *name, const rstat_t *s)
+void report_run(report_t *r, const char *name, const runstats_t *s)
 {
     for (int l = 0; l <= s->L; l++) {
         table_str(&r->norms, name);

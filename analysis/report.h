@@ -2,7 +2,7 @@
 #ifndef IL_AGG_REPORT_H
 #define IL_AGG_REPORT_H
 
-#include "analysis/rstat.h"
+#include "analysis/runstats.h"
 #include "analysis/table.h"
 
 typedef struct {
@@ -10,7 +10,7 @@ typedef struct {
 } report_t;
 
 int report_open(report_t *r, const char *out);   /* -1 with err_set() */
-void report_run(report_t *r, const char *name, const rstat_t *s);
+void report_run(report_t *r, const char *name, const runstats_t *s);
 int report_commit(report_t *r);                  /* -1 with err_set() */
 void report_abort(report_t *r);
 

@@ -144,27 +144,27 @@ static void get_skips(reader_t *rd, skips_t *s)
 
 enum { N_STAT_COLS = 7 + 2 * IN_N };
 
-/* The per-depth columns of rstat_t, in one order for both directions. */
-static void stat_columns(rstat_t *s, double **col[N_STAT_COLS])
+/* The per-depth columns of runstats_t, in one order for both directions. */
+static void stat_columns(runstats_t *s, double **col[N_STAT_COLS])
 {
     double **fixed[] = {&s->rho_pos, &s->first_ratio, &s->mean_norm, &s->growth, &s->rho_freq, &s->rho_bucket,
                         &s->spread};
     enum { N_FIXED = sizeof fixed / sizeof *fixed };
-    _Static_assert(N_FIXED == N_STAT_COLS - 2 * IN_N, "N_STAT_COLS counts rstat_t's columns");
+    _Static_assert(N_FIXED == N_STAT_COLS - 2 * IN_N, "N_STAT_COLS counts runstats_t's columns");
     memcpy(col, fixed, sizeof fixed);
     for (int k = 0; k < IN_N; k++) col[N_FIXED + 2 * k] = &s->inner_end[k], col[N_FIXED + 1 + 2 * k] = &s->inner_slope[k];
 }
 
-static void put_stat(wire_t *w, const rstat_t *s)
+static void put_stat(wire_t *w, const runstats_t *s)
 {
     double **col[N_STAT_COLS];
-    stat_columns((rstat_t *)s, col); /* only read here */
+    stat_columns((runstats_t *)s, col); /* only read here */
     put(w, &s->L, sizeof s->L);
     for (int i = 0; i < N_STAT_COLS; i++) put_array(w, *col[i], (size_t)s->L + 1, sizeof **col[i]);
     put(w, s->hyp, sizeof s->hyp);
 }
 
-static void get_stat(reader_t *r, rstat_t *s)
+static void get_stat(reader_t *r, runstats_t *s)
 {
     double **col[N_STAT_COLS];
     memset(s, 0, sizeof *s);

@@ -24,7 +24,7 @@
 
 #include "analysis/curves.h"
 #include "analysis/onerun.h"
-#include "analysis/rstat.h"
+#include "analysis/runstats.h"
 #include "core/metrics.h"
 #include "trace/consolidate.h"
 #include "core/stats.h"
@@ -150,8 +150,8 @@ static void h1_of(const char *dir, int h1_holds)
     curves_t c;
     skips_t sk = {0};
     assert_true(curves_load(&c, dir, NULL, &sk) > 0);
-    rstat_t r;
-    rstat_compute(&r, &c);
+    runstats_t r;
+    runstats_compute(&r, &c);
     interval_t v = r.hyp[H1][PH_END];
     if (h1_holds) {
         assert_true(v.est < -0.99);
@@ -162,7 +162,7 @@ static void h1_of(const char *dir, int h1_holds)
     } else {
         assert_true(v.est > 0.99 && v.lo > 0);
     }
-    rstat_free(&r);
+    runstats_free(&r);
     curves_free(&c);
     skips_free(&sk);
 }

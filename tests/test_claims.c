@@ -213,7 +213,7 @@ static void test_csv_long_format(void **state)
     free(text);
 }
 
-/* docs/science.md's verdict table is the hypothesis table's (rstat.h), printed by claims_hypotheses_markdown:
+/* docs/science.md's verdict table is the hypothesis table's (runstats.h), printed by claims_hypotheses_markdown:
  * a change to either without the other fails here. The docs are found beside this file's folder. */
 static void test_science_md_table(void **state)
 {

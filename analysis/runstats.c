@@ -1,4 +1,4 @@
-#include "analysis/rstat.h"
+#include "analysis/runstats.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -171,7 +171,7 @@ static void phase_bounds(const curves_t *c, int phase, int *lo, int *hi)
     }
 }
 
-void rstat_compute(rstat_t *r, const curves_t *c)
+void runstats_compute(runstats_t *r, const curves_t *c)
 {
     int L = c->L, T = c->T, D = L + 1, nb = c->n_bucket, n = c->n_rec;
     memset(r, 0, sizeof *r);
@@ -222,7 +222,7 @@ void rstat_compute(rstat_t *r, const curves_t *c)
     free(idx);
 }
 
-void rstat_free(rstat_t *r)
+void runstats_free(runstats_t *r)
 {
     free(r->rho_pos), free(r->first_ratio), free(r->mean_norm), free(r->growth), free(r->rho_freq), free(r->rho_bucket);
     free(r->spread);

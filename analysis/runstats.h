@@ -1,22 +1,22 @@
-/* rstat: the per-run statistics of the tables and the claims, from a run's merged curves.
+/* runstats: the per-run statistics of the tables and the claims, from a run's merged curves.
  *
  * "End of training" is the last trace step. A phase (early, middle, late) is the set of trace steps s with
  * s < S/3, S/3 <= s < 2S/3 and s >= 2S/3 of the last trace step S; a phase's statistic is computed on the
  * mean of each signal over the phase's steps. Trends are least-squares slopes against log10(step + 1),
  * i.e. change per decade of training steps. Row l of the per-depth tables holds depth-valued signals at
  * h^l (l = 0..L) and block-valued signals of block l, the block that starts at h^l (l = 0..L-1). */
-#ifndef IL_AGG_RSTAT_H
-#define IL_AGG_RSTAT_H
+#ifndef IL_AGG_RUNSTATS_H
+#define IL_AGG_RUNSTATS_H
 
 #include "analysis/curves.h"
 
 /* The hypotheses of docs/science.md, one row each, as the trace schema's variables are: its constant, the
  * id the outputs print, its title, the statistic per run and its symbol, the null, the distance from the null
- * of an effect that matters, and the predicted side (+1 above the null, -1 below). rstat.c computes each
+ * of an effect that matters, and the predicted side (+1 above the null, -1 below). runstats.c computes each
  * statistic (hypotheses()), claims.c judges it; docs/science.md's verdict table is printed from this one
  * (claims_hypotheses_markdown) and test_claims checks it for drift. Adding a hypothesis: a row here, its
- * statistic in rstat.c, regenerate the docs table. */
-#define RSTAT_HYPOTHESES(X)                                                                                  \
+ * statistic in runstats.c, regenerate the docs table. */
+#define RUNSTATS_HYPOTHESES(X)                                                                                  \
     X(H1, "H1", "position: the representation norm falls with position",                                  \
       "Spearman ρ(t, N[L][t]) over positions t ≥ 1 at the last depth L, N the S1 norm", "ρ", 0, 0.3, -1)       \
     X(H2A, "H2a", "local inner descent: blocks step downhill on the token's own logit-lens loss",           \
@@ -33,9 +33,9 @@
     X(H5, "H5", "outer signal: the input gradient norm falls with position",                                \
       "Spearman ρ(t, S7 |dL/dh^0_t|) over all positions", "ρ", 0, 0.3, -1)
 
-#define RSTAT_HYPOTHESIS_ENUM(constant, ...) constant,
-enum { RSTAT_HYPOTHESES(RSTAT_HYPOTHESIS_ENUM) H_N };
-#undef RSTAT_HYPOTHESIS_ENUM
+#define RUNSTATS_HYPOTHESIS_ENUM(constant, ...) constant,
+enum { RUNSTATS_HYPOTHESES(RUNSTATS_HYPOTHESIS_ENUM) H_N };
+#undef RUNSTATS_HYPOTHESIS_ENUM
 enum { PH_END, PH_EARLY, PH_MIDDLE, PH_LATE, PH_N };
 
 /* Inner-loop signals of inner.csv. */
@@ -60,9 +60,9 @@ typedef struct {
     double *spread;      /* (max - min over probe groups of mean_t N[l][t]) / mean_norm[l] */
     double *inner_end[IN_N], *inner_slope[IN_N]; /* per row; NaN where the row has no such value */
     interval_t hyp[H_N][PH_N]; /* the hypotheses' statistics (claims.c) at the end and per phase */
-} rstat_t;
+} runstats_t;
 
-void rstat_compute(rstat_t *r, const curves_t *c);
-void rstat_free(rstat_t *r);
+void runstats_compute(runstats_t *r, const curves_t *c);
+void runstats_free(runstats_t *r);
 
 #endif
