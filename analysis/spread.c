@@ -6,7 +6,7 @@
 
 #include "core/dist.h"
 #include "core/err.h"
-#include "analysis/wire.h"
+#include "analysis/message.h"
 
 enum { TAG_RUN = 1 };
 /* MPI counts are int: a large message goes in pieces of at most this many bytes */
@@ -58,12 +58,12 @@ void spread_list(runlist_t *l)
 /* One run's result to rank 0: its size, synchronously (rank 0 has then reached this run), then its bytes. */
 static void send(const onerun_t *p)
 {
-    wire_t w = {0};
-    wire_pack(&w, p);
+    message_t w = {0};
+    message_pack(&w, p);
     uint64_t n = w.n;
     CHECK_RC(MPI_Ssend(&n, 1, MPI_UINT64_T, 0, TAG_RUN, MPI_COMM_WORLD), dist_strerror);
     move(SEND, 0, w.b, w.n);
-    wire_free(&w);
+    message_free(&w);
 }
 
 static void receive(int from, onerun_t *p)
@@ -72,7 +72,7 @@ static void receive(int from, onerun_t *p)
     CHECK_RC(MPI_Recv(&n, 1, MPI_UINT64_T, from, TAG_RUN, MPI_COMM_WORLD, MPI_STATUS_IGNORE), dist_strerror);
     unsigned char *b = err_calloc((size_t)n, 1);
     move(RECV, from, b, (size_t)n);
-    wire_unpack(p, b, (size_t)n);
+    message_unpack(p, b, (size_t)n);
     free(b);
 }
 

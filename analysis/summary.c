@@ -11,7 +11,7 @@
 
 #include <netcdf.h>
 
-#include "analysis/wire.h"
+#include "analysis/message.h"
 #include "core/afile.h"
 #include "core/err.h"
 #include "core/stats.h"
@@ -333,7 +333,7 @@ static int write_file(summary_t *s, const char *id, const char *command)
         if (recv_all(s->sock, b, len) != len) writer_exit(IL_EXIT_FAIL);
         char *name, *dir;
         summary_run_t r;
-        wire_unpack_sum(&name, &dir, &r, b, len);
+        message_unpack_sum(&name, &dir, &r, b, len);
         int rc = append(s, name, dir, &r);
         free(b), free(name), free(dir);
         summary_run_free(&r);
@@ -398,12 +398,12 @@ int summary_add(summary_t *s, const char *name, const char *run_dir, const summa
         if (!bsearch(&c->step[i], p->steps, (size_t)p->n_steps, sizeof *p->steps, cmp_i64))
             return err_set("its trace step %lld is not in the schedule of any run's config.ini", (long long)c->step[i]);
     s->n_runs++;
-    wire_t w = {0};
-    wire_pack_sum(&w, name, run_dir, c);
+    message_t w = {0};
+    message_pack_sum(&w, name, run_dir, c);
     uint64_t len = w.n;
     /* a writing process that is gone has sent its reason, which summary_close reports */
     if (!send_all(s->sock, &len, sizeof len)) send_all(s->sock, w.b, w.n);
-    wire_free(&w);
+    message_free(&w);
     return 0;
 }
 

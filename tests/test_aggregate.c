@@ -30,7 +30,7 @@
 #include "core/stats.h"
 #include "tests/fixtures/mutate.h"
 #include "tests/fixtures/synth.h"
-#include "analysis/wire.h"
+#include "analysis/message.h"
 
 #include "tests/check.h"
 
@@ -592,10 +592,10 @@ static void test_wire(void **state)
     assert_int_equal(p.skips.n, 1);
     assert_true(p.skips.warnings >= 1);
     assert_non_null(strstr(p.skips.held, "not a NetCDF file"));
-    wire_t a = {0}, b = {0};
-    wire_pack(&a, &p);
-    wire_unpack(&q, a.b, a.n);
-    wire_pack(&b, &q);
+    message_t a = {0}, b = {0};
+    message_pack(&a, &p);
+    message_unpack(&q, a.b, a.n);
+    message_pack(&b, &q);
     assert_int_equal(a.n, b.n);
     assert_memory_equal(a.b, b.b, a.n);
     assert_string_equal(q.row.name, "wire");
@@ -611,8 +611,8 @@ static void test_wire(void **state)
     assert_int_equal(all.warnings, p.skips.warnings);
     assert_string_equal(all.held, p.skips.held);
     skips_free(&all);
-    wire_free(&a);
-    wire_free(&b);
+    message_free(&a);
+    message_free(&b);
     onerun_free(&p);
     onerun_free(&q);
 }

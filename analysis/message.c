@@ -1,4 +1,4 @@
-#include "analysis/wire.h"
+#include "analysis/message.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -7,7 +7,7 @@
 
 #include "core/err.h"
 
-static void put(wire_t *w, const void *x, size_t n)
+static void put(message_t *w, const void *x, size_t n)
 {
     if (!n) return; /* an empty array may be NULL, which memcpy must not be given */
     if (w->n + n > w->cap) {
@@ -19,20 +19,20 @@ static void put(wire_t *w, const void *x, size_t n)
     w->n += n;
 }
 
-static void put_size(wire_t *w, size_t n)
+static void put_size(message_t *w, size_t n)
 {
     uint64_t v = n;
     put(w, &v, sizeof v);
 }
 
 /* An array of n elements of `size` bytes, after its length. */
-static void put_array(wire_t *w, const void *x, size_t n, size_t size)
+static void put_array(message_t *w, const void *x, size_t n, size_t size)
 {
     put_size(w, n);
     put(w, x, n * size);
 }
 
-static void put_str(wire_t *w, const char *s) { put_array(w, s, strlen(s) + 1, 1); }
+static void put_str(message_t *w, const char *s) { put_array(w, s, strlen(s) + 1, 1); }
 
 /* A message being read: every read is checked against its length. */
 typedef struct {
@@ -73,7 +73,7 @@ static char *get_str(reader_t *r)
     return s;
 }
 
-static void put_row(wire_t *w, const run_row_t *r)
+static void put_row(message_t *w, const run_row_t *r)
 {
     put_str(w, r->name);
     put_str(w, r->dir);
@@ -122,7 +122,7 @@ static void get_row(reader_t *rd, run_row_t *r)
     r->sum_index = -1;
 }
 
-static void put_skips(wire_t *w, const skips_t *s)
+static void put_skips(message_t *w, const skips_t *s)
 {
     put_size(w, (size_t)s->n);
     for (int i = 0; i < s->n; i++) put_str(w, s->e[i].path), put_str(w, s->e[i].reason);
@@ -155,7 +155,7 @@ static void stat_columns(runstats_t *s, double **col[N_STAT_COLS])
     for (int k = 0; k < IN_N; k++) col[N_FIXED + 2 * k] = &s->inner_end[k], col[N_FIXED + 1 + 2 * k] = &s->inner_slope[k];
 }
 
-static void put_stat(wire_t *w, const runstats_t *s)
+static void put_stat(message_t *w, const runstats_t *s)
 {
     double **col[N_STAT_COLS];
     stat_columns((runstats_t *)s, col); /* only read here */
@@ -174,7 +174,7 @@ static void get_stat(reader_t *r, runstats_t *s)
     get(r, s->hyp, sizeof s->hyp);
 }
 
-static void put_sum(wire_t *w, const summary_run_t *s)
+static void put_sum(message_t *w, const summary_run_t *s)
 {
     const int dims[] = {s->n_rec, s->L, s->T};
     put(w, dims, sizeof dims);
@@ -194,7 +194,7 @@ static void get_sum(reader_t *r, summary_run_t *s)
     for (int k = 0; k < summary_n_curves(); k++) s->v[k] = get_array(r, sizeof *s->v[k], &s->len[k]);
 }
 
-void wire_pack(wire_t *w, const onerun_t *p)
+void message_pack(message_t *w, const onerun_t *p)
 {
     put_row(w, &p->row);
     put_skips(w, &p->skips);
@@ -204,7 +204,7 @@ void wire_pack(wire_t *w, const onerun_t *p)
     put_sum(w, &p->sum);
 }
 
-void wire_unpack(onerun_t *p, const void *b, size_t n)
+void message_unpack(onerun_t *p, const void *b, size_t n)
 {
     reader_t r = {b, n, 0};
     memset(p, 0, sizeof *p);
@@ -218,14 +218,14 @@ void wire_unpack(onerun_t *p, const void *b, size_t n)
     CHECK(r.at == n, "wire: %zu bytes left over in a message of %zu", n - r.at, n);
 }
 
-void wire_pack_sum(wire_t *w, const char *name, const char *dir, const summary_run_t *s)
+void message_pack_sum(message_t *w, const char *name, const char *dir, const summary_run_t *s)
 {
     put_str(w, name);
     put_str(w, dir);
     put_sum(w, s);
 }
 
-void wire_unpack_sum(char **name, char **dir, summary_run_t *s, const void *b, size_t n)
+void message_unpack_sum(char **name, char **dir, summary_run_t *s, const void *b, size_t n)
 {
     reader_t r = {b, n, 0};
     *name = get_str(&r);
@@ -234,8 +234,8 @@ void wire_unpack_sum(char **name, char **dir, summary_run_t *s, const void *b, s
     CHECK(r.at == n, "wire: %zu bytes left over in a message of %zu", n - r.at, n);
 }
 
-void wire_free(wire_t *w)
+void message_free(message_t *w)
 {
     free(w->b);
-    *w = (wire_t){0};
+    *w = (message_t){0};
 }
