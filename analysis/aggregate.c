@@ -1,5 +1,5 @@
 /* aggregate: il-aggregate's driver (aggregate.h): the run list, the outputs opened and closed around the
- * ranks' merge (spread.h), and what rank 0 takes of each run. */
+ * ranks' merge (deal.h), and what rank 0 takes of each run. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +16,7 @@
 #include "analysis/runs.h"
 #include "analysis/scaling.h"
 #include "analysis/skips.h"
-#include "analysis/spread.h"
+#include "analysis/deal.h"
 #include "analysis/summary.h"
 #include "core/clock.h"
 #include "core/config.h"
@@ -155,7 +155,7 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
         return IL_EXIT_INPUT;
     }
     if (args->consolidate && rank == 0) consolidate_all(&runs);
-    spread_list(&runs);
+    deal_list(&runs);
     if (!runs.n) {
         err_set("no run directory (with config.ini or trace/) under %.512s%s", args->paths[0],
                 args->n_paths > 1 ? " and the other paths" : "");
@@ -176,7 +176,7 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
         a.rows = err_calloc((size_t)runs.n, sizeof *a.rows);
         a.claims = err_calloc((size_t)runs.n, sizeof *a.claims);
     }
-    spread_runs(&runs, take, &a);
+    deal_runs(&runs, take, &a);
     code = rank == 0 ? close_outputs(&a, runs.n) : IL_EXIT_OK;
     if (rank == 0) outdir_close(&a.dir);
     long largest, total;

@@ -1,7 +1,7 @@
 /* aggregate: il-aggregate's driver. Merges the traces of every run under the paths given into tables,
  * summary.nc, claims.md and figures (docs/aggregate.md); the tool's main only reads the command line.
  * Rank 0 finds the runs and writes every output; each rank reads and merges its share of the runs, one at
- * a time (spread.h), so memory holds a few runs per rank plus a small row per run on rank 0.
+ * a time (deal.h), so memory holds a few runs per rank plus a small row per run on rank 0.
  * The output directory is written by one il-aggregate at a time and replaced as a whole (outdir.h). */
 #ifndef IL_AGG_AGGREGATE_H
 #define IL_AGG_AGGREGATE_H

@@ -1,7 +1,7 @@
 /* il-aggregate: merges the traces of every run under the given paths into tables, summary.nc, claims.md
  * and figures (docs/aggregate.md).
  *   il-aggregate [--out DIR] [--consolidate] PATH...              one process
- *   mpirun -n P il-aggregate [--out DIR] [--consolidate] PATH...  runs spread over P ranks (spread.h)
+ *   mpirun -n P il-aggregate [--out DIR] [--consolidate] PATH...  runs spread over P ranks (deal.h)
  * Everything happens in the library (analysis/aggregate.h); this only reads the command line and maps the
  * outcome to an exit code.
  * Exit codes, the same on every rank: 0 everything was used; 3 results written but some inputs were skipped

@@ -1,4 +1,4 @@
-#include "analysis/spread.h"
+#include "analysis/deal.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,7 +35,7 @@ static void move(int how, int from, void *b, size_t n)
     }
 }
 
-void spread_list(runlist_t *l)
+void deal_list(runlist_t *l)
 {
     int root = rank_of() == 0;
     uint64_t len[2] = {(uint64_t)l->n, 0}; /* runs, bytes of their NUL-terminated names */
@@ -76,7 +76,7 @@ static void receive(int from, onerun_t *p)
     free(b);
 }
 
-void spread_runs(const runlist_t *l, spread_take_fn take, void *user)
+void deal_runs(const runlist_t *l, deal_take_fn take, void *user)
 {
     int rank = rank_of(), size;
     CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &size), dist_strerror);
