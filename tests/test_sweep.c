@@ -392,7 +392,7 @@ static void test_chunks(void **state)
     assert_int_equal(slurm_parse_ids("0-9", ids, 8), -1); /* more than fit */
 }
 
-/* The commands are library code: a bad sweep directory or spec comes back as SDIR_EINPUT with the message
+/* The commands are library code: a bad sweep directory or spec comes back as SWEEPDIR_EINPUT with the message
  * in err_msg(), for il-sweep's main to say and map to its exit code; nothing is printed on stderr. */
 static void test_commands_return_errors(void **state)
 {
@@ -409,7 +409,7 @@ static void test_commands_return_errors(void **state)
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
-    for (size_t i = 0; i < sizeof rc / sizeof *rc; i++) assert_int_equal(rc[i], SDIR_EINPUT);
+    for (size_t i = 0; i < sizeof rc / sizeof *rc; i++) assert_int_equal(rc[i], SWEEPDIR_EINPUT);
     assert_msg_has("no-such-sweep");
     assert_int_equal(ftell(err), 0);
     fclose(err);

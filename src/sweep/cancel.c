@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "core/err.h"
-#include "sweep/sdir.h"
+#include "sweep/sweepdir.h"
 #include "sweep/slurm.h"
 
 typedef struct {
@@ -19,10 +19,10 @@ typedef struct {
 
 /* The jobs of DIR/jobs.tsv, in the order submitted. Returns the count (0 without the file), or -1 with
  * err_set() naming a malformed line. */
-static int read_jobs(const sdir_t *w, cancel_job_t **jobs)
+static int read_jobs(const sweepdir_t *w, cancel_job_t **jobs)
 {
     char path[PATH_MAX + 64], line[8192];
-    sdir_path(w, path, sizeof path, "jobs.tsv");
+    sweepdir_path(w, path, sizeof path, "jobs.tsv");
     *jobs = NULL;
     FILE *f = fopen(path, "r");
     if (!f) return errno == ENOENT ? 0 : err_set("%s: %s", path, strerror(errno));
@@ -72,16 +72,16 @@ static int mark_queued(cancel_job_t *jobs, int n)
 
 int cancel_sweep(const char *dir, int dry)
 {
-    sdir_t w;
+    sweepdir_t w;
     cancel_job_t *jobs = NULL;
-    int n = sdir_open(&w, dir) ? -1 : read_jobs(&w, &jobs);
+    int n = sweepdir_open(&w, dir) ? -1 : read_jobs(&w, &jobs);
     if (n < 0) {
-        sdir_close(&w);
-        return SDIR_EINPUT;
+        sweepdir_close(&w);
+        return SWEEPDIR_EINPUT;
     }
     if (n == 0) {
         printf("# no jobs recorded in %s/jobs.tsv: nothing to cancel\n", w.dir);
-        sdir_close(&w);
+        sweepdir_close(&w);
         return 0;
     }
     int asked = mark_queued(jobs, n) == 0, queued = 0;
@@ -113,13 +113,13 @@ int cancel_sweep(const char *dir, int dry)
             else err_set("cancelling %s: scancel exited %d%s%s", jobs[i].what, status, *out ? ": " : "", out);
             size_t len = strlen(failures);
             snprintf(failures + len, sizeof failures - len, "%s%s", len ? "\n" : "", err_msg());
-            rc = SDIR_ERUN;
+            rc = SWEEPDIR_ERUN;
         } else {
             printf("cancelled %s\n", jobs[i].what);
         }
     }
     free(jobs);
-    sdir_close(&w);
+    sweepdir_close(&w);
     if (rc) err_set("%s", failures);
     return rc;
 }

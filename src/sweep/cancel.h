@@ -4,8 +4,8 @@
 #define IL_SWEEP_CANCEL_H
 
 /* scancel the recorded jobs still in the queue (all of them when squeue cannot say), printing each; with
- * dry, only prints them. Returns 0 (also with no jobs recorded), SDIR_ERUN when scancel fails (err_msg() has
- * one line per failure) or SDIR_EINPUT for a bad sweep directory. */
+ * dry, only prints them. Returns 0 (also with no jobs recorded), SWEEPDIR_ERUN when scancel fails (err_msg() has
+ * one line per failure) or SWEEPDIR_EINPUT for a bad sweep directory. */
 int cancel_sweep(const char *dir, int dry);
 
 #endif

@@ -13,11 +13,11 @@
 
 /* Without Slurm: the runs one after another on this machine, each as `mpirun -n RANKS il-train --resume`
  * under il-step.sh, which records its exit code where `status` looks for it, exactly as a task would. */
-int local_run(const sdir_t *w, const int *idx, int n)
+int local_run(const sweepdir_t *w, const int *idx, int n)
 {
     int failed = 0;
     for (int k = 0; k < n; k++) {
-        const char *name = sdir_run_name(w, idx[k]);
+        const char *name = sweepdir_run_name(w, idx[k]);
         argv_t a = {0};
         argv_add(&a, "%s/jobs/il-step.sh", w->dir);
         argv_add(&a, "%s/runs/%s/exit_code", w->dir, name);

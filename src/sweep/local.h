@@ -4,9 +4,9 @@
 #ifndef IL_SWEEP_LOCAL_H
 #define IL_SWEEP_LOCAL_H
 
-#include "sweep/sdir.h"
+#include "sweep/sweepdir.h"
 
 /* Runs the runs idx[0..n); returns how many failed. */
-int local_run(const sdir_t *w, const int *idx, int n);
+int local_run(const sweepdir_t *w, const int *idx, int n);
 
 #endif

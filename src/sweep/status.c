@@ -18,14 +18,14 @@ const char *const status_names[ST_N] = {"new", "pending", "running", "requeued",
 
 /* jobs.tsv has one line per submitted job: "array<TAB>JOBID<TAB>OFFSET<TAB>IDS" or "aggregate<TAB>JOBID".
  * A run's task is the one in the latest array that holds it. */
-static void latest_tasks(const sdir_t *w, status_run_t *rs)
+static void latest_tasks(const sweepdir_t *w, status_run_t *rs)
 {
     char path[PATH_MAX + 64];
-    sdir_path(w, path, sizeof path, "jobs.tsv");
+    sweepdir_path(w, path, sizeof path, "jobs.tsv");
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[8192], kind[16], job[32], ids_spec[4096];
-    int offset, n = sdir_n_runs(w);
+    int offset, n = sweepdir_n_runs(w);
     int *ids = err_calloc((size_t)n, sizeof *ids);
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "%15s %31s %d %4095s", kind, job, &offset, ids_spec) != 4 || strcmp(kind, "array")) continue;
@@ -100,7 +100,7 @@ static long parse_duration(const char *s)
     return k == 1 ? v[0] * 60 : k == 2 ? v[0] * 60 + v[1] : v[0] * 3600 + v[1] * 60 + v[2];
 }
 
-static int read_exit_code(const sdir_t *w, const char *name)
+static int read_exit_code(const sweepdir_t *w, const char *name)
 {
     char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/runs/%s/exit_code", w->dir, name);
@@ -114,7 +114,7 @@ static int read_exit_code(const sdir_t *w, const char *name)
 }
 
 /* train.max_steps of the run's config as submitted; -1 when it cannot be read. */
-static long long read_max_steps(const sdir_t *w, const char *name)
+static long long read_max_steps(const sweepdir_t *w, const char *name)
 {
     char path[PATH_MAX + 256];
     snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, name);
@@ -128,14 +128,14 @@ static long long read_max_steps(const sdir_t *w, const char *name)
  * selects the jobs that were in any state after -S, so -S must come before the end of each run's latest
  * task: the last (re)submission wrote manifest.tsv before every task still queued then, and a task that
  * ended earlier wrote its log, last, before it ended. An hour of slack covers a file server's clock. */
-static void sacct_since(const sdir_t *w, char *buf, size_t n)
+static void sacct_since(const sweepdir_t *w, char *buf, size_t n)
 {
     char path[PATH_MAX + 300];
     struct stat st;
     time_t t = time(NULL);
-    sdir_path(w, path, sizeof path, "manifest.tsv");
+    sweepdir_path(w, path, sizeof path, "manifest.tsv");
     if (stat(path, &st) == 0 && st.st_mtime < t) t = st.st_mtime;
-    sdir_path(w, path, sizeof path, "logs");
+    sweepdir_path(w, path, sizeof path, "logs");
     DIR *d = opendir(path);
     for (struct dirent *e; d && (e = readdir(d));) {
         if (e->d_name[0] == '.') continue;
@@ -180,9 +180,9 @@ static void acct_details(status_run_t *r, char *a, int records)
 /* Slurm's word first (a queued or running task), then the task's own exit marker, then sacct for a task
  * that left neither: accounting storage is often absent, so sacct is only a refinement. With details, the
  * run's own files stand in for what Slurm no longer knows. */
-static void collect(const sdir_t *w, status_run_t *rs, int details)
+static void collect(const sweepdir_t *w, status_run_t *rs, int details)
 {
-    int n = sdir_n_runs(w);
+    int n = sweepdir_n_runs(w);
     static char queue[1 << 22], acct[1 << 22];
     char name_opt[128], since[64];
     snprintf(name_opt, sizeof name_opt, "--name=%s", w->spec.name);
@@ -208,12 +208,12 @@ static void collect(const sdir_t *w, status_run_t *rs, int details)
     for (int i = 0; i < n; i++) {
         status_run_t *r = &rs[i];
         char run_dir[PATH_MAX + 256], q[512], a[512];
-        snprintf(run_dir, sizeof run_dir, "%s/runs/%s", w->dir, sdir_run_name(w, i));
+        snprintf(run_dir, sizeof run_dir, "%s/runs/%s", w->dir, sweepdir_run_name(w, i));
         if (metrics_read(&r->m, run_dir, 0) < 0) {
             r->m = (metrics_t){0};
             r->m.train_loss = r->m.train_tokens_per_s = r->m.val_loss = NAN;
         }
-        r->exit_code = read_exit_code(w, sdir_run_name(w, i));
+        r->exit_code = read_exit_code(w, sweepdir_run_name(w, i));
         int queued = *r->task && lookup(queue, r->task, q, sizeof q), records = 0;
         if (queued) {
             char *f[2], copy[sizeof q];
@@ -248,7 +248,7 @@ static void collect(const sdir_t *w, status_run_t *rs, int details)
             if (details && records) acct_details(r, a, records);
         }
         if (!details) continue;
-        r->max_steps = read_max_steps(w, sdir_run_name(w, i));
+        r->max_steps = read_max_steps(w, sweepdir_run_name(w, i));
         if (r->limit_s < 0) r->limit_s = spec_limit; /* what each attempt gets (or would get) */
         /* The run's own record of its last launch, for a task Slurm has forgotten (no accounting) */
         int launched_here = *r->task && !strcmp(r->m.launch_task, r->task);
@@ -258,14 +258,14 @@ static void collect(const sdir_t *w, status_run_t *rs, int details)
     }
 }
 
-void status_collect(const sdir_t *w, status_run_t *rs) { collect(w, rs, 0); }
+void status_collect(const sweepdir_t *w, status_run_t *rs) { collect(w, rs, 0); }
 
-void status_collect_details(const sdir_t *w, status_run_t *rs) { collect(w, rs, 1); }
+void status_collect_details(const sweepdir_t *w, status_run_t *rs) { collect(w, rs, 1); }
 
 /* The runs whose state is one of `want` (a mask over state_t), ascending. */
-int status_select(const sdir_t *w, unsigned want, int **idx)
+int status_select(const sweepdir_t *w, unsigned want, int **idx)
 {
-    int n = sdir_n_runs(w), k = 0;
+    int n = sweepdir_n_runs(w), k = 0;
     status_run_t *rs = err_calloc((size_t)n, sizeof *rs);
     status_collect(w, rs);
     *idx = err_calloc((size_t)n + 1, sizeof **idx);
@@ -327,11 +327,11 @@ static void fmt_number(cell_t c, const char *fmt, double v, int have)
     else snprintf(c, sizeof(cell_t), "-");
 }
 
-static void table_row(cell_t *c, const sdir_t *w, int i, const status_run_t *r)
+static void table_row(cell_t *c, const sweepdir_t *w, int i, const status_run_t *r)
 {
     const metrics_t *m = &r->m;
     snprintf(c[C_IDX], sizeof *c, "%d", i);
-    snprintf(c[C_RUN], sizeof *c, "%s", sdir_run_name(w, i));
+    snprintf(c[C_RUN], sizeof *c, "%s", sweepdir_run_name(w, i));
     snprintf(c[C_STATE], sizeof *c, "%s", status_names[r->state]);
     snprintf(c[C_TASK], sizeof *c, "%s", *r->task ? r->task : "-");
     if (!m->have_train && r->max_steps < 0) snprintf(c[C_STEP], sizeof *c, "-");
@@ -358,7 +358,7 @@ static void table_row(cell_t *c, const sdir_t *w, int i, const status_run_t *r)
     snprintf(c[C_SLURM], sizeof *c, "%s", *r->slurm ? r->slurm : "-");
 }
 
-static void print_table(const sdir_t *w, const status_run_t *rs, const int *idx, int k)
+static void print_table(const sweepdir_t *w, const status_run_t *rs, const int *idx, int k)
 {
     cell_t(*cells)[C_N] = err_calloc((size_t)k + 1, sizeof *cells);
     int width[C_N];
@@ -413,14 +413,14 @@ static void json_text(const char *key, const char *v)
 }
 
 /* The table's fields as a JSON array, one object per line; numbers as numbers, unknowns as null. */
-static void print_json(const sdir_t *w, const status_run_t *rs, const int *idx, int k)
+static void print_json(const sweepdir_t *w, const status_run_t *rs, const int *idx, int k)
 {
     fputs("[", stdout);
     for (int j = 0; j < k; j++) {
         const status_run_t *r = &rs[idx[j]];
         const metrics_t *m = &r->m;
         printf("%s\n{\"index\":%d", j ? "," : "", idx[j]);
-        json_text("run", sdir_run_name(w, idx[j]));
+        json_text("run", sweepdir_run_name(w, idx[j]));
         json_text("state", status_names[r->state]);
         json_text("task", r->task);
         json_int("step", (long long)m->train_step, m->have_train);
@@ -441,12 +441,12 @@ static void print_json(const sdir_t *w, const status_run_t *rs, const int *idx, 
 
 int status_print(const char *dir, unsigned want, int format)
 {
-    sdir_t w;
-    if (sdir_open(&w, dir)) {
-        sdir_close(&w);
-        return SDIR_EINPUT;
+    sweepdir_t w;
+    if (sweepdir_open(&w, dir)) {
+        sweepdir_close(&w);
+        return SWEEPDIR_EINPUT;
     }
-    int n = sdir_n_runs(&w), count[ST_N] = {0}, k = 0;
+    int n = sweepdir_n_runs(&w), count[ST_N] = {0}, k = 0;
     status_run_t *rs = err_calloc((size_t)n, sizeof *rs);
     int *idx = err_calloc((size_t)n + 1, sizeof *idx);
     status_collect_details(&w, rs);
@@ -466,16 +466,16 @@ int status_print(const char *dir, unsigned want, int format)
     }
     free(idx);
     free(rs);
-    sdir_close(&w);
+    sweepdir_close(&w);
     if (fflush(stdout)) {
         err_set("writing the table: %s", strerror(errno));
-        return SDIR_ERUN;
+        return SWEEPDIR_ERUN;
     }
     return 0;
 }
 
 /* One summary table, written as TSV (for programs) or Markdown (for people). */
-static void write_summary(FILE *f, const sdir_t *w, const status_run_t *rs, int markdown)
+static void write_summary(FILE *f, const sweepdir_t *w, const status_run_t *rs, int markdown)
 {
     const tsv_t *m = &w->manifest;
     const char *sep = markdown ? " | " : "\t";
@@ -488,7 +488,7 @@ static void write_summary(FILE *f, const sdir_t *w, const status_run_t *rs, int 
         for (int c = 0; c < m->cols + 4; c++) fputs("|---", f);
         fputs("|\n", f);
     }
-    for (int i = 0; i < sdir_n_runs(w); i++) {
+    for (int i = 0; i < sweepdir_n_runs(w); i++) {
         char step[32], loss[32], val[32];
         fmt_step(step, sizeof step, &rs[i].m);
         fmt_loss(loss, sizeof loss, rs[i].m.have_train ? rs[i].m.train_loss : NAN);
@@ -502,17 +502,17 @@ static void write_summary(FILE *f, const sdir_t *w, const status_run_t *rs, int 
 
 int status_summary(const char *dir)
 {
-    sdir_t w;
-    if (sdir_open(&w, dir)) {
-        sdir_close(&w);
-        return SDIR_EINPUT;
+    sweepdir_t w;
+    if (sweepdir_open(&w, dir)) {
+        sweepdir_close(&w);
+        return SWEEPDIR_EINPUT;
     }
-    status_run_t *rs = err_calloc((size_t)sdir_n_runs(&w), sizeof *rs);
+    status_run_t *rs = err_calloc((size_t)sweepdir_n_runs(&w), sizeof *rs);
     status_collect(&w, rs);
     int rc = 0;
     for (int md = 0; md < 2 && rc == 0; md++) {
         char path[PATH_MAX + 64];
-        sdir_path(&w, path, sizeof path, md ? "summary.md" : "summary.tsv");
+        sweepdir_path(&w, path, sizeof path, md ? "summary.md" : "summary.tsv");
         afile_t af;
         rc = afile_open(&af, path, AFILE_REPLACE);
         if (rc) break;
@@ -522,7 +522,7 @@ int status_summary(const char *dir)
     }
     if (rc == 0) write_summary(stdout, &w, rs, 1);
     free(rs);
-    sdir_close(&w);
-    return rc ? SDIR_ERUN : 0;
+    sweepdir_close(&w);
+    return rc ? SWEEPDIR_ERUN : 0;
 }
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 
 #include "core/metrics.h"
-#include "sweep/sdir.h"
+#include "sweep/sweepdir.h"
 
 typedef enum { ST_NEW, ST_PENDING, ST_RUNNING, ST_REQUEUED, ST_DONE, ST_FAILED, ST_PREEMPTED, ST_N } status_state_t;
 extern const char *const status_names[ST_N];
@@ -26,13 +26,13 @@ typedef struct {
     int attempt;             /* of the latest task, 1-based: Slurm's restart count + 1 */
 } status_run_t;
 
-/* The state of each of the sweep's runs (rs: sdir_n_runs entries). */
-void status_collect(const sdir_t *w, status_run_t *rs);
+/* The state of each of the sweep's runs (rs: sweepdir_n_runs entries). */
+void status_collect(const sweepdir_t *w, status_run_t *rs);
 /* The same, with the columns of il-sweep status too (time, node, steps, attempt): they cost a sacct call
  * and a config read per run, which submit's choice of runs does not need. */
-void status_collect_details(const sdir_t *w, status_run_t *rs);
+void status_collect_details(const sweepdir_t *w, status_run_t *rs);
 /* The runs whose state is one of `want` (a mask of 1 << status_state_t), ascending; *idx malloc'd. */
-int status_select(const sdir_t *w, unsigned want, int **idx);
+int status_select(const sweepdir_t *w, unsigned want, int **idx);
 
 /* "failed,running" into a mask of 1 << status_state_t. Returns 0, or -1 with the offending word (truncated)
  * in bad. */
@@ -40,10 +40,10 @@ int status_parse_states(const char *list, unsigned *mask, char *bad, size_t n);
 
 enum { STATUS_TABLE, STATUS_JSON };
 /* il-sweep status DIR [--state ...] [--format json]: the runs whose state is in `want`, as a table or a JSON
- * array, on stdout. Returns 0, or SDIR_EINPUT or SDIR_ERUN with err_set(). */
+ * array, on stdout. Returns 0, or SWEEPDIR_EINPUT or SWEEPDIR_ERUN with err_set(). */
 int status_print(const char *dir, unsigned want, int format);
-/* il-sweep summary DIR: DIR/summary.tsv and summary.md, and the table on stdout. Returns 0, or SDIR_EINPUT
- * or SDIR_ERUN with err_set(). */
+/* il-sweep summary DIR: DIR/summary.tsv and summary.md, and the table on stdout. Returns 0, or SWEEPDIR_EINPUT
+ * or SWEEPDIR_ERUN with err_set(). */
 int status_summary(const char *dir);
 
 #endif

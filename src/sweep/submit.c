@@ -17,7 +17,7 @@
 #include "sweep/tsv.h"
 
 /* The options every job of the sweep shares; sbatch_args, the site's own, come last. */
-static void common_options(argv_t *a, const sdir_t *w, const char *job_name)
+static void common_options(argv_t *a, const sweepdir_t *w, const char *job_name)
 {
     const sweep_spec_t *s = &w->spec;
     argv_add(a, "sbatch");
@@ -70,7 +70,7 @@ static void step_line(char *out, size_t n, const sweep_spec_t *s, const char *pr
 
 /* Submits the runs idx[0..n) as arrays of at most MaxArraySize tasks, each array after the previous one
  * so that the throttle holds over the whole sweep, then the aggregation job after all of them. */
-static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
+static int submit_runs(const sweepdir_t *w, const int *idx, int n, int dry)
 {
     const sweep_spec_t *s = &w->spec;
     int from_cluster, max_array = slurm_max_array_size(&from_cluster);
@@ -114,7 +114,7 @@ static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
         snprintf(deps + len, sizeof deps - len, ":%s", prev);
         if (dry) continue;
         snprintf(line, sizeof line, "array\t%s\t%d\t%s\n", prev, chunks[c].offset, chunks[c].spec);
-        rc = sdir_record_job(w, line);
+        rc = sweepdir_record_job(w, line);
         if (rc == 0) printf("submitted array job %s: runs %d + [%s]\n", prev, chunks[c].offset, chunks[c].spec);
     }
     free(chunks);
@@ -145,7 +145,7 @@ static int submit_runs(const sdir_t *w, const int *idx, int n, int dry)
     if (rc || dry) return rc;
     char line[128];
     snprintf(line, sizeof line, "aggregate\t%s\n", job);
-    CALL(sdir_record_job(w, line));
+    CALL(sweepdir_record_job(w, line));
     printf("submitted aggregation job %s (after %s)\n", job, deps);
     return 0;
 }
@@ -178,11 +178,11 @@ static void print_file(const char *title, const char *path)
 /* A sweep directory whose runs a build with another naming rule named: when its runs are, row by row, the
  * same experiments as this expansion, the runs keep the directory's names, so that an upgrade never orphans
  * a sweep. Returns 1 when it renamed runs[], 0 when not, -1 with err_set() when the manifest does not read. */
-static int adopt_names(const sdir_t *w, const char *manifest_path, sweep_run_t *runs, int n)
+static int adopt_names(const sweepdir_t *w, const char *manifest_path, sweep_run_t *runs, int n)
 {
     static const char *const place[] = {"run.name", "run.out_dir", NULL};
     tsv_t t;
-    CALL(sdir_manifest_read(&t, manifest_path));
+    CALL(sweepdir_manifest_read(&t, manifest_path));
     int same = t.rows - 1 == n && t.cols >= 2;
     for (int i = 0; i < n && same; i++) {
         char path[PATH_MAX + CONFIG_STR + 16], key[64];
@@ -198,46 +198,46 @@ static int adopt_names(const sdir_t *w, const char *manifest_path, sweep_run_t *
 
 int submit_spec(const char *spec_path, const char *out, int dry, int local)
 {
-    sdir_t w;
+    sweepdir_t w;
     memset(&w, 0, sizeof w);
-    if (sdir_locate_self(&w) || sweep_load(&w.spec, spec_path, SWEEP_LOAD_ALL)) return SDIR_EINPUT;
+    if (sweepdir_locate_self(&w) || sweep_load(&w.spec, spec_path, SWEEP_LOAD_ALL)) return SWEEPDIR_EINPUT;
     char dir[PATH_MAX];
     if (out) snprintf(dir, sizeof dir, "%s", out);
     else if (snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - SWEEP_KEY - 2, w.spec.out_dir, w.spec.name) >= PATH_MAX ||
              strlen(w.spec.out_dir) > PATH_MAX - SWEEP_KEY - 2) {
         err_set("%s: sweep.out_dir: too long", spec_path);
-        return SDIR_EINPUT;
+        return SWEEPDIR_EINPUT;
     }
     if (!getcwd(w.submit_dir, sizeof w.submit_dir)) {
         err_set("cannot read the current directory: %s", strerror(errno));
-        return SDIR_EINPUT;
+        return SWEEPDIR_EINPUT;
     }
-    if (!dry && afile_mkdirs(dir)) return SDIR_EINPUT;
+    if (!dry && afile_mkdirs(dir)) return SWEEPDIR_EINPUT;
     /* a dry run writes nothing, so its directory may not exist yet: make it absolute by hand */
     if (!realpath(dir, w.dir)) {
         char abs[2 * PATH_MAX + 2];
         snprintf(abs, sizeof abs, "%s%s%s", *dir == '/' ? "" : w.submit_dir, *dir == '/' ? "" : "/", dir);
         if (strlen(abs) >= sizeof w.dir) {
             err_set("--out: path too long");
-            return SDIR_EINPUT;
+            return SWEEPDIR_EINPUT;
         }
         memcpy(w.dir, abs, strlen(abs) + 1);
     }
     /* sbatch reads '%' in --output as a pattern, and the logs' names are built on this directory */
     if (strchr(w.dir, '%')) {
         err_set("%s: a sweep directory with '%%' in its path: sbatch would read it as a pattern", w.dir);
-        return SDIR_EINPUT;
+        return SWEEPDIR_EINPUT;
     }
     char runs_dir[PATH_MAX + 8];
-    sdir_path(&w, runs_dir, sizeof runs_dir, "runs");
+    sweepdir_path(&w, runs_dir, sizeof runs_dir, "runs");
     sweep_run_t *runs;
     int n;
     if (sweep_expand(&w.spec, runs_dir, &runs, &n)) {
         sweep_free(&w.spec);
-        return SDIR_EINPUT;
+        return SWEEPDIR_EINPUT;
     }
     char path[PATH_MAX + 64];
-    sdir_path(&w, path, sizeof path, "manifest.tsv");
+    sweepdir_path(&w, path, sizeof path, "manifest.tsv");
     char *manifest = manifest_text(&w.spec, runs, n), *old = read_text(path);
     int adopted = old && strcmp(old, manifest) ? adopt_names(&w, path, runs, n) : 0;
     if (adopted > 0) {
@@ -258,19 +258,19 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     if (rc == 0 && dry) {
         printf("# ---- manifest (%s) ----\n%s", path, manifest);
         char jobs_dir[PATH_MAX], src[PATH_MAX + 64];
-        rc = sdir_jobs_dir(jobs_dir, sizeof jobs_dir);
-        for (int i = 0; i < SDIR_N_JOB_FILES && rc == 0; i++) {
-            snprintf(src, sizeof src, "%s/%s", jobs_dir, sdir_job_files[i]);
-            print_file(sdir_job_files[i], src);
+        rc = sweepdir_jobs_dir(jobs_dir, sizeof jobs_dir);
+        for (int i = 0; i < SWEEPDIR_N_JOB_FILES && rc == 0; i++) {
+            snprintf(src, sizeof src, "%s/%s", jobs_dir, sweepdir_job_files[i]);
+            print_file(sweepdir_job_files[i], src);
         }
     } else if (rc == 0) {
-        rc = sdir_write(&w, spec_path, runs, n, manifest, manifest_len);
+        rc = sweepdir_write(&w, spec_path, runs, n, manifest, manifest_len);
     }
     free(manifest);
     free(runs);
-    if (rc || ((existed || !dry) && (rc = sdir_manifest_read(&w.manifest, path)))) {
-        sdir_close(&w);
-        return SDIR_EINPUT;
+    if (rc || ((existed || !dry) && (rc = sweepdir_manifest_read(&w.manifest, path)))) {
+        sweepdir_close(&w);
+        return SWEEPDIR_EINPUT;
     }
     int *idx = NULL, k = n;
     if (w.manifest.rows) {
@@ -286,28 +286,28 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         free(idx);
         char dir[PATH_MAX];
         snprintf(dir, sizeof dir, "%s", w.dir);
-        sdir_close(&w);
+        sweepdir_close(&w);
         rc = status_summary(dir);
         if (rc == 0 && failed) rc = err_set("%d of the %d run(s) failed (see their logs)", failed, k);
-        return rc ? SDIR_ERUN : 0;
+        return rc ? SWEEPDIR_ERUN : 0;
     }
     rc = k ? submit_runs(&w, idx, k, dry) : 0;
     free(idx);
-    sdir_close(&w);
-    return rc ? SDIR_ERUN : 0;
+    sweepdir_close(&w);
+    return rc ? SWEEPDIR_ERUN : 0;
 }
 
 int submit_failed(const char *dir, int dry)
 {
-    sdir_t w;
-    if (sdir_open(&w, dir)) {
-        sdir_close(&w);
-        return SDIR_EINPUT;
+    sweepdir_t w;
+    if (sweepdir_open(&w, dir)) {
+        sweepdir_close(&w);
+        return SWEEPDIR_EINPUT;
     }
     int *idx, k = status_select(&w, 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
     printf("# sweep %s: %d failed or preempted run(s) to resubmit\n", w.spec.name, k);
     int rc = k ? submit_runs(&w, idx, k, dry) : 0;
     free(idx);
-    sdir_close(&w);
-    return rc ? SDIR_ERUN : 0;
+    sweepdir_close(&w);
+    return rc ? SWEEPDIR_ERUN : 0;
 }

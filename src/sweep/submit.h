@@ -4,8 +4,8 @@
 #ifndef IL_SWEEP_SUBMIT_H
 #define IL_SWEEP_SUBMIT_H
 
-/* il-sweep submit SPEC [--dry-run | --local] [--out DIR]. Returns 0, or SDIR_EINPUT (a bad spec or sweep
- * directory) or SDIR_ERUN (sbatch failed, or a local run) with err_set(). */
+/* il-sweep submit SPEC [--dry-run | --local] [--out DIR]. Returns 0, or SWEEPDIR_EINPUT (a bad spec or sweep
+ * directory) or SWEEPDIR_ERUN (sbatch failed, or a local run) with err_set(). */
 int submit_spec(const char *spec_path, const char *out, int dry, int local);
 /* il-sweep resubmit DIR --failed [--dry-run]: the failed and preempted runs again. Returns as submit_spec. */
 int submit_failed(const char *dir, int dry);

@@ -11,7 +11,7 @@
 
 #include "core/cli.h"
 #include "core/err.h"
-#include "sweep/sdir.h"
+#include "sweep/sweepdir.h"
 #include "sweep/cancel.h"
 #include "sweep/status.h"
 #include "sweep/submit.h"
@@ -122,7 +122,7 @@ static int read_options(cli_t *cli, int argc, char **argv, args_t *a)
     return 0;
 }
 
-/* The sweep library's verdict (0, or SDIR_EINPUT or SDIR_ERUN with err_set) as the exit code, its message
+/* The sweep library's verdict (0, or SWEEPDIR_EINPUT or SWEEPDIR_ERUN with err_set) as the exit code, its message
  * said a line at a time: cancel reports each job it could not cancel. */
 static int outcome(int rc)
 {
@@ -131,7 +131,7 @@ static int outcome(int rc)
         end = m + strcspn(m, "\n");
         fprintf(stderr, "il-sweep: %.*s\n", (int)(end - m), m);
     }
-    return rc == SDIR_EINPUT ? IL_EXIT_INPUT : IL_EXIT_FAIL;
+    return rc == SWEEPDIR_EINPUT ? IL_EXIT_INPUT : IL_EXIT_FAIL;
 }
 
 static int run_submit(const cli_t *cli, const char *spec, const args_t *a)

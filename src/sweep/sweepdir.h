@@ -1,7 +1,7 @@
-/* sdir: a sweep directory (docs/sweeps.md): the copy of its spec, the manifest of its runs, one config per
+/* sweepdir: a sweep directory (docs/sweeps.md): the copy of its spec, the manifest of its runs, one config per
  * run, the job scripts, the directory the jobs run in, and the record of submitted jobs. */
-#ifndef IL_SWEEP_SDIR_H
-#define IL_SWEEP_SDIR_H
+#ifndef IL_SWEEP_SWEEPDIR_H
+#define IL_SWEEP_SWEEPDIR_H
 
 #include <limits.h>
 #include <stddef.h>
@@ -10,8 +10,8 @@
 #include "sweep/tsv.h"
 
 /* The job scripts copied into every sweep directory, from the repository's jobs/. */
-enum { SDIR_N_JOB_FILES = 3 };
-extern const char *const sdir_job_files[SDIR_N_JOB_FILES];
+enum { SWEEPDIR_N_JOB_FILES = 3 };
+extern const char *const sweepdir_job_files[SWEEPDIR_N_JOB_FILES];
 
 typedef struct {
     char dir[PATH_MAX];        /* absolute */
@@ -20,39 +20,39 @@ typedef struct {
     char trainer[PATH_MAX];    /* il-train next to it */
     sweep_spec_t spec;
     tsv_t manifest;
-} sdir_t;
+} sweepdir_t;
 
 /* Reads a manifest: the header "index<TAB>run...", then rows whose run names pass config_run_name_ok(), since
  * every reader builds paths (configs/<run>.ini, runs/<run>/) on them. The one check of a manifest read, by
  * every command. Returns 0, or -1 with err_set() naming the file, the line and the name. */
-int sdir_manifest_read(tsv_t *t, const char *path);
+int sweepdir_manifest_read(tsv_t *t, const char *path);
 /* Reads a sweep directory written by submit: its spec copy (resources), manifest and submit directory.
- * Returns 0, or -1 with err_set(); sdir_close() is safe either way. */
-int sdir_open(sdir_t *w, const char *dir);
-void sdir_close(sdir_t *w);
+ * Returns 0, or -1 with err_set(); sweepdir_close() is safe either way. */
+int sweepdir_open(sweepdir_t *w, const char *dir);
+void sweepdir_close(sweepdir_t *w);
 /* Fills self and trainer from /proc/self/exe. */
-int sdir_locate_self(sdir_t *w);
+int sweepdir_locate_self(sweepdir_t *w);
 /* The job templates: jobs/ of the checkout this program was built in (build/bin/il-sweep, or a deeper
  * BUILD), or an installation's share/innerloop/jobs (core/share.h). */
-int sdir_jobs_dir(char *buf, size_t n);
+int sweepdir_jobs_dir(char *buf, size_t n);
 
 /* How the commands (submit, status, summary, cancel) fail, with err_set(); il-sweep's main says the message
  * and maps each to its exit code. */
 enum {
-    SDIR_EINPUT = -1, /* a bad spec or sweep directory: IL_EXIT_INPUT */
-    SDIR_ERUN = -2,   /* a Slurm command, a run or a write failed: IL_EXIT_FAIL */
+    SWEEPDIR_EINPUT = -1, /* a bad spec or sweep directory: IL_EXIT_INPUT */
+    SWEEPDIR_ERUN = -2,   /* a Slurm command, a run or a write failed: IL_EXIT_FAIL */
 };
 
 /* <dir>/<rel> */
-void sdir_path(const sdir_t *w, char *buf, size_t n, const char *rel);
-int sdir_n_runs(const sdir_t *w);
-const char *sdir_run_name(const sdir_t *w, int i);
+void sweepdir_path(const sweepdir_t *w, char *buf, size_t n, const char *rel);
+int sweepdir_n_runs(const sweepdir_t *w);
+const char *sweepdir_run_name(const sweepdir_t *w, int i);
 
 /* Writes everything a sweep directory holds before its jobs run; all of it is rewritten identically on a
  * resubmission of the same spec. */
-int sdir_write(const sdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
+int sweepdir_write(const sweepdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
                size_t manifest_len);
 /* Appends one line to jobs.tsv: "array<TAB>JOBID<TAB>OFFSET<TAB>IDS" or "aggregate<TAB>JOBID". */
-int sdir_record_job(const sdir_t *w, const char *line);
+int sweepdir_record_job(const sweepdir_t *w, const char *line);
 
 #endif

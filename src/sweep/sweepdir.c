@@ -1,4 +1,4 @@
-#include "sweep/sdir.h"
+#include "sweep/sweepdir.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -13,15 +13,15 @@
 #include "core/err.h"
 #include "core/share.h"
 
-const char *const sdir_job_files[SDIR_N_JOB_FILES] = {"sweep-task.sbatch", "aggregate.sbatch", "il-step.sh"};
+const char *const sweepdir_job_files[SWEEPDIR_N_JOB_FILES] = {"sweep-task.sbatch", "aggregate.sbatch", "il-step.sh"};
 
-void sdir_path(const sdir_t *w, char *buf, size_t n, const char *rel) { snprintf(buf, n, "%s/%s", w->dir, rel); }
+void sweepdir_path(const sweepdir_t *w, char *buf, size_t n, const char *rel) { snprintf(buf, n, "%s/%s", w->dir, rel); }
 
-int sdir_n_runs(const sdir_t *w) { return w->manifest.rows - 1; }
+int sweepdir_n_runs(const sweepdir_t *w) { return w->manifest.rows - 1; }
 
-const char *sdir_run_name(const sdir_t *w, int i) { return w->manifest.cell[(i + 1) * w->manifest.cols + 1]; }
+const char *sweepdir_run_name(const sweepdir_t *w, int i) { return w->manifest.cell[(i + 1) * w->manifest.cols + 1]; }
 
-int sdir_locate_self(sdir_t *w)
+int sweepdir_locate_self(sweepdir_t *w)
 {
     ssize_t len = readlink("/proc/self/exe", w->self, sizeof w->self - 1);
     if (len < 0) return err_set("/proc/self/exe: %s", strerror(errno));
@@ -32,9 +32,9 @@ int sdir_locate_self(sdir_t *w)
     return 0;
 }
 
-int sdir_jobs_dir(char *buf, size_t n) { return share_find("jobs", "jobs", sdir_job_files[0], buf, n); }
+int sweepdir_jobs_dir(char *buf, size_t n) { return share_find("jobs", "jobs", sweepdir_job_files[0], buf, n); }
 
-int sdir_manifest_read(tsv_t *t, const char *path)
+int sweepdir_manifest_read(tsv_t *t, const char *path)
 {
     CALL(tsv_read(t, path));
     int rc = 0;
@@ -50,25 +50,25 @@ int sdir_manifest_read(tsv_t *t, const char *path)
     return rc;
 }
 
-int sdir_open(sdir_t *w, const char *dir)
+int sweepdir_open(sweepdir_t *w, const char *dir)
 {
     memset(w, 0, sizeof *w);
     if (!realpath(dir, w->dir)) return err_set("%s: not a sweep directory: %s", dir, strerror(errno));
     char path[PATH_MAX + 64];
-    sdir_path(w, path, sizeof path, "spec.ini");
+    sweepdir_path(w, path, sizeof path, "spec.ini");
     CALL(sweep_load(&w->spec, path, SWEEP_LOAD_RESOURCES));
-    sdir_path(w, path, sizeof path, "manifest.tsv");
-    CALL(sdir_manifest_read(&w->manifest, path));
-    sdir_path(w, path, sizeof path, "submit_dir");
+    sweepdir_path(w, path, sizeof path, "manifest.tsv");
+    CALL(sweepdir_manifest_read(&w->manifest, path));
+    sweepdir_path(w, path, sizeof path, "submit_dir");
     uint8_t *text;
     size_t len;
     CALL(bytes_read_file(path, &text, &len));
     snprintf(w->submit_dir, sizeof w->submit_dir, "%.*s", (int)strcspn((char *)text, "\n"), (char *)text);
     free(text);
-    return sdir_locate_self(w);
+    return sweepdir_locate_self(w);
 }
 
-void sdir_close(sdir_t *w)
+void sweepdir_close(sweepdir_t *w)
 {
     sweep_free(&w->spec);
     tsv_free(&w->manifest);
@@ -90,52 +90,52 @@ static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 }
 
 /* A whole file copied to <dir>/<rel> with the given mode. */
-static int copy_in(const sdir_t *w, const char *src, const char *rel, mode_t mode)
+static int copy_in(const sweepdir_t *w, const char *src, const char *rel, mode_t mode)
 {
     uint8_t *text;
     size_t len;
     char path[PATH_MAX + 64];
     CALL(bytes_read_file(src, &text, &len));
-    sdir_path(w, path, sizeof path, rel);
+    sweepdir_path(w, path, sizeof path, rel);
     int rc = write_file(path, text, len, mode);
     free(text);
     return rc;
 }
 
-int sdir_write(const sdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
+int sweepdir_write(const sweepdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
                size_t manifest_len)
 {
     char path[PATH_MAX + CONFIG_STR + 16], jobs_dir[PATH_MAX];
     const char *subdirs[] = {"configs", "runs", "logs", "jobs"};
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
-        sdir_path(w, path, sizeof path, subdirs[i]);
+        sweepdir_path(w, path, sizeof path, subdirs[i]);
         CALL(afile_mkdirs(path));
     }
     int rc = copy_in(w, spec_path, "spec.ini", 0644);
-    sdir_path(w, path, sizeof path, "manifest.tsv");
+    sweepdir_path(w, path, sizeof path, "manifest.tsv");
     rc = rc ? rc : write_file(path, manifest, manifest_len, 0644);
     char submit_dir[PATH_MAX + 2];
     snprintf(submit_dir, sizeof submit_dir, "%s\n", w->submit_dir);
-    sdir_path(w, path, sizeof path, "submit_dir");
+    sweepdir_path(w, path, sizeof path, "submit_dir");
     rc = rc ? rc : write_file(path, submit_dir, strlen(submit_dir), 0644);
     for (int i = 0; i < n && rc == 0; i++) {
         snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, runs[i].cfg.name);
         rc = config_save(&runs[i].cfg, path, AFILE_REPLACE);
     }
-    if (rc || sdir_jobs_dir(jobs_dir, sizeof jobs_dir)) return -1;
-    for (int i = 0; i < SDIR_N_JOB_FILES && rc == 0; i++) {
+    if (rc || sweepdir_jobs_dir(jobs_dir, sizeof jobs_dir)) return -1;
+    for (int i = 0; i < SWEEPDIR_N_JOB_FILES && rc == 0; i++) {
         char src[PATH_MAX + 64], rel[64];
-        snprintf(src, sizeof src, "%s/%s", jobs_dir, sdir_job_files[i]);
-        snprintf(rel, sizeof rel, "jobs/%s", sdir_job_files[i]);
+        snprintf(src, sizeof src, "%s/%s", jobs_dir, sweepdir_job_files[i]);
+        snprintf(rel, sizeof rel, "jobs/%s", sweepdir_job_files[i]);
         rc = copy_in(w, src, rel, 0755);
     }
     return rc;
 }
 
-int sdir_record_job(const sdir_t *w, const char *line)
+int sweepdir_record_job(const sweepdir_t *w, const char *line)
 {
     char path[PATH_MAX + 64];
-    sdir_path(w, path, sizeof path, "jobs.tsv");
+    sweepdir_path(w, path, sizeof path, "jobs.tsv");
     FILE *f = fopen(path, "a");
     if (!f) return err_set("%s: cannot append: %s", path, strerror(errno));
     fputs(line, f);
