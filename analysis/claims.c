@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "analysis/table.h"
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "core/stats.h"
@@ -456,12 +456,12 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
 int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, int n_skipped)
 {
     char path[4200];
-    afile_t md, csv;
+    atomicfile_t md, csv;
     snprintf(path, sizeof path, "%s/claims.md", dir);
-    CALL(afile_open(&md, path, AFILE_REPLACE));
+    CALL(atomicfile_open(&md, path, ATOMICFILE_REPLACE));
     snprintf(path, sizeof path, "%s/claims.csv", dir);
-    if (afile_open(&csv, path, AFILE_REPLACE)) {
-        afile_abort(&md);
+    if (atomicfile_open(&csv, path, ATOMICFILE_REPLACE)) {
+        atomicfile_abort(&md);
         return -1;
     }
     out_t o = {md.f, csv.f};
@@ -495,9 +495,9 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
     fputc('\n', o.md);
     for (int h = 0; h < H_N; h++) section(&o, runs, n, h, &all);
     free(all.i);
-    if (afile_commit(&md)) {
-        afile_abort(&csv);
+    if (atomicfile_commit(&md)) {
+        atomicfile_abort(&csv);
         return -1;
     }
-    return afile_commit(&csv);
+    return atomicfile_commit(&csv);
 }

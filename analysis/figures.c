@@ -14,7 +14,7 @@
 
 #include <netcdf.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/err.h"
 #include "core/share.h"
 #include "analysis/summary.h"
@@ -121,7 +121,7 @@ static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
              x->q_scripts, vars);
     char *argv[] = {(char *)x->gnuplot, "-e", settings, script, NULL};
     if (access(script, R_OK) != 0 || run(argv, 0) != 0 || !png_complete(tmp) || rename(tmp, out) != 0) {
-        const char *why = afile_why(tmp, 0); /* a full disk, not a figure gnuplot could not draw */
+        const char *why = atomicfile_why(tmp, 0); /* a full disk, not a figure gnuplot could not draw */
         unlink(tmp);
         if (why) {
             write_failed(x, out, why);
@@ -542,7 +542,7 @@ int figures_make(const char *out_dir, const char *summary_path, const run_row_t 
     scripts_dir(x.scripts, sizeof x.scripts);
     gp_string(x.q_scripts, sizeof x.q_scripts, x.scripts);
     snprintf(x.dir, sizeof x.dir, "%s/figures", out_dir);
-    CALL(afile_mkdirs(x.dir));
+    CALL(atomicfile_mkdirs(x.dir));
     snprintf(x.data, sizeof x.data, "%s/.plot.%ld.dat", x.dir, (long)getpid());
     sweep_figures(&x, summary_path, rows, n, fit);
     *skipped = x.skipped;

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/err.h"
 
 /* What il-aggregate writes into its directory: these, and figures/ of PNGs. */
@@ -55,7 +55,7 @@ static int is_debris(const char *name, int figures)
 {
     const char *t = strstr(name, ".tmp.");
     char stem[300];
-    if (t && afile_is_tmp(name) && snprintf(stem, sizeof stem, "%.*s", (int)(t - name), name) < (int)sizeof stem)
+    if (t && atomicfile_is_tmp(name) && snprintf(stem, sizeof stem, "%.*s", (int)(t - name), name) < (int)sizeof stem)
         return figures ? ends_with(stem, ".png") : is_output(stem);
     return figures && is_plot_data(name);
 }
@@ -125,7 +125,7 @@ static int clean_beside(const outdir_t *o, const char *parent, const char *base,
         if (word_pid(e->d_name, old_word) && lstat(o->out, &st) != 0 && rename(path, o->out) == 0) {
             printf("il-aggregate: %s: put back the outputs that a writer that died had moved aside\n", o->out);
         } else if (word_pid(e->d_name, old_word) || word_pid(e->d_name, tmp_word)) {
-            afile_remove_tree(path);
+            atomicfile_remove_tree(path);
             if (!removed++) snprintf(first, n, "%s", path);
         }
     }
@@ -146,15 +146,15 @@ int outdir_open(outdir_t *o, const char *out)
         return err_set("--out %s: name a directory of its own (it is replaced as a whole)", out), IL_EXIT_INPUT;
     if (!slash) snprintf(parent, sizeof parent, ".");
     else snprintf(parent, sizeof parent, "%.*s", slash == o->out ? 1 : (int)(slash - o->out), o->out);
-    if (afile_mkdirs(parent)) return IL_EXIT_FAIL;
+    if (atomicfile_mkdirs(parent)) return IL_EXIT_FAIL;
     struct stat st;
     if (lstat(o->out, &st) == 0 && S_ISLNK(st.st_mode))
         return err_set("%s: a symbolic link; give --out the directory it points to", o->out), IL_EXIT_INPUT;
     if (lstat(o->out, &st) == 0 && !S_ISDIR(st.st_mode)) return err_set("%s: not a directory", o->out), IL_EXIT_INPUT;
     char lock[8300], holder[256];
     snprintf(lock, sizeof lock, "%s/.%s.lock", parent, base);
-    o->fd = afile_lock(lock, holder, sizeof holder);
-    if (o->fd == AFILE_LOCKED)
+    o->fd = atomicfile_lock(lock, holder, sizeof holder);
+    if (o->fd == ATOMICFILE_LOCKED)
         return err_set("%s: in use by another il-aggregate (%s); one writer per output directory", o->out, holder),
                IL_EXIT_INPUT;
     if (o->fd < 0) return IL_EXIT_FAIL;
@@ -194,14 +194,14 @@ int outdir_commit(outdir_t *o)
         return err_set("%s: cannot rename into place: %s", o->out, strerror(err));
     }
     o->work[0] = '\0';
-    if (had) afile_remove_tree(o->old);
-    afile_sync_dir_of(o->out);
+    if (had) atomicfile_remove_tree(o->old);
+    atomicfile_sync_dir_of(o->out);
     return 0;
 }
 
 void outdir_close(outdir_t *o)
 {
-    if (o->work[0]) afile_remove_tree(o->work);
+    if (o->work[0]) atomicfile_remove_tree(o->work);
     o->work[0] = '\0';
     if (o->fd >= 0) close(o->fd); /* closing the last descriptor releases the flock */
     o->fd = -1;

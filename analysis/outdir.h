@@ -8,7 +8,7 @@
  * mix, and nothing of an earlier aggregation (a figure of a run that is gone) survives into a later one. A
  * failed aggregation removes its sibling and leaves the old outputs as they were.
  *
- * Holding the lock, the writer knows that any such sibling, and any temporary file of an output (afile's
+ * Holding the lock, the writer knows that any such sibling, and any temporary file of an output (atomicfile's
  * "<output>.tmp.<pid>", figures/.plot.<pid>.dat), was left by a writer that died, and removes it; an old
  * directory whose writer died between its two renames is put back in place. The directory is only ever
  * replaced (or cleaned) when it holds nothing but il-aggregate's outputs and their temporary files, so that

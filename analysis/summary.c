@@ -12,7 +12,7 @@
 #include <netcdf.h>
 
 #include "analysis/message.h"
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/err.h"
 #include "core/stats.h"
 #include "trace/acdd.h"
@@ -151,7 +151,7 @@ static int def(summary_t *s, const char *name, nc_type type, int ndims, const in
  * full disk), else the library's. Returns -1. */
 static int write_failed(const summary_t *s, int rc)
 {
-    const char *why = afile_why(s->tmp, errno);
+    const char *why = atomicfile_why(s->tmp, errno);
     return err_set("%s: write failed: %s", s->path, why ? why : nc_strerror(rc));
 }
 

@@ -25,10 +25,10 @@ int table_open(table_t *t, const char *dir, const char *base, const char *title,
     memset(t, 0, sizeof *t);
     char path[4200];
     snprintf(path, sizeof path, "%s/%s.csv", dir, base);
-    CALL(afile_open(&t->csv, path, AFILE_REPLACE));
+    CALL(atomicfile_open(&t->csv, path, ATOMICFILE_REPLACE));
     snprintf(path, sizeof path, "%s/%s.md", dir, base);
-    if (afile_open(&t->md, path, AFILE_REPLACE)) {
-        afile_abort(&t->csv);
+    if (atomicfile_open(&t->md, path, ATOMICFILE_REPLACE)) {
+        atomicfile_abort(&t->csv);
         return -1;
     }
     t->ncol = ncol;
@@ -85,15 +85,15 @@ void table_num(table_t *t, double v)
 int table_commit(table_t *t)
 {
     CHECK(t->col == 0, "table: incomplete row (%d of %d columns)", t->col, t->ncol);
-    if (afile_commit(&t->csv)) {
-        afile_abort(&t->md);
+    if (atomicfile_commit(&t->csv)) {
+        atomicfile_abort(&t->md);
         return -1;
     }
-    return afile_commit(&t->md);
+    return atomicfile_commit(&t->md);
 }
 
 void table_abort(table_t *t)
 {
-    afile_abort(&t->csv);
-    afile_abort(&t->md);
+    atomicfile_abort(&t->csv);
+    atomicfile_abort(&t->md);
 }

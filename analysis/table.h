@@ -7,10 +7,10 @@
 
 #include <stdio.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 
 typedef struct {
-    afile_t csv, md;
+    atomicfile_t csv, md;
     int ncol, col; /* columns, and the next column of the current row */
 } table_t;
 

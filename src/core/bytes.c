@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/err.h"
 
 uint32_t bytes_fnv1a(uint32_t h, const void *data, size_t n)
@@ -74,11 +74,11 @@ int bytes_read_file(const char *path, uint8_t **buf, size_t *n)
 
 int bytes_write_file(const char *path, const uint8_t *buf, size_t n)
 {
-    afile_t af;
-    CALL(afile_open(&af, path, AFILE_KEEP));
-    if (afile_write(&af, buf, n) != 0) {
-        afile_abort(&af);
+    atomicfile_t af;
+    CALL(atomicfile_open(&af, path, ATOMICFILE_KEEP));
+    if (atomicfile_write(&af, buf, n) != 0) {
+        atomicfile_abort(&af);
         return -1;
     }
-    return afile_commit(&af);
+    return atomicfile_commit(&af);
 }

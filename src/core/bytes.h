@@ -47,7 +47,7 @@ int bytes_read_file(const char *path, uint8_t **buf, size_t *n);
  * can block on it. NULL with err_set() naming the file. */
 FILE *bytes_fopen_regular(const char *path);
 
-/* Writes n bytes atomically to a new file (see afile.h). */
+/* Writes n bytes atomically to a new file (see atomicfile.h). */
 int bytes_write_file(const char *path, const uint8_t *buf, size_t n);
 
 #endif

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/bytes.h"
 #include "core/inifile.h"
 #include "core/keys.h"
@@ -255,13 +255,13 @@ int config_get(const config_t *c, const char *key, char *buf, size_t n)
 
 int config_save(const config_t *c, const char *path, int mode)
 {
-    afile_t af;
-    CALL(afile_open(&af, path, mode));
+    atomicfile_t af;
+    CALL(atomicfile_open(&af, path, mode));
     if (config_write(c, af.f)) {
-        afile_abort(&af);
+        atomicfile_abort(&af);
         return -1;
     }
-    return afile_commit(&af);
+    return atomicfile_commit(&af);
 }
 
 /* Whether key `name` ("section.key") of section `section` is in `ignore` by itself or by its section. */

@@ -106,8 +106,8 @@ void config_counts_path(const config_t *c, char *out, size_t n);
 /* One key's value ("section.key") as config_write() spells it ("0.001" for "1e-3"); -1 if the key is
  * unknown. */
 int config_get(const config_t *c, const char *key, char *buf, size_t n);
-/* config_write() into the file at path, which appears whole or not at all; mode AFILE_KEEP refuses to
- * replace an existing file, AFILE_REPLACE replaces it. */
+/* config_write() into the file at path, which appears whole or not at all; mode ATOMICFILE_KEEP refuses to
+ * replace an existing file, ATOMICFILE_REPLACE replaces it. */
 int config_save(const config_t *c, const char *path, int mode);
 
 /* Compares a and b key by key, skipping the keys or whole sections named in `ignore` ("train.threads",

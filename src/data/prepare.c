@@ -5,7 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "data/corpus.h"
@@ -266,7 +266,7 @@ static int build(const prepare_opts_t *o, const corpus_t *c, char paths[N_OUT][4
     count_tokens(&sh_train, counts);
     text = summary(o, c, &t, sh, sp);
     rc = IL_EXIT_FAIL;
-    if (afile_mkdirs(o->out_dir) != 0 || write_outputs(paths, &t, sh, counts, text) != 0) goto out;
+    if (atomicfile_mkdirs(o->out_dir) != 0 || write_outputs(paths, &t, sh, counts, text) != 0) goto out;
     if (log) fputs(text, log);
     rc = IL_EXIT_OK;
 out:

@@ -52,9 +52,9 @@ static int write_section(ckpt_writer_t *w, const char *tag, const void *data, si
     bytes_put_u64(h + CKPT_TAG_LEN, bytes);
     bytes_put_u32(h + CKPT_TAG_LEN + 8, crc_of(0, data, bytes));
     w->header_crc = crc_of(w->header_crc, h, sizeof h);
-    CALL(afile_write(&w->af, h, sizeof h));
-    CALL(afile_write(&w->af, data, bytes));
-    CALL(afile_write(&w->af, zeros, padding(bytes)));
+    CALL(atomicfile_write(&w->af, h, sizeof h));
+    CALL(atomicfile_write(&w->af, data, bytes));
+    CALL(atomicfile_write(&w->af, zeros, padding(bytes)));
     return 0;
 }
 
@@ -68,12 +68,12 @@ static void drop_tags(ckpt_writer_t *w)
 int ckpt_begin(ckpt_writer_t *w, const char *path)
 {
     memset(w, 0, sizeof *w);
-    CALL(afile_open(&w->af, path, AFILE_KEEP));
+    CALL(atomicfile_open(&w->af, path, ATOMICFILE_KEEP));
     uint8_t h[FILE_HDR] = {0};
     memcpy(h, MAGIC, MAGIC_LEN);
     bytes_put_u16(h + MAGIC_LEN, VERSION);
-    if (afile_write(&w->af, h, sizeof h)) {
-        afile_abort(&w->af);
+    if (atomicfile_write(&w->af, h, sizeof h)) {
+        atomicfile_abort(&w->af);
         return -1;
     }
     return 0;
@@ -113,15 +113,15 @@ int ckpt_commit(ckpt_writer_t *w)
     bytes_put_u32(end + 8, w->header_crc);
     drop_tags(w);
     if (write_section(w, END_TAG, end, sizeof end)) {
-        afile_abort(&w->af);
+        atomicfile_abort(&w->af);
         return -1;
     }
-    return afile_commit(&w->af);
+    return atomicfile_commit(&w->af);
 }
 
 void ckpt_abort(ckpt_writer_t *w)
 {
-    afile_abort(&w->af);
+    atomicfile_abort(&w->af);
     drop_tags(w);
 }
 

@@ -8,12 +8,12 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include "core/afile.h"
+#include "core/atomicfile.h"
 
 #define CKPT_TAG_LEN 24
 
 typedef struct {
-    afile_t af;
+    atomicfile_t af;
     int failed;                 /* a ckpt_add() failed: ckpt_commit() must not produce a file */
     size_t n_sections;
     uint32_t header_crc;        /* CRC32 of the section headers written so far, for the end marker */

@@ -6,7 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/err.h"
 
 int rundir_lock(rundir_t *d, const char *dir)
@@ -16,11 +16,11 @@ int rundir_lock(rundir_t *d, const char *dir)
     snprintf(d->dir, sizeof d->dir, "%s", dir);
     struct stat st;
     d->created = stat(dir, &st) != 0;
-    CALL(afile_mkdirs(dir));
+    CALL(atomicfile_mkdirs(dir));
     char path[4200], holder[256];
     snprintf(path, sizeof path, "%s/lock", dir);
-    int fd = afile_lock(path, holder, sizeof holder);
-    if (fd == AFILE_LOCKED)
+    int fd = atomicfile_lock(path, holder, sizeof holder);
+    if (fd == ATOMICFILE_LOCKED)
         return err_set("%s: run directory in use by another il-train (%s); one writer per run directory", dir, holder);
     if (fd < 0) return -1;
     d->fd = fd;
@@ -31,7 +31,7 @@ int rundir_held(const char *dir, char *holder, size_t n)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/lock", dir);
-    return afile_held(path, holder, n);
+    return atomicfile_held(path, holder, n);
 }
 
 /* Removes the temporary files in dir and, to `depth` levels, in its subdirectories. */
@@ -48,7 +48,7 @@ static int clean(const char *dir, int depth, char *first, size_t n)
         if (lstat(path, &st) != 0) continue;
         if (S_ISDIR(st.st_mode) && depth > 0) {
             removed += clean(path, depth - 1, first, n);
-        } else if (S_ISREG(st.st_mode) && afile_is_tmp(e->d_name) && unlink(path) == 0) {
+        } else if (S_ISREG(st.st_mode) && atomicfile_is_tmp(e->d_name) && unlink(path) == 0) {
             if (!removed && !*first) snprintf(first, n, "%s", path);
             removed++;
         }
@@ -68,6 +68,6 @@ void rundir_release(rundir_t *d, int discard)
     if (d->fd >= 0) close(d->fd); /* closing the last descriptor releases the flock */
     d->fd = -1;
     /* only what this launch created, and it never held a started run: nothing of the user's is inside */
-    if (discard && d->created) afile_remove_tree(d->dir);
+    if (discard && d->created) atomicfile_remove_tree(d->dir);
     d->created = 0;
 }

@@ -1,6 +1,6 @@
 /* rundir: the life of a run directory apart from what goes into it. One writer at a time: rank 0 holds an
  * exclusive lock (flock on <dir>/lock, which names the holder's host and PID) for the whole run. Holding
- * it, the writer knows that any temporary file in the directory (afile's "<name>.tmp.<pid>") was left by a
+ * it, the writer knows that any temporary file in the directory (atomicfile's "<name>.tmp.<pid>") was left by a
  * writer that died, and removes it. A directory that a launch created and that never held a started run
  * is removed again, so that a refused start leaves nothing behind. */
 #ifndef IL_RUNDIR_H

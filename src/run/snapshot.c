@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "run/ckpt.h"
 #include "core/err.h"
 
@@ -107,10 +107,10 @@ static int write_state(const trainer_t *tr, const char *path)
 
 static int write_marker(const trainer_t *tr, const char *path)
 {
-    afile_t af;
-    CALL(afile_open(&af, path, AFILE_KEEP));
+    atomicfile_t af;
+    CALL(atomicfile_open(&af, path, ATOMICFILE_KEEP));
     fprintf(af.f, "step %lld\nworld_size %d\n", (long long)tr->step, tr->dist.size);
-    return afile_commit(&af);
+    return atomicfile_commit(&af);
 }
 
 /* Removes a step directory, marker first, so that an interrupted removal leaves an incomplete
@@ -141,7 +141,7 @@ static int save_rank0(const trainer_t *tr)
     step_path(path, sizeof path, tr->dir, tr->step, STATE_FILE);
     unlink(path);
     step_path(path, sizeof path, tr->dir, tr->step, NULL);
-    CALL(afile_mkdirs(path));
+    CALL(atomicfile_mkdirs(path));
     step_path(path, sizeof path, tr->dir, tr->step, STATE_FILE);
     return write_state(tr, path);
 }

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/bytes.h"
 #include "core/clock.h"
 #include "core/err.h"
@@ -80,9 +80,9 @@ static int open_run_dir(trainer_t *tr, int resume)
         CALL(snapshot_same_experiment(&saved, &tr->cfg, path));
     }
     snprintf(path, sizeof path, "%s/ckpt", tr->dir);
-    CALL(afile_mkdirs(path));
+    CALL(atomicfile_mkdirs(path));
     snprintf(path, sizeof path, "%s/config.ini", tr->dir);
-    if (!existing) CALL(config_save(&tr->cfg, path, AFILE_KEEP));
+    if (!existing) CALL(config_save(&tr->cfg, path, ATOMICFILE_KEEP));
     char first[4200];
     int stale = rundir_clean(&tr->rundir, first, sizeof first);
     CALL(runlog_open(&tr->log, tr->dir));

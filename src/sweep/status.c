@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/config.h"
 #include "core/err.h"
 #include "sweep/slurm.h"
@@ -513,11 +513,11 @@ int status_summary(const char *dir)
     for (int md = 0; md < 2 && rc == 0; md++) {
         char path[PATH_MAX + 64];
         sweepdir_path(&w, path, sizeof path, md ? "summary.md" : "summary.tsv");
-        afile_t af;
-        rc = afile_open(&af, path, AFILE_REPLACE);
+        atomicfile_t af;
+        rc = atomicfile_open(&af, path, ATOMICFILE_REPLACE);
         if (rc) break;
         write_summary(af.f, &w, rs, md);
-        rc = afile_commit(&af);
+        rc = atomicfile_commit(&af);
         if (rc == 0) printf("wrote %s\n", path);
     }
     if (rc == 0) write_summary(stdout, &w, rs, 1);

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "sweep/argv.h"
@@ -212,7 +212,7 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         err_set("cannot read the current directory: %s", strerror(errno));
         return SWEEPDIR_EINPUT;
     }
-    if (!dry && afile_mkdirs(dir)) return SWEEPDIR_EINPUT;
+    if (!dry && atomicfile_mkdirs(dir)) return SWEEPDIR_EINPUT;
     /* a dry run writes nothing, so its directory may not exist yet: make it absolute by hand */
     if (!realpath(dir, w.dir)) {
         char abs[2 * PATH_MAX + 2];

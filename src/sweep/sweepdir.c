@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/bytes.h"
 #include "core/err.h"
 #include "core/share.h"
@@ -76,17 +76,17 @@ void sweepdir_close(sweepdir_t *w)
 
 static int write_file(const char *path, const void *data, size_t n, mode_t mode)
 {
-    afile_t af;
-    CALL(afile_open(&af, path, AFILE_REPLACE));
-    if (afile_write(&af, data, n)) {
-        afile_abort(&af);
+    atomicfile_t af;
+    CALL(atomicfile_open(&af, path, ATOMICFILE_REPLACE));
+    if (atomicfile_write(&af, data, n)) {
+        atomicfile_abort(&af);
         return -1;
     }
     if (fchmod(fileno(af.f), mode)) {
-        afile_abort(&af);
+        atomicfile_abort(&af);
         return err_set("%s: chmod: %s", path, strerror(errno));
     }
-    return afile_commit(&af);
+    return atomicfile_commit(&af);
 }
 
 /* A whole file copied to <dir>/<rel> with the given mode. */
@@ -109,7 +109,7 @@ int sweepdir_write(const sweepdir_t *w, const char *spec_path, const sweep_run_t
     const char *subdirs[] = {"configs", "runs", "logs", "jobs"};
     for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++) {
         sweepdir_path(w, path, sizeof path, subdirs[i]);
-        CALL(afile_mkdirs(path));
+        CALL(atomicfile_mkdirs(path));
     }
     int rc = copy_in(w, spec_path, "spec.ini", 0644);
     sweepdir_path(w, path, sizeof path, "manifest.tsv");
@@ -120,7 +120,7 @@ int sweepdir_write(const sweepdir_t *w, const char *spec_path, const sweep_run_t
     rc = rc ? rc : write_file(path, submit_dir, strlen(submit_dir), 0644);
     for (int i = 0; i < n && rc == 0; i++) {
         snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, runs[i].cfg.name);
-        rc = config_save(&runs[i].cfg, path, AFILE_REPLACE);
+        rc = config_save(&runs[i].cfg, path, ATOMICFILE_REPLACE);
     }
     if (rc || sweepdir_jobs_dir(jobs_dir, sizeof jobs_dir)) return -1;
     for (int i = 0; i < SWEEPDIR_N_JOB_FILES && rc == 0; i++) {

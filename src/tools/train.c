@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/cli.h"
 #include "core/config.h"
 #include "core/dist.h"
@@ -41,10 +41,10 @@ static int finish(int code, const char *msg)
 {
     const char *status = getenv("IL_EXIT_STATUS_FILE");
     if (rank == 0 && status && *status) {
-        afile_t af;
-        if (afile_open(&af, status, AFILE_REPLACE) == 0) {
+        atomicfile_t af;
+        if (atomicfile_open(&af, status, ATOMICFILE_REPLACE) == 0) {
             fprintf(af.f, "%d\n", code);
-            if (afile_commit(&af)) fprintf(stderr, "il-train: %s\n", err_msg());
+            if (atomicfile_commit(&af)) fprintf(stderr, "il-train: %s\n", err_msg());
         } else {
             fprintf(stderr, "il-train: %s\n", err_msg());
         }

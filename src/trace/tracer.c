@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/afile.h"
+#include "core/atomicfile.h"
 #include "core/dist.h"
 #include "core/err.h"
 #include "core/runlog.h"
@@ -53,7 +53,7 @@ int tracer_segment(const char *dir, MPI_Comm comm, int *segment)
     CHECK_RC(MPI_Comm_rank(comm, &rank), dist_strerror);
     if (rank == 0) {
         DIR *d = NULL;
-        if (afile_mkdirs(dir)) msg[0] = -1;
+        if (atomicfile_mkdirs(dir)) msg[0] = -1;
         else if (!(d = opendir(dir))) msg[0] = err_set("%s: cannot list the trace directory: %s", dir, strerror(errno));
         for (struct dirent *e; d && (e = readdir(d));) {
             int r, s, used = 0;

@@ -1,4 +1,4 @@
-#include "core/afile.h"
+#include "core/atomicfile.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,11 +12,11 @@
 
 #include "core/err.h"
 
-int afile_open(afile_t *af, const char *path, int mode)
+int atomicfile_open(atomicfile_t *af, const char *path, int mode)
 {
     memset(af, 0, sizeof *af);
     if (strlen(path) >= sizeof af->path) return err_set("%s: path too long", path);
-    if (mode == AFILE_KEEP && access(path, F_OK) == 0)
+    if (mode == ATOMICFILE_KEEP && access(path, F_OK) == 0)
         return err_set("%s: already exists; refusing to overwrite it", path);
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
@@ -25,13 +25,13 @@ int afile_open(afile_t *af, const char *path, int mode)
     return 0;
 }
 
-int afile_write(afile_t *af, const void *data, size_t n)
+int atomicfile_write(atomicfile_t *af, const void *data, size_t n)
 {
     if (n && fwrite(data, 1, n, af->f) != n) return err_set("%s: write failed: %s", af->tmp, strerror(errno));
     return 0;
 }
 
-void afile_sync_dir_of(const char *path)
+void atomicfile_sync_dir_of(const char *path)
 {
     char copy[4096];
     snprintf(copy, sizeof copy, "%s", path);
@@ -42,7 +42,7 @@ void afile_sync_dir_of(const char *path)
     }
 }
 
-int afile_commit(afile_t *af)
+int atomicfile_commit(atomicfile_t *af)
 {
     int bad = fflush(af->f) != 0 || fsync(fileno(af->f)) != 0;
     int err = errno;
@@ -57,18 +57,18 @@ int afile_commit(afile_t *af)
         unlink(af->tmp);
         return err_set("%s: cannot rename into place: %s", af->path, strerror(err));
     }
-    afile_sync_dir_of(af->path);
+    atomicfile_sync_dir_of(af->path);
     return 0;
 }
 
-void afile_abort(afile_t *af)
+void atomicfile_abort(atomicfile_t *af)
 {
     if (af->f) fclose(af->f);
     af->f = NULL;
     if (af->tmp[0]) unlink(af->tmp);
 }
 
-const char *afile_why(const char *path, int err)
+const char *atomicfile_why(const char *path, int err)
 {
     if (err == ENOSPC || err == EDQUOT || err == EROFS || err == EIO || err == EFBIG) return strerror(err);
     char copy[4096];
@@ -80,7 +80,7 @@ const char *afile_why(const char *path, int err)
     return NULL;
 }
 
-int afile_mkdirs(const char *dir)
+int atomicfile_mkdirs(const char *dir)
 {
     char p[4096];
     if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return err_set("%s: path too long", dir);
@@ -98,7 +98,7 @@ int afile_mkdirs(const char *dir)
     return 0;
 }
 
-int afile_is_tmp(const char *name)
+int atomicfile_is_tmp(const char *name)
 {
     const char *t = strstr(name, ".tmp.");
     if (!t || !t[5]) return 0;
@@ -107,7 +107,7 @@ int afile_is_tmp(const char *name)
     return 1;
 }
 
-void afile_remove_tree(const char *dir)
+void atomicfile_remove_tree(const char *dir)
 {
     DIR *dp = opendir(dir);
     for (struct dirent *e; dp && (e = readdir(dp));) {
@@ -115,7 +115,7 @@ void afile_remove_tree(const char *dir)
         char path[4200];
         struct stat st;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) afile_remove_tree(path);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode)) atomicfile_remove_tree(path);
         else unlink(path);
     }
     if (dp) closedir(dp);
@@ -131,7 +131,7 @@ static void read_holder(int fd, char *holder, size_t n)
     if (!*holder) snprintf(holder, n, "holder unknown");
 }
 
-int afile_lock(const char *path, char *holder, size_t n)
+int atomicfile_lock(const char *path, char *holder, size_t n)
 {
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return err_set("%s: cannot open the lock file: %s", path, strerror(errno));
@@ -140,7 +140,7 @@ int afile_lock(const char *path, char *holder, size_t n)
         read_holder(fd, holder, n);
         close(fd);
         if (err != EWOULDBLOCK) return err_set("%s: cannot lock: %s", path, strerror(err));
-        return AFILE_LOCKED;
+        return ATOMICFILE_LOCKED;
     }
     char host[256] = "?", line[400];
     gethostname(host, sizeof host - 1);
@@ -153,7 +153,7 @@ int afile_lock(const char *path, char *holder, size_t n)
     return fd;
 }
 
-int afile_held(const char *path, char *holder, size_t n)
+int atomicfile_held(const char *path, char *holder, size_t n)
 {
     *holder = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
