@@ -23,7 +23,7 @@ done < <(git grep -n '^#include "' -- '*.c' '*.h' | sed 's/^\([^:]*\):\([0-9]*\)
 [ -z "$bad" ] || die "$bad"
 
 # MPI in analysis/: only core/dist.h, the project's MPI layer, included by the driver itself; no header
-# reached from analysis/ brings <mpi.h> along (as trace/tracer.h or run/train.h would)
+# reached from analysis/ brings <mpi.h> along (as trace/tracer.h or run/trainer.h would)
 for f in analysis/*.c analysis/*.h; do
     deps=$(mpicc -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -I. -MG -M "$f" |
         tr ' \\' '\n\n' | grep -E '^(include|src|analysis|tests)/.*\.h$' || true)

@@ -16,7 +16,7 @@
 #include "core/rng.h"
 #include "data/shard.h"
 #include "run/snapshot.h"
-#include "run/train.h"
+#include "run/trainer.h"
 
 enum { K = 5 }; /* alphabet of the Markov source */
 
@@ -142,14 +142,14 @@ static void test_learns_markov_entropy_rate(void **state)
     double h = entropy_rate(P);
     config_t c = small_config(f, "learn", 400);
     trainer_t tr;
-    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
-    double before = train_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
-    assert_int_equal(train_run(&tr), 0);
-    double after = train_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    double before = trainer_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
+    assert_int_equal(trainer_run(&tr), 0);
+    double after = trainer_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
     printf("entropy rate %.4f nats, log K %.4f; validation loss %.4f before, %.4f after\n", h, log(K), before, after);
     assert_true(h < log(K) - 0.3); /* the source is far from uniform, so the test has teeth */
     assert_true(fabs(after - h) < 0.05);
-    train_close(&tr);
+    trainer_close(&tr);
 }
 
 static void test_resume_is_bit_identical(void **state)
@@ -158,17 +158,17 @@ static void test_resume_is_bit_identical(void **state)
     enum { N = 12, KSTOP = 5 };
     config_t straight_cfg = small_config(f, "straight", N), split_cfg = small_config(f, "split", N);
     trainer_t a, b;
-    assert_int_equal(train_open(&a, &straight_cfg, &world, 0, 0, NULL), 0);
-    assert_int_equal(train_run(&a), 0);
+    assert_int_equal(trainer_open(&a, &straight_cfg, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_run(&a), 0);
 
-    assert_int_equal(train_open(&b, &split_cfg, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&b, &split_cfg, &world, 0, 0, NULL), 0);
     double norm;
-    for (int i = 0; i < KSTOP; i++) train_step(&b, &norm);
+    for (int i = 0; i < KSTOP; i++) trainer_step(&b, &norm);
     assert_int_equal(snapshot_save(&b), 0);
-    train_close(&b);
-    assert_int_equal(train_open(&b, &split_cfg, &world, 1, 0, NULL), 0);
+    trainer_close(&b);
+    assert_int_equal(trainer_open(&b, &split_cfg, &world, 1, 0, NULL), 0);
     assert_int_equal(b.step, KSTOP);
-    assert_int_equal(train_run(&b), 0);
+    assert_int_equal(trainer_run(&b), 0);
 
     assert_int_equal(a.model.n_params, b.model.n_params);
     assert_memory_equal(a.model.params, b.model.params, a.model.n_params * sizeof(float));
@@ -177,11 +177,11 @@ static void test_resume_is_bit_identical(void **state)
     /* and the run really moved: a resume that restored nothing would not match the straight run */
     trainer_t fresh;
     config_t fresh_cfg = small_config(f, "fresh", N);
-    assert_int_equal(train_open(&fresh, &fresh_cfg, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&fresh, &fresh_cfg, &world, 0, 0, NULL), 0);
     assert_memory_not_equal(fresh.model.params, a.model.params, a.model.n_params * sizeof(float));
-    train_close(&fresh);
-    train_close(&a);
-    train_close(&b);
+    trainer_close(&fresh);
+    trainer_close(&a);
+    trainer_close(&b);
 }
 
 static void test_checkpoint_round_trip(void **state)
@@ -189,8 +189,8 @@ static void test_checkpoint_round_trip(void **state)
     fixture_t *f = *state;
     config_t c = small_config(f, "roundtrip", 3);
     trainer_t tr;
-    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
-    assert_int_equal(train_run(&tr), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_run(&tr), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/runs/roundtrip/ckpt/step_00000003", f->dir);
     gpt_t m;
@@ -200,7 +200,7 @@ static void test_checkpoint_round_trip(void **state)
     assert_memory_equal(&m.d, &tr.model.d, sizeof m.d);
     assert_memory_equal(m.params, tr.model.params, m.n_params * sizeof(float));
     gpt_destroy(&m);
-    train_close(&tr);
+    trainer_close(&tr);
 }
 
 static void test_resume_refuses_another_experiment(void **state)
@@ -208,23 +208,23 @@ static void test_resume_refuses_another_experiment(void **state)
     fixture_t *f = *state;
     config_t c = small_config(f, "changed", 4);
     trainer_t tr;
-    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
-    assert_int_equal(train_run(&tr), 0);
-    train_close(&tr);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_run(&tr), 0);
+    trainer_close(&tr);
     /* an existing run is not silently reused */
-    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), -1);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), -1);
     assert_non_null(strstr(err_msg(), "already exists"));
-    train_close(&tr);
+    trainer_close(&tr);
     c.lr *= 2;
-    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), -1);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), -1);
     assert_non_null(strstr(err_msg(), "optim.lr"));
-    train_close(&tr);
+    trainer_close(&tr);
     /* keys that only steer logging may change */
     c.lr /= 2;
     c.log_interval = 7;
-    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), 0);
     assert_int_equal(tr.step, 4);
-    train_close(&tr);
+    trainer_close(&tr);
 }
 
 static void test_resume_skips_unreadable_newest(void **state)
@@ -233,25 +233,25 @@ static void test_resume_skips_unreadable_newest(void **state)
     config_t c = small_config(f, "corrupt", 6);
     trainer_t tr;
     double norm;
-    assert_int_equal(train_open(&tr, &c, &world, 0, 0, NULL), 0);
-    train_step(&tr, &norm);
-    train_step(&tr, &norm);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    trainer_step(&tr, &norm);
+    trainer_step(&tr, &norm);
     assert_int_equal(snapshot_save(&tr), 0);
-    train_step(&tr, &norm);
+    trainer_step(&tr, &norm);
     assert_int_equal(snapshot_save(&tr), 0);
-    train_close(&tr);
+    trainer_close(&tr);
     char path[512];
     snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000003/state.ckpt", f->dir);
     assert_int_equal(truncate(path, 100), 0);
-    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), 0);
     assert_int_equal(tr.step, 2);
-    train_close(&tr);
+    trainer_close(&tr);
     /* a checkpoint without its COMPLETE marker (a save cut short) is not used */
     snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000002/COMPLETE", f->dir);
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(train_open(&tr, &c, &world, 1, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), 0);
     assert_int_equal(tr.step, 0);
-    train_close(&tr);
+    trainer_close(&tr);
 }
 
 int main(int argc, char **argv)

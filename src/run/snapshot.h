@@ -7,7 +7,7 @@
 #define IL_SNAPSHOT_H
 
 #include "run/experiment.h"
-#include "run/train.h"
+#include "run/trainer.h"
 
 /* Collective: checkpoint of the current step, then rotation per run.keep_ckpts. */
 int snapshot_save(trainer_t *tr);

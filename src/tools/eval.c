@@ -10,7 +10,7 @@
 #include "core/err.h"
 #include "data/shard.h"
 #include "run/snapshot.h"
-#include "run/train.h"
+#include "run/trainer.h"
 
 #define TOOL "il-eval" /* begins every line it says */
 
@@ -23,7 +23,7 @@ static const char usage[] =
     "  --batch B     windows per forward pass, 1..4096 (default 8)\n"
     "  -h, --help    print this and exit; --version: print the version and commit and exit\n";
 
-/* Scoring runs on one process; MPI is up only because train_eval speaks it, and ends with the tool
+/* Scoring runs on one process; MPI is up only because trainer_eval speaks it, and ends with the tool
  * (dist_exit). */
 static int fail(const char *msg) { return dist_exit(TOOL, IL_EXIT_INPUT, msg); }
 
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
     if (windows == 0) windows = (int)((s.n_tokens - 1) / (uint64_t)T);
     double *cat = calloc(s.n_cats + 1, sizeof *cat);
     CHECK(cat, "out of memory");
-    double loss = train_eval(&m, &s, batch, windows, cat);
+    double loss = trainer_eval(&m, &s, batch, windows, cat);
     printf("%s on %s: %d windows x %d tokens, loss %.4f nats/token (perplexity %.2f)\n", ckpt, data, windows, T,
            loss, exp(loss));
     for (uint32_t k = 0; k < s.n_cats && s.n_cats > 1; k++)

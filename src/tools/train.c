@@ -1,4 +1,4 @@
-/* il-train: train a model from a config file. Everything happens in the library (train.c); this only
+/* il-train: train a model from a config file. Everything happens in the library (run/trainer.c); this only
  * reads the command line. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,7 +8,7 @@
 #include "core/config.h"
 #include "core/dist.h"
 #include "core/err.h"
-#include "run/train.h"
+#include "run/trainer.h"
 #include "innerloop/schema.h"
 
 static const char usage[] =
@@ -109,12 +109,12 @@ int main(int argc, char **argv)
         return finish(IL_EXIT_OK, NULL);
     }
     trainer_t tr;
-    if ((rc = train_open(&tr, &cfg, &dist, resume, argc, argv))) {
-        train_close(&tr);
-        return finish(rc == TRAIN_IO ? IL_EXIT_FAIL : IL_EXIT_INPUT, err_msg());
+    if ((rc = trainer_open(&tr, &cfg, &dist, resume, argc, argv))) {
+        trainer_close(&tr);
+        return finish(rc == TRAINER_IO ? IL_EXIT_FAIL : IL_EXIT_INPUT, err_msg());
     }
-    rc = train_run(&tr);
-    train_close(&tr);
-    if (rc == TRAIN_FAILED) return finish(IL_EXIT_FAIL, err_msg());
-    return finish(rc == TRAIN_PREEMPTED ? IL_EXIT_PREEMPTED : IL_EXIT_OK, NULL);
+    rc = trainer_run(&tr);
+    trainer_close(&tr);
+    if (rc == TRAINER_FAILED) return finish(IL_EXIT_FAIL, err_msg());
+    return finish(rc == TRAINER_PREEMPTED ? IL_EXIT_PREEMPTED : IL_EXIT_OK, NULL);
 }

@@ -155,7 +155,7 @@ int tracer_sync(tracer_t *t) { return t->have_file ? tracewrite_sync(&t->file) :
 
 void tracer_close(tracer_t *t)
 {
-    /* a run that ends normally has synced its trace already (train_run); after a failed write, closing can
+    /* a run that ends normally has synced its trace already (trainer_run); after a failed write, closing can
      * only fail again, and the reason has been reported */
     if (t->have_file) (void)tracewrite_close(&t->file);
     if (t->have_sp) spectrum_destroy(&t->sp);

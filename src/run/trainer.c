@@ -1,4 +1,4 @@
-#include "run/train.h"
+#include "run/trainer.h"
 
 #include <math.h>
 #include <omp.h>
@@ -15,9 +15,9 @@
 #include "run/rundir.h"
 #include "run/snapshot.h"
 
-volatile sig_atomic_t train_stop_signal;
+volatile sig_atomic_t trainer_stop_signal;
 
-static void on_stop_signal(int sig) { train_stop_signal = sig; }
+static void on_stop_signal(int sig) { trainer_stop_signal = sig; }
 
 /* ---- setup ---- */
 
@@ -113,7 +113,7 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
-int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv)
+int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv)
 {
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
@@ -150,7 +150,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
 
     int found = 0;
     if (resume && snapshot_resume(tr, &found)) return abandon(tr);
-    /* a finished run is only consolidated, if that is still to do (train_run): no launch, no new segment */
+    /* a finished run is only consolidated, if that is still to do (trainer_run): no launch, no new segment */
     tr->finished = found && tr->step >= c->max_steps;
     if (tr->finished) {
         if (dist->rank == 0)
@@ -167,7 +167,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
                              argv);
     if (traced) {
         abandon(tr);
-        return traced == TRACEWRITE_IO ? TRAIN_IO : -1;
+        return traced == TRACEWRITE_IO ? TRAINER_IO : -1;
     }
     if (dist->rank == 0) {
         runlog_printf(&tr->log, "run %s: %zu parameters (V=%d T=%d L=%d NH=%d C=%d); global batch %d x %d tokens = "
@@ -182,7 +182,7 @@ int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resum
     return 0;
 }
 
-void train_close(trainer_t *tr)
+void trainer_close(trainer_t *tr)
 {
     if (tr->dist.rank == 0) rundir_release(&tr->rundir, 0);
     tracer_close(&tr->tracer);
@@ -200,7 +200,7 @@ void train_close(trainer_t *tr)
 
 /* ---- training ---- */
 
-float train_step(trainer_t *tr, double *grad_norm)
+float trainer_step(trainer_t *tr, double *grad_norm)
 {
     const config_t *c = &tr->cfg;
     gpt_t *m = &tr->model;
@@ -229,7 +229,7 @@ float train_step(trainer_t *tr, double *grad_norm)
     return (float)(loss / tr->accum);
 }
 
-double train_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss)
+double trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss)
 {
     int T = m->d.T, nc = (int)s->n_cats, rank, size;
     CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
@@ -272,7 +272,7 @@ static void validate(trainer_t *tr)
     const config_t *c = &tr->cfg;
     int nc = (int)tr->val_shard.n_cats;
     double *cat_loss = err_calloc((size_t)nc + 1, sizeof *cat_loss);
-    tr->last_val_loss = train_eval(&tr->model, &tr->val_shard, c->micro_batch, c->eval_batches * c->global_batch,
+    tr->last_val_loss = trainer_eval(&tr->model, &tr->val_shard, c->micro_batch, c->eval_batches * c->global_batch,
                                    cat_loss);
     tr->last_val_step = tr->step;
     if (tr->dist.rank == 0) {
@@ -300,7 +300,7 @@ static int check_replicas(const trainer_t *tr)
 /* Collective: did any rank receive a stop signal? */
 static int stop_requested(void)
 {
-    int mine = train_stop_signal != 0, any;
+    int mine = trainer_stop_signal != 0, any;
     CHECK_RC(MPI_Allreduce(&mine, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD), dist_strerror);
     return any;
 }
@@ -333,7 +333,7 @@ static void consolidate(trainer_t *tr)
     else fprintf(stderr, "il-train: warning: trace consolidation failed, the segments are kept: %s\n", err_msg());
 }
 
-int train_run(trainer_t *tr)
+int trainer_run(trainer_t *tr)
 {
     const config_t *c = &tr->cfg;
     int root = tr->dist.rank == 0, do_val = tr->has_val && c->eval_interval > 0;
@@ -341,7 +341,7 @@ int train_run(trainer_t *tr)
     float loss = NAN;
     if (tr->finished) {
         consolidate(tr);
-        return TRAIN_DONE;
+        return TRAINER_DONE;
     }
     /* the weights a launch starts from: step 0, or a checkpoint's step that a later launch re-traces (the
      * segment rule keeps the later record), validated again so that its record is whole */
@@ -349,25 +349,25 @@ int train_run(trainer_t *tr)
         if (do_val && (tr->step == 0 || tr->step % c->eval_interval == 0)) validate(tr);
         if (dist_agree(trace_step(tr, (tracewrite_rec_t){.loss = NAN, .lr = NAN, .grad_norm = NAN, .tokens_per_s = NAN,
                                                       .step_time = NAN})))
-            return TRAIN_FAILED;
+            return TRAINER_FAILED;
     }
     while (tr->step < c->max_steps) {
         if (stop_requested()) {
-            if (tr->saved_step != tr->step && snapshot_save(tr)) return TRAIN_FAILED;
+            if (tr->saved_step != tr->step && snapshot_save(tr)) return TRAINER_FAILED;
             if (root) runlog_printf(&tr->log, "stopped by a signal at step %lld; resume with --resume",
                                     (long long)tr->step);
-            return TRAIN_PREEMPTED;
+            return TRAINER_PREEMPTED;
         }
         double t0 = clock_seconds(), norm;
         uint64_t epoch = loader_epoch(&tr->loader);
-        loss = train_step(tr, &norm);
+        loss = trainer_step(tr, &norm);
         double dt = clock_seconds() - t0;
         if (!isfinite(loss) || !isfinite(norm)) {
             err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
                     "optim.warmup_steps", (long long)tr->step, loss, norm);
-            return TRAIN_FAILED;
+            return TRAINER_FAILED;
         }
-        if (c->check_interval > 0 && tr->step % c->check_interval == 0 && check_replicas(tr)) return TRAIN_FAILED;
+        if (c->check_interval > 0 && tr->step % c->check_interval == 0 && check_replicas(tr)) return TRAINER_FAILED;
         int last = tr->step == c->max_steps;
         if (root && loader_epoch(&tr->loader) != epoch) {
             /* step k reads the windows [(k-1) G, k G) of the endless sequence of epochs */
@@ -386,9 +386,9 @@ int train_run(trainer_t *tr)
         int io = trace_step(tr, (tracewrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
                                                .step_time = dt});
         if (root && !io) io = runlog_status(&tr->log);
-        if (dist_agree(io)) return TRAIN_FAILED;
+        if (dist_agree(io)) return TRAINER_FAILED;
         if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last) {
-            if (snapshot_save(tr)) return TRAIN_FAILED;
+            if (snapshot_save(tr)) return TRAINER_FAILED;
             if (!last) err_test_kill("checkpoint");
         }
     }
@@ -396,7 +396,7 @@ int train_run(trainer_t *tr)
     if (root)
         runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
                       tr->last_val_loss);
-    if (dist_agree(tracer_sync(&tr->tracer))) return TRAIN_FAILED;
+    if (dist_agree(tracer_sync(&tr->tracer))) return TRAINER_FAILED;
     consolidate(tr);
-    return TRAIN_DONE;
+    return TRAINER_DONE;
 }

@@ -1,8 +1,8 @@
-/* train: a training run as a library, so the trainer tool, tracing and the tests all drive the same
+/* trainer: a training run as a library, so the trainer tool, tracing and the tests all drive the same
  * code. Every rank of the MPI world calls the same functions; rank 0 alone writes the run directory
  * <out_dir>/<name>/ (config.ini, log.txt, metrics.jsonl, launches.jsonl, ckpt/step_NNNNNNNN/). */
-#ifndef IL_TRAIN_H
-#define IL_TRAIN_H
+#ifndef IL_TRAINER_H
+#define IL_TRAINER_H
 
 #include <signal.h>
 #include <stdint.h>
@@ -42,31 +42,31 @@ typedef struct {
     int64_t last_val_step;   /* step at which last_val_loss was measured; -1: none yet */
 } trainer_t;
 
-/* What train_run ended with. */
-enum { TRAIN_DONE = 0, TRAIN_PREEMPTED = 1, TRAIN_FAILED = -1 };
-/* What train_open ends with when the disk refused the trace file (a full disk): a runtime failure. */
-enum { TRAIN_IO = -2 };
+/* What trainer_run ended with. */
+enum { TRAINER_DONE = 0, TRAINER_PREEMPTED = 1, TRAINER_FAILED = -1 };
+/* What trainer_open ends with when the disk refused the trace file (a full disk): a runtime failure. */
+enum { TRAINER_IO = -2 };
 
 /* Collective. Creates the run (refusing an existing run directory unless resume is set), or, with resume,
  * continues from its newest complete checkpoint (starting fresh when there is none yet). Returns 0, or -1
- * (bad input) or TRAIN_IO on every rank with err_msg() set to the failing rank's message. */
-int train_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv);
+ * (bad input) or TRAINER_IO on every rank with err_msg() set to the failing rank's message. */
+int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv);
 /* Collective. Trains to cfg.max_steps, validating and checkpointing on schedule. When SIGTERM, SIGUSR2
  * or SIGHUP reached any rank, all ranks stop at the next step boundary, write a checkpoint and return
- * TRAIN_PREEMPTED. */
-int train_run(trainer_t *tr);
-void train_close(trainer_t *tr);
+ * TRAINER_PREEMPTED. */
+int trainer_run(trainer_t *tr);
+void trainer_close(trainer_t *tr);
 
 /* Collective: one optimizer update (accum micro-batches per rank, gradients averaged over ranks).
  * Returns the global mean loss and sets *grad_norm. */
-float train_step(trainer_t *tr, double *grad_norm);
+float trainer_step(trainer_t *tr, double *grad_norm);
 
 /* Collective: scores `windows` windows of T tokens spread evenly over the shard, B at a time, the ranks
  * sharing the windows. cat_loss (s->n_cats entries, may be NULL) receives the token-weighted loss per
  * category, NaN where a category had no tokens. Returns the mean loss per token. */
-double train_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss);
+double trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss);
 
-/* The signal that asked the run to stop (0: none). Set by the handlers train_open installs. */
-extern volatile sig_atomic_t train_stop_signal;
+/* The signal that asked the run to stop (0: none). Set by the handlers trainer_open installs. */
+extern volatile sig_atomic_t trainer_stop_signal;
 
 #endif
