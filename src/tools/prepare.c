@@ -3,7 +3,7 @@
 
 #include "core/cli.h"
 #include "core/err.h"
-#include "data/prepare.h"
+#include "data/dataset.h"
 #include "data/tokenizer.h"
 
 static const char usage[] =
@@ -31,7 +31,7 @@ static const struct option options[] = {
 int main(int argc, char **argv)
 {
     static const char *const kinds[] = {"byte", "bpe"};
-    prepare_opts_t o = {.vocab = 512, .val_every = 10};
+    dataset_opts_t o = {.vocab = 512, .val_every = 10};
     int vocab_given = 0, kind = 1;
     cli_t cli;
     cli_init(&cli, "il-prepare", usage, options, 0);
@@ -57,7 +57,7 @@ int main(int argc, char **argv)
     if (!o.brown_dir == !o.n_files) return cli_fail(&cli, "give either --brown PKGDIR or text files");
     if (o.kind == TOKENIZER_BYTE && vocab_given && o.vocab != 256)
         return cli_fail(&cli, "a byte tokenizer has vocab 256");
-    int rc = prepare_run(&o, stdout);
+    int rc = dataset_prepare(&o, stdout);
     if (rc != IL_EXIT_OK) fprintf(stderr, "il-prepare: %s\n", err_msg());
     return rc;
 }

