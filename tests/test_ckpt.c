@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "run/ckpt.h"
+#include "run/ckptfile.h"
 #include "core/err.h"
 
 #include "tests/tmpdir.h"
@@ -66,17 +66,17 @@ typedef struct {
 
 static void write_ckpt(const char *path, const sec_t *s, int n)
 {
-    ckpt_writer_t w;
-    if (ckpt_begin(&w, path)) fail_msg("%s", err_msg());
+    ckptfile_writer_t w;
+    if (ckptfile_begin(&w, path)) fail_msg("%s", err_msg());
     for (int i = 0; i < n; i++)
-        if (ckpt_add(&w, s[i].tag, s[i].data, s[i].bytes)) fail_msg("%s", err_msg());
-    if (ckpt_commit(&w)) fail_msg("%s", err_msg());
+        if (ckptfile_add(&w, s[i].tag, s[i].data, s[i].bytes)) fail_msg("%s", err_msg());
+    if (ckptfile_commit(&w)) fail_msg("%s", err_msg());
 }
 
 static void expect_open_error(const char *path, const char *part)
 {
-    ckpt_reader_t r;
-    assert_int_equal(ckpt_open(&r, path), -1);
+    ckptfile_reader_t r;
+    assert_int_equal(ckptfile_open(&r, path), -1);
     assert_msg_has(path);
     assert_msg_has(part);
     assert_null(r.buf); /* nothing left to free */
@@ -112,35 +112,35 @@ static void test_roundtrip(void **state)
     write_ckpt(path, s, 5);
     assert_int_equal(count_temp_files(), 0);
 
-    ckpt_reader_t r;
-    if (ckpt_open(&r, path)) fail_msg("%s", err_msg());
+    ckptfile_reader_t r;
+    if (ckptfile_open(&r, path)) fail_msg("%s", err_msg());
     assert_int_equal(r.n_sections, 5);
     for (int i = 0; i < 5; i++) {
         assert_string_equal(r.sections[i].tag, s[i].tag);
         const void *data;
         size_t bytes;
-        assert_int_equal(ckpt_view(&r, s[i].tag, &data, &bytes), 0);
+        assert_int_equal(ckptfile_view(&r, s[i].tag, &data, &bytes), 0);
         assert_int_equal(bytes, s[i].bytes);
         assert_int_equal((uintptr_t)data % 8, 0); /* float arrays can be used in place */
         if (bytes) assert_memory_equal(data, s[i].data, bytes);
     }
     float *back = malloc(n_params * sizeof *back);
     assert_non_null(back);
-    assert_int_equal(ckpt_get(&r, "params", back, n_params * sizeof *back), 0);
+    assert_int_equal(ckptfile_get(&r, "params", back, n_params * sizeof *back), 0);
     assert_memory_equal(back, params, n_params * sizeof *back);
     uint64_t step = 0;
-    assert_int_equal(ckpt_get(&r, "step", &step, sizeof step), 0);
+    assert_int_equal(ckptfile_get(&r, "step", &step, sizeof step), 0);
     assert_true(step == small_step);
-    assert_int_equal(ckpt_get(&r, "empty", NULL, 0), 0);
+    assert_int_equal(ckptfile_get(&r, "empty", NULL, 0), 0);
 
-    assert_int_equal(ckpt_get(&r, "adam_m", back, 16), -1);
+    assert_int_equal(ckptfile_get(&r, "adam_m", back, 16), -1);
     assert_msg_has(path);
     assert_msg_has("no section 'adam_m'");
-    assert_int_equal(ckpt_get(&r, "params", back, 4 * 1000), -1);
+    assert_int_equal(ckptfile_get(&r, "params", back, 4 * 1000), -1);
     char want[128];
     snprintf(want, sizeof want, "section 'params' holds %zu bytes, expected 4000", n_params * sizeof *params);
     assert_msg_has(want);
-    ckpt_close(&r);
+    ckptfile_close(&r);
     free(back);
     free(params);
     unlink(path);
@@ -179,12 +179,12 @@ static void test_corruption(void **state)
             b[i] ^= (uint8_t)(1u << bit);
             write_raw(bad, b, n);
             b[i] ^= (uint8_t)(1u << bit);
-            ckpt_reader_t r;
-            if (ckpt_open(&r, bad) == 0) fail_msg("flipping bit %d of byte %zu went unnoticed", bit, i);
+            ckptfile_reader_t r;
+            if (ckptfile_open(&r, bad) == 0) fail_msg("flipping bit %d of byte %zu went unnoticed", bit, i);
         }
     }
-    ckpt_reader_t r;
-    assert_int_equal(ckpt_open(&r, path), 0);
+    ckptfile_reader_t r;
+    assert_int_equal(ckptfile_open(&r, path), 0);
     for (int i = 0; i < r.n_sections; i++) {
         if (!r.sections[i].bytes) continue;
         size_t at = (size_t)(r.sections[i].offset + r.sections[i].bytes / 2);
@@ -195,7 +195,7 @@ static void test_corruption(void **state)
         snprintf(want, sizeof want, "CRC mismatch in section '%s'", r.sections[i].tag);
         expect_open_error(bad, want);
     }
-    ckpt_close(&r);
+    ckptfile_close(&r);
 
     memcpy(b, "ILCKPX", 6);
     write_raw(bad, b, n);
@@ -266,12 +266,12 @@ static void test_documented_layout(void **state)
     raw_section(&f, "b", "0123456789", 10, 0);
     raw_end(&f);
     write_raw(path, f.buf, f.n);
-    ckpt_reader_t r;
-    if (ckpt_open(&r, path)) fail_msg("%s", err_msg());
+    ckptfile_reader_t r;
+    if (ckptfile_open(&r, path)) fail_msg("%s", err_msg());
     char b[10];
-    assert_int_equal(ckpt_get(&r, "b", b, 10), 0);
+    assert_int_equal(ckptfile_get(&r, "b", b, 10), 0);
     assert_memory_equal(b, "0123456789", 10);
-    ckpt_close(&r);
+    ckptfile_close(&r);
 
     /* The writer produces exactly these bytes. */
     const char *mine = path_of("mine.ckpt");
@@ -318,8 +318,8 @@ static void test_no_overwrite(void **state)
     (void)state;
     const char *path = path_of("precious.ckpt");
     write_raw(path, "precious", 8);
-    ckpt_writer_t w;
-    assert_int_equal(ckpt_begin(&w, path), -1);
+    ckptfile_writer_t w;
+    assert_int_equal(ckptfile_begin(&w, path), -1);
     assert_msg_has(path);
     assert_msg_has("exists");
     size_t n;
@@ -335,34 +335,34 @@ static void test_abort_and_bad_adds(void **state)
 {
     (void)state;
     const char *path = path_of("aborted.ckpt");
-    ckpt_writer_t w;
-    assert_int_equal(ckpt_begin(&w, path), 0);
-    assert_int_equal(ckpt_add(&w, "config", small_text, sizeof small_text), 0);
+    ckptfile_writer_t w;
+    assert_int_equal(ckptfile_begin(&w, path), 0);
+    assert_int_equal(ckptfile_add(&w, "config", small_text, sizeof small_text), 0);
     assert_int_equal(count_temp_files(), 1);
-    ckpt_abort(&w);
+    ckptfile_abort(&w);
     assert_int_equal(count_temp_files(), 0);
     assert_int_equal(access(path, F_OK), -1);
 
     /* A rejected section spoils the file: commit must not produce a checkpoint lacking it. */
     const char *bad_tags[] = {"", "abcdefghijklmnopqrstuvwx", "with space", "(end)", "config"};
     for (size_t i = 0; i < sizeof bad_tags / sizeof bad_tags[0]; i++) {
-        assert_int_equal(ckpt_begin(&w, path), 0);
-        assert_int_equal(ckpt_add(&w, "config", small_text, sizeof small_text), 0);
-        assert_int_equal(ckpt_add(&w, bad_tags[i], "x", 1), -1);
+        assert_int_equal(ckptfile_begin(&w, path), 0);
+        assert_int_equal(ckptfile_add(&w, "config", small_text, sizeof small_text), 0);
+        assert_int_equal(ckptfile_add(&w, bad_tags[i], "x", 1), -1);
         assert_msg_has(path);
         if (i == 4) assert_msg_has("duplicate section 'config'");
-        assert_int_equal(ckpt_add(&w, "later", "y", 1), -1);
-        assert_int_equal(ckpt_commit(&w), -1);
+        assert_int_equal(ckptfile_add(&w, "later", "y", 1), -1);
+        assert_int_equal(ckptfile_commit(&w), -1);
         assert_int_equal(access(path, F_OK), -1);
         assert_int_equal(count_temp_files(), 0);
     }
     /* 23 characters is the longest tag. */
     const sec_t s[] = {{"abcdefghijklmnopqrstuvw", "z", 1}};
     write_ckpt(path, s, 1);
-    ckpt_reader_t r;
-    assert_int_equal(ckpt_open(&r, path), 0);
-    assert_int_equal(ckpt_get(&r, "abcdefghijklmnopqrstuvw", (char[1]){0}, 1), 0);
-    ckpt_close(&r);
+    ckptfile_reader_t r;
+    assert_int_equal(ckptfile_open(&r, path), 0);
+    assert_int_equal(ckptfile_get(&r, "abcdefghijklmnopqrstuvw", (char[1]){0}, 1), 0);
+    ckptfile_close(&r);
     unlink(path);
 }
 

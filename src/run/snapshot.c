@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "core/atomicfile.h"
-#include "run/ckpt.h"
+#include "run/ckptfile.h"
 #include "core/err.h"
 
 #define STATE_FILE "state.ckpt"
@@ -90,16 +90,16 @@ static int write_state(const trainer_t *tr, const char *path)
     int32_t dims[5] = {m->d.V, m->d.T, m->d.L, m->d.NH, m->d.C}, world = tr->dist.size;
     data_id_t data = {tr->train_shard.tokenizer_id, tr->train_shard.vocab_size, tr->train_shard.n_tokens};
     size_t pbytes = m->n_params * sizeof(float);
-    ckpt_writer_t w;
-    if (!rc && !(rc = ckpt_begin(&w, path))) {
-        rc = ckpt_add(&w, "config", text, text_len) || ckpt_add(&w, "dims", dims, sizeof dims) ||
-             ckpt_add(&w, "data", &data, sizeof data) || ckpt_add(&w, "step", &tr->step, sizeof tr->step) ||
-             ckpt_add(&w, "world", &world, sizeof world) || ckpt_add(&w, "params", m->params, pbytes) ||
-             ckpt_add(&w, "adam_m", tr->opt.m, pbytes) || ckpt_add(&w, "adam_v", tr->opt.v, pbytes) ||
-             ckpt_add(&w, "adam_t", &tr->opt.t, sizeof tr->opt.t) || ckpt_add(&w, "rng", tr->rng.s, sizeof tr->rng.s) ||
-             ckpt_add(&w, "loader", &tr->loader.cursor, sizeof tr->loader.cursor);
-        if (rc) ckpt_abort(&w);
-        else rc = ckpt_commit(&w);
+    ckptfile_writer_t w;
+    if (!rc && !(rc = ckptfile_begin(&w, path))) {
+        rc = ckptfile_add(&w, "config", text, text_len) || ckptfile_add(&w, "dims", dims, sizeof dims) ||
+             ckptfile_add(&w, "data", &data, sizeof data) || ckptfile_add(&w, "step", &tr->step, sizeof tr->step) ||
+             ckptfile_add(&w, "world", &world, sizeof world) || ckptfile_add(&w, "params", m->params, pbytes) ||
+             ckptfile_add(&w, "adam_m", tr->opt.m, pbytes) || ckptfile_add(&w, "adam_v", tr->opt.v, pbytes) ||
+             ckptfile_add(&w, "adam_t", &tr->opt.t, sizeof tr->opt.t) || ckptfile_add(&w, "rng", tr->rng.s, sizeof tr->rng.s) ||
+             ckptfile_add(&w, "loader", &tr->loader.cursor, sizeof tr->loader.cursor);
+        if (rc) ckptfile_abort(&w);
+        else rc = ckptfile_commit(&w);
     }
     free(text);
     return rc;
@@ -177,11 +177,11 @@ int snapshot_save(trainer_t *tr)
     return 0;
 }
 
-static int read_model(const ckpt_reader_t *r, gpt_dims_t *d, data_id_t *data)
+static int read_model(const ckptfile_reader_t *r, gpt_dims_t *d, data_id_t *data)
 {
     int32_t dims[5];
-    CALL(ckpt_get(r, "dims", dims, sizeof dims));
-    CALL(ckpt_get(r, "data", data, sizeof *data));
+    CALL(ckptfile_get(r, "dims", dims, sizeof dims));
+    CALL(ckptfile_get(r, "data", data, sizeof *data));
     *d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
     if (gpt_dims_check(d)) return err_set("%s: bad model dimensions: %s", r->path, err_msg());
     return 0;
@@ -198,23 +198,23 @@ int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_i
 {
     char file[4200];
     state_file(file, sizeof file, path);
-    ckpt_reader_t r;
-    CALL(ckpt_open(&r, file));
+    ckptfile_reader_t r;
+    CALL(ckptfile_open(&r, file));
     gpt_dims_t d;
     data_id_t data;
     int rc = read_model(&r, &d, &data);
     if (!rc) {
         gpt_create(m, &d, B, &kernels_fast);
-        rc = ckpt_get(&r, "params", m->params, m->n_params * sizeof(float));
+        rc = ckptfile_get(&r, "params", m->params, m->n_params * sizeof(float));
         if (rc) gpt_destroy(m);
         *tokenizer_id = data.tokenizer_id;
     }
-    ckpt_close(&r);
+    ckptfile_close(&r);
     return rc;
 }
 
 /* Reads one checkpoint into the trainer after checking it belongs to this experiment. */
-static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
+static int restore(trainer_t *tr, const ckptfile_reader_t *r, int *world)
 {
     gpt_dims_t d;
     data_id_t data;
@@ -223,7 +223,7 @@ static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
     config_t saved = tr->cfg;
     config_mark_absent(&saved);
     CALL(read_model(r, &d, &data));
-    CALL(ckpt_view(r, "config", &text, &text_len));
+    CALL(ckptfile_view(r, "config", &text, &text_len));
     FILE *f = fmemopen((void *)text, text_len, "r");
     CHECK(f, "fmemopen failed");
     int rc = config_load_stream(&saved, f, r->path);
@@ -235,11 +235,11 @@ static int restore(trainer_t *tr, const ckpt_reader_t *r, int *world)
                        tr->cfg.train_path, data.tokenizer_id, (unsigned long long)data.n_tokens,
                        tr->train_shard.tokenizer_id, (unsigned long long)tr->train_shard.n_tokens);
     size_t pbytes = tr->model.n_params * sizeof(float);
-    return ckpt_get(r, "step", &tr->step, sizeof tr->step) || ckpt_get(r, "world", world, sizeof *world) ||
-           ckpt_get(r, "params", tr->model.params, pbytes) || ckpt_get(r, "adam_m", tr->opt.m, pbytes) ||
-           ckpt_get(r, "adam_v", tr->opt.v, pbytes) || ckpt_get(r, "adam_t", &tr->opt.t, sizeof tr->opt.t) ||
-           ckpt_get(r, "rng", tr->rng.s, sizeof tr->rng.s) ||
-           ckpt_get(r, "loader", &tr->loader.cursor, sizeof tr->loader.cursor);
+    return ckptfile_get(r, "step", &tr->step, sizeof tr->step) || ckptfile_get(r, "world", world, sizeof *world) ||
+           ckptfile_get(r, "params", tr->model.params, pbytes) || ckptfile_get(r, "adam_m", tr->opt.m, pbytes) ||
+           ckptfile_get(r, "adam_v", tr->opt.v, pbytes) || ckptfile_get(r, "adam_t", &tr->opt.t, sizeof tr->opt.t) ||
+           ckptfile_get(r, "rng", tr->rng.s, sizeof tr->rng.s) ||
+           ckptfile_get(r, "loader", &tr->loader.cursor, sizeof tr->loader.cursor);
 }
 
 static int resume_rank0(trainer_t *tr, int *found, int *world)
@@ -249,13 +249,13 @@ static int resume_rank0(trainer_t *tr, int *found, int *world)
     for (int i = 0; i < n && !*found; i++) {
         char path[4200];
         step_path(path, sizeof path, tr->dir, steps[i], STATE_FILE);
-        ckpt_reader_t r;
-        if (ckpt_open(&r, path)) {
+        ckptfile_reader_t r;
+        if (ckptfile_open(&r, path)) {
             fprintf(stderr, "il-train: warning: skipping unreadable checkpoint: %s\n", err_msg());
             continue;
         }
         rc = restore(tr, &r, world);
-        ckpt_close(&r);
+        ckptfile_close(&r);
         *found = 1;
     }
     free(steps);

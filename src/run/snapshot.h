@@ -2,7 +2,9 @@
  * state.ckpt (everything needed to continue bit for bit: config, dims, data identity, step, parameters,
  * AdamW state, RNG, data offset, world size) and, written last, after every rank has finished its part,
  * the marker file COMPLETE. A directory without the marker is a checkpoint that was interrupted: resume
- * ignores it and the next save of that step replaces it. */
+ * ignores it and the next save of that step replaces it. This module decides what the trainer saves and
+ * restores, and where; state.ckpt's byte format (named, checksummed sections) is ckptfile.c's, which knows
+ * nothing of training. */
 #ifndef IL_SNAPSHOT_H
 #define IL_SNAPSHOT_H
 

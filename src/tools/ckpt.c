@@ -10,7 +10,7 @@
 
 #include "core/cli.h"
 #include "core/err.h"
-#include "run/ckpt.h"
+#include "run/ckptfile.h"
 
 enum { IL_EXIT_DIFFER = 1 };
 
@@ -21,44 +21,44 @@ static int fail(const char *msg)
 }
 
 /* A step directory stands for its state.ckpt. */
-static int open_ckpt(ckpt_reader_t *r, const char *path)
+static int open_ckpt(ckptfile_reader_t *r, const char *path)
 {
     char file[4200];
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/state.ckpt", path);
     else snprintf(file, sizeof file, "%s", path);
-    return ckpt_open(r, file);
+    return ckptfile_open(r, file);
 }
 
 static int info(const char *path)
 {
-    ckpt_reader_t r;
+    ckptfile_reader_t r;
     if (open_ckpt(&r, path)) return fail(err_msg());
     int32_t dims[5], world = 0;
     int64_t step = -1;
     printf("%s\n", r.path);
-    if (!ckpt_get(&r, "dims", dims, sizeof dims))
+    if (!ckptfile_get(&r, "dims", dims, sizeof dims))
         printf("  model: V=%d T=%d L=%d NH=%d C=%d\n", dims[0], dims[1], dims[2], dims[3], dims[4]);
-    if (!ckpt_get(&r, "step", &step, sizeof step)) printf("  step: %lld\n", (long long)step);
-    if (!ckpt_get(&r, "world", &world, sizeof world)) printf("  written by %d rank%s\n", world, world == 1 ? "" : "s");
+    if (!ckptfile_get(&r, "step", &step, sizeof step)) printf("  step: %lld\n", (long long)step);
+    if (!ckptfile_get(&r, "world", &world, sizeof world)) printf("  written by %d rank%s\n", world, world == 1 ? "" : "s");
     for (int i = 0; i < r.n_sections; i++)
         printf("  section %-12s %12llu bytes\n", r.sections[i].tag, (unsigned long long)r.sections[i].bytes);
-    ckpt_close(&r);
+    ckptfile_close(&r);
     return IL_EXIT_OK;
 }
 
 static int diff(const char *pa, const char *pb)
 {
-    ckpt_reader_t a, b;
+    ckptfile_reader_t a, b;
     if (open_ckpt(&a, pa)) return fail(err_msg());
     if (open_ckpt(&b, pb)) {
-        ckpt_close(&a);
+        ckptfile_close(&a);
         return fail(err_msg());
     }
     const void *va, *vb;
     size_t na, nb;
     int rc = IL_EXIT_OK;
-    if (ckpt_view(&a, "params", &va, &na) || ckpt_view(&b, "params", &vb, &nb)) rc = fail(err_msg());
+    if (ckptfile_view(&a, "params", &va, &na) || ckptfile_view(&b, "params", &vb, &nb)) rc = fail(err_msg());
     else if (na != nb) rc = fail("the checkpoints hold models of different sizes");
     if (rc == IL_EXIT_OK) {
         const float *x = va, *y = vb;
@@ -74,8 +74,8 @@ static int diff(const char *pa, const char *pb)
                differ, max_abs, max_rel);
         if (differ) rc = IL_EXIT_DIFFER;
     }
-    ckpt_close(&a);
-    ckpt_close(&b);
+    ckptfile_close(&a);
+    ckptfile_close(&b);
     return rc;
 }
 

@@ -1,4 +1,4 @@
-#include "run/ckpt.h"
+#include "run/ckptfile.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #define VERSION 1
 #define FILE_HDR 8  /* magic, u16 version */
 #define SEC_HDR 40  /* tag[24], u64 bytes, u32 crc, u32 reserved */
-#define ALIGN 8     /* section data starts at a multiple of 8, so ckpt_view() can hand out float arrays */
+#define ALIGN 8     /* section data starts at a multiple of 8, so ckptfile_view() can hand out float arrays */
 #define END_TAG "(end)" /* not a valid user tag, so it cannot collide */
 #define END_BYTES 16 /* u64 section count, u32 CRC of the section headers, u32 reserved */
 
@@ -37,20 +37,20 @@ static size_t padding(uint64_t bytes) { return (size_t)((ALIGN - bytes % ALIGN) 
 static int valid_tag(const char *tag)
 {
     size_t len = strlen(tag);
-    if (len == 0 || len >= CKPT_TAG_LEN) return 0;
+    if (len == 0 || len >= CKPTFILE_TAG_LEN) return 0;
     for (; *tag; tag++)
         if (!isalnum((unsigned char)*tag) && !strchr("._-", *tag)) return 0;
     return 1;
 }
 
 /* Writes data straight from the caller's buffer: a multi-GB parameter section is never copied. */
-static int write_section(ckpt_writer_t *w, const char *tag, const void *data, size_t bytes)
+static int write_section(ckptfile_writer_t *w, const char *tag, const void *data, size_t bytes)
 {
     static const uint8_t zeros[ALIGN];
     uint8_t h[SEC_HDR] = {0};
     memcpy(h, tag, strlen(tag));
-    bytes_put_u64(h + CKPT_TAG_LEN, bytes);
-    bytes_put_u32(h + CKPT_TAG_LEN + 8, crc_of(0, data, bytes));
+    bytes_put_u64(h + CKPTFILE_TAG_LEN, bytes);
+    bytes_put_u32(h + CKPTFILE_TAG_LEN + 8, crc_of(0, data, bytes));
     w->header_crc = crc_of(w->header_crc, h, sizeof h);
     CALL(atomicfile_write(&w->af, h, sizeof h));
     CALL(atomicfile_write(&w->af, data, bytes));
@@ -58,14 +58,14 @@ static int write_section(ckpt_writer_t *w, const char *tag, const void *data, si
     return 0;
 }
 
-static void drop_tags(ckpt_writer_t *w)
+static void drop_tags(ckptfile_writer_t *w)
 {
     free(w->tags);
     w->tags = NULL;
     w->tags_cap = 0;
 }
 
-int ckpt_begin(ckpt_writer_t *w, const char *path)
+int ckptfile_begin(ckptfile_writer_t *w, const char *path)
 {
     memset(w, 0, sizeof *w);
     CALL(atomicfile_open(&w->af, path, ATOMICFILE_KEEP));
@@ -79,13 +79,13 @@ int ckpt_begin(ckpt_writer_t *w, const char *path)
     return 0;
 }
 
-int ckpt_add(ckpt_writer_t *w, const char *tag, const void *data, size_t bytes)
+int ckptfile_add(ckptfile_writer_t *w, const char *tag, const void *data, size_t bytes)
 {
     if (w->failed) return err_set("%s: an earlier section failed; not adding '%s'", w->af.path, tag);
     int rc = 0;
     if (!valid_tag(tag))
         rc = err_set("%s: bad section tag '%s': use 1 to %d characters from [A-Za-z0-9._-]", w->af.path, tag,
-                     CKPT_TAG_LEN - 1);
+                     CKPTFILE_TAG_LEN - 1);
     for (size_t i = 0; !rc && i < w->n_sections; i++)
         if (!strcmp(w->tags[i], tag)) rc = err_set("%s: duplicate section '%s'", w->af.path, tag);
     if (!rc) rc = write_section(w, tag, data, bytes);
@@ -98,14 +98,14 @@ int ckpt_add(ckpt_writer_t *w, const char *tag, const void *data, size_t bytes)
         w->tags = realloc(w->tags, w->tags_cap * sizeof *w->tags);
         CHECK(w->tags, "out of memory for %zu checkpoint tags", w->tags_cap);
     }
-    snprintf(w->tags[w->n_sections++], CKPT_TAG_LEN, "%s", tag);
+    snprintf(w->tags[w->n_sections++], CKPTFILE_TAG_LEN, "%s", tag);
     return 0;
 }
 
-int ckpt_commit(ckpt_writer_t *w)
+int ckptfile_commit(ckptfile_writer_t *w)
 {
     if (w->failed) {
-        ckpt_abort(w);
+        ckptfile_abort(w);
         return err_set("%s: not written because a section failed", w->af.path);
     }
     uint8_t end[END_BYTES] = {0};
@@ -119,20 +119,20 @@ int ckpt_commit(ckpt_writer_t *w)
     return atomicfile_commit(&w->af);
 }
 
-void ckpt_abort(ckpt_writer_t *w)
+void ckptfile_abort(ckptfile_writer_t *w)
 {
     atomicfile_abort(&w->af);
     drop_tags(w);
 }
 
-static const ckpt_section_t *find(const ckpt_reader_t *r, const char *tag)
+static const ckptfile_section_t *find(const ckptfile_reader_t *r, const char *tag)
 {
     for (int i = 0; i < r->n_sections; i++)
         if (!strcmp(r->sections[i].tag, tag)) return &r->sections[i];
     return NULL;
 }
 
-static int check_end_marker(const ckpt_reader_t *r, const uint8_t *data, uint64_t bytes, uint32_t header_crc,
+static int check_end_marker(const ckptfile_reader_t *r, const uint8_t *data, uint64_t bytes, uint32_t header_crc,
                             size_t end_pos)
 {
     if (bytes != END_BYTES || bytes_get_u64(data) != (uint64_t)r->n_sections ||
@@ -145,7 +145,7 @@ static int check_end_marker(const ckpt_reader_t *r, const uint8_t *data, uint64_
 }
 
 /* Walks the sections, verifying each one, until the end marker. */
-static int parse(ckpt_reader_t *r)
+static int parse(ckptfile_reader_t *r)
 {
     const uint8_t *b = r->buf;
     if (r->size < FILE_HDR) {
@@ -166,15 +166,15 @@ static int parse(ckpt_reader_t *r)
         if (r->size - pos < SEC_HDR)
             return err_set("%s: truncated: section header at offset %zu runs past end of file", r->path, pos);
         const uint8_t *h = b + pos, *data = h + SEC_HDR;
-        char tag[CKPT_TAG_LEN];
+        char tag[CKPTFILE_TAG_LEN];
         memcpy(tag, h, sizeof tag);
-        uint64_t bytes = bytes_get_u64(h + CKPT_TAG_LEN);
-        uint32_t crc = bytes_get_u32(h + CKPT_TAG_LEN + 8);
+        uint64_t bytes = bytes_get_u64(h + CKPTFILE_TAG_LEN);
+        uint32_t crc = bytes_get_u32(h + CKPTFILE_TAG_LEN + 8);
         /* The end marker's own header is outside the header CRC, so every header byte is checked here. */
-        size_t len = strnlen(tag, CKPT_TAG_LEN);
-        int bad_tag = len == CKPT_TAG_LEN || (strcmp(tag, END_TAG) && !valid_tag(tag));
-        for (size_t i = len; i < CKPT_TAG_LEN; i++) bad_tag |= tag[i] != 0;
-        if (bad_tag || bytes_get_u32(h + CKPT_TAG_LEN + 12) != 0)
+        size_t len = strnlen(tag, CKPTFILE_TAG_LEN);
+        int bad_tag = len == CKPTFILE_TAG_LEN || (strcmp(tag, END_TAG) && !valid_tag(tag));
+        for (size_t i = len; i < CKPTFILE_TAG_LEN; i++) bad_tag |= tag[i] != 0;
+        if (bad_tag || bytes_get_u32(h + CKPTFILE_TAG_LEN + 12) != 0)
             return err_set("%s: corrupt section header at offset %zu", r->path, pos);
         size_t avail = r->size - pos - SEC_HDR;
         if (bytes > avail || bytes + padding(bytes) > avail)
@@ -191,7 +191,7 @@ static int parse(ckpt_reader_t *r)
             r->sections = realloc(r->sections, cap * sizeof *r->sections);
             CHECK(r->sections, "out of memory for %zu checkpoint sections", cap);
         }
-        ckpt_section_t *s = &r->sections[r->n_sections++];
+        ckptfile_section_t *s = &r->sections[r->n_sections++];
         memcpy(s->tag, tag, sizeof tag);
         s->offset = pos + SEC_HDR;
         s->bytes = bytes;
@@ -200,39 +200,39 @@ static int parse(ckpt_reader_t *r)
     }
 }
 
-int ckpt_open(ckpt_reader_t *r, const char *path)
+int ckptfile_open(ckptfile_reader_t *r, const char *path)
 {
     memset(r, 0, sizeof *r);
     if (strlen(path) >= sizeof r->path) return err_set("%s: path too long", path);
     strcpy(r->path, path);
     if (bytes_read_file(path, &r->buf, &r->size) || parse(r)) {
-        ckpt_close(r);
+        ckptfile_close(r);
         return -1;
     }
     return 0;
 }
 
-int ckpt_view(const ckpt_reader_t *r, const char *tag, const void **data, size_t *bytes)
+int ckptfile_view(const ckptfile_reader_t *r, const char *tag, const void **data, size_t *bytes)
 {
-    const ckpt_section_t *s = find(r, tag);
+    const ckptfile_section_t *s = find(r, tag);
     if (!s) return err_set("%s: no section '%s'", r->path, tag);
     *data = r->buf + s->offset;
     *bytes = (size_t)s->bytes;
     return 0;
 }
 
-int ckpt_get(const ckpt_reader_t *r, const char *tag, void *dst, size_t bytes)
+int ckptfile_get(const ckptfile_reader_t *r, const char *tag, void *dst, size_t bytes)
 {
     const void *data = NULL;
     size_t have = 0;
-    CALL(ckpt_view(r, tag, &data, &have));
+    CALL(ckptfile_view(r, tag, &data, &have));
     if (have != bytes)
         return err_set("%s: section '%s' holds %zu bytes, expected %zu", r->path, tag, have, bytes);
     if (bytes) memcpy(dst, data, bytes);
     return 0;
 }
 
-void ckpt_close(ckpt_reader_t *r)
+void ckptfile_close(ckptfile_reader_t *r)
 {
     free(r->buf);
     free(r->sections);
