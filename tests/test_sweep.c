@@ -18,7 +18,7 @@
 #include "sweep/slurm.h"
 #include "sweep/status.h"
 #include "sweep/submit.h"
-#include "sweep/sweep.h"
+#include "sweep/spec.h"
 #include "sweep/tsv.h"
 
 #include "tests/tmpdir.h"
@@ -27,11 +27,11 @@
 #define PINNED_NAME "d64-3f261e09"
 
 /* Loads `text` as a spec and expands it into runs under "/out". */
-static int load_expand(const char *text, sweep_spec_t *s, sweep_run_t **runs, int *n)
+static int load_expand(const char *text, spec_t *s, spec_run_t **runs, int *n)
 {
-    if (sweep_load(s, tmpdir_write("spec.ini", text), SWEEP_LOAD_ALL)) return -1;
-    int rc = sweep_expand(s, "/out", runs, n);
-    if (rc) sweep_free(s);
+    if (spec_load(s, tmpdir_write("spec.ini", text), SPEC_LOAD_ALL)) return -1;
+    int rc = spec_expand(s, "/out", runs, n);
+    if (rc) spec_free(s);
     return rc;
 }
 
@@ -45,8 +45,8 @@ static int load_expand(const char *text, sweep_spec_t *s, sweep_run_t **runs, in
  * `part`, on one line. */
 static void expect_error(const char *text, int line, const char *part)
 {
-    sweep_spec_t s;
-    sweep_run_t *runs;
+    spec_t s;
+    spec_run_t *runs;
     int n;
     assert_int_equal(load_expand(text, &s, &runs, &n), -1);
     char loc[64];
@@ -59,8 +59,8 @@ static void expect_error(const char *text, int line, const char *part)
 static void test_expansion_order(void **state)
 {
     (void)state;
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand("[sweep]\nname = order\nranks = 2\nthrottle = 3\n"
                                  "[fixed]\nmodel.seq_len = 32\ntrain.micro_batch = 4\n"
@@ -86,20 +86,20 @@ static void test_expansion_order(void **state)
     for (int a = 0; a < n; a++)
         for (int b = 0; b < a; b++) assert_string_not_equal(r[a].cfg.name, r[b].cfg.name);
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
 }
 
 static void test_no_axes_is_one_run(void **state)
 {
     (void)state;
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand("[sweep]\nname = one\n[fixed]\ntrain.seed = 5\n", &s, &r, &n);
     assert_int_equal(n, 1);
     assert_int_equal((int)r[0].cfg.seed, 5);
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
 }
 
 /* The check that no two runs are the same experiment probes about 1.5 slots per run: linear in the runs, where
@@ -115,16 +115,16 @@ static void test_duplicate_check_is_linear(void **state)
     len += (size_t)snprintf(text, cap, "[sweep]\nname = big\n[grid]\ntrain.seed = 1");
     for (int i = 2; i <= N; i++) len += (size_t)snprintf(text + len, cap - len, ", %d", i);
     snprintf(text + len, cap - len, "\n");
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
-    unsigned long before = sweep_name_probes;
+    unsigned long before = spec_name_probes;
     must_expand(text, &s, &r, &n);
     assert_int_equal(n, N);
-    unsigned long probes = sweep_name_probes - before;
+    unsigned long probes = spec_name_probes - before;
     if (probes > 3 * (unsigned long)N) fail_msg("%lu probes for %d runs: the duplicate check is not linear", probes, N);
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
     free(text);
     expect_error("[sweep]\nname = t\n[grid]\ntrain.seed = 1, 2, 3, 2\n", 0,
                  "runs 1 (train.seed=2) and 3 (train.seed=2) are the same experiment");
@@ -133,28 +133,28 @@ static void test_duplicate_check_is_linear(void **state)
 static void test_names_are_content_derived(void **state)
 {
     (void)state;
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     char first[CONFIG_STR], other[CONFIG_STR];
     must_expand("[sweep]\nname = a\n[grid]\noptim.lr = 1e-3\nmodel.d_model = 64\n", &s, &r, &n);
     snprintf(first, sizeof first, "%s", r[0].cfg.name);
     assert_non_null(strstr(first, "lr0.001-d64-"));
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
     /* another sweep name, spelling, order of keys and out_dir: the same experiment, the same hash */
     must_expand("[sweep]\nname = b\n[fixed]\nmodel.d_model = 64\n[grid]\noptim.lr = 0.001\n", &s, &r, &n);
     free(r);
-    assert_int_equal(sweep_expand(&s, "/elsewhere", &r, &n), 0);
+    assert_int_equal(spec_expand(&s, "/elsewhere", &r, &n), 0);
     snprintf(other, sizeof other, "%s", r[0].cfg.name);
     assert_string_equal(first + strlen(first) - 8, other + strlen(other) - 8);
     free(r);
     /* a different experiment: another hash */
     s.base.seed = 99;
-    assert_int_equal(sweep_expand(&s, "/out", &r, &n), 0);
+    assert_int_equal(spec_expand(&s, "/out", &r, &n), 0);
     assert_string_not_equal(first + strlen(first) - 8, r[0].cfg.name + strlen(r[0].cfg.name) - 8);
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
 }
 
 /* A run's name hashes the canonical "key = value" lines: no help text, no layout. The pinned name below
@@ -178,8 +178,8 @@ static void test_names_hash_only_values(void **state)
     assert_null(strstr(text, "run."));
     free(text);
 
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand("[sweep]\nname = a\n[grid]\nmodel.d_model = 64\n", &s, &r, &n);
     char pinned[CONFIG_STR];
@@ -187,10 +187,10 @@ static void test_names_hash_only_values(void **state)
     free(r);
     /* a value changes: the name changes */
     s.base.lr = 2e-3f;
-    assert_int_equal(sweep_expand(&s, "/out", &r, &n), 0);
+    assert_int_equal(spec_expand(&s, "/out", &r, &n), 0);
     assert_string_not_equal(pinned, r[0].cfg.name);
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
     print_message("pinned name of the default config with d_model = 64: %s\n", pinned);
     assert_string_equal(pinned, PINNED_NAME);
 }
@@ -200,8 +200,8 @@ static void test_names_hash_only_values(void **state)
 static void test_key_table(void **state)
 {
     (void)state;
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand("[sweep]\nname = d\n", &s, &r, &n);
     assert_int_equal(s.ranks, 1);
@@ -219,11 +219,11 @@ static void test_key_table(void **state)
     assert_string_equal(s.mpi, "default");
     assert_string_equal(s.partition, "");
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
-    sweep_print_keys_markdown(f);
+    spec_print_keys_markdown(f);
     fclose(f);
     const char *expect[] = {"| key | type | default | meaning |\n", "| `sweep.ranks` | int | `1` | ",
                             "Range [1, 65536]. |\n", "| `sweep.requeue` | yes/no | `yes` | ",
@@ -240,8 +240,8 @@ static void test_key_table(void **state)
 static void test_site_keys(void **state)
 {
     (void)state;
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand("[sweep]\nname = site\nmem = 4G\ngres = gpu:a100:2\nconstraint = avx512&ib\nnodes = 2\n"
                 "ntasks_per_node = 1\nexclusive = yes\nmpi = pmi2\nmail_type = END,FAIL\nmail_user = me@example.org\n"
@@ -261,7 +261,7 @@ static void test_site_keys(void **state)
     assert_int_equal(s.aggregate_ntasks, 4);
     assert_string_equal(s.aggregate_time, "2:00:00");
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
     expect_error("[sweep]\nname = e\nmem = 4 GB\n", 3, "sweep.mem: '4 GB': use a size such as 4G");
     expect_error("[sweep]\nname = e\nmpi = cray\n", 3, "sweep.mpi: 'cray': use default, none, pmi2 or pmix");
     expect_error("[sweep]\nname = e\nlauncher = mpirun\nmpi = pmix\n", 4, "sweep.mpi: 'pmix' is srun's --mpi");
@@ -282,8 +282,8 @@ static void test_environment(void **state)
     (void)state;
     setenv("IL_TEST_SCRATCH", "/scratch/me", 1);
     unsetenv("IL_TEST_UNSET");
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand("[sweep]\nname = env\nout_dir = ${IL_TEST_SCRATCH}/sweeps\n[fixed]\n"
                 "data.train_path = ${IL_TEST_SCRATCH}/data/train.bin\ndata.val_path = $HOME/v.bin\n",
@@ -292,7 +292,7 @@ static void test_environment(void **state)
     assert_string_equal(r[0].cfg.train_path, "/scratch/me/data/train.bin");
     assert_string_equal(r[0].cfg.val_path, "$HOME/v.bin"); /* only ${NAME} is a variable */
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
     expect_error("[sweep]\nname = e\nout_dir = ${IL_TEST_UNSET}/x\n", 3, "sweep.out_dir: ${IL_TEST_UNSET} is not set");
     expect_error("[sweep]\nname = e\n[fixed]\ndata.train_path = ${IL_TEST_UNSET}/t.bin\n", 4,
                  "data.train_path: ${IL_TEST_UNSET} is not set");
@@ -303,8 +303,8 @@ static void test_environment(void **state)
 static void test_verbatim_values(void **state)
 {
     (void)state;
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand("[sweep]\nname = v\n[grid]\ndata.val_path = $(rm -rf ~), `id`\n", &s, &r, &n);
     assert_string_equal(r[0].cfg.val_path, "$(rm -rf ~)");
@@ -313,7 +313,7 @@ static void test_verbatim_values(void **state)
     assert_int_equal(strspn(r[0].cfg.name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-"),
                      strlen(r[0].cfg.name));
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
 }
 
 static void test_errors_name_the_line(void **state)
@@ -344,21 +344,21 @@ static void test_long_lines(void **state)
     char text[2000];
     int len = snprintf(text, sizeof text, "[sweep]\nname = long\n[grid]\ntrain.seed = ");
     for (int i = 1; i <= 200; i++) len += snprintf(text + len, sizeof text - (size_t)len, "%s%d", i > 1 ? ", " : "", i);
-    sweep_spec_t s;
-    sweep_run_t *r;
+    spec_t s;
+    spec_run_t *r;
     int n;
     must_expand(text, &s, &r, &n);
     assert_int_equal(n, 200);
     assert_int_equal((int)r[199].cfg.seed, 200);
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
     /* the same with a newline and a key after it */
     snprintf(text + len, sizeof text - (size_t)len, "\n[fixed]\nmodel.d_model = 64\n");
     must_expand(text, &s, &r, &n);
     assert_int_equal(n, 200);
     assert_int_equal(r[0].cfg.d_model, 64);
     free(r);
-    sweep_free(&s);
+    spec_free(&s);
 }
 
 static void test_chunks(void **state)

@@ -1,5 +1,5 @@
 /* keys: one engine for the project's key tables, the trainer's config keys (config.c) and a sweep spec's
- * [sweep] keys (src/sweep/sweep.c). A table row says a key's type, field, default, bounds or pattern and help;
+ * [sweep] keys (src/sweep/spec.c). A table row says a key's type, field, default, bounds or pattern and help;
  * from it come reading a value with one-line errors naming the key, the defaults, the bounds checks and the
  * Markdown table of the documentation (README.md, docs/sweeps.md), which tests compare with the docs. */
 #ifndef IL_KEYS_H

@@ -19,7 +19,7 @@
 /* The options every job of the sweep shares; sbatch_args, the site's own, come last. */
 static void common_options(argv_t *a, const sweepdir_t *w, const char *job_name)
 {
-    const sweep_spec_t *s = &w->spec;
+    const spec_t *s = &w->spec;
     argv_add(a, "sbatch");
     argv_add(a, "--parsable");
     argv_add(a, "--job-name=%s", job_name);
@@ -33,7 +33,7 @@ static void common_options(argv_t *a, const sweepdir_t *w, const char *job_name)
 }
 
 /* What one run asks for. */
-static void run_resources(argv_t *a, const sweep_spec_t *s)
+static void run_resources(argv_t *a, const spec_t *s)
 {
     argv_add(a, "--ntasks=%d", s->ranks);
     argv_add(a, "--cpus-per-task=%d", s->cpus_per_task);
@@ -57,7 +57,7 @@ static void print_job(const argv_t *a, const char *title, const char *step)
 }
 
 /* The launcher line of jobs/sweep-task.sbatch and aggregate.sbatch, spelled out for print_job. */
-static void step_line(char *out, size_t n, const sweep_spec_t *s, const char *prog)
+static void step_line(char *out, size_t n, const spec_t *s, const char *prog)
 {
     if (!strcmp(s->launcher, "mpirun")) {
         snprintf(out, n, "mpirun -n $SLURM_NTASKS %s", prog);
@@ -72,7 +72,7 @@ static void step_line(char *out, size_t n, const sweep_spec_t *s, const char *pr
  * so that the throttle holds over the whole sweep, then the aggregation job after all of them. */
 static int submit_runs(const sweepdir_t *w, const int *idx, int n, int dry)
 {
-    const sweep_spec_t *s = &w->spec;
+    const spec_t *s = &w->spec;
     int from_cluster, max_array = slurm_max_array_size(&from_cluster);
     slurm_chunk_t *chunks;
     int nc = slurm_chunks(idx, n, max_array, &chunks);
@@ -120,7 +120,7 @@ static int submit_runs(const sweepdir_t *w, const int *idx, int n, int dry)
     free(chunks);
     if (rc) return -1;
     argv_t a = {0};
-    char job_name[SWEEP_KEY + 16], job[64];
+    char job_name[SPEC_KEY + 16], job[64];
     snprintf(job_name, sizeof job_name, "%s-aggregate", s->name);
     common_options(&a, w, job_name);
     argv_add(&a, "--ntasks=%d", s->aggregate_ntasks);
@@ -150,12 +150,12 @@ static int submit_runs(const sweepdir_t *w, const int *idx, int n, int dry)
     return 0;
 }
 
-static char *manifest_text(const sweep_spec_t *s, const sweep_run_t *runs, int n)
+static char *manifest_text(const spec_t *s, const spec_run_t *runs, int n)
 {
     char *text = NULL;
     size_t len = 0;
     FILE *m = open_memstream(&text, &len);
-    CHECK(m && sweep_manifest_write(s, runs, n, m) == 0, "manifest in memory: %s", err_msg());
+    CHECK(m && spec_manifest_write(s, runs, n, m) == 0, "manifest in memory: %s", err_msg());
     fclose(m);
     return text;
 }
@@ -178,7 +178,7 @@ static void print_file(const char *title, const char *path)
 /* A sweep directory whose runs a build with another naming rule named: when its runs are, row by row, the
  * same experiments as this expansion, the runs keep the directory's names, so that an upgrade never orphans
  * a sweep. Returns 1 when it renamed runs[], 0 when not, -1 with err_set() when the manifest does not read. */
-static int adopt_names(const sweepdir_t *w, const char *manifest_path, sweep_run_t *runs, int n)
+static int adopt_names(const sweepdir_t *w, const char *manifest_path, spec_run_t *runs, int n)
 {
     static const char *const place[] = {"run.name", "run.out_dir", NULL};
     tsv_t t;
@@ -200,11 +200,11 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
 {
     sweepdir_t w;
     memset(&w, 0, sizeof w);
-    if (sweepdir_locate_self(&w) || sweep_load(&w.spec, spec_path, SWEEP_LOAD_ALL)) return SWEEPDIR_EINPUT;
+    if (sweepdir_locate_self(&w) || spec_load(&w.spec, spec_path, SPEC_LOAD_ALL)) return SWEEPDIR_EINPUT;
     char dir[PATH_MAX];
     if (out) snprintf(dir, sizeof dir, "%s", out);
-    else if (snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - SWEEP_KEY - 2, w.spec.out_dir, w.spec.name) >= PATH_MAX ||
-             strlen(w.spec.out_dir) > PATH_MAX - SWEEP_KEY - 2) {
+    else if (snprintf(dir, sizeof dir, "%.*s/%s", PATH_MAX - SPEC_KEY - 2, w.spec.out_dir, w.spec.name) >= PATH_MAX ||
+             strlen(w.spec.out_dir) > PATH_MAX - SPEC_KEY - 2) {
         err_set("%s: sweep.out_dir: too long", spec_path);
         return SWEEPDIR_EINPUT;
     }
@@ -230,10 +230,10 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     }
     char runs_dir[PATH_MAX + 8];
     sweepdir_path(&w, runs_dir, sizeof runs_dir, "runs");
-    sweep_run_t *runs;
+    spec_run_t *runs;
     int n;
-    if (sweep_expand(&w.spec, runs_dir, &runs, &n)) {
-        sweep_free(&w.spec);
+    if (spec_expand(&w.spec, runs_dir, &runs, &n)) {
+        spec_free(&w.spec);
         return SWEEPDIR_EINPUT;
     }
     char path[PATH_MAX + 64];

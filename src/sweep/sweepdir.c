@@ -56,7 +56,7 @@ int sweepdir_open(sweepdir_t *w, const char *dir)
     if (!realpath(dir, w->dir)) return err_set("%s: not a sweep directory: %s", dir, strerror(errno));
     char path[PATH_MAX + 64];
     sweepdir_path(w, path, sizeof path, "spec.ini");
-    CALL(sweep_load(&w->spec, path, SWEEP_LOAD_RESOURCES));
+    CALL(spec_load(&w->spec, path, SPEC_LOAD_RESOURCES));
     sweepdir_path(w, path, sizeof path, "manifest.tsv");
     CALL(sweepdir_manifest_read(&w->manifest, path));
     sweepdir_path(w, path, sizeof path, "submit_dir");
@@ -70,7 +70,7 @@ int sweepdir_open(sweepdir_t *w, const char *dir)
 
 void sweepdir_close(sweepdir_t *w)
 {
-    sweep_free(&w->spec);
+    spec_free(&w->spec);
     tsv_free(&w->manifest);
 }
 
@@ -102,7 +102,7 @@ static int copy_in(const sweepdir_t *w, const char *src, const char *rel, mode_t
     return rc;
 }
 
-int sweepdir_write(const sweepdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
+int sweepdir_write(const sweepdir_t *w, const char *spec_path, const spec_run_t *runs, int n, const char *manifest,
                size_t manifest_len)
 {
     char path[PATH_MAX + CONFIG_STR + 16], jobs_dir[PATH_MAX];

@@ -6,7 +6,7 @@
 #include <limits.h>
 #include <stddef.h>
 
-#include "sweep/sweep.h"
+#include "sweep/spec.h"
 #include "sweep/tsv.h"
 
 /* The job scripts copied into every sweep directory, from the repository's jobs/. */
@@ -18,7 +18,7 @@ typedef struct {
     char submit_dir[PATH_MAX]; /* where jobs run: paths in the configs are relative to it */
     char self[PATH_MAX];       /* this program, for the aggregation job */
     char trainer[PATH_MAX];    /* il-train next to it */
-    sweep_spec_t spec;
+    spec_t spec;
     tsv_t manifest;
 } sweepdir_t;
 
@@ -50,7 +50,7 @@ const char *sweepdir_run_name(const sweepdir_t *w, int i);
 
 /* Writes everything a sweep directory holds before its jobs run; all of it is rewritten identically on a
  * resubmission of the same spec. */
-int sweepdir_write(const sweepdir_t *w, const char *spec_path, const sweep_run_t *runs, int n, const char *manifest,
+int sweepdir_write(const sweepdir_t *w, const char *spec_path, const spec_run_t *runs, int n, const char *manifest,
                size_t manifest_len);
 /* Appends one line to jobs.tsv: "array<TAB>JOBID<TAB>OFFSET<TAB>IDS" or "aggregate<TAB>JOBID". */
 int sweepdir_record_job(const sweepdir_t *w, const char *line);

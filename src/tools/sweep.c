@@ -15,7 +15,7 @@
 #include "sweep/cancel.h"
 #include "sweep/status.h"
 #include "sweep/submit.h"
-#include "sweep/sweep.h"
+#include "sweep/spec.h"
 
 static const char usage_main[] =
     "usage: il-sweep submit SPEC [--dry-run | --local] [--out DIR]\n"
@@ -194,7 +194,7 @@ int main(int argc, char **argv)
         cli_init(&cli, "il-sweep", usage_main, top, 0);
         int o = cli_next(&cli, argc, argv);
         if (o == OPT_KEYS) {
-            sweep_print_keys_markdown(stdout);
+            spec_print_keys_markdown(stdout);
             return IL_EXIT_OK;
         }
         if (o != CLI_END) return cli.exit_code; /* --help, --version or a mistake, said */

@@ -1,4 +1,4 @@
-/* sweep: a sweep spec (an INI file) expanded into one trainer config per run, and the files a sweep
+/* spec: a sweep spec (an INI file) expanded into one trainer config per run, and the files a sweep
  * directory keeps (docs/sweeps.md):
  *   [sweep]  name and Slurm resources per run (ranks, time, mem, partition, throttle, sbatch_args, ...)
  *   [fixed]  section.key = value        trainer keys every run shares
@@ -7,40 +7,40 @@
  * Every trainer value goes through config_set() and every expanded run through config_validate(), so the
  * spec is checked by the same table that checks a trainer config, and errors name the spec file and line.
  * Values reach a job only as config files written by config_write(), never as shell text. */
-#ifndef IL_SWEEP_H
-#define IL_SWEEP_H
+#ifndef IL_SPEC_H
+#define IL_SPEC_H
 
 #include <stdint.h>
 #include <stdio.h>
 
 #include "core/config.h"
 
-#define SWEEP_MAX_AXES 32
-#define SWEEP_MAX_RUNS 100000
-#define SWEEP_KEY 64
+#define SPEC_MAX_AXES 32
+#define SPEC_MAX_RUNS 100000
+#define SPEC_KEY 64
 
 typedef struct {
-    char key[SWEEP_KEY]; /* "model.d_model" */
+    char key[SPEC_KEY]; /* "model.d_model" */
     int line;            /* spec line, for messages */
     int list;            /* from [list]: zipped with the other list axes, not crossed */
     int n;
     char **values;       /* as written, trimmed */
-} sweep_axis_t;
+} spec_axis_t;
 
-#define SWEEP_MAX_ARGS 32
-#define SWEEP_ARG 256
+#define SPEC_MAX_ARGS 32
+#define SPEC_ARG 256
 
 /* The [sweep] section: the sweep's name and where it goes, and the Slurm resources of its jobs. Strings are
  * "" when not given (sbatch then gets no such option). */
 typedef struct {
     char path[4096]; /* the spec file, for messages */
-    char name[SWEEP_KEY];
+    char name[SPEC_KEY];
     char out_dir[4096]; /* holds the sweep directory out_dir/<name>; ${VAR}s expanded */
     int ranks, cpus_per_task;
     int throttle;       /* array tasks running at once; 0: no limit */
     int signal_seconds; /* warning signal this long before the time limit; 0: none */
     int requeue;        /* a preempted task requeues itself */
-    char time[32], partition[SWEEP_KEY * 4], account[SWEEP_KEY], qos[SWEEP_KEY];
+    char time[32], partition[SPEC_KEY * 4], account[SPEC_KEY], qos[SPEC_KEY];
     char launcher[8]; /* "srun" or "mpirun" */
     char mpi[16];     /* srun --mpi=...; "default": no --mpi, the site's MpiDefault */
     char mem[32], gres[128], constraint[256], nodes[32];
@@ -48,45 +48,45 @@ typedef struct {
     int exclusive;
     char mail_type[256], mail_user[256];
     int n_sbatch_args; /* sbatch_args, one word each: "--name" or "--name=value" */
-    char sbatch_args[SWEEP_MAX_ARGS][SWEEP_ARG];
+    char sbatch_args[SPEC_MAX_ARGS][SPEC_ARG];
     char aggregate_time[32], aggregate_mem[32];
     int aggregate_ntasks;
     config_t base; /* defaults with [fixed] applied */
     int n_axes;
-    sweep_axis_t axes[SWEEP_MAX_AXES];
-} sweep_spec_t;
+    spec_axis_t axes[SPEC_MAX_AXES];
+} spec_t;
 
 typedef struct {
     int index;
     config_t cfg;
-    char values[SWEEP_MAX_AXES][CONFIG_STR]; /* each axis's value as config_write() spells it */
-} sweep_run_t;
+    char values[SPEC_MAX_AXES][CONFIG_STR]; /* each axis's value as config_write() spells it */
+} spec_run_t;
 
-/* What sweep_load reads: the whole spec, or (the copy in a sweep directory, whose runs are expanded already)
+/* What spec_load reads: the whole spec, or (the copy in a sweep directory, whose runs are expanded already)
  * only its [sweep] section, with no ${VAR} expanded. */
-enum { SWEEP_LOAD_ALL, SWEEP_LOAD_RESOURCES };
+enum { SPEC_LOAD_ALL, SPEC_LOAD_RESOURCES };
 
 /* Reads and checks a spec. Returns 0, or -1 with err_set() naming the file and line. */
-int sweep_load(sweep_spec_t *s, const char *path, int what);
-void sweep_free(sweep_spec_t *s);
+int spec_load(spec_t *s, const char *path, int what);
+void spec_free(spec_t *s);
 /* Prints the [sweep] key table as a Markdown table (key, type, default, meaning) for docs/sweeps.md. */
-void sweep_print_keys_markdown(FILE *f);
+void spec_print_keys_markdown(FILE *f);
 
 /* Expands the spec into *n runs (*runs malloc'd), in a fixed order: grid keys in the order written, each
  * varying faster than the one before, and the list (if any) fastest. Every run gets run.out_dir = out_dir
- * and a content-derived run.name (sweep_run_name). Fails, naming the runs, when a combination does not
+ * and a content-derived run.name (spec_run_name). Fails, naming the runs, when a combination does not
  * validate for `ranks` ranks or two runs come out identical. */
-int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs, int *n);
-/* Slots sweep_expand's check for identical runs has visited since the program began: about 1.5 per run
+int spec_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n);
+/* Slots spec_expand's check for identical runs has visited since the program began: about 1.5 per run
  * when the check is linear, as test_sweep holds it to (a scan of the earlier runs would be n / 2). */
-extern unsigned long sweep_name_probes;
+extern unsigned long spec_name_probes;
 
 /* Readable axis values plus a hash of the config's canonical text (config_canonical) without run.name and
  * run.out_dir, e.g. "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the
  * sweep, the order of its keys or the help texts of the build. */
-void sweep_run_name(const sweep_spec_t *s, const sweep_run_t *r, char *name, size_t n);
+void spec_run_name(const spec_t *s, const spec_run_t *r, char *name, size_t n);
 
 /* The manifest: a header "index run <axis keys...>", then one tab-separated row per run. */
-int sweep_manifest_write(const sweep_spec_t *s, const sweep_run_t *runs, int n, FILE *f);
+int spec_manifest_write(const spec_t *s, const spec_run_t *runs, int n, FILE *f);
 
 #endif

@@ -1,4 +1,4 @@
-#include "sweep/sweep.h"
+#include "sweep/spec.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -24,7 +24,7 @@
 #define TIME_WANT "minutes, MM:SS, HH:MM:SS or D-HH[:MM[:SS]]"
 #define MEM_RE "^[0-9]+[KMGT]?$"
 #define MEM_WANT "a size such as 4G or 4000M (digits, then K, M, G or T)"
-#define F(f) offsetof(sweep_spec_t, f), sizeof(((sweep_spec_t *)0)->f)
+#define F(f) offsetof(spec_t, f), sizeof(((spec_t *)0)->f)
 #define SI(f, def, lo, hi, help) {"sweep", #f, KEY_INT, F(f), def, lo, hi, 0, NULL, NULL, help}
 #define SY(f, def, help) {"sweep", #f, KEY_YESNO, F(f), def, 0, 1, 0, NULL, NULL, help}
 #define SS(f, def, pattern, want, help) {"sweep", #f, KEY_STR, F(f), def, 0, 0, 0, pattern, want, help}
@@ -89,11 +89,11 @@ static const char *const own_options[][2] = {
 };
 
 typedef struct {
-    sweep_spec_t *s;
-    int what;          /* SWEEP_LOAD_ALL or SWEEP_LOAD_RESOURCES */
+    spec_t *s;
+    int what;          /* SPEC_LOAD_ALL or SPEC_LOAD_RESOURCES */
     int lineno;        /* of the key being handled */
-    int fixed_line[SWEEP_MAX_AXES * 8]; /* unused slots are 0 */
-    char fixed_key[SWEEP_MAX_AXES * 8][SWEEP_KEY];
+    int fixed_line[SPEC_MAX_AXES * 8]; /* unused slots are 0 */
+    char fixed_key[SPEC_MAX_AXES * 8][SPEC_KEY];
     int n_fixed;
     int seen_sweep_line[N_SWEEP_KEYS]; /* line of each [sweep] key, for duplicates and later checks */
 } spec_ctx_t;
@@ -109,15 +109,15 @@ static int apply_key(config_t *c, const char *key, const char *value, const char
  * abbreviation of a long option, so a word that abbreviates one of il-sweep's own options is refused too. */
 static int on_sbatch_args(const spec_ctx_t *x, const keydef_t *k, const char *value)
 {
-    sweep_spec_t *s = x->s;
+    spec_t *s = x->s;
     char *copy = err_strdup(value);
     int rc = 0;
     s->n_sbatch_args = 0;
     for (char *p = copy, *word; rc == 0 && (word = strsep(&p, " \t"));) {
         if (!*word) continue;
-        if (s->n_sbatch_args == SWEEP_MAX_ARGS || strlen(word) >= SWEEP_ARG) {
+        if (s->n_sbatch_args == SPEC_MAX_ARGS || strlen(word) >= SPEC_ARG) {
             rc = err_set("%s:%d: sweep.sbatch_args: at most %d words of %d characters", s->path, x->lineno,
-                         SWEEP_MAX_ARGS, SWEEP_ARG - 1);
+                         SPEC_MAX_ARGS, SPEC_ARG - 1);
             break;
         }
         if (!key_matches(k->pattern, word)) {
@@ -134,7 +134,7 @@ static int on_sbatch_args(const spec_ctx_t *x, const keydef_t *k, const char *va
                 rc = err_set("%s:%d: sweep.sbatch_args: '%s': il-sweep passes --%s itself", s->path, x->lineno,
                              word, own_options[i][0]);
         }
-        if (rc == 0) snprintf(s->sbatch_args[s->n_sbatch_args++], SWEEP_ARG, "%s", word);
+        if (rc == 0) snprintf(s->sbatch_args[s->n_sbatch_args++], SPEC_ARG, "%s", word);
     }
     free(copy);
     return rc;
@@ -142,7 +142,7 @@ static int on_sbatch_args(const spec_ctx_t *x, const keydef_t *k, const char *va
 
 static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
 {
-    sweep_spec_t *s = x->s;
+    spec_t *s = x->s;
     for (size_t i = 0; i < N_SWEEP_KEYS; i++) {
         const keydef_t *k = &sweep_keys[i];
         if (strcmp(k->name, name)) continue;
@@ -154,7 +154,7 @@ static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
         char pre[4200];
         snprintf(pre, sizeof pre, "%s:%d: ", s->path, x->lineno);
         /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
-        return key_parse(k, s, value, pre, x->what == SWEEP_LOAD_ALL);
+        return key_parse(k, s, value, pre, x->what == SPEC_LOAD_ALL);
     }
     return err_set("%s:%d: unknown key 'sweep.%s'", s->path, x->lineno, name);
 }
@@ -180,16 +180,16 @@ static char *trim(char *t)
 /* "64, 128,256" into an axis; every value must set the key on its own (types and bounds). */
 static int on_axis_key(spec_ctx_t *x, const char *key, const char *value, int list)
 {
-    sweep_spec_t *s = x->s;
-    if (s->n_axes == SWEEP_MAX_AXES)
-        return err_set("%s:%d: more than %d grid and list keys", s->path, x->lineno, SWEEP_MAX_AXES);
-    sweep_axis_t *a = &s->axes[s->n_axes];
+    spec_t *s = x->s;
+    if (s->n_axes == SPEC_MAX_AXES)
+        return err_set("%s:%d: more than %d grid and list keys", s->path, x->lineno, SPEC_MAX_AXES);
+    spec_axis_t *a = &s->axes[s->n_axes];
     if (!*value) return err_set("%s:%d: %s: empty list of values", s->path, x->lineno, key);
     char *copy = err_strdup(value);
     snprintf(a->key, sizeof a->key, "%s", key);
     a->line = x->lineno;
     a->list = list;
-    s->n_axes++; /* counted at once, so that sweep_free() also frees a partly read axis */
+    s->n_axes++; /* counted at once, so that spec_free() also frees a partly read axis */
     int rc = 0;
     for (char *p = copy, *item; rc == 0 && (item = strsep(&p, ","));) {
         item = trim(item);
@@ -210,18 +210,18 @@ static int on_axis_key(spec_ctx_t *x, const char *key, const char *value, int li
 static int on_key(void *user, const char *section, const char *name, const char *value, int line)
 {
     spec_ctx_t *x = user;
-    sweep_spec_t *s = x->s;
+    spec_t *s = x->s;
     x->lineno = line;
     int rc = 0;
     if (!strcmp(section, "sweep")) {
         rc = on_sweep_key(x, name, value);
-    } else if (x->what == SWEEP_LOAD_RESOURCES) {
+    } else if (x->what == SPEC_LOAD_RESOURCES) {
         rc = 0;
     } else if (strcmp(section, "fixed") && strcmp(section, "grid") && strcmp(section, "list")) {
         rc = *section ? err_set("%s:%d: unknown section [%s]; use [sweep], [fixed], [grid] or [list]", s->path,
                                 x->lineno, section)
                       : err_set("%s:%d: key '%s' is outside any section", s->path, x->lineno, name);
-    } else if (strlen(name) >= SWEEP_KEY) {
+    } else if (strlen(name) >= SPEC_KEY) {
         rc = err_set("%s:%d: unknown key '%s'", s->path, x->lineno, name);
     } else if (!strcmp(name, "run.name") || !strcmp(name, "run.out_dir")) {
         rc = err_set("%s:%d: %s is set by il-sweep for every run; leave it out", s->path, x->lineno, name);
@@ -229,7 +229,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
         rc = err_set("%s:%d: %s given twice (first at line %d)", s->path, x->lineno, name, key_line(x, name));
     } else if (!strcmp(section, "fixed")) {
         CHECK(x->n_fixed < (int)(sizeof x->fixed_line / sizeof x->fixed_line[0]), "too many fixed keys");
-        snprintf(x->fixed_key[x->n_fixed], SWEEP_KEY, "%s", name);
+        snprintf(x->fixed_key[x->n_fixed], SPEC_KEY, "%s", name);
         x->fixed_line[x->n_fixed++] = x->lineno;
         rc = apply_key(&s->base, name, value, s->path, x->lineno);
     } else {
@@ -238,7 +238,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return rc;
 }
 
-static void spec_defaults(sweep_spec_t *s, const char *path)
+static void spec_defaults(spec_t *s, const char *path)
 {
     memset(s, 0, sizeof *s);
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -257,14 +257,14 @@ static int sweep_line(const spec_ctx_t *x, const char *name)
 /* Checks that need the whole file: a name, an MPI plugin only for srun, and [list] keys of equal length. */
 static int spec_check(const spec_ctx_t *x)
 {
-    const sweep_spec_t *s = x->s;
+    const spec_t *s = x->s;
     if (!*s->name) return err_set("%s: [sweep] has no name", s->path);
     if (strcmp(s->mpi, "default") && strcmp(s->launcher, "srun"))
         return err_set("%s:%d: sweep.mpi: '%s' is srun's --mpi; with launcher = %s leave it out", s->path,
                        sweep_line(x, "mpi"), s->mpi, s->launcher);
-    const sweep_axis_t *first = NULL;
+    const spec_axis_t *first = NULL;
     for (int i = 0; i < s->n_axes; i++) {
-        const sweep_axis_t *a = &s->axes[i];
+        const spec_axis_t *a = &s->axes[i];
         if (!a->list) continue;
         if (first && a->n != first->n)
             return err_set("%s:%d: %s has %d values, but the list key %s (line %d) has %d", s->path, a->line, a->key,
@@ -274,7 +274,7 @@ static int spec_check(const spec_ctx_t *x)
     return 0;
 }
 
-int sweep_load(sweep_spec_t *s, const char *path, int what)
+int spec_load(spec_t *s, const char *path, int what)
 {
     spec_defaults(s, path);
     FILE *f = bytes_fopen_regular(path);
@@ -287,13 +287,13 @@ int sweep_load(sweep_spec_t *s, const char *path, int what)
     rc = rc ? rc : spec_check(x);
     free(x);
     if (rc) {
-        sweep_free(s);
+        spec_free(s);
         return -1;
     }
     return 0;
 }
 
-void sweep_free(sweep_spec_t *s)
+void spec_free(spec_t *s)
 {
     for (int i = 0; i < s->n_axes; i++) {
         for (int j = 0; j < s->axes[i].n; j++) free(s->axes[i].values[j]);
@@ -302,7 +302,7 @@ void sweep_free(sweep_spec_t *s)
     s->n_axes = 0;
 }
 
-void sweep_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEYS); }
+void spec_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEYS); }
 
 /* ---- expansion and run names ---- */
 
@@ -331,7 +331,7 @@ static const char *abbrev(const char *key)
     return dot ? dot + 1 : key;
 }
 
-void sweep_run_name(const sweep_spec_t *s, const sweep_run_t *r, char *name, size_t n)
+void spec_run_name(const spec_t *s, const spec_run_t *r, char *name, size_t n)
 {
     /* run.name allows letters, digits, '.', '_', '-'; '-' separates the parts, so values map other bytes
      * (and their own '-') to '_'. Each value is cut to 24 bytes and the readable part to 120: the hash
@@ -355,7 +355,7 @@ void sweep_run_name(const sweep_spec_t *s, const sweep_run_t *r, char *name, siz
 }
 
 /* "model.d_model=64 model.n_layer=2", naming a run in messages. */
-static void describe_run(const sweep_spec_t *s, const sweep_run_t *r, char *buf, size_t n)
+static void describe_run(const spec_t *s, const spec_run_t *r, char *buf, size_t n)
 {
     size_t len = 0;
     buf[0] = '\0';
@@ -363,16 +363,16 @@ static void describe_run(const sweep_spec_t *s, const sweep_run_t *r, char *buf,
         len += (size_t)snprintf(buf + len, n - len, "%s%s=%s", i ? " " : "", s->axes[i].key, r->values[i]);
 }
 
-unsigned long sweep_name_probes;
+unsigned long spec_name_probes;
 
 /* The index of an earlier run named as run k, or -1 after entering k: an open-addressing table of run
  * indices by name (mask + 1 slots, at most half full, -1 when free), so that the check of n runs costs
  * O(n) probes rather than a scan of the runs before each, which made a 40,000-run sweep take seconds. */
-static long name_seen(const sweep_run_t *r, long k, long *slot, size_t mask)
+static long name_seen(const spec_run_t *r, long k, long *slot, size_t mask)
 {
     const char *name = r[k].cfg.name;
     for (size_t i = (size_t)bytes_fnv1a64(BYTES_FNV64_INIT, name, strlen(name)) & mask;; i = (i + 1) & mask) {
-        sweep_name_probes++;
+        spec_name_probes++;
         if (slot[i] < 0) {
             slot[i] = k;
             return -1;
@@ -381,31 +381,31 @@ static long name_seen(const sweep_run_t *r, long k, long *slot, size_t mask)
     }
 }
 
-int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs, int *n)
+int spec_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n)
 {
     long total = 1;
     int list_n = 0;
-    for (int i = 0; i < s->n_axes && total <= SWEEP_MAX_RUNS; i++) {
+    for (int i = 0; i < s->n_axes && total <= SPEC_MAX_RUNS; i++) {
         if (s->axes[i].list) list_n = s->axes[i].n;
         else total *= s->axes[i].n;
     }
     if (list_n) total *= list_n;
-    if (total > SWEEP_MAX_RUNS) return err_set("%s: more than %d runs", s->path, SWEEP_MAX_RUNS);
-    sweep_run_t *r = err_calloc((size_t)total, sizeof *r);
+    if (total > SPEC_MAX_RUNS) return err_set("%s: more than %d runs", s->path, SPEC_MAX_RUNS);
+    spec_run_t *r = err_calloc((size_t)total, sizeof *r);
     size_t slots = 2;
     while (slots < 2 * (size_t)total) slots *= 2;
     long *slot = err_calloc(slots, sizeof *slot);
     for (size_t i = 0; i < slots; i++) slot[i] = -1;
     int rc = 0;
     for (long k = 0; k < total && rc == 0; k++) {
-        sweep_run_t *run = &r[k];
+        spec_run_t *run = &r[k];
         run->index = (int)k;
         run->cfg = s->base;
         /* mixed radix: the list is the fastest digit, then the grid keys from the last written to the first */
         long rest = k, list_pos = list_n ? k % list_n : 0;
         if (list_n) rest /= list_n;
         for (int i = s->n_axes - 1; i >= 0; i--) {
-            const sweep_axis_t *a = &s->axes[i];
+            const spec_axis_t *a = &s->axes[i];
             long pos = a->list ? list_pos : rest % a->n;
             if (!a->list) rest /= a->n;
             CHECK(apply_key(&run->cfg, a->key, a->values[pos], s->path, a->line) == 0, "checked at load: %s",
@@ -420,7 +420,7 @@ int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs,
         for (int pass = 0; pass < 2; pass++) {
             if (pass) {
                 char name[CONFIG_STR];
-                sweep_run_name(s, run, name, sizeof name);
+                spec_run_name(s, run, name, sizeof name);
                 snprintf(run->cfg.name, sizeof run->cfg.name, "%s", name);
                 snprintf(run->cfg.out_dir, sizeof run->cfg.out_dir, "%s", out_dir);
             }
@@ -447,7 +447,7 @@ int sweep_expand(const sweep_spec_t *s, const char *out_dir, sweep_run_t **runs,
     return 0;
 }
 
-int sweep_manifest_write(const sweep_spec_t *s, const sweep_run_t *runs, int n, FILE *f)
+int spec_manifest_write(const spec_t *s, const spec_run_t *runs, int n, FILE *f)
 {
     fprintf(f, "index\trun");
     for (int i = 0; i < s->n_axes; i++) fprintf(f, "\t%s", s->axes[i].key);
