@@ -1,0 +1,33 @@
+/* benchmark: the measurements behind il-bench (README.md, docs/scaling.md): training-step speed of a model
+ * config against this machine's SGEMM rate measured in the same run (the machines are shared and noisy, so
+ * only the ratio travels), with where the time goes kernel by kernel; data-parallel scaling over the ranks
+ * of the MPI world; and the cost of a trace step and the size of a trace file. Each prints its report on
+ * stdout. */
+#ifndef IL_BENCHMARK_H
+#define IL_BENCHMARK_H
+
+#include "core/dist.h"
+#include "model/gpt.h"
+
+/* A named model config and its per-rank batch. */
+typedef struct {
+    const char *name;
+    gpt_dims_t d;
+    int B;
+} benchmark_cfg_t;
+
+/* GFLOP/s of an n x n x n SGEMM, the median of reps (at most 16). */
+double benchmark_sgemm_gflops(int n, int reps);
+
+/* steps timed training steps of bc on this rank, reported against the SGEMM rate sgemm. */
+void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm);
+
+/* Data-parallel scaling of bc, one thread per rank: 1 rank against all of them, with and without overlapped
+ * gradient reduction. Every rank of the world calls it; rank 0 reports. */
+void benchmark_scaling(const benchmark_cfg_t *bc, int steps, const dist_t *d);
+
+/* The cost of a trace step of bc against an ordinary one, at trace.interval=interval, and the size of a
+ * trace file; command is what the trace file's history names. */
+void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const char *command);
+
+#endif
