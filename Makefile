@@ -145,14 +145,14 @@ IL_VERSION := $(shell sed -n 's/^\#define IL_VERSION_\(MAJOR\|MINOR\|PATCH\) //p
 # Open MPI's wrapper says how it links (MPICH's: mpicc -link-info); set MPI_LIBS for another
 MPI_LIBS  ?= $(shell $(CC) --showme:link 2>/dev/null)
 INST_TOOLS := $(patsubst src/tools/%.c,bin/il-%,$(wildcard src/tools/*.c))
-INST_SHARE := $(wildcard jobs/*.sbatch jobs/*.sh jobs/examples/*.ini) configs/demo-run.ini
+INST_SHARE := $(wildcard jobs/*.sbatch jobs/*.sh jobs/examples/*.ini)
 INST_PLOTS := $(wildcard analysis/plots/*.gp)
 INST_FILES := $(INST_TOOLS) $(addprefix include/innerloop/,$(notdir $(wildcard include/innerloop/*.h))) \
               lib/libinnerloop.a lib/pkgconfig/innerloop.pc $(addprefix share/innerloop/,$(INST_SHARE)) \
               $(addprefix share/innerloop/plots/,$(notdir $(INST_PLOTS)))
 install: $(patsubst bin/%,$(BUILD)/bin/%,$(INST_TOOLS)) $(INST_LIB)
 	install -d $(PREFIX)/bin $(PREFIX)/include/innerloop $(PREFIX)/lib/pkgconfig \
-	    $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/configs $(PREFIX)/share/innerloop/plots
+	    $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/plots
 	install -m 755 $(patsubst bin/%,$(BUILD)/bin/%,$(INST_TOOLS)) $(PREFIX)/bin
 	install -m 644 include/innerloop/*.h $(PREFIX)/include/innerloop
 	install -m 644 $(INST_LIB) $(PREFIX)/lib
@@ -166,7 +166,7 @@ install: $(patsubst bin/%,$(BUILD)/bin/%,$(INST_TOOLS)) $(INST_LIB)
 uninstall:
 	rm -f $(addprefix $(PREFIX)/,$(INST_FILES))
 	@# the folders of our own, where nothing else was put in them
-	rmdir $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/jobs $(PREFIX)/share/innerloop/configs \
+	rmdir $(PREFIX)/share/innerloop/jobs/examples $(PREFIX)/share/innerloop/jobs \
 	    $(PREFIX)/share/innerloop/plots $(PREFIX)/share/innerloop $(PREFIX)/include/innerloop 2>/dev/null || true
 
 clean:

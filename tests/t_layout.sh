@@ -10,6 +10,10 @@ begin_test t_layout
 cd "$root"
 
 [ ! -e sweep ] || die "a top-level sweep/ beside src/"
+# the top level is the design's: src, include, jobs, analysis, tests, Makefile, README.md, docs, scripts
+top=$(cd "$root" && git ls-files 2>/dev/null | cut -d/ -f1 | LC_ALL=C sort -u | grep -v '^\.' | tr '\n' ' ')
+[ -z "$top" ] || [ "$top" = "Makefile README.md analysis docs include jobs scripts src tests " ] ||
+    die "the top level holds $top(expected: Makefile README.md analysis docs include jobs scripts src tests)"
 bad=""
 while IFS=: read -r file line inc; do
     n=0

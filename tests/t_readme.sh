@@ -21,8 +21,8 @@ make test$|.ci/run:make test
 make corpus$|run
 make all BLAS_DIR=|site
 module load |site
-build/bin/il-train --config configs/demo-run.ini$|tests/t_train.sh:il-train" --config
-build/bin/il-train --config configs/demo-run.ini --print-config|run
+build/bin/il-train --config jobs/examples/demo-run.ini$|tests/t_train.sh:il-train" --config
+build/bin/il-train --config jobs/examples/demo-run.ini --print-config|run
 build/bin/il-eval --checkpoint |tests/t_train.sh:il-eval" --checkpoint
 mpirun -n 2 build/bin/il-train |tests/t_mpi.sh:mpi 2 "$bin/il-train"
 build/bin/il-sweep submit [^ ]+ --dry-run$|run
