@@ -72,6 +72,17 @@ int bytes_read_file(const char *path, uint8_t **buf, size_t *n)
     return 0;
 }
 
+int bytes_parse_file(const char *path, int (*parse)(const char *path, const uint8_t *b, size_t n, void *out),
+                     void *out)
+{
+    uint8_t *b;
+    size_t n;
+    CALL(bytes_read_file(path, &b, &n));
+    int rc = parse(path, b, n, out);
+    free(b);
+    return rc;
+}
+
 int bytes_write_file(const char *path, const uint8_t *buf, size_t n)
 {
     atomicfile_t af;

@@ -42,6 +42,11 @@ uint64_t bytes_fnv1a64(uint64_t h, const void *data, size_t n);
  * safely). -1 with err_set() naming the file if it is missing or unreadable. An empty file is not an
  * error here; callers word that message for their format. */
 int bytes_read_file(const char *path, uint8_t **buf, size_t *n);
+/* Reads the file at path whole and hands it to parse(path, bytes, size, out), then frees the bytes: the
+ * read-parse-free of every loader of a binary format. Returns parse's result, or -1 when the file cannot be
+ * read. */
+int bytes_parse_file(const char *path, int (*parse)(const char *path, const uint8_t *b, size_t n, void *out),
+                     void *out);
 
 /* Opens a regular file for reading; anything else (a FIFO, a device, a directory) is refused before a read
  * can block on it. NULL with err_set() naming the file. */

@@ -140,8 +140,9 @@ static int check_docs(const char *path, const shard_t *s)
 }
 
 /* Fills s from the validated header and checks the body: sizes, token range, documents, names. */
-static int parse_shard(const char *path, const uint8_t *b, size_t n, shard_t *s)
+static int parse_shard(const char *path, const uint8_t *b, size_t n, void *out)
 {
+    shard_t *s = out;
     CALL(check_magic(path, b, n, shard_magic, "shard", SHARD_VERSION, SHARD_HEADER));
     s->tokenizer_id = bytes_get_u32(b + 12);
     s->vocab_size = bytes_get_u32(b + 16);
@@ -193,11 +194,7 @@ static int parse_shard(const char *path, const uint8_t *b, size_t n, shard_t *s)
 int shard_read(shard_t *s, const char *path)
 {
     memset(s, 0, sizeof *s);
-    uint8_t *b;
-    size_t n;
-    CALL(bytes_read_file(path, &b, &n));
-    int rc = parse_shard(path, b, n, s);
-    free(b);
+    int rc = bytes_parse_file(path, parse_shard, s);
     if (rc != 0) shard_free(s);
     return rc;
 }

@@ -523,20 +523,23 @@ static int load_merges(const char *path, const uint8_t *b, tokenizer_t *t)
     return 0;
 }
 
+/* A tokenizer file: header, merges, and the stored id, which must be the hash of what was read. */
+static int parse_tokenizer(const char *path, const uint8_t *b, size_t n, void *out)
+{
+    tokenizer_t *t = out;
+    CALL(check_header(path, b, n, t));
+    CALL(load_merges(path, b, t));
+    finish(t);
+    uint32_t stored = bytes_get_u32(b + 24);
+    if (t->id != stored)
+        return err_set("%s: stored id %08x does not match content hash %08x (corrupt file)", path, stored, t->id);
+    return 0;
+}
+
 int tokenizer_load(tokenizer_t *t, const char *path)
 {
     memset(t, 0, sizeof *t);
-    uint8_t *b;
-    size_t n;
-    CALL(bytes_read_file(path, &b, &n));
-    int rc = check_header(path, b, n, t);
-    if (rc == 0) rc = load_merges(path, b, t);
-    uint32_t stored = rc == 0 ? bytes_get_u32(b + 24) : 0;
-    free(b);
-    if (rc == 0) {
-        finish(t);
-        if (t->id != stored) rc = err_set("%s: stored id %08x does not match content hash %08x (corrupt file)", path, stored, t->id);
-    }
+    int rc = bytes_parse_file(path, parse_tokenizer, t);
     if (rc != 0) tokenizer_free(t);
     return rc;
 }
