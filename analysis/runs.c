@@ -1,6 +1,7 @@
 #include "analysis/runs.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,6 +28,27 @@ static void params_from_config(trace_value_t *p, const config_t *c)
     if (!c->vocab_size) p[TP_VOCAB_SIZE].d = p[TP_N_PARAMS].d = NAN;
 }
 
+/* The add-one unigram baseline of a validation shard (shard_unigram_loss), or -1 with err_set(). The runs of
+ * a sweep share their data, and the baseline reads the counts and the whole shard, checksums included: the
+ * last answer is kept, so a sweep reads them once per rank instead of once per run. */
+static int unigram_baseline(const char *counts, const char *val, double *loss)
+{
+    static struct {
+        char counts[4200], val[4200], why[1024];
+        int rc;
+        double loss;
+    } last = {.rc = 1};
+    if (last.rc > 0 || strcmp(last.counts, counts) || strcmp(last.val, val)) {
+        uint64_t n;
+        snprintf(last.counts, sizeof last.counts, "%s", counts);
+        snprintf(last.val, sizeof last.val, "%s", val);
+        last.rc = shard_unigram_loss(counts, val, &last.loss, &n);
+        snprintf(last.why, sizeof last.why, "%s", last.rc ? err_msg() : "");
+    }
+    *loss = last.loss;
+    return last.rc ? err_set("%s", last.why) : 0;
+}
+
 static double last_finite(const double *v, int n)
 {
     for (int i = n - 1; i >= 0; i--)
@@ -50,9 +72,8 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
     if (cfg && cfg->val_path[0]) {
         char counts[4200];
         double loss;
-        uint64_t n;
         config_counts_path(cfg, counts, sizeof counts);
-        if (shard_unigram_loss(counts, cfg->val_path, &loss, &n) == 0) r->baseline = loss;
+        if (unigram_baseline(counts, cfg->val_path, &loss) == 0) r->baseline = loss;
         else skips_warn(sk, "%s: no unigram baseline: %s", dir, err_msg());
     }
     if (c && c->n_rec) {
