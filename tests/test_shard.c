@@ -10,7 +10,9 @@
 #include <zlib.h>
 
 #include "core/err.h"
+#include "data/loader.h"
 #include "data/shard.h"
+#include "trace/probe.h"
 
 #include "tests/tmpdir.h"
 
@@ -29,7 +31,7 @@ static const char *path_in(const char *name)
 static uint16_t tokens[10] = {5, 0, 299, 7, 7, 1, 2, 3, 250, 4};
 static shard_doc_t docs[3] = {{0, 4, 1}, {4, 5, 0}, {9, 1, 1}};
 static char cats[2][SHARD_CAT_LEN] = {"news", "science_fiction"};
-static const shard_t sample = {0xabcdef12u, 300, 10, tokens, 3, docs, 2, cats, 4};
+static const shard_t sample = {0xabcdef12u, 300, 10, tokens, 3, docs, 2, cats, 4, 0, NULL};
 enum { FILE_SIZE = 200, TOKENS_AT = 40, DOCS_AT = 60, SUMS_AT = 184, N_BLOCKS = 3, BLOCK = 4 };
 
 static uint8_t *slurp(const char *path, size_t *n)
@@ -205,7 +207,7 @@ static void test_checksums(void **state)
     assert_int_equal(shard_read(&s, path_in("default.bin")), 0);
     assert_int_equal(s.block_tokens, SHARD_BLOCK_TOKENS);
     shard_free(&s);
-    shard_t empty = {1, 2, 0, NULL, 0, NULL, 1, cats, 0};
+    shard_t empty = {1, 2, 0, NULL, 0, NULL, 1, cats, 0, 0, NULL};
     assert_int_equal(shard_write(&empty, path_in("empty_ok.bin")), 0);
     assert_int_equal(shard_read(&s, path_in("empty_ok.bin")), 0);
     assert_int_equal(s.n_tokens, 0);
@@ -296,6 +298,283 @@ static void test_counts(void **state)
     assert_non_null(strstr(err_msg(), "overflow 64 bits at token"));
 }
 
+/* shard_open maps the file: the same header, tokens, documents and names as written, the tokens in the
+ * mapping itself, and shard_get reads them. */
+static void test_mapped(void **state)
+{
+    (void)state;
+    assert_int_equal(shard_write(&sample, path_in("m.bin")), 0);
+    shard_t s;
+    assert_int_equal(shard_open(&s, path_in("m.bin")), 0);
+    assert_int_equal(s.n_files, 1);
+    assert_int_equal(s.tokenizer_id, sample.tokenizer_id);
+    assert_int_equal(s.n_tokens, 10);
+    assert_memory_equal(s.tokens, tokens, sizeof tokens);
+    int32_t got[10];
+    assert_int_equal(shard_get(&s, 0, 10, got), 0);
+    for (int i = 0; i < 10; i++) assert_int_equal(got[i], tokens[i]);
+    assert_int_equal(s.n_docs, 3);
+    assert_memory_equal(s.docs, docs, sizeof docs);
+    assert_int_equal(s.n_cats, 2);
+    assert_string_equal(s.cats[1], "science_fiction");
+    shard_free(&s);
+    assert_null(s.files);
+}
+
+static void assert_get_fails(const shard_t *s, uint64_t pos, uint64_t n, const char *name, const char *reason)
+{
+    int32_t got[16];
+    assert_int_equal(shard_get(s, pos, n, got), -1);
+    if (!strstr(err_msg(), reason) || !strstr(err_msg(), path_in(name)) || strchr(err_msg(), '\n'))
+        fail_msg("message \"%s\" lacks \"%s\" or the path", err_msg(), reason);
+}
+
+/* A corrupt block of tokens opens (its pages are not read at open) and is refused, naming the file and the
+ * block, when first read: a changed byte by the block's checksum, an id >= V (with checksums to match) by
+ * the range check of the same pass. The other blocks read, and a loader over the shard says the same. */
+static void test_lazy_check(void **state)
+{
+    (void)state;
+    remove(path_in("good.bin"));
+    assert_int_equal(shard_write(&sample, path_in("good.bin")), 0);
+    write_changed("lazy5.bin", TOKENS_AT + 2 * 5, 0, 1, 0); /* block 1: tokens 4 to 7 */
+    shard_t s;
+    assert_int_equal(shard_open(&s, path_in("lazy5.bin")), 0);
+    int32_t got[10];
+    assert_int_equal(shard_get(&s, 0, 4, got), 0);
+    assert_int_equal(shard_get(&s, 8, 2, got), 0);
+    assert_get_fails(&s, 3, 2, "lazy5.bin", "block 1 (tokens 4 to 7, bytes 48 to 55) fails its checksum");
+    assert_get_fails(&s, 7, 1, "lazy5.bin", "block 1 ");
+    loader_t l;
+    int32_t in[2], tg[2];
+    assert_int_equal(loader_init(&l, &s, LOADER_LANES, 1, 1, 0, 1, 2), 0);
+    assert_int_equal(loader_next(&l, 1, in, tg, NULL), 0); /* tokens 0 to 2 */
+    assert_int_equal(loader_next(&l, 1, in, tg, NULL), -1); /* tokens 2 to 4 */
+    assert_non_null(strstr(err_msg(), "lazy5.bin: block 1 "));
+    assert_int_equal(in[0] | in[1] | tg[0] | tg[1], 0);
+    loader_free(&l);
+    assert_int_equal(shard_check_all(&s), -1);
+    shard_free(&s);
+
+    write_patched("lazyid.bin", TOKENS_AT + 2 * 3, 300, 2); /* token 3, in block 0 */
+    assert_int_equal(shard_open(&s, path_in("lazyid.bin")), 0);
+    assert_int_equal(shard_get(&s, 4, 6, got), 0);
+    assert_get_fails(&s, 0, 1, "lazyid.bin", "block 0: token 3 has id 300, not below the vocab size 300");
+    shard_free(&s);
+}
+
+/* A shard of NT tokens in documents of varied length and 3 genres, in checksum blocks of 64 tokens. */
+enum { NT = 3001, NDOC = 40, SET_V = 500 };
+static uint16_t set_tokens[NT];
+static shard_doc_t set_docs[NDOC];
+static char set_cats[3][SHARD_CAT_LEN] = {"fiction", "news", "lore"};
+
+static shard_t set_sample(void)
+{
+    uint64_t x = 88172645463325252ull, at = 0;
+    for (int i = 0; i < NT; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        set_tokens[i] = (uint16_t)(x % SET_V);
+    }
+    for (int d = 0; d < NDOC; d++) {
+        uint64_t len = d + 1 < NDOC ? 20 + (uint64_t)(d * 37 % 110) : NT - at;
+        set_docs[d] = (shard_doc_t){at, len, (uint32_t)(d * 7 % 3)};
+        at += len;
+    }
+    assert_true(at == NT);
+    return (shard_t){.tokenizer_id = 77, .vocab_size = SET_V, .n_tokens = NT, .tokens = set_tokens, .n_docs = NDOC,
+                     .docs = set_docs, .n_cats = 3, .cats = set_cats, .block_tokens = 64};
+}
+
+/* Documents [d0, d1) of the sample as a shard of their own; the second part lists its genres in another
+ * order, which the set merges by name. */
+static void write_part(const char *name, int d0, int d1, int reorder)
+{
+    shard_t all = set_sample(), part = all;
+    uint64_t first = set_docs[d0].start, end = set_docs[d1 - 1].start + set_docs[d1 - 1].len;
+    shard_doc_t pd[NDOC];
+    char pc[3][SHARD_CAT_LEN] = {"lore", "fiction", "news"};
+    uint32_t to[3] = {1, 2, 0}; /* fiction, news, lore in pc */
+    for (int d = d0; d < d1; d++)
+        pd[d - d0] = (shard_doc_t){set_docs[d].start - first, set_docs[d].len,
+                                   reorder ? to[set_docs[d].category] : set_docs[d].category};
+    part.tokens = set_tokens + first, part.n_tokens = end - first;
+    part.docs = pd, part.n_docs = (uint32_t)(d1 - d0);
+    if (reorder) part.cats = pc;
+    remove(path_in(name));
+    assert_int_equal(shard_write(&part, path_in(name)), 0);
+}
+
+/* The sample whole, and as a manifest of 3 files split at documents 13 and 29. */
+static void write_set(void)
+{
+    shard_t all = set_sample();
+    remove(path_in("whole.bin"));
+    assert_int_equal(shard_write(&all, path_in("whole.bin")), 0);
+    write_part("p0.bin", 0, 13, 0);
+    write_part("p1.bin", 13, 29, 1);
+    write_part("p2.bin", 29, NDOC, 0);
+    char text[256];
+    uint64_t a = set_docs[13].start, b = set_docs[29].start;
+    snprintf(text, sizeof text, "innerloop-shards 1\np0.bin\t%llu\np1.bin\t%llu\np2.bin\t%llu\n", (unsigned long long)a,
+             (unsigned long long)(b - a), (unsigned long long)(NT - b));
+    tmpdir_write("set.shards", text);
+}
+
+static void assert_same_windows(const shard_t *one, const shard_t *set, loader_order_t order)
+{
+    enum { G = 6, T = 16, STEPS = 70 }; /* 187 windows: over two epochs */
+    loader_t a, b;
+    assert_int_equal(loader_init(&a, one, order, 9, G, 0, G, T), 0);
+    assert_int_equal(loader_init(&b, set, order, 9, G, 0, G, T), 0);
+    int32_t in[2][G * T], tg[2][G * T], ct[2][G * T];
+    for (int st = 0; st < STEPS; st++) {
+        assert_int_equal(loader_next(&a, G, in[0], tg[0], ct[0]), 0);
+        assert_int_equal(loader_next(&b, G, in[1], tg[1], ct[1]), 0);
+        assert_memory_equal(in[0], in[1], sizeof in[0]);
+        assert_memory_equal(tg[0], tg[1], sizeof tg[0]);
+        assert_memory_equal(ct[0], ct[1], sizeof ct[0]);
+    }
+    loader_free(&a);
+    loader_free(&b);
+}
+
+/* A set of 3 files is the one file of the same tokens to every reader: documents and genres, tokens
+ * across the file boundaries, the loader's windows in either order over two epochs, the probe windows and
+ * the unigram baseline; its one-file manifest is the file. */
+static void test_set_is_one_shard(void **state)
+{
+    (void)state;
+    write_set();
+    shard_t one, set;
+    assert_int_equal(shard_read(&one, path_in("whole.bin")), 0);
+    assert_int_equal(shard_open(&set, path_in("set.shards")), 0);
+    assert_int_equal(set.n_files, 3);
+    assert_null(set.tokens);
+    assert_int_equal(set.n_tokens, NT);
+    assert_int_equal(set.tokenizer_id, 77);
+    assert_int_equal(set.n_docs, NDOC);
+    for (int d = 0; d < NDOC; d++) {
+        assert_int_equal(set.docs[d].start, set_docs[d].start);
+        assert_int_equal(set.docs[d].len, set_docs[d].len);
+        assert_int_equal(set.docs[d].category, set_docs[d].category);
+    }
+    assert_int_equal(set.n_cats, 3);
+    assert_memory_equal(set.cats, one.cats, sizeof set_cats);
+    static int32_t a[NT], b[NT];
+    assert_int_equal(shard_get(&one, 0, NT, a), 0);
+    assert_int_equal(shard_get(&set, 0, NT, b), 0);
+    assert_memory_equal(a, b, sizeof a);
+    assert_int_equal(shard_get(&set, set_docs[13].start - 5, 10, b), 0); /* across the first boundary */
+    assert_memory_equal(a + set_docs[13].start - 5, b, 10 * sizeof *b);
+    assert_same_windows(&one, &set, LOADER_SHUFFLE);
+    assert_same_windows(&one, &set, LOADER_LANES);
+
+    probe_t p, q;
+    enum { W = 30, GR = 6, PT = 24 };
+    assert_int_equal(probe_select(&p, &one, W, GR, 5, 0, 1, PT), 0);
+    assert_int_equal(probe_select(&q, &set, W, GR, 5, 0, 1, PT), 0);
+    assert_int_equal(p.n, q.n);
+    assert_memory_equal(p.offset, q.offset, (size_t)p.n * sizeof *p.offset);
+    assert_memory_equal(p.genre, q.genre, (size_t)p.n * sizeof *p.genre);
+    assert_memory_equal(p.inputs, q.inputs, (size_t)p.n * PT * sizeof *p.inputs);
+    assert_memory_equal(p.targets, q.targets, (size_t)p.n * PT * sizeof *p.targets);
+    assert_memory_equal(p.cats, q.cats, (size_t)p.n * PT * sizeof *p.cats);
+    probe_free(&p);
+    probe_free(&q);
+    shard_free(&set);
+
+    uint64_t counts[SET_V] = {0}, n1, n3;
+    for (int i = 0; i < NT; i++) counts[set_tokens[i]]++;
+    assert_int_equal(shard_counts_write(path_in("set.counts"), 77, SET_V, counts), 0);
+    double l1, l3;
+    assert_int_equal(shard_unigram_loss(path_in("set.counts"), path_in("whole.bin"), &l1, &n1), 0);
+    assert_int_equal(shard_unigram_loss(path_in("set.counts"), path_in("set.shards"), &l3, &n3), 0);
+    assert_int_equal(n1, n3);
+    assert_true(l1 == l3);
+
+    char text[64];
+    snprintf(text, sizeof text, "innerloop-shards 1\nwhole.bin\t%d\n", NT);
+    tmpdir_write("one.shards", text);
+    assert_int_equal(shard_read(&set, path_in("one.shards")), 0);
+    assert_int_equal(set.n_files, 1);
+    assert_memory_equal(set.tokens, one.tokens, sizeof set_tokens);
+    shard_free(&set);
+    shard_free(&one);
+}
+
+/* Threads that read the same fresh mapping at once each check blocks and get the tokens. */
+static void test_threads(void **state)
+{
+    (void)state;
+    write_set();
+    shard_t set;
+    assert_int_equal(shard_open(&set, path_in("set.shards")), 0);
+    int bad = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : bad)
+    for (int i = 0; i < NT - 40; i += 7) {
+        int32_t w[40];
+        bad += shard_get(&set, (uint64_t)i, 40, w) != 0;
+        for (int k = 0; k < 40; k++) bad += w[k] != set_tokens[i + k];
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(shard_check_all(&set), 0);
+    shard_free(&set);
+}
+
+static void assert_manifest_fails(const char *name, const char *text, int line, const char *reason)
+{
+    tmpdir_write(name, text);
+    shard_t s;
+    char where[4300];
+    snprintf(where, sizeof where, "%s:%d: ", path_in(name), line);
+    assert_int_equal(shard_open(&s, path_in(name)), -1);
+    if (!strstr(err_msg(), reason) || strncmp(err_msg(), where, strlen(where)) || strchr(err_msg(), '\n'))
+        fail_msg("message \"%s\" lacks \"%s\" or does not begin with \"%s\"", err_msg(), reason, where);
+    assert_null(s.files);
+}
+
+/* Every bad manifest is one line naming it and the line: the first line, a line that is not NAME<TAB>COUNT,
+ * an absolute or `..` name, a missing or truncated shard, a count other than the shard's, a shard of
+ * another tokenizer than the first (both named), a manifest listing nothing. */
+static void test_manifest_errors(void **state)
+{
+    (void)state;
+    write_set();
+    char text[512];
+    uint64_t n0 = set_docs[13].start;
+    assert_manifest_fails("v2.shards", "innerloop-shards 2\np0.bin\t5\n", 1, "begins with the line `innerloop-shards 1`");
+    assert_manifest_fails("space.shards", "innerloop-shards 1\np0.bin 1000\n", 2, "expected NAME<TAB>N_TOKENS");
+    assert_manifest_fails("num.shards", "innerloop-shards 1\np0.bin\t12x\n", 2, "expected NAME<TAB>N_TOKENS");
+    assert_manifest_fails("neg.shards", "innerloop-shards 1\np0.bin\t-3\n", 2, "expected NAME<TAB>N_TOKENS");
+    assert_manifest_fails("blank.shards", "innerloop-shards 1\n\np0.bin\t3\n", 2, "expected NAME<TAB>N_TOKENS");
+    assert_manifest_fails("abs.shards", "innerloop-shards 1\n/etc/p0.bin\t5\n", 2, "shard name `/etc/p0.bin` must be relative");
+    assert_manifest_fails("up.shards", "innerloop-shards 1\nx/../p0.bin\t5\n", 2, "without `..`");
+    assert_manifest_fails("up2.shards", "innerloop-shards 1\n../p0.bin\t5\n", 2, "without `..`");
+    assert_manifest_fails("none.shards", "innerloop-shards 1\n", 1, "lists no shard");
+    snprintf(text, sizeof text, "innerloop-shards 1\np0.bin\t%llu\ngone.bin\t5\n", (unsigned long long)n0);
+    assert_manifest_fails("gone.shards", text, 3, "gone.bin: cannot open: No such file");
+    snprintf(text, sizeof text, "innerloop-shards 1\np0.bin\t%llu\n", (unsigned long long)n0 + 1);
+    char want[256];
+    snprintf(want, sizeof want, "p0.bin holds %llu tokens, the manifest says %llu", (unsigned long long)n0,
+             (unsigned long long)n0 + 1);
+    assert_manifest_fails("count.shards", text, 2, want);
+    size_t n;
+    uint8_t *raw = slurp(path_in("p0.bin"), &n);
+    write_raw("cut.bin", raw, n - 9);
+    free(raw);
+    snprintf(text, sizeof text, "innerloop-shards 1\ncut.bin\t%llu\n", (unsigned long long)n0);
+    assert_manifest_fails("cut.shards", text, 2, "cut.bin: truncated: header says");
+    remove(path_in("e.bin"));
+    assert_int_equal(shard_write(&sample, path_in("e.bin")), 0); /* tokenizer abcdef12, vocab 300 */
+    snprintf(text, sizeof text, "innerloop-shards 1\np0.bin\t%llu\ne.bin\t10\n", (unsigned long long)n0);
+    assert_manifest_fails("tok.shards", text, 3, "e.bin: made by tokenizer abcdef12 with vocab 300, but ");
+    assert_non_null(strstr(err_msg(), "p0.bin, the set's first shard, by tokenizer 0000004d with vocab 500"));
+    /* neither a shard nor a manifest: refused as a shard */
+    tmpdir_write("other.shards", "innerloop-shard 1\n");
+    assert_read_fails("other.shards", "bad magic");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -304,6 +583,11 @@ int main(void)
         cmocka_unit_test(test_checksums),
         cmocka_unit_test(test_expect),
         cmocka_unit_test(test_counts),
+        cmocka_unit_test(test_mapped),
+        cmocka_unit_test(test_lazy_check),
+        cmocka_unit_test(test_set_is_one_shard),
+        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_manifest_errors),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

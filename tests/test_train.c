@@ -143,9 +143,10 @@ static void test_learns_markov_entropy_rate(void **state)
     config_t c = small_config(f, "learn", 400);
     trainer_t tr;
     assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
-    double before = trainer_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
+    double before, after;
+    assert_int_equal(trainer_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, &before, NULL), 0);
     assert_int_equal(trainer_run(&tr), 0);
-    double after = trainer_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, NULL);
+    assert_int_equal(trainer_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, &after, NULL), 0);
     printf("entropy rate %.4f nats, log K %.4f; validation loss %.4f before, %.4f after\n", h, log(K), before, after);
     assert_true(h < log(K) - 0.3); /* the source is far from uniform, so the test has teeth */
     assert_true(fabs(after - h) < 0.05);
@@ -163,7 +164,8 @@ static void test_resume_is_bit_identical(void **state)
 
     assert_int_equal(trainer_open(&b, &split_cfg, &world, 0, 0, NULL), 0);
     double norm;
-    for (int i = 0; i < KSTOP; i++) trainer_step(&b, &norm);
+    float loss;
+    for (int i = 0; i < KSTOP; i++) assert_int_equal(trainer_step(&b, &loss, &norm), 0);
     assert_int_equal(snapshot_save(&b), 0);
     trainer_close(&b);
     assert_int_equal(trainer_open(&b, &split_cfg, &world, 1, 0, NULL), 0);
@@ -233,11 +235,12 @@ static void test_resume_skips_unreadable_newest(void **state)
     config_t c = small_config(f, "corrupt", 6);
     trainer_t tr;
     double norm;
+    float loss;
     assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
-    trainer_step(&tr, &norm);
-    trainer_step(&tr, &norm);
+    assert_int_equal(trainer_step(&tr, &loss, &norm), 0);
+    assert_int_equal(trainer_step(&tr, &loss, &norm), 0);
     assert_int_equal(snapshot_save(&tr), 0);
-    trainer_step(&tr, &norm);
+    assert_int_equal(trainer_step(&tr, &loss, &norm), 0);
     assert_int_equal(snapshot_save(&tr), 0);
     trainer_close(&tr);
     char path[512];

@@ -1,6 +1,7 @@
 #include "data/loader.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/err.h"
 #include "core/rng.h"
@@ -65,7 +66,7 @@ int loader_restore(loader_t *l, uint64_t cursor)
 }
 
 /* Index of the document holding token pos: the last one starting at or before it (the doc table tiles
- * the shard in order, which shard_read checks). */
+ * the shard in order, which shard_open checks). */
 static uint32_t doc_of(const shard_t *s, uint64_t pos)
 {
     uint32_t lo = 0, hi = s->n_docs; /* answer in [lo, hi) */
@@ -88,14 +89,16 @@ static void fill_cats(const shard_t *s, uint64_t first, int T, int32_t *cats)
     }
 }
 
-void loader_window(const shard_t *s, uint64_t pos, int T, int32_t *inputs, int32_t *targets, int32_t *cats)
+int loader_window(const shard_t *s, uint64_t pos, int T, int32_t *inputs, int32_t *targets, int32_t *cats)
 {
-    const uint16_t *w = s->tokens + pos;
-    for (int t = 0; t < T; t++) {
-        inputs[t] = w[t];
-        targets[t] = w[t + 1];
+    if (shard_get(s, pos, (uint64_t)T, inputs) || shard_get(s, pos + 1, (uint64_t)T, targets)) {
+        memset(inputs, 0, (size_t)T * sizeof *inputs);
+        memset(targets, 0, (size_t)T * sizeof *targets);
+        if (cats) memset(cats, 0, (size_t)T * sizeof *cats);
+        return -1;
     }
     if (cats) fill_cats(s, pos + 1, T, cats);
+    return 0;
 }
 
 /* Token position of window j (0..G-1) of the current step. */
@@ -107,12 +110,14 @@ static uint64_t window_pos(loader_t *l, int j)
     return (uint64_t)l->perm[k % l->n_windows] * (uint64_t)l->T;
 }
 
-void loader_next(loader_t *l, int B, int32_t *inputs, int32_t *targets, int32_t *cats)
+int loader_next(loader_t *l, int B, int32_t *inputs, int32_t *targets, int32_t *cats)
 {
-    int T = l->T;
+    int T = l->T, rc = 0;
     for (int b = 0; b < B; b++) {
         size_t row = (size_t)b * T;
-        loader_window(l->shard, window_pos(l, l->first + l->next), T, inputs + row, targets + row, cats ? cats + row : NULL);
+        if (loader_window(l->shard, window_pos(l, l->first + l->next), T, inputs + row, targets + row,
+                          cats ? cats + row : NULL))
+            rc = -1;
         if (++l->next < l->count) continue;
         l->next = 0;
         if (l->order == LOADER_SHUFFLE) {
@@ -122,4 +127,5 @@ void loader_next(loader_t *l, int B, int32_t *inputs, int32_t *targets, int32_t 
             if (l->cursor + (uint64_t)T + 1 > l->lane_len) l->cursor = 0;
         }
     }
+    return rc;
 }

@@ -1,4 +1,6 @@
 /* loader: the (input, target) windows of a token shard that each optimizer step trains on.
+ * A shard set (shard.h) is one shard here: its windows are at the set's global token positions, so a window
+ * may span two files, and one epoch's permutation covers every file.
  *
  * A step takes G windows of T+1 tokens, G being the global batch, and rank r of P takes its share of them:
  * the windows [r G/P, (r+1) G/P) of the step. So the set of sequences in a step depends only on the global
@@ -38,14 +40,17 @@ int loader_init(loader_t *l, const shard_t *s, loader_order_t order, uint64_t se
 void loader_free(loader_t *l);
 /* Fills inputs, targets (B, T) with the next B of this rank's windows of the step; after its last one the
  * step is done and the cursor moves on. If cats is not NULL it receives (B, T) the category of the
- * document each target token belongs to. */
-void loader_next(loader_t *l, int B, int32_t *inputs, int32_t *targets, int32_t *cats);
+ * document each target token belongs to. Returns 0, or -1 with err_set() naming the file and block when a
+ * block of a mapped shard fails its check on first read (shard_get): that window is zeros, the cursor
+ * moves on all the same, so that ranks in a collective step stay in step until they agree to stop. */
+int loader_next(loader_t *l, int B, int32_t *inputs, int32_t *targets, int32_t *cats);
 /* The epoch the next step reads from (LOADER_SHUFFLE; 0 for lanes). */
 uint64_t loader_epoch(const loader_t *l);
 /* Sets the cursor (from a checkpoint), at a step boundary. Fails if it is not a valid one. */
 int loader_restore(loader_t *l, uint64_t cursor);
 
-/* One window at token position pos of a shard: inputs, targets, cats (cats may be NULL), T each. */
-void loader_window(const shard_t *s, uint64_t pos, int T, int32_t *inputs, int32_t *targets, int32_t *cats);
+/* One window at token position pos of a shard or set: inputs, targets, cats (cats may be NULL), T each.
+ * Returns 0, or -1 (shard_get's error) with the window zeroed. */
+int loader_window(const shard_t *s, uint64_t pos, int T, int32_t *inputs, int32_t *targets, int32_t *cats);
 
 #endif

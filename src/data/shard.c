@@ -1,8 +1,14 @@
 #include "data/shard.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <math.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include "core/bytes.h"
@@ -139,27 +145,41 @@ static int check_docs(const char *path, const shard_t *s)
     return 0;
 }
 
-/* Fills s from the validated header and checks the body: sizes, token range, documents, names. */
-static int parse_shard(const char *path, const uint8_t *b, size_t n, void *out)
+/* One mapped file of a shard or set: its tokens are the set's [first, first + n_tokens). */
+struct shard_file {
+    char *path;
+    uint8_t *map;
+    size_t len;
+    uint64_t first, n_tokens;
+    uint32_t block_tokens, vocab_size;
+    uint32_t *crc;             /* [n_blocks] the block table */
+    _Atomic uint64_t *checked; /* a bit per block that passed the check */
+};
+
+static const uint16_t *file_tokens(const shard_file_t *f) { return (const uint16_t *)(f->map + SHARD_HEADER); }
+
+/* Everything but the tokens of the shard file at path held in b[0, n): the header into one (its tokenizer,
+ * counts, documents, names) and the block table into f; checks sizes, the tables' checksum, the documents
+ * and names. No token page is read. */
+static int parse_tables(const char *path, const uint8_t *b, size_t n, shard_t *one, shard_file_t *f)
 {
-    shard_t *s = out;
     CALL(check_magic(path, b, n, shard_magic, "shard", SHARD_VERSION, SHARD_HEADER));
-    s->tokenizer_id = bytes_get_u32(b + 12);
-    s->vocab_size = bytes_get_u32(b + 16);
+    one->tokenizer_id = bytes_get_u32(b + 12);
+    one->vocab_size = bytes_get_u32(b + 16);
     uint64_t n_tokens = bytes_get_u64(b + 20);
-    s->n_docs = bytes_get_u32(b + 28);
-    s->n_cats = bytes_get_u32(b + 32);
-    uint32_t block = s->block_tokens = bytes_get_u32(b + 36);
-    if (s->vocab_size == 0 || s->vocab_size > 65536) return err_set("%s: vocab size %u is out of range [1, 65536]", path, s->vocab_size);
+    one->n_docs = bytes_get_u32(b + 28);
+    one->n_cats = bytes_get_u32(b + 32);
+    uint32_t block = one->block_tokens = bytes_get_u32(b + 36);
+    if (one->vocab_size == 0 || one->vocab_size > 65536)
+        return err_set("%s: vocab size %u is out of range [1, 65536]", path, one->vocab_size);
     if (block == 0 || block > SHARD_MAX_BLOCK)
         return err_set("%s: checksum blocks of %u tokens: out of range [1, %d]", path, block, SHARD_MAX_BLOCK);
-    uint64_t want = n_tokens > (UINT64_MAX - SHARD_HEADER) / 8 ? UINT64_MAX : shard_bytes(n_tokens, s->n_docs, s->n_cats, block);
+    uint64_t want = n_tokens > (UINT64_MAX - SHARD_HEADER) / 8 ? UINT64_MAX : shard_bytes(n_tokens, one->n_docs, one->n_cats, block);
     if (n < want)
         return err_set("%s: truncated: header says %llu tokens, %u documents, %u categories (%llu bytes), file holds %zu bytes",
-                       path, (unsigned long long)n_tokens, s->n_docs, s->n_cats, (unsigned long long)want, n);
+                       path, (unsigned long long)n_tokens, one->n_docs, one->n_cats, (unsigned long long)want, n);
     if (n > want) return err_set("%s: %llu unexpected bytes after the checksums", path, (unsigned long long)(n - want));
-    s->n_tokens = n_tokens;
-    /* the tables first (one checksum over all but the tokens), then each block of tokens against its entry */
+    one->n_tokens = n_tokens;
     const uint8_t *tables = b + SHARD_HEADER + 2 * n_tokens;
     uint64_t n_block = n_blocks(n_tokens, block);
     const uint8_t *sums = b + n - 4 - 4 * n_block;
@@ -167,41 +187,180 @@ static int parse_shard(const char *path, const uint8_t *b, size_t n, void *out)
     if (got != stored)
         return err_set("%s: the header and tables (documents, categories, block checksums) fail their checksum (CRC32 "
                        "%08x, the file says %08x): the shard is corrupt; re-run il-prepare", path, got, stored);
-    uint32_t *crc = err_calloc((size_t)n_block + 1, sizeof *crc);
-    for (uint64_t k = 0; k < n_block; k++) crc[k] = bytes_get_u32(sums + 4 * k);
-    int rc = 0;
-    for (uint64_t k = 0; k < n_block && rc == 0; k++) rc = shard_block_check(path, b + SHARD_HEADER, n_tokens, block, crc, k);
-    free(crc);
-    if (rc) return -1;
-    const uint8_t *p = b + SHARD_HEADER;
-    s->tokens = err_calloc((size_t)n_tokens, sizeof *s->tokens);
-    for (uint64_t i = 0; i < n_tokens; i++, p += 2) {
-        s->tokens[i] = bytes_get_u16(p);
-        if (s->tokens[i] >= s->vocab_size)
-            return err_set("%s: token %llu has id %u, not below the vocab size %u", path, (unsigned long long)i, s->tokens[i], s->vocab_size);
-    }
-    s->docs = err_calloc(s->n_docs, sizeof *s->docs);
-    for (uint32_t i = 0; i < s->n_docs; i++, p += SHARD_DOC)
-        s->docs[i] = (shard_doc_t){bytes_get_u64(p), bytes_get_u64(p + 8), bytes_get_u32(p + 16)};
-    s->cats = err_calloc(s->n_cats, sizeof *s->cats);
-    for (uint32_t i = 0; i < s->n_cats; i++, p += SHARD_CAT_LEN) {
+    *f = (shard_file_t){.n_tokens = n_tokens, .block_tokens = block, .vocab_size = one->vocab_size};
+    f->crc = err_calloc((size_t)n_block + 1, sizeof *f->crc);
+    f->checked = err_calloc((size_t)n_block / 64 + 1, sizeof *f->checked);
+    for (uint64_t k = 0; k < n_block; k++) f->crc[k] = bytes_get_u32(sums + 4 * k);
+    for (uint64_t k = 0; k <= n_block / 64; k++) atomic_init(&f->checked[k], 0);
+    const uint8_t *p = tables;
+    one->docs = err_calloc(one->n_docs, sizeof *one->docs);
+    for (uint32_t i = 0; i < one->n_docs; i++, p += SHARD_DOC)
+        one->docs[i] = (shard_doc_t){bytes_get_u64(p), bytes_get_u64(p + 8), bytes_get_u32(p + 16)};
+    one->cats = err_calloc(one->n_cats, sizeof *one->cats);
+    for (uint32_t i = 0; i < one->n_cats; i++, p += SHARD_CAT_LEN) {
         if (p[SHARD_CAT_LEN - 1] != 0) return err_set("%s: category %u name is not NUL-terminated", path, i);
-        memcpy(s->cats[i], p, SHARD_CAT_LEN);
+        memcpy(one->cats[i], p, SHARD_CAT_LEN);
     }
-    return check_docs(path, s);
+    return check_docs(path, one);
 }
 
-int shard_read(shard_t *s, const char *path)
+/* Block b of f: its checksum, then every id below the vocab size, in one pass over its pages, once. */
+static int check_block(const shard_file_t *f, uint64_t b)
 {
-    memset(s, 0, sizeof *s);
-    int rc = bytes_parse_file(path, parse_shard, s);
-    if (rc != 0) shard_free(s);
+    uint64_t bit = 1ull << (b % 64), first, end;
+    if (atomic_load_explicit(&f->checked[b / 64], memory_order_acquire) & bit) return 0;
+    CALL(shard_block_check(f->path, f->map + SHARD_HEADER, f->n_tokens, f->block_tokens, f->crc, b));
+    block_range(f->n_tokens, f->block_tokens, b, &first, &end);
+    const uint16_t *t = file_tokens(f);
+    for (uint64_t i = first; i < end; i++)
+        if (t[i] >= f->vocab_size)
+            return err_set("%s: block %llu: token %llu has id %u, not below the vocab size %u", f->path,
+                           (unsigned long long)b, (unsigned long long)i, t[i], f->vocab_size);
+    atomic_fetch_or_explicit(&f->checked[b / 64], bit, memory_order_release);
+    return 0;
+}
+
+static void unmap_file(shard_file_t *f)
+{
+    if (f->map) munmap(f->map, f->len);
+    free(f->path);
+    free(f->crc);
+    free(f->checked);
+}
+
+/* Maps the shard file at path read-only and checks all but its tokens (parse_tables) into one and f. */
+static int map_file(const char *path, shard_t *one, shard_file_t *f)
+{
+    memset(one, 0, sizeof *one);
+    memset(f, 0, sizeof *f);
+    const uint16_t probe = 1;
+    if (*(const uint8_t *)&probe != 1)
+        return err_set("%s: shards hold little-endian token ids, which this build maps in place: a big-endian host "
+                       "is not supported", path);
+    FILE *fp = bytes_fopen_regular(path);
+    if (!fp) return -1;
+    struct stat st;
+    int fd = fileno(fp), rc = fstat(fd, &st) ? err_set("%s: cannot stat: %s", path, strerror(errno)) : 0;
+    size_t n = rc ? 0 : (size_t)st.st_size;
+    void *map = rc || n == 0 ? NULL : mmap(NULL, n, PROT_READ, MAP_SHARED, fd, 0);
+    if (map == MAP_FAILED) rc = err_set("%s: cannot map: %s", path, strerror(errno));
+    fclose(fp); /* the mapping stays */
+    if (rc) return -1;
+    rc = parse_tables(path, map ? map : (const uint8_t *)"", n, one, f);
+    f->map = map, f->len = n, f->path = err_strdup(path);
     return rc;
 }
 
-int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size)
+/* Appends the file in one and f to the set s: its documents moved to the set's positions, its categories
+ * merged by name. Its tokenizer must be the set's first file's (fails naming both). */
+static int add_file(shard_t *s, shard_t *one, shard_file_t *f)
 {
-    CALL(shard_read(s, path));
+    if (s->n_files && (one->tokenizer_id != s->tokenizer_id || one->vocab_size != s->vocab_size))
+        return err_set("%s: made by tokenizer %08x with vocab %u, but %s, the set's first shard, by tokenizer %08x "
+                       "with vocab %u", f->path, one->tokenizer_id, one->vocab_size, s->files[0].path,
+                       s->tokenizer_id, s->vocab_size);
+    if (one->n_docs > UINT32_MAX - s->n_docs) return err_set("%s: the set holds more than 2^32 - 1 documents", f->path);
+    if (!s->n_files) s->tokenizer_id = one->tokenizer_id, s->vocab_size = one->vocab_size, s->block_tokens = one->block_tokens;
+    uint32_t *cat = err_calloc((size_t)one->n_cats + 1, sizeof *cat);
+    for (uint32_t i = 0; i < one->n_cats; i++) {
+        for (cat[i] = 0; cat[i] < s->n_cats && strcmp(s->cats[cat[i]], one->cats[i]); cat[i]++) continue;
+        if (cat[i] < s->n_cats) continue;
+        s->cats = realloc(s->cats, (s->n_cats + 1) * sizeof *s->cats);
+        CHECK(s->cats, "out of memory");
+        memcpy(s->cats[s->n_cats++], one->cats[i], SHARD_CAT_LEN);
+    }
+    s->docs = realloc(s->docs, ((size_t)s->n_docs + one->n_docs + 1) * sizeof *s->docs);
+    s->files = realloc(s->files, (s->n_files + 1) * sizeof *s->files);
+    CHECK(s->docs && s->files, "out of memory");
+    for (uint32_t i = 0; i < one->n_docs; i++)
+        s->docs[s->n_docs++] = (shard_doc_t){s->n_tokens + one->docs[i].start, one->docs[i].len, cat[one->docs[i].category]};
+    free(cat);
+    f->first = s->n_tokens;
+    s->files[s->n_files++] = *f;
+    s->n_tokens += one->n_tokens;
+    return 0;
+}
+
+/* The shard file at path, mapped and appended to s; manifest and line say where it was named (NULL: the
+ * data path itself), and n_tokens, if not UINT64_MAX, the count it must hold. */
+static int open_file(shard_t *s, const char *path, const char *manifest, int line, uint64_t n_tokens)
+{
+    shard_t one;
+    shard_file_t f;
+    int rc = map_file(path, &one, &f);
+    if (rc == 0 && n_tokens != UINT64_MAX && one.n_tokens != n_tokens)
+        rc = err_set("%s holds %llu tokens, the manifest says %llu", path, (unsigned long long)one.n_tokens,
+                     (unsigned long long)n_tokens);
+    if (rc == 0) rc = add_file(s, &one, &f);
+    if (rc) unmap_file(&f);
+    free(one.docs);
+    free(one.cats);
+    return rc && manifest ? err_prefix("%s:%d", manifest, line) : rc;
+}
+
+static const char manifest_head[] = "innerloop-shards ";
+
+/* The shards a manifest lists, one `NAME<TAB>N_TOKENS` line each after `innerloop-shards 1`, NAME relative to
+ * the manifest's directory. */
+static int open_manifest(shard_t *s, const char *path, char *text)
+{
+    const char *slash = strrchr(path, '/');
+    int dir_len = slash ? (int)(slash - path) + 1 : 0, line = 1;
+    char *next = strchr(text, '\n');
+    if (next) *next++ = '\0';
+    if (strcmp(text, "innerloop-shards 1"))
+        return err_set("%s:1: a shard manifest begins with the line `innerloop-shards 1`; this one with `%.40s`", path, text);
+    for (char *l = next; l && *l; l = next) {
+        line++;
+        if ((next = strchr(l, '\n'))) *next++ = '\0';
+        char *tab = strchr(l, '\t'), *end = NULL;
+        unsigned long long count = tab && tab[1] >= '0' && tab[1] <= '9' ? strtoull(tab + 1, &end, 10) : 0;
+        if (!tab || tab == l || !end || *end || count == ULLONG_MAX)
+            return err_set("%s:%d: expected NAME<TAB>N_TOKENS, got `%.60s`", path, line, l);
+        *tab = '\0';
+        int up = 0;
+        for (const char *c = l; *c; c = strchr(c, '/') ? strchr(c, '/') + 1 : "")
+            up |= strncmp(c, "..", 2) == 0 && (c[2] == '/' || c[2] == '\0');
+        if (l[0] == '/' || up)
+            return err_set("%s:%d: shard name `%s` must be relative to the manifest's directory, without `..`", path,
+                           line, l);
+        size_t n = (size_t)dir_len + strlen(l) + 1;
+        char *file = err_calloc(n, 1);
+        snprintf(file, n, "%.*s%s", dir_len, path, l);
+        int rc = open_file(s, file, path, line, count);
+        free(file);
+        CALL(rc);
+    }
+    return s->n_files ? 0 : err_set("%s:%d: a shard manifest that lists no shard", path, line);
+}
+
+int shard_open(shard_t *s, const char *path)
+{
+    memset(s, 0, sizeof *s);
+    /* a manifest is told from a shard by its first bytes; anything else is refused as a shard */
+    char head[sizeof manifest_head] = "";
+    FILE *f = bytes_fopen_regular(path);
+    if (!f) return -1;
+    size_t got = fread(head, 1, sizeof head - 1, f);
+    fclose(f);
+    int rc;
+    if (got == sizeof head - 1 && memcmp(head, manifest_head, got) == 0) {
+        uint8_t *text;
+        size_t n;
+        CALL(bytes_read_file(path, &text, &n));
+        rc = open_manifest(s, path, (char *)text);
+        free(text);
+    } else {
+        rc = open_file(s, path, NULL, 0, UINT64_MAX);
+    }
+    if (rc == 0 && s->n_files == 1) s->tokens = (uint16_t *)file_tokens(&s->files[0]);
+    if (rc) shard_free(s);
+    return rc;
+}
+
+int shard_open_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size)
+{
+    CALL(shard_open(s, path));
     if (s->tokenizer_id == tokenizer_id && s->vocab_size == vocab_size) return 0;
     err_set("%s: made by tokenizer %08x with vocab %u, but the tokenizer in use is %08x with vocab %u", path,
             s->tokenizer_id, s->vocab_size, tokenizer_id, vocab_size);
@@ -209,9 +368,63 @@ int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint3
     return -1;
 }
 
+int shard_check_all(const shard_t *s)
+{
+    for (uint32_t i = 0; i < s->n_files; i++)
+        for (uint64_t b = 0; b < n_blocks(s->files[i].n_tokens, s->files[i].block_tokens); b++)
+            CALL(check_block(&s->files[i], b));
+    return 0;
+}
+
+static int checked_read(int rc, shard_t *s)
+{
+    if (rc == 0 && shard_check_all(s) == 0) return 0;
+    shard_free(s);
+    return -1;
+}
+
+int shard_read(shard_t *s, const char *path) { return checked_read(shard_open(s, path), s); }
+
+int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size)
+{
+    return checked_read(shard_open_expect(s, path, tokenizer_id, vocab_size), s);
+}
+
+int shard_get(const shard_t *s, uint64_t pos, uint64_t n, int32_t *out)
+{
+    if (!s->n_files) { /* built in memory */
+        for (uint64_t i = 0; i < n; i++) out[i] = s->tokens[pos + i];
+        return 0;
+    }
+    uint32_t lo = 0, hi = s->n_files; /* the last file starting at or before pos */
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->files[mid].first <= pos) lo = mid;
+        else hi = mid;
+    }
+    /* every block first, so that out holds nothing unchecked, then the tokens, file by file */
+    for (int copy = 0; copy < 2; copy++) {
+        uint64_t at = pos, left = n;
+        for (uint32_t i = lo; left; i++) {
+            const shard_file_t *f = &s->files[i];
+            uint64_t from = at - f->first, k = f->n_tokens - from < left ? f->n_tokens - from : left;
+            if (copy) {
+                const uint16_t *t = file_tokens(f) + from;
+                for (uint64_t j = 0; j < k; j++) out[at - pos + j] = t[j];
+            } else if (k) {
+                for (uint64_t b = from / f->block_tokens; b <= (from + k - 1) / f->block_tokens; b++) CALL(check_block(f, b));
+            }
+            at += k, left -= k;
+        }
+    }
+    return 0;
+}
+
 void shard_free(shard_t *s)
 {
-    free(s->tokens);
+    if (!s->n_files) free(s->tokens);
+    for (uint32_t i = 0; i < s->n_files; i++) unmap_file(&s->files[i]);
+    free(s->files);
     free(s->docs);
     free(s->cats);
     memset(s, 0, sizeof *s);
@@ -293,15 +506,24 @@ int shard_unigram_loss(const char *counts_path, const char *shard_path, double *
     uint64_t *counts, counted;
     shard_t s;
     CALL(shard_counts_read(counts_path, &tok, &V, &counts, &counted));
-    if (shard_read_expect(&s, shard_path, tok, V)) {
+    if (shard_open_expect(&s, shard_path, tok, V)) {
         free(counts);
         return -1;
     }
+    /* a block at a time: each is checked as it is read, and is read once */
+    enum { CHUNK = 1 << 16 };
+    int32_t *t = err_calloc(CHUNK, sizeof *t);
     double total = (double)V + (double)counted, sum = 0;
-    for (uint64_t i = 0; i < s.n_tokens; i++) sum -= log(((double)counts[s.tokens[i]] + 1.0) / total);
+    int rc = 0;
+    for (uint64_t at = 0; at < s.n_tokens && rc == 0; at += CHUNK) {
+        uint64_t k = s.n_tokens - at < CHUNK ? s.n_tokens - at : CHUNK;
+        rc = shard_get(&s, at, k, t);
+        for (uint64_t i = 0; i < k && rc == 0; i++) sum -= log(((double)counts[t[i]] + 1.0) / total);
+    }
     *loss = s.n_tokens ? sum / (double)s.n_tokens : NAN;
     *n_tokens = s.n_tokens;
+    free(t);
     shard_free(&s);
     free(counts);
-    return 0;
+    return rc;
 }

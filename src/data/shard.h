@@ -1,8 +1,20 @@
-/* shard: a file of token ids with its documents, and the unigram-count sidecar.
- * The byte layout is documented in docs/formats.md. A shard is loaded whole; Brown-sized corpora are a
- * few MB. Its tokens carry a CRC32 per block of block_tokens tokens, in a table after them, and everything
- * else one CRC32, so that a reader that maps a large shard can check the small tables at open and each
- * block when it first touches it (shard_block_check), without reading every page first. */
+/* shard: a file of token ids with its documents, shard sets, and the unigram-count sidecar.
+ * The byte layouts are documented in docs/formats.md.
+ *
+ * Readers map shards read-only (mmap, MAP_SHARED) instead of copying them: the ranks of a node share the
+ * page cache, and a shard larger than memory still trains. shard_open checks at open everything but the
+ * tokens themselves (header, sizes, the CRC32 of the tables, the document table, category names) without
+ * touching the token pages; each block of block_tokens tokens is checked (its CRC32 and every id below the
+ * vocab size) the first time shard_get reads it, once per process: a bitmap of checked blocks, set with
+ * atomics so that threads may read at once. shard_read checks every block at open, as a reader that
+ * verifies whole files wants (il-eval --data). The tokens are little-endian u16, used in place: a
+ * big-endian host is refused.
+ *
+ * A data path names either one shard file or a manifest of several (told apart by the first bytes):
+ * `innerloop-shards 1`, then `NAME<TAB>N_TOKENS` per shard, NAME relative to the manifest's directory. A
+ * set is one shard to its readers: its tokens, documents and windows are the files' in manifest order at
+ * global positions (file k's token i is token first_k + i), a window may span a file boundary (shard_get
+ * gathers it), a document never does, and categories are merged by name. */
 #ifndef IL_SHARD_H
 #define IL_SHARD_H
 
@@ -19,32 +31,52 @@ typedef struct {
     uint32_t category; /* index into the shard's category names */
 } shard_doc_t;
 
+typedef struct shard_file shard_file_t; /* one mapped file of a shard or set (shard.c) */
+
 typedef struct {
     uint32_t tokenizer_id;
     uint32_t vocab_size;
     uint64_t n_tokens;
-    uint16_t *tokens;       /* [n_tokens] */
+    uint16_t *tokens;       /* [n_tokens]: a shard built in memory; of one mapped file, its tokens in the read-only
+                               mapping; NULL for a set of several files. Readers use shard_get. */
     uint32_t n_docs;
     shard_doc_t *docs;      /* [n_docs] */
     uint32_t n_cats;
     char (*cats)[SHARD_CAT_LEN]; /* [n_cats] */
-    uint32_t block_tokens;  /* tokens per checksum block: as read; shard_write's, or SHARD_BLOCK_TOKENS if 0 */
+    uint32_t block_tokens;  /* tokens per checksum block: as read (the first file's); shard_write's, or
+                               SHARD_BLOCK_TOKENS if 0 */
+    uint32_t n_files;       /* files mapped by shard_open; 0 for a shard built in memory */
+    shard_file_t *files;    /* [n_files] */
 } shard_t;
 
 /* Atomic; refuses to overwrite an existing file. */
 int shard_write(const shard_t *s, const char *path);
-/* Validates magic, version, sizes, checksums, token range and document table; errors name the file and the
- * problem ("truncated: header says 1000 tokens, file holds 612"; "block 3 ... fails its checksum"). A shard
- * of an older version, which has no checksums, is refused with a line saying to re-run il-prepare. */
+/* Maps the shard file or the manifest's set at path. Validates magic, version, sizes, the tables' checksum,
+ * the document table and category names; errors name the file and the problem ("truncated: header says
+ * 1000 tokens, file holds 612"), or the manifest and its line ("train.shards:3: ..."): a missing file, a bad
+ * line, a count other than the shard's, a shard of another tokenizer than the set's first (both named), an
+ * absolute or `..` name, no shard at all. A shard of an older version, which has no checksums, is refused
+ * with a line saying to re-run il-prepare. The tokens are checked as shard_get reads them. */
+int shard_open(shard_t *s, const char *path);
+/* Like shard_open, and also fails unless the shard was made by this tokenizer id and vocab size. */
+int shard_open_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size);
+/* shard_open, then every block checked (shard_check_all): the whole of a shard verified at once. */
 int shard_read(shard_t *s, const char *path);
+int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size);
+/* Checks every block of every file not checked yet. Returns 0, or -1 with err_set() naming the first bad
+ * file and block. */
+int shard_check_all(const shard_t *s);
+/* Copies tokens [pos, pos + n) of the shard or set, which must lie within it, into out, checking each
+ * block it touches the first time. Returns 0, or -1 with err_set() naming the file and the block that
+ * fails (its checksum, or an id not below the vocab size), out left unfilled. Safe from several threads. */
+int shard_get(const shard_t *s, uint64_t pos, uint64_t n, int32_t *out);
 /* Checks block b of a shard's tokens: the 2 x block_tokens bytes (fewer in the last block) from
  * token_bytes + 2 x b x block_tokens, as stored in the file at SHARD_TOKENS_AT, against crc[b] of the file's
- * block table. shard_read checks every block; a reader that maps the file calls it when it first touches
- * block b. Returns 0, or -1 with err_set() naming path, the block, its tokens and its bytes in the file. */
+ * block table. shard_read checks every block; shard_get calls it when it first touches block b. Returns 0,
+ * or -1 with err_set() naming path, the block, its tokens and its bytes in the file. */
 int shard_block_check(const char *path, const uint8_t *token_bytes, uint64_t n_tokens, uint32_t block_tokens,
                       const uint32_t *crc, uint64_t b);
-/* Like shard_read, and also fails unless the shard was made by this tokenizer id and vocab size. */
-int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size);
+/* Unmaps the files, or frees a shard built in memory (its tokens, documents and names). */
 void shard_free(shard_t *s);
 
 /* Unigram sidecar: counts[v] = occurrences of token v in the training shard, with their sum (the shard's token
@@ -55,7 +87,7 @@ int shard_counts_write(const char *path, uint32_t tokenizer_id, uint32_t vocab_s
 int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_size, uint64_t **counts,
                       uint64_t *total);
 
-/* Cross-entropy (nats per token) of the shard at shard_path under the unigram model of the counts, add-one
+/* Cross-entropy (nats per token) of the shard or set at shard_path under the unigram model of the counts, add-one
  * smoothed so that a token never seen in training costs log(N + V) rather than infinity: the baseline a
  * language model has to beat by using context at all. The shard must be of the counts' tokenizer. Returns
  * 0, or -1 with err_set(). */

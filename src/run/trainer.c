@@ -24,7 +24,8 @@ static void on_stop_signal(int sig) { trainer_stop_signal = sig; }
 static int open_data(trainer_t *tr)
 {
     config_t *c = &tr->cfg;
-    CALL(shard_read(&tr->train_shard, c->train_path));
+    /* mapped, each block checked when first read (shard.h): no copy of the data on the heap */
+    CALL(shard_open(&tr->train_shard, c->train_path));
     int V = (int)tr->train_shard.vocab_size;
     if (c->vocab_size == 0) c->vocab_size = V;
     else if (c->vocab_size < V)
@@ -32,7 +33,7 @@ static int open_data(trainer_t *tr)
                        c->train_path, V);
     tr->has_val = c->val_path[0] != '\0';
     if (tr->has_val)
-        CALL(shard_read_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id, tr->train_shard.vocab_size));
+        CALL(shard_open_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id, tr->train_shard.vocab_size));
     CALL(config_validate(c, tr->dist.size));
     if (tr->has_val && tr->val_shard.n_tokens < (uint64_t)c->seq_len + 1)
         return err_set("%s: %llu tokens, fewer than one window of model.seq_len + 1 = %d", c->val_path,
@@ -200,25 +201,29 @@ void trainer_close(trainer_t *tr)
 
 /* ---- training ---- */
 
-float trainer_step(trainer_t *tr, double *grad_norm)
+int trainer_step(trainer_t *tr, float *step_loss, double *grad_norm)
 {
     const config_t *c = &tr->cfg;
     gpt_t *m = &tr->model;
-    int P = tr->dist.size;
+    int P = tr->dist.size, rc = 0;
     float loss_scale = 1.0f / (float)(tr->accum * P); /* the sum over ranks is then the global mean */
     gpt_zero_grad(m);
     double loss = 0;
     for (int a = 0; a < tr->accum; a++) {
-        loader_next(&tr->loader, c->micro_batch, tr->inputs, tr->targets, NULL);
+        if (loader_next(&tr->loader, c->micro_batch, tr->inputs, tr->targets, NULL)) rc = -1;
         loss += gpt_forward(m, tr->inputs, tr->targets, c->micro_batch, c->seq_len);
         if (P > 1 && a == tr->accum - 1) gsync_arm(&tr->sync, m);
         gpt_backward(m, loss_scale);
     }
     if (P > 1) gsync_finish(&tr->sync, m);
     if (P > 1) {
-        loss /= P;
-        CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, &loss, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
+        /* the ranks that could not read a window are counted with the loss, so that all stop together */
+        double sum[2] = {loss / P, rc != 0};
+        CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, sum, 2, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
+        loss = sum[0];
+        if (sum[1] > 0) return dist_agree(rc);
     }
+    if (rc) return -1;
     *grad_norm = optim_norm(m->grads, m->n_params);
     float lr = optim_lr(tr->step, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
     adamw_hparams_t h = {c->beta1, c->beta2, c->eps, c->weight_decay};
@@ -226,29 +231,31 @@ float trainer_step(trainer_t *tr, double *grad_norm)
         adamw_step(&tr->opt, m->params, m->grads, optim_clip_scale(*grad_norm, c->grad_clip), m->tensors,
                    m->n_tensors, lr, &h);
     tr->step++;
-    return (float)(loss / tr->accum);
+    *step_loss = (float)(loss / tr->accum);
+    return 0;
 }
 
-double trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss)
+int trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *loss, double *cat_loss)
 {
-    int T = m->d.T, nc = (int)s->n_cats, rank, size;
+    int T = m->d.T, nc = (int)s->n_cats, rank, size, rc = 0;
     CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
     CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &size), dist_strerror);
-    /* [0]: loss sum, [1]: token count, then per category: sums [2, 2+nc), counts [2+nc, 2+2nc) */
-    double *acc = err_calloc(2 + 2 * (size_t)nc, sizeof *acc);
+    /* [0]: loss sum, [1]: token count, then per category: sums [2, 2+nc), counts [2+nc, 2+2nc), and last the
+     * ranks that could not read a window */
+    double *acc = err_calloc(3 + 2 * (size_t)nc, sizeof *acc);
     int32_t *in = err_calloc((size_t)B * T, sizeof *in), *tg = err_calloc((size_t)B * T, sizeof *tg),
             *ct = err_calloc((size_t)B * T, sizeof *ct);
     /* windows spread evenly over the shard, so every part of it (every genre) is scored; rank r takes
      * windows r, r + P, ... */
     uint64_t span = s->n_tokens - (uint64_t)T - 1;
     int w = rank;
-    while (w < windows) {
+    while (w < windows && rc == 0) {
         int b = 0;
-        for (; b < B && w < windows; b++, w += size)
-            loader_window(s, windows > 1 ? span * (uint64_t)w / (uint64_t)(windows - 1) : 0, T, in + (size_t)b * T,
-                        tg + (size_t)b * T, ct + (size_t)b * T);
+        for (; b < B && w < windows && rc == 0; b++, w += size)
+            rc = loader_window(s, windows > 1 ? span * (uint64_t)w / (uint64_t)(windows - 1) : 0, T,
+                               in + (size_t)b * T, tg + (size_t)b * T, ct + (size_t)b * T);
         gpt_forward(m, in, tg, b, T);
-        for (int i = 0; i < b * T; i++) {
+        for (int i = 0; i < b * T && rc == 0; i++) {
             acc[0] += m->a.losses[i];
             acc[1]++;
             if (ct[i] >= 0 && ct[i] < nc) {
@@ -257,23 +264,30 @@ double trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_
             }
         }
     }
-    CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, acc, 2 + 2 * nc, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
-    for (int k = 0; k < nc && cat_loss; k++) cat_loss[k] = acc[2 + nc + k] > 0 ? acc[2 + k] / acc[2 + nc + k] : NAN;
-    double mean = acc[0] / acc[1];
+    acc[2 + 2 * nc] = rc != 0;
+    CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, acc, 3 + 2 * nc, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD), dist_strerror);
+    int failed = acc[2 + 2 * nc] > 0;
+    if (!failed) {
+        for (int k = 0; k < nc && cat_loss; k++) cat_loss[k] = acc[2 + nc + k] > 0 ? acc[2 + k] / acc[2 + nc + k] : NAN;
+        *loss = acc[0] / acc[1];
+    }
     free(acc);
     free(in);
     free(tg);
     free(ct);
-    return mean;
+    return failed ? dist_agree(rc) : 0;
 }
 
-static void validate(trainer_t *tr)
+static int validate(trainer_t *tr)
 {
     const config_t *c = &tr->cfg;
     int nc = (int)tr->val_shard.n_cats;
     double *cat_loss = err_calloc((size_t)nc + 1, sizeof *cat_loss);
-    tr->last_val_loss = trainer_eval(&tr->model, &tr->val_shard, c->micro_batch, c->eval_batches * c->global_batch,
-                                   cat_loss);
+    if (trainer_eval(&tr->model, &tr->val_shard, c->micro_batch, c->eval_batches * c->global_batch,
+                     &tr->last_val_loss, cat_loss)) {
+        free(cat_loss);
+        return -1;
+    }
     tr->last_val_step = tr->step;
     if (tr->dist.rank == 0) {
         const char **names = err_calloc((size_t)nc + 1, sizeof *names);
@@ -282,6 +296,7 @@ static void validate(trainer_t *tr)
         free(names);
     }
     free(cat_loss);
+    return 0;
 }
 
 static int check_replicas(const trainer_t *tr)
@@ -346,7 +361,7 @@ int trainer_run(trainer_t *tr)
     /* the weights a launch starts from: step 0, or a checkpoint's step that a later launch re-traces (the
      * segment rule keeps the later record), validated again so that its record is whole */
     if (tr->step == 0 || tr->step < c->max_steps) {
-        if (do_val && (tr->step == 0 || tr->step % c->eval_interval == 0)) validate(tr);
+        if (do_val && (tr->step == 0 || tr->step % c->eval_interval == 0) && validate(tr)) return TRAINER_FAILED;
         if (dist_agree(trace_step(tr, (tracewrite_rec_t){.loss = NAN, .lr = NAN, .grad_norm = NAN, .tokens_per_s = NAN,
                                                       .step_time = NAN})))
             return TRAINER_FAILED;
@@ -360,7 +375,7 @@ int trainer_run(trainer_t *tr)
         }
         double t0 = clock_seconds(), norm;
         uint64_t epoch = loader_epoch(&tr->loader);
-        loss = trainer_step(tr, &norm);
+        if (trainer_step(tr, &loss, &norm)) return TRAINER_FAILED;
         double dt = clock_seconds() - t0;
         if (!isfinite(loss) || !isfinite(norm)) {
             err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
@@ -381,7 +396,7 @@ int trainer_run(trainer_t *tr)
             runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
             runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
         }
-        if (do_val && (tr->step % c->eval_interval == 0 || last)) validate(tr);
+        if (do_val && (tr->step % c->eval_interval == 0 || last) && validate(tr)) return TRAINER_FAILED;
         /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
         int io = trace_step(tr, (tracewrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
                                                .step_time = dt});

@@ -23,7 +23,7 @@ typedef struct {
     config_t cfg;
     dist_t dist;
     char dir[4096];          /* run directory */
-    shard_t train_shard, val_shard;
+    shard_t train_shard, val_shard; /* mapped read-only (shard_open): a shard file or a set */
     int has_val;
     loader_t loader;         /* this rank's lanes of the training shard */
     gpt_t model;
@@ -57,14 +57,16 @@ int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int res
 int trainer_run(trainer_t *tr);
 void trainer_close(trainer_t *tr);
 
-/* Collective: one optimizer update (accum micro-batches per rank, gradients averaged over ranks).
- * Returns the global mean loss and sets *grad_norm. */
-float trainer_step(trainer_t *tr, double *grad_norm);
+/* Collective: one optimizer update (accum micro-batches per rank, gradients averaged over ranks). Sets
+ * *loss to the global mean loss and *grad_norm, and returns 0; or, when a block of the training data failed
+ * its check on any rank (loader_next), returns -1 on every rank with that rank's message, no update made. */
+int trainer_step(trainer_t *tr, float *loss, double *grad_norm);
 
-/* Collective: scores `windows` windows of T tokens spread evenly over the shard, B at a time, the ranks
- * sharing the windows. cat_loss (s->n_cats entries, may be NULL) receives the token-weighted loss per
- * category, NaN where a category had no tokens. Returns the mean loss per token. */
-double trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *cat_loss);
+/* Collective: scores `windows` windows of T tokens spread evenly over the shard or set, B at a time, the
+ * ranks sharing the windows. Sets *loss to the mean loss per token and cat_loss (s->n_cats entries, may be
+ * NULL) to the token-weighted loss per category, NaN where a category had no tokens, and returns 0; or -1 on
+ * every rank, with the failing rank's message, when a block of s failed its check (loader_window). */
+int trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *loss, double *cat_loss);
 
 /* The signal that asked the run to stop (0: none). Set by the handlers trainer_open installs. */
 extern volatile sig_atomic_t trainer_stop_signal;

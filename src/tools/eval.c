@@ -18,6 +18,7 @@ static const char usage[] =
     "usage: il-eval --checkpoint CKPT --data SHARD [--windows N] [--batch B]\n"
     "       il-eval --unigram COUNTS --data SHARD   (the add-one unigram baseline)\n"
     "  CKPT: a checkpoint directory (runs/NAME/ckpt/step_N) or its state.ckpt\n"
+    "  SHARD: a shard file, or a shard manifest (innerloop-shards 1) of several\n"
     "  --windows N   score N windows of the model's context length spread evenly over the shard\n"
     "                (default 0: as many as fit side by side, covering it once)\n"
     "  --batch B     windows per forward pass, 1..4096 (default 8)\n"
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
     if (snapshot_load_model(ckpt, &m, batch, &tok_id)) return fail(err_msg());
     shard_t s;
     int T = m.d.T;
+    /* the whole shard or set is checked at once, every block (shard_read), as before a score is trusted */
     if (shard_read_expect(&s, data, tok_id, (uint32_t)m.d.V) ||
         (s.n_tokens < (uint64_t)T + 1 && err_set("%s: %llu tokens, fewer than one window of %d", data,
                                                   (unsigned long long)s.n_tokens, T + 1))) {
@@ -90,7 +92,13 @@ int main(int argc, char **argv)
     if (windows == 0) windows = (int)((s.n_tokens - 1) / (uint64_t)T);
     double *cat = calloc(s.n_cats + 1, sizeof *cat);
     CHECK(cat, "out of memory");
-    double loss = trainer_eval(&m, &s, batch, windows, cat);
+    double loss;
+    if (trainer_eval(&m, &s, batch, windows, &loss, cat)) {
+        free(cat);
+        shard_free(&s);
+        gpt_destroy(&m);
+        return fail(err_msg());
+    }
     printf("%s on %s: %d windows x %d tokens, loss %.4f nats/token (perplexity %.2f)\n", ckpt, data, windows, T,
            loss, exp(loss));
     for (uint32_t k = 0; k < s.n_cats && s.n_cats > 1; k++)

@@ -82,15 +82,17 @@ int probe_select(probe_t *p, const shard_t *s, int W, int G, uint64_t seed, int 
     size_t nT = (size_t)p->n * (size_t)T;
     p->inputs = err_calloc(nT, sizeof *p->inputs), p->targets = err_calloc(nT, sizeof *p->targets);
     p->cats = err_calloc(nT, sizeof *p->cats);
-    for (int64_t i = 0; i < p->n; i++) {
+    int rc = 0;
+    for (int64_t i = 0; i < p->n && rc == 0; i++) {
         int64_t w = p->index[i];
         p->offset[i] = all_offset[w], p->genre[i] = all_genre[w];
-        loader_window(s, (uint64_t)all_offset[w], T, p->inputs + (size_t)i * T, p->targets + (size_t)i * T,
-                      p->cats + (size_t)i * T);
+        rc = loader_window(s, (uint64_t)all_offset[w], T, p->inputs + (size_t)i * T, p->targets + (size_t)i * T,
+                           p->cats + (size_t)i * T);
     }
     free(all_offset);
     free(all_genre);
-    return 0;
+    if (rc) probe_free(p);
+    return rc;
 }
 
 void probe_free(probe_t *p)

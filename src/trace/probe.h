@@ -18,7 +18,7 @@ typedef struct {
     int T, total, groups; /* window length, W and G of the run */
     int64_t n;            /* windows on this rank */
     int64_t *index;       /* (n) window number in the run's probe set */
-    int64_t *offset;      /* (n) token offset in the shard */
+    int64_t *offset;      /* (n) token offset in the shard (a set's global position, shard.h) */
     int64_t *genre;       /* (n) the window's genre */
     int64_t *group;       /* (n) its group */
     int *slot;            /* (n) its group's place among this rank's groups */
@@ -31,7 +31,8 @@ typedef struct {
 } probe_t;
 
 /* Rank `rank` of P's share of the W windows in G groups drawn from s with seed. Fails (err_set) when the
- * shard holds no window of T+1 tokens, or G is not within [P, W]. */
+ * shard holds no window of T+1 tokens, G is not within [P, W], or a block its windows read fails its check
+ * (shard_get). */
 int probe_select(probe_t *p, const shard_t *s, int W, int G, uint64_t seed, int rank, int P, int T);
 /* The dealing alone: rank's groups and its windows' index, group and slot (offset and genre zero, no
  * tokens), for W windows in G groups over P ranks. probe_select uses it; so do synthetic traces. */

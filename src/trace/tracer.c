@@ -86,7 +86,7 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     rc = probe_select(&t->probe, probe_shard, cfg->trace_probe_windows, cfg->trace_probe_groups, cfg->seed, rank,
                       world_size, m->d.T);
     t->have_probe = rc == 0;
-    if (rc) err_set("%s: %s", probe_path, err_msg());
+    if (rc) err_prefix("%s", probe_path);
     if (dist_agree(rc)) {
         free(counts);
         return -1;
