@@ -70,7 +70,7 @@ printf '\xff' | dd of=set/train-00001.bin bs=1 seek=41 conv=notrunc status=none
 rc=0
 mpi "$bin/il-train" --config run.ini --set run.name=corrupt --set data.train_path=set/train.shards \
     --set train.order=lanes --set trace.interval=0 >corrupt.out 2>err.txt || rc=$?
-[ $rc -eq 1 ] && [ "$(grep -c '^il-train: ' err.txt)" -eq 1 ] || die "corrupt block: exit $rc, $(cat err.txt)"
+[ $rc -eq 2 ] && [ "$(grep -c '^il-train: ' err.txt)" -eq 1 ] || die "corrupt block: exit $rc, $(cat err.txt)"
 grep -q "^il-train: rank 1: set/train-00001.bin: block 0 (tokens 0 to .*) fails its checksum" err.txt || die "$(cat err.txt)"
 grep -q "run runs/corrupt" runs/corrupt/log.txt || die "the run did not start: $(cat err.txt)"
 expect_fail il-eval "set/train-00001.bin: block 0 " "$bin/il-eval" --checkpoint runs/set/ckpt/step_00000004 \

@@ -361,7 +361,7 @@ int trainer_run(trainer_t *tr)
     /* the weights a launch starts from: step 0, or a checkpoint's step that a later launch re-traces (the
      * segment rule keeps the later record), validated again so that its record is whole */
     if (tr->step == 0 || tr->step < c->max_steps) {
-        if (do_val && (tr->step == 0 || tr->step % c->eval_interval == 0) && validate(tr)) return TRAINER_FAILED;
+        if (do_val && (tr->step == 0 || tr->step % c->eval_interval == 0) && validate(tr)) return TRAINER_BAD_DATA;
         if (dist_agree(trace_step(tr, (tracewrite_rec_t){.loss = NAN, .lr = NAN, .grad_norm = NAN, .tokens_per_s = NAN,
                                                       .step_time = NAN})))
             return TRAINER_FAILED;
@@ -375,7 +375,7 @@ int trainer_run(trainer_t *tr)
         }
         double t0 = clock_seconds(), norm;
         uint64_t epoch = loader_epoch(&tr->loader);
-        if (trainer_step(tr, &loss, &norm)) return TRAINER_FAILED;
+        if (trainer_step(tr, &loss, &norm)) return TRAINER_BAD_DATA;
         double dt = clock_seconds() - t0;
         if (!isfinite(loss) || !isfinite(norm)) {
             err_set("training diverged at step %lld (loss %g, gradient norm %g): lower optim.lr or raise "
@@ -396,7 +396,7 @@ int trainer_run(trainer_t *tr)
             runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
             runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
         }
-        if (do_val && (tr->step % c->eval_interval == 0 || last) && validate(tr)) return TRAINER_FAILED;
+        if (do_val && (tr->step % c->eval_interval == 0 || last) && validate(tr)) return TRAINER_BAD_DATA;
         /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
         int io = trace_step(tr, (tracewrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
                                                .step_time = dt});

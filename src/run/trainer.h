@@ -42,8 +42,9 @@ typedef struct {
     int64_t last_val_step;   /* step at which last_val_loss was measured; -1: none yet */
 } trainer_t;
 
-/* What trainer_run ended with. */
-enum { TRAINER_DONE = 0, TRAINER_PREEMPTED = 1, TRAINER_FAILED = -1 };
+/* What trainer_run ended with. TRAINER_BAD_DATA: a block of a mapped shard failed its check when first
+ * read (shard.h), on some rank: bad input found after the start. */
+enum { TRAINER_DONE = 0, TRAINER_PREEMPTED = 1, TRAINER_FAILED = -1, TRAINER_BAD_DATA = -3 };
 /* What trainer_open ends with when the disk refused the trace file (a full disk): a runtime failure. */
 enum { TRAINER_IO = -2 };
 

@@ -115,6 +115,7 @@ int main(int argc, char **argv)
     }
     rc = trainer_run(&tr);
     trainer_close(&tr);
-    if (rc == TRAINER_FAILED) return finish(IL_EXIT_FAIL, err_msg());
+    if (rc == TRAINER_FAILED || rc == TRAINER_BAD_DATA)
+        return finish(rc == TRAINER_FAILED ? IL_EXIT_FAIL : IL_EXIT_INPUT, err_msg());
     return finish(rc == TRAINER_PREEMPTED ? IL_EXIT_PREEMPTED : IL_EXIT_OK, NULL);
 }
