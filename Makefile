@@ -41,7 +41,7 @@ ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
 TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate demo results corpus slurm-up slurm-down clean
+.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate bench-shard-rss demo results corpus slurm-up slurm-down clean
 .SECONDARY:
 all: $(TOOLS) $(TESTS)
 
@@ -105,6 +105,12 @@ bench: $(TOOLS)
 BENCH_AGG ?= $(BUILD)/bench-aggregate
 bench-aggregate: $(TOOLS)
 	BENCH_AGG=$(BENCH_AGG) scripts/bench-aggregate.sh $(BUILD)
+
+# The data's memory in training (scripts/bench-shard-rss.sh): the peak RSS of 2 ranks on a 1 GB synthetic
+# shard set (made once into $(BENCH_RSS)), mapped, against the heap copy of the reader of commit 56a5943.
+BENCH_RSS ?= $(BUILD)/bench-shard-rss
+bench-shard-rss: $(TOOLS)
+	BENCH_RSS=$(BENCH_RSS) scripts/bench-shard-rss.sh $(BUILD)
 
 # The main job: prepare the Brown Corpus, run the demo sweep on a private Slurm (LOCAL=1: with mpirun
 # here), aggregate, and print the runs table, the verdicts on the hypotheses and the figures.
