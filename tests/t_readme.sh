@@ -35,6 +35,7 @@ ncdump -h runs/|tests/t_trace.sh:ncdump -h
 python3 -c .import xarray|tests/t_outputs.sh:xr_check.py
 make bench$|tests/t_bench.sh:il-bench" --config A
 make bench-aggregate$|tests/t_bench.sh:il-synth-traces
+make bench-shard-rss$|tests/t_shardset.sh:scripts/bench-shard-rss.sh
 make install PREFIX=|tests/t_install.sh:install >install.out
 export PKG_CONFIG_PATH=|tests/t_install.sh:export PKG_CONFIG_PATH
 cc -o mine mine.c |tests/t_install.sh:pkg-config --cflags --libs innerloop)'

@@ -4,7 +4,8 @@
 # (the same parameters as on the one file); a manifest naming a missing file, a count that is not the
 # shard's, or shards of two tokenizers is one line naming the manifest and its line; a corrupt token block
 # does not stop the run from starting (its pages are not read at open) but stops it, every rank, with one
-# line naming the file and the block, when a rank first reads it; il-eval checks a whole set at open.
+# line naming the file and the block, when a rank first reads it; il-eval checks a whole set at open. And
+# scripts/bench-shard-rss.sh runs, tiny.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_shardset
@@ -75,4 +76,8 @@ grep -q "^il-train: rank 1: set/train-00001.bin: block 0 (tokens 0 to .*) fails 
 grep -q "run runs/corrupt" runs/corrupt/log.txt || die "the run did not start: $(cat err.txt)"
 expect_fail il-eval "set/train-00001.bin: block 0 " "$bin/il-eval" --checkpoint runs/set/ckpt/step_00000004 \
     --data set/train.shards
+
+# make bench-shard-rss's script, tiny, with this build's il-train standing in for the reference
+REF_TRAIN=$bin/il-train BENCH_RSS=$tmp/rss bash "$root/scripts/bench-shard-rss.sh" "$BUILD" 200000 2 >rss.out
+[ "$(grep -Ec 'rank 0: +[0-9.]+ MB +rank 1: +[0-9.]+ MB$' rss.out)" -eq 3 ] || die "bench-shard-rss: $(cat rss.out)"
 echo "t_shardset: ok"
