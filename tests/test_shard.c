@@ -298,6 +298,16 @@ static void test_counts(void **state)
     assert_non_null(strstr(err_msg(), "overflow 64 bits at token"));
 }
 
+/* Field by field: a struct's padding is not its value. */
+static void assert_docs_equal(const shard_doc_t *a, const shard_doc_t *b, int n)
+{
+    for (int d = 0; d < n; d++) {
+        assert_int_equal(a[d].start, b[d].start);
+        assert_int_equal(a[d].len, b[d].len);
+        assert_int_equal(a[d].category, b[d].category);
+    }
+}
+
 /* shard_open maps the file: the same header, tokens, documents and names as written, the tokens in the
  * mapping itself, and shard_get reads them. */
 static void test_mapped(void **state)
@@ -314,7 +324,7 @@ static void test_mapped(void **state)
     assert_int_equal(shard_get(&s, 0, 10, got), 0);
     for (int i = 0; i < 10; i++) assert_int_equal(got[i], tokens[i]);
     assert_int_equal(s.n_docs, 3);
-    assert_memory_equal(s.docs, docs, sizeof docs);
+    assert_docs_equal(s.docs, docs, 3);
     assert_int_equal(s.n_cats, 2);
     assert_string_equal(s.cats[1], "science_fiction");
     shard_free(&s);
@@ -454,11 +464,7 @@ static void test_set_is_one_shard(void **state)
     assert_int_equal(set.n_tokens, NT);
     assert_int_equal(set.tokenizer_id, 77);
     assert_int_equal(set.n_docs, NDOC);
-    for (int d = 0; d < NDOC; d++) {
-        assert_int_equal(set.docs[d].start, set_docs[d].start);
-        assert_int_equal(set.docs[d].len, set_docs[d].len);
-        assert_int_equal(set.docs[d].category, set_docs[d].category);
-    }
+    assert_docs_equal(set.docs, set_docs, NDOC);
     assert_int_equal(set.n_cats, 3);
     assert_memory_equal(set.cats, one.cats, sizeof set_cats);
     static int32_t a[NT], b[NT];

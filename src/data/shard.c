@@ -300,6 +300,14 @@ static int open_file(shard_t *s, const char *path, const char *manifest, int lin
 
 static const char manifest_head[] = "innerloop-shards ";
 
+/* Whether the path has a `..` component. */
+static int has_dotdot(const char *name)
+{
+    for (const char *c = name; c; c = strchr(c, '/') ? strchr(c, '/') + 1 : NULL)
+        if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0')) return 1;
+    return 0;
+}
+
 /* The shards a manifest lists, one `NAME<TAB>N_TOKENS` line each after `innerloop-shards 1`, NAME relative to
  * the manifest's directory. */
 static int open_manifest(shard_t *s, const char *path, char *text)
@@ -318,10 +326,7 @@ static int open_manifest(shard_t *s, const char *path, char *text)
         if (!tab || tab == l || !end || *end || count == ULLONG_MAX)
             return err_set("%s:%d: expected NAME<TAB>N_TOKENS, got `%.60s`", path, line, l);
         *tab = '\0';
-        int up = 0;
-        for (const char *c = l; *c; c = strchr(c, '/') ? strchr(c, '/') + 1 : "")
-            up |= strncmp(c, "..", 2) == 0 && (c[2] == '/' || c[2] == '\0');
-        if (l[0] == '/' || up)
+        if (l[0] == '/' || has_dotdot(l))
             return err_set("%s:%d: shard name `%s` must be relative to the manifest's directory, without `..`", path,
                            line, l);
         size_t n = (size_t)dir_len + strlen(l) + 1;
