@@ -60,7 +60,8 @@ int shard_write(const shard_t *s, const char *path);
 int shard_open(shard_t *s, const char *path);
 /* Like shard_open, and also fails unless the shard was made by this tokenizer id and vocab size. */
 int shard_open_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size);
-/* shard_open, then every block checked (shard_check_all): the whole of a shard verified at once. */
+/* shard_open (shard_open_expect), then every block checked (shard_check_all): the whole of a shard or set
+ * verified at once. */
 int shard_read(shard_t *s, const char *path);
 int shard_read_expect(shard_t *s, const char *path, uint32_t tokenizer_id, uint32_t vocab_size);
 /* Checks every block of every file not checked yet. Returns 0, or -1 with err_set() naming the first bad
