@@ -28,7 +28,7 @@ SCALAPACK_LIBS ?= -lscalapack-openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
             -Iinclude -Isrc -I. $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
-LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
+LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lpcre2-8 -ljson-c -lz -lm -fopenmp $(SAN)
 
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB       := $(BUILD)/libinnerloop.a
@@ -115,8 +115,10 @@ demo: all corpus
 results: $(TOOLS) corpus
 	scripts/results.sh $(BUILD)/bin
 
+# TOKENIZER=gpt2: data/brown-gpt2/ in GPT-2's tokens instead of data/brown/ (scripts/corpus.sh)
+TOKENIZER ?= bpe
 corpus: $(BUILD)/bin/il-prepare $(BUILD)/bin/il-eval
-	scripts/corpus.sh $(BUILD)
+	TOKENIZER=$(TOKENIZER) scripts/corpus.sh $(BUILD)
 
 # A private single-node Slurm in $(BUILD)/slurm for trying sweeps (docs/sweeps.md); needs root.
 slurm-up:
