@@ -129,4 +129,14 @@ bad && echo 'a b' >>bad/vocab.bpe && prep_bad "bad/vocab.bpe:50002: more merges"
 expect_fail il-prepare "--gpt2-vocab" "$bin/il-prepare" --out o --tokenizer gpt2 doc1.txt
 expect_fail il-prepare "--vocab" "$bin/il-prepare" --out o --tokenizer gpt2 --gpt2-vocab "$vocab" --vocab 600 doc1.txt
 [ ! -e o ] || die "a failed il-prepare left o/ behind"
+# make corpus TOKENIZER=gpt2: data/brown-gpt2/ (made once, then reused), and a short traced run on it
+TOKENIZER=gpt2 "$root/scripts/corpus.sh" "$BUILD" >corpus.out
+d=$root/data/brown-gpt2
+grep -q '^tokenizer: gpt2, vocab 50257' "$d/prepare.txt" || die "$d/prepare.txt: $(grep tokenizer "$d/prepare.txt")"
+printf '[model]\nseq_len = 64\nn_layer = 1\nn_head = 2\nd_model = 32\n[data]\ntrain_path = %s/train.bin\nval_path = %s/val.bin\n' "$d" "$d" >g.ini
+printf '[train]\nglobal_batch = 4\nmicro_batch = 4\nmax_steps = 4\n[optim]\nwarmup_steps = 2\n[eval]\ninterval = 2\nbatches = 1\n' >>g.ini
+printf '[trace]\ninterval = 1\nprobe_windows = 8\nprobe_groups = 2\n[run]\nname = g\nout_dir = runs\n' >>g.ini
+"$bin/il-train" --config g.ini >train.out || die "training on $d failed: $(tail -3 train.out)"
+ncdump -v vocab_size runs/g/trace/rank0000.nc >vocab.cdl
+grep -q 'vocab_size = 50257' vocab.cdl || die "the trace does not record vocab 50257"
 echo "$name: ok (${#files[@]} texts match gpt-3-encoder)"
