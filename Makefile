@@ -41,7 +41,7 @@ ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
 TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate demo results corpus slurm-up slurm-down clean
+.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate bench-prepare demo results corpus slurm-up slurm-down clean
 .SECONDARY:
 all: $(TOOLS) $(TESTS)
 
@@ -105,6 +105,12 @@ bench: $(TOOLS)
 BENCH_AGG ?= $(BUILD)/bench-aggregate
 bench-aggregate: $(TOOLS)
 	BENCH_AGG=$(BENCH_AGG) scripts/bench-aggregate.sh $(BUILD)
+
+# GPT-2 encoding speed (scripts/bench-prepare.sh): BENCH_MB megabytes of the Brown Corpus repeated, encoded by
+# il-prepare --tokenizer gpt2 and by gpt-3-encoder under node, on 1 thread and on all cores.
+BENCH_MB ?= 100
+bench-prepare: $(BUILD)/bin/il-prepare $(BUILD)/bin/il-tokenize
+	BENCH_MB=$(BENCH_MB) scripts/bench-prepare.sh $(BUILD)
 
 # The main job: prepare the Brown Corpus, run the demo sweep on a private Slurm (LOCAL=1: with mpirun
 # here), aggregate, and print the runs table, the verdicts on the hypotheses and the figures.
