@@ -124,6 +124,7 @@ bad && sed -i 's/"!": 0,/"!": -3,/' bad/encoder.json && prep_bad 'bad/encoder.js
 bad && sed -i '1s/.*/version 0.2/' bad/vocab.bpe && prep_bad "bad/vocab.bpe:1:"
 bad && sed -i '5s/.*/o n/' bad/vocab.bpe && prep_bad 'bad/vocab.bpe:5: merge "o n" gives "on", whose id'
 bad && sed -i '7s/.*/Ġt xq/' bad/vocab.bpe && prep_bad 'bad/vocab.bpe:7: merge "Ġt xq": bad/encoder.json: no key "xq"'
+bad && sed -i '11s/.*/Ā ā/' bad/vocab.bpe && prep_bad 'bad/vocab.bpe:11: merge "Ā ā": bad/encoder.json: no key "Āā"'
 bad && sed -i '9s/ /  /' bad/vocab.bpe && prep_bad 'bad/vocab.bpe:9: expected two tokens'
 bad && sed -i '$d' bad/vocab.bpe && prep_bad "bad/vocab.bpe: 49999 merges"
 bad && echo 'a b' >>bad/vocab.bpe && prep_bad "bad/vocab.bpe:50002: more merges"
