@@ -372,7 +372,8 @@ static void gpt2_key(int b, char *out)
 
 /* Ġ is the space; merges 256.. and <|endoftext|> last */
 static const char *const small_merges[][3] = {
-    {"\xc4\xa0", "t", "\xc4\xa0t"}, {"h", "e", "he"}, {"\xc4\xa0t", "he", "\xc4\xa0the"}, {"i", "n", "in"}, {"\xc4\xa0", "in", "\xc4\xa0in"}};
+    {"\xc4\xa0", "t", "\xc4\xa0t"}, {"h", "e", "he"}, {"\xc4\xa0t", "he", "\xc4\xa0the"},
+    {"i", "n", "in"},               {"\xc4\xa0", "in", "\xc4\xa0in"}};
 enum { N_SMALL = 5 };
 
 static void write_small_gpt2(const char *merges_text)

@@ -513,7 +513,8 @@ static int gpt2_piece(const uint8_t *s, size_t len, void *arg)
             return 0;
         }
     }
-    CHECK(len <= INT_MAX, "a pre-token of %zu bytes is too long to merge", len);
+    if (len > INT_MAX)
+        return err_set("a pre-token of %zu bytes (one run of letters, digits, marks or spaces) is too long to merge", len);
     e->sym = grow(e->sym, &e->cap_sym, len, sizeof *e->sym);
     for (size_t j = 0; j < len; j++) e->sym[j] = e->t->id_of[s[j]];
     int m = encode_chunk(e->t, e->sym, (int)len);
@@ -710,7 +711,8 @@ static int gpt2_read_encoder(const char *path, json_object **obj, const char ***
     while (*obj && at < len && strchr(" \t\r\n", text[at])) at++;
     free(text);
     if (!*obj || jerr != json_tokener_success)
-        return err_set("%s: not valid JSON (byte %zu: %s)", path, at, jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr));
+        return err_set("%s: not valid JSON (byte %zu: %s)", path, at,
+                       jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr));
     if (at < len) return err_set("%s: not valid JSON (byte %zu: data after the object)", path, at);
     if (!json_object_is_type(*obj, json_type_object)) return err_set("%s: expected a JSON object of token -> id", path);
     *n = json_object_object_length(*obj);
@@ -780,7 +782,8 @@ static int gpt2_read_merges(tokenizer_t *t, const char *path, const char *enc_pa
             goto out;
         }
         if (a >= ab || b >= ab) {
-            err_set("%s:%d: merge \"%s %s\" uses id %d, which is not defined before it", path, lineno, line, space + 1, a > b ? a : b);
+            err_set("%s:%d: merge \"%s %s\" uses id %d, which is not defined before it", path, lineno, line, space + 1,
+                    a > b ? a : b);
             goto out;
         }
         t->merges[i][0] = a;

@@ -7,7 +7,8 @@
 #include "data/tokenizer.h"
 
 static const char usage[] =
-    "usage: il-prepare --out DIR [--tokenizer byte|bpe|gpt2] [--vocab N] [--gpt2-vocab DIR] [--val-every K] (--brown PKGDIR | FILE...)\n"
+    "usage: il-prepare --out DIR [--tokenizer byte|bpe|gpt2] [--vocab N] [--gpt2-vocab DIR] [--val-every K]\n"
+    "                  (--brown PKGDIR | FILE...)\n"
     "  --out DIR        output directory; existing outputs in it are never overwritten\n"
     "  --tokenizer T    byte (256 ids), bpe (default) or gpt2 (GPT-2's 50,257 ids; <|endoftext|> ends each document)\n"
     "  --vocab N        BPE vocabulary size, 256..65536 (default 512)\n"
