@@ -28,7 +28,7 @@ SCALAPACK_LIBS ?= -lscalapack-openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
             -Iinclude -Isrc -I. $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
-LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lz -lm -fopenmp $(SAN)
+LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lpcre2-8 -ljson-c -lz -lm -fopenmp $(SAN)
 
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB       := $(BUILD)/libinnerloop.a
@@ -41,7 +41,7 @@ ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
 TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate bench-shard-rss demo results corpus slurm-up slurm-down clean
+.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate bench-shard-rss bench-prepare demo results corpus slurm-up slurm-down clean
 .SECONDARY:
 all: $(TOOLS) $(TESTS)
 
@@ -112,6 +112,12 @@ BENCH_RSS ?= $(BUILD)/bench-shard-rss
 bench-shard-rss: $(TOOLS)
 	BENCH_RSS=$(BENCH_RSS) scripts/bench-shard-rss.sh $(BUILD)
 
+# GPT-2 encoding speed (scripts/bench-prepare.sh): BENCH_MB megabytes of the Brown Corpus repeated, encoded by
+# il-prepare --tokenizer gpt2 and by gpt-3-encoder under node, on 1 thread and on all cores.
+BENCH_MB ?= 100
+bench-prepare: $(BUILD)/bin/il-prepare $(BUILD)/bin/il-tokenize
+	BENCH_MB=$(BENCH_MB) scripts/bench-prepare.sh $(BUILD)
+
 # The main job: prepare the Brown Corpus, run the demo sweep on a private Slurm (LOCAL=1: with mpirun
 # here), aggregate, and print the runs table, the verdicts on the hypotheses and the figures.
 demo: all corpus
@@ -121,8 +127,10 @@ demo: all corpus
 results: $(TOOLS) corpus
 	scripts/results.sh $(BUILD)/bin
 
+# TOKENIZER=gpt2: data/brown-gpt2/ in GPT-2's tokens instead of data/brown/ (scripts/corpus.sh)
+TOKENIZER ?= bpe
 corpus: $(BUILD)/bin/il-prepare $(BUILD)/bin/il-eval
-	scripts/corpus.sh $(BUILD)
+	TOKENIZER=$(TOKENIZER) scripts/corpus.sh $(BUILD)
 
 # A private single-node Slurm in $(BUILD)/slurm for trying sweeps (docs/sweeps.md); needs root.
 slurm-up:

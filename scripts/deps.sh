@@ -16,13 +16,17 @@ netcdf_cflags=${NETCDF_CFLAGS:--I/usr/lib/x86_64-linux-gnu/netcdf/mpi/include}
 
 # What must be there, and the package that brings it: "kind name package". A command is looked up on PATH
 # (or, with a slash, tested as a file); a header is preprocessed with the build's include flags; a library
-# is linked with the build's library path; a python module is imported by /usr/bin/python3 (the tests read
-# the outputs with xarray, as users do).
+# is linked with the build's library path (PCRE2 only so: pcre2.h refuses to be included without
+# PCRE2_CODE_UNIT_WIDTH, and the link name comes in the same package); a python module is imported by
+# /usr/bin/python3 (the tests read the outputs with xarray, as users do).
 requirements=(
     "command cc build-essential"
     "command make build-essential"
     "command pkg-config pkg-config"
     "header zlib.h zlib1g-dev"
+    "library pcre2-8 libpcre2-dev"
+    "header json-c/json.h libjson-c-dev"
+    "library json-c libjson-c-dev"
     "header cblas.h libopenblas-openmp-dev"
     "library openblas libopenblas-openmp-dev"
     "header ini.h libinih-dev"

@@ -19,6 +19,7 @@ diff <(sed -n '/<!-- sweep-keys:begin -->/,/<!-- sweep-keys:end -->/p' docs/swee
 table='make demo$|tests/t_demo.sh:scripts/demo.sh
 make test$|.ci/run:make test
 make corpus$|run
+make corpus TOKENIZER=gpt2$|tests/t_gpt2.sh:TOKENIZER=gpt2 "$root/scripts/corpus.sh" "$BUILD"
 make all BLAS_DIR=|site
 module load |site
 build/bin/il-train --config jobs/examples/demo-run.ini$|tests/t_train.sh:il-train" --config

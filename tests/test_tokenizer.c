@@ -343,6 +343,157 @@ static void test_bad_files(void **state)
     assert_load_fails("id.bin", "content hash");
 }
 
+/* ---- GPT-2's kind, on a small vocabulary in GPT-2's file formats ---- */
+
+static int gpt2_printable(int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
+
+/* GPT-2's order of the single bytes: the printable ones, then the rest, each group ascending. */
+static int gpt2_byte_at(int id)
+{
+    int k = 0;
+    for (int pass = 1; pass >= 0; pass--)
+        for (int b = 0; b < 256; b++)
+            if (gpt2_printable(b) == pass && k++ == id) return b;
+    return -1;
+}
+
+/* The JSON key of a byte: its bytes_to_unicode character in UTF-8, escaped for JSON. */
+static void gpt2_key(int b, char *out)
+{
+    int cp = b;
+    if (!gpt2_printable(b)) {
+        cp = 256;
+        for (int c = 0; c < b; c++) cp += !gpt2_printable(c);
+    }
+    if (cp == '"' || cp == '\\') sprintf(out, "\\%c", cp);
+    else if (cp < 0x80) sprintf(out, "%c", cp);
+    else sprintf(out, "%c%c", 0xC0 | cp >> 6, 0x80 | (cp & 0x3F));
+}
+
+/* Ġ is the space; merges 256.. and <|endoftext|> last */
+static const char *const small_merges[][3] = {
+    {"\xc4\xa0", "t", "\xc4\xa0t"}, {"h", "e", "he"}, {"\xc4\xa0t", "he", "\xc4\xa0the"},
+    {"i", "n", "in"},               {"\xc4\xa0", "in", "\xc4\xa0in"}};
+enum { N_SMALL = 5 };
+
+static void write_small_gpt2(const char *merges_text)
+{
+    char *json = calloc(1, 65536), key[8];
+    strcpy(json, "{");
+    for (int id = 0; id < 256; id++) {
+        gpt2_key(gpt2_byte_at(id), key);
+        sprintf(json + strlen(json), "\"%s\": %d, ", key, id);
+    }
+    for (int i = 0; i < N_SMALL; i++) sprintf(json + strlen(json), "\"%s\": %d, ", small_merges[i][2], 256 + i);
+    sprintf(json + strlen(json), "\"<|endoftext|>\": %d}", 256 + N_SMALL);
+    tmpdir_write("encoder.json", json);
+    free(json);
+    if (merges_text) {
+        tmpdir_write("vocab.bpe", merges_text);
+        return;
+    }
+    char bpe[512] = "#version: 0.2\n";
+    for (int i = 0; i < N_SMALL; i++) sprintf(bpe + strlen(bpe), "%s %s\n", small_merges[i][0], small_merges[i][1]);
+    tmpdir_write("vocab.bpe", bpe);
+}
+
+static void encode_ok(const tokenizer_t *t, const char *text, uint16_t **ids, size_t *n)
+{
+    assert_int_equal(tokenizer_encode(t, (const uint8_t *)text, strlen(text), ids, n), 0);
+}
+
+static void test_gpt2_small(void **state)
+{
+    (void)state;
+    write_small_gpt2(NULL);
+    tokenizer_t t, u;
+    assert_int_equal(tokenizer_init_gpt2_dir(&t, dir), 0);
+    assert_int_equal(t.kind, TOKENIZER_GPT2);
+    assert_int_equal(t.vocab_size, 256 + N_SMALL + 1);
+    assert_int_equal(tokenizer_doc_end(&t), 256 + N_SMALL);
+    tokenizer_t b;
+    assert_int_equal(tokenizer_init_byte(&b), 0);
+    assert_int_equal(tokenizer_doc_end(&b), -1);
+    tokenizer_free(&b);
+
+    /* "the" has no merge for (t, h); " in" merges (i, n) then (Ġ, in); " the" lowest rank first */
+    uint16_t *ids;
+    size_t n;
+    encode_ok(&t, "the in the\n", &ids, &n);
+    const uint16_t want[] = {'t' - '!', 257, 260, 258, 188 + '\n'};
+    assert_int_equal(n, 5);
+    assert_memory_equal(ids, want, sizeof want);
+    free(ids);
+    uint16_t end = (uint16_t)tokenizer_doc_end(&t);
+    uint8_t *text;
+    assert_int_equal(tokenizer_decode(&t, &end, 1, &text, &n), 0);
+    assert_int_equal(n, 13);
+    assert_memory_equal(text, "<|endoftext|>", 13);
+    free(text);
+    uint8_t *noise = random_bytes(5, 5000);
+    assert_round_trip(&t, noise, 5000);
+    free(noise);
+
+    /* the file keeps it whole, byte order included */
+    assert_int_equal(tokenizer_save(&t, path_in("gpt2.bin")), 0);
+    assert_int_equal(tokenizer_load(&u, path_in("gpt2.bin")), 0);
+    assert_int_equal(u.id, t.id);
+    assert_int_equal(u.vocab_size, t.vocab_size);
+    assert_memory_equal(u.byte_of, t.byte_of, 256);
+    encode_ok(&u, "the in the\n", &ids, &n);
+    assert_memory_equal(ids, want, sizeof want);
+    free(ids);
+    tokenizer_free(&u);
+    FILE *f = fopen(path_in("gpt2.bin"), "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 28 + 8 * N_SMALL + 1, SEEK_SET), 0);
+    fputc(t.byte_of[0], f);
+    fclose(f);
+    assert_load_fails("gpt2.bin", "has two ids");
+
+    /* one tokenizer, many threads: each call has its own cache, so all get the serial ids */
+    uint8_t *doc = english(3, 100000);
+    uint16_t *serial;
+    size_t n_serial;
+    assert_int_equal(tokenizer_encode(&t, doc, 100000, &serial, &n_serial), 0);
+    int bad = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : bad)
+    for (int i = 0; i < 16; i++) {
+        uint16_t *mine;
+        size_t n_mine;
+        bad += tokenizer_encode(&t, doc, 100000, &mine, &n_mine) != 0 || n_mine != n_serial ||
+               memcmp(mine, serial, n_serial * sizeof *mine) != 0;
+        free(mine);
+    }
+    assert_int_equal(bad, 0);
+    free(serial);
+    free(doc);
+    tokenizer_free(&t);
+}
+
+static void assert_gpt2_fails(const char *merges_text, const char *reason)
+{
+    write_small_gpt2(merges_text);
+    tokenizer_t t;
+    assert_int_equal(tokenizer_init_gpt2_dir(&t, dir), -1);
+    assert_msg_has(reason);
+}
+
+static void test_gpt2_bad_vocab(void **state)
+{
+    (void)state;
+    assert_gpt2_fails("#version: 0.2\n\xc4\xa0 t\nh e\n\xc4\xa0t he\ni n\n", "vocab.bpe: 4 merges; ");
+    assert_gpt2_fails("#version: 0.2\nh e\n\xc4\xa0 t\n\xc4\xa0t he\ni n\n\xc4\xa0 in\n",
+                      "vocab.bpe:2: merge \"h e\" gives \"he\", whose id in");
+    assert_gpt2_fails("#version: 0.2\n\xc4\xa0 t\nh e\n\xc4\xa0t he\ni n\n\xc4\xa0 zz\n", "vocab.bpe:6: merge");
+    assert_msg_has("no key \"zz\"");
+    assert_gpt2_fails("\xc4\xa0 t\n", "vocab.bpe:1: expected a #version line");
+    tmpdir_write("encoder.json", "{\"a\": 1,");
+    tokenizer_t t;
+    assert_int_equal(tokenizer_init_gpt2_dir(&t, dir), -1);
+    assert_msg_has("encoder.json: not valid JSON");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +503,8 @@ int main(void)
         cmocka_unit_test(test_long_run_is_linear),
         cmocka_unit_test(test_save_load),
         cmocka_unit_test(test_bad_files),
+        cmocka_unit_test(test_gpt2_small),
+        cmocka_unit_test(test_gpt2_bad_vocab),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

