@@ -23,6 +23,8 @@ requirements=(
     "command make build-essential"
     "command pkg-config pkg-config"
     "header zlib.h zlib1g-dev"
+    "header zstd.h libzstd-dev"
+    "header json-c/json.h libjson-c-dev"
     "header cblas.h libopenblas-openmp-dev"
     "library openblas libopenblas-openmp-dev"
     "header ini.h libinih-dev"
