@@ -72,6 +72,7 @@ static uint8_t *read_all(char **paths, int n, size_t *len, int *pieces, int *end
         assert_true(p.len <= TEXTSRC_PIECE);
         /* each piece but a document's last ends just after a newline, before a line that starts with text */
         if (!p.ends_doc) assert_int_equal(p.text[p.len - 1], '\n');
+        if (*pieces > *ends) assert_null(strchr(" \t\n", p.text[0]));
         all = realloc(all, *len + p.len);
         memcpy(all + *len, p.text, p.len);
         *len += p.len;
