@@ -161,12 +161,13 @@ typedef struct {
     int on;
     const textsrc_t *src;
     const char *phase;
+    int whole; /* the phase reads the whole input: an ETA can be told */
     double t0, last;
 } progress_t;
 
-static void progress_start(progress_t *pg, int on, const textsrc_t *src, const char *phase)
+static void progress_start(progress_t *pg, int on, const textsrc_t *src, const char *phase, int whole)
 {
-    *pg = (progress_t){on, src, phase, clock_seconds(), 0};
+    *pg = (progress_t){on, src, phase, whole, clock_seconds(), 0};
 }
 
 /* Redraws the line at most twice a second, and once more at the end. */
@@ -178,7 +179,7 @@ static void progress_draw(progress_t *pg, int end)
     double read = (double)textsrc_bytes_read(pg->src), total = (double)textsrc_bytes_total(pg->src);
     double rate = now > pg->t0 ? read / (now - pg->t0) : 0;
     fprintf(stderr, "\ril-prepare: %s: %.1f MB read, %.1f MB/s", pg->phase, read / MB, rate / MB);
-    if (total > 0 && rate > 0 && !end) {
+    if (pg->whole && total > 0 && rate > 0 && !end) {
         long eta = (long)((total > read ? total - read : 0) / rate);
         fprintf(stderr, ", %.0f%% of %.1f MB, ETA %ld:%02ld:%02ld", 100 * read / total, total / MB, eta / 3600,
                 eta / 60 % 60, eta % 60);
@@ -199,7 +200,7 @@ static int make_tokenizer(const dataset_opts_t *o, textsrc_t *src, cats_t *cats,
     splitter_t sp;
     splitter_init(&sp, src, o->val_every, cats);
     progress_t pg;
-    progress_start(&pg, o->progress, src, "reading the BPE sample");
+    progress_start(&pg, o->progress, src, "reading the BPE sample", 0);
     part_t p;
     int rc = 0;
     while (n < cap && (rc = split_next(&sp, &p)) == 1) {
@@ -284,7 +285,7 @@ static int encode_all(const dataset_opts_t *o, textsrc_t *src, cats_t *cats, con
     splitter_t sp;
     splitter_init(&sp, src, o->val_every, cats);
     progress_t pg;
-    progress_start(&pg, o->progress, src, "encoding");
+    progress_start(&pg, o->progress, src, "encoding", 1);
     int rc = 1;
     while (rc == 1) {
         size_t n = 0, bytes = 0;

@@ -20,7 +20,7 @@ static const char usage[] =
     "                       plain text, gzip or zstd, told by their first bytes\n"
     "  --jsonl-field F      the inputs are JSON Lines, one document a line, its text in string field F\n"
     "                       (else a plain text file is one document)\n"
-    "  --category-field C   JSON Lines: the category in string field C (default: \"text\")\n"
+    "  --category-field C   JSON Lines: the category in string field C (without: every document \"text\")\n"
     "  --category-from dir  the category is the name of the directory the file lies in\n"
     "  --memory MB          bound on the text and token buffers, >= 64 (default 512): il-prepare's memory\n"
     "                       stays within about this plus the BPE training on its sample, whatever the input size\n"
