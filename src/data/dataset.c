@@ -204,15 +204,17 @@ static int make_tokenizer(const dataset_opts_t *o, textsrc_t *src, cats_t *cats,
     part_t p;
     int rc = 0;
     while (n < cap && (rc = split_next(&sp, &p)) == 1) {
-        size_t k = p.val ? 0 : p.len < cap - n ? p.len + 1 : cap - n;
-        if (n + k > size) {
+        size_t k = p.len < cap - n ? p.len + 1 : cap - n; /* the part and its newline, or what fits */
+        if (!p.val && n + k > size) {
             size = n + k > 2 * size ? n + k : 2 * size;
             buf = realloc(buf, size);
             CHECK(buf, "out of memory for the BPE sample");
         }
-        memcpy(buf + n, p.text, k > p.len ? p.len : k);
-        if (k > p.len) buf[n + p.len] = '\n';
-        n += k;
+        if (!p.val) {
+            memcpy(buf + n, p.text, k > p.len ? p.len : k);
+            if (k > p.len) buf[n + p.len] = '\n';
+            n += k;
+        }
         free(p.own);
         progress_draw(&pg, 0);
     }

@@ -191,7 +191,7 @@ static int add_input(textsrc_t *s, size_t *cap, const char *path, uint64_t size)
     const char *name = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
     if (!*name || strlen(name) >= SHARD_CAT_LEN)
         return err_set("%s: directory name '%s' cannot be a category (1 to %d bytes)", path, name, SHARD_CAT_LEN - 1);
-    snprintf(in->category, sizeof in->category, "%s", name);
+    memcpy(in->category, name, strlen(name) + 1); /* fits: checked above */
     return 0;
 }
 
