@@ -160,4 +160,16 @@ mkdir debris
 "$prep" --out debris --tokenizer byte doc*.txt >/dev/null
 [ ! -e debris/train-00000.bin.tmp.$dead ] || die "a dead writer's temporary shard was left"
 [ -e debris/val.bin.tmp.$$ ] || die "a live writer's temporary file was removed"
+# One il-prepare at a time in a directory: a second one is refused while the first waits on its stdin
+mkfifo fifo
+"$prep" --out lk --tokenizer byte - <fifo >lk.out 2>&1 &
+first=$!
+exec 3>fifo
+for _ in $(seq 1 100); do [ -d lk ] && break; sleep 0.05; done
+sleep 0.3
+expect_fail il-prepare "lk: another il-prepare is writing there" "$prep" --out lk --tokenizer byte doc1.txt
+cat doc*.txt >&3
+exec 3>&-
+wait $first || die "the first il-prepare failed: $(cat lk.out)"
+[ -s lk/train.bin ] || die "the first il-prepare wrote no train.bin"
 echo ok

@@ -2,9 +2,11 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "core/atomicfile.h"
@@ -432,7 +434,7 @@ static int dead_debris(const char *name)
     return is_output(base) && pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
-/* Refuses a directory that holds outputs, and removes what dead writers left there. */
+/* Refuses a directory that holds outputs, and removes what dead writers left there (under the lock). */
 static int check_outputs(const char *dir, char paths[N_OUT][4096])
 {
     static const char *const fixed[] = {"tokenizer.bin", "train.bin", "val.bin", "train.shards", "val.shards",
@@ -457,6 +459,19 @@ static int check_outputs(const char *dir, char paths[N_OUT][4096])
     }
     if (d) closedir(d);
     return rc;
+}
+
+/* One il-prepare at a time in a directory: an exclusive flock on the directory itself, so that nothing is
+ * left behind. The descriptor to close at the end, or -1 with err_set(). */
+static int lock_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return err_set("%s: cannot open: %s", dir, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0) return fd;
+    int e = errno;
+    close(fd);
+    if (e == EWOULDBLOCK) return err_set("%s: another il-prepare is writing there; wait for it or choose another --out", dir);
+    return err_set("%s: cannot lock: %s", dir, strerror(e));
 }
 
 static int prepare(const dataset_opts_t *o, textsrc_t *src, char paths[N_OUT][4096], FILE *log)
@@ -503,13 +518,15 @@ int dataset_prepare(const dataset_opts_t *o, FILE *log)
         err_set("--val-every must be at least 2, got %d", o->val_every);
         return IL_EXIT_INPUT;
     }
-    if (check_outputs(o->out_dir, paths) != 0) return IL_EXIT_INPUT;
     textsrc_opts_t so = {o->inputs, o->n_inputs, o->brown_dir, o->jsonl_field, o->category_field, o->category_from_dir,
                          (size_t)o->memory_mb << 17, o->kind == TOKENIZER_BPE};
     textsrc_t *src = textsrc_open(&so);
     if (!src) return IL_EXIT_INPUT;
-    int created = access(o->out_dir, F_OK) != 0;
-    int rc = atomicfile_mkdirs(o->out_dir) != 0 ? IL_EXIT_FAIL : prepare(o, src, paths, log);
+    int created = access(o->out_dir, F_OK) != 0, lock = -1, rc = IL_EXIT_FAIL;
+    if (atomicfile_mkdirs(o->out_dir) == 0)
+        rc = (lock = lock_dir(o->out_dir)) < 0 || check_outputs(o->out_dir, paths) != 0 ? IL_EXIT_INPUT
+                                                                                      : prepare(o, src, paths, log);
+    if (lock >= 0) close(lock);
     if (rc != IL_EXIT_OK && created) rmdir(o->out_dir);
     textsrc_close(src);
     return rc;
