@@ -24,6 +24,7 @@ requirements=(
     "command pkg-config pkg-config"
     "header zlib.h zlib1g-dev"
     "header zstd.h libzstd-dev"
+    "command zstd zstd"
     "header json-c/json.h libjson-c-dev"
     "header cblas.h libopenblas-openmp-dev"
     "library openblas libopenblas-openmp-dev"
