@@ -160,6 +160,22 @@ mkdir debris
 "$prep" --out debris --tokenizer byte doc*.txt >/dev/null
 [ ! -e debris/train-00000.bin.tmp.$dead ] || die "a dead writer's temporary shard was left"
 [ -e debris/val.bin.tmp.$$ ] || die "a live writer's temporary file was removed"
+# A full disk: exit 1, one line naming the shard and the system's reason, nothing left (on a 64 KiB tmpfs,
+# where this machine lets root mount one)
+mkdir full
+if mount -t tmpfs -o size=64k tmpfs full 2>/dev/null; then
+    rc=0
+    "$prep" --out full/o --tokenizer byte long.txt >/dev/null 2>full.err || rc=$?
+    left=$(ls -A full)
+    umount full
+    [ "$rc" -eq 1 ] && [ "$(wc -l <full.err)" -eq 1 ] || die "a full disk: exit $rc, $(cat full.err)"
+    grep -q "^il-prepare: full/o/train-00000.bin.tmp.[0-9]*: write failed: No space left on device" full.err ||
+        die "a full disk: $(cat full.err)"
+    [ -z "$left" ] || die "a full disk left $left"
+else
+    echo "$name: cannot mount a tmpfs here: the full-disk case is not tested"
+fi
+
 # One il-prepare at a time in a directory: a second one is refused while the first waits on its stdin
 mkfifo fifo
 "$prep" --out lk --tokenizer byte - <fifo >lk.out 2>&1 &

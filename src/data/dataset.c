@@ -279,7 +279,8 @@ static size_t batch_bytes(const dataset_opts_t *o)
     return b > (double)TEXTSRC_PIECE ? (size_t)b : TEXTSRC_PIECE;
 }
 
-/* Reads, encodes and writes the whole input. */
+/* Reads, encodes and writes the whole input. IL_EXIT_OK, IL_EXIT_INPUT (bad input) or IL_EXIT_FAIL (a
+ * write failed), with err_set(). */
 static int encode_all(const dataset_opts_t *o, textsrc_t *src, cats_t *cats, const tokenizer_t *t, written_t *w)
 {
     size_t limit = batch_bytes(o), cap = 0;
@@ -307,7 +308,7 @@ static int encode_all(const dataset_opts_t *o, textsrc_t *src, cats_t *cats, con
 #pragma omp parallel for schedule(dynamic, 1) num_threads(o->threads)
         for (size_t i = 0; i < n; i++) encode_doc(t, &parts[i], &ids[i], &n_ids[i]);
         for (size_t i = 0; i < n; i++) {
-            if (rc >= 0 && write_part(w, cats, &parts[i], ids[i], n_ids[i]) != 0) rc = -1;
+            if (rc >= 0 && write_part(w, cats, &parts[i], ids[i], n_ids[i]) != 0) rc = -2; /* a write failed */
             free(ids[i]);
             free(parts[i].own);
         }
@@ -318,13 +319,15 @@ static int encode_all(const dataset_opts_t *o, textsrc_t *src, cats_t *cats, con
     free(parts);
     free(ids);
     free(n_ids);
-    if (rc < 0) return -1;
+    if (rc < 0) return rc == -2 ? IL_EXIT_FAIL : IL_EXIT_INPUT;
     for (int s = 0; s < 2; s++)
-        CALL(shardsink_close(&w->sink[s], (const char(*)[SHARD_CAT_LEN])cats->names, cats->n));
+        if (shardsink_close(&w->sink[s], (const char(*)[SHARD_CAT_LEN])cats->names, cats->n) != 0) return IL_EXIT_FAIL;
     for (int s = 0; s < 2; s++)
-        if (w->sink[s].n_tokens == 0)
-            return err_set("too little input: the %s split is empty", s ? "validation" : "training");
-    return 0;
+        if (w->sink[s].n_tokens == 0) {
+            err_set("too little input: the %s split is empty", s ? "validation" : "training");
+            return IL_EXIT_INPUT;
+        }
+    return IL_EXIT_OK;
 }
 
 /* ---- outputs ---- */
@@ -488,7 +491,7 @@ static int prepare(const dataset_opts_t *o, textsrc_t *src, char paths[N_OUT][40
         w.by_cat[s] = err_calloc(DATASET_MAX_CATS, sizeof *w.by_cat[s]);
     }
     w.counts = err_calloc((size_t)t.vocab_size, sizeof *w.counts);
-    if (encode_all(o, src, &cats, &t, &w) != 0) goto out;
+    if ((rc = encode_all(o, src, &cats, &t, &w)) != IL_EXIT_OK) goto out;
     text = summary(o, src, &t, &cats, &w);
     rc = IL_EXIT_FAIL;
     if (commit_outputs(paths, &t, &w, text) != 0) goto out;
