@@ -130,10 +130,17 @@ expect_fail il-prepare "sh/train-00002.bin: already exists" "$prep" --out sh --t
 # so the last tenth of each goes to validation
 awk 'BEGIN { for (n = 0; n < 9 * 2^20; n += 35) print "a line of text that goes on and on" }' >long.txt
 truncate -s $((9 << 20)) long.txt
-"$prep" --out long --tokenizer byte long.txt >/dev/null
+"$prep" --out long --tokenizer byte long.txt >/dev/null 2>err.txt
 [ "$(docs train long)" -eq 3 ] && [ "$(docs val long)" -eq 3 ] || die "9 MiB not cut in 3 pieces: $(cat long/prepare.txt)"
 [ $(($(tokens train long) + $(tokens val long))) -eq $((9 << 20)) ] || die "pieces lost bytes"
 grep -q "^split: last 1/10 of each document to validation" long/prepare.txt || die "$(cat long/prepare.txt)"
+# the progress line: only asked for (stderr is not a terminal here), redrawn with a carriage return, with the
+# bytes read, the speed and, the input's size being known, an ETA; one line ends it
+[ ! -s err.txt ] || die "stderr not empty without --progress: $(cat err.txt)"
+"$prep" --out long_pg --tokenizer byte --progress long.txt >/dev/null 2>pg.txt
+grep -aq $'^\ril-prepare: encoding: [0-9.]* MB read, [0-9.]* MB/s, [0-9]*% of 9.0 MB, ETA [0-9]*:[0-9][0-9]:[0-9][0-9]' pg.txt ||
+    die "no progress line: $(od -c pg.txt | head)"
+[ "$(wc -l <pg.txt)" -eq 1 ] || die "the progress line does not end in one newline: $(od -c pg.txt | head)"
 
 # BPE, JSON Lines larger than the BPE sample, read from stdin (the sample's pieces held, then the rest read)
 # and from the file, on 1 and on 2 threads: the same outputs
