@@ -28,7 +28,7 @@ SCALAPACK_LIBS ?= -lscalapack-openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
             -Iinclude -Isrc -I. $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
-LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lpcre2-8 -ljson-c -lz -lm -fopenmp $(SAN)
+LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lpcre2-8 -ljson-c -lz -lzstd -lm -fopenmp $(SAN)
 
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB       := $(BUILD)/libinnerloop.a

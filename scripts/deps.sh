@@ -27,6 +27,8 @@ requirements=(
     "library pcre2-8 libpcre2-dev"
     "header json-c/json.h libjson-c-dev"
     "library json-c libjson-c-dev"
+    "header zstd.h libzstd-dev"
+    "command zstd zstd"
     "header cblas.h libopenblas-openmp-dev"
     "library openblas libopenblas-openmp-dev"
     "header ini.h libinih-dev"

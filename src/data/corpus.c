@@ -36,7 +36,7 @@ void corpus_free(corpus_t *c)
 
 /* ---- plain text ---- */
 
-static int check_text(const char *path, const uint8_t *b, size_t n)
+int corpus_check_text(const char *path, const uint8_t *b, size_t n)
 {
     if (n == 0) return err_set("%s: empty file", path);
     size_t control = 0;
@@ -46,21 +46,6 @@ static int check_text(const char *path, const uint8_t *b, size_t n)
     }
     if (control * 1000 > n * BINARY_CONTROL_PERMILLE)
         return err_set("%s: binary file (%zu of %zu bytes are control characters), expected text", path, control, n);
-    return 0;
-}
-
-int corpus_add_text_file(corpus_t *c, const char *path)
-{
-    uint8_t *b;
-    size_t n;
-    CALL(bytes_read_file(path, &b, &n));
-    if (check_text(path, b, n) != 0) {
-        free(b);
-        return -1;
-    }
-    corpus_doc_t *d = add_doc(c, path, "text");
-    d->text = b;
-    d->len = n;
     return 0;
 }
 
@@ -191,7 +176,7 @@ static int add_brown_doc(corpus_t *c, const char *dir, const char *name, const c
     uint8_t *b;
     size_t n;
     CALL(bytes_read_file(path, &b, &n));
-    int rc = check_text(path, b, n);
+    int rc = corpus_check_text(path, b, n);
     if (rc == 0) {
         corpus_doc_t *d = add_doc(c, path, category);
         corpus_brown_untag(b, n, &d->text, &d->len);

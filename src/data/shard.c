@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "core/bytes.h"
@@ -531,4 +532,141 @@ int shard_unigram_loss(const char *counts_path, const char *shard_path, double *
     shard_free(&s);
     free(counts);
     return rc;
+}
+
+/* ---- the streaming writer ---- */
+
+enum { WRITER_BUF_TOKENS = 1 << 16 };
+
+int shard_writer_open(shard_writer_t *w, const char *path, uint32_t tokenizer_id, uint32_t vocab_size)
+{
+    memset(w, 0, sizeof *w);
+    if (snprintf(w->path, sizeof w->path, "%s", path) >= (int)sizeof w->path) return err_set("%s: path too long", path);
+    w->f = fopen(path, "wbx");
+    if (!w->f) return err_set("%s: cannot create: %s", path, strerror(errno));
+    w->tokenizer_id = tokenizer_id;
+    w->vocab_size = vocab_size;
+    w->buf = err_calloc(2 * WRITER_BUF_TOKENS, 1);
+    uint8_t header[SHARD_HEADER] = {0}; /* written for real at close */
+    if (fwrite(header, 1, SHARD_HEADER, w->f) != SHARD_HEADER) {
+        shard_writer_abort(w);
+        return err_set("%s: write failed: %s", path, strerror(errno));
+    }
+    return 0;
+}
+
+static int writer_put(shard_writer_t *w, const void *b, size_t n)
+{
+    if (n && fwrite(b, 1, n, w->f) != n) return err_set("%s: write failed: %s", w->path, strerror(errno));
+    return 0;
+}
+
+/* Writes n tokens (n <= WRITER_BUF_TOKENS), that do not cross a block boundary, and checksums them. */
+static int writer_tokens(shard_writer_t *w, const uint16_t *ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        CHECK(ids[i] < w->vocab_size, "token %u is not below the vocab size %u", ids[i], w->vocab_size);
+        bytes_put_u16(w->buf + 2 * i, ids[i]);
+    }
+    w->block_crc = crc_of(w->block_crc, w->buf, 2 * n);
+    w->n_tokens += n;
+    if (w->n_tokens % SHARD_BLOCK_TOKENS == 0) {
+        if (w->n_crc == w->cap_crc) {
+            w->cap_crc = w->cap_crc ? 2 * w->cap_crc : 256;
+            w->crc = realloc(w->crc, w->cap_crc * sizeof *w->crc);
+            CHECK(w->crc, "out of memory");
+        }
+        w->crc[w->n_crc++] = w->block_crc;
+        w->block_crc = 0;
+    }
+    return writer_put(w, w->buf, 2 * n);
+}
+
+int shard_writer_doc(shard_writer_t *w, const uint16_t *ids, uint64_t n, uint32_t category)
+{
+    CHECK(w->n_docs < UINT32_MAX, "%s: too many documents for one shard", w->path);
+    if (w->n_docs == w->cap_docs) {
+        w->cap_docs = w->cap_docs ? 2 * w->cap_docs : 256;
+        w->docs = realloc(w->docs, (size_t)w->cap_docs * sizeof *w->docs);
+        CHECK(w->docs, "out of memory");
+    }
+    w->docs[w->n_docs++] = (shard_doc_t){w->n_tokens, n, category};
+    while (n > 0) {
+        uint64_t room = SHARD_BLOCK_TOKENS - w->n_tokens % SHARD_BLOCK_TOKENS;
+        size_t k = (size_t)(n < room ? n : room);
+        if (k > WRITER_BUF_TOKENS) k = WRITER_BUF_TOKENS;
+        CALL(writer_tokens(w, ids, k));
+        ids += k;
+        n -= k;
+    }
+    return 0;
+}
+
+/* The tables after the tokens, each piece also into the running CRC of everything but the tokens. */
+static int writer_tables(shard_writer_t *w, const char (*cats)[SHARD_CAT_LEN], uint32_t n_cats, uint32_t *crc)
+{
+    uint8_t b[SHARD_CAT_LEN];
+    for (uint32_t i = 0; i < w->n_docs; i++) {
+        bytes_put_u64(b, w->docs[i].start);
+        bytes_put_u64(b + 8, w->docs[i].len);
+        bytes_put_u32(b + 16, w->docs[i].category);
+        *crc = crc_of(*crc, b, SHARD_DOC);
+        CALL(writer_put(w, b, SHARD_DOC));
+    }
+    for (uint32_t i = 0; i < n_cats; i++) {
+        memset(b, 0, sizeof b);
+        memcpy(b, cats[i], strnlen(cats[i], SHARD_CAT_LEN - 1));
+        *crc = crc_of(*crc, b, SHARD_CAT_LEN);
+        CALL(writer_put(w, b, SHARD_CAT_LEN));
+    }
+    for (size_t k = 0; k < w->n_crc + (w->n_tokens % SHARD_BLOCK_TOKENS != 0); k++) {
+        bytes_put_u32(b, k < w->n_crc ? w->crc[k] : w->block_crc);
+        *crc = crc_of(*crc, b, 4);
+        CALL(writer_put(w, b, 4));
+    }
+    bytes_put_u32(b, *crc);
+    return writer_put(w, b, 4);
+}
+
+int shard_writer_close(shard_writer_t *w, const char (*cats)[SHARD_CAT_LEN], uint32_t n_cats)
+{
+    uint8_t h[SHARD_HEADER];
+    memcpy(h, shard_magic, 8);
+    bytes_put_u32(h + 8, SHARD_VERSION);
+    bytes_put_u32(h + 12, w->tokenizer_id);
+    bytes_put_u32(h + 16, w->vocab_size);
+    bytes_put_u64(h + 20, w->n_tokens);
+    bytes_put_u32(h + 28, w->n_docs);
+    bytes_put_u32(h + 32, n_cats);
+    bytes_put_u32(h + 36, SHARD_BLOCK_TOKENS);
+    uint32_t crc = crc_of(0, h, SHARD_HEADER);
+    int rc = writer_tables(w, cats, n_cats, &crc);
+    if (rc == 0 && (fseek(w->f, 0, SEEK_SET) != 0 || writer_put(w, h, SHARD_HEADER) != 0))
+        rc = err_set("%s: write failed: %s", w->path, strerror(errno));
+    if (rc == 0 && (fflush(w->f) != 0 || fsync(fileno(w->f)) != 0)) rc = err_set("%s: write failed: %s", w->path, strerror(errno));
+    if (rc != 0) {
+        shard_writer_abort(w);
+        return -1;
+    }
+    rc = fclose(w->f);
+    w->f = NULL;
+    shard_writer_abort(w); /* frees the tables; the file is closed, so it stays */
+    if (rc == 0) return 0;
+    unlink(w->path);
+    return err_set("%s: write failed", w->path);
+}
+
+void shard_writer_abort(shard_writer_t *w)
+{
+    if (w->f) {
+        fclose(w->f);
+        unlink(w->path);
+    }
+    w->f = NULL;
+    free(w->docs);
+    free(w->crc);
+    free(w->buf);
+    w->docs = NULL;
+    w->crc = NULL;
+    w->buf = NULL;
 }

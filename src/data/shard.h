@@ -20,6 +20,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SHARD_CAT_LEN 32 /* bytes per category name, NUL-padded */
 #define SHARD_BLOCK_TOKENS 32768u /* tokens per checksum block that shard_write uses by default: 64 KiB */
@@ -93,5 +94,32 @@ int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_
  * language model has to beat by using context at all. The shard must be of the counts' tokenizer. Returns
  * 0, or -1 with err_set(). */
 int shard_unigram_loss(const char *counts_path, const char *shard_path, double *loss, uint64_t *n_tokens);
+
+/* A shard written as its documents come, for inputs larger than memory: tokens go to the file as they are
+ * added, the document table and the block checksums stay in memory (20 bytes a document, 4 a block) until
+ * shard_writer_close writes them and then the header. The file is the one shard_write would write for the
+ * same documents. It is made at path, which the caller names and renames (a temporary name). */
+typedef struct {
+    FILE *f;
+    char path[4200];
+    uint32_t tokenizer_id, vocab_size;
+    uint64_t n_tokens;
+    shard_doc_t *docs;
+    uint32_t n_docs, cap_docs;
+    uint32_t *crc;           /* of each full block */
+    size_t n_crc, cap_crc;
+    uint32_t block_crc;      /* of the tokens of the block being filled */
+    uint8_t *buf;            /* the tokens' bytes on their way to the file */
+} shard_writer_t;
+
+/* Creates path (which must not exist). -1 with err_set() naming it. */
+int shard_writer_open(shard_writer_t *w, const char *path, uint32_t tokenizer_id, uint32_t vocab_size);
+/* Appends one document of n tokens, every one below the vocab size. -1 with err_set() on a write failure. */
+int shard_writer_doc(shard_writer_t *w, const uint16_t *ids, uint64_t n, uint32_t category);
+/* Writes the tables (with these category names) and the header, flushes and syncs the file, and closes it;
+ * the file stays at its path. -1 with err_set() naming it; the file is then removed. */
+int shard_writer_close(shard_writer_t *w, const char (*cats)[SHARD_CAT_LEN], uint32_t n_cats);
+/* Closes and removes the file. */
+void shard_writer_abort(shard_writer_t *w);
 
 #endif
