@@ -37,7 +37,8 @@ static void test_writer_matches_shard_write(void **state)
     for (int i = 0; i < N; i++) tokens[i] = (uint16_t)((i * 7919u) % 1000);
     shard_doc_t docs[3] = {{0, 5, 1}, {5, 70000, 0}, {70005, N - 70005, 1}};
     char cats[2][SHARD_CAT_LEN] = {"news", "fiction"};
-    shard_t s = {77, 1000, N, tokens, 3, docs, 2, cats, 0};
+    shard_t s = {.tokenizer_id = 77, .vocab_size = 1000, .n_tokens = N, .tokens = tokens, .n_docs = 3, .docs = docs,
+                 .n_cats = 2, .cats = cats};
     assert_int_equal(shard_write(&s, path_in("whole.bin")), 0);
     shard_writer_t w;
     assert_int_equal(shard_writer_open(&w, path_in("stream.bin"), 77, 1000), 0);
@@ -70,9 +71,12 @@ static uint8_t *read_all(char **paths, int n, size_t *len, int *pieces, int *end
     int rc;
     while ((rc = textsrc_next(s, &p)) == 1) {
         assert_true(p.len <= TEXTSRC_PIECE);
-        /* each piece but a document's last ends just after a newline, before a line that starts with text */
-        if (!p.ends_doc) assert_int_equal(p.text[p.len - 1], '\n');
-        if (*pieces > *ends) assert_null(strchr(" \t\n", p.text[0]));
+        /* each piece but a document's last ends just after a lone newline, between two visible characters */
+        if (!p.ends_doc) {
+            assert_int_equal(p.text[p.len - 1], '\n');
+            assert_true(p.len > 1 && p.text[p.len - 2] > ' ' && p.text[p.len - 2] < 0x7f);
+        }
+        if (*pieces > *ends) assert_true(p.text[0] > ' ' && p.text[0] < 0x7f);
         all = realloc(all, *len + p.len);
         memcpy(all + *len, p.text, p.len);
         *len += p.len;
@@ -88,10 +92,10 @@ static uint8_t *read_all(char **paths, int n, size_t *len, int *pieces, int *end
 static void test_pieces(void **state)
 {
     (void)state;
-    /* 10 MiB of lines, some starting with spaces (no cut before those) */
+    /* 10 MiB of lines, some starting or ending with spaces (no cut next to those) */
     size_t n = 10u << 20;
     uint8_t *text = malloc(n);
-    for (size_t i = 0; i < n; i++) text[i] = i % 61 == 60 ? '\n' : i % 61 == 0 && i % 7 ? ' ' : (uint8_t)('a' + i % 26);
+    for (size_t i = 0; i < n; i++) text[i] = i % 61 == 60 ? '\n' : (i % 61 == 0 && i % 7) || (i % 61 == 59 && i % 3) ? ' ' : (uint8_t)('a' + i % 26);
     FILE *f = fopen(path_in("long.txt"), "wb");
     assert_int_equal(fwrite(text, 1, n, f), n);
     fclose(f);

@@ -520,7 +520,7 @@ out:
 int dataset_prepare(const dataset_opts_t *o, FILE *log)
 {
     char paths[N_OUT][4096];
-    if (o->kind != TOKENIZER_BYTE && o->kind != TOKENIZER_BPE) {
+    if (o->kind != TOKENIZER_BYTE && o->kind != TOKENIZER_BPE && o->kind != TOKENIZER_GPT2) {
         err_set("unknown tokenizer kind %d", o->kind);
         return IL_EXIT_INPUT;
     }

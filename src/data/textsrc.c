@@ -282,6 +282,7 @@ size_t textsrc_n_files(const textsrc_t *s) { return s->o.brown_dir ? s->brown.n_
 
 /* ---- pieces ---- */
 
+static int is_ws(uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; }
 static int is_graphic(uint8_t c) { return c > ' ' && c < 0x7f; }
 
 /* The length of the next piece of the n bytes at b (all that is left of the document when n <= PIECE). The
