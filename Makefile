@@ -112,11 +112,13 @@ BENCH_RSS ?= $(BUILD)/bench-shard-rss
 bench-shard-rss: $(TOOLS)
 	BENCH_RSS=$(BENCH_RSS) scripts/bench-shard-rss.sh $(BUILD)
 
-# GPT-2 encoding speed (scripts/bench-prepare.sh): BENCH_MB megabytes of the Brown Corpus repeated, encoded by
-# il-prepare --tokenizer gpt2 and by gpt-3-encoder under node, on 1 thread and on all cores.
+# il-prepare (scripts/bench-prepare.sh): GPT-2 encoding speed on BENCH_MB megabytes of the Brown Corpus
+# repeated, against gpt-3-encoder under node, on 1 thread and on all cores; then (scripts/bench-prepare-rss.sh)
+# its peak RSS and speed on about 100 MB and 1 GB, byte, BPE and GPT-2 tokens, 1 thread.
 BENCH_MB ?= 100
 bench-prepare: $(BUILD)/bin/il-prepare $(BUILD)/bin/il-tokenize
 	BENCH_MB=$(BENCH_MB) scripts/bench-prepare.sh $(BUILD)
+	scripts/bench-prepare-rss.sh $(BUILD)
 
 # The main job: prepare the Brown Corpus, run the demo sweep on a private Slurm (LOCAL=1: with mpirun
 # here), aggregate, and print the runs table, the verdicts on the hypotheses and the figures.

