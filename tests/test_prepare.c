@@ -18,15 +18,6 @@
 
 #include "tests/tmpdir.h"
 
-static const char *path_in(const char *name)
-{
-    static char p[4][4200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
-
 /* 3 documents over 100,000 tokens: several checksum blocks, the last one part full, a document across
  * block boundaries and one longer than the writer's buffer. */
 static void test_writer_matches_shard_write(void **state)
@@ -39,22 +30,22 @@ static void test_writer_matches_shard_write(void **state)
     char cats[2][SHARD_CAT_LEN] = {"news", "fiction"};
     shard_t s = {.tokenizer_id = 77, .vocab_size = 1000, .n_tokens = N, .tokens = tokens, .n_docs = 3, .docs = docs,
                  .n_cats = 2, .cats = cats};
-    assert_int_equal(shard_write(&s, path_in("whole.bin")), 0);
+    assert_int_equal(shard_write(&s, tmpdir_path("whole.bin")), 0);
     shard_writer_t w;
-    assert_int_equal(shard_writer_open(&w, path_in("stream.bin"), 77, 1000), 0);
+    assert_int_equal(shard_writer_open(&w, tmpdir_path("stream.bin"), 77, 1000), 0);
     for (int d = 0; d < 3; d++)
         assert_int_equal(shard_writer_doc(&w, tokens + docs[d].start, docs[d].len, docs[d].category), 0);
     assert_int_equal(shard_writer_close(&w, (const char(*)[SHARD_CAT_LEN])cats, 2), 0);
     uint8_t *a, *b;
     size_t na, nb;
-    assert_int_equal(bytes_read_file(path_in("whole.bin"), &a, &na), 0);
-    assert_int_equal(bytes_read_file(path_in("stream.bin"), &b, &nb), 0);
+    assert_int_equal(bytes_read_file(tmpdir_path("whole.bin"), &a, &na), 0);
+    assert_int_equal(bytes_read_file(tmpdir_path("stream.bin"), &b, &nb), 0);
     assert_int_equal(na, nb);
     assert_memory_equal(a, b, na);
     free(a);
     free(b);
     /* an existing file is not written over */
-    assert_int_equal(shard_writer_open(&w, path_in("stream.bin"), 77, 1000), -1);
+    assert_int_equal(shard_writer_open(&w, tmpdir_path("stream.bin"), 77, 1000), -1);
     assert_non_null(strstr(err_msg(), "stream.bin: cannot create"));
 }
 
@@ -96,10 +87,10 @@ static void test_pieces(void **state)
     size_t n = 10u << 20;
     uint8_t *text = malloc(n);
     for (size_t i = 0; i < n; i++) text[i] = i % 61 == 60 ? '\n' : (i % 61 == 0 && i % 7) || (i % 61 == 59 && i % 3) ? ' ' : (uint8_t)('a' + i % 26);
-    FILE *f = fopen(path_in("long.txt"), "wb");
+    FILE *f = fopen(tmpdir_path("long.txt"), "wb");
     assert_int_equal(fwrite(text, 1, n, f), n);
     fclose(f);
-    char *paths[] = {(char *)path_in("long.txt")};
+    char *paths[] = {(char *)tmpdir_path("long.txt")};
     size_t len;
     int pieces, ends;
     uint8_t *all = read_all(paths, 1, &len, &pieces, &ends);
@@ -116,9 +107,9 @@ static void test_compressed(void **state)
     (void)state;
     const char *plain = tmpdir_write("p.txt", "one line\nand another\n");
     char cmd[40000];
-    snprintf(cmd, sizeof cmd, "gzip -c '%s' >'%s' && zstd -q -c '%s' >'%s'", plain, path_in("g.dat"), plain, path_in("z.dat"));
+    snprintf(cmd, sizeof cmd, "gzip -c '%s' >'%s' && zstd -q -c '%s' >'%s'", plain, tmpdir_path("g.dat"), plain, tmpdir_path("z.dat"));
     assert_int_equal(system(cmd), 0);
-    char *paths[] = {(char *)path_in("g.dat"), (char *)path_in("z.dat")};
+    char *paths[] = {(char *)tmpdir_path("g.dat"), (char *)tmpdir_path("z.dat")};
     size_t len;
     int pieces, ends;
     uint8_t *all = read_all(paths, 2, &len, &pieces, &ends);

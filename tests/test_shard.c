@@ -16,15 +16,6 @@
 
 #include "tests/tmpdir.h"
 
-static const char *path_in(const char *name)
-{
-    static char p[4][4200];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
-    return p[k];
-}
-
 /* 10 tokens in 3 documents, 2 categories, checksum blocks of 4 tokens. Documented layout: 40-byte header,
  * tokens at 40, the document table (20 bytes each) at 60, category names (32 bytes each) at 120, the CRC32 of
  * the 3 blocks at 184, the CRC32 of all but the tokens at 196; 200 bytes in all. */
@@ -46,7 +37,7 @@ static uint8_t *slurp(const char *path, size_t *n)
 
 static void write_raw(const char *name, const void *b, size_t n)
 {
-    FILE *f = fopen(path_in(name), "wb");
+    FILE *f = fopen(tmpdir_path(name), "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(b, 1, n, f), n);
     fclose(f);
@@ -55,9 +46,9 @@ static void write_raw(const char *name, const void *b, size_t n)
 static void test_round_trip(void **state)
 {
     (void)state;
-    assert_int_equal(shard_write(&sample, path_in("a.bin")), 0);
+    assert_int_equal(shard_write(&sample, tmpdir_path("a.bin")), 0);
     size_t n;
-    uint8_t *raw = slurp(path_in("a.bin"), &n);
+    uint8_t *raw = slurp(tmpdir_path("a.bin"), &n);
     assert_int_equal(n, FILE_SIZE);
     assert_memory_equal(raw, "ILSHARD", 8);
     assert_int_equal(raw[TOKENS_AT + 4], 299 & 0xff); /* little-endian token 2 */
@@ -65,7 +56,7 @@ static void test_round_trip(void **state)
     free(raw);
 
     shard_t s;
-    assert_int_equal(shard_read(&s, path_in("a.bin")), 0);
+    assert_int_equal(shard_read(&s, tmpdir_path("a.bin")), 0);
     assert_int_equal(s.tokenizer_id, sample.tokenizer_id);
     assert_int_equal(s.vocab_size, 300);
     assert_int_equal(s.n_tokens, 10);
@@ -81,15 +72,15 @@ static void test_round_trip(void **state)
     assert_string_equal(s.cats[1], "science_fiction");
     shard_free(&s);
 
-    assert_int_equal(shard_write(&sample, path_in("a.bin")), -1);
+    assert_int_equal(shard_write(&sample, tmpdir_path("a.bin")), -1);
     assert_non_null(strstr(err_msg(), "already exists"));
 }
 
 static void assert_read_fails(const char *name, const char *reason)
 {
     shard_t s;
-    assert_int_equal(shard_read(&s, path_in(name)), -1);
-    if (!strstr(err_msg(), reason) || !strstr(err_msg(), path_in(name)) || strchr(err_msg(), '\n'))
+    assert_int_equal(shard_read(&s, tmpdir_path(name)), -1);
+    if (!strstr(err_msg(), reason) || !strstr(err_msg(), tmpdir_path(name)) || strchr(err_msg(), '\n'))
         fail_msg("message \"%s\" lacks \"%s\" or the path", err_msg(), reason);
 }
 
@@ -115,7 +106,7 @@ static void write_changed(const char *name, size_t at, uint64_t v, int bytes, in
 {
     uint8_t b[FILE_SIZE];
     size_t n;
-    uint8_t *raw = slurp(path_in("good.bin"), &n);
+    uint8_t *raw = slurp(tmpdir_path("good.bin"), &n);
     assert_int_equal(n, FILE_SIZE);
     memcpy(b, raw, sizeof b);
     free(raw);
@@ -129,7 +120,7 @@ static void write_patched(const char *name, size_t at, uint64_t v, int bytes) { 
 static void test_bad_input(void **state)
 {
     (void)state;
-    assert_int_equal(shard_write(&sample, path_in("good.bin")), 0);
+    assert_int_equal(shard_write(&sample, tmpdir_path("good.bin")), 0);
     assert_read_fails("missing.bin", "cannot open");
     write_raw("empty.bin", "", 0);
     assert_read_fails("empty.bin", "empty file");
@@ -140,7 +131,7 @@ static void test_bad_input(void **state)
     assert_read_fails("zeros.bin", "bad magic");
 
     size_t n;
-    uint8_t *raw = slurp(path_in("good.bin"), &n);
+    uint8_t *raw = slurp(tmpdir_path("good.bin"), &n);
     write_raw("short.bin", raw, n - 7);
     assert_read_fails("short.bin", "truncated: header says 10 tokens");
     write_raw("header.bin", raw, 20);
@@ -172,8 +163,8 @@ static void test_bad_input(void **state)
 static void test_checksums(void **state)
 {
     (void)state;
-    remove(path_in("good.bin"));
-    assert_int_equal(shard_write(&sample, path_in("good.bin")), 0);
+    remove(tmpdir_path("good.bin"));
+    assert_int_equal(shard_write(&sample, tmpdir_path("good.bin")), 0);
     /* the low byte of token 5 (1 -> 0, still a valid id): block 1, tokens 4 to 7, bytes 48 to 55 */
     write_changed("tok5.bin", TOKENS_AT + 2 * 5, 0, 1, 0);
     assert_read_fails("tok5.bin", "block 1 (tokens 4 to 7, bytes 48 to 55) fails its checksum");
@@ -190,7 +181,7 @@ static void test_checksums(void **state)
 
     /* the per-block check alone, as a reader that maps the file uses it: only the blocks touched are read */
     size_t n;
-    uint8_t *raw = slurp(path_in("tok5.bin"), &n);
+    uint8_t *raw = slurp(tmpdir_path("tok5.bin"), &n);
     uint32_t crc[N_BLOCKS];
     for (int k = 0; k < N_BLOCKS; k++) crc[k] = (uint32_t)(raw[SUMS_AT + 4 * k] | raw[SUMS_AT + 4 * k + 1] << 8 |
                                                            raw[SUMS_AT + 4 * k + 2] << 16 | (uint32_t)raw[SUMS_AT + 4 * k + 3] << 24);
@@ -203,13 +194,13 @@ static void test_checksums(void **state)
     /* the default block size: a whole Brown-sized block, and an empty shard has no blocks */
     shard_t big = sample, s;
     big.block_tokens = 0;
-    assert_int_equal(shard_write(&big, path_in("default.bin")), 0);
-    assert_int_equal(shard_read(&s, path_in("default.bin")), 0);
+    assert_int_equal(shard_write(&big, tmpdir_path("default.bin")), 0);
+    assert_int_equal(shard_read(&s, tmpdir_path("default.bin")), 0);
     assert_int_equal(s.block_tokens, SHARD_BLOCK_TOKENS);
     shard_free(&s);
     shard_t empty = {1, 2, 0, NULL, 0, NULL, 1, cats, 0, 0, NULL};
-    assert_int_equal(shard_write(&empty, path_in("empty_ok.bin")), 0);
-    assert_int_equal(shard_read(&s, path_in("empty_ok.bin")), 0);
+    assert_int_equal(shard_write(&empty, tmpdir_path("empty_ok.bin")), 0);
+    assert_int_equal(shard_read(&s, tmpdir_path("empty_ok.bin")), 0);
     assert_int_equal(s.n_tokens, 0);
     shard_free(&s);
 }
@@ -217,17 +208,17 @@ static void test_checksums(void **state)
 static void test_expect(void **state)
 {
     (void)state;
-    assert_int_equal(shard_write(&sample, path_in("e.bin")), 0);
+    assert_int_equal(shard_write(&sample, tmpdir_path("e.bin")), 0);
     shard_t s;
-    assert_int_equal(shard_read_expect(&s, path_in("e.bin"), 0xabcdef12u, 300), 0);
+    assert_int_equal(shard_read_expect(&s, tmpdir_path("e.bin"), 0xabcdef12u, 300), 0);
     shard_free(&s);
-    assert_int_equal(shard_read_expect(&s, path_in("e.bin"), 0x12345678u, 300), -1);
+    assert_int_equal(shard_read_expect(&s, tmpdir_path("e.bin"), 0x12345678u, 300), -1);
     assert_non_null(strstr(err_msg(), "abcdef12"));
     assert_non_null(strstr(err_msg(), "12345678"));
-    assert_int_equal(shard_read_expect(&s, path_in("e.bin"), 0xabcdef12u, 512), -1);
+    assert_int_equal(shard_read_expect(&s, tmpdir_path("e.bin"), 0xabcdef12u, 512), -1);
     assert_non_null(strstr(err_msg(), "300"));
     assert_non_null(strstr(err_msg(), "512"));
-    assert_non_null(strstr(err_msg(), path_in("e.bin")));
+    assert_non_null(strstr(err_msg(), tmpdir_path("e.bin")));
 }
 
 static void test_counts(void **state)
@@ -237,10 +228,10 @@ static void test_counts(void **state)
     for (int v = 0; v < 300; v++) c[v] = (uint64_t)v * v * 1000003u + (v == 7 ? 1ull << 40 : 0);
     uint64_t sum = 0;
     for (int v = 0; v < 300; v++) sum += c[v];
-    assert_int_equal(shard_counts_write(path_in("c.counts"), 42, 300, c), 0);
+    assert_int_equal(shard_counts_write(tmpdir_path("c.counts"), 42, 300, c), 0);
     uint32_t id, vocab;
     uint64_t *back, total;
-    assert_int_equal(shard_counts_read(path_in("c.counts"), &id, &vocab, &back, &total), 0);
+    assert_int_equal(shard_counts_read(tmpdir_path("c.counts"), &id, &vocab, &back, &total), 0);
     assert_int_equal(id, 42);
     assert_int_equal(vocab, 300);
     assert_int_equal(total, sum);
@@ -248,15 +239,15 @@ static void test_counts(void **state)
     free(back);
 
     size_t n;
-    uint8_t *raw = slurp(path_in("c.counts"), &n);
+    uint8_t *raw = slurp(tmpdir_path("c.counts"), &n);
     assert_int_equal(n, 32 + 8 * 300);
     write_raw("short.counts", raw, n - 8);
-    assert_int_equal(shard_counts_read(path_in("short.counts"), &id, &vocab, &back, &total), -1);
+    assert_int_equal(shard_counts_read(tmpdir_path("short.counts"), &id, &vocab, &back, &total), -1);
     assert_non_null(strstr(err_msg(), "truncated"));
-    assert_int_equal(shard_counts_read(path_in("c.bin.missing"), &id, &vocab, &back, &total), -1);
+    assert_int_equal(shard_counts_read(tmpdir_path("c.bin.missing"), &id, &vocab, &back, &total), -1);
     assert_non_null(strstr(err_msg(), "cannot open"));
-    assert_int_equal(shard_write(&sample, path_in("s.bin")), 0);
-    assert_int_equal(shard_counts_read(path_in("s.bin"), &id, &vocab, &back, &total), -1);
+    assert_int_equal(shard_write(&sample, tmpdir_path("s.bin")), 0);
+    assert_int_equal(shard_counts_read(tmpdir_path("s.bin"), &id, &vocab, &back, &total), -1);
     assert_non_null(strstr(err_msg(), "bad magic"));
 
     /* a count of 2^63: found by the checksum; with the checksum made to match, by the total; with the total
@@ -281,20 +272,20 @@ static void test_counts(void **state)
         if (bad[i].sealed) put(b + 20, crc32(0, b + 24, (uInt)(n - 24)), 4);
         write_raw(bad[i].name, b, n);
         free(b);
-        assert_int_equal(shard_counts_read(path_in(bad[i].name), &id, &vocab, &back, &total), -1);
-        if (!strstr(err_msg(), bad[i].reason) || !strstr(err_msg(), path_in(bad[i].name)) || strchr(err_msg(), '\n'))
+        assert_int_equal(shard_counts_read(tmpdir_path(bad[i].name), &id, &vocab, &back, &total), -1);
+        if (!strstr(err_msg(), bad[i].reason) || !strstr(err_msg(), tmpdir_path(bad[i].name)) || strchr(err_msg(), '\n'))
             fail_msg("%s: message \"%s\" lacks \"%s\" or the path", bad[i].name, err_msg(), bad[i].reason);
         assert_null(back);
     }
     /* version 1, without checksums: re-run il-prepare */
     put(raw + 8, 1, 4);
     write_raw("v1.counts", raw, n);
-    assert_int_equal(shard_counts_read(path_in("v1.counts"), &id, &vocab, &back, &total), -1);
+    assert_int_equal(shard_counts_read(tmpdir_path("v1.counts"), &id, &vocab, &back, &total), -1);
     assert_non_null(strstr(err_msg(), "counts file version 1, which has no checksums (this build reads version 2): re-run il-prepare"));
     free(raw);
     /* nor can such counts be written */
     c[7] = UINT64_MAX;
-    assert_int_equal(shard_counts_write(path_in("overflow.counts"), 42, 300, c), -1);
+    assert_int_equal(shard_counts_write(tmpdir_path("overflow.counts"), 42, 300, c), -1);
     assert_non_null(strstr(err_msg(), "overflow 64 bits at token"));
 }
 
@@ -313,9 +304,9 @@ static void assert_docs_equal(const shard_doc_t *a, const shard_doc_t *b, int n)
 static void test_mapped(void **state)
 {
     (void)state;
-    assert_int_equal(shard_write(&sample, path_in("m.bin")), 0);
+    assert_int_equal(shard_write(&sample, tmpdir_path("m.bin")), 0);
     shard_t s;
-    assert_int_equal(shard_open(&s, path_in("m.bin")), 0);
+    assert_int_equal(shard_open(&s, tmpdir_path("m.bin")), 0);
     assert_int_equal(s.n_files, 1);
     assert_int_equal(s.tokenizer_id, sample.tokenizer_id);
     assert_int_equal(s.n_tokens, 10);
@@ -335,7 +326,7 @@ static void assert_get_fails(const shard_t *s, uint64_t pos, uint64_t n, const c
 {
     int32_t got[16];
     assert_int_equal(shard_get(s, pos, n, got), -1);
-    if (!strstr(err_msg(), reason) || !strstr(err_msg(), path_in(name)) || strchr(err_msg(), '\n'))
+    if (!strstr(err_msg(), reason) || !strstr(err_msg(), tmpdir_path(name)) || strchr(err_msg(), '\n'))
         fail_msg("message \"%s\" lacks \"%s\" or the path", err_msg(), reason);
 }
 
@@ -345,11 +336,11 @@ static void assert_get_fails(const shard_t *s, uint64_t pos, uint64_t n, const c
 static void test_lazy_check(void **state)
 {
     (void)state;
-    remove(path_in("good.bin"));
-    assert_int_equal(shard_write(&sample, path_in("good.bin")), 0);
+    remove(tmpdir_path("good.bin"));
+    assert_int_equal(shard_write(&sample, tmpdir_path("good.bin")), 0);
     write_changed("lazy5.bin", TOKENS_AT + 2 * 5, 0, 1, 0); /* block 1: tokens 4 to 7 */
     shard_t s;
-    assert_int_equal(shard_open(&s, path_in("lazy5.bin")), 0);
+    assert_int_equal(shard_open(&s, tmpdir_path("lazy5.bin")), 0);
     int32_t got[10];
     assert_int_equal(shard_get(&s, 0, 4, got), 0);
     assert_int_equal(shard_get(&s, 8, 2, got), 0);
@@ -367,7 +358,7 @@ static void test_lazy_check(void **state)
     shard_free(&s);
 
     write_patched("lazyid.bin", TOKENS_AT + 2 * 3, 300, 2); /* token 3, in block 0 */
-    assert_int_equal(shard_open(&s, path_in("lazyid.bin")), 0);
+    assert_int_equal(shard_open(&s, tmpdir_path("lazyid.bin")), 0);
     assert_int_equal(shard_get(&s, 4, 6, got), 0);
     assert_get_fails(&s, 0, 1, "lazyid.bin", "block 0: token 3 has id 300, not below the vocab size 300");
     shard_free(&s);
@@ -411,16 +402,16 @@ static void write_part(const char *name, int d0, int d1, int reorder)
     part.tokens = set_tokens + first, part.n_tokens = end - first;
     part.docs = pd, part.n_docs = (uint32_t)(d1 - d0);
     if (reorder) part.cats = pc;
-    remove(path_in(name));
-    assert_int_equal(shard_write(&part, path_in(name)), 0);
+    remove(tmpdir_path(name));
+    assert_int_equal(shard_write(&part, tmpdir_path(name)), 0);
 }
 
 /* The sample whole, and as a manifest of 3 files split at documents 13 and 29. */
 static void write_set(void)
 {
     shard_t all = set_sample();
-    remove(path_in("whole.bin"));
-    assert_int_equal(shard_write(&all, path_in("whole.bin")), 0);
+    remove(tmpdir_path("whole.bin"));
+    assert_int_equal(shard_write(&all, tmpdir_path("whole.bin")), 0);
     write_part("p0.bin", 0, 13, 0);
     write_part("p1.bin", 13, 29, 1);
     write_part("p2.bin", 29, NDOC, 0);
@@ -457,8 +448,8 @@ static void test_set_is_one_shard(void **state)
     (void)state;
     write_set();
     shard_t one, set;
-    assert_int_equal(shard_read(&one, path_in("whole.bin")), 0);
-    assert_int_equal(shard_open(&set, path_in("set.shards")), 0);
+    assert_int_equal(shard_read(&one, tmpdir_path("whole.bin")), 0);
+    assert_int_equal(shard_open(&set, tmpdir_path("set.shards")), 0);
     assert_int_equal(set.n_files, 3);
     assert_null(set.tokens);
     assert_int_equal(set.n_tokens, NT);
@@ -492,17 +483,17 @@ static void test_set_is_one_shard(void **state)
 
     uint64_t counts[SET_V] = {0}, n1, n3;
     for (int i = 0; i < NT; i++) counts[set_tokens[i]]++;
-    assert_int_equal(shard_counts_write(path_in("set.counts"), 77, SET_V, counts), 0);
+    assert_int_equal(shard_counts_write(tmpdir_path("set.counts"), 77, SET_V, counts), 0);
     double l1, l3;
-    assert_int_equal(shard_unigram_loss(path_in("set.counts"), path_in("whole.bin"), &l1, &n1), 0);
-    assert_int_equal(shard_unigram_loss(path_in("set.counts"), path_in("set.shards"), &l3, &n3), 0);
+    assert_int_equal(shard_unigram_loss(tmpdir_path("set.counts"), tmpdir_path("whole.bin"), &l1, &n1), 0);
+    assert_int_equal(shard_unigram_loss(tmpdir_path("set.counts"), tmpdir_path("set.shards"), &l3, &n3), 0);
     assert_int_equal(n1, n3);
     assert_true(l1 == l3);
 
     char text[64];
     snprintf(text, sizeof text, "innerloop-shards 1\nwhole.bin\t%d\n", NT);
     tmpdir_write("one.shards", text);
-    assert_int_equal(shard_read(&set, path_in("one.shards")), 0);
+    assert_int_equal(shard_read(&set, tmpdir_path("one.shards")), 0);
     assert_int_equal(set.n_files, 1);
     assert_memory_equal(set.tokens, one.tokens, sizeof set_tokens);
     shard_free(&set);
@@ -515,7 +506,7 @@ static void test_threads(void **state)
     (void)state;
     write_set();
     shard_t set;
-    assert_int_equal(shard_open(&set, path_in("set.shards")), 0);
+    assert_int_equal(shard_open(&set, tmpdir_path("set.shards")), 0);
     int bad = 0;
 #pragma omp parallel for num_threads(4) reduction(+ : bad)
     for (int i = 0; i < NT - 40; i += 7) {
@@ -533,8 +524,8 @@ static void assert_manifest_fails(const char *name, const char *text, int line, 
     tmpdir_write(name, text);
     shard_t s;
     char where[4300];
-    snprintf(where, sizeof where, "%s:%d: ", path_in(name), line);
-    assert_int_equal(shard_open(&s, path_in(name)), -1);
+    snprintf(where, sizeof where, "%s:%d: ", tmpdir_path(name), line);
+    assert_int_equal(shard_open(&s, tmpdir_path(name)), -1);
     if (!strstr(err_msg(), reason) || strncmp(err_msg(), where, strlen(where)) || strchr(err_msg(), '\n'))
         fail_msg("message \"%s\" lacks \"%s\" or does not begin with \"%s\"", err_msg(), reason, where);
     assert_null(s.files);
@@ -566,13 +557,13 @@ static void test_manifest_errors(void **state)
              (unsigned long long)n0 + 1);
     assert_manifest_fails("count.shards", text, 2, want);
     size_t n;
-    uint8_t *raw = slurp(path_in("p0.bin"), &n);
+    uint8_t *raw = slurp(tmpdir_path("p0.bin"), &n);
     write_raw("cut.bin", raw, n - 9);
     free(raw);
     snprintf(text, sizeof text, "innerloop-shards 1\ncut.bin\t%llu\n", (unsigned long long)n0);
     assert_manifest_fails("cut.shards", text, 2, "cut.bin: truncated: header says");
-    remove(path_in("e.bin"));
-    assert_int_equal(shard_write(&sample, path_in("e.bin")), 0); /* tokenizer abcdef12, vocab 300 */
+    remove(tmpdir_path("e.bin"));
+    assert_int_equal(shard_write(&sample, tmpdir_path("e.bin")), 0); /* tokenizer abcdef12, vocab 300 */
     snprintf(text, sizeof text, "innerloop-shards 1\np0.bin\t%llu\ne.bin\t10\n", (unsigned long long)n0);
     assert_manifest_fails("tok.shards", text, 3, "e.bin: made by tokenizer abcdef12 with vocab 300, but ");
     assert_non_null(strstr(err_msg(), "p0.bin, the set's first shard, by tokenizer 0000004d with vocab 500"));

@@ -29,6 +29,16 @@ static inline int tmpdir_remove(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
+/* <dir>/<name>, in one of 4 static buffers used in turn: a call can take a few paths at once. */
+static inline const char *tmpdir_path(const char *name)
+{
+    static char p[4][4200];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", dir, name);
+    return p[k];
+}
+
 /* Writes `text` to <dir>/<name> and returns the path (static buffer: one file at a time). */
 static inline const char *tmpdir_write(const char *name, const char *text)
 {

@@ -79,20 +79,27 @@ int shard_block_check(const char *path, const uint8_t *token_bytes, uint64_t n_t
                    got, crc[b]);
 }
 
+/* The SHARD_HEADER bytes at h (layout in docs/formats.md). */
+static void put_header(uint8_t *h, uint32_t tokenizer_id, uint32_t vocab_size, uint64_t n_tokens, uint32_t n_docs,
+                       uint32_t n_cats, uint32_t block)
+{
+    memcpy(h, shard_magic, 8);
+    bytes_put_u32(h + 8, SHARD_VERSION);
+    bytes_put_u32(h + 12, tokenizer_id);
+    bytes_put_u32(h + 16, vocab_size);
+    bytes_put_u64(h + 20, n_tokens);
+    bytes_put_u32(h + 28, n_docs);
+    bytes_put_u32(h + 32, n_cats);
+    bytes_put_u32(h + 36, block);
+}
+
 int shard_write(const shard_t *s, const char *path)
 {
     uint32_t block = s->block_tokens ? s->block_tokens : SHARD_BLOCK_TOKENS;
     if (block > SHARD_MAX_BLOCK) return err_set("%s: checksum blocks of %u tokens: at most %d", path, block, SHARD_MAX_BLOCK);
     size_t n = (size_t)shard_bytes(s->n_tokens, s->n_docs, s->n_cats, block);
     uint8_t *b = err_calloc(n, 1), *p = b + SHARD_HEADER;
-    memcpy(b, shard_magic, 8);
-    bytes_put_u32(b + 8, SHARD_VERSION);
-    bytes_put_u32(b + 12, s->tokenizer_id);
-    bytes_put_u32(b + 16, s->vocab_size);
-    bytes_put_u64(b + 20, s->n_tokens);
-    bytes_put_u32(b + 28, s->n_docs);
-    bytes_put_u32(b + 32, s->n_cats);
-    bytes_put_u32(b + 36, block);
+    put_header(b, s->tokenizer_id, s->vocab_size, s->n_tokens, s->n_docs, s->n_cats, block);
     for (uint64_t i = 0; i < s->n_tokens; i++, p += 2) bytes_put_u16(p, s->tokens[i]);
     uint8_t *tables = p;
     for (uint32_t i = 0; i < s->n_docs; i++, p += SHARD_DOC) {
@@ -631,14 +638,7 @@ static int writer_tables(shard_writer_t *w, const char (*cats)[SHARD_CAT_LEN], u
 int shard_writer_close(shard_writer_t *w, const char (*cats)[SHARD_CAT_LEN], uint32_t n_cats)
 {
     uint8_t h[SHARD_HEADER];
-    memcpy(h, shard_magic, 8);
-    bytes_put_u32(h + 8, SHARD_VERSION);
-    bytes_put_u32(h + 12, w->tokenizer_id);
-    bytes_put_u32(h + 16, w->vocab_size);
-    bytes_put_u64(h + 20, w->n_tokens);
-    bytes_put_u32(h + 28, w->n_docs);
-    bytes_put_u32(h + 32, n_cats);
-    bytes_put_u32(h + 36, SHARD_BLOCK_TOKENS);
+    put_header(h, w->tokenizer_id, w->vocab_size, w->n_tokens, w->n_docs, n_cats, SHARD_BLOCK_TOKENS);
     uint32_t crc = crc_of(0, h, SHARD_HEADER);
     int rc = writer_tables(w, cats, n_cats, &crc);
     if (rc == 0 && (fseek(w->f, 0, SEEK_SET) != 0 || writer_put(w, h, SHARD_HEADER) != 0))
