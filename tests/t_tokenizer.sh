@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The tokenizer as a run parameter: il-train records the kind of the training data's tokenizer (the
 # tokenizer.bin beside the training shard) in its trace files and launches.jsonl, and refuses a tokenizer.bin
-# of other data naming both files; il-aggregate shows it in runs.csv and splits the claims by it; traces of
+# of other data naming both files; a run resumed across the schema change consolidates its segments of both
+# schemas; il-aggregate shows the tokenizer in runs.csv and splits the claims by it; traces of
 # schema 3, which lack the parameter, still aggregate with the tokenizer shown as unknown, and a trace whose
 # tokenizer is no kind is skipped naming the file.
 set -euo pipefail
@@ -54,6 +55,23 @@ cp bytes/tokenizer.bin nobpe/
 expect_fail il-train "nobpe/tokenizer.bin: tokenizer id" "$bin/il-train" --config run.ini --set run.name=mixed \
     --set data.train_path=nobpe/train.bin --set data.val_path=nobpe/val.bin
 [ ! -e runs/mixed ] || die "a refused run left runs/mixed behind"
+
+# a run resumed by this build after a kill under a build of schema 3: its segments of both schemas
+# consolidate into one file with the signals of an uninterrupted run (variables are matched by name)
+short=(--config run.ini --set train.max_steps=4 --set run.ckpt_interval=2)
+"$bin/il-train" "${short[@]}" --set run.name=whole >/dev/null
+rc=0
+(IL_TEST_KILL=checkpoint "$bin/il-train" "${short[@]}" --set run.name=cut >/dev/null 2>&1; exit $?) 2>/dev/null || rc=$?
+[ $rc -eq 137 ] || die "the run to cut exited $rc, not killed at its checkpoint"
+f=runs/cut/trace/rank0000.seg0000.nc
+[ -e "$f" ] && [ ! -e runs/cut/trace/rank0000.nc ] || die "the kill at the first checkpoint did not leave a segment"
+ncks -O -h -x -v tokenizer "$f" "$f.tmp" && mv "$f.tmp" "$f"
+ncatted -h -a trace_schema_version,global,o,l,3 "$f"
+"$bin/il-train" "${short[@]}" --set run.name=cut --resume >resume.out 2>&1 || die "resume exited $?: $(tail -3 resume.out)"
+[ -e runs/cut/trace/rank0000.nc ] || die "segments of schema 3 and 4 not consolidated: $(grep -i warning resume.out)"
+for r in whole cut; do ncdump -v norm,cos,lens,tokenizer runs/$r/trace/rank0000.nc | sed -n '/^data:/,$p' >$r.txt; done
+cmp -s whole.txt cut.txt || die "the consolidated signals differ from an uninterrupted run's: $(diff whole.txt cut.txt | head -5)"
+rm -r runs/whole runs/cut
 
 # the aggregate: the tokenizer of each run, and the claims per tokenizer side by side
 "$bin/il-aggregate" --out agg runs >/dev/null 2>agg.err || die "il-aggregate exited $?: $(cat agg.err)"
