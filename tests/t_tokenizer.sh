@@ -67,6 +67,13 @@ f=runs/cut/trace/rank0000.seg0000.nc
 [ -e "$f" ] && [ ! -e runs/cut/trace/rank0000.nc ] || die "the kill at the first checkpoint did not leave a segment"
 ncks -O -h -x -v tokenizer "$f" "$f.tmp" && mv "$f.tmp" "$f"
 ncatted -h -a trace_schema_version,global,o,l,3 "$f"
+# the resumed run killed as it consolidates: its two segments, of schema 3 and 4, aggregate as the run
+# of the tokenizer its newer one records
+rc=0
+(IL_TEST_KILL=consolidating "$bin/il-train" "${short[@]}" --set run.name=cut --resume >/dev/null 2>&1; exit $?) 2>/dev/null || rc=$?
+[ $rc -eq 137 ] && [ -e runs/cut/trace/rank0000.seg0001.nc ] || die "the resumed run was not killed as it consolidated ($rc)"
+"$bin/il-aggregate" --out aggcut runs/cut >/dev/null 2>cut.err || die "segments of schema 3 and 4: exit $?: $(cat cut.err)"
+grep -q '^cut,runs/cut,.*,bpe,300,' aggcut/runs.csv || die "segments of schema 3 and 4: $(cat aggcut/runs.csv)"
 "$bin/il-train" "${short[@]}" --set run.name=cut --resume >resume.out 2>&1 || die "resume exited $?: $(tail -3 resume.out)"
 [ -e runs/cut/trace/rank0000.nc ] || die "segments of schema 3 and 4 not consolidated: $(grep -i warning resume.out)"
 for r in whole cut; do ncdump -v norm,cos,lens,tokenizer runs/$r/trace/rank0000.nc | sed -n '/^data:/,$p' >$r.txt; done
@@ -102,4 +109,11 @@ ncap2 -O -h -s 'tokenizer=9' "$f" "$f.tmp" && mv "$f.tmp" "$f"
 rc=0; "$bin/il-aggregate" --out aggbad2 old >/dev/null 2>bad2.err || rc=$?
 [ $rc -eq 3 ] && grep -q "$f: foreign: parameter 'tokenizer' = 9 is no tokenizer kind (0 to 3)" bad2.err ||
     die "tokenizer 9 (exit $rc): $(cat bad2.err)"
+# two files of one run that name two tokenizers: the later one is skipped, naming both
+mkdir two && cp -r runs/bpe two/
+f=two/bpe/trace/rank0001.nc
+ncap2 -O -h -s 'tokenizer=1' "$f" "$f.tmp" && mv "$f.tmp" "$f"
+rc=0; "$bin/il-aggregate" --out aggtwo two >/dev/null 2>two.err || rc=$?
+[ $rc -eq 3 ] && grep -q "$f: foreign: tokenizer byte differs from two/bpe/trace/rank0000.nc's bpe" two.err ||
+    die "two tokenizers in one run (exit $rc): $(cat two.err)"
 echo "$name: ok"
