@@ -484,7 +484,7 @@ static void side_by_side(const out_t *o, const tokset_t *t, int k)
         fprintf(o->md, " %d run%s, %s |", t[j].all.n, t[j].all.n == 1 ? "" : "s", params);
     }
     fputc('\n', o->md);
-    char same[128] = "", differ[2048] = "", flips[128] = "";
+    char ids[3][128] = {"", "", ""}; /* the hypotheses of the same verdict, of another verdict, of opposite signs */
     for (int h = 0; h < H_N; h++) {
         fprintf(o->md, "| %s | %s %s %g |", hyp[h].id, hyp[h].symbol, side_word(h, 0), hyp[h].null);
         int verdicts_differ = 0, above = 0, below = 0;
@@ -501,16 +501,16 @@ static void side_by_side(const out_t *o, const tokset_t *t, int k)
                 fprintf(o->md, " %s: n/a |", verdict_word[v.verdict]);
         }
         fputc('\n', o->md);
-        char *list = verdicts_differ ? differ : same;
-        size_t len = strlen(list);
-        snprintf(list + len, (verdicts_differ ? sizeof differ : sizeof same) - len, "%s%s", len ? ", " : "", hyp[h].id);
-        if (above && below) snprintf(flips + strlen(flips), sizeof flips - strlen(flips), "%s%s", flips[0] ? ", " : "",
-                                     hyp[h].id);
+        for (int l = 0; l < 3; l++) {
+            size_t len = strlen(ids[l]);
+            if (l == 2 ? above && below : l == verdicts_differ)
+                snprintf(ids[l] + len, sizeof ids[l] - len, "%s%s", len ? ", " : "", hyp[h].id);
+        }
     }
     fprintf(o->md, "\nEach cell: the verdict over that tokenizer's runs alone, the median statistic [range over its "
                    "runs], and its runs holding and contradicting. Same verdict under every tokenizer: %s. Verdict "
                    "differs: %s. Median statistic on opposite sides of the null under two tokenizers: %s.\n\n",
-            same[0] ? same : "none", differ[0] ? differ : "none", flips[0] ? flips : "none");
+            ids[0][0] ? ids[0] : "none", ids[1][0] ? ids[1] : "none", ids[2][0] ? ids[2] : "none");
 }
 
 /* The scale the verdicts rest on, and what it cannot support. */
@@ -544,13 +544,15 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
                "configuration%s, %s.\n", n, n_found, n_skipped, configs, configs == 1 ? "" : "s", seeds);
     fprintf(f, "- Models: %s parameters, n_layer %s, d_model %s, context T = %s.\n", params, layers_t, width_t, T);
     fprintf(f, "- Training: %s optimizer steps, %s tokens per run.\n", steps, tokens);
-    fprintf(f, "- Tokenizer%s:", k == 1 ? "" : "s, each judged apart (a statistic over tokens measures other objects "
-                                               "under another tokenizer)");
-    for (int j = 0; j < k; j++) fprintf(f, "%s %s (%d run%s)", j ? ";" : "", t[j].label, t[j].all.n, t[j].all.n == 1 ? "" : "s");
-    int unknown = k && !t[k - 1].runs[0].tokenizer; /* it sorts last */
-    fprintf(f, ".%s\n", unknown ? " An unknown tokenizer is that of traces written before innerloop recorded it "
-                                  "(trace schema 3), or of a training shard without tokenizer.bin beside it."
-                                : "");
+    if (k) {
+        fprintf(f, "- Tokenizer%s:", k == 1 ? "" : "s, each judged apart (a statistic over tokens measures other "
+                                                   "objects under another tokenizer)");
+        for (int j = 0; j < k; j++)
+            fprintf(f, "%s %s (%d run%s)", j ? ";" : "", t[j].label, t[j].all.n, t[j].all.n == 1 ? "" : "s");
+        fprintf(f, ".%s\n", t[k - 1].runs[0].tokenizer ? "" /* the unknown sorts last */
+                            : " An unknown tokenizer is that of traces written before innerloop recorded it (trace "
+                              "schema 3), or of a training shard without tokenizer.bin beside it.");
+    }
     if (isfinite(lo))
         fprintf(f, "- Final validation loss %s nats/token, against %s for the add-one unigram baseline of the same "
                    "validation shard.\n", val, base);
@@ -619,7 +621,9 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
         for (int j = 0; j < k; j++) {
             char params[64];
             range_text(params, sizeof params, t[j].lo, t[j].hi, 1e6, "M");
-            if (k > 1) fprintf(o.md, "### %s: %s (%d runs, %s parameters)\n\n", hyp[h].id, t[j].label, t[j].all.n, params);
+            if (k > 1)
+                fprintf(o.md, "### %s: %s (%d run%s, %s parameters)\n\n", hyp[h].id, t[j].label, t[j].all.n,
+                        t[j].all.n == 1 ? "" : "s", params);
             o.tok = &t[j].runs[0];
             section(&o, t[j].runs, t[j].all.n, h, &t[j].all);
         }
