@@ -162,6 +162,8 @@ void claims_run(claim_run_t *cl, const run_row_t *row, const runstats_t *st)
     cl->n_params = row->param[TP_N_PARAMS].d, cl->n_layer = row->param[TP_N_LAYER].d;
     cl->d_model = row->param[TP_D_MODEL].d, cl->seq_len = row->param[TP_SEQ_LEN].d, cl->seed = row->param[TP_SEED].d;
     cl->steps = row->steps, cl->tokens = row->tokens, cl->val_loss = row->val_loss, cl->baseline = row->baseline;
+    cl->tokenizer = isfinite(row->param[TP_TOKENIZER].d) ? (int)row->param[TP_TOKENIZER].i : TRACE_TOK_UNKNOWN;
+    cl->vocab = row->param[TP_VOCAB_SIZE].d;
     /* the experiment apart from its seed: the rank layout does not change it (docs/formats.md) */
     trace_value_t key[TP_N];
     memcpy(key, row->param, sizeof key);
@@ -225,14 +227,20 @@ static int independent(const claim_run_t *runs, int n, int var)
 
 typedef struct {
     FILE *md, *csv;
+    const claim_run_t *tok; /* a run of the tokenizer the rows are about */
 } out_t;
 
 static void csv_row(const out_t *o, int h, const char *split, const char *group, double est, double lo, double hi, int n,
                     double share, double share_lo, double share_hi, const char *verdict_text)
 {
-    const char *const text[] = {hyp[h].id, split, group, hyp[h].statistic};
-    for (int k = 0; k < 4; k++) {
-        if (k) fputc(',', o->csv);
+    table_csv_str(o->csv, hyp[h].id);
+    fputc(',', o->csv);
+    table_csv_str(o->csv, trace_tokenizer_name(o->tok->tokenizer));
+    fputc(',', o->csv);
+    table_csv_num(o->csv, o->tok->vocab);
+    const char *const text[] = {split, group, hyp[h].statistic};
+    for (int k = 0; k < 3; k++) {
+        fputc(',', o->csv);
         table_csv_str(o->csv, text[k]);
     }
     const double v[] = {est, lo, hi, n, share, share_lo, share_hi};
@@ -329,11 +337,9 @@ static double seed_spread(const claim_run_t *runs, int n, int h, int *configs)
     return *configs ? sum / *configs : NAN;
 }
 
+/* What the runs (all of one tokenizer) say about h: the verdict, each run, the trends and the phases. */
 static void section(const out_t *o, const claim_run_t *runs, int n, int h, const subset_t *all)
 {
-    fprintf(o->md, "## %s %s\n\n", hyp[h].id, hyp[h].title);
-    fprintf(o->md, "Statistic: %s. Predicted: %s %s %g. An effect that matters: %s %s %g.\n\n", hyp[h].statistic,
-            hyp[h].symbol, side_word(h, 0), hyp[h].null, hyp[h].symbol, side_word(h, 1), threshold(h));
     tally_t end = tally(runs, all, h, PH_END);
     fprintf(o->md, "**Verdict: %s** (%s). ", verdict_word[end.verdict], end.why);
     if (end.n)
@@ -410,8 +416,105 @@ static void range_text(char *buf, size_t n, double lo, double hi, double scale, 
     else snprintf(buf, n, "%.3g%s–%.3g%s", lo / scale, unit, hi / scale, unit);
 }
 
+/* ---- tokenizers: the runs of each are judged apart ---- */
+
+typedef struct {
+    claim_run_t *runs; /* copies of the tokenizer's runs, in their order */
+    subset_t all;
+    char label[64];
+    double lo, hi;     /* parameters */
+} tokset_t;
+
+static int same_tokenizer(const claim_run_t *a, const claim_run_t *b)
+{
+    return a->tokenizer == b->tokenizer && (a->vocab == b->vocab || (isnan(a->vocab) && isnan(b->vocab)));
+}
+
+/* Known kinds by kind, the unknown last; then by vocabulary. */
+static int cmp_tokenizer(const void *x, const void *y)
+{
+    const claim_run_t *a = *(const claim_run_t *const *)x, *b = *(const claim_run_t *const *)y;
+    int ka = a->tokenizer ? a->tokenizer : TRACE_TOK_N, kb = b->tokenizer ? b->tokenizer : TRACE_TOK_N;
+    if (ka != kb) return (ka > kb) - (ka < kb);
+    return cmp_double(&a->vocab, &b->vocab);
+}
+
+/* The runs grouped by tokenizer into *out; returns the number of tokenizers. */
+static int tokenizer_sets(const claim_run_t *runs, int n, tokset_t **out)
+{
+    const claim_run_t **first = err_calloc((size_t)n + 1, sizeof *first);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++) seen = same_tokenizer(first[j], &runs[i]);
+        if (!seen) first[k++] = &runs[i];
+    }
+    qsort(first, (size_t)k, sizeof *first, cmp_tokenizer);
+    tokset_t *t = *out = err_calloc((size_t)k + 1, sizeof *t);
+    for (int j = 0; j < k; j++) {
+        t[j].runs = err_calloc((size_t)n, sizeof *t[j].runs);
+        t[j].all.i = err_calloc((size_t)n, sizeof(int));
+        for (int i = 0; i < n; i++)
+            if (same_tokenizer(first[j], &runs[i])) t[j].all.i[t[j].all.n] = t[j].all.n, t[j].runs[t[j].all.n++] = runs[i];
+        snprintf(t[j].label, sizeof t[j].label, "%s%s, V = %.0f", trace_tokenizer_name(first[j]->tokenizer),
+                 first[j]->tokenizer ? "" : " tokenizer", first[j]->vocab);
+        field_range(t[j].runs, t[j].all.n, offsetof(claim_run_t, n_params), &t[j].lo, &t[j].hi);
+    }
+    free(first);
+    return k;
+}
+
+static void tokenizer_sets_free(tokset_t *t, int k)
+{
+    for (int j = 0; j < k; j++) free(t[j].runs), free(t[j].all.i);
+    free(t);
+}
+
+/* The verdicts of the tokenizers side by side, and what differs between them. */
+static void side_by_side(const out_t *o, const tokset_t *t, int k)
+{
+    fputs("| hypothesis | predicted |", o->md);
+    for (int j = 0; j < k; j++) fprintf(o->md, " %s |", t[j].label);
+    fputs("\n|---|---|", o->md);
+    for (int j = 0; j < k; j++) fputs("---|", o->md);
+    fputs("\n| runs, parameters | |", o->md);
+    for (int j = 0; j < k; j++) {
+        char params[64];
+        range_text(params, sizeof params, t[j].lo, t[j].hi, 1e6, "M");
+        fprintf(o->md, " %d run%s, %s |", t[j].all.n, t[j].all.n == 1 ? "" : "s", params);
+    }
+    fputc('\n', o->md);
+    char ids[3][128] = {"", "", ""}; /* the hypotheses of the same verdict, of another verdict, of opposite signs */
+    for (int h = 0; h < H_N; h++) {
+        fprintf(o->md, "| %s | %s %s %g |", hyp[h].id, hyp[h].symbol, side_word(h, 0), hyp[h].null);
+        int verdicts_differ = 0, above = 0, below = 0;
+        tally_t first = {0};
+        for (int j = 0; j < k; j++) {
+            tally_t v = tally(t[j].runs, &t[j].all, h, PH_END);
+            if (!j) first = v;
+            verdicts_differ |= v.verdict != first.verdict;
+            above += v.n && v.median > hyp[h].null, below += v.n && v.median < hyp[h].null;
+            if (v.n)
+                fprintf(o->md, " %s: %s %.3g [%.3g, %.3g], %d of %d hold, %d contradict |", verdict_word[v.verdict],
+                        hyp[h].symbol, v.median, v.min, v.max, v.holds, v.n, v.contra);
+            else
+                fprintf(o->md, " %s: n/a |", verdict_word[v.verdict]);
+        }
+        fputc('\n', o->md);
+        for (int l = 0; l < 3; l++) {
+            size_t len = strlen(ids[l]);
+            if (l == 2 ? above && below : l == verdicts_differ)
+                snprintf(ids[l] + len, sizeof ids[l] - len, "%s%s", len ? ", " : "", hyp[h].id);
+        }
+    }
+    fprintf(o->md, "\nEach cell: the verdict over that tokenizer's runs alone, the median statistic [range over its "
+                   "runs], and its runs holding and contradicting. Same verdict under every tokenizer: %s. Verdict "
+                   "differs: %s. Median statistic on opposite sides of the null under two tokenizers: %s.\n\n",
+            ids[0][0] ? ids[0] : "none", ids[1][0] ? ids[1] : "none", ids[2][0] ? ids[2] : "none");
+}
+
 /* The scale the verdicts rest on, and what it cannot support. */
-static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_skipped)
+static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_skipped, const tokset_t *t, int k)
 {
     double lo, hi;
     char params[64], layers_t[64], width_t[64], T[64], steps[64], tokens[64], val[64], base[64];
@@ -441,6 +544,15 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
                "configuration%s, %s.\n", n, n_found, n_skipped, configs, configs == 1 ? "" : "s", seeds);
     fprintf(f, "- Models: %s parameters, n_layer %s, d_model %s, context T = %s.\n", params, layers_t, width_t, T);
     fprintf(f, "- Training: %s optimizer steps, %s tokens per run.\n", steps, tokens);
+    if (k) {
+        fprintf(f, "- Tokenizer%s:", k == 1 ? "" : "s, each judged apart (a statistic over tokens measures other "
+                                                   "objects under another tokenizer)");
+        for (int j = 0; j < k; j++)
+            fprintf(f, "%s %s (%d run%s)", j ? ";" : "", t[j].label, t[j].all.n, t[j].all.n == 1 ? "" : "s");
+        fprintf(f, ".%s\n", t[k - 1].runs[0].tokenizer ? "" /* the unknown sorts last */
+                            : " An unknown tokenizer is that of traces written before innerloop recorded it (trace "
+                              "schema 3), or of a training shard without tokenizer.bin beside it.");
+    }
     if (isfinite(lo))
         fprintf(f, "- Final validation loss %s nats/token, against %s for the add-one unigram baseline of the same "
                    "validation shard.\n", val, base);
@@ -464,13 +576,14 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
         atomicfile_abort(&md);
         return -1;
     }
-    out_t o = {md.f, csv.f};
-    subset_t all = {n, err_calloc((size_t)n + 1, sizeof(int))};
-    for (int i = 0; i < n; i++) all.i[i] = i;
+    tokset_t *t;
+    int k = tokenizer_sets(runs, n, &t);
+    out_t o = {md.f, csv.f, k ? &t[0].runs[0] : &(claim_run_t){.vocab = NAN}};
 
-    fprintf(o.csv, "hypothesis,split,group,statistic,estimate,low,high,n,share,share_low,share_high,verdict\n");
+    fprintf(o.csv, "hypothesis,tokenizer,vocab_size,split,group,statistic,estimate,low,high,n,share,share_low,"
+                   "share_high,verdict\n");
     fprintf(o.md, "# Claims: hypotheses H1–H5 of docs/science.md\n\n");
-    context(o.md, runs, n, n_found, n_skipped);
+    context(o.md, runs, n, n_found, n_skipped, t, k);
     fprintf(o.md, "## How to read this\n\n"
                   "Each run's statistic is computed on its merged trace at the last trace step S (\"end of training\"), "
                   "with a 95%% interval from the delete-one jackknife over its probe groups. A run *holds* when the "
@@ -480,21 +593,42 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
                   "most runs hold, none contradicts, and the median effect is at least the effect that matters; "
                   "*contradicted* — most runs contradict and none holds; *not enough evidence* — fewer than %d runs, no "
                   "configuration with two seeds, or most intervals contain the null; *mixed* — anything else. claims.csv "
-                  "holds every number below in long format (for groups of runs, estimate is the median and low–high "
-                  "the range over the runs).\n\n", MIN_RUNS);
-    fprintf(o.md, "| hypothesis | predicted | verdict | hold / contradict / of n | share holding [95%% CI] | median "
-                  "[range] |\n|---|---|---|---|---|---|\n");
-    for (int h = 0; h < H_N; h++) {
-        tally_t t = tally(runs, &all, h, PH_END);
-        fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, side_word(h, 0),
-                hyp[h].null, verdict_word[t.verdict], t.holds, t.contra, t.n);
-        if (t.n) fprintf(o.md, " %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] |\n", 100 * t.share, 100 * t.share_lo,
-                         100 * t.share_hi, t.median, t.min, t.max);
-        else fprintf(o.md, " n/a | n/a |\n");
+                  "holds every number below in long format, with the tokenizer of each row (for groups of runs, "
+                  "estimate is the median and low–high the range over the runs).\n\n", MIN_RUNS);
+    if (k > 1) {
+        side_by_side(&o, t, k);
+    } else {
+        fprintf(o.md, "| hypothesis | predicted | verdict | hold / contradict / of n | share holding [95%% CI] | median "
+                      "[range] |\n|---|---|---|---|---|---|\n");
+        subset_t all = {n, err_calloc((size_t)n + 1, sizeof(int))};
+        for (int i = 0; i < n; i++) all.i[i] = i;
+        for (int h = 0; h < H_N; h++) {
+            tally_t v = tally(runs, &all, h, PH_END);
+            fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, side_word(h, 0),
+                    hyp[h].null, verdict_word[v.verdict], v.holds, v.contra, v.n);
+            if (v.n) fprintf(o.md, " %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] |\n", 100 * v.share, 100 * v.share_lo,
+                             100 * v.share_hi, v.median, v.min, v.max);
+            else fprintf(o.md, " n/a | n/a |\n");
+        }
+        fputc('\n', o.md);
+        free(all.i);
     }
-    fputc('\n', o.md);
-    for (int h = 0; h < H_N; h++) section(&o, runs, n, h, &all);
-    free(all.i);
+    for (int h = 0; h < H_N; h++) {
+        fprintf(o.md, "## %s %s\n\n", hyp[h].id, hyp[h].title);
+        fprintf(o.md, "Statistic: %s. Predicted: %s %s %g. An effect that matters: %s %s %g.\n\n", hyp[h].statistic,
+                hyp[h].symbol, side_word(h, 0), hyp[h].null, hyp[h].symbol, side_word(h, 1), threshold(h));
+        if (!n) section(&o, runs, 0, h, &(subset_t){0, NULL});
+        for (int j = 0; j < k; j++) {
+            char params[64];
+            range_text(params, sizeof params, t[j].lo, t[j].hi, 1e6, "M");
+            if (k > 1)
+                fprintf(o.md, "### %s: %s (%d run%s, %s parameters)\n\n", hyp[h].id, t[j].label, t[j].all.n,
+                        t[j].all.n == 1 ? "" : "s", params);
+            o.tok = &t[j].runs[0];
+            section(&o, t[j].runs, t[j].all.n, h, &t[j].all);
+        }
+    }
+    tokenizer_sets_free(t, k);
     if (atomicfile_commit(&md)) {
         atomicfile_abort(&csv);
         return -1;

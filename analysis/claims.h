@@ -10,7 +10,12 @@
  *                        hypothesis's threshold of an effect that matters;
  *   contradicted         most runs contradict and none holds;
  *   mixed                anything else (runs significant both ways, or a significant but small effect).
- * The thresholds and the predicted sides are the table hyp[] of claims.c, documented in docs/science.md. */
+ * The thresholds and the predicted sides are the table hyp[] of claims.c, documented in docs/science.md.
+ *
+ * A tokenizer (its kind and vocabulary size) makes the tokens the statistics are over: H4's frequencies, the
+ * positions of H1 and H5 are of other objects under another tokenizer. When the runs are on more than one,
+ * every verdict, interval, trend and phase is computed per tokenizer and never pooled over them; claims.md
+ * shows the tokenizers' verdicts side by side. */
 #ifndef IL_AGG_CLAIMS_H
 #define IL_AGG_CLAIMS_H
 
@@ -24,6 +29,8 @@
 typedef struct {
     char name[64];
     double n_params, n_layer, d_model, seq_len, seed, steps, tokens, val_loss, baseline;
+    int tokenizer;   /* kind (TRACE_TOKENIZERS) and vocabulary size: runs on another tokenizer are judged apart */
+    double vocab;
     uint64_t config; /* the run's sweep parameters but the seed and the rank layout: runs sharing it are
                       * seeds of one configuration */
     interval_t hyp[H_N][PH_N];

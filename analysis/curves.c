@@ -135,6 +135,10 @@ static int consistent(const traceread_t *r, const traceread_t *g, const fname_t 
     }
     if (g->param[TP_PROBE_GROUPS].i != r->param[TP_PROBE_GROUPS].i)
         return err_set("foreign: probe_groups differs from %s", r->path);
+    int64_t tok = g->param[TP_TOKENIZER].i, rtok = r->param[TP_TOKENIZER].i;
+    if (tok != TRACE_TOK_UNKNOWN && rtok != TRACE_TOK_UNKNOWN && tok != rtok)
+        return err_set("foreign: tokenizer %s differs from %s's %s", trace_tokenizer_name(tok), r->path,
+                       trace_tokenizer_name(rtok));
     if (memcmp(g->fixed[TF_BUCKET], r->fixed[TF_BUCKET], r->extent.n[TD_BUCKET] * sizeof(int64_t)))
         return err_set("foreign: frequency buckets differ from %s", r->path);
     return 0;
@@ -467,6 +471,10 @@ int curves_load(curves_t *c, const char *run_dir, const config_t *cfg, skips_t *
         c->L = (int)c->extent.n[TD_LAYER], c->T = (int)c->extent.n[TD_POS], c->n_bucket = (int)c->extent.n[TD_BUCKET];
         c->n_genre = (int)c->extent.n[TD_GENRE];
         memcpy(c->param, rf->param, sizeof c->param);
+        /* a run resumed from segments of trace schema 3 knows its tokenizer from its newer files */
+        for (int i = 0; i < n; i++)
+            if (ok[i] && files[i].param[TP_TOKENIZER].i != TRACE_TOK_UNKNOWN)
+                c->param[TP_TOKENIZER] = files[i].param[TP_TOKENIZER];
         snprintf(c->run_name, sizeof c->run_name, "%s", rf->run_name);
         c->bucket = err_calloc((size_t)c->n_bucket, sizeof *c->bucket);
         memcpy(c->bucket, rf->fixed[TF_BUCKET], (size_t)c->n_bucket * sizeof *c->bucket);

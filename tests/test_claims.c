@@ -72,11 +72,35 @@ static void fill(const synth_spec_t *sp, const probe_t *p, int rank, int segment
         for (int l = 0; l < D; l++) s->rho_freq[l] = 0.3 * e;
 }
 
+static const char *const ids[H_N] = {"H1", "H2a", "H2b", "H2c", "H3", "H4", "H5"};
+
+/* The verdict of claims.csv's row of hypothesis h over all runs of tokenizer tok (NULL: any) in out, "" when
+ * there is none; the number of such rows in *rows. */
+static void csv_verdict(const char *out, int h, const char *tok, char *verdict, size_t vn, int *rows)
+{
+    char path[4300], line[4096];
+    snprintf(path, sizeof path, "%s/claims.csv", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    verdict[0] = '\0', *rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        char id[16], kind[16], split[16];
+        if (sscanf(line, "%15[^,],%15[^,],%*[^,],%15[^,],", id, kind, split) != 3 || strcmp(id, ids[h]) ||
+            strcmp(split, "all") || (tok && strcmp(kind, tok)))
+            continue;
+        line[strcspn(line, "\n")] = '\0';
+        snprintf(verdict, vn, "%s", strrchr(line, ',') + 1);
+        (*rows)++;
+    }
+    fclose(f);
+}
+
 /* A sweep of n runs in <dir>/<tag>, run i of shape modes[i] and seed i + 1; widths[i] (0: all 8) lets
- * runs differ in configuration. Returns the verdict word of claims.csv's row for h over all runs, and leaves
- * claims.md in text. */
-static void sweep(const char *tag, int h, const int *modes, const int *widths, int n, char *verdict, size_t vn,
-                  char *text, size_t tn)
+ * runs differ in configuration; toks[i] (NULL: all unknown) is the tokenizer kind of run i, whose
+ * vocabulary is then 16 times the kind. Returns the verdict word of claims.csv's row for h over all runs (of
+ * the first tokenizer), and leaves claims.md in text. */
+static void sweep_on(const char *tag, int h, const int *modes, const int *widths, const int *toks, int n,
+                     char *verdict, size_t vn, char *text, size_t tn)
 {
     claim_run_t *runs = err_calloc((size_t)n, sizeof *runs);
     char run_dir[4200], out[4200], name[128];
@@ -85,7 +109,7 @@ static void sweep(const char *tag, int h, const int *modes, const int *widths, i
         snprintf(run_dir, sizeof run_dir, "%s/%s/run%d", dir, tag, i);
         snprintf(name, sizeof name, "%s-run%d", tag, i);
         synth_spec_t sp = {.dir = run_dir, .name = name, .L = 3, .T = 16, .C = widths ? widths[i] : 8,
-                           .NH = 2, .V = 16, .n_trace = 4, .interval = 10, .probe_windows = 16, .probe_groups = 8,
+                           .NH = 2, .V = toks ? 16 * toks[i] : 16, .tokenizer = toks ? toks[i] : 0, .n_trace = 4, .interval = 10, .probe_windows = 16, .probe_groups = 8,
                            .seed = (uint64_t)i + 1, .run_files = 1, .fill = fill, .user = &sh};
         synth_defaults(&sp);
         assert_int_equal(synth_run(&sp), 0);
@@ -99,25 +123,21 @@ static void sweep(const char *tag, int h, const int *modes, const int *widths, i
     assert_int_equal(claims_write(out, runs, n, n, 0), 0);
     free(runs);
 
-    char path[4300], line[4096], want[64];
-    snprintf(path, sizeof path, "%s/claims.csv", out);
-    FILE *f = fopen(path, "r");
-    assert_non_null(f);
-    static const char *const ids[H_N] = {"H1", "H2a", "H2b", "H2c", "H3", "H4", "H5"};
-    snprintf(want, sizeof want, "%s,all,", ids[h]);
-    verdict[0] = '\0';
-    while (fgets(line, sizeof line, f))
-        if (!strncmp(line, want, strlen(want))) {
-            line[strcspn(line, "\n")] = '\0';
-            snprintf(verdict, vn, "%s", strrchr(line, ',') + 1);
-        }
-    fclose(f);
+    char path[4300];
+    int rows;
+    csv_verdict(out, h, NULL, verdict, vn, &rows);
     snprintf(path, sizeof path, "%s/claims.md", out);
-    f = fopen(path, "r");
+    FILE *f = fopen(path, "r");
     assert_non_null(f);
     size_t got = fread(text, 1, tn - 1, f);
     text[got] = '\0';
     fclose(f);
+}
+
+static void sweep(const char *tag, int h, const int *modes, const int *widths, int n, char *verdict, size_t vn,
+                  char *text, size_t tn)
+{
+    sweep_on(tag, h, modes, widths, NULL, n, verdict, vn, text, tn);
 }
 
 static void expect(const char *tag, int h, const int *modes, int n, const char *want)
@@ -131,18 +151,18 @@ static void expect(const char *tag, int h, const int *modes, int n, const char *
 static void test_every_verdict(void **state)
 {
     (void)state;
-    static const char *const ids[H_N] = {"h1", "h2a", "h2b", "h2c", "h3", "h4", "h5"};
+    static const char *const lower[H_N] = {"h1", "h2a", "h2b", "h2c", "h3", "h4", "h5"};
     const int all_support[] = {SUPPORT, SUPPORT, SUPPORT, SUPPORT}, all_contra[] = {CONTRADICT, CONTRADICT, CONTRADICT, CONTRADICT};
     const int split[] = {SUPPORT, SUPPORT, CONTRADICT, CONTRADICT}, noise[] = {NOISE, NOISE, NOISE, NOISE};
     for (int h = 0; h < H_N; h++) {
         char tag[64];
-        snprintf(tag, sizeof tag, "%s-supported", ids[h]);
+        snprintf(tag, sizeof tag, "%s-supported", lower[h]);
         expect(tag, h, all_support, 4, "supported");
-        snprintf(tag, sizeof tag, "%s-contradicted", ids[h]);
+        snprintf(tag, sizeof tag, "%s-contradicted", lower[h]);
         expect(tag, h, all_contra, 4, "contradicted");
-        snprintf(tag, sizeof tag, "%s-mixed", ids[h]);
+        snprintf(tag, sizeof tag, "%s-mixed", lower[h]);
         expect(tag, h, split, 4, "mixed");
-        snprintf(tag, sizeof tag, "%s-noise", ids[h]);
+        snprintf(tag, sizeof tag, "%s-noise", lower[h]);
         expect(tag, h, noise, 4, "not enough evidence");
     }
 }
@@ -188,7 +208,41 @@ static void test_too_few_runs_or_seeds(void **state)
     free(text);
 }
 
-/* claims.csv: a header and rows of 12 fields, every hypothesis present with its per-run rows. */
+/* Runs on two tokenizers whose H4 statistics have opposite signs (frequency measured over other tokens):
+ * two verdicts of opposite sign, each over its own runs, side by side in claims.md, and no pooled one,
+ * which would call the 4 runs holding and the 4 contradicting "mixed". */
+static void test_tokenizers_judged_apart(void **state)
+{
+    (void)state;
+    const int modes[] = {SUPPORT, SUPPORT, SUPPORT, SUPPORT, CONTRADICT, CONTRADICT, CONTRADICT, CONTRADICT};
+    const int toks[] = {TRACE_TOK_BPE, TRACE_TOK_BPE, TRACE_TOK_BPE, TRACE_TOK_BPE,
+                        TRACE_TOK_BYTE, TRACE_TOK_BYTE, TRACE_TOK_BYTE, TRACE_TOK_BYTE};
+    char verdict[64], *text = err_calloc(1 << 20, 1), out[4200];
+    int rows;
+    sweep_on("tokenizers", H4, modes, NULL, toks, 8, verdict, sizeof verdict, text, 1 << 20);
+    snprintf(out, sizeof out, "%s/tokenizers", dir);
+    csv_verdict(out, H4, "bpe", verdict, sizeof verdict, &rows);
+    assert_string_equal(verdict, "supported");
+    assert_int_equal(rows, 1);
+    csv_verdict(out, H4, "byte", verdict, sizeof verdict, &rows);
+    assert_string_equal(verdict, "contradicted");
+    assert_int_equal(rows, 1);
+    csv_verdict(out, H4, NULL, verdict, sizeof verdict, &rows);
+    assert_int_equal(rows, 2); /* no pooled row */
+    /* claims.md: the tokenizers side by side, byte first, with the scale each verdict rests on */
+    assert_non_null(strstr(text, "| hypothesis | predicted | byte, V = 16 | bpe, V = 32 |"));
+    assert_non_null(strstr(text, "| runs, parameters | | 4 runs, "));
+    assert_non_null(strstr(text, "| H4 | ρ > 0 | contradicted: ρ -0.3 "));
+    assert_non_null(strstr(text, "Verdict differs: H4."));
+    assert_non_null(strstr(text, "Median statistic on opposite sides of the null under two tokenizers: H4."));
+    assert_non_null(strstr(text, "### H4: byte, V = 16 (4 runs, "));
+    assert_non_null(strstr(text, "**Verdict: contradicted**"));
+    assert_non_null(strstr(text, "**Verdict: supported**"));
+    assert_non_null(strstr(text, "- Tokenizers, each judged apart"));
+    free(text);
+}
+
+/* claims.csv: a header and rows of 14 fields, every hypothesis present with its per-run rows. */
 static void test_csv_long_format(void **state)
 {
     (void)state;
@@ -199,12 +253,13 @@ static void test_csv_long_format(void **state)
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     assert_non_null(fgets(line, sizeof line, f));
-    assert_string_equal(line, "hypothesis,split,group,statistic,estimate,low,high,n,share,share_low,share_high,verdict\n");
+    assert_string_equal(line, "hypothesis,tokenizer,vocab_size,split,group,statistic,estimate,low,high,n,share,share_low,"
+                              "share_high,verdict\n");
     int rows = 0, run_rows = 0;
     while (fgets(line, sizeof line, f)) {
         int fields = 1, quoted = 0;
         for (char *c = line; *c; c++) quoted ^= *c == '"', fields += *c == ',' && !quoted;
-        if (fields != 12) fail_msg("claims.csv row of %d fields: %s", fields, line);
+        if (fields != 14) fail_msg("claims.csv row of %d fields: %s", fields, line);
         rows++, run_rows += strstr(line, ",run,") != NULL;
     }
     fclose(f);
@@ -246,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_every_verdict),
         cmocka_unit_test(test_small_effects_are_not_support),
         cmocka_unit_test(test_too_few_runs_or_seeds),
+        cmocka_unit_test(test_tokenizers_judged_apart),
         cmocka_unit_test(test_csv_long_format),
         cmocka_unit_test(test_science_md_table),
     };

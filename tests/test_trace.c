@@ -108,7 +108,7 @@ static void fixture_open(fixture_t *f, int segment)
                               .sync_every = 2, .interval = 50, .log_spaced = 1, .run_name = f->cfg.name,
                               .seed = f->cfg.seed, .config_text = f->text, .command = "test_trace",
                               .probe_path = "valid.bin"};
-    tracer_params(f->info.param, &f->cfg, &d, 4);
+    tracer_params(f->info.param, &f->cfg, &d, 4, TRACE_TOK_BPE);
     for (int k = 0; k < f->s.n_bucket; k++) f->s.bucket_tokens[k] = 3 * k + 1;
     for (int c = 0; c < f->s.share.n_genre; c++) f->s.genre_tokens[c] = 5 + c;
 }

@@ -3,7 +3,8 @@
  * adding a signal is one row here plus the code that computes it.
  *
  * TRACE_SCHEMA_VERSION changes whenever a variable, dimension or meaning changes; the reader refuses any
- * other version. */
+ * version outside [TRACE_SCHEMA_OLDEST, TRACE_SCHEMA_VERSION]. Version 3 is version 4 without the `tokenizer`
+ * parameter: its tokenizer reads as unknown (TRACE_TOK_UNKNOWN). */
 #ifndef INNERLOOP_SCHEMA_H
 #define INNERLOOP_SCHEMA_H
 
@@ -12,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { TRACE_SCHEMA_VERSION = 3 };
+enum { TRACE_SCHEMA_VERSION = 4, TRACE_SCHEMA_OLDEST = 3, TRACE_SCHEMA_TOKENIZER = 4 /* the first with it */ };
 
 /* Dimensions: name, and the long_name of its coordinate variable. `group`, `genre` and `window` are this
  * rank's share of the probe set (tracer.h): the groups it traces, the genres of the probe shard, its
@@ -240,10 +241,35 @@ enum { TRACE_FIXED(TRACE_FIXED_ENUM) TF_N };
 /* The string variable naming the genres. */
 #define TRACE_GENRE_NAME "genre_name"
 
+/* Tokenizer kinds: the values of the `tokenizer` parameter, which are the kind field of tokenizer.bin
+ * (docs/formats.md; TOKENIZER_BYTE etc. of src/data/tokenizer.h), and their names, which are il-prepare's
+ * --tokenizer names. 0: not known (no tokenizer.bin beside the training shard, or a trace of schema 3).
+ * TRACE_TOKENIZER(id, value, name). */
+#define TRACE_TOKENIZERS(X)                                                                                        \
+    X(TRACE_TOK_UNKNOWN, 0, "unknown")                                                                             \
+    X(TRACE_TOK_BYTE, 1, "byte")                                                                                   \
+    X(TRACE_TOK_BPE, 2, "bpe")                                                                                     \
+    X(TRACE_TOK_GPT2, 3, "gpt2")
+
+#define TRACE_TOKENIZER_ENUM(id, value, name) id = value,
+enum { TRACE_TOKENIZERS(TRACE_TOKENIZER_ENUM) };
+#undef TRACE_TOKENIZER_ENUM
+#define TRACE_TOKENIZER_COUNT(id, value, name) +1
+enum { TRACE_TOK_N = 0 TRACE_TOKENIZERS(TRACE_TOKENIZER_COUNT) };
+#undef TRACE_TOKENIZER_COUNT
+
+/* The name of tokenizer kind k, NULL for a value that is no kind. */
+const char *trace_tokenizer_name(int64_t k);
+/* The kinds as CF flags on variable varid: flag_values 0, 1, ... and flag_meanings "unknown byte ...".
+ * Returns a NetCDF status. */
+int trace_tokenizer_flags(int ncid, int varid);
+
 /* Sweep parameters, scalar variables of every file so that files stack along a run dimension:
  * TRACE_PARAM(id, name, type, long_name, value). The value is an expression over the run's config c
- * (config_t), the model's dims d (gpt_dims_t, the vocabulary as trained) and its world size w; only
- * tracer.c, which knows those types, expands it. */
+ * (config_t), the model's dims d (gpt_dims_t, the vocabulary as trained), its world size w and the kind tok
+ * of the tokenizer of its training data (TRACE_TOKENIZERS); only tracer_params (src/trace/params.c), which
+ * knows those types, expands it. The tokenizer varies independently of the model's shape, and the claims
+ * are made per tokenizer (docs/aggregate.md). */
 #define TRACE_PARAMS(X)                                                                                            \
     X(TP_D_MODEL, "d_model", NC_INT64, "model width C", d->C)                                                      \
     X(TP_N_LAYER, "n_layer", NC_INT64, "number of blocks L", d->L)                                                 \
@@ -262,7 +288,8 @@ enum { TRACE_FIXED(TRACE_FIXED_ENUM) TF_N };
     X(TP_WEIGHT_DECAY, "weight_decay", NC_DOUBLE, "AdamW weight decay", c->weight_decay)                           \
     X(TP_GRAD_CLIP, "grad_clip", NC_DOUBLE, "global gradient-norm clip threshold (0: none)", c->grad_clip)        \
     X(TP_PROBE_WINDOWS, "probe_windows", NC_INT64, "windows in the probe set of the run", c->trace_probe_windows)   \
-    X(TP_PROBE_GROUPS, "probe_groups", NC_INT64, "groups the probe set is dealt into", c->trace_probe_groups)
+    X(TP_PROBE_GROUPS, "probe_groups", NC_INT64, "groups the probe set is dealt into", c->trace_probe_groups)       \
+    X(TP_TOKENIZER, "tokenizer", NC_INT64, "kind of the tokenizer of the training data (flag_meanings)", tok)
 
 #define TRACE_PARAM_ENUM(id, name, type, long_name, value) id,
 enum { TRACE_PARAMS(TRACE_PARAM_ENUM) TP_N };

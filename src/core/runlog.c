@@ -264,7 +264,8 @@ char *runlog_command_line(int argc, char **argv)
     return s;
 }
 
-int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t start_step, int argc, char **argv)
+int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t start_step, const runlog_data_t *data,
+                      int argc, char **argv)
 {
     FILE *f = open_append(dir, "launches.jsonl");
     if (!f) return -1;
@@ -276,6 +277,9 @@ int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t st
     fprintf(f, ",\"seed\":%llu,\"world_size\":%d,\"start_step\":%lld,\"host\":", (unsigned long long)seed, world_size,
             (long long)start_step);
     json_str(f, host);
+    fputs(",\"tokenizer\":", f);
+    json_str(f, data->tokenizer);
+    fprintf(f, ",\"tokenizer_id\":\"%08x\",\"vocab_size\":%d", data->tokenizer_id, data->vocab_size);
     static const char *const slurm[] = {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                                         "SLURM_RESTART_COUNT"};
     for (size_t i = 0; i < sizeof slurm / sizeof *slurm; i++) {

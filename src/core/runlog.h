@@ -66,8 +66,17 @@ double runlog_eta(runlog_eta_t *e, double step_seconds, int64_t steps_left);
  * every field. Returns the line's length. */
 int runlog_format_step(char *buf, size_t n, const runlog_step_t *s, double eta_seconds, int width);
 
-/* Appends the provenance of this launch to dir/launches.jsonl. */
-int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t start_step, int argc, char **argv);
+/* The data of a launch: the tokenizer of its training shard (its kind's name, "unknown" when not known, and
+ * its id) and the model's vocabulary. */
+typedef struct {
+    const char *tokenizer;
+    uint32_t tokenizer_id;
+    int vocab_size;
+} runlog_data_t;
+
+/* Appends the provenance of this launch, trained on data, to dir/launches.jsonl. */
+int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t start_step, const runlog_data_t *data,
+                      int argc, char **argv);
 
 /* The command line as one string, words separated by spaces (malloc'd): the history attribute of the
  * NetCDF files a tool writes. */

@@ -306,7 +306,7 @@ void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const c
     tracewrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
                           .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = command,
                           .probe_path = "synthetic"};
-    tracer_params(meta.param, &cfg, &r.m.d, 1);
+    tracer_params(meta.param, &cfg, &r.m.d, 1, TRACE_TOK_UNKNOWN);
     tracewrite_t tf;
     CHECK(tracewrite_open(&tf, &meta, &sig, &probe) == 0, "%s", err_msg());
     free(text);

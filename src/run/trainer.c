@@ -31,6 +31,7 @@ static int open_data(trainer_t *tr)
     else if (c->vocab_size < V)
         return err_set("model.vocab_size = %d is smaller than the vocabulary of %s (%d)", c->vocab_size,
                        c->train_path, V);
+    CALL(tracer_tokenizer(c, tr->train_shard.tokenizer_id, &tr->tokenizer));
     tr->has_val = c->val_path[0] != '\0';
     if (tr->has_val)
         CALL(shard_open_expect(&tr->val_shard, c->val_path, tr->train_shard.tokenizer_id, tr->train_shard.vocab_size));
@@ -160,12 +161,13 @@ int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int res
         install_signals();
         return 0;
     }
-    if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, argc, argv) : 0))
+    const runlog_data_t data = {trace_tokenizer_name(tr->tokenizer), tr->train_shard.tokenizer_id, c->vocab_size};
+    if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, &data, argc, argv) : 0))
         return abandon(tr);
     /* the probe set comes from held-out text: the validation shard, or the training shard without one */
-    int traced = tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->has_val ? &tr->val_shard : &tr->train_shard,
-                             tr->has_val ? c->val_path : c->train_path, tr->dir, dist->rank, dist->size, tr->step, argc,
-                             argv);
+    int traced = tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->tokenizer,
+                             tr->has_val ? &tr->val_shard : &tr->train_shard, tr->has_val ? c->val_path : c->train_path,
+                             tr->dir, dist->rank, dist->size, tr->step, argc, argv);
     if (traced) {
         abandon(tr);
         return traced == TRACEWRITE_IO ? TRAINER_IO : -1;

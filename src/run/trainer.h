@@ -25,6 +25,7 @@ typedef struct {
     char dir[4096];          /* run directory */
     shard_t train_shard, val_shard; /* mapped read-only (shard_open): a shard file or a set */
     int has_val;
+    int tokenizer;           /* kind of the training shard's tokenizer (tracer_tokenizer) */
     loader_t loader;         /* this rank's lanes of the training shard */
     gpt_t model;
     adamw_t opt;

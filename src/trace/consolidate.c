@@ -175,13 +175,15 @@ static int define(int out, const seg_t *t, int64_t total, int *unlim, const char
     return 0;
 }
 
-/* Variable v of `in` (records [from, from + n) when it is a record variable) into `out` at record offset at. */
-static int copy_data(int in, int out, int v, int unlim, size_t from, size_t at, size_t n, const char *path,
+/* Variable v of `in` (records [from, from + n) when it is a record variable) into variable vout of `out` at
+ * record offset at. */
+static int copy_data(int in, int out, int v, int vout, size_t from, size_t at, size_t n, const char *path,
                      const char *opath)
 {
     nc_type type;
-    int nd, dims[NC_MAX_VAR_DIMS];
+    int nd, dims[NC_MAX_VAR_DIMS], unlim;
     size_t size, start[NC_MAX_VAR_DIMS] = {0}, count[NC_MAX_VAR_DIMS], total = 1;
+    CALL_RC(nc_inq_unlimdim(in, &unlim), nc_strerror, "%s", path);
     CALL_RC(nc_inq_var(in, v, NULL, &type, &nd, dims, NULL), nc_strerror, "%s", path);
     CALL_RC(nc_inq_type(in, type, NULL, &size), nc_strerror, "%s", path);
     int record = nd && dims[0] == unlim;
@@ -196,7 +198,7 @@ static int copy_data(int in, int out, int v, int unlim, size_t from, size_t at, 
     int rc = nc_get_vara(in, v, start, count, buf);
     if (rc == NC_NOERR) {
         size_t ostart[NC_MAX_VAR_DIMS] = {record ? at : 0};
-        rc = nc_put_vara(out, v, ostart, count, buf);
+        rc = nc_put_vara(out, vout, ostart, count, buf);
     }
     if (type == NC_STRING) nc_free_string(total, buf);
     free(buf);
@@ -312,19 +314,25 @@ static int consolidate_rank(const char *tdir, seg_t *g, int n, const segrule_seg
     if (!rc && nc_inq_nvars(t->ncid, &nvars) != NC_NOERR) rc = err_set("%s: cannot list its variables", t->path);
     for (int v = 0; v < nvars && !rc; v++) {
         int nd, dims[NC_MAX_VAR_DIMS];
-        if (nc_inq_var(t->ncid, v, NULL, NULL, &nd, dims, NULL) != NC_NOERR) {
+        char name[NC_MAX_NAME + 1];
+        if (nc_inq_var(t->ncid, v, name, NULL, &nd, dims, NULL) != NC_NOERR) {
             rc = err_set("%s: cannot read variable %d", t->path, v);
             break;
         }
         if (!nd || dims[0] != unlim) { /* fixed: the same in every segment */
-            rc = copy_data(t->ncid, out, v, unlim, 0, 0, 0, t->path, tmp);
+            rc = copy_data(t->ncid, out, v, v, 0, 0, 0, t->path, tmp);
             continue;
         }
-        /* the kept records in runs of consecutive records of one segment */
+        /* the kept records in runs of consecutive records of one segment, found by name: a segment of an
+         * older trace schema (a run resumed by a newer build) numbers its variables otherwise */
         for (int64_t a = 0, b; a < total && !rc; a = b) {
             for (b = a + 1; b < total && k[b].seg == k[a].seg && k[b].rec == k[b - 1].rec + 1;) b++;
             const seg_t *src = &g[k[a].seg];
-            rc = copy_data(src->ncid, out, v, unlim, k[a].rec, (size_t)a, (size_t)(b - a), src->path, tmp);
+            int sv;
+            if (nc_inq_varid(src->ncid, name, &sv) != NC_NOERR)
+                rc = err_set("%s: no variable '%s', which %s has", src->path, name, t->path);
+            else
+                rc = copy_data(src->ncid, out, sv, v, k[a].rec, (size_t)a, (size_t)(b - a), src->path, tmp);
         }
     }
     int closed = nc_close(out);

@@ -2,6 +2,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #define VAR_ROW(id, name, type, shape, units, weight, summary, finite, src, long_name) \
     [id] = {name, type, shape, units, weight, summary, finite, long_name},
@@ -15,6 +16,24 @@ const trace_fixed_t trace_fixed[TF_N] = {TRACE_FIXED(FIXED_ROW)};
 #define PARAM_ROW(id, name, type, long_name, value) [id] = {name, type, long_name},
 const trace_param_t trace_params[TP_N] = {TRACE_PARAMS(PARAM_ROW)};
 #undef PARAM_ROW
+
+#define TOKENIZER_NAME(id, value, name) [value] = name,
+static const char *const tokenizer_name[TRACE_TOK_N] = {TRACE_TOKENIZERS(TOKENIZER_NAME)};
+#undef TOKENIZER_NAME
+
+const char *trace_tokenizer_name(int64_t k) { return k >= 0 && k < TRACE_TOK_N ? tokenizer_name[k] : NULL; }
+
+int trace_tokenizer_flags(int ncid, int varid)
+{
+    long long values[TRACE_TOK_N];
+    char meanings[256] = "";
+    for (int k = 0; k < TRACE_TOK_N; k++) {
+        values[k] = k;
+        snprintf(meanings + strlen(meanings), sizeof meanings - strlen(meanings), "%s%s", k ? " " : "", tokenizer_name[k]);
+    }
+    int rc = nc_put_att_longlong(ncid, varid, "flag_values", NC_INT64, TRACE_TOK_N, values);
+    return rc != NC_NOERR ? rc : nc_put_att_text(ncid, varid, "flag_meanings", strlen(meanings), meanings);
+}
 
 #define DOMAIN_COUNT(id, kind, nan, when) +1
 _Static_assert(0 TRACE_DOMAINS(DOMAIN_COUNT) == TV_N, "TRACE_DOMAINS needs one row per record variable");
@@ -140,6 +159,9 @@ void trace_schema_markdown(FILE *f)
         cell(f, trace_params[p].long_name);
         fprintf(f, " |\n");
     }
+    fprintf(f, "\n`tokenizer` values (its `flag_values` and `flag_meanings`):");
+    for (int k = 0; k < TRACE_TOK_N; k++) fprintf(f, "%s %d `%s`", k ? "," : "", k, tokenizer_name[k]);
+    fprintf(f, ".\n");
 }
 
 int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced)

@@ -69,9 +69,9 @@ int tracer_segment(const char *dir, MPI_Comm comm, int *segment)
     return msg[0];
 }
 
-int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const shard_t *probe_shard,
-                const char *probe_path, const char *run_dir, int rank, int world_size, int64_t start_step, int argc,
-                char **argv)
+int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, int tokenizer,
+                const shard_t *probe_shard, const char *probe_path, const char *run_dir, int rank, int world_size,
+                int64_t start_step, int argc, char **argv)
 {
     memset(t, 0, sizeof *t);
     t->on = cfg->trace_interval > 0;
@@ -113,7 +113,7 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
                           .start_step = start_step, .sync_every = cfg->trace_sync_every, .interval = cfg->trace_interval,
                           .log_spaced = cfg->trace_log_spaced, .run_name = cfg->name, .seed = cfg->seed,
                           .config_text = text, .command = command, .probe_path = probe_path};
-    tracer_params(meta.param, cfg, &m->d, world_size);
+    tracer_params(meta.param, cfg, &m->d, world_size, tokenizer);
     rc = tracewrite_open(&t->file, &meta, &t->sig, &t->probe);
     t->have_file = rc == 0;
     free(command);

@@ -32,11 +32,12 @@ typedef struct {
 /* Collective. Opens this launch's trace segment in <run_dir>/trace for a run starting at start_step, with
  * the probe set drawn from `probe_shard` (the validation shard; the training shard when there is none).
  * The unigram counts come from cfg->counts_path, or train.counts beside the training shard; they must
- * be there, read whole and belong to the training shard (its tokenizer and token count). Returns 0, or -1 on
- * every rank with err_set(). */
-int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, const shard_t *probe_shard,
-                const char *probe_path, const char *run_dir, int rank, int world_size, int64_t start_step, int argc,
-                char **argv);
+ * be there, read whole and belong to the training shard (its tokenizer and token count). tokenizer: the kind
+ * of the training shard's tokenizer (tracer_tokenizer), a sweep parameter. Returns 0, or -1 on every rank
+ * with err_set(). */
+int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t *train, int tokenizer,
+                const shard_t *probe_shard, const char *probe_path, const char *run_dir, int rank, int world_size,
+                int64_t start_step, int argc, char **argv);
 /* Whether step `step` (weights after that many updates, 0..max_steps) is traced. */
 int tracer_is_step(const tracer_t *t, int64_t step);
 /* Collective: runs the probe set through the current weights of m (forward, and a backward for the

@@ -227,6 +227,7 @@ int tracewrite_open(tracewrite_t *tw, const tracewrite_meta_t *m, const signals_
     int param_id[TP_N], fixed_id[TF_N], coord_id[TD_N], genre_name;
     for (int i = 0; i < TP_N; i++)
         param_id[i] = def_fixed(ncid, trace_params[i].name, trace_params[i].type, 0, NULL, "1", trace_params[i].long_name);
+    CHECK_RC(trace_tokenizer_flags(ncid, param_id[TP_TOKENIZER]), nc_strerror);
     /* coordinates that are indices; the others are fixed variables named like their dimension */
     const int index_coords[] = {TD_DEPTH, TD_LAYER, TD_POS, TD_SV, TD_GENRE};
     for (size_t i = 0; i < sizeof index_coords / sizeof *index_coords; i++) {
