@@ -22,7 +22,7 @@ trap 'rm -rf "$work"' EXIT
 "$prep" --out "$work/brown" --tokenizer byte --brown data/raw/package >/dev/null
 for s in train val; do
     n=$(od -An -tu8 -j20 -N8 "$work/brown/$s.bin" | tr -d ' ')
-    tail -c +41 "$work/brown/$s.bin" | head -c $((2 * n)) | tr -d '\000'
+    dd if="$work/brown/$s.bin" iflag=skip_bytes,count_bytes skip=40 count=$((2 * n)) status=none | tr -d '\000'
 done >"$work/brown.txt"
 rm -rf "$work/brown"
 
