@@ -61,6 +61,8 @@ static int layout(const gpt_dims_t *d, gpt_tensor_t *t)
     return n;
 }
 
+int gpt_layout(const gpt_dims_t *d, gpt_tensor_t *t) { return layout(d, t); }
+
 size_t gpt_param_count(const gpt_dims_t *d)
 {
     gpt_tensor_t *t = err_calloc((size_t)layout(d, NULL), sizeof *t);

@@ -124,6 +124,8 @@ gpt_dims_t gpt_dims_of(const config_t *c);
 /* Returns 0, or -1 with err_set() naming the offending key (model.d_model, ...). */
 int gpt_dims_check(const gpt_dims_t *d);
 size_t gpt_param_count(const gpt_dims_t *d);
+/* The parameter layout of dims d into t (NULL: count only); returns the number of tensors. */
+int gpt_layout(const gpt_dims_t *d, gpt_tensor_t *t);
 /* Bytes gpt_create allocates for dims d and batch capacity B: parameters with their gradients, and
  * activations with their gradients. */
 void gpt_memory(const gpt_dims_t *d, int B, double *params, double *acts);

@@ -1,7 +1,8 @@
 /* il-ckpt: look inside checkpoints. `info` lists a checkpoint's sections and what it holds; `diff`
  * compares the parameters of two checkpoints of the same model (used by the tests to check that two ways
  * of training give the same model, and by users to see how far two runs drifted) and, as cmp and diff do,
- * exits 0 when they are the same, 1 when they differ, 2 on bad input. */
+ * exits 0 when they are the same, 1 when they differ, 2 on bad input. `import` and `export` convert GPT-2
+ * checkpoints of Hugging Face and llm.c (run/hfgpt2.c). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "core/cli.h"
 #include "core/err.h"
 #include "run/ckptfile.h"
+#include "run/hfgpt2.h"
 
 enum { IL_EXIT_DIFFER = 1 };
 
@@ -41,6 +43,10 @@ static int info(const char *path)
         printf("  model: V=%d T=%d L=%d NH=%d C=%d\n", dims[0], dims[1], dims[2], dims[3], dims[4]);
     if (!ckptfile_get(&r, "step", &step, sizeof step)) printf("  step: %lld\n", (long long)step);
     if (!ckptfile_get(&r, "world", &world, sizeof world)) printf("  written by %d rank%s\n", world, world == 1 ? "" : "s");
+    const void *source;
+    size_t source_len;
+    if (!ckptfile_view(&r, "source", &source, &source_len))
+        printf("  imported from %.*s\n", (int)source_len, (const char *)source);
     for (int i = 0; i < r.n_sections; i++)
         printf("  section %-12s %12llu bytes\n", r.sections[i].tag, (unsigned long long)r.sections[i].bytes);
     ckptfile_close(&r);
@@ -82,21 +88,48 @@ static int diff(const char *pa, const char *pb)
 static const char usage[] =
     "usage: il-ckpt info CKPT\n"
     "       il-ckpt diff CKPT_A CKPT_B\n"
+    "       il-ckpt import (--hf DIR | --llmc FILE) --out CKPT_DIR [--tokenizer TOKENIZER]\n"
+    "       il-ckpt export CKPT --hf OUT_DIR\n"
     "  CKPT: a checkpoint directory (runs/NAME/ckpt/step_N) or its state.ckpt\n"
     "  info: the model, step, rank count and sections of a checkpoint\n"
     "  diff: how far two checkpoints' parameters differ; exit 0 the same, 1 different, 2 bad input\n"
+    "  import: a GPT-2 of Hugging Face (DIR/config.json and DIR/model.safetensors) or llm.c (gpt2_124M.bin)\n"
+    "          as a new checkpoint directory; --tokenizer: the tokenizer.bin of its vocabulary (such as\n"
+    "          il-prepare --tokenizer gpt2's), so that il-eval takes that tokenizer's shards\n"
+    "  export: a checkpoint's model as a new Hugging Face GPT-2 directory (config.json, model.safetensors)\n"
     "  -h, --help    print this and exit; --version: print the version and commit and exit\n";
 
-static const struct option options[] = {CLI_COMMON_OPTIONS, {0}};
+enum { OPT_HF = CLI_OPT_FIRST, OPT_LLMC, OPT_OUT, OPT_TOKENIZER };
+static const struct option options[] = {{"hf", required_argument, NULL, OPT_HF},
+                                        {"llmc", required_argument, NULL, OPT_LLMC},
+                                        {"out", required_argument, NULL, OPT_OUT},
+                                        {"tokenizer", required_argument, NULL, OPT_TOKENIZER},
+                                        CLI_COMMON_OPTIONS,
+                                        {0}};
+
+static int done(int rc) { return rc ? fail(err_msg()) : IL_EXIT_OK; }
 
 int main(int argc, char **argv)
 {
     cli_t cli;
     cli_init(&cli, "il-ckpt", usage, options, 0);
-    if (cli_next(&cli, argc, argv) != CLI_END) return cli.exit_code; /* CLI_EXIT: said already */
+    const char *hf = NULL, *llmc = NULL, *out = NULL, *tokenizer = NULL;
+    for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
+        switch (o) {
+        case OPT_HF: hf = cli.arg; break;
+        case OPT_LLMC: llmc = cli.arg; break;
+        case OPT_OUT: out = cli.arg; break;
+        case OPT_TOKENIZER: tokenizer = cli.arg; break;
+        default: return cli.exit_code; /* CLI_EXIT: said already */
+        }
+    }
     char **arg = argv + cli.rest;
-    int n = argc - cli.rest;
-    if (n == 2 && !strcmp(arg[0], "info")) return info(arg[1]);
-    if (n == 3 && !strcmp(arg[0], "diff")) return diff(arg[1], arg[2]);
-    return cli_fail(&cli, "expected `info CKPT` or `diff CKPT_A CKPT_B`");
+    int n = argc - cli.rest, plain = !hf && !llmc && !out && !tokenizer;
+    if (plain && n == 2 && !strcmp(arg[0], "info")) return info(arg[1]);
+    if (plain && n == 3 && !strcmp(arg[0], "diff")) return diff(arg[1], arg[2]);
+    if (n == 1 && !strcmp(arg[0], "import") && !hf != !llmc && out)
+        return done(hf ? hfgpt2_import(hf, out, tokenizer) : hfgpt2_import_llmc(llmc, out, tokenizer));
+    if (n == 2 && !strcmp(arg[0], "export") && hf && !llmc && !out && !tokenizer) return done(hfgpt2_export(arg[1], hf));
+    return cli_fail(&cli, "expected `info CKPT`, `diff CKPT_A CKPT_B`, `import (--hf DIR | --llmc FILE) --out "
+                          "CKPT_DIR` or `export CKPT --hf OUT_DIR`");
 }
