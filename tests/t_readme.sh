@@ -25,6 +25,9 @@ module load |site
 build/bin/il-train --config jobs/examples/demo-run.ini$|tests/t_train.sh:il-train" --config
 build/bin/il-train --config jobs/examples/demo-run.ini --print-config|run
 build/bin/il-eval --checkpoint |tests/t_train.sh:il-eval" --checkpoint
+build/bin/il-ckpt import --hf |tests/t_import.sh:"$ck" import --hf
+build/bin/il-ckpt info |tests/t_import.sh:"$ck" info
+build/bin/il-ckpt export |tests/t_import.sh:"$ck" export
 mpirun -n 2 build/bin/il-train |tests/t_mpi.sh:mpi 2 "$bin/il-train"
 build/bin/il-sweep submit [^ ]+ --dry-run$|run
 build/bin/il-sweep submit [^ ]+$|tests/t_slurm_sweep.sh:il-sweep" submit
