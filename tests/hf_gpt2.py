@@ -17,7 +17,7 @@ import json, math, struct, sys
 
 def opts(argv):
     o = {"V": 50, "T": 16, "L": 2, "NH": 2, "C": 8, "dtype": "F32", "prefix": False, "buffers": False,
-         "lm_head": False, "random": False, "drop": None, "reshape": None, "dtype_of": None, "config": [],
+         "lm_head": False, "random": False, "drop": None, "reshape": None, "rename": None, "dtype_of": None, "config": [],
          "untie": False, "swap_qk": False, "no_transpose": False, "bf16_shift": 16}
     i = 0
     while i < len(argv):
@@ -25,7 +25,7 @@ def opts(argv):
         if a in ("--V", "--T", "--L", "--NH", "--C", "--bf16-shift"):
             o[a[2:].replace("-", "_").replace("bf16_shift", "bf16_shift")] = int(argv[i]); i += 1
         elif a == "--dtype": o["dtype"] = argv[i]; i += 1
-        elif a in ("--drop", "--reshape", "--dtype-of"): o[a[2:].replace("-", "_")] = argv[i]; i += 1
+        elif a in ("--drop", "--reshape", "--rename", "--dtype-of"): o[a[2:].replace("-", "_")] = argv[i]; i += 1
         elif a == "--config": o["config"].append(argv[i]); i += 1
         elif a in ("--prefix", "--buffers", "--lm-head", "--random", "--untie", "--swap-qk", "--no-transpose"):
             o[a[2:].replace("-", "_")] = True
@@ -107,6 +107,7 @@ def write(d, o):
         if name == o["drop"]: continue
         if name == o["reshape"]: shape = tuple(reversed(shape)) if len(shape) == 2 else (shape[0] + 1,); vals = vals + [0.0] * (numel(shape) - len(vals))
         dtype = o["dtype_of"].split("=")[1] if o["dtype_of"] and o["dtype_of"].split("=")[0] == name else o["dtype"]
+        if o["rename"] and o["rename"].split("=")[0] == name: name = o["rename"].split("=")[1]
         out.append((pre + name, dtype, shape, pack(vals, dtype, o["bf16_shift"])))
     if o["buffers"]:  # the causal-mask buffers of the original gpt2 repository's file
         T = o["T"]

@@ -71,6 +71,7 @@ refuse() { # NEEDLE FIXTURE-OPTIONS...
 }
 refuse "missing tensor 'h.1.attn.c_attn.weight'" --drop h.1.attn.c_attn.weight
 refuse "missing tensor 'transformer.ln_f.bias'" --prefix --drop ln_f.bias
+refuse "tensor 'h.0.ln_1.b' is not part of a GPT-2 model" --rename h.0.ln_1.bias=h.0.ln_1.b
 refuse "tensor 'h.0.mlp.c_fc.weight' has shape [32, 8], but config.json's GPT-2 needs [8, 32]" --reshape h.0.mlp.c_fc.weight
 refuse "tensor 'h.1.ln_2.bias' has shape [9], but config.json's GPT-2 needs [8]" --reshape h.1.ln_2.bias
 refuse "tensor 'h.0.ln_1.bias': dtype I32 is not supported (F32, F16, BF16)" --dtype-of h.0.ln_1.bias=I32

@@ -14,8 +14,8 @@
 #include "core/err.h"
 #include "data/tokenizer.h"
 #include "model/gpt.h"
-#include "run/ckptfile.h"
 #include "run/safetensors.h"
+#include "run/snapshot.h"
 #include "run/sha256.h"
 
 /* innerloop's tensors (gpt_layout's names) and their Hugging Face names; a block's are "h.N." + hf. cols: a
@@ -35,12 +35,6 @@ static const struct {
     {"lnfw", "ln_f.weight", 0, 0},         {"lnfb", "ln_f.bias", 0, 0},
 };
 enum { N_MAP = sizeof map / sizeof *map };
-
-/* The data identity an imported checkpoint records (snapshot.c's data_id_t): the tokenizer, no tokens. */
-typedef struct {
-    uint32_t tokenizer_id, vocab_size;
-    uint64_t n_tokens;
-} data_id_t;
 
 /* One tensor of the layout with its Hugging Face name and shape (as stored: a Conv1D's transposed). */
 typedef struct {
@@ -148,37 +142,17 @@ static int read_config(const char *dir, gpt_dims_t *d)
 
 /* --- the checkpoint --- */
 
-static int tokenizer_of(const char *path, const gpt_dims_t *d, data_id_t *id)
+static int tokenizer_of(const char *path, const gpt_dims_t *d, uint32_t *id)
 {
-    *id = (data_id_t){0, (uint32_t)d->V, 0};
+    *id = 0;
     if (!path) return 0;
     tokenizer_t tok;
     CALL(tokenizer_load(&tok, path));
-    id->tokenizer_id = tok.id;
+    *id = tok.id;
     int V = (int)tok.vocab_size;
     tokenizer_free(&tok);
     if (V != d->V) return err_set("%s: a vocabulary of %d tokens, but the model's is %d", path, V, d->V);
     return 0;
-}
-
-static int write_ckpt(const char *out, const gpt_dims_t *d, const float *params, size_t n_params,
-                      const data_id_t *data, const char *source)
-{
-    char path[4200];
-    CALL(atomicfile_mkdirs(out));
-    snprintf(path, sizeof path, "%s/state.ckpt", out);
-    int32_t dims[5] = {d->V, d->T, d->L, d->NH, d->C}, world = 1;
-    int64_t step = 0;
-    ckptfile_writer_t w;
-    CALL(ckptfile_begin(&w, path));
-    if (ckptfile_add(&w, "dims", dims, sizeof dims) || ckptfile_add(&w, "data", data, sizeof *data) ||
-        ckptfile_add(&w, "step", &step, sizeof step) || ckptfile_add(&w, "world", &world, sizeof world) ||
-        ckptfile_add(&w, "params", params, n_params * sizeof *params) ||
-        ckptfile_add(&w, "source", source, strlen(source))) {
-        ckptfile_abort(&w);
-        return -1;
-    }
-    return ckptfile_commit(&w);
 }
 
 /* "FORMAT PATH sha256 HEX": where the weights came from, for the checkpoint's source section. */
@@ -225,9 +199,9 @@ static int import_tensors(const safetensors_t *s, const gpt_dims_t *d, float *pa
         if (!known_name(s->t[i].name, e, n))
             rc = err_set("%s: tensor '%s' is not part of a GPT-2 model", s->path, s->t[i].name);
     const char *prefix = st_find(s, "transformer.wte.weight") ? "transformer." : "";
-    float *tmp = err_calloc(rc ? 1 : (size_t)d->V * d->C > 4 * (size_t)d->C * d->C ? (size_t)d->V * d->C
-                                                                                    : 4 * (size_t)d->C * d->C,
-                            sizeof *tmp);
+    size_t largest = 0; /* a Conv1D weight is read here, then transposed into place; lm_head here too */
+    for (int i = 0; i < n; i++) largest = e[i].t->size > largest ? e[i].t->size : largest;
+    float *tmp = err_calloc(largest, sizeof *tmp);
     for (int i = 0; !rc && i < n; i++) {
         char name[96];
         snprintf(name, sizeof name, "%s%s", prefix, e[i].name);
@@ -252,9 +226,9 @@ static int import_tensors(const safetensors_t *s, const gpt_dims_t *d, float *pa
 int hfgpt2_import(const char *dir, const char *out, const char *tokenizer)
 {
     gpt_dims_t d;
-    data_id_t data;
+    uint32_t tok_id;
     CALL(read_config(dir, &d));
-    CALL(tokenizer_of(tokenizer, &d, &data));
+    CALL(tokenizer_of(tokenizer, &d, &tok_id));
     char path[4200], source[4400];
     snprintf(path, sizeof path, "%s/model.safetensors", dir);
     safetensors_t s;
@@ -262,7 +236,7 @@ int hfgpt2_import(const char *dir, const char *out, const char *tokenizer)
     size_t n = gpt_param_count(&d);
     float *params = err_calloc(n, sizeof *params);
     source_of("huggingface", path, s.buf, s.size, source, sizeof source);
-    int rc = import_tensors(&s, &d, params) || write_ckpt(out, &d, params, n, &data, source);
+    int rc = import_tensors(&s, &d, params) || snapshot_save_model(out, &d, params, tok_id, source);
     free(params);
     st_close(&s);
     return rc ? -1 : 0;
@@ -318,12 +292,12 @@ int hfgpt2_import_llmc(const char *file, const char *out, const char *tokenizer)
     size_t size;
     gpt_dims_t d;
     float *params = NULL;
-    data_id_t data;
+    uint32_t tok_id;
     char source[4400];
     CALL(bytes_read_file(file, &b, &size));
     source_of("llm.c", file, b, size, source, sizeof source);
-    int rc = parse_llmc(file, b, size, &d, &params) || tokenizer_of(tokenizer, &d, &data) ||
-             write_ckpt(out, &d, params, gpt_param_count(&d), &data, source);
+    int rc = parse_llmc(file, b, size, &d, &params) || tokenizer_of(tokenizer, &d, &tok_id) ||
+             snapshot_save_model(out, &d, params, tok_id, source);
     free(b);
     free(params);
     return rc ? -1 : 0;
@@ -376,34 +350,22 @@ static int export_files(const char *dir, const gpt_dims_t *d, const float *param
 
 int hfgpt2_export(const char *ckpt, const char *out)
 {
-    char file[4200], tmp[4200];
-    struct stat st;
-    if (stat(ckpt, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/state.ckpt", ckpt);
-    else snprintf(file, sizeof file, "%s", ckpt);
     if (access(out, F_OK) == 0) return err_set("%s: already exists; refusing to overwrite it", out);
-    ckptfile_reader_t r;
-    CALL(ckptfile_open(&r, file));
-    int32_t dims[5];
     gpt_dims_t d;
-    const void *params = NULL;
-    size_t bytes = 0;
-    int rc = ckptfile_get(&r, "dims", dims, sizeof dims) || ckptfile_view(&r, "params", &params, &bytes);
-    if (!rc) {
-        d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
-        if (gpt_dims_check(&d)) rc = err_prefix("%s: bad model dimensions", file);
-        else if (bytes != gpt_param_count(&d) * sizeof(float))
-            rc = err_set("%s: section 'params' holds %zu bytes, the model needs %zu", file, bytes,
-                         gpt_param_count(&d) * sizeof(float));
-    }
+    float *params;
+    uint32_t tok_id;
+    CALL(snapshot_load_params(ckpt, &d, &params, &tok_id));
     /* made whole under a temporary name, then renamed: a dead export leaves no half directory named out */
+    char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
-    if (!rc && mkdir(tmp, 0777)) rc = err_set("%s: cannot create: %s", tmp, strerror(errno));
-    else if (!rc) {
+    int rc = 0;
+    if (mkdir(tmp, 0777)) rc = err_set("%s: cannot create: %s", tmp, strerror(errno));
+    else {
         rc = export_files(tmp, &d, params);
         if (!rc && rename(tmp, out)) rc = err_set("%s: cannot rename into place: %s", out, strerror(errno));
         if (rc) atomicfile_remove_tree(tmp);
         else atomicfile_sync_dir_of(out);
     }
-    ckptfile_close(&r);
+    free(params);
     return rc ? -1 : 0;
 }

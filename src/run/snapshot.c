@@ -194,23 +194,58 @@ static void state_file(char *buf, size_t n, const char *path)
     else snprintf(buf, n, "%s", path);
 }
 
-int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id)
+int snapshot_load_params(const char *path, gpt_dims_t *d, float **params, uint32_t *tokenizer_id)
 {
     char file[4200];
     state_file(file, sizeof file, path);
     ckptfile_reader_t r;
     CALL(ckptfile_open(&r, file));
-    gpt_dims_t d;
     data_id_t data;
-    int rc = read_model(&r, &d, &data);
+    *params = NULL;
+    int rc = read_model(&r, d, &data);
     if (!rc) {
-        gpt_create(m, &d, B, &kernels_fast);
-        rc = ckptfile_get(&r, "params", m->params, m->n_params * sizeof(float));
-        if (rc) gpt_destroy(m);
+        *params = err_calloc(gpt_param_count(d), sizeof **params);
+        rc = ckptfile_get(&r, "params", *params, gpt_param_count(d) * sizeof **params);
         *tokenizer_id = data.tokenizer_id;
     }
     ckptfile_close(&r);
+    if (rc) {
+        free(*params);
+        *params = NULL;
+    }
     return rc;
+}
+
+int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id)
+{
+    gpt_dims_t d;
+    float *params;
+    CALL(snapshot_load_params(path, &d, &params, tokenizer_id));
+    gpt_create(m, &d, B, &kernels_fast);
+    memcpy(m->params, params, m->n_params * sizeof *params);
+    free(params);
+    return 0;
+}
+
+int snapshot_save_model(const char *dir, const gpt_dims_t *d, const float *params, uint32_t tokenizer_id,
+                        const char *source)
+{
+    char path[4200];
+    CALL(atomicfile_mkdirs(dir));
+    snprintf(path, sizeof path, "%s/%s", dir, STATE_FILE);
+    int32_t dims[5] = {d->V, d->T, d->L, d->NH, d->C}, world = 1;
+    data_id_t data = {tokenizer_id, (uint32_t)d->V, 0};
+    int64_t step = 0;
+    ckptfile_writer_t w;
+    CALL(ckptfile_begin(&w, path));
+    if (ckptfile_add(&w, "dims", dims, sizeof dims) || ckptfile_add(&w, "data", &data, sizeof data) ||
+        ckptfile_add(&w, "step", &step, sizeof step) || ckptfile_add(&w, "world", &world, sizeof world) ||
+        ckptfile_add(&w, "params", params, gpt_param_count(d) * sizeof *params) ||
+        ckptfile_add(&w, "source", source, strlen(source))) {
+        ckptfile_abort(&w);
+        return -1;
+    }
+    return ckptfile_commit(&w);
 }
 
 /* Reads one checkpoint into the trainer after checking it belongs to this experiment. */

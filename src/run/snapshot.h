@@ -20,5 +20,12 @@ int snapshot_resume(trainer_t *tr, int *found);
 /* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
  * capacity B; *tokenizer_id receives the id of the data it was trained on. */
 int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);
+/* The same without a model to run: its dims and a malloc'd copy of its parameters. */
+int snapshot_load_params(const char *path, gpt_dims_t *d, float **params, uint32_t *tokenizer_id);
+/* A checkpoint of a model alone (il-ckpt import), for scoring, not resuming: a new directory dir with
+ * dir/state.ckpt of dims, data (tokenizer_id, V, no tokens), step 0, world 1, params and `source`, one
+ * line saying where the weights came from. Never over an existing state.ckpt. */
+int snapshot_save_model(const char *dir, const gpt_dims_t *d, const float *params, uint32_t tokenizer_id,
+                        const char *source);
 
 #endif
