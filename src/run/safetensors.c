@@ -107,15 +107,15 @@ static int parse(safetensors_t *s)
         s->t = calloc((size_t)json_object_object_length(h) + 1, sizeof *s->t);
         CHECK(s->t, "out of memory");
     }
-    json_object_object_foreach(rc ? NULL : h, key, val)
-    {
-        if (rc) break;
-        if (!strcmp(key, "__metadata__")) {
-            if (!json_object_is_type(val, json_type_object)) rc = err_set("%s: __metadata__ is not an object", s->path);
-            continue;
+    if (!rc) {
+        json_object_object_foreach(h, key, val)
+        {
+            if (!strcmp(key, "__metadata__")) {
+                if (!json_object_is_type(val, json_type_object)) rc = err_set("%s: __metadata__ is not an object", s->path);
+            } else if (parse_entry(&s->t[s->n], key, val, data_size)) rc = err_prefix("%s", s->path);
+            else s->n++;
+            if (rc) break;
         }
-        if (parse_entry(&s->t[s->n], key, val, data_size)) rc = err_prefix("%s", s->path);
-        else s->n++;
     }
     json_object_put(h);
     if (rc) return -1;
