@@ -25,6 +25,7 @@ module load |site
 build/bin/il-train --config jobs/examples/demo-run.ini$|tests/t_train.sh:il-train" --config
 build/bin/il-train --config jobs/examples/demo-run.ini --print-config|run
 build/bin/il-eval --checkpoint |tests/t_train.sh:il-eval" --checkpoint
+build/bin/il-sample --ckpt |tests/t_sample.sh:il-sample" --ckpt
 mpirun -n 2 build/bin/il-train |tests/t_mpi.sh:mpi 2 "$bin/il-train"
 build/bin/il-sweep submit [^ ]+ --dry-run$|run
 build/bin/il-sweep submit [^ ]+$|tests/t_slurm_sweep.sh:il-sweep" submit
