@@ -125,6 +125,34 @@ static void test_check(void **state)
     assert_non_null(strstr(err_msg(), "300"));
 }
 
+/* A prompt is encoded; an empty one is refused, except by GPT-2's tokenizer, which starts from
+ * <|endoftext|>, the id after its merges. */
+static void test_prompt(void **state)
+{
+    (void)state;
+    tokenizer_t t;
+    assert_int_equal(tokenizer_init_byte(&t), 0);
+    uint16_t *ids;
+    size_t n;
+    assert_int_equal(sample_prompt(&t, (const uint8_t *)"hi", 2, "--prompt", &ids, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(ids[0], 'h');
+    free(ids);
+    assert_int_equal(sample_prompt(&t, (const uint8_t *)"", 0, "p.txt", &ids, &n), -1);
+    assert_non_null(strstr(err_msg(), "p.txt: empty prompt"));
+    /* only the kind and vocabulary size decide what an empty prompt starts from: a byte tokenizer posing as
+     * GPT-2's of 257 ids stands in for the 50,257 of the real one, which needs its files */
+    t.kind = TOKENIZER_GPT2;
+    t.vocab_size = 257;
+    assert_int_equal(sample_prompt(&t, (const uint8_t *)"", 0, "--prompt", &ids, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(ids[0], 256);
+    free(ids);
+    t.kind = TOKENIZER_BYTE;
+    t.vocab_size = 256;
+    tokenizer_free(&t);
+}
+
 static void tiny_model(gpt_t *m)
 {
     gpt_dims_t d = {.V = 23, .T = 8, .L = 2, .NH = 2, .C = 16};
@@ -191,6 +219,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_distribution),   cmocka_unit_test(test_top_k),
         cmocka_unit_test(test_greedy),         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_prompt),
         cmocka_unit_test(test_generate_greedy), cmocka_unit_test(test_generate_seeded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

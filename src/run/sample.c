@@ -19,6 +19,21 @@ int sample_check(double temperature, int top_k, int V)
     return 0;
 }
 
+int sample_prompt(const tokenizer_t *t, const uint8_t *text, size_t len, const char *what, uint16_t **ids, size_t *n)
+{
+    if (len == 0) {
+        int end = tokenizer_doc_end(t);
+        if (end < 0) return err_set("%s: empty prompt (only GPT-2's tokenizer can start from <|endoftext|>)", what);
+        *ids = malloc(sizeof **ids);
+        CHECK(*ids, "out of memory");
+        (*ids)[0] = (uint16_t)end;
+        *n = 1;
+        return 0;
+    }
+    CALL_CTX(tokenizer_encode(t, text, len, ids, n), "%s", what);
+    return 0;
+}
+
 static const float *sort_logits; /* qsort has no context argument; sampling is single-threaded */
 
 /* larger logit first, then lower id */

@@ -20,6 +20,11 @@
  * none otherwise. */
 int sample_pick(const float *logits, int V, double temperature, int top_k, rng_t *rng, int *scratch);
 
+/* The ids of a prompt of len bytes (malloc'd, *n of them): the text encoded, or for an empty one GPT-2's
+ * <|endoftext|> alone, the context a GPT-2 document starts from; an empty prompt is refused (-1 with
+ * err_set() naming `what`) for the kinds without it. */
+int sample_prompt(const tokenizer_t *t, const uint8_t *text, size_t len, const char *what, uint16_t **ids, size_t *n);
+
 /* Checks the sampling settings against vocabulary V: -1 with err_set() naming the option. */
 int sample_check(double temperature, int top_k, int V);
 

@@ -50,23 +50,6 @@ static const struct option options[] = {
     {0},
 };
 
-/* The prompt's ids: the text encoded, or GPT-2's <|endoftext|> alone for an empty one. */
-static int encode_prompt(const tokenizer_t *t, const uint8_t *text, size_t len, const char *what, uint16_t **ids,
-                         size_t *n)
-{
-    if (len == 0) {
-        int end = tokenizer_doc_end(t);
-        if (end < 0) return err_set("%s: empty prompt (only GPT-2's tokenizer can start from <|endoftext|>)", what);
-        *ids = malloc(sizeof **ids);
-        CHECK(*ids, "out of memory");
-        (*ids)[0] = (uint16_t)end;
-        *n = 1;
-        return 0;
-    }
-    CALL_CTX(tokenizer_encode(t, text, len, ids, n), "%s", what);
-    return 0;
-}
-
 static int run(const char *ckpt, const char *tok_path, const uint8_t *text, size_t len, const char *what, int n_new,
                double temperature, int top_k, uint64_t seed, int samples)
 {
@@ -78,7 +61,7 @@ static int run(const char *ckpt, const char *tok_path, const uint8_t *text, size
     size_t n = 0;
     int rc = sample_tokenizer(ckpt, tok_path, tok_id, m.d.V, &t);
     if (rc) goto out_model;
-    if ((rc = sample_check(temperature, top_k, m.d.V)) || (rc = encode_prompt(&t, text, len, what, &prompt, &n)))
+    if ((rc = sample_check(temperature, top_k, m.d.V)) || (rc = sample_prompt(&t, text, len, what, &prompt, &n)))
         goto out;
     ids = malloc((n + (size_t)n_new) * sizeof *ids);
     CHECK(ids, "out of memory");
