@@ -28,6 +28,7 @@ build/bin/il-eval --checkpoint |tests/t_train.sh:il-eval" --checkpoint
 build/bin/il-ckpt import --hf |tests/t_import.sh:"$ck" import --hf
 build/bin/il-ckpt info |tests/t_import.sh:"$ck" info
 build/bin/il-ckpt export |tests/t_import.sh:"$ck" export
+build/bin/il-sample --ckpt |tests/t_sample.sh:il-sample" --ckpt
 mpirun -n 2 build/bin/il-train |tests/t_mpi.sh:mpi 2 "$bin/il-train"
 build/bin/il-sweep submit [^ ]+ --dry-run$|run
 build/bin/il-sweep submit [^ ]+$|tests/t_slurm_sweep.sh:il-sweep" submit
