@@ -408,6 +408,59 @@ static void test_dims_check(void **state)
     d = ok, d.V = -3, expect_dims_error(d, "model.vocab_size");
 }
 
+/* The unembedding and its loss in chunks of rows give the losses and gradients of the whole batch at once.
+ * Chunks of 5 rows divide neither B*T = 39 nor 2*7 = 14, so the last chunk is partial; a chunk bound off
+ * by one drops or repeats a row, which moves its token's loss and the gradients by O(1). The two models
+ * differ only in how wte's float gradient sums are grouped. */
+static void test_loss_chunks(void **state)
+{
+    (void)state;
+    const gpt_dims_t d = {.V = 31, .T = 13, .L = 1, .NH = 2, .C = 16};
+    enum { B = 3 };
+    rng_t r;
+    rng_seed(&r, 21);
+    int32_t *inp = tokens(&r, B * d.T, d.V), *tg = tokens(&r, B * d.T, d.V);
+    gpt_t whole, chunked;
+    gpt_create(&whole, &d, B, &kernels_fast);
+    gpt_create(&chunked, &d, B, &kernels_fast);
+    assert_int_equal(whole.loss_rows, B * d.T); /* a small V: one chunk */
+    chunked.loss_rows = 5;
+    init_large(&whole, 22);
+    memcpy(chunked.params, whole.params, whole.n_params * sizeof *whole.params);
+    const int shapes[2][2] = {{B, d.T}, {2, 7}};
+    for (int s = 0; s < 2; s++) {
+        int b = shapes[s][0], t = shapes[s][1], N = b * t;
+        float lw = gpt_forward(&whole, inp, tg, b, t), lc = gpt_forward(&chunked, inp, tg, b, t);
+        assert_near(lc, lw, 1e-6 * lw);
+        check_close("losses", chunked.a.losses, whole.a.losses, (size_t)N, 1e-6, 0);
+        float *kept = err_calloc((size_t)N, sizeof *kept);
+        memcpy(kept, chunked.a.losses, (size_t)N * sizeof *kept);
+        gpt_zero_grad(&whole), gpt_zero_grad(&chunked);
+        gpt_backward(&whole, 1.0f), gpt_backward(&chunked, 1.0f);
+        assert_memory_equal(chunked.a.losses, kept, (size_t)N * sizeof *kept); /* backward leaves them */
+        check_grads_close(&chunked, &whole, 1e-5);
+        check_close_scaled("dresid", chunked.ga.dresid, whole.ga.dresid, (size_t)(d.L + 1) * N * d.C, 1e-5);
+        free(kept);
+    }
+    free(inp), free(tg);
+    gpt_destroy(&whole), gpt_destroy(&chunked);
+}
+
+/* The memory estimate counts one chunk of logits, not (B, T, V): at GPT-2's vocabulary, 4 more windows
+ * of 1,024 tokens add far less than the 823 MB their probabilities alone would take. */
+static void test_memory_chunked(void **state)
+{
+    (void)state;
+    const gpt_dims_t d = {.V = 50257, .T = 1024, .L = 1, .NH = 1, .C = 8};
+    double p4, a4, p8, a8;
+    gpt_memory(&d, 4, &p4, &a4);
+    gpt_memory(&d, 8, &p8, &a8);
+    assert_true(p8 == p4);
+    assert_true(a8 - a4 < 4.0 * 1024 * d.V * sizeof(float) / 10);
+    assert_true(a4 >= (double)gpt_loss_rows(d.V, 4 * 1024) * d.V * sizeof(float));
+    assert_true(gpt_loss_rows(d.V, 4 * 1024) * (double)d.V <= GPT_LOSS_FLOATS);
+}
+
 /* At init the logits are nearly 0 (the tied wte is N(0, 0.02)), so the loss is close to log(V). */
 static void test_initial_loss(void **state)
 {
@@ -490,6 +543,8 @@ int main(void)
         cmocka_unit_test(test_dims_check),
         cmocka_unit_test(test_initial_loss),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_loss_chunks),
+        cmocka_unit_test(test_memory_chunked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -184,10 +184,15 @@ static void test_generate_greedy(void **state)
             int T = n < 8 ? n : 8;
             for (int t = 0; t < T; t++) in[t] = ids[n - T + t];
             gpt_forward(&m, in, targets, 1, T);
-            const float *p = m.a.probs + (size_t)(T - 1) * m.d.V;
+            /* the softmax's argmax is the logits', lnf . wte[v], in double here (the forward keeps no logits) */
+            const float *x = m.a.lnf + (size_t)(T - 1) * m.d.C;
             int best = 0;
-            for (int v = 1; v < m.d.V; v++)
-                if (p[v] > p[best]) best = v;
+            double top = -INFINITY;
+            for (int v = 0; v < m.d.V; v++) {
+                double z = 0;
+                for (int c = 0; c < m.d.C; c++) z += (double)x[c] * m.p.wte[(size_t)v * m.d.C + c];
+                if (z > top) top = z, best = v;
+            }
             assert_int_equal(ids[n], best);
         }
     }

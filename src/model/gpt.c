@@ -96,12 +96,20 @@ enum { N_ACTS = 0 GPT_ACTS(ONE), N_GACTS = 0 GPT_GACTS(ONE) };
 static void act_sizes(const gpt_dims_t *d, int B, double as[N_ACTS], double gs[N_GACTS])
 {
     double L = d->L, BT = (double)B * d->T, C = d->C, NH = d->NH, T = d->T, V = d->V;
+    double R = gpt_loss_rows(d->V, (size_t)B * d->T);
 #define SIZE(name, size) size,
     const double a[N_ACTS] = {GPT_ACTS(SIZE)};
     const double g[N_GACTS] = {GPT_GACTS(SIZE)};
 #undef SIZE
     memcpy(as, a, sizeof a);
     memcpy(gs, g, sizeof g);
+}
+
+int gpt_loss_rows(int V, size_t N)
+{
+    size_t rows = GPT_LOSS_FLOATS / (size_t)V;
+    if (rows > N) rows = N;
+    return rows < 1 ? 1 : (int)rows;
 }
 
 void gpt_memory(const gpt_dims_t *d, int B, double *params, double *acts)
@@ -133,6 +141,7 @@ void gpt_create(gpt_t *m, const gpt_dims_t *d, int B, const kernels_ops_t *k)
     m->d = *d;
     m->k = k;
     m->B = B;
+    m->loss_rows = gpt_loss_rows(d->V, (size_t)B * d->T);
     m->n_tensors = layout(d, NULL);
     m->tensors = err_calloc((size_t)m->n_tensors, sizeof *m->tensors);
     layout(d, m->tensors);
@@ -185,6 +194,9 @@ void gpt_init_params(gpt_t *m, rng_t *rng)
     }
 }
 
+/* Rows of the loss chunk that starts at row r0 of N: loss_rows, or what is left. */
+static int loss_chunk(const gpt_t *m, int r0, int N) { return N - r0 < m->loss_rows ? N - r0 : m->loss_rows; }
+
 float gpt_forward(gpt_t *m, const int32_t *inputs, const int32_t *targets, int B, int T)
 {
     CHECK(B >= 1 && B <= m->B && T >= 1 && T <= m->d.T, "batch %dx%d exceeds capacity %dx%d", B, T, m->B, m->d.T);
@@ -216,8 +228,11 @@ float gpt_forward(gpt_t *m, const int32_t *inputs, const int32_t *targets, int B
         k->matmul_forward(out, fcg, w->fcprojw, w->fcprojb, N, 4 * C, C, 1);
     }
     k->layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->resid + m->d.L * NC, m->p.lnfw, m->p.lnfb, N, C);
-    k->matmul_forward(a->probs, a->lnf, m->p.wte, NULL, N, C, V, 0);
-    k->crossentropy_forward(a->probs, a->losses, targets, N, V);
+    for (int r0 = 0; r0 < N; r0 += m->loss_rows) {
+        int nr = loss_chunk(m, r0, N);
+        k->matmul_forward(a->logits, a->lnf + (size_t)r0 * C, m->p.wte, NULL, nr, C, V, 0);
+        k->crossentropy_forward(a->logits, a->losses + r0, targets + r0, nr, V);
+    }
     double sum = 0;
     for (int i = 0; i < N; i++) sum += a->losses[i];
     return (float)(sum / N);
@@ -234,11 +249,17 @@ static void backward(gpt_t *m, float loss_scale, int param_grads)
     gpt_acts_t *a = &m->a;
     gpt_gacts_t *g = &m->ga;
 
-    k->crossentropy_backward(a->probs, m->targets, loss_scale / N, N, V);
-    float *dlogits = a->probs;
-    /* tied unembedding: the logits' weight gradient lands in wte */
     const gpt_view_t *dp = param_grads ? &m->g : NULL;
-    k->matmul_backward(g->dln, dp ? dp->wte : NULL, NULL, dlogits, a->lnf, m->p.wte, N, C, V);
+    /* the logits again, a chunk of rows at a time as in forward (rewriting the same losses), turned into
+     * dlogits; tied unembedding: their weight gradient lands in wte */
+    for (int r0 = 0; r0 < N; r0 += m->loss_rows) {
+        int nr = loss_chunk(m, r0, N);
+        const float *x = a->lnf + (size_t)r0 * C;
+        k->matmul_forward(a->logits, x, m->p.wte, NULL, nr, C, V, 0);
+        k->crossentropy_forward(a->logits, a->losses + r0, m->targets + r0, nr, V);
+        k->crossentropy_backward(a->logits, m->targets + r0, loss_scale / N, nr, V);
+        k->matmul_backward(g->dln + (size_t)r0 * C, dp ? dp->wte : NULL, NULL, a->logits, x, m->p.wte, nr, C, V);
+    }
     float *dtop = g->dresid + L * NC;
     memset(dtop, 0, NC * sizeof *dtop);
     k->layernorm_backward(dtop, dp ? dp->lnfw : NULL, dp ? dp->lnfb : NULL, g->dln, a->resid + L * NC, m->p.lnfw, a->lnf_mean,

@@ -57,7 +57,7 @@ typedef struct {
 } gpt_view_t;
 
 /* The activation buffers, each with its shape for a batch capacity of B rows, in the dims L, T, C, NH, V
- * (BT = B * T): one table for the struct fields and for the sizes gpt_create allocates and gpt_memory counts.
+ * (BT = B * T; R = gpt_loss_rows(V, BT), the token rows of one loss chunk): one table for the struct fields and for the sizes gpt_create allocates and gpt_memory counts.
  * Forward activations, kept for backward and for tracing: */
 #define GPT_ACTS(X)                                                                                       \
     X(resid, (L + 1) * BT * C)     /* residual stream h^l entering block l; resid[L] leaves the last */   \
@@ -76,7 +76,7 @@ typedef struct {
     X(lnf, BT * C)                                                                                        \
     X(lnf_mean, BT)                                                                                       \
     X(lnf_rstd, BT)                                                                                       \
-    X(probs, BT * V)               /* softmax; backward turns it into dlogits in place */                \
+    X(logits, R * V)               /* one chunk of rows: logits, softmax in place, then dlogits */        \
     X(losses, BT)                  /* per-token loss */
 /* Gradients with respect to activations, written by backward: */
 #define GPT_GACTS(X)                                                                                      \
@@ -107,6 +107,9 @@ typedef struct {
     float *grads;          /* [n_params] */
     gpt_view_t p, g;       /* views of params and grads */
     int B;                 /* batch capacity of the activation buffers */
+    /* Token rows per chunk of the unembedding and its loss: at most gpt_loss_rows(V, B*T), the capacity of
+     * a.logits; a test may lower it to check that the chunks cover every row exactly once. */
+    int loss_rows;
     gpt_acts_t a;
     gpt_gacts_t ga;
     float *act_mem, *gact_mem;
@@ -126,6 +129,11 @@ int gpt_dims_check(const gpt_dims_t *d);
 size_t gpt_param_count(const gpt_dims_t *d);
 /* The parameter layout of dims d into t (NULL: count only); returns the number of tensors. */
 int gpt_layout(const gpt_dims_t *d, gpt_tensor_t *t);
+/* Rows of one chunk of the unembedding, softmax and loss for N rows: so that the (rows, V) logits
+ * stay within GPT_LOSS_FLOATS whatever V (at V = 50,257 the whole (B, T, V) tensor is 823 MB per
+ * 4 x 1,024 tokens), and at least one row. */
+enum { GPT_LOSS_FLOATS = 1 << 22 };
+int gpt_loss_rows(int V, size_t N);
 /* Bytes gpt_create allocates for dims d and batch capacity B: parameters with their gradients, and
  * activations with their gradients. */
 void gpt_memory(const gpt_dims_t *d, int B, double *params, double *acts);
@@ -134,7 +142,9 @@ void gpt_create(gpt_t *m, const gpt_dims_t *d, int B, const kernels_ops_t *k);
 void gpt_destroy(gpt_t *m);
 /* N(0, 0.02) weights, residual output projections scaled by 1/sqrt(2L), LN gains 1, biases 0. */
 void gpt_init_params(gpt_t *m, rng_t *rng);
-/* inputs, targets (B, T) with B <= capacity, T <= d.T. Returns the mean loss over B*T tokens. */
+/* inputs, targets (B, T) with B <= capacity, T <= d.T. Returns the mean loss over B*T tokens; a.losses
+ * holds each token's. The logits are computed loss_rows rows at a time and not kept: backward computes
+ * them again, chunk by chunk, so memory does not grow with V x tokens. */
 float gpt_forward(gpt_t *m, const int32_t *inputs, const int32_t *targets, int B, int T);
 void gpt_zero_grad(gpt_t *m);
 /* Accumulates d(loss_scale * mean loss)/dparams into m->grads, for the last forward. */
