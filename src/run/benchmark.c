@@ -152,6 +152,10 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm)
     double med = median(t, steps), flops = gpt_flops_per_token(&bc->d, r.T) * N;
     printf("config %s: V=%d T=%d L=%d NH=%d C=%d B=%d, %zu params, %.2f GFLOP/step, threads %d\n", bc->name,
            bc->d.V, r.T, bc->d.L, bc->d.NH, bc->d.C, r.B, r.m.n_params, flops / 1e9, omp_get_max_threads());
+    double params, acts;
+    gpt_memory(&bc->d, r.B, &params, &acts);
+    printf("  memory estimate: %.2f GB (parameters and gradients %.2f, AdamW %.2f, activations %.2f)\n",
+           (2 * params + acts) / 1e9, params / 1e9, params / 1e9, acts / 1e9);
     printf("  median of %d steps: %.2f ms/step, %.0f tokens/s, %.1f GFLOP/s = %.2f x SGEMM\n", steps, med * 1e3,
            N / med, flops / med / 1e9, flops / med / 1e9 / sgemm);
     printf("  where the time goes (share of all steps):");

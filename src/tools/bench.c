@@ -13,7 +13,8 @@
 #define TOOL "il-bench" /* begins every line it says */
 
 static const char usage[] =
-    "usage: il-bench [--config A|D] [--steps N]          training-step speed against this machine's SGEMM\n"
+    "usage: il-bench [--config A|D|G] [--steps N]        training-step speed against this machine's SGEMM\n"
+    "                 (G: GPT-2 small's shape, run only when named; pass --steps 1 on a small machine)\n"
     "       il-bench --trace [--config A|D] [--steps N]  tracing cost and trace file size (config D by default)\n"
     "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n"
     "                                                    data-parallel scaling (config D by default)\n"
@@ -33,11 +34,13 @@ static const struct option options[] = {
 
 int main(int argc, char **argv)
 {
-    static const char *const names[] = {"A", "D"}; /* of cfgs, for --config */
+    static const char *const names[] = {"A", "D", "G"}; /* of cfgs, for --config */
     static const benchmark_cfg_t cfgs[] = {
         {"A", {256, 64, 4, 4, 128}, 4},
         {"D", {512, 256, 4, 4, 256}, 8},
+        {"G", {50257, 1024, 12, 12, 768}, 1}, /* GPT-2 small, micro-batch 1 */
     };
+    enum { N_DEFAULT = 2 }; /* the configs run when none is named: not G, minutes a step on a few cores */
     dist_t dist;
     if (dist_init(&dist, &argc, &argv)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
     int steps = 20, scaling = 0, trace = 0, only = -1;
@@ -46,7 +49,7 @@ int main(int argc, char **argv)
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
         switch (o) {
         case OPT_CONFIG:
-            if (cli_choice(&cli, names, 2, &only)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
+            if (cli_choice(&cli, names, 3, &only)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
         case OPT_STEPS:
             if (cli_int(&cli, 1, 1000, &steps)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
@@ -65,8 +68,8 @@ int main(int argc, char **argv)
         double sgemm = benchmark_sgemm_gflops(2048, 5);
         printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
                sgemm);
-        for (int c = 0; c < 2; c++)
-            if (only < 0 || only == c) benchmark_model(&cfgs[c], steps, sgemm);
+        for (int c = 0; c < 3; c++)
+            if (only < 0 ? c < N_DEFAULT : only == c) benchmark_model(&cfgs[c], steps, sgemm);
     }
     return dist_exit(TOOL, IL_EXIT_OK, NULL);
 }
