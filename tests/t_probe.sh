@@ -63,4 +63,5 @@ expect_fail il-probe "tokenizer id" "$bin/il-probe" --ckpt gpt --data data/train
 expect_fail il-probe "nothere" "$bin/il-probe" --ckpt nothere --data data/train.bin --out bad
 expect_fail il-probe "probed/gpt: already exists" "$bin/il-probe" --ckpt gpt --data bytes/data/train.bin --out probed
 expect_fail il-probe "no complete checkpoint" "$bin/il-probe" --run bytes --data data/train.bin --out bad
+expect_fail il-probe "trace.probe_windows" "$bin/il-probe" --ckpt gpt --data data/train.bin --out bad --windows x
 echo "$name: ok"

@@ -84,11 +84,15 @@ int main(int argc, char **argv)
         }
     }
     if (cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
-    if (!o.data || !o.out || n_ckpts + n_runs == 0)
+    /* a bad key or value is refused before any checkpoint is read */
+    config_t check;
+    config_defaults(&check);
+    int rc = 0;
+    for (int i = 0; !rc && i < n_sets; i++) rc = config_set(&check, sets[i]);
+    if (!rc && (!o.data || !o.out || n_ckpts + n_runs == 0))
         return dist_exit(TOOL, cli_fail(&cli, "give --data, --out and at least one --ckpt or --run"), NULL);
     o.sets = (const char *const *)sets;
     o.n_sets = n_sets;
-    int rc = 0;
     char name[4096];
     for (int i = 0; !rc && i < n_ckpts; i++)
         rc = probing_run(&o, name_of(ckpts[i], name, sizeof name), (char *const *)&ckpts[i], 1, argc, argv);
