@@ -56,6 +56,11 @@ sha=$(sha256sum hf/model.safetensors | cut -d' ' -f1)
 grep -q "\"source\":\"huggingface hf/model.safetensors sha256 $sha\"" probed/gpt/launches.jsonl ||
     die "the provenance lacks the weights' sha256: $(cat probed/gpt/launches.jsonl)"
 ls probed/gpt/trace/rank0000.seg0000.nc >/dev/null || die "no trace of the imported checkpoint"
+# its config.ini is of the imported model, not of the defaults
+dims=$("$bin/il-ckpt" info gpt | sed -n 's/^  model: //p')
+[ "$(awk -F' = ' '$1 == "vocab_size" {v=$2} $1 == "seq_len" {t=$2} $1 == "n_layer" {l=$2} $1 == "n_head" {h=$2}
+    $1 == "d_model" {c=$2} END {printf "V=%s T=%s L=%s NH=%s C=%s", v, t, l, h, c}' probed/gpt/config.ini)" = "$dims" ] ||
+    die "probed/gpt/config.ini does not describe the checkpoint's model ($dims): $(cat probed/gpt/config.ini)"
 
 # Bad input: one line each, exit 2, nothing left behind.
 expect_fail il-probe "tokenizer id" "$bin/il-probe" --ckpt gpt --data data/train.bin --out bad

@@ -159,6 +159,8 @@ int probing_run(const probing_opts_t *o, const char *name, char *const *ckpts, i
     int have_shard = rc == 0;
     if (!rc) rc = check_data(&s, o->data, tok, m.d.V, ckpts[0]);
     if (!rc) rc = tracer_tokenizer(&c, tok, &kind);
+    /* config.ini describes the model probed, whatever the defaults of an imported one say */
+    c.vocab_size = m.d.V, c.seq_len = m.d.T, c.n_layer = m.d.L, c.n_head = m.d.NH, c.d_model = m.d.C;
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", o->out, name);
     rundir_t rd = {.fd = -1};
