@@ -69,4 +69,8 @@ expect_fail il-probe "nothere" "$bin/il-probe" --ckpt nothere --data data/train.
 expect_fail il-probe "probed/gpt: already exists" "$bin/il-probe" --ckpt gpt --data bytes/data/train.bin --out probed
 expect_fail il-probe "no complete checkpoint" "$bin/il-probe" --run bytes --data data/train.bin --out bad
 expect_fail il-probe "trace.probe_windows" "$bin/il-probe" --ckpt gpt --data data/train.bin --out bad --windows x
+# a model and batch beyond this rank's memory (Slurm's --mem of 1 MB) is refused before anything is allocated
+SLURM_MEM_PER_NODE=1 expect_fail il-probe "lower train.micro_batch" "$bin/il-probe" --ckpt gpt --data bytes/data/train.bin \
+    --out bad --set train.micro_batch=64 --set train.global_batch=64
+[ ! -e bad ] || die "a refused probe left its output directory"
 echo "$name: ok"

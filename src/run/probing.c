@@ -25,6 +25,7 @@
  * imported one) and where imported weights came from (none for a trained one). */
 typedef struct {
     int64_t step;
+    gpt_dims_t d;
     char *config, *source; /* malloc'd, NULL when absent */
 } meta_t;
 
@@ -46,7 +47,10 @@ static int read_meta(const char *path, meta_t *m)
     else snprintf(file, sizeof file, "%s", path);
     ckptfile_reader_t r;
     CALL(ckptfile_open(&r, file));
-    int rc = ckptfile_get(&r, "step", &m->step, sizeof m->step);
+    int32_t dims[5];
+    int rc = ckptfile_get(&r, "step", &m->step, sizeof m->step) || ckptfile_get(&r, "dims", dims, sizeof dims);
+    m->d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
+    if (!rc && gpt_dims_check(&m->d)) rc = err_set("%s: bad model dimensions: %s", file, err_msg());
     m->config = section_text(&r, "config");
     m->source = section_text(&r, "source");
     ckptfile_close(&r);
@@ -80,6 +84,22 @@ static int make_config(config_t *c, const meta_t *m, const probing_opts_t *o, co
     if (c->trace_interval <= 0) c->trace_interval = 1; /* the tracer is on; which steps is the checkpoints' */
     for (int i = 0; i < o->n_sets; i++) CALL(config_set(c, o->sets[i]));
     return 0;
+}
+
+/* Collective: the model, and its activations for train.micro_batch windows a pass, must fit this rank's
+ * share of the machine, or the probe is refused naming the key to lower, before anything is allocated. */
+static int check_memory(const config_t *c, const gpt_dims_t *d, const char *ckpt)
+{
+    double params, acts;
+    gpt_memory(d, c->micro_batch, &params, &acts);
+    char how[256];
+    double share = dist_memory_share(how, sizeof how);
+    if (params + acts <= share) return 0;
+    return err_set("%s: the model (V=%d T=%d L=%d NH=%d C=%d) with train.micro_batch = %d windows a pass needs "
+                   "about %.2f GB per rank (parameters and gradients %.2f GB, activations %.2f GB): more than this "
+                   "rank's share, %.2f GB (%s); lower train.micro_batch",
+                   ckpt, d->V, d->T, d->L, d->NH, d->C, c->micro_batch, (params + acts) / 1e9, params / 1e9,
+                   acts / 1e9, share / 1e9, how);
 }
 
 /* The data must be of the checkpoint's tokenizer, within its vocabulary. */
@@ -148,7 +168,8 @@ int probing_run(const probing_opts_t *o, const char *name, char *const *ckpts, i
     if (!rc) rc = config_validate(&c, w.size);
     gpt_t m;
     uint32_t tok;
-    if (!dist_agree(rc)) rc = dist_agree(snapshot_load_model(ckpts[0], &m, c.micro_batch, &tok));
+    if (!dist_agree(rc)) rc = dist_agree(check_memory(&c, &meta.d, ckpts[0]));
+    if (!rc) rc = dist_agree(snapshot_load_model(ckpts[0], &m, c.micro_batch, &tok));
     if (rc) {
         meta_free(&meta);
         return -1;
