@@ -62,6 +62,11 @@ dims=$("$bin/il-ckpt" info gpt | sed -n 's/^  model: //p')
     $1 == "d_model" {c=$2} END {printf "V=%s T=%s L=%s NH=%s C=%s", v, t, l, h, c}' probed/gpt/config.ini)" = "$dims" ] ||
     die "probed/gpt/config.ini does not describe the checkpoint's model ($dims): $(cat probed/gpt/config.ini)"
 
+# trace.interval = 0 (no trace steps in training) still probes: the checkpoints are the steps
+"$bin/il-probe" --ckpt gpt --data bytes/data/train.bin --out untraced --windows 4 --groups 2 --set trace.interval=0 \
+    >probe.out 2>&1 || die "il-probe with trace.interval = 0 failed: $(cat probe.out)"
+[ -s untraced/gpt/trace/rank0000.seg0000.nc ] || die "no trace with trace.interval = 0"
+
 # Bad input: one line each, exit 2, nothing left behind.
 expect_fail il-probe "tokenizer id" "$bin/il-probe" --ckpt gpt --data data/train.bin --out bad
 [ ! -e bad ] || die "a refused probe left its output directory"

@@ -81,8 +81,8 @@ static int make_config(config_t *c, const meta_t *m, const probing_opts_t *o, co
         return err_set("%s: path too long", strlen(o->data) >= sizeof c->train_path ? o->data : o->out);
     snprintf(c->name, sizeof c->name, "%s", name);
     c->val_path[0] = c->counts_path[0] = '\0';
-    if (c->trace_interval <= 0) c->trace_interval = 1; /* the tracer is on; which steps is the checkpoints' */
     for (int i = 0; i < o->n_sets; i++) CALL(config_set(c, o->sets[i]));
+    if (c->trace_interval <= 0) c->trace_interval = 1; /* the tracer is on; which steps is the checkpoints' */
     return 0;
 }
 
