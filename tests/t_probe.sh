@@ -67,6 +67,20 @@ dims=$("$bin/il-ckpt" info gpt | sed -n 's/^  model: //p')
     >probe.out 2>&1 || die "il-probe with trace.interval = 0 failed: $(cat probe.out)"
 [ -s untraced/gpt/trace/rank0000.seg0000.nc ] || die "no trace with trace.interval = 0"
 
+# What a probe that died left (a lock file no one holds, no config.ini) is cleared by the next; a directory
+# that is no run directory is not touched.
+mkdir -p dead/gpt/trace mine/gpt
+echo "host h, pid 1" >dead/gpt/lock
+echo junk >dead/gpt/trace/rank0000.seg0000.nc
+echo junk >dead/gpt/trace/rank0000.seg0001.nc
+echo '{"partial":1}' >dead/gpt/launches.jsonl
+"$bin/il-probe" --ckpt gpt --data bytes/data/train.bin --out dead --windows 4 --groups 2 >probe.out 2>&1 ||
+    die "il-probe over a dead probe's directory failed: $(cat probe.out)"
+[ "$(ls dead/gpt/trace)" = rank0000.seg0000.nc ] && ncdump -h dead/gpt/trace/rank0000.seg0000.nc >/dev/null &&
+    [ "$(wc -l <dead/gpt/launches.jsonl)" -eq 1 ] && ! grep -q partial dead/gpt/launches.jsonl && [ -s dead/gpt/config.ini ] ||
+    die "the dead probe's files are still there: $(ls -R dead/gpt)"
+expect_fail il-probe "mine/gpt: already exists" "$bin/il-probe" --ckpt gpt --data bytes/data/train.bin --out mine
+
 # Bad input: one line each, exit 2, nothing left behind.
 expect_fail il-probe "tokenizer id" "$bin/il-probe" --ckpt gpt --data data/train.bin --out bad
 [ ! -e bad ] || die "a refused probe left its output directory"

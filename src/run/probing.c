@@ -1,5 +1,6 @@
 #include "run/probing.h"
 
+#include <errno.h>
 #include <glob.h>
 #include <math.h>
 #include <mpi.h>
@@ -113,14 +114,25 @@ static int check_data(const shard_t *s, const char *data, uint32_t tok, int V, c
     return 0;
 }
 
-/* Rank 0: the new run directory, locked, with its config. */
-static int open_dir(rundir_t *d, const char *dir, const config_t *c)
+/* Rank 0: the run directory, new, locked. Its config.ini, written last, marks a probe that finished: a
+ * directory with one, or one that is not a run directory (no lock file), is refused; one without, whose
+ * lock no process holds, is what a probe that died left, and is cleared. */
+static int open_dir(rundir_t *d, const char *dir)
 {
-    if (access(dir, F_OK) == 0) return err_set("%s: already exists; give another --out", dir);
+    char config[4300], lock[4300], trace[4300], launches[4300], first[4300];
+    snprintf(config, sizeof config, "%s/config.ini", dir);
+    snprintf(lock, sizeof lock, "%s/lock", dir);
+    int exists = access(dir, F_OK) == 0;
+    if (access(config, F_OK) == 0 || (exists && access(lock, F_OK) != 0))
+        return err_set("%s: already exists; give another --out", dir);
     CALL(rundir_lock(d, dir));
-    char path[4300];
-    snprintf(path, sizeof path, "%s/config.ini", dir);
-    return config_save(c, path, ATOMICFILE_KEEP);
+    if (!exists) return 0;
+    snprintf(trace, sizeof trace, "%s/trace", dir);
+    snprintf(launches, sizeof launches, "%s/launches.jsonl", dir);
+    rundir_clean(d, first, sizeof first);
+    atomicfile_remove_tree(trace);
+    if (unlink(launches) && errno != ENOENT) return err_set("%s: cannot remove: %s", launches, strerror(errno));
+    return 0;
 }
 
 /* Checkpoint ckpt's weights into m, which must be of the same model. */
@@ -185,7 +197,7 @@ int probing_run(const probing_opts_t *o, const char *name, char *const *ckpts, i
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", o->out, name);
     rundir_t rd = {.fd = -1};
-    if (!dist_agree(rc)) rc = dist_agree(w.rank == 0 ? open_dir(&rd, dir, &c) : 0);
+    if (!dist_agree(rc)) rc = dist_agree(w.rank == 0 ? open_dir(&rd, dir) : 0);
     for (int i = 0; !rc && i < n; i++) {
         if (i > 0) {
             meta_free(&meta);
@@ -193,6 +205,12 @@ int probing_run(const probing_opts_t *o, const char *name, char *const *ckpts, i
         }
         rc = probe_one(&c, &m, &s, o->data, kind, &meta, dir, &w, argc, argv);
     }
+    if (!rc && w.rank == 0) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/config.ini", dir);
+        rc = config_save(&c, path, ATOMICFILE_KEEP);
+    }
+    rc = dist_agree(rc);
     if (w.rank == 0) rundir_release(&rd, rc != 0);
     meta_free(&meta);
     if (have_shard) shard_free(&s);
