@@ -280,6 +280,10 @@ int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t st
     fputs(",\"tokenizer\":", f);
     json_str(f, data->tokenizer);
     fprintf(f, ",\"tokenizer_id\":\"%08x\",\"vocab_size\":%d", data->tokenizer_id, data->vocab_size);
+    if (data->source) {
+        fputs(",\"source\":", f);
+        json_str(f, data->source);
+    }
     static const char *const slurm[] = {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                                         "SLURM_RESTART_COUNT"};
     for (size_t i = 0; i < sizeof slurm / sizeof *slurm; i++) {

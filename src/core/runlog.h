@@ -67,11 +67,13 @@ double runlog_eta(runlog_eta_t *e, double step_seconds, int64_t steps_left);
 int runlog_format_step(char *buf, size_t n, const runlog_step_t *s, double eta_seconds, int width);
 
 /* The data of a launch: the tokenizer of its training shard (its kind's name, "unknown" when not known, and
- * its id) and the model's vocabulary. */
+ * its id) and the model's vocabulary; source: where weights trained elsewhere came from (an imported
+ * checkpoint's "FORMAT PATH sha256 HEX"), NULL for weights trained here. */
 typedef struct {
     const char *tokenizer;
     uint32_t tokenizer_id;
     int vocab_size;
+    const char *source;
 } runlog_data_t;
 
 /* Appends the provenance of this launch, trained on data, to dir/launches.jsonl. */

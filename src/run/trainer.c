@@ -161,7 +161,7 @@ int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int res
         install_signals();
         return 0;
     }
-    const runlog_data_t data = {trace_tokenizer_name(tr->tokenizer), tr->train_shard.tokenizer_id, c->vocab_size};
+    const runlog_data_t data = {trace_tokenizer_name(tr->tokenizer), tr->train_shard.tokenizer_id, c->vocab_size, NULL};
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, &data, argc, argv) : 0))
         return abandon(tr);
     /* the probe set comes from held-out text: the validation shard, or the training shard without one */
