@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/atomicfile.h"
@@ -42,16 +41,12 @@ static char *section_text(const ckptfile_reader_t *r, const char *tag)
 
 static int read_meta(const char *path, meta_t *m)
 {
-    char file[4200];
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/state.ckpt", path);
-    else snprintf(file, sizeof file, "%s", path);
     ckptfile_reader_t r;
-    CALL(ckptfile_open(&r, file));
+    CALL(snapshot_open(&r, path));
     int32_t dims[5];
     int rc = ckptfile_get(&r, "step", &m->step, sizeof m->step) || ckptfile_get(&r, "dims", dims, sizeof dims);
     m->d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
-    if (!rc && gpt_dims_check(&m->d)) rc = err_set("%s: bad model dimensions: %s", file, err_msg());
+    if (!rc && gpt_dims_check(&m->d)) rc = err_set("%s: bad model dimensions: %s", r.path, err_msg());
     m->config = section_text(&r, "config");
     m->source = section_text(&r, "source");
     ckptfile_close(&r);

@@ -10,6 +10,7 @@
 #include "core/config.h"
 #include "core/err.h"
 #include "run/ckptfile.h"
+#include "run/snapshot.h"
 
 int sample_check(double temperature, int top_k, int V)
 {
@@ -95,12 +96,8 @@ void sample_generate(gpt_t *m, uint16_t *ids, size_t n, int n_new, double temper
 /* The tokenizer.bin beside the data.train_path of the checkpoint's config. */
 static int default_tokenizer_path(const char *ckpt, char *out, size_t n)
 {
-    char file[4200];
-    struct stat st;
-    if (stat(ckpt, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/state.ckpt", ckpt);
-    else snprintf(file, sizeof file, "%s", ckpt);
     ckptfile_reader_t r;
-    CALL(ckptfile_open(&r, file));
+    CALL(snapshot_open(&r, ckpt));
     const void *text;
     size_t len;
     config_t c;
@@ -109,7 +106,7 @@ static int default_tokenizer_path(const char *ckpt, char *out, size_t n)
     if (!rc) {
         FILE *f = fmemopen((void *)text, len, "r");
         CHECK(f, "fmemopen failed");
-        rc = config_load_stream(&c, f, file);
+        rc = config_load_stream(&c, f, r.path);
         fclose(f);
     }
     ckptfile_close(&r);

@@ -187,19 +187,19 @@ static int read_model(const ckptfile_reader_t *r, gpt_dims_t *d, data_id_t *data
     return 0;
 }
 
-static void state_file(char *buf, size_t n, const char *path)
+int snapshot_open(ckptfile_reader_t *r, const char *path)
 {
+    char file[4200];
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(buf, n, "%s/%s", path, STATE_FILE);
-    else snprintf(buf, n, "%s", path);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/%s", path, STATE_FILE);
+    else snprintf(file, sizeof file, "%s", path);
+    return ckptfile_open(r, file);
 }
 
 int snapshot_load_params(const char *path, gpt_dims_t *d, float **params, uint32_t *tokenizer_id)
 {
-    char file[4200];
-    state_file(file, sizeof file, path);
     ckptfile_reader_t r;
-    CALL(ckptfile_open(&r, file));
+    CALL(snapshot_open(&r, path));
     data_id_t data;
     *params = NULL;
     int rc = read_model(&r, d, &data);

@@ -8,6 +8,7 @@
 #ifndef IL_SNAPSHOT_H
 #define IL_SNAPSHOT_H
 
+#include "run/ckptfile.h"
 #include "run/experiment.h"
 #include "run/trainer.h"
 
@@ -17,6 +18,8 @@ int snapshot_save(trainer_t *tr);
  * reported and the next older tried); *found is 0 when there is none. Fails, naming the key, when the
  * checkpoint belongs to another experiment. */
 int snapshot_resume(trainer_t *tr, int *found);
+/* Opens a checkpoint for reading: a step directory stands for its state.ckpt. */
+int snapshot_open(ckptfile_reader_t *r, const char *path);
 /* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
  * capacity B; *tokenizer_id receives the id of the data it was trained on. */
 int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);

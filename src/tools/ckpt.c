@@ -7,12 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/cli.h"
 #include "core/err.h"
 #include "run/ckptfile.h"
 #include "run/hfgpt2.h"
+#include "run/snapshot.h"
 
 enum { IL_EXIT_DIFFER = 1 };
 
@@ -22,20 +22,10 @@ static int fail(const char *msg)
     return IL_EXIT_INPUT;
 }
 
-/* A step directory stands for its state.ckpt. */
-static int open_ckpt(ckptfile_reader_t *r, const char *path)
-{
-    char file[4200];
-    struct stat st;
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) snprintf(file, sizeof file, "%s/state.ckpt", path);
-    else snprintf(file, sizeof file, "%s", path);
-    return ckptfile_open(r, file);
-}
-
 static int info(const char *path)
 {
     ckptfile_reader_t r;
-    if (open_ckpt(&r, path)) return fail(err_msg());
+    if (snapshot_open(&r, path)) return fail(err_msg());
     int32_t dims[5], world = 0;
     int64_t step = -1;
     printf("%s\n", r.path);
@@ -56,8 +46,8 @@ static int info(const char *path)
 static int diff(const char *pa, const char *pb)
 {
     ckptfile_reader_t a, b;
-    if (open_ckpt(&a, pa)) return fail(err_msg());
-    if (open_ckpt(&b, pb)) {
+    if (snapshot_open(&a, pa)) return fail(err_msg());
+    if (snapshot_open(&b, pb)) {
         ckptfile_close(&a);
         return fail(err_msg());
     }
