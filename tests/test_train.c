@@ -142,7 +142,7 @@ static void test_learns_markov_entropy_rate(void **state)
     double h = entropy_rate(P);
     config_t c = small_config(f, "learn", 400);
     trainer_t tr;
-    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, NULL, 0, NULL), 0);
     double before, after;
     assert_int_equal(trainer_eval(&tr.model, &tr.val_shard, c.micro_batch, 256, &before, NULL), 0);
     assert_int_equal(trainer_run(&tr), 0);
@@ -159,16 +159,16 @@ static void test_resume_is_bit_identical(void **state)
     enum { N = 12, KSTOP = 5 };
     config_t straight_cfg = small_config(f, "straight", N), split_cfg = small_config(f, "split", N);
     trainer_t a, b;
-    assert_int_equal(trainer_open(&a, &straight_cfg, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&a, &straight_cfg, &world, 0, NULL, 0, NULL), 0);
     assert_int_equal(trainer_run(&a), 0);
 
-    assert_int_equal(trainer_open(&b, &split_cfg, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&b, &split_cfg, &world, 0, NULL, 0, NULL), 0);
     double norm;
     float loss;
     for (int i = 0; i < KSTOP; i++) assert_int_equal(trainer_step(&b, &loss, &norm), 0);
     assert_int_equal(snapshot_save(&b), 0);
     trainer_close(&b);
-    assert_int_equal(trainer_open(&b, &split_cfg, &world, 1, 0, NULL), 0);
+    assert_int_equal(trainer_open(&b, &split_cfg, &world, 1, NULL, 0, NULL), 0);
     assert_int_equal(b.step, KSTOP);
     assert_int_equal(trainer_run(&b), 0);
 
@@ -179,7 +179,7 @@ static void test_resume_is_bit_identical(void **state)
     /* and the run really moved: a resume that restored nothing would not match the straight run */
     trainer_t fresh;
     config_t fresh_cfg = small_config(f, "fresh", N);
-    assert_int_equal(trainer_open(&fresh, &fresh_cfg, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&fresh, &fresh_cfg, &world, 0, NULL, 0, NULL), 0);
     assert_memory_not_equal(fresh.model.params, a.model.params, a.model.n_params * sizeof(float));
     trainer_close(&fresh);
     trainer_close(&a);
@@ -191,7 +191,7 @@ static void test_checkpoint_round_trip(void **state)
     fixture_t *f = *state;
     config_t c = small_config(f, "roundtrip", 3);
     trainer_t tr;
-    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, NULL, 0, NULL), 0);
     assert_int_equal(trainer_run(&tr), 0);
     char path[512];
     snprintf(path, sizeof path, "%s/runs/roundtrip/ckpt/step_00000003", f->dir);
@@ -210,21 +210,21 @@ static void test_resume_refuses_another_experiment(void **state)
     fixture_t *f = *state;
     config_t c = small_config(f, "changed", 4);
     trainer_t tr;
-    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, NULL, 0, NULL), 0);
     assert_int_equal(trainer_run(&tr), 0);
     trainer_close(&tr);
     /* an existing run is not silently reused */
-    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), -1);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, NULL, 0, NULL), -1);
     assert_non_null(strstr(err_msg(), "already exists"));
     trainer_close(&tr);
     c.lr *= 2;
-    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), -1);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, NULL, 0, NULL), -1);
     assert_non_null(strstr(err_msg(), "optim.lr"));
     trainer_close(&tr);
     /* keys that only steer logging may change */
     c.lr /= 2;
     c.log_interval = 7;
-    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, NULL, 0, NULL), 0);
     assert_int_equal(tr.step, 4);
     trainer_close(&tr);
 }
@@ -236,7 +236,7 @@ static void test_resume_skips_unreadable_newest(void **state)
     trainer_t tr;
     double norm;
     float loss;
-    assert_int_equal(trainer_open(&tr, &c, &world, 0, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 0, NULL, 0, NULL), 0);
     assert_int_equal(trainer_step(&tr, &loss, &norm), 0);
     assert_int_equal(trainer_step(&tr, &loss, &norm), 0);
     assert_int_equal(snapshot_save(&tr), 0);
@@ -246,13 +246,13 @@ static void test_resume_skips_unreadable_newest(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000003/state.ckpt", f->dir);
     assert_int_equal(truncate(path, 100), 0);
-    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, NULL, 0, NULL), 0);
     assert_int_equal(tr.step, 2);
     trainer_close(&tr);
     /* a checkpoint without its COMPLETE marker (a save cut short) is not used */
     snprintf(path, sizeof path, "%s/runs/corrupt/ckpt/step_00000002/COMPLETE", f->dir);
     assert_int_equal(unlink(path), 0);
-    assert_int_equal(trainer_open(&tr, &c, &world, 1, 0, NULL), 0);
+    assert_int_equal(trainer_open(&tr, &c, &world, 1, NULL, 0, NULL), 0);
     assert_int_equal(tr.step, 0);
     trainer_close(&tr);
 }

@@ -102,6 +102,55 @@ static int abandon(trainer_t *tr)
     return -1;
 }
 
+/* The weights a new run starts from (--init-from): a checkpoint's parameters, its step and its source
+ * line, read before the run directory exists so that a refusal leaves nothing behind. */
+typedef struct {
+    gpt_dims_t d;
+    float *params;
+    uint32_t tokenizer_id;
+    int64_t step;
+    char *source; /* malloc'd: where the weights came from, for launches.jsonl */
+} init_t;
+
+static int init_read(init_t *in, const char *path)
+{
+    CALL(snapshot_load_params(path, &in->d, &in->params, &in->tokenizer_id));
+    ckptfile_reader_t r;
+    CALL(snapshot_open(&r, path));
+    const void *src = "";
+    size_t n = 0;
+    int rc = ckptfile_get(&r, "step", &in->step, sizeof in->step);
+    if (!rc && ckptfile_view(&r, "source", &src, &n)) src = "", n = 0; /* trained here: no source section */
+    if (!rc) {
+        size_t len = strlen(path) + n + 64;
+        in->source = err_calloc(len, 1);
+        snprintf(in->source, len, "init-from %s step %lld%s%.*s", path, (long long)in->step,
+                 n ? ", imported from " : "", (int)n, (const char *)src);
+    }
+    ckptfile_close(&r);
+    return rc;
+}
+
+/* The checkpoint must be of the training data's tokenizer and its model the config's, key for key;
+ * model.vocab_size left to the data (vocab_from_data) takes the checkpoint's, which may be padded. */
+static int init_check(const init_t *in, const char *path, config_t *c, uint32_t data_tokenizer, int vocab_from_data)
+{
+    if (in->tokenizer_id == 0)
+        return err_set("%s: imported without a tokenizer (id 0); re-import it with il-ckpt import --tokenizer", path);
+    if (in->tokenizer_id != data_tokenizer)
+        return err_set("%s: made with tokenizer %08x, but %s with tokenizer %08x", path, in->tokenizer_id,
+                       c->train_path, data_tokenizer);
+    if (vocab_from_data && in->d.V > c->vocab_size) c->vocab_size = in->d.V;
+    const gpt_dims_t d = gpt_dims_of(c);
+    const struct { const char *key; int want, have; } k[] = {
+        {"model.vocab_size", d.V, in->d.V}, {"model.seq_len", d.T, in->d.T}, {"model.n_layer", d.L, in->d.L},
+        {"model.n_head", d.NH, in->d.NH}, {"model.d_model", d.C, in->d.C}};
+    for (size_t i = 0; i < sizeof k / sizeof *k; i++)
+        if (k[i].want != k[i].have)
+            return err_set("%s: %s = %d, but the config says %d", path, k[i].key, k[i].have, k[i].want);
+    return 0;
+}
+
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -115,7 +164,8 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
-int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv)
+static int trainer_open_from(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, init_t *init,
+                             const char *init_from, int argc, char **argv)
 {
     memset(tr, 0, sizeof *tr);
     tr->cfg = *cfg;
@@ -131,7 +181,11 @@ int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int res
     if (c->threads > 0) omp_set_num_threads(c->threads);
     else if (slurm_cpus && atoi(slurm_cpus) > 0) omp_set_num_threads(atoi(slurm_cpus));
     else if (dist->size > 1) omp_set_num_threads(1);
+    /* every rank reads the checkpoint: no broadcast of a model that may not fit one message */
+    if (init) CALL(dist_agree(init_read(init, init_from)));
+    int vocab_from_data = c->vocab_size == 0;
     CALL(dist_agree(open_data(tr)));
+    if (init) CALL(dist_agree(init_check(init, init_from, c, tr->train_shard.tokenizer_id, vocab_from_data)));
     CALL(dist_agree(check_memory(c)));
     tr->accum = c->global_batch / (c->micro_batch * dist->size);
     if (snprintf(tr->dir, sizeof tr->dir, "%s/%s", c->out_dir, c->name) >= (int)sizeof tr->dir)
@@ -142,7 +196,8 @@ int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int res
     gpt_create(&tr->model, &d, c->micro_batch, &kernels_fast);
     adamw_create(&tr->opt, tr->model.n_params);
     rng_seed(&tr->rng, c->seed);
-    if (dist->rank == 0) gpt_init_params(&tr->model, &tr->rng);
+    if (init) memcpy(tr->model.params, init->params, tr->model.n_params * sizeof *tr->model.params);
+    else if (dist->rank == 0) gpt_init_params(&tr->model, &tr->rng);
     CHECK_RC(MPI_Bcast(tr->model.params, (int)tr->model.n_params, MPI_FLOAT, 0, MPI_COMM_WORLD), dist_strerror);
     CHECK_RC(MPI_Bcast(tr->rng.s, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD), dist_strerror);
     gsync_init(&tr->sync, &tr->model, (size_t)c->bucket_kb << 10, c->overlap_comm);
@@ -161,7 +216,10 @@ int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int res
         install_signals();
         return 0;
     }
-    const runlog_data_t data = {trace_tokenizer_name(tr->tokenizer), tr->train_shard.tokenizer_id, c->vocab_size, NULL};
+    /* with --resume, a run that has a checkpoint continues from it: --init-from only starts a run */
+    const char *source = init && !found ? init->source : NULL;
+    const runlog_data_t data = {trace_tokenizer_name(tr->tokenizer), tr->train_shard.tokenizer_id, c->vocab_size,
+                                source};
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, &data, argc, argv) : 0))
         return abandon(tr);
     /* the probe set comes from held-out text: the validation shard, or the training shard without one */
@@ -180,9 +238,20 @@ int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int res
         if (resume)
             runlog_printf(&tr->log, found ? "resumed at step %lld" : "no checkpoint yet: starting at step %lld",
                           (long long)tr->step);
+        if (source) runlog_printf(&tr->log, "parameters from %s", source);
     }
     install_signals();
     return 0;
+}
+
+int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, const char *init_from, int argc,
+                 char **argv)
+{
+    init_t init = {0};
+    int rc = trainer_open_from(tr, cfg, dist, resume, init_from ? &init : NULL, init_from, argc, argv);
+    free(init.params);
+    free(init.source);
+    return rc;
 }
 
 void trainer_close(trainer_t *tr)

@@ -50,9 +50,12 @@ enum { TRAINER_DONE = 0, TRAINER_PREEMPTED = 1, TRAINER_FAILED = -1, TRAINER_BAD
 enum { TRAINER_IO = -2 };
 
 /* Collective. Creates the run (refusing an existing run directory unless resume is set), or, with resume,
- * continues from its newest complete checkpoint (starting fresh when there is none yet). Returns 0, or -1
+ * continues from its newest complete checkpoint (starting fresh when there is none yet). init_from (NULL:
+ * none) is a checkpoint whose parameters a run starting at step 0 takes, with a fresh optimizer; it must be
+ * of the config's dims and the training data's tokenizer. Returns 0, or -1
  * (bad input) or TRAINER_IO on every rank with err_msg() set to the failing rank's message. */
-int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, int argc, char **argv);
+int trainer_open(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, const char *init_from, int argc,
+                 char **argv);
 /* Collective. Trains to cfg.max_steps, validating and checkpointing on schedule. When SIGTERM, SIGUSR2
  * or SIGHUP reached any rank, all ranks stop at the next step boundary, write a checkpoint and return
  * TRAINER_PREEMPTED. */

@@ -12,12 +12,18 @@
 #include "innerloop/schema.h"
 
 static const char usage[] =
-    "usage: il-train --config FILE [--config FILE ...] [--set section.key=value ...] [--resume] [--print-config]\n"
+    "usage: il-train --config FILE [--config FILE ...] [--set section.key=value ...] [--resume] [--init-from CKPT]\n"
+    "                [--print-config]\n"
     "       il-train --keys | --trace-schema | --help | --version\n"
     "  --config FILE    INI config, read in turn when repeated; keys not given keep their defaults\n"
     "                   (il-train --keys lists them)\n"
     "  --set K=V        override one key (repeatable); applied after every --config, wherever it stands\n"
     "  --resume         continue <run.out_dir>/<run.name> from its newest checkpoint\n"
+    "  --init-from CKPT start a new run (step 0, fresh optimizer) from the parameters of checkpoint CKPT (a\n"
+    "                   step directory or its state.ckpt, trained or imported with --tokenizer); its dims\n"
+    "                   must be the config's model keys (model.vocab_size = 0 takes the checkpoint's) and\n"
+    "                   its tokenizer the training data's. With --resume, a run that has a checkpoint\n"
+    "                   continues from it and --init-from is ignored\n"
     "  --print-config   print the effective config and exit\n"
     "  --keys           print the table of config keys (Markdown) and exit\n"
     "  --trace-schema   print the tables of the trace files' variables (Markdown) and exit\n"
@@ -53,12 +59,13 @@ static int finish(int code, const char *msg)
     return dist_exit("il-train", code, msg);
 }
 
-enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_SET, OPT_RESUME, OPT_PRINT_CONFIG, OPT_KEYS, OPT_TRACE_SCHEMA };
+enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_SET, OPT_RESUME, OPT_INIT_FROM, OPT_PRINT_CONFIG, OPT_KEYS, OPT_TRACE_SCHEMA };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"set", required_argument, NULL, OPT_SET},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"init-from", required_argument, NULL, OPT_INIT_FROM},
     {"print-config", no_argument, NULL, OPT_PRINT_CONFIG},
     {"keys", no_argument, NULL, OPT_KEYS},
     {"trace-schema", no_argument, NULL, OPT_TRACE_SCHEMA},
@@ -81,6 +88,7 @@ int main(int argc, char **argv)
     config_t cfg;
     config_defaults(&cfg);
     int resume = 0, print_config = 0;
+    const char *init_from = NULL;
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
         switch (o) {
         case OPT_CONFIG:
@@ -88,6 +96,7 @@ int main(int argc, char **argv)
             break;
         case OPT_SET: break; /* below */
         case OPT_RESUME: resume = 1; break;
+        case OPT_INIT_FROM: init_from = cli.arg; break;
         case OPT_PRINT_CONFIG: print_config = 1; break;
         case OPT_KEYS:
             if (rank == 0) config_print_keys_markdown(stdout);
@@ -109,7 +118,7 @@ int main(int argc, char **argv)
         return finish(IL_EXIT_OK, NULL);
     }
     trainer_t tr;
-    if ((rc = trainer_open(&tr, &cfg, &dist, resume, argc, argv))) {
+    if ((rc = trainer_open(&tr, &cfg, &dist, resume, init_from, argc, argv))) {
         trainer_close(&tr);
         return finish(rc == TRAINER_IO ? IL_EXIT_FAIL : IL_EXIT_INPUT, err_msg());
     }
