@@ -41,7 +41,7 @@ ALL_LIBS  := $(FIX_LIB) $(AGG_LIB) $(SWEEP_LIB) $(LIB)
 TOOLS     := $(patsubst %.c,$(BUILD)/bin/il-%,$(notdir $(wildcard src/tools/*.c tests/fixtures/tools/*.c)))
 TESTS     := $(patsubst tests/%.c,$(BUILD)/tests/%,$(wildcard tests/test_*.c))
 
-.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate bench-shard-rss bench-prepare demo results corpus slurm-up slurm-down clean
+.PHONY: install uninstall all deps test test-cluster unit asan bench bench-aggregate bench-shard-rss bench-prepare demo results results-pretrained corpus slurm-up slurm-down clean
 .SECONDARY:
 all: $(TOOLS) $(TESTS)
 
@@ -128,6 +128,13 @@ demo: all corpus
 # The research sweep behind docs/results.md: about an hour on 2 cores (jobs/examples/science.ini).
 results: $(TOOLS) corpus
 	scripts/results.sh $(BUILD)/bin
+
+# Pre-trained GPT-2 models measured (scripts/results-pretrained.sh): MODELS="DIR ..." names Hugging Face
+# directories (config.json, model.safetensors); each is imported, probed on NP ranks (default 2) on
+# data/brown-gpt2 (prepared here; DATA=DIR another il-prepare directory) and aggregated into OUT (default
+# sweeps/pretrained), which must not exist yet.
+results-pretrained: $(BUILD)/bin/il-ckpt $(BUILD)/bin/il-probe $(BUILD)/bin/il-aggregate $(BUILD)/bin/il-prepare $(BUILD)/bin/il-eval
+	MODELS="$(MODELS)" OUT="$(OUT)" NP="$(NP)" DATA="$(DATA)" scripts/results-pretrained.sh $(BUILD)/bin
 
 # TOKENIZER=gpt2: data/brown-gpt2/ in GPT-2's tokens instead of data/brown/ (scripts/corpus.sh)
 TOKENIZER ?= bpe
