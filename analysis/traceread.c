@@ -168,12 +168,9 @@ static int read_config(traceread_t *f, int ncid)
         free(text);
         return err_set("corrupt: attribute 'config': %s", nc_strerror(rc));
     }
-    FILE *s = fmemopen(text, len, "r");
-    CHECK(s, "fmemopen: %s", strerror(errno));
     config_defaults(&f->config);
     config_mark_absent(&f->config); /* as a saved config.ini is read */
-    rc = config_load_stream(&f->config, s, "config attribute") || config_validate(&f->config, f->world_size);
-    fclose(s);
+    rc = config_load_text(&f->config, text, len, "config attribute") || config_validate(&f->config, f->world_size);
     free(text);
     if (rc) {
         char why[512];

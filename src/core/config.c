@@ -146,6 +146,15 @@ int config_load_stream(config_t *c, FILE *f, const char *path)
     return 0;
 }
 
+int config_load_text(config_t *c, const void *text, size_t len, const char *name)
+{
+    FILE *f = fmemopen((void *)text, len, "r");
+    if (!f) return err_set("%s: fmemopen failed: %s", name, strerror(errno));
+    int rc = config_load_stream(c, f, name);
+    fclose(f);
+    return rc;
+}
+
 void config_mark_absent(config_t *c) { snprintf(c->train_order, sizeof c->train_order, "lanes"); }
 
 int config_set_key(config_t *c, const char *key, const char *value)

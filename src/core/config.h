@@ -71,6 +71,8 @@ int config_load(config_t *c, const char *path);
 
 /* The same from an open stream; `name` stands for the file in messages. */
 int config_load_stream(config_t *c, FILE *f, const char *name);
+/* The same from len bytes of INI text held in memory (a checkpoint's or a trace's saved config). */
+int config_load_text(config_t *c, const void *text, size_t len, const char *name);
 
 /* Sets, before a saved config is read over c, the values of keys that did not exist when such a config
  * could have been written: what a saved config lacks meant the behaviour from before the key (train.order:

@@ -65,13 +65,7 @@ static void meta_free(meta_t *m)
 static int make_config(config_t *c, const meta_t *m, const probing_opts_t *o, const char *name, const char *ckpt)
 {
     config_defaults(c);
-    if (m->config) {
-        FILE *f = fmemopen(m->config, strlen(m->config), "r");
-        CHECK(f, "out of memory");
-        int rc = config_load_stream(c, f, ckpt);
-        fclose(f);
-        CALL(rc);
-    }
+    if (m->config) CALL(config_load_text(c, m->config, strlen(m->config), ckpt));
     if (snprintf(c->train_path, sizeof c->train_path, "%s", o->data) >= (int)sizeof c->train_path ||
         snprintf(c->out_dir, sizeof c->out_dir, "%s", o->out) >= (int)sizeof c->out_dir)
         return err_set("%s: path too long", strlen(o->data) >= sizeof c->train_path ? o->data : o->out);

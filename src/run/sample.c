@@ -103,12 +103,7 @@ static int default_tokenizer_path(const char *ckpt, char *out, size_t n)
     config_t c;
     config_defaults(&c);
     int rc = ckptfile_view(&r, "config", &text, &len);
-    if (!rc) {
-        FILE *f = fmemopen((void *)text, len, "r");
-        CHECK(f, "fmemopen failed");
-        rc = config_load_stream(&c, f, r.path);
-        fclose(f);
-    }
+    if (!rc) rc = config_load_text(&c, text, len, r.path);
     ckptfile_close(&r);
     if (rc) return -1;
     char dir[CONFIG_STR];

@@ -259,11 +259,7 @@ static int restore(trainer_t *tr, const ckptfile_reader_t *r, int *world)
     config_mark_absent(&saved);
     CALL(read_model(r, &d, &data));
     CALL(ckptfile_view(r, "config", &text, &text_len));
-    FILE *f = fmemopen((void *)text, text_len, "r");
-    CHECK(f, "fmemopen failed");
-    int rc = config_load_stream(&saved, f, r->path);
-    fclose(f);
-    if (rc) return -1;
+    CALL(config_load_text(&saved, text, text_len, r->path));
     CALL(snapshot_same_experiment(&saved, &tr->cfg, r->path));
     if (data.tokenizer_id != tr->train_shard.tokenizer_id || data.n_tokens != tr->train_shard.n_tokens)
         return err_set("%s: trained on other data than %s (tokenizer id %08x, %llu tokens; now %08x, %llu)", r->path,
