@@ -50,6 +50,9 @@ requirements=(
     "command /usr/bin/time time"
     "python xarray python3-xarray"
     "python netCDF4 python3-netcdf4"
+    "python torch python3-torch"
+    "python google.protobuf python3-protobuf"
+    "command protoc protobuf-compiler"
 )
 
 # Debian's python3: the packages install into it, whatever other python3 comes first on PATH (pyenv, conda)
