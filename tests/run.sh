@@ -27,8 +27,9 @@ for arg in "${@:-build}"; do
         # tests/t_cluster.sh (a 2-node private Slurm, ~3 min) runs on its own: make test-cluster
         [ "$t" = tests/t_cluster.sh ] && continue
         echo "[ RUN      ] $t ($build)"
+        start=$SECONDS   # each script's time, to see where the suite's minutes go
         if BUILD="$build" bash "$t" >"$log" 2>&1; then
-            echo "[       OK ] $t"; pass=$((pass + 1))
+            echo "[       OK ] $t ($((SECONDS - start)) s)"; pass=$((pass + 1))
         else
             cat "$log"; echo "[  FAILED  ] $t"; fail=$((fail + 1)); failed+=("$t")
         fi
