@@ -43,7 +43,9 @@ bad '[list]\noptim.lr = 1e-3, 2e-3\noptim.min_lr = 1e-4, 2e-4, 3e-4\n' \
 bad '[fixed]\nmodel.d_model = 64\n[grid]\nmodel.d_model = 32, 64\n' "bad.ini:6: model.d_model given twice (first at line 4)"
 bad '[fixed]\nrun.name = x\n' "bad.ini:4: run.name is set by il-sweep"
 bad '[grids]\nmodel.d_model = 64\n' "bad.ini:4: unknown section [grids]"
-bad 'nodez = 2\n' "bad.ini:3: unknown key 'sweep.nodez'"
+bad 'nodez = 2\n' "bad.ini:3: unknown key 'sweep.nodez' (did you mean 'sweep.nodes'?)"
+bad '[grid]\ntrain.lr = 1e-3, 2e-3\n' "bad.ini:4: unknown key 'train.lr' (did you mean 'optim.lr'?)"
+bad '[fixed]\nd_modle = 3\n' "bad.ini:4: 'd_modle': expected a trainer key as section.key (did you mean 'model.d_model'?)"
 bad 'mem = lots\n' "bad.ini:3: sweep.mem: 'lots': use a size such as 4G"
 bad 'out_dir = ${IL_NO_SUCH_VARIABLE}/x\n' 'bad.ini:3: sweep.out_dir: ${IL_NO_SUCH_VARIABLE} is not set'
 bad 'ranks = two\n' "bad.ini:3: sweep.ranks: 'two' is not an integer"

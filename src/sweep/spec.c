@@ -100,7 +100,11 @@ typedef struct {
 
 static int apply_key(config_t *c, const char *key, const char *value, const char *path, int line)
 {
-    if (!strchr(key, '.')) return err_set("%s:%d: '%s': expected a trainer key as section.key", path, line, key);
+    if (!strchr(key, '.')) {
+        char near[160];
+        config_suggest_key(near, sizeof near, "", key);
+        return err_set("%s:%d: '%s': expected a trainer key as section.key%s", path, line, key, near);
+    }
     CALL_CTX(config_set_key(c, key, value), "%s:%d", path, line);
     return 0;
 }
@@ -156,7 +160,9 @@ static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
         /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
         return key_parse(k, s, value, pre, x->what == SPEC_LOAD_ALL);
     }
-    return err_set("%s:%d: unknown key 'sweep.%s'", s->path, x->lineno, name);
+    char near[160];
+    key_suggest(near, sizeof near, sweep_keys, N_SWEEP_KEYS, "sweep", name);
+    return err_set("%s:%d: unknown key 'sweep.%s'%s", s->path, x->lineno, name, near);
 }
 
 /* The line where `key` was first given in [fixed], [grid] or [list]; 0 if not yet. */
