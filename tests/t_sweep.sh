@@ -119,9 +119,48 @@ grep -qF '$(touch pwned)' task1.out || die "the trainer did not report the verba
 grep -qx -- '--array=1-2%2' "$STUB/sbatch.103" || die "resubmitted array: $(cat "$STUB/sbatch.103")"
 "$bin/il-sweep" submit inj.ini --out inj >again.out
 grep -q '^# 2 run(s) to submit' again.out || die "submit again: $(cat again.out)"
-# a changed spec cannot take over the directory (it would renumber the runs of queued jobs)
+# a changed spec cannot take over the directory: its runs would not be the runs it trained
 sed -i 's/max_steps = 3/max_steps = 4/' inj.ini
-expect_fail il-sweep "inj/manifest.tsv: differs from what inj.ini expands to" "$bin/il-sweep" submit inj.ini --out inj
+expect_fail il-sweep "inj/manifest.tsv: run 0 (" "$bin/il-sweep" submit inj.ini --out inj
+grep -qF "would change: train.max_steps (4, not 3)" err.txt || die "the changed key is not named: $(cat err.txt)"
+
+# a sweep grows: a spec that gained a seed appends its run after the finished ones, which stay as they are
+cat >grow.ini <<'INI'
+[sweep]
+name = grow
+[fixed]
+model.seq_len = 16
+model.n_layer = 1
+model.n_head = 2
+model.d_model = 8
+data.train_path = data/train.bin
+data.val_path = data/val.bin
+train.global_batch = 2
+train.micro_batch = 2
+train.max_steps = 3
+eval.interval = 0
+[grid]
+train.seed = 1, 2
+INI
+"$bin/il-sweep" submit grow.ini --out grow --local >grow.out 2>&1 || die "local sweep: $(cat grow.out)"
+[ "$(count_state grow done)" -eq 2 ] || die "the local runs are not done: $(cat grow.out)"
+manifest_before=$(cat grow/manifest.tsv)
+find grow/runs -type f -printf '%p %s %T@\n' | sort >runs.before
+sed -i 's/^train.seed = 1, 2$/train.seed = 1, 3, 2/' grow.ini
+"$bin/il-sweep" submit grow.ini --out grow >grow.out || die "submit of a grown spec: $(cat grow.out)"
+grep -q 'manifest.tsv: 1 run(s) added after the 2 it has$' grow.out || die "growth not reported: $(cat grow.out)"
+[ "$(head -3 grow/manifest.tsv)" = "$manifest_before" ] || die "the finished runs' rows changed: $(cat grow/manifest.tsv)"
+[ "$(awk -F'\t' 'NR == 4 { print $1, $3 }' grow/manifest.tsv)" = "2 3" ] || die "the new run is not run 2: $(cat grow/manifest.tsv)"
+find grow/runs -type f -printf '%p %s %T@\n' | sort | cmp -s - runs.before || die "the finished runs' files changed"
+grep -qx -- '--array=2' "$STUB/sbatch.$(cat "$STUB/count")" "$STUB/sbatch.$(($(cat "$STUB/count") - 1))" ||
+    die "not only the new run submitted: $(cat grow.out)"
+# ... but a changed value of its runs is refused, naming the run and the key
+sed -i 's/^eval.interval = 0$/eval.interval = 0\noptim.lr = 2e-3/' grow.ini
+expect_fail il-sweep "grow/manifest.tsv: run 0 ($(awk -F'\t' 'NR == 2 { print $2 }' grow/manifest.tsv), train.seed=1) would change: optim.lr (0.002, not 0.001)" \
+    "$bin/il-sweep" submit grow.ini --out grow
+sed -i 's/^optim.lr = 2e-3$//; s/^train.seed = 1, 3, 2$/train.seed = 1, 3/' grow.ini
+expect_fail il-sweep "run 1 (" "$bin/il-sweep" submit grow.ini --out grow
+grep -qF 'train.seed=2) is not among the runs grow.ini expands to' err.txt || die "a removed seed: $(cat err.txt)"
 "$bin/il-sweep" summary inj >/dev/null
 [ "$(tail -n +2 inj/summary.tsv | wc -l)" -eq 3 ] || die "summary rows: $(cat inj/summary.tsv)"
 
@@ -176,7 +215,7 @@ grep -q 'keep their names' again.out || die "no message about the kept names: $(
 grep -qP '\told-name-1$' old/manifest.tsv || die "the old name was not kept: $(cat old/manifest.tsv)"
 # ... but not when an experiment differs
 sed -i 's/^max_steps = 3$/max_steps = 5/' old/configs/old-name-1.ini
-expect_fail il-sweep "old/manifest.tsv: differs from what site.ini expands to" "$bin/il-sweep" submit site.ini --out old
+expect_fail il-sweep "old/manifest.tsv: run 0 (old-name-1) would change: train.max_steps (3, not 5)" "$bin/il-sweep" submit site.ini --out old
 
 # status: --help, the columns, --state, --format json, and sacct asked from the sweep's start, not midnight
 "$bin/il-sweep" status --help >help.txt || die "status --help failed"

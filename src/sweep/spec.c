@@ -312,9 +312,7 @@ void spec_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEY
 
 /* ---- expansion and run names ---- */
 
-/* The experiment's identity: every key but where the run is written and what it is called, as canonical
- * "key = value" lines, so that neither a help text nor the order of the key table renames a run. */
-static uint64_t config_hash(const config_t *c)
+uint64_t spec_experiment_hash(const config_t *c)
 {
     static const char *const place[] = {"run.name", "run.out_dir", NULL};
     char *text = config_canonical(c, place);
@@ -357,7 +355,7 @@ void spec_run_name(const spec_t *s, const spec_run_t *r, char *name, size_t n)
             break;
         }
     }
-    snprintf(name, n, "%s%08x", readable, (unsigned)(config_hash(&r->cfg) >> 32));
+    snprintf(name, n, "%s%08x", readable, (unsigned)(spec_experiment_hash(&r->cfg) >> 32));
 }
 
 /* "model.d_model=64 model.n_layer=2", naming a run in messages. */

@@ -81,6 +81,11 @@ int spec_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n)
  * when the check is linear, as test_sweep holds it to (a scan of the earlier runs would be n / 2). */
 extern unsigned long spec_name_probes;
 
+/* The experiment's identity: a hash of every key but where the run is written and what it is called
+ * (run.name, run.out_dir), as canonical "key = value" lines, so that neither a help text nor the order of the
+ * key table changes it. */
+uint64_t spec_experiment_hash(const config_t *c);
+
 /* Readable axis values plus a hash of the config's canonical text (config_canonical) without run.name and
  * run.out_dir, e.g. "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the
  * sweep, the order of its keys or the help texts of the build. */
