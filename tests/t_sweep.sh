@@ -65,8 +65,8 @@ expect_fail "il-sweep resubmit" "say what to resubmit: --failed" "$bin/il-sweep"
 expect_fail il-sweep "not a sweep directory" "$bin/il-sweep" status nowhere
 
 # names are content-derived: the same experiment spelled differently gets the same name
-spec '[grid]\noptim.lr = 1e-3\n' a.ini
-spec '[grid]\noptim.lr = 0.001\n' b.ini
+spec 'check_paths = no\n[grid]\noptim.lr = 1e-3\n' a.ini
+spec 'check_paths = no\n[grid]\noptim.lr = 0.001\n' b.ini
 for s in a b; do "$bin/il-sweep" submit $s.ini --out $s --dry-run | awk -F'\t' '$1 == "0" { print $2 }' >$s.name; done
 cmp -s a.name b.name || die "the same experiment got two names: $(cat a.name b.name)"
 grep -q '^lr0.001-[0-9a-f]\{8\}$' a.name || die "run name: $(cat a.name)"
@@ -76,6 +76,8 @@ tiny_corpus --tokenizer byte
 cat >inj.ini <<'INI'
 [sweep]
 name = inj
+; its values are meant to fail in the tasks, not at submission
+check_paths = no
 throttle = 2
 launcher = mpirun
 [fixed]
@@ -142,6 +144,28 @@ eval.interval = 0
 [grid]
 train.seed = 1, 2
 INI
+# checked at submission, not in the queue: a mistyped data path, a validation shard of another tokenizer, a
+# vocabulary below the shard's; refused naming the spec's line, the key and the runs. check_paths = no skips
+# the paths (they may exist only on the compute nodes); runs of different tokenizers are fine
+sed 's#^data.train_path = data/train.bin$#data.train_path = data/trian.bin#' grow.ini >typo.ini
+expect_fail il-sweep "typo.ini:8: data.train_path: data/trian.bin: cannot open: No such file or directory (run 0 " \
+    "$bin/il-sweep" submit typo.ini --out typo --dry-run
+grep -qF ' and 1 other run(s); set sweep.check_paths = no if the path exists only on the compute nodes)' err.txt ||
+    die "the runs or the opt-out not named: $(cat err.txt)"
+sed -i 's/^name = grow$/name = grow\ncheck_paths = no/' typo.ini
+"$bin/il-sweep" submit typo.ini --out typo --dry-run >typo.out || die "check_paths = no: $(cat typo.out)"
+grep -q 'check_paths = no: the runs. data paths are not checked here' typo.out || die "no word of check_paths = no"
+"$bin/il-prepare" --out data2 --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+sed 's#^data.val_path = data/val.bin$#data.val_path = data2/val.bin#' grow.ini >mix.ini
+expect_fail il-sweep "mix.ini:9: data.val_path: data2/val.bin: made by tokenizer" "$bin/il-sweep" submit mix.ini --out mix --dry-run
+sed 's/^model.d_model = 8$/model.d_model = 8\nmodel.vocab_size = 100/' grow.ini >vocab.ini
+expect_fail il-sweep "vocab.ini:8: model.vocab_size: model.vocab_size = 100 is smaller than the vocabulary of data/train.bin (256)" \
+    "$bin/il-sweep" submit vocab.ini --out vocab --dry-run
+sed '/^data\.\(train\|val\)_path/d' grow.ini >two.ini
+printf '[list]\ndata.train_path = data/train.bin, data2/train.bin\ndata.val_path = data/val.bin, data2/val.bin\n' >>two.ini
+"$bin/il-sweep" submit two.ini --out two --dry-run >two.out || die "runs of two tokenizers: $(cat two.out)"
+grep -q '^# the runs read 2 tokenizers' two.out || die "runs of two tokenizers: $(head -3 two.out)"
+
 "$bin/il-sweep" submit grow.ini --out grow --local >grow.out 2>&1 || die "local sweep: $(cat grow.out)"
 [ "$(count_state grow done)" -eq 2 ] || die "the local runs are not done: $(cat grow.out)"
 manifest_before=$(cat grow/manifest.tsv)
@@ -182,6 +206,8 @@ aggregate_mem = 8G
 train.max_steps = 3
 train.global_batch = 16
 optim.warmup_steps = 1
+data.train_path = data/train.bin
+data.val_path = data/val.bin
 INI
 "$bin/il-sweep" submit site.ini --out site --dry-run >site.txt
 for want in '#SBATCH --mem=4G' '#SBATCH --gres=gpu:1' '#SBATCH --constraint=avx512&ib' '#SBATCH --nodes=2' \
@@ -190,6 +216,7 @@ for want in '#SBATCH --mem=4G' '#SBATCH --gres=gpu:1' '#SBATCH --constraint=avx5
     grep -qF -- "$want" site.txt || die "--dry-run lacks '$want': $(grep -e '^#SBATCH' -e '^# step' site.txt)"
 done
 [ "$(grep -c '^#SBATCH --ntasks=2$' site.txt)" = 2 ] || die "the runs and the aggregation job do not both ask for 2 tasks"
+grep -q '^# site.ini: sweep.gres = gpu:1: il-train runs on CPUs only' site.txt || die "no word that a GPU stays idle"
 "$bin/il-sweep" submit site.ini --out site >/dev/null
 mkdir -p fakebin
 printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s/srun.args"\n' "$tmp" >fakebin/srun

@@ -51,7 +51,12 @@ typedef struct {
     char sbatch_args[SPEC_MAX_ARGS][SPEC_ARG];
     char aggregate_time[32], aggregate_mem[32];
     int aggregate_ntasks;
+    int check_paths;   /* open every run's data at submission (datacheck.h); no: the paths exist only on the
+                        * compute nodes */
     config_t base; /* defaults with [fixed] applied */
+    int n_fixed;   /* the [fixed] keys and their lines, for messages */
+    char fixed_key[SPEC_MAX_AXES * 8][SPEC_KEY];
+    int fixed_line[SPEC_MAX_AXES * 8];
     int n_axes;
     spec_axis_t axes[SPEC_MAX_AXES];
 } spec_t;
@@ -69,6 +74,8 @@ enum { SPEC_LOAD_ALL, SPEC_LOAD_RESOURCES };
 /* Reads and checks a spec. Returns 0, or -1 with err_set() naming the file and line. */
 int spec_load(spec_t *s, const char *path, int what);
 void spec_free(spec_t *s);
+/* The line where trainer key `key` ("data.train_path") was given in [fixed], [grid] or [list]; 0 if not. */
+int spec_key_line(const spec_t *s, const char *key);
 /* Prints the [sweep] key table as a Markdown table (key, type, default, meaning) for docs/sweeps.md. */
 void spec_print_keys_markdown(FILE *f);
 

@@ -11,6 +11,7 @@
 #include "core/bytes.h"
 #include "core/err.h"
 #include "sweep/argv.h"
+#include "sweep/datacheck.h"
 #include "sweep/grow.h"
 #include "sweep/local.h"
 #include "sweep/slurm.h"
@@ -215,6 +216,18 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         spec_free(&w.spec);
         return SWEEPDIR_EINPUT;
     }
+    /* the data every task would open, before any of them waits in the queue */
+    int tokenizers = w.spec.check_paths ? datacheck_runs(&w.spec, runs, n) : 0;
+    if (tokenizers < 0) {
+        free(runs);
+        spec_free(&w.spec);
+        return SWEEPDIR_EINPUT;
+    }
+    if (tokenizers > 1) printf("# the runs read %d tokenizers: il-aggregate judges each one's runs apart\n", tokenizers);
+    if (strstr(w.spec.gres, "gpu"))
+        printf("# %s: sweep.gres = %s: il-train runs on CPUs only (OpenBLAS, fp32); a GPU asked for stays idle\n",
+               spec_path, w.spec.gres);
+    if (!w.spec.check_paths) printf("# %s: check_paths = no: the runs' data paths are not checked here\n", spec_path);
     char path[PATH_MAX + 64];
     sweepdir_path(&w, path, sizeof path, "manifest.tsv");
     char *manifest = manifest_text(&w.spec, runs, n), *old = read_text(path);
