@@ -171,6 +171,8 @@ grep -q '^# the runs read 2 tokenizers' two.out || die "runs of two tokenizers: 
 manifest_before=$(cat grow/manifest.tsv)
 find grow/runs -type f -printf '%p %s %T@\n' | sort >runs.before
 sed -i 's/^train.seed = 1, 2$/train.seed = 1, 3, 2/' grow.ini
+"$bin/il-sweep" submit grow.ini --out grow --dry-run >grow.out || die "dry run of a grown spec: $(cat grow.out)"
+grep -q -- '--array=2 ' grow.out || die "the dry run does not submit the new run alone: $(grep -e '^#' -e ^sbatch grow.out)"
 "$bin/il-sweep" submit grow.ini --out grow >grow.out || die "submit of a grown spec: $(cat grow.out)"
 grep -q 'manifest.tsv: 1 run(s) added after the 2 it has$' grow.out || die "growth not reported: $(cat grow.out)"
 [ "$(head -3 grow/manifest.tsv)" = "$manifest_before" ] || die "the finished runs' rows changed: $(cat grow/manifest.tsv)"

@@ -89,7 +89,8 @@ int grow_merge(const sweepdir_t *w, const char *spec_path, spec_run_t *runs, int
     tsv_t t;
     CALL(sweepdir_manifest_read(&t, path));
     memset(g, 0, sizeof *g);
-    int m = t.rows - 1, rc = 0, *perm = err_calloc((size_t)n + 1, sizeof *perm), *taken = err_calloc((size_t)n + 1, sizeof *taken);
+    int m = t.rows - 1, rc = 0;
+    int *perm = err_calloc((size_t)n + 1, sizeof *perm), *taken = err_calloc((size_t)n + 1, sizeof *taken);
     entry_t *names = err_calloc((size_t)n + 1, sizeof *names), *hashes = NULL;
     for (int j = 0; j < n; j++) names[j] = (entry_t){0, runs[j].cfg.name, j};
     qsort(names, (size_t)n, sizeof *names, by_name);

@@ -239,7 +239,9 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         rc = grow_merge(&w, spec_path, runs, n, &g);
         free(manifest);
         manifest = rc ? NULL : manifest_text(&w.spec, runs, n);
-        if (rc == 0 && g.renamed) printf("# %s: %d run(s) named otherwise (by an older build, or other axes) keep their names\n", path, g.renamed);
+        if (rc == 0 && g.renamed)
+            printf("# %s: %d run(s) named otherwise (by an older build, or other axes) keep their names\n", path,
+                   g.renamed);
         if (rc == 0 && g.existing < n)
             printf("# %s: %d run(s) added after the %d it has\n", path, n - g.existing, g.existing);
     }
@@ -263,13 +265,15 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         sweepdir_close(&w);
         return SWEEPDIR_EINPUT;
     }
-    int *idx = NULL, k = n;
-    if (w.manifest.rows) {
-        /* done runs are never rerun, and queued ones are not queued twice */
-        k = status_select(&w, 1u << ST_NEW | 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
-    } else {
-        idx = err_calloc((size_t)n + 1, sizeof *idx);
-        for (int i = 0; i < n; i++) idx[i] = i;
+    /* done runs are never rerun, and queued ones are not queued twice */
+    int *idx = NULL, k = 0;
+    if (w.manifest.rows) k = status_select(&w, 1u << ST_NEW | 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
+    /* runs the manifest on disk does not hold yet: those of a dry run's new sweep, or the ones it adds */
+    int on_disk = w.manifest.rows ? sweepdir_n_runs(&w) : 0;
+    if (on_disk < n) {
+        idx = realloc(idx, (size_t)(k + n - on_disk) * sizeof *idx);
+        CHECK(idx, "out of memory");
+        for (int i = on_disk; i < n; i++) idx[k++] = i;
     }
     printf("# %d run(s) to %s; the others are done or queued\n", k, local ? "run here" : "submit");
     if (local) {
