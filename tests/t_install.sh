@@ -56,7 +56,7 @@ SLURM_NTASKS=1 INNERLOOP_SHARE=$p/share/innerloop PATH=$p/bin:$PWD/stub:$PATH \
     --set train.max_steps=4 --set optim.warmup_steps=1 --set eval.interval=0 --set trace.interval=0 \
     --set run.name=job >job.out 2>&1 || die "the installed train.sbatch failed: $(tail -3 job.out)"
 [ -s runs/job/metrics.jsonl ] || die "train.sbatch trained nothing: $(tail -3 job.out)"
-printf '[sweep]\nname = inst\n[grid]\ntrain.seed = 1, 2\n' >spec.ini
+printf '[sweep]\nname = inst\n[fixed]\ndata.train_path = data/train.bin\ndata.val_path = data/val.bin\n[grid]\ntrain.seed = 1, 2\n' >spec.ini
 "$p/bin/il-sweep" submit spec.ini --dry-run --out sw >sweep.out 2>&1 ||
     die "installed il-sweep submit --dry-run failed: $(tail -3 sweep.out)"
 grep -q '^# ---- sweep-task.sbatch ----' sweep.out || die "il-sweep printed no job template: $(head -3 sweep.out)"

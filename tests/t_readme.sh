@@ -15,6 +15,13 @@ diff <(sed -n '/<!-- keys:begin -->/,/<!-- keys:end -->/p' README.md | sed '1d;$
 diff <(sed -n '/<!-- sweep-keys:begin -->/,/<!-- sweep-keys:end -->/p' docs/sweeps.md | sed '1d;$d') \
     <("$BUILD/bin/il-sweep" --keys) || die "docs/sweeps.md's [sweep] key table differs from il-sweep --keys: regenerate it"
 
+# the first screen says what runs where, with a figure per node, and no example asks for a GPU it would not use
+head -40 README.md | grep -q 'The trainer runs on \*\*CPUs only\*\*: fp32 matmuls through OpenBLAS SGEMM' ||
+    die "README.md's first screen no longer says that the trainer runs on CPUs only"
+[ "$(head -40 README.md | grep -c '^| [0-9]*-core .* GFLOP/s on [0-9]* threads | [0-9,]* tokens/s on ')" -ge 2 ] ||
+    die "README.md's first screen lacks its per-node figures"
+! grep -rnE '^ *gres *= *gpu' README.md docs/*.md jobs/ || die "an example asks for a GPU, which il-train never uses"
+
 # pattern (extended regex, anchored at the start) | how it is exercised: run, site, or tests/FILE:NEEDLE
 table='make demo$|tests/t_demo.sh:scripts/demo.sh
 make test$|.ci/run:make test

@@ -80,8 +80,9 @@ done
 grep -q '^# 0 run(s) to submit' again.out || die "resubmission submitted again: $(cat again.out)"
 [ "$(grep -c . four/jobs.tsv)" -eq 2 ] || die "resubmission added jobs: $(cat four/jobs.tsv)"
 
-# 2. a bad config (a validation shard that does not exist) fails alone; the aggregation still runs
-printf '[sweep]\nname = bad\nranks = %s\ntime = 00:05:00\nthrottle = 3\n%s\n[list]\ntrain.seed = 1, 2, 3\n%s\n' \
+# 2. a bad config (a validation shard that does not exist, past submission's check with check_paths = no)
+# fails alone; the aggregation still runs
+printf '[sweep]\nname = bad\ncheck_paths = no\nranks = %s\ntime = 00:05:00\nthrottle = 3\n%s\n[list]\ntrain.seed = 1, 2, 3\n%s\n' \
     "$RANKS" "$(grep -v val_path <<<"$common")" "data.val_path = data/val.bin, data/val.bin, data/missing.bin" >bad.ini
 "$bin/il-sweep" submit bad.ini --out bad >/dev/null
 wait_jobs 180

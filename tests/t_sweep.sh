@@ -43,7 +43,9 @@ bad '[list]\noptim.lr = 1e-3, 2e-3\noptim.min_lr = 1e-4, 2e-4, 3e-4\n' \
 bad '[fixed]\nmodel.d_model = 64\n[grid]\nmodel.d_model = 32, 64\n' "bad.ini:6: model.d_model given twice (first at line 4)"
 bad '[fixed]\nrun.name = x\n' "bad.ini:4: run.name is set by il-sweep"
 bad '[grids]\nmodel.d_model = 64\n' "bad.ini:4: unknown section [grids]"
-bad 'nodez = 2\n' "bad.ini:3: unknown key 'sweep.nodez'"
+bad 'nodez = 2\n' "bad.ini:3: unknown key 'sweep.nodez' (did you mean 'sweep.nodes'?)"
+bad '[grid]\ntrain.lr = 1e-3, 2e-3\n' "bad.ini:4: unknown key 'train.lr' (did you mean 'optim.lr'?)"
+bad '[fixed]\nd_modle = 3\n' "bad.ini:4: 'd_modle': expected a trainer key as section.key (did you mean 'model.d_model'?)"
 bad 'mem = lots\n' "bad.ini:3: sweep.mem: 'lots': use a size such as 4G"
 bad 'out_dir = ${IL_NO_SUCH_VARIABLE}/x\n' 'bad.ini:3: sweep.out_dir: ${IL_NO_SUCH_VARIABLE} is not set'
 bad 'ranks = two\n' "bad.ini:3: sweep.ranks: 'two' is not an integer"
@@ -63,8 +65,8 @@ expect_fail "il-sweep resubmit" "say what to resubmit: --failed" "$bin/il-sweep"
 expect_fail il-sweep "not a sweep directory" "$bin/il-sweep" status nowhere
 
 # names are content-derived: the same experiment spelled differently gets the same name
-spec '[grid]\noptim.lr = 1e-3\n' a.ini
-spec '[grid]\noptim.lr = 0.001\n' b.ini
+spec 'check_paths = no\n[grid]\noptim.lr = 1e-3\n' a.ini
+spec 'check_paths = no\n[grid]\noptim.lr = 0.001\n' b.ini
 for s in a b; do "$bin/il-sweep" submit $s.ini --out $s --dry-run | awk -F'\t' '$1 == "0" { print $2 }' >$s.name; done
 cmp -s a.name b.name || die "the same experiment got two names: $(cat a.name b.name)"
 grep -q '^lr0.001-[0-9a-f]\{8\}$' a.name || die "run name: $(cat a.name)"
@@ -74,6 +76,8 @@ tiny_corpus --tokenizer byte
 cat >inj.ini <<'INI'
 [sweep]
 name = inj
+; its values are meant to fail in the tasks, not at submission
+check_paths = no
 throttle = 2
 launcher = mpirun
 [fixed]
@@ -117,9 +121,72 @@ grep -qF '$(touch pwned)' task1.out || die "the trainer did not report the verba
 grep -qx -- '--array=1-2%2' "$STUB/sbatch.103" || die "resubmitted array: $(cat "$STUB/sbatch.103")"
 "$bin/il-sweep" submit inj.ini --out inj >again.out
 grep -q '^# 2 run(s) to submit' again.out || die "submit again: $(cat again.out)"
-# a changed spec cannot take over the directory (it would renumber the runs of queued jobs)
+# a changed spec cannot take over the directory: its runs would not be the runs it trained
 sed -i 's/max_steps = 3/max_steps = 4/' inj.ini
-expect_fail il-sweep "inj/manifest.tsv: differs from what inj.ini expands to" "$bin/il-sweep" submit inj.ini --out inj
+expect_fail il-sweep "inj/manifest.tsv: run 0 (" "$bin/il-sweep" submit inj.ini --out inj
+grep -qF "would change: train.max_steps (4, not 3)" err.txt || die "the changed key is not named: $(cat err.txt)"
+
+# a sweep grows: a spec that gained a seed appends its run after the finished ones, which stay as they are
+cat >grow.ini <<'INI'
+[sweep]
+name = grow
+[fixed]
+model.seq_len = 16
+model.n_layer = 1
+model.n_head = 2
+model.d_model = 8
+data.train_path = data/train.bin
+data.val_path = data/val.bin
+train.global_batch = 2
+train.micro_batch = 2
+train.max_steps = 3
+eval.interval = 0
+[grid]
+train.seed = 1, 2
+INI
+# checked at submission, not in the queue: a mistyped data path, a validation shard of another tokenizer, a
+# vocabulary below the shard's; refused naming the spec's line, the key and the runs. check_paths = no skips
+# the paths (they may exist only on the compute nodes); runs of different tokenizers are fine
+sed 's#^data.train_path = data/train.bin$#data.train_path = data/trian.bin#' grow.ini >typo.ini
+expect_fail il-sweep "typo.ini:8: data.train_path: data/trian.bin: cannot open: No such file or directory (run 0 " \
+    "$bin/il-sweep" submit typo.ini --out typo --dry-run
+grep -qF ' and 1 other run(s); set sweep.check_paths = no if the path exists only on the compute nodes)' err.txt ||
+    die "the runs or the opt-out not named: $(cat err.txt)"
+sed -i 's/^name = grow$/name = grow\ncheck_paths = no/' typo.ini
+"$bin/il-sweep" submit typo.ini --out typo --dry-run >typo.out || die "check_paths = no: $(cat typo.out)"
+grep -q 'check_paths = no: the runs. data paths are not checked here' typo.out || die "no word of check_paths = no"
+"$bin/il-prepare" --out data2 --tokenizer bpe --vocab 300 doc*.txt >/dev/null
+sed 's#^data.val_path = data/val.bin$#data.val_path = data2/val.bin#' grow.ini >mix.ini
+expect_fail il-sweep "mix.ini:9: data.val_path: data2/val.bin: made by tokenizer" "$bin/il-sweep" submit mix.ini --out mix --dry-run
+sed 's/^model.d_model = 8$/model.d_model = 8\nmodel.vocab_size = 100/' grow.ini >vocab.ini
+expect_fail il-sweep "vocab.ini:8: model.vocab_size: model.vocab_size = 100 is smaller than the vocabulary of data/train.bin (256)" \
+    "$bin/il-sweep" submit vocab.ini --out vocab --dry-run
+sed '/^data\.\(train\|val\)_path/d' grow.ini >two.ini
+printf '[list]\ndata.train_path = data/train.bin, data2/train.bin\ndata.val_path = data/val.bin, data2/val.bin\n' >>two.ini
+"$bin/il-sweep" submit two.ini --out two --dry-run >two.out || die "runs of two tokenizers: $(cat two.out)"
+grep -q '^# the runs read 2 tokenizers' two.out || die "runs of two tokenizers: $(head -3 two.out)"
+
+"$bin/il-sweep" submit grow.ini --out grow --local >grow.out 2>&1 || die "local sweep: $(cat grow.out)"
+[ "$(count_state grow done)" -eq 2 ] || die "the local runs are not done: $(cat grow.out)"
+manifest_before=$(cat grow/manifest.tsv)
+find grow/runs -type f -printf '%p %s %T@\n' | sort >runs.before
+sed -i 's/^train.seed = 1, 2$/train.seed = 1, 3, 2/' grow.ini
+"$bin/il-sweep" submit grow.ini --out grow --dry-run >grow.out || die "dry run of a grown spec: $(cat grow.out)"
+grep -q -- '--array=2 ' grow.out || die "the dry run does not submit the new run alone: $(grep -e '^#' -e ^sbatch grow.out)"
+"$bin/il-sweep" submit grow.ini --out grow >grow.out || die "submit of a grown spec: $(cat grow.out)"
+grep -q 'manifest.tsv: 1 run(s) added after the 2 it has$' grow.out || die "growth not reported: $(cat grow.out)"
+[ "$(head -3 grow/manifest.tsv)" = "$manifest_before" ] || die "the finished runs' rows changed: $(cat grow/manifest.tsv)"
+[ "$(awk -F'\t' 'NR == 4 { print $1, $3 }' grow/manifest.tsv)" = "2 3" ] || die "the new run is not run 2: $(cat grow/manifest.tsv)"
+find grow/runs -type f -printf '%p %s %T@\n' | sort | cmp -s - runs.before || die "the finished runs' files changed"
+grep -qx -- '--array=2' "$STUB/sbatch.$(cat "$STUB/count")" "$STUB/sbatch.$(($(cat "$STUB/count") - 1))" ||
+    die "not only the new run submitted: $(cat grow.out)"
+# ... but a changed value of its runs is refused, naming the run and the key
+sed -i 's/^eval.interval = 0$/eval.interval = 0\noptim.lr = 2e-3/' grow.ini
+expect_fail il-sweep "grow/manifest.tsv: run 0 ($(awk -F'\t' 'NR == 2 { print $2 }' grow/manifest.tsv), train.seed=1) would change: optim.lr (0.002, not 0.001)" \
+    "$bin/il-sweep" submit grow.ini --out grow
+sed -i 's/^optim.lr = 2e-3$//; s/^train.seed = 1, 3, 2$/train.seed = 1, 3/' grow.ini
+expect_fail il-sweep "run 1 (" "$bin/il-sweep" submit grow.ini --out grow
+grep -qF 'train.seed=2) is not among the runs grow.ini expands to' err.txt || die "a removed seed: $(cat err.txt)"
 "$bin/il-sweep" summary inj >/dev/null
 [ "$(tail -n +2 inj/summary.tsv | wc -l)" -eq 3 ] || die "summary rows: $(cat inj/summary.tsv)"
 
@@ -141,6 +208,8 @@ aggregate_mem = 8G
 train.max_steps = 3
 train.global_batch = 16
 optim.warmup_steps = 1
+data.train_path = data/train.bin
+data.val_path = data/val.bin
 INI
 "$bin/il-sweep" submit site.ini --out site --dry-run >site.txt
 for want in '#SBATCH --mem=4G' '#SBATCH --gres=gpu:1' '#SBATCH --constraint=avx512&ib' '#SBATCH --nodes=2' \
@@ -149,6 +218,7 @@ for want in '#SBATCH --mem=4G' '#SBATCH --gres=gpu:1' '#SBATCH --constraint=avx5
     grep -qF -- "$want" site.txt || die "--dry-run lacks '$want': $(grep -e '^#SBATCH' -e '^# step' site.txt)"
 done
 [ "$(grep -c '^#SBATCH --ntasks=2$' site.txt)" = 2 ] || die "the runs and the aggregation job do not both ask for 2 tasks"
+grep -q '^# site.ini: sweep.gres = gpu:1: il-train runs on CPUs only' site.txt || die "no word that a GPU stays idle"
 "$bin/il-sweep" submit site.ini --out site >/dev/null
 mkdir -p fakebin
 printf '#!/bin/sh\nprintf "%%s\\n" "$@" >"%s/srun.args"\n' "$tmp" >fakebin/srun
@@ -174,7 +244,7 @@ grep -q 'keep their names' again.out || die "no message about the kept names: $(
 grep -qP '\told-name-1$' old/manifest.tsv || die "the old name was not kept: $(cat old/manifest.tsv)"
 # ... but not when an experiment differs
 sed -i 's/^max_steps = 3$/max_steps = 5/' old/configs/old-name-1.ini
-expect_fail il-sweep "old/manifest.tsv: differs from what site.ini expands to" "$bin/il-sweep" submit site.ini --out old
+expect_fail il-sweep "old/manifest.tsv: run 0 (old-name-1) would change: train.max_steps (3, not 5)" "$bin/il-sweep" submit site.ini --out old
 
 # status: --help, the columns, --state, --format json, and sacct asked from the sweep's start, not midnight
 "$bin/il-sweep" status --help >help.txt || die "status --help failed"

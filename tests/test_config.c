@@ -84,6 +84,15 @@ static void test_defaults(void **state)
     assert_int_equal(c.keep_ckpts, 3);
 }
 
+/* back, read from what config_write() wrote of c, holds c's values bit for bit; having every key written, it
+ * was given its warmup, whether c was or not. */
+static void assert_read_back(config_t *back, const config_t *c)
+{
+    assert_int_equal(back->warmup_given, 1);
+    back->warmup_given = c->warmup_given;
+    assert_memory_equal(back, c, sizeof *back);
+}
+
 /* config_write() then config_load() into a struct with other values must give back the same bytes. */
 static void roundtrip(const config_t *c)
 {
@@ -98,7 +107,7 @@ static void roundtrip(const config_t *c)
     assert_int_equal(config_set(&back, "model.d_model=64"), 0);
     assert_int_equal(config_set(&back, "data.val_path=elsewhere/val.bin"), 0);
     if (config_load(&back, path)) fail_msg("%s", err_msg());
-    assert_memory_equal(&back, c, sizeof back);
+    assert_read_back(&back, c);
     unlink(path);
 }
 
@@ -165,7 +174,7 @@ static void test_long_values(void **state)
     config_t back;
     config_defaults(&back);
     if (config_load(&back, tmpdir_write("back.ini", written))) fail_msg("%s", err_msg());
-    assert_memory_equal(&back, &c, sizeof c);
+    assert_read_back(&back, &c);
     free(written);
     /* a line too long for inih that is neither a comment nor a key is named */
     snprintf(text, sizeof text, "[model]\nd_model = 32\n%s\n", path);
@@ -338,6 +347,73 @@ static void test_validate(void **state)
     assert_int_equal(config_validate(&c, P), 0);
 }
 
+/* An unknown key names the nearest key, wherever it is reported (a file's line, --set), and only when it is
+ * near: train.lr is optim.lr in another section, model.d_modle a swap of two letters. */
+static void test_did_you_mean(void **state)
+{
+    (void)state;
+    expect_set_error("train.lr=1e-3", "unknown key 'train.lr' (did you mean 'optim.lr'?)");
+    expect_set_error("model.d_modle=64", "unknown key 'model.d_modle' (did you mean 'model.d_model'?)");
+    expect_set_error("modle.n_layer=2", "(no section [modle]) (did you mean 'model.n_layer'?)");
+    expect_load_error("[model]\nd_modle = 64\n", 2, "unknown key 'model.d_modle' (did you mean 'model.d_model'?)");
+    expect_load_error("[train]\n\nlr = 1e-3\n", 3, "unknown key 'train.lr' (did you mean 'optim.lr'?)");
+    const char *far[] = {"model.zzzzzz=1", "train.warm=3", "optim.learning_rate=1e-3", "foo.bar=1"};
+    for (size_t i = 0; i < sizeof far / sizeof far[0]; i++) {
+        expect_set_error(far[i], "unknown key");
+        if (strstr(err_msg(), "did you mean")) fail_msg("%s: a suggestion for a key near none: %s", far[i], err_msg());
+    }
+    char buf[160];
+    config_suggest_key(buf, sizeof buf, "", "lr"); /* a name without its section, as a sweep spec may give it */
+    assert_string_equal(buf, " (did you mean 'optim.lr'?)");
+}
+
+/* A warmup not given follows train.max_steps: a tenth of a run shorter than the default warmup, the default
+ * otherwise (so every run valid before keeps its warmup); a warmup given is kept, and a run shorter than it is
+ * refused naming the key to set and a value that works. */
+static void test_warmup_follows_steps(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    const int default_warmup = c.warmup_steps;
+    assert_int_equal(default_warmup, 100);
+    const int steps[] = {30, 99, 5, 100, 250, 1000};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        char set[64];
+        snprintf(set, sizeof set, "train.max_steps=%d", steps[i]);
+        config_defaults(&c);
+        if (config_set(&c, set)) fail_msg("%s", err_msg());
+        int want = steps[i] < default_warmup ? steps[i] / 10 : default_warmup;
+        assert_int_equal(c.warmup_steps, want);
+        if (config_validate(&c, 1)) fail_msg("%s: %s", set, err_msg());
+    }
+    /* the same from a file, in either order of the sections, and back to the default with a longer run */
+    config_defaults(&c);
+    if (config_load(&c, tmpdir_write("short.ini", "[train]\nmax_steps = 30\n"))) fail_msg("%s", err_msg());
+    assert_int_equal(c.warmup_steps, 3);
+    assert_int_equal(config_set(&c, "train.max_steps=5000"), 0);
+    assert_int_equal(c.warmup_steps, default_warmup);
+
+    /* given, in the file or by --set, before or after max_steps: kept, and refused when above the run */
+    const char *given[] = {"[optim]\nwarmup_steps = 50\n[train]\nmax_steps = 800\n",
+                           "[train]\nmax_steps = 800\n[optim]\nwarmup_steps = 50\n"};
+    for (size_t i = 0; i < 2; i++) {
+        config_defaults(&c);
+        if (config_load(&c, tmpdir_write("given.ini", given[i]))) fail_msg("%s", err_msg());
+        assert_int_equal(c.warmup_steps, 50);
+        assert_int_equal(config_set(&c, "train.max_steps=30"), 0);
+        assert_int_equal(c.warmup_steps, 50);
+        expect_invalid(&c, 1, "optim.warmup_steps (50) is above train.max_steps (30)",
+                       "set optim.warmup_steps to at most 30 (e.g. optim.warmup_steps=3,");
+        assert_int_equal(config_set(&c, "optim.warmup_steps=3"), 0);
+        assert_int_equal(config_validate(&c, 1), 0);
+    }
+    config_defaults(&c);
+    assert_int_equal(config_set(&c, "optim.warmup_steps=100"), 0);
+    assert_int_equal(config_set(&c, "train.max_steps=40"), 0);
+    expect_invalid(&c, 1, "optim.warmup_steps (100) is above train.max_steps (40)", "optim.warmup_steps=4,");
+}
+
 static void test_markdown(void **state)
 {
     (void)state;
@@ -393,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_set),                cmocka_unit_test(test_validate),
         cmocka_unit_test(test_markdown),            cmocka_unit_test(test_renamed_keys),
         cmocka_unit_test(test_long_values),        cmocka_unit_test(test_public_keys),
+        cmocka_unit_test(test_did_you_mean),        cmocka_unit_test(test_warmup_follows_steps),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

@@ -228,12 +228,12 @@ static void test_key_table(void **state)
     const char *expect[] = {"| key | type | default | meaning |\n", "| `sweep.ranks` | int | `1` | ",
                             "Range [1, 65536]. |\n", "| `sweep.requeue` | yes/no | `yes` | ",
                             "| `sweep.partition` | string | none | ", "avx512&ib (letters, digits and _.:,&\\|*()[]). |\n",
-                            "| `sweep.sbatch_args` | words | none | "};
+                            "| `sweep.sbatch_args` | words | none | ", "| `sweep.check_paths` | yes/no | `yes` | "};
     for (size_t i = 0; i < sizeof expect / sizeof *expect; i++)
         if (!strstr(text, expect[i])) fail_msg("markdown lacks \"%s\"", expect[i]);
     int rows = 0;
     for (const char *p = text; (p = strstr(p, "\n| `sweep.")); p++) rows++;
-    assert_int_equal(rows, 25);
+    assert_int_equal(rows, 26);
     free(text);
 }
 

@@ -24,6 +24,10 @@
 #define KS(sec, name, type, def, lo, hi, flags, help) \
     { #sec, #name, type, FIELD(sec##_##name), def, lo, hi, flags, NULL, NULL, help }
 
+/* The warmup when none is given, and its text in the table. */
+#define WARMUP_DEFAULT 100
+#define WARMUP_TEXT "100"
+
 static const keydef_t keys[] = {
     K(model, vocab_size, KEY_INT, "0", 0, CONFIG_MAX_VOCAB, 0, "vocabulary size; 0 takes it from the training shard"),
     K(model, seq_len, KEY_INT, "64", 1, CONFIG_MAX_SEQ, 0, "context length T in tokens"),
@@ -52,7 +56,9 @@ static const keydef_t keys[] = {
       "shuffle: every epoch a seeded permutation of the shard's windows; lanes: global_batch contiguous lanes"),
     K(optim, lr, KEY_FLOAT, "1e-3", 0, 10, KEY_LO_OPEN, "peak learning rate, reached after warmup"),
     K(optim, min_lr, KEY_FLOAT, "1e-4", 0, 10, 0, "learning rate at the end of the cosine decay; at most lr"),
-    K(optim, warmup_steps, KEY_INT, "100", 0, INT_MAX, 0, "steps of linear warmup; at most max_steps"),
+    K(optim, warmup_steps, KEY_INT, WARMUP_TEXT, 0, INT_MAX, 0,
+      "steps of linear warmup, at most max_steps; when not given, a run of fewer than " WARMUP_TEXT
+      " steps warms up for a tenth of them"),
     K(optim, weight_decay, KEY_FLOAT, "0.1", 0, 10, 0, "AdamW decoupled weight decay"),
     K(optim, beta1, KEY_FLOAT, "0.9", 0, 1, KEY_HI_OPEN, "AdamW first-moment decay"),
     K(optim, beta2, KEY_FLOAT, "0.95", 0, 1, KEY_HI_OPEN, "AdamW second-moment decay"),
@@ -99,18 +105,35 @@ static const keydef_t *find_key(const char *section, const char *name)
     return NULL;
 }
 
+void config_suggest_key(char *buf, size_t n, const char *section, const char *name)
+{
+    key_suggest(buf, n, keys, N_KEYS, section, name);
+}
+
 static int unknown_key(const char *section, const char *name, const char *pre)
 {
-    if (!*section) return err_set("%skey '%s' is outside any [section]", pre, name);
+    char near[160];
+    config_suggest_key(near, sizeof near, section, name);
+    if (!*section) return err_set("%skey '%s' is outside any [section]%s", pre, name, near);
     for (size_t i = 0; i < N_KEYS; i++)
-        if (!strcmp(keys[i].section, section)) return err_set("%sunknown key '%s.%s'", pre, section, name);
-    return err_set("%sunknown key '%s.%s' (no section [%s])", pre, section, name, section);
+        if (!strcmp(keys[i].section, section)) return err_set("%sunknown key '%s.%s'%s", pre, section, name, near);
+    return err_set("%sunknown key '%s.%s' (no section [%s])%s", pre, section, name, section, near);
 }
 
 void config_defaults(config_t *c)
 {
     memset(c, 0, sizeof *c);
     key_defaults(keys, N_KEYS, c);
+}
+
+/* After key k was read into c: a warmup given stays as given; one not given follows train.max_steps, so
+ * that a short trial run (--set train.max_steps=30) is not refused for a warmup longer than the run, and
+ * every run that was valid before keeps its warmup. */
+static void after_key(config_t *c, const keydef_t *k)
+{
+    if (k->off == offsetof(config_t, warmup_steps)) c->warmup_given = 1;
+    if (k->off == offsetof(config_t, max_steps) && !c->warmup_given)
+        c->warmup_steps = c->max_steps < WARMUP_DEFAULT ? c->max_steps / 10 : WARMUP_DEFAULT;
 }
 
 typedef struct {
@@ -126,7 +149,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
     char pre[4200];
     snprintf(pre, sizeof pre, "%s:%d: ", x->path, line);
     const keydef_t *k = find_key(section, name);
-    return k ? key_parse(k, &x->cfg, value, pre, 1) : unknown_key(section, name, pre);
+    if (!k) return unknown_key(section, name, pre);
+    CALL(key_parse(k, &x->cfg, value, pre, 1));
+    after_key(&x->cfg, k);
+    return 0;
 }
 
 int config_load(config_t *c, const char *path)
@@ -169,6 +195,7 @@ int config_set_key(config_t *c, const char *key, const char *value)
     if (!k) return unknown_key(sec, name, "");
     config_t tmp = *c;
     CALL(key_parse(k, &tmp, value, "", 1));
+    after_key(&tmp, k);
     *c = tmp;
     return 0;
 }
@@ -205,7 +232,9 @@ int config_validate(const config_t *c, int world_size)
                        c->global_batch, c->micro_batch, world_size, per_step);
     if (c->min_lr > c->lr) return err_set("optim.min_lr (%g) is above optim.lr (%g)", c->min_lr, c->lr);
     if (c->warmup_steps > c->max_steps)
-        return err_set("optim.warmup_steps (%d) is above train.max_steps (%d)", c->warmup_steps, c->max_steps);
+        return err_set("optim.warmup_steps (%d) is above train.max_steps (%d): set optim.warmup_steps to at most %d "
+                       "(e.g. optim.warmup_steps=%d, a tenth of the run)",
+                       c->warmup_steps, c->max_steps, c->max_steps, c->max_steps / 10);
     if (c->eval_interval > 0 && c->val_path[0] && c->eval_batches == 0)
         return err_set("eval.batches is 0 while eval.interval (%d) and data.val_path are set",
                        c->eval_interval);

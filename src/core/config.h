@@ -39,6 +39,7 @@ typedef struct {
     float lr;          /* peak learning rate */
     float min_lr;      /* floor of the cosine decay */
     int warmup_steps;
+    int warmup_given; /* 1: optim.warmup_steps was read (a file, --set); 0: it follows train.max_steps */
     float weight_decay;
     float beta1;
     float beta2;
@@ -85,6 +86,9 @@ int config_set(config_t *c, const char *assignment);
 /* The same for a key ("section.key") and its value, the message naming only the key, for a caller to put
  * its own location before it (err_prefix). */
 int config_set_key(config_t *c, const char *key, const char *value);
+
+/* " (did you mean 'optim.lr'?)" for an unknown trainer key section.name, or "" (key_suggest). */
+void config_suggest_key(char *buf, size_t n, const char *section, const char *name);
 
 /* Checks bounds and the relations between keys (d_model divisible by n_head, global batch divisible by
  * micro_batch x world_size, ...). Returns 0, or -1 with err_set() naming the key(s). */

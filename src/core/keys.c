@@ -202,6 +202,44 @@ void key_defaults(const keydef_t *keys, size_t n, void *base)
             CHECK(key_parse(&keys[i], base, keys[i].def, "", 1) == 0, "bad default in a key table: %s", err_msg());
 }
 
+/* Names longer than this get no suggestion: no key is that long, and the table below stays on the stack. */
+enum { KEY_NEAR_MAX = 64 };
+
+/* The optimal-string-alignment distance: insertions, deletions, substitutions and swaps of two adjacent
+ * characters ("modle" -> "model"), each costing one. */
+static int edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    int d[KEY_NEAR_MAX + 1][KEY_NEAR_MAX + 1];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+void key_suggest(char *buf, size_t n, const keydef_t *keys, size_t nk, const char *section, const char *name)
+{
+    buf[0] = '\0';
+    size_t len = strlen(name);
+    if (len >= KEY_NEAR_MAX) return;
+    const keydef_t *best = NULL;
+    int best_score = INT32_MAX, limit = len / 3 > 1 ? (int)(len / 3) : 1;
+    for (size_t i = 0; i < nk; i++) {
+        if (strlen(keys[i].name) >= KEY_NEAR_MAX) continue;
+        int score = edit_distance(name, keys[i].name) + (strcmp(section, keys[i].section) != 0);
+        if (score < best_score) best = &keys[i], best_score = score;
+    }
+    if (best && best_score <= limit) snprintf(buf, n, " (did you mean '%s.%s'?)", best->section, best->name);
+}
+
 /* Text in a table cell: a '|' would end the cell. */
 static void put_cell(FILE *f, const char *s)
 {

@@ -50,6 +50,11 @@ int key_matches(const char *pattern, const char *v);
 int key_expand_env(const char *text, char *out, size_t n, const char *what);
 /* The type as the documentation spells it: "int", "float", "string", ... */
 const char *key_type_name(key_type_t t);
+/* " (did you mean 'optim.lr'?)" into buf (n bytes) for an unknown key section.name: the key of the table
+ * nearest to it, or "" when none is near enough. Nearness is the edit distance (adjacent transpositions
+ * count one) between the names, plus one when the sections differ, so that train.lr finds optim.lr and
+ * model.d_modle model.d_model; it must be at most a third of the name's length, and at least 1 is allowed. */
+void key_suggest(char *buf, size_t n, const keydef_t *keys, size_t nk, const char *section, const char *name);
 /* The Markdown table of the documentation: key, type, default, meaning with the bounds. */
 void key_markdown(FILE *f, const keydef_t *keys, size_t n);
 

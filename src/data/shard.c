@@ -513,6 +513,24 @@ int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_
     return rc;
 }
 
+int shard_counts_expect(const char *path, uint32_t tokenizer_id, uint32_t vocab_size, uint64_t n_tokens,
+                        const char *shard_path, uint64_t **counts)
+{
+    uint32_t tok, vocab;
+    uint64_t *got, counted;
+    CALL(shard_counts_read(path, &tok, &vocab, &got, &counted));
+    int rc = 0;
+    if (tok != tokenizer_id || vocab != vocab_size)
+        rc = err_set("%s: counts of another tokenizer (id %08x, vocab %u) than %s (id %08x, vocab %u)", path, tok, vocab,
+                     shard_path, tokenizer_id, vocab_size);
+    else if (counted != n_tokens)
+        rc = err_set("%s: counts of %llu tokens, but the training shard %s has %llu", path,
+                     (unsigned long long)counted, shard_path, (unsigned long long)n_tokens);
+    if (rc || !counts) free(got);
+    else *counts = got;
+    return rc;
+}
+
 int shard_unigram_loss(const char *counts_path, const char *shard_path, double *loss, uint64_t *n_tokens)
 {
     uint32_t tok, V;

@@ -88,6 +88,11 @@ void shard_free(shard_t *s);
 int shard_counts_write(const char *path, uint32_t tokenizer_id, uint32_t vocab_size, const uint64_t *counts);
 int shard_counts_read(const char *path, uint32_t *tokenizer_id, uint32_t *vocab_size, uint64_t **counts,
                       uint64_t *total);
+/* shard_counts_read, refused unless the counts are of this tokenizer id and vocab size and count n_tokens
+ * tokens: those of the training shard or set named shard_path in messages. counts may be NULL (a check only);
+ * else *counts holds vocab_size counts. */
+int shard_counts_expect(const char *path, uint32_t tokenizer_id, uint32_t vocab_size, uint64_t n_tokens,
+                        const char *shard_path, uint64_t **counts);
 
 /* Cross-entropy (nats per token) of the shard or set at shard_path under the unigram model of the counts, add-one
  * smoothed so that a token never seen in training costs log(N + V) rather than infinity: the baseline a

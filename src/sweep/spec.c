@@ -46,8 +46,8 @@ static const keydef_t sweep_keys[] = {
     SS(account, NULL, "^" WORD "$", WORD_WANT, "--account"),
     SS(qos, NULL, "^" WORD "$", WORD_WANT, "--qos"),
     SS(mem, NULL, MEM_RE, MEM_WANT, "--mem per node"),
-    SS(gres, NULL, "^[A-Za-z0-9_:.,-]+$", "resources such as gpu:1 or gpu:a100:2 (letters, digits and _:.,-)",
-       "--gres"),
+    SS(gres, NULL, "^[A-Za-z0-9_:.,-]+$", "resources such as tmpdisk:100 or license:2 (letters, digits and _:.,-)",
+       "--gres; il-train runs on CPUs only, so a GPU asked for here stays idle"),
     SS(constraint, NULL, "^[][A-Za-z0-9_.:,&|*()-]+$",
        "node features such as avx512&ib (letters, digits and _.:,&|*()[])", "--constraint"),
     SS(nodes, NULL, "^[1-9][0-9]*(-[1-9][0-9]*)?$", "a node count or a range such as 2 or 1-4", "--nodes"),
@@ -66,6 +66,9 @@ static const keydef_t sweep_keys[] = {
     SS(aggregate_time, "00:30:00", TIME_RE, TIME_WANT, "the aggregation job's --time"),
     SI(aggregate_ntasks, "1", 1, 65536, "the aggregation job's MPI ranks (il-aggregate on several ranks)"),
     SS(aggregate_mem, NULL, MEM_RE, MEM_WANT, "the aggregation job's --mem; none: the site's default"),
+    SY(check_paths, "yes",
+       "yes: every run's data paths are opened at submission (shards, tokenizer, counts); no: they exist only on "
+       "the compute nodes"),
 };
 #undef SI
 #undef SY
@@ -92,15 +95,16 @@ typedef struct {
     spec_t *s;
     int what;          /* SPEC_LOAD_ALL or SPEC_LOAD_RESOURCES */
     int lineno;        /* of the key being handled */
-    int fixed_line[SPEC_MAX_AXES * 8]; /* unused slots are 0 */
-    char fixed_key[SPEC_MAX_AXES * 8][SPEC_KEY];
-    int n_fixed;
     int seen_sweep_line[N_SWEEP_KEYS]; /* line of each [sweep] key, for duplicates and later checks */
 } spec_ctx_t;
 
 static int apply_key(config_t *c, const char *key, const char *value, const char *path, int line)
 {
-    if (!strchr(key, '.')) return err_set("%s:%d: '%s': expected a trainer key as section.key", path, line, key);
+    if (!strchr(key, '.')) {
+        char near[160];
+        config_suggest_key(near, sizeof near, "", key);
+        return err_set("%s:%d: '%s': expected a trainer key as section.key%s", path, line, key, near);
+    }
     CALL_CTX(config_set_key(c, key, value), "%s:%d", path, line);
     return 0;
 }
@@ -156,16 +160,17 @@ static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
         /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
         return key_parse(k, s, value, pre, x->what == SPEC_LOAD_ALL);
     }
-    return err_set("%s:%d: unknown key 'sweep.%s'", s->path, x->lineno, name);
+    char near[160];
+    key_suggest(near, sizeof near, sweep_keys, N_SWEEP_KEYS, "sweep", name);
+    return err_set("%s:%d: unknown key 'sweep.%s'%s", s->path, x->lineno, name, near);
 }
 
-/* The line where `key` was first given in [fixed], [grid] or [list]; 0 if not yet. */
-static int key_line(const spec_ctx_t *x, const char *key)
+int spec_key_line(const spec_t *s, const char *key)
 {
-    for (int i = 0; i < x->n_fixed; i++)
-        if (!strcmp(x->fixed_key[i], key)) return x->fixed_line[i];
-    for (int i = 0; i < x->s->n_axes; i++)
-        if (!strcmp(x->s->axes[i].key, key)) return x->s->axes[i].line;
+    for (int i = 0; i < s->n_fixed; i++)
+        if (!strcmp(s->fixed_key[i], key)) return s->fixed_line[i];
+    for (int i = 0; i < s->n_axes; i++)
+        if (!strcmp(s->axes[i].key, key)) return s->axes[i].line;
     return 0;
 }
 
@@ -225,12 +230,12 @@ static int on_key(void *user, const char *section, const char *name, const char 
         rc = err_set("%s:%d: unknown key '%s'", s->path, x->lineno, name);
     } else if (!strcmp(name, "run.name") || !strcmp(name, "run.out_dir")) {
         rc = err_set("%s:%d: %s is set by il-sweep for every run; leave it out", s->path, x->lineno, name);
-    } else if (key_line(x, name)) {
-        rc = err_set("%s:%d: %s given twice (first at line %d)", s->path, x->lineno, name, key_line(x, name));
+    } else if (spec_key_line(s, name)) {
+        rc = err_set("%s:%d: %s given twice (first at line %d)", s->path, x->lineno, name, spec_key_line(s, name));
     } else if (!strcmp(section, "fixed")) {
-        CHECK(x->n_fixed < (int)(sizeof x->fixed_line / sizeof x->fixed_line[0]), "too many fixed keys");
-        snprintf(x->fixed_key[x->n_fixed], SPEC_KEY, "%s", name);
-        x->fixed_line[x->n_fixed++] = x->lineno;
+        CHECK(s->n_fixed < (int)(sizeof s->fixed_line / sizeof s->fixed_line[0]), "too many fixed keys");
+        snprintf(s->fixed_key[s->n_fixed], SPEC_KEY, "%s", name);
+        s->fixed_line[s->n_fixed++] = x->lineno;
         rc = apply_key(&s->base, name, value, s->path, x->lineno);
     } else {
         rc = on_axis_key(x, name, value, !strcmp(section, "list"));
@@ -306,9 +311,7 @@ void spec_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEY
 
 /* ---- expansion and run names ---- */
 
-/* The experiment's identity: every key but where the run is written and what it is called, as canonical
- * "key = value" lines, so that neither a help text nor the order of the key table renames a run. */
-static uint64_t config_hash(const config_t *c)
+uint64_t spec_experiment_hash(const config_t *c)
 {
     static const char *const place[] = {"run.name", "run.out_dir", NULL};
     char *text = config_canonical(c, place);
@@ -351,7 +354,7 @@ void spec_run_name(const spec_t *s, const spec_run_t *r, char *name, size_t n)
             break;
         }
     }
-    snprintf(name, n, "%s%08x", readable, (unsigned)(config_hash(&r->cfg) >> 32));
+    snprintf(name, n, "%s%08x", readable, (unsigned)(spec_experiment_hash(&r->cfg) >> 32));
 }
 
 /* "model.d_model=64 model.n_layer=2", naming a run in messages. */

@@ -51,7 +51,12 @@ typedef struct {
     char sbatch_args[SPEC_MAX_ARGS][SPEC_ARG];
     char aggregate_time[32], aggregate_mem[32];
     int aggregate_ntasks;
+    int check_paths;   /* open every run's data at submission (datacheck.h); no: the paths exist only on the
+                        * compute nodes */
     config_t base; /* defaults with [fixed] applied */
+    int n_fixed;   /* the [fixed] keys and their lines, for messages */
+    char fixed_key[SPEC_MAX_AXES * 8][SPEC_KEY];
+    int fixed_line[SPEC_MAX_AXES * 8];
     int n_axes;
     spec_axis_t axes[SPEC_MAX_AXES];
 } spec_t;
@@ -69,6 +74,8 @@ enum { SPEC_LOAD_ALL, SPEC_LOAD_RESOURCES };
 /* Reads and checks a spec. Returns 0, or -1 with err_set() naming the file and line. */
 int spec_load(spec_t *s, const char *path, int what);
 void spec_free(spec_t *s);
+/* The line where trainer key `key` ("data.train_path") was given in [fixed], [grid] or [list]; 0 if not. */
+int spec_key_line(const spec_t *s, const char *key);
 /* Prints the [sweep] key table as a Markdown table (key, type, default, meaning) for docs/sweeps.md. */
 void spec_print_keys_markdown(FILE *f);
 
@@ -80,6 +87,11 @@ int spec_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n)
 /* Slots spec_expand's check for identical runs has visited since the program began: about 1.5 per run
  * when the check is linear, as test_sweep holds it to (a scan of the earlier runs would be n / 2). */
 extern unsigned long spec_name_probes;
+
+/* The experiment's identity: a hash of every key but where the run is written and what it is called
+ * (run.name, run.out_dir), as canonical "key = value" lines, so that neither a help text nor the order of the
+ * key table changes it. */
+uint64_t spec_experiment_hash(const config_t *c);
 
 /* Readable axis values plus a hash of the config's canonical text (config_canonical) without run.name and
  * run.out_dir, e.g. "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the

@@ -11,10 +11,11 @@
 #include "core/bytes.h"
 #include "core/err.h"
 #include "sweep/argv.h"
+#include "sweep/datacheck.h"
+#include "sweep/grow.h"
 #include "sweep/local.h"
 #include "sweep/slurm.h"
 #include "sweep/status.h"
-#include "sweep/tsv.h"
 
 /* The options every job of the sweep shares; sbatch_args, the site's own, come last. */
 static void common_options(argv_t *a, const sweepdir_t *w, const char *job_name)
@@ -175,27 +176,6 @@ static void print_file(const char *title, const char *path)
     free(text);
 }
 
-/* A sweep directory whose runs a build with another naming rule named: when its runs are, row by row, the
- * same experiments as this expansion, the runs keep the directory's names, so that an upgrade never orphans
- * a sweep. Returns 1 when it renamed runs[], 0 when not, -1 with err_set() when the manifest does not read. */
-static int adopt_names(const sweepdir_t *w, const char *manifest_path, spec_run_t *runs, int n)
-{
-    static const char *const place[] = {"run.name", "run.out_dir", NULL};
-    tsv_t t;
-    CALL(sweepdir_manifest_read(&t, manifest_path));
-    int same = t.rows - 1 == n && t.cols >= 2;
-    for (int i = 0; i < n && same; i++) {
-        char path[PATH_MAX + CONFIG_STR + 16], key[64];
-        snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, t.cell[(i + 1) * t.cols + 1]);
-        config_t c;
-        same = config_load(&c, path) == 0 && config_diff(&c, &runs[i].cfg, place, key, sizeof key) == 0;
-    }
-    for (int i = 0; i < n && same; i++)
-        snprintf(runs[i].cfg.name, sizeof runs[i].cfg.name, "%s", t.cell[(i + 1) * t.cols + 1]);
-    tsv_free(&t);
-    return same;
-}
-
 int submit_spec(const char *spec_path, const char *out, int dry, int local)
 {
     sweepdir_t w;
@@ -236,24 +216,37 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         spec_free(&w.spec);
         return SWEEPDIR_EINPUT;
     }
+    /* the data every task would open, before any of them waits in the queue */
+    int tokenizers = w.spec.check_paths ? datacheck_runs(&w.spec, runs, n) : 0;
+    if (tokenizers < 0) {
+        free(runs);
+        spec_free(&w.spec);
+        return SWEEPDIR_EINPUT;
+    }
+    if (tokenizers > 1) printf("# the runs read %d tokenizers: il-aggregate judges each one's runs apart\n", tokenizers);
+    if (strstr(w.spec.gres, "gpu"))
+        printf("# %s: sweep.gres = %s: il-train runs on CPUs only (OpenBLAS, fp32); a GPU asked for stays idle\n",
+               spec_path, w.spec.gres);
+    if (!w.spec.check_paths) printf("# %s: check_paths = no: the runs' data paths are not checked here\n", spec_path);
     char path[PATH_MAX + 64];
     sweepdir_path(&w, path, sizeof path, "manifest.tsv");
     char *manifest = manifest_text(&w.spec, runs, n), *old = read_text(path);
-    int adopted = old && strcmp(old, manifest) ? adopt_names(&w, path, runs, n) : 0;
-    if (adopted > 0) {
+    /* The same spec again resumes the sweep; a spec that gained values grows it, its runs keeping their
+     * numbers under jobs that may still be queued (grow.h). */
+    grow_t g = {0};
+    int rc = 0, existed = old != NULL;
+    if (old && strcmp(old, manifest)) {
+        rc = grow_merge(&w, spec_path, runs, n, &g);
         free(manifest);
-        manifest = manifest_text(&w.spec, runs, n);
-        printf("# %s: runs named by an older build; they keep their names\n", path);
+        manifest = rc ? NULL : manifest_text(&w.spec, runs, n);
+        if (rc == 0 && g.renamed)
+            printf("# %s: %d run(s) named otherwise (by an older build, or other axes) keep their names\n", path,
+                   g.renamed);
+        if (rc == 0 && g.existing < n)
+            printf("# %s: %d run(s) added after the %d it has\n", path, n - g.existing, g.existing);
     }
-    size_t manifest_len = strlen(manifest);
-
-    /* A sweep directory belongs to one expansion: the same spec again resumes it; another one would
-     * renumber the runs under jobs that are still queued. */
-    int rc = adopted < 0 ? -1 : 0, existed = old != NULL;
-    if (rc == 0 && old && strcmp(old, manifest))
-        rc = err_set("%s: differs from what %s expands to; submit it with another sweep name or --out", path,
-                     spec_path);
     free(old);
+    size_t manifest_len = manifest ? strlen(manifest) : 0;
     if (rc == 0) printf("# sweep %s: %d run(s) in %s\n", w.spec.name, n, w.dir);
     if (rc == 0 && dry) {
         printf("# ---- manifest (%s) ----\n%s", path, manifest);
@@ -272,13 +265,15 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         sweepdir_close(&w);
         return SWEEPDIR_EINPUT;
     }
-    int *idx = NULL, k = n;
-    if (w.manifest.rows) {
-        /* done runs are never rerun, and queued ones are not queued twice */
-        k = status_select(&w, 1u << ST_NEW | 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
-    } else {
-        idx = err_calloc((size_t)n + 1, sizeof *idx);
-        for (int i = 0; i < n; i++) idx[i] = i;
+    /* done runs are never rerun, and queued ones are not queued twice */
+    int *idx = NULL, k = 0;
+    if (w.manifest.rows) k = status_select(&w, 1u << ST_NEW | 1u << ST_FAILED | 1u << ST_PREEMPTED, &idx);
+    /* runs the manifest on disk does not hold yet: those of a dry run's new sweep, or the ones it adds */
+    int on_disk = w.manifest.rows ? sweepdir_n_runs(&w) : 0;
+    if (on_disk < n) {
+        idx = realloc(idx, (size_t)(k + n - on_disk) * sizeof *idx);
+        CHECK(idx, "out of memory");
+        for (int i = on_disk; i < n; i++) idx[k++] = i;
     }
     printf("# %d run(s) to %s; the others are done or queued\n", k, local ? "run here" : "submit");
     if (local) {

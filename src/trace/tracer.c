@@ -20,25 +20,13 @@ static uint64_t *load_counts(const config_t *cfg, const shard_t *train, int V, i
 {
     char path[4200];
     config_counts_path(cfg, path, sizeof path);
-    uint32_t tok, vocab;
-    uint64_t *counts, counted;
-    if ((*rc = shard_counts_read(path, &tok, &vocab, &counts, &counted))) {
+    uint32_t vocab = train->vocab_size;
+    uint64_t *counts;
+    if ((*rc = shard_counts_expect(path, train->tokenizer_id, vocab, train->n_tokens, cfg->train_path, &counts))) {
         char why[1024];
         snprintf(why, sizeof why, "%s", err_msg()); /* err_set() reuses err_msg()'s buffer */
         *rc = err_set("%s (tracing needs the unigram counts of the training shard for its frequency buckets, H4: "
                       "run il-prepare, or set data.counts_path)", why);
-        return NULL;
-    }
-    if (tok != train->tokenizer_id || vocab != train->vocab_size) {
-        *rc = err_set("%s: counts of another tokenizer (id %08x, vocab %u) than %s (id %08x, vocab %u)", path, tok,
-                      vocab, cfg->train_path, train->tokenizer_id, train->vocab_size);
-        free(counts);
-        return NULL;
-    }
-    if (counted != train->n_tokens) {
-        *rc = err_set("%s: counts of %llu tokens, but the training shard %s has %llu", path,
-                      (unsigned long long)counted, cfg->train_path, (unsigned long long)train->n_tokens);
-        free(counts);
         return NULL;
     }
     uint64_t *wide = err_calloc((size_t)V, sizeof *wide);
