@@ -12,7 +12,7 @@
 #include "core/err.h"
 
 /* What il-aggregate writes into its directory: these, and figures/ of PNGs and gnuplot's log. */
-static const char *const outputs[] = {"runs.csv",   "runs.md",    "norms.csv",   "norms.md",   "inner.csv",
+static const char *const outputs[] = {"runs.csv",   "runs.md",    "genres.csv",  "genres.md",  "norms.csv",   "norms.md",   "inner.csv",
                                       "inner.md",   "skipped.csv", "skipped.md", "claims.csv", "claims.md",
                                       "scaling.csv", "scaling.md", "summary.nc"};
 
