@@ -35,7 +35,7 @@ for d in 'run = UNLIMITED' 'step = 4 ;' 'depth = 3 ;' 'layer = 2 ;' 'position = 
     grep -qF "	$d" h.txt || die "summary.nc lacks dimension $d"
 done
 for v in 'norm(run, step, depth, position)' 'lens(run, step, depth)' 'cos(run, step, layer)' 'step(step)' \
-         'd_model(run)' 'lr(run)' 'run_name(run)'; do
+         'd_model(run)' 'lr(run)' 'run_name(run)' 'string run(run) ;'; do
     grep -qF "$v" h.txt || die "summary.nc lacks $v"
 done
 grep -q ':Conventions = "CF-1.10, ACDD-1.3"' h.txt || die "summary.nc lacks Conventions"
