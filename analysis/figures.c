@@ -112,13 +112,16 @@ static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
         unlink(x->data);
         return;
     }
-    char script[PATH_MAX + 32], out[4400], tmp[4500], q_out[9100], q_data[8900], settings[32768];
+    char script[PATH_MAX + 32], out[4400], tmp[4500], q_out[9100], q_data[8900];
     snprintf(script, sizeof script, "%s/%s.gp", x->scripts, fig_name[fig]);
     snprintf(out, sizeof out, "%s/%s.png", x->dir, stem);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
     gp_string(q_out, sizeof q_out, tmp);
     gp_string(q_data, sizeof q_data, x->data);
-    snprintf(settings, sizeof settings, "term='%s'; outfile=%s; datafile=%s; plotsdir=%s; %s", x->term, q_out, q_data,
+    /* sized to the settings: a key entry per run grows with the sweep */
+    size_t n_settings = strlen(vars) + sizeof q_out + sizeof q_data + sizeof x->q_scripts + 128;
+    char *settings = err_calloc(n_settings, 1);
+    snprintf(settings, n_settings, "term='%s'; outfile=%s; datafile=%s; plotsdir=%s; %s", x->term, q_out, q_data,
              x->q_scripts, vars);
     char *argv[] = {(char *)x->gnuplot, "-e", settings, script, NULL};
     /* the figure's name heads its warnings in the log, and goes again when gnuplot wrote none */
@@ -141,6 +144,7 @@ static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
     } else {
         x->made++;
     }
+    free(settings);
     unlink(x->data);
 }
 
@@ -244,13 +248,13 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
     double *cosl = get_all(ncid, trace_vars[TV_COS_LOCAL].name, r, &v, L, 1);
     double *sink = get_all(ncid, trace_vars[TV_SINK].name, r, &v, L, 1);
     double *erank = get_all(ncid, trace_vars[TV_ERANK].name, r, &v, D, 1);
-    char vars[4096], stem[512], steps[512] = "";
+    char vars[16384], stem[512], steps[512] = "";
     int idx[MAX_STEPS_SHOWN], m = pick_steps(&v, idx);
     for (int j = 0; j < m; j++) snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%lld", j ? " " : "", v.step[idx[j]]);
 
     /* each depth divided by its own mean over positions: the embedding's norm is an order of magnitude below
      * the rest, and one axis for all would flatten the trend along t */
-    char q_name[600], means[4096] = "";
+    char q_name[600], means[12288] = "";
     gp_string(q_name, sizeof q_name, name);
     FILE *f = data_file(x);
     const double *last = norm + (size_t)v.pos[v.n - 1] * D * T;
@@ -358,29 +362,42 @@ static void gp_word(char *vars, size_t n, const char *prefix, int k, const char 
     snprintf(vars + len, n - len, "; %s%d=%s", prefix, k, q);
 }
 
-/* Every run's loss curves from metrics.jsonl, a colour (and past the palette's 8, a dash pattern) per run,
- * the key naming each run and its size; the x axis ends at the last step. */
+/* Every run's loss curves from metrics.jsonl; the x axis ends at the last step. Up to MAX_KEYED runs, a colour
+ * (and past the palette's 8, a dash pattern) per run and the key naming each run and its size; a larger
+ * sweep, whose key would cover the figure, a colour and a key entry per size. */
 static void loss_figure(ctx_t *x, const run_row_t *rows, int n)
 {
+    enum { MAX_KEYED = 24 };
     double size[MAX_SIZES], last = 1;
-    int *of = err_calloc((size_t)n + 1, sizeof *of), m = 0;
-    sizes(rows, n, size, of);
+    int *of = err_calloc((size_t)n + 1, sizeof *of), *run = err_calloc((size_t)n + 1, sizeof *run), m = 0;
+    int k = sizes(rows, n, size, of), count[MAX_SIZES] = {0};
     metrics_curves_t *mc = err_calloc((size_t)n + 1, sizeof *mc);
-    size_t vn = 128 + (size_t)n * 700;
-    char *words = err_calloc(vn, 1), *vars = err_calloc(vn + 128, 1);
     for (int i = 0; i < n; i++) {
         if (of[i] < 0 || metrics_curves(&mc[m], rows[i].dir) <= 0 || !mc[m].n) {
             metrics_curves_free(&mc[m]);
             continue;
         }
-        char t[600], sz[64];
-        size_title(sz, sizeof sz, size[of[i]]);
-        snprintf(t, sizeof t, "%s (%s)", rows[i].name, sz);
-        gp_word(words, vn, "title", m + 1, t);
         last = fmax(last, mc[m].step[mc[m].n - 1]);
         if (mc[m].n_val) last = fmax(last, mc[m].val_step[mc[m].n_val - 1]);
-        m++;
+        count[of[i]]++, run[m++] = i;
     }
+    int by_size = m > MAX_KEYED;
+    size_t vn = 128 + (size_t)(by_size ? k : m) * 700 + (size_t)m * 4;
+    char *words = err_calloc(vn, 1), *vars = err_calloc(2 * vn, 1), *colours = err_calloc((size_t)m * 4 + 1, 1);
+    for (int j = 0, titled[MAX_SIZES] = {0}; j < m; j++) {
+        int s = of[run[j]];
+        char t[600], sz[64];
+        size_title(sz, sizeof sz, size[s]);
+        if (!by_size) {
+            snprintf(t, sizeof t, "%s (%s)", rows[run[j]].name, sz);
+            gp_word(words, vn, "title", j + 1, t);
+        } else if (!titled[s]++) {
+            snprintf(t, sizeof t, "%s (%d run%s)", sz, count[s], count[s] == 1 ? "" : "s");
+            gp_word(words, vn, "title", j + 1, t);
+        }
+    }
+    /* by size: each run's colour, the index of its size (the palette cycles past 8) */
+    for (int j = 0, len = 0; by_size && j < m; j++) len += sprintf(colours + len, "%s%d", j ? " " : "", of[run[j]] % 8);
     if (!m) {
         x->skipped++;
         fprintf(stderr, "il-aggregate: no metrics.jsonl with training lines: %s.png not drawn\n", fig_name[FIG_LOSS]);
@@ -398,12 +415,12 @@ static void loss_figure(ctx_t *x, const run_row_t *rows, int n)
             fputs("\n\n", f);
         }
         data_close(x, f);
-        snprintf(vars, vn + 128, "nrun=%d; xmax=%.0f%s", m, last, words);
+        snprintf(vars, 2 * vn, "nrun=%d; xmax=%.0f; bysize=%d; colours='%s'%s", m, last, by_size, colours, words);
         draw(x, FIG_LOSS, fig_name[FIG_LOSS], vars);
     }
-    free(words), free(vars);
+    free(words), free(vars), free(colours);
     for (int j = 0; j < m; j++) metrics_curves_free(&mc[j]);
-    free(mc), free(of);
+    free(mc), free(of), free(run);
 }
 
 /* H1 across sizes: the last depth's norm by position at each run's last record, mean and range over seeds. */

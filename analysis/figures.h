@@ -1,7 +1,7 @@
 /* figures: PNG figures drawn by gnuplot from the scripts in analysis/plots/ (one script per figure, given
  * its data file, output file and terminal through -e; palette.gp holds the colours every script loads):
  *   loss_curves      every run's training loss at every logged step (metrics.jsonl) and validation loss, a
- *                    colour per run, with the gradient norm and learning rate below;
+ *                    colour per run (per size past 24 runs), with the gradient norm and learning rate below;
  *   h1_sizes         the norm at the last depth by position at the end, a line per size, a band over seeds;
  *   genres           final validation loss by genre per size; the largest run's per-genre lens and S3b;
  *   scaling          final validation loss against parameters (log-log), seed range, fitted power law

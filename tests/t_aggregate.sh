@@ -84,6 +84,14 @@ EOF
     awk -F'\t' '$1 == "text" && $2 == "end" && $3 ~ /^ *[0-9.]+$/ { v = $3 + 0; if (!n++ || v < lo) lo = v; if (v > hi) hi = v }
                 END { exit !(n >= 3 && lo > 0 && hi / lo < 10) }' svg/norm_position_my_run0000.txt ||
         die "norm_position: the y ticks span a decade or more: $(grep end svg/norm_position_my_run0000.txt)"
+    # past 24 runs a key entry per run would cover the figure: one per size, with its runs
+    "$synth" --out many --runs 25 --ranks 1 --steps 2 --layers 1 --seq 4 --width 4 >/dev/null
+    rm svg/*
+    SVG_DIR=$PWD/svg IL_GNUPLOT=$PWD/gp "$agg" --out outm many >/dev/null 2>aggm.err || die "exit $? on 25 runs: $(cat aggm.err)"
+    /usr/bin/python3 "$here/svg_text.py" svg/loss_curves.svg | grep -P '^plot\t' | cut -f2 >keys.txt
+    size=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "n_params") c = i } NR == 2 { printf "%.3gM", $c / 1e6 }' outm/runs.csv)
+    [ "$(cat keys.txt)" = "$(printf '%s (25 runs)\nvalidation (circles)' "$size")" ] ||
+        die "loss_curves of 25 runs: the key is not one entry per size: $(cat keys.txt)"
     # one train line and one validation: one-point series; gnuplot's warnings go to its log, not to stderr
     "$synth" --out one --runs 1 --ranks 2 --steps 2 --layers 2 --seq 4 --width 8 >/dev/null
     grep -e '"step":1,' -e '"kind":"val","step":10' one/run0000/metrics.jsonl >m.jsonl && mv m.jsonl one/run0000/metrics.jsonl
