@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/digits.h"
 #include "analysis/table.h"
 #include "core/atomicfile.h"
 #include "core/bytes.h"
@@ -77,7 +78,9 @@ typedef struct {
     double share, share_lo, share_hi;      /* share holding, Clopper-Pearson interval */
     double median, min, max;               /* of the statistic over the runs */
     int verdict;
-    char why[256];
+    char why[320];
+    char small[160]; /* a mixed verdict of runs that hold with an effect too small to matter: the effect, its
+                      * range over the runs and the threshold, for the summary table's verdict cell */
 } tally_t;
 
 /* Whether the m-th run of a list (runs[idx[m]], or runs[m] when idx is NULL) is the first of its
@@ -127,10 +130,16 @@ static void verdict(int h, tally_t *t)
                  t->n);
     } else {
         t->verdict = V_MIXED;
-        if (2 * t->holds > t->n && !t->contra)
-            snprintf(t->why, sizeof t->why, "significant in %d of %d runs, but the median effect (%.3g from the null) "
-                     "is smaller than the %g that would matter", t->holds, t->n, effect, hyp[h].matters);
-        else
+        if (2 * t->holds > t->n && !t->contra) {
+            /* the effect is the distance from the null on the predicted side; its range over the runs */
+            double a = (t->min - hyp[h].null) * hyp[h].side, b = (t->max - hyp[h].null) * hyp[h].side;
+            char e[96];
+            digits_interval(e, sizeof e, effect, fmin(a, b), fmax(a, b), 0);
+            snprintf(t->small, sizeof t->small, "effect %s is below the %g that matters", e, hyp[h].matters);
+            snprintf(t->why, sizeof t->why, "%d of %d runs hold and none contradicts, but the effect is too small to "
+                     "matter: the median effect %s (range over the runs) from the null is below the %g that matters",
+                     t->holds, t->n, e, hyp[h].matters);
+        } else
             snprintf(t->why, sizeof t->why, "%d of %d runs hold, %d contradict, %d are inconclusive", t->holds, t->n,
                      t->contra, inconc);
     }
@@ -257,7 +266,7 @@ static void fmt_interval(char *buf, size_t n, interval_t v)
 {
     if (!isfinite(v.est)) snprintf(buf, n, "n/a");
     else if (!isfinite(v.lo)) snprintf(buf, n, "%.3g [no interval]", v.est);
-    else snprintf(buf, n, "%.3g [%.3g, %.3g]", v.est, v.lo, v.hi);
+    else digits_interval(buf, n, v.est, v.lo, v.hi, 0);
 }
 
 /* One table row and one CSV row (group `group`) of a tally. */
@@ -266,9 +275,10 @@ static void tally_row(const out_t *o, int h, const char *split, const char *labe
     if (!t->n) {
         fprintf(o->md, "| %s | 0 | | | | n/a | %s |\n", label, verdict_word[t->verdict]);
     } else {
-        fprintf(o->md, "| %s | %d | %d | %d | %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] | %s |\n", label, t->n,
-                t->holds, t->contra, 100 * t->share, 100 * t->share_lo, 100 * t->share_hi, t->median, t->min, t->max,
-                verdict_word[t->verdict]);
+        char range[96];
+        digits_interval(range, sizeof range, t->median, t->min, t->max, 0);
+        fprintf(o->md, "| %s | %d | %d | %d | %.0f%% [%.0f%%, %.0f%%] | %s | %s |\n", label, t->n, t->holds, t->contra,
+                100 * t->share, 100 * t->share_lo, 100 * t->share_hi, range, verdict_word[t->verdict]);
     }
     csv_row(o, h, split, group, t->median, t->min, t->max, t->n, t->share, t->share_lo, t->share_hi,
             verdict_word[t->verdict]);
@@ -284,9 +294,10 @@ static void trend(const out_t *o, const claim_run_t *runs, int n, int h, const c
     double *x = err_calloc((size_t)n + 1, sizeof *x), *y = err_calloc((size_t)n + 1, sizeof *y), slope, lo, hi;
     for (int i = 0; i < n; i++) x[i] = x_of(&runs[i]), y[i] = runs[i].hyp[h][PH_END].est;
     int m = stats_fit(x, y, n, &slope, &lo, &hi);
+    int p = digits_needed(slope, lo, hi);
     if (isfinite(lo))
-        fprintf(o->md, "- with %s: %+.3g per %s [%.3g, %.3g] (least-squares slope over %d runs, 95%% t interval)%s\n",
-                what, slope, unit, lo, hi, m, lo > 0 || hi < 0 ? "" : "; no trend can be told from zero");
+        fprintf(o->md, "- with %s: %+.*g per %s [%.*g, %.*g] (least-squares slope over %d runs, 95%% t interval)%s\n",
+                what, p, slope, unit, p, lo, p, hi, m, lo > 0 || hi < 0 ? "" : "; no trend can be told from zero");
     else
         fprintf(o->md, "- with %s: too few runs or values for a slope with an interval\n", what);
     csv_row(o, h, "trend", what, slope, lo, hi, m, NAN, NAN, NAN, "");
@@ -342,10 +353,11 @@ static void section(const out_t *o, const claim_run_t *runs, int n, int h, const
 {
     tally_t end = tally(runs, all, h, PH_END);
     fprintf(o->md, "**Verdict: %s** (%s). ", verdict_word[end.verdict], end.why);
+    int p = digits_needed(end.median, end.min, end.max);
     if (end.n)
-        fprintf(o->md, "Holds in %d of %d runs, %.0f%% [95%% CI %.0f%%, %.0f%%]; median %s %.3g, range %.3g to %.3g.",
-                end.holds, end.n, 100 * end.share, 100 * end.share_lo, 100 * end.share_hi, hyp[h].symbol, end.median,
-                end.min, end.max);
+        fprintf(o->md, "Holds in %d of %d runs, %.0f%% [95%% CI %.0f%%, %.0f%%]; median %s %.*g, range %.*g to %.*g.",
+                end.holds, end.n, 100 * end.share, 100 * end.share_lo, 100 * end.share_hi, hyp[h].symbol, p,
+                end.median, p, end.min, p, end.max);
     int configs;
     double spread = seed_spread(runs, n, h, &configs);
     if (configs)
@@ -390,9 +402,10 @@ static void section(const out_t *o, const claim_run_t *runs, int n, int h, const
     for (int i = 0; i < n; i++) d[i] = runs[i].hyp[h][PH_LATE].est - runs[i].hyp[h][PH_EARLY].est;
     int m = stats_mean_ci(d, n, &mean, &lo, &hi);
     free(d);
+    char change[96];
+    digits_interval(change, sizeof change, mean, lo, hi, 1);
     if (isfinite(lo))
-        fprintf(o->md, "\nChange from early to late training: %+.3g [%.3g, %.3g] (mean over %d runs, 95%% t interval).\n\n",
-                mean, lo, hi, m);
+        fprintf(o->md, "\nChange from early to late training: %s (mean over %d runs, 95%% t interval).\n\n", change, m);
     else
         fprintf(o->md, "\nChange from early to late training: too few runs for an interval.\n\n");
     csv_row(o, h, "change", "late - early", mean, lo, hi, m, NAN, NAN, NAN, "");
@@ -494,9 +507,11 @@ static void side_by_side(const out_t *o, const tokset_t *t, int k)
             if (!j) first = v;
             verdicts_differ |= v.verdict != first.verdict;
             above += v.n && v.median > hyp[h].null, below += v.n && v.median < hyp[h].null;
+            char range[96];
+            digits_interval(range, sizeof range, v.median, v.min, v.max, 0);
             if (v.n)
-                fprintf(o->md, " %s: %s %.3g [%.3g, %.3g], %d of %d hold, %d contradict |", verdict_word[v.verdict],
-                        hyp[h].symbol, v.median, v.min, v.max, v.holds, v.n, v.contra);
+                fprintf(o->md, " %s: %s %s, %d of %d hold, %d contradict |", verdict_word[v.verdict], hyp[h].symbol,
+                        range, v.holds, v.n, v.contra);
             else
                 fprintf(o->md, " %s: n/a |", verdict_word[v.verdict]);
         }
@@ -511,6 +526,24 @@ static void side_by_side(const out_t *o, const tokset_t *t, int k)
                    "runs], and its runs holding and contradicting. Same verdict under every tokenizer: %s. Verdict "
                    "differs: %s. Median statistic on opposite sides of the null under two tokenizers: %s.\n\n",
             ids[0][0] ? ids[0] : "none", ids[1][0] ? ids[1] : "none", ids[2][0] ? ids[2] : "none");
+}
+
+/* The runs whose final validation loss is above the add-one unigram baseline of their validation shard: they
+ * have not learned even the tokens' frequencies, and their statistics describe a model that has not learned. */
+static void baseline_warning(FILE *f, const claim_run_t *runs, int n)
+{
+    int worse = 0;
+    for (int i = 0; i < n; i++) worse += runs[i].val_loss > runs[i].baseline; /* false when either is NaN */
+    if (!worse) return;
+    fprintf(f, "- **Warning: %d run%s did worse than the unigram baseline** (final validation loss against the "
+               "baseline, nats/token):", worse, worse == 1 ? "" : "s");
+    for (int i = 0, k = 0; i < n; i++)
+        if (runs[i].val_loss > runs[i].baseline) {
+            int p = digits_needed(runs[i].val_loss, runs[i].baseline, NAN);
+            fprintf(f, "%s %s %.*g against %.*g", k++ ? ";" : "", runs[i].name, p, runs[i].val_loss, p, runs[i].baseline);
+        }
+    fprintf(f, ". Such a run has not learned even the frequencies of the tokens: its statistics below describe an "
+               "untrained model, not the hypotheses' mechanism. Train it longer before reading its verdicts.\n");
 }
 
 /* The scale the verdicts rest on, and what it cannot support. */
@@ -559,6 +592,7 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
     else
         fprintf(f, "- Final validation loss %s nats/token; the unigram baseline is unknown (the validation shard or its "
                    "counts are not at the paths of the runs' configs).\n", val);
+    baseline_warning(f, runs, n);
     fprintf(f, "- Scale: these are models of %s parameters that saw %s tokens each at T = %s. The verdicts are "
                "evidence about such small, briefly trained models on this corpus; they cannot say whether the same "
                "holds for models of billions of parameters, longer contexts, longer training or other data.\n\n",
@@ -604,10 +638,12 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
         for (int i = 0; i < n; i++) all.i[i] = i;
         for (int h = 0; h < H_N; h++) {
             tally_t v = tally(runs, &all, h, PH_END);
-            fprintf(o.md, "| %s | %s %s %g | %s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, side_word(h, 0),
-                    hyp[h].null, verdict_word[v.verdict], v.holds, v.contra, v.n);
-            if (v.n) fprintf(o.md, " %.0f%% [%.0f%%, %.0f%%] | %.3g [%.3g, %.3g] |\n", 100 * v.share, 100 * v.share_lo,
-                             100 * v.share_hi, v.median, v.min, v.max);
+            fprintf(o.md, "| %s | %s %s %g | %s%s%s | %d / %d / %d |", hyp[h].id, hyp[h].symbol, side_word(h, 0),
+                    hyp[h].null, verdict_word[v.verdict], v.small[0] ? ": " : "", v.small, v.holds, v.contra, v.n);
+            char range[96];
+            digits_interval(range, sizeof range, v.median, v.min, v.max, 0);
+            if (v.n) fprintf(o.md, " %.0f%% [%.0f%%, %.0f%%] | %s |\n", 100 * v.share, 100 * v.share_lo, 100 * v.share_hi,
+                             range);
             else fprintf(o.md, " n/a | n/a |\n");
         }
         fputc('\n', o.md);

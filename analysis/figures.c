@@ -18,6 +18,7 @@
 #include "core/err.h"
 #include "core/share.h"
 #include "analysis/summary.h"
+#include "analysis/ticks.h"
 #include "core/metrics.h"
 #include "core/stats.h"
 
@@ -30,20 +31,20 @@ enum { MAX_PICK = 3, MAX_STEPS_SHOWN = 6, MAX_SIZES = 64 };
 
 typedef struct {
     const char *gnuplot, *term;
-    char scripts[PATH_MAX], q_scripts[2 * PATH_MAX + 4], dir[4300], data[4400];
+    char scripts[PATH_MAX], q_scripts[2 * PATH_MAX + 4], dir[4300], data[4400], log_path[4400];
+    FILE *log; /* gnuplot's warnings (figures/gnuplot.log), each under the name of its figure */
     int made, skipped, failed; /* failed: a file could not be written (err_set); nothing more is drawn */
 } ctx_t;
 
-/* Runs argv with stdout and stderr sent to /dev/null unless `quiet` is 0; returns its exit status or -1. */
-static int run(char *const *argv, int quiet)
+/* Runs argv with stdout sent to /dev/null and stderr to err_fd (-1: /dev/null too); returns its exit status
+ * or -1. */
+static int run(char *const *argv, int err_fd)
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    if (quiet) {
-        posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    }
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, err_fd < 0 ? 1 : err_fd, 2);
     pid_t pid;
     int rc = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ), status;
     posix_spawn_file_actions_destroy(&fa);
@@ -59,7 +60,7 @@ static const char *png_terminal(const char *gnuplot)
         char cmd[64];
         snprintf(cmd, sizeof cmd, "set terminal %s", terms[i]);
         char *argv[] = {(char *)gnuplot, "-e", cmd, NULL};
-        if (run(argv, 1) == 0) return terms[i];
+        if (run(argv, -1) == 0) return terms[i];
     }
     return NULL;
 }
@@ -111,27 +112,39 @@ static void draw(ctx_t *x, int fig, const char *stem, const char *vars)
         unlink(x->data);
         return;
     }
-    char script[PATH_MAX + 32], out[4400], tmp[4500], q_out[9100], q_data[8900], settings[32768];
+    char script[PATH_MAX + 32], out[4400], tmp[4500], q_out[9100], q_data[8900];
     snprintf(script, sizeof script, "%s/%s.gp", x->scripts, fig_name[fig]);
     snprintf(out, sizeof out, "%s/%s.png", x->dir, stem);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
     gp_string(q_out, sizeof q_out, tmp);
     gp_string(q_data, sizeof q_data, x->data);
-    snprintf(settings, sizeof settings, "term='%s'; outfile=%s; datafile=%s; plotsdir=%s; %s", x->term, q_out, q_data,
+    /* sized to the settings: a key entry per run grows with the sweep */
+    size_t n_settings = strlen(vars) + sizeof q_out + sizeof q_data + sizeof x->q_scripts + 128;
+    char *settings = err_calloc(n_settings, 1);
+    snprintf(settings, n_settings, "term='%s'; outfile=%s; datafile=%s; plotsdir=%s; %s", x->term, q_out, q_data,
              x->q_scripts, vars);
     char *argv[] = {(char *)x->gnuplot, "-e", settings, script, NULL};
-    if (access(script, R_OK) != 0 || run(argv, 0) != 0 || !png_complete(tmp) || rename(tmp, out) != 0) {
+    /* the figure's name heads its warnings in the log, and goes again when gnuplot wrote none */
+    struct stat before, after;
+    int fd = fileno(x->log), head = fstat(fd, &before) || fprintf(x->log, "%s.png:\n", stem) < 0 || fflush(x->log);
+    int rc = access(script, R_OK) != 0 ? -1 : run(argv, fd);
+    if (head || fstat(fd, &after) ||
+        (after.st_size == before.st_size + (off_t)strlen(stem) + 6 && ftruncate(fd, before.st_size)))
+        write_failed(x, x->log_path, strerror(errno));
+    if (rc != 0 || !png_complete(tmp) || rename(tmp, out) != 0) {
         const char *why = atomicfile_why(tmp, 0); /* a full disk, not a figure gnuplot could not draw */
         unlink(tmp);
         if (why) {
             write_failed(x, out, why);
         } else {
-            fprintf(stderr, "il-aggregate: figure %s.png not drawn (gnuplot failed on %s)\n", stem, script);
+            fprintf(stderr, "il-aggregate: figure %s.png not drawn (gnuplot failed on %s; its messages are in "
+                    "figures/" FIGURES_LOG ")\n", stem, script);
             x->skipped++;
         }
     } else {
         x->made++;
     }
+    free(settings);
     unlink(x->data);
 }
 
@@ -235,18 +248,25 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
     double *cosl = get_all(ncid, trace_vars[TV_COS_LOCAL].name, r, &v, L, 1);
     double *sink = get_all(ncid, trace_vars[TV_SINK].name, r, &v, L, 1);
     double *erank = get_all(ncid, trace_vars[TV_ERANK].name, r, &v, D, 1);
-    char vars[4096], stem[512], steps[512] = "";
+    char vars[16384], stem[512], steps[512] = "";
     int idx[MAX_STEPS_SHOWN], m = pick_steps(&v, idx);
     for (int j = 0; j < m; j++) snprintf(steps + strlen(steps), sizeof steps - strlen(steps), "%s%lld", j ? " " : "", v.step[idx[j]]);
 
+    /* each depth divided by its own mean over positions: the embedding's norm is an order of magnitude below
+     * the rest, and one axis for all would flatten the trend along t */
+    char q_name[600], means[12288] = "";
+    gp_string(q_name, sizeof q_name, name);
     FILE *f = data_file(x);
     const double *last = norm + (size_t)v.pos[v.n - 1] * D * T;
     for (size_t l = 0; l < D; l++) {
-        for (size_t t = 0; t < T; t++) fprintf(f, "%zu %.9g\n", t, last[l * T + t]);
+        double mean = stats_mean(last + l * T, (int)T, 1);
+        for (size_t t = 0; t < T; t++) fprintf(f, "%zu %.9g\n", t, last[l * T + t] / mean);
         fputs("\n\n", f);
+        snprintf(means + strlen(means), sizeof means - strlen(means), "%s%.3g", l ? " " : "", mean);
     }
     data_close(x, f);
-    snprintf(vars, sizeof vars, "ndepth=%d; T=%d; runname='%s'; step='%lld'", v.D, v.T, name, v.step[v.n - 1]);
+    snprintf(vars, sizeof vars, "ndepth=%d; T=%d; runname=%s; step='%lld'; means='%s'", v.D, v.T, q_name,
+             v.step[v.n - 1], means);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_NORM], name);
     draw(x, FIG_NORM, stem, vars);
 
@@ -256,7 +276,7 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
         fputs("\n\n", f);
     }
     data_close(x, f);
-    snprintf(vars, sizeof vars, "nblock=%d; ndepth=%d; nlayer=%d; steps='%s'; runname='%s'", m, v.D, v.L, steps, name);
+    snprintf(vars, sizeof vars, "nblock=%d; ndepth=%d; nlayer=%d; steps='%s'; runname=%s", m, v.D, v.L, steps, q_name);
     snprintf(stem, sizeof stem, "%s_%s", fig_name[FIG_LENS], name);
     draw(x, FIG_LENS, stem, vars);
 
@@ -331,25 +351,53 @@ static int sizes(const run_row_t *rows, int n, double *size, int *of)
 
 static void size_title(char *buf, size_t n, double params) { snprintf(buf, n, "%.3gM", params / 1e6); }
 
-/* Every run's loss curves from metrics.jsonl, a colour per size. */
+/* Appends "; <prefix><k>=<s as a gnuplot string>" to vars (n bytes): a text of the data (a run or genre name)
+ * for a script, which reads it with value(sprintf("<prefix>%d", k)) and prints it noenhanced, so that any
+ * character, a quote or a space included, reaches the figure as it is. */
+static void gp_word(char *vars, size_t n, const char *prefix, int k, const char *s)
+{
+    char q[600];
+    gp_string(q, sizeof q, s);
+    size_t len = strlen(vars);
+    snprintf(vars + len, n - len, "; %s%d=%s", prefix, k, q);
+}
+
+/* Every run's loss curves from metrics.jsonl; the x axis ends at the last step. Up to MAX_KEYED runs, a colour
+ * (and past the palette's 8, a dash pattern) per run and the key naming each run and its size; a larger
+ * sweep, whose key would cover the figure, a colour and a key entry per size. */
 static void loss_figure(ctx_t *x, const run_row_t *rows, int n)
 {
-    double size[MAX_SIZES];
-    int *of = err_calloc((size_t)n + 1, sizeof *of), m = 0, titled[MAX_SIZES] = {0};
-    sizes(rows, n, size, of);
+    enum { MAX_KEYED = 24 };
+    double size[MAX_SIZES], last = 1;
+    int *of = err_calloc((size_t)n + 1, sizeof *of), *run = err_calloc((size_t)n + 1, sizeof *run), m = 0;
+    int k = sizes(rows, n, size, of), count[MAX_SIZES] = {0};
     metrics_curves_t *mc = err_calloc((size_t)n + 1, sizeof *mc);
-    char colours[8192] = "", titles[16384] = "";
     for (int i = 0; i < n; i++) {
         if (of[i] < 0 || metrics_curves(&mc[m], rows[i].dir) <= 0 || !mc[m].n) {
             metrics_curves_free(&mc[m]);
             continue;
         }
-        char t[64] = "-";
-        if (!titled[of[i]]++) size_title(t, sizeof t, size[of[i]]);
-        snprintf(colours + strlen(colours), sizeof colours - strlen(colours), "%s%d", m ? " " : "", of[i]);
-        snprintf(titles + strlen(titles), sizeof titles - strlen(titles), "%s%s", m ? " " : "", t);
-        m++;
+        last = fmax(last, mc[m].step[mc[m].n - 1]);
+        if (mc[m].n_val) last = fmax(last, mc[m].val_step[mc[m].n_val - 1]);
+        count[of[i]]++, run[m++] = i;
     }
+    int by_size = m > MAX_KEYED;
+    size_t vn = 128 + (size_t)(by_size ? k : m) * 700 + (size_t)m * 4;
+    char *words = err_calloc(vn, 1), *vars = err_calloc(2 * vn, 1), *colours = err_calloc((size_t)m * 4 + 1, 1);
+    for (int j = 0, titled[MAX_SIZES] = {0}; j < m; j++) {
+        int s = of[run[j]];
+        char t[600], sz[64];
+        size_title(sz, sizeof sz, size[s]);
+        if (!by_size) {
+            snprintf(t, sizeof t, "%s (%s)", rows[run[j]].name, sz);
+            gp_word(words, vn, "title", j + 1, t);
+        } else if (!titled[s]++) {
+            snprintf(t, sizeof t, "%s (%d run%s)", sz, count[s], count[s] == 1 ? "" : "s");
+            gp_word(words, vn, "title", j + 1, t);
+        }
+    }
+    /* by size: each run's colour, the index of its size (the palette cycles past 8) */
+    for (int j = 0, len = 0; by_size && j < m; j++) len += sprintf(colours + len, "%s%d", j ? " " : "", of[run[j]] % 8);
     if (!m) {
         x->skipped++;
         fprintf(stderr, "il-aggregate: no metrics.jsonl with training lines: %s.png not drawn\n", fig_name[FIG_LOSS]);
@@ -367,13 +415,12 @@ static void loss_figure(ctx_t *x, const run_row_t *rows, int n)
             fputs("\n\n", f);
         }
         data_close(x, f);
-        char *vars = err_calloc(32768, 1);
-        snprintf(vars, 32768, "nrun=%d; colours='%s'; titles='%s'", m, colours, titles);
+        snprintf(vars, 2 * vn, "nrun=%d; xmax=%.0f; bysize=%d; colours='%s'%s", m, last, by_size, colours, words);
         draw(x, FIG_LOSS, fig_name[FIG_LOSS], vars);
-        free(vars);
     }
+    free(words), free(vars), free(colours);
     for (int j = 0; j < m; j++) metrics_curves_free(&mc[j]);
-    free(mc), free(of);
+    free(mc), free(of), free(run);
 }
 
 /* H1 across sizes: the last depth's norm by position at each run's last record, mean and range over seeds. */
@@ -439,8 +486,9 @@ static void genre_figure(ctx_t *x, const run_row_t *rows, int n, const run_row_t
         fprintf(stderr, "il-aggregate: no validation by genre or no per-genre trace: %s.png not drawn\n", fig_name[FIG_GENRES]);
         return;
     }
-    char genres[8192] = "", titles[4096] = "";
-    for (int g = 0; g < ref->n_genre; g++) snprintf(genres + strlen(genres), sizeof genres - strlen(genres), "%s%s", g ? " " : "", ref->genre[g]);
+    char genres[16384] = "", titles[4096] = "", q_name[600];
+    for (int g = 0; g < ref->n_genre; g++) gp_word(genres, sizeof genres, "genre", g + 1, ref->genre[g]);
+    gp_string(q_name, sizeof q_name, largest->name);
     for (int s = 0; s < k; s++) {
         char t[64];
         size_title(t, sizeof t, size[s]);
@@ -469,20 +517,25 @@ static void genre_figure(ctx_t *x, const run_row_t *rows, int n, const run_row_t
     }
     data_close(x, f);
     free(of);
-    char *vars = err_calloc(16384, 1);
-    snprintf(vars, 16384, "nsize=%d; titles='%s'; genres='%s'; runname='%s'", k, titles, genres, largest->name);
+    char *vars = err_calloc(32768, 1);
+    snprintf(vars, 32768, "nsize=%d; titles='%s'; ngenre=%d; runname=%s%s", k, titles, ref->n_genre, q_name, genres);
     draw(x, FIG_GENRES, fig_name[FIG_GENRES], vars);
     free(vars);
 }
 
-/* Final validation loss against parameters, with the seed range per size and the fitted power law. */
+/* Final validation loss against parameters, with the seed range per size and the fitted power law, or why
+ * there is none; the ranges and ticks from ticks.h, so that a few points get readable axes. */
 static void scaling_figure(ctx_t *x, const run_row_t *rows, int n, const scaling_fit_t *fit)
 {
-    double size[MAX_SIZES];
+    double size[MAX_SIZES], xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     int *of = err_calloc((size_t)n + 1, sizeof *of), k = sizes(rows, n, size, of);
     FILE *f = data_file(x);
     for (int i = 0; i < n; i++)
-        if (of[i] >= 0 && isfinite(rows[i].val_loss)) fprintf(f, "%.9g %.9g\n", rows[i].param[TP_N_PARAMS].d, rows[i].val_loss);
+        if (of[i] >= 0 && isfinite(rows[i].val_loss)) {
+            double p = rows[i].param[TP_N_PARAMS].d, v = rows[i].val_loss;
+            fprintf(f, "%.9g %.9g\n", p, v);
+            xlo = fmin(xlo, p), xhi = fmax(xhi, p), ylo = fmin(ylo, v), yhi = fmax(yhi, v);
+        }
     fputs("\n\n", f);
     for (int s = 0; s < k; s++) {
         double *v = err_calloc((size_t)n + 1, sizeof *v), lo, hi;
@@ -495,12 +548,24 @@ static void scaling_figure(ctx_t *x, const run_row_t *rows, int n, const scaling
     }
     data_close(x, f);
     free(of);
-    char vars[1024];
+    if (!(xlo <= xhi) || !(xlo > 0)) { /* no run with a final loss and a size: nothing to draw */
+        unlink(x->data);
+        x->skipped++;
+        fprintf(stderr, "il-aggregate: no run with a final validation loss: %s.png not drawn\n", fig_name[FIG_SCALING]);
+        return;
+    }
+    char xt[512], yt[512], label[300], q_label[700], vars[2048];
+    int dec;
+    ticks_log(&xlo, &xhi, xt, sizeof xt);
+    ticks_linear(&ylo, &yhi, yt, sizeof yt, &dec);
     if (fit->ok)
-        snprintf(vars, sizeof vars, "fitted=1; fa=%.9g; falpha=%.9g; fc=%.9g; fitlabel='fit: %.3g (N/1e6)^-%.3g + %.3g'",
-                 fit->est[SC_A], fit->est[SC_ALPHA], fit->est[SC_C], fit->est[SC_A], fit->est[SC_ALPHA], fit->est[SC_C]);
+        snprintf(label, sizeof label, "fit: %.3g (N/1e6)^-%.3g + %.3g", fit->est[SC_A], fit->est[SC_ALPHA], fit->est[SC_C]);
     else
-        snprintf(vars, sizeof vars, "fitted=0; fa=0; falpha=0; fc=0; fitlabel=''");
+        snprintf(label, sizeof label, "no fit: %s", fit->why);
+    gp_string(q_label, sizeof q_label, label);
+    snprintf(vars, sizeof vars, "fitted=%d; fa=%.9g; falpha=%.9g; fc=%.9g; fitlabel=%s; xlo=%.9g; xhi=%.9g; "
+             "ylo=%.9g; yhi=%.9g; xt='%s'; yt='%s'; ydec=%d", fit->ok, fit->ok ? fit->est[SC_A] : 0,
+             fit->ok ? fit->est[SC_ALPHA] : 0, fit->ok ? fit->est[SC_C] : 0, q_label, xlo, xhi, ylo, yhi, xt, yt, dec);
     draw(x, FIG_SCALING, fig_name[FIG_SCALING], vars);
 }
 
@@ -544,7 +609,12 @@ int figures_make(const char *out_dir, const char *summary_path, const run_row_t 
     snprintf(x.dir, sizeof x.dir, "%s/figures", out_dir);
     CALL(atomicfile_mkdirs(x.dir));
     snprintf(x.data, sizeof x.data, "%s/.plot.%ld.dat", x.dir, (long)getpid());
+    snprintf(x.log_path, sizeof x.log_path, "%s/" FIGURES_LOG, x.dir);
+    if (!(x.log = fopen(x.log_path, "a"))) return err_set("%s: write failed: %s", x.log_path, strerror(errno));
     sweep_figures(&x, summary_path, rows, n, fit);
+    struct stat st; /* kept only when gnuplot said something */
+    if (fstat(fileno(x.log), &st) == 0 && st.st_size == 0) unlink(x.log_path);
+    if (fclose(x.log)) write_failed(&x, x.log_path, strerror(errno));
     *skipped = x.skipped;
     return x.failed ? -1 : 0;
 }

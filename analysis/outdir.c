@@ -7,11 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/figures.h"
 #include "core/atomicfile.h"
 #include "core/err.h"
 
-/* What il-aggregate writes into its directory: these, and figures/ of PNGs. */
-static const char *const outputs[] = {"runs.csv",   "runs.md",    "norms.csv",   "norms.md",   "inner.csv",
+/* What il-aggregate writes into its directory: these, and figures/ of PNGs and gnuplot's log. */
+static const char *const outputs[] = {"runs.csv",   "runs.md",    "genres.csv",  "genres.md",  "norms.csv",   "norms.md",   "inner.csv",
                                       "inner.md",   "skipped.csv", "skipped.md", "claims.csv", "claims.md",
                                       "scaling.csv", "scaling.md", "summary.nc"};
 
@@ -96,7 +97,7 @@ static int foreign(const char *out, char *name, size_t n)
                 snprintf(png, sizeof png, "%s/%s", path, f->d_name);
                 if (strcmp(f->d_name, ".") && strcmp(f->d_name, "..") &&
                     (lstat(png, &st) != 0 || !S_ISREG(st.st_mode) ||
-                     !(ends_with(f->d_name, ".png") || is_debris(f->d_name, 1))))
+                     !(ends_with(f->d_name, ".png") || !strcmp(f->d_name, FIGURES_LOG) || is_debris(f->d_name, 1))))
                     found = snprintf(name, n, "figures/%s", f->d_name) >= 0;
             }
             if (fp) closedir(fp);

@@ -122,9 +122,10 @@ static const char *const fixed_cols[] = {"run", "dir", "n_params", "d_model", "n
                                          "val_loss"};
 enum { N_FIXED = sizeof fixed_cols / sizeof *fixed_cols, MAX_GENRES = 64 };
 
-int runs_write(const char *out, const run_row_t *rows, int n)
+/* genres.csv/md: the last validation loss by genre, a row per run and a column per genre of any run (in order
+ * of first appearance), kept out of runs.md so that its table stays narrow. */
+static int genres_write(const char *out, const run_row_t *rows, int n)
 {
-    /* genre columns: every genre of any run, in order of first appearance */
     char genres[MAX_GENRES][METRICS_GENRE_LEN + 4];
     int ng = 0;
     for (int i = 0; i < n; i++)
@@ -133,18 +134,41 @@ int runs_write(const char *out, const run_row_t *rows, int n)
             for (int k = 0; k < ng && !found; k++) found = !strcmp(genres[k] + 4, rows[i].genre[g]);
             if (!found && ng < MAX_GENRES) snprintf(genres[ng++], sizeof *genres, "val_%s", rows[i].genre[g]);
         }
-    const char *cols[N_FIXED + MAX_GENRES + 1];
+    const char *cols[MAX_GENRES + 2] = {"run", "val_loss"};
+    for (int k = 0; k < ng; k++) cols[2 + k] = genres[k];
+    table_t t;
+    if (table_open(&t, out, "genres", "Validation loss by genre",
+                   "One row per run: the final validation loss (nats) and the last validation by genre of the "
+                   "validation shard (val_<genre>). n/a: not recorded.",
+                   cols, 2 + ng))
+        return -1;
+    for (int i = 0; i < n; i++) {
+        const run_row_t *r = &rows[i];
+        table_str(&t, r->name);
+        table_num(&t, r->val_loss);
+        for (int k = 0; k < ng; k++) {
+            double v = NAN;
+            for (int g = 0; g < r->n_genre; g++)
+                if (!strcmp(genres[k] + 4, r->genre[g])) v = r->genre_loss[g];
+            table_num(&t, v);
+        }
+    }
+    return table_commit(&t);
+}
+
+int runs_write(const char *out, const run_row_t *rows, int n)
+{
+    const char *cols[N_FIXED + 1];
     memcpy(cols, fixed_cols, sizeof fixed_cols);
-    for (int k = 0; k < ng; k++) cols[N_FIXED + k] = genres[k];
-    cols[N_FIXED + ng] = "tokens_per_s";
+    cols[N_FIXED] = "tokens_per_s";
     table_t t;
     if (table_open(&t, out, "runs", "Runs",
                    "One row per run. Model parameters as trained (from the trace files, else config.ini); steps, "
                    "final losses (nats) and median tokens/s from metrics.jsonl, else from the traces; tokens = "
                    "steps × global batch × T; tokenizer: the kind that made the training data (unknown: not "
-                   "recorded, as in traces of schema 3); val_<genre>: the last validation by genre. n/a: not "
+                   "recorded, as in traces of schema 3). The validation loss by genre is in genres.md. n/a: not "
                    "recorded.",
-                   cols, N_FIXED + ng + 1))
+                   cols, N_FIXED + 1))
         return -1;
     for (int i = 0; i < n; i++) {
         const run_row_t *r = &rows[i];
@@ -159,15 +183,8 @@ int runs_write(const char *out, const run_row_t *rows, int n)
         char seed[32] = ""; /* the u64 seed, stored as its int64 bit pattern */
         if (isfinite(r->param[TP_SEED].d)) snprintf(seed, sizeof seed, "%llu", (unsigned long long)r->param[TP_SEED].i);
         table_str(&t, seed);
-        const double tail[] = {r->ranks, r->steps, r->tokens, r->train_loss, r->val_loss};
+        const double tail[] = {r->ranks, r->steps, r->tokens, r->train_loss, r->val_loss, r->tokens_per_s};
         for (size_t k = 0; k < sizeof tail / sizeof *tail; k++) table_num(&t, tail[k]);
-        for (int k = 0; k < ng; k++) {
-            double v = NAN;
-            for (int g = 0; g < r->n_genre; g++)
-                if (!strcmp(genres[k] + 4, r->genre[g])) v = r->genre_loss[g];
-            table_num(&t, v);
-        }
-        table_num(&t, r->tokens_per_s);
     }
-    return table_commit(&t);
+    return table_commit(&t) || genres_write(out, rows, n);
 }

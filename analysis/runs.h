@@ -31,7 +31,8 @@ typedef struct {
 /* cfg, m and c may each be NULL when the run lacks them. A baseline that cannot be computed is a warning in sk. */
 void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics_t *m, const curves_t *c,
                skips_t *sk);
-/* Writes <out>/runs.csv and runs.md. Returns 0, or -1 with err_set(). */
+/* Writes <out>/runs.csv and runs.md, and the validation loss by genre to genres.csv and genres.md. Returns 0,
+ * or -1 with err_set(). */
 int runs_write(const char *out, const run_row_t *rows, int n);
 void runs_free(run_row_t *r);
 

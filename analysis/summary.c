@@ -76,7 +76,7 @@ int summary_n_curves(void)
 }
 
 /* varid[] layout: the curves, then these, then the sweep parameters */
-enum { V_NAME = SUM_MAX_CURVES, V_DIR, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
+enum { V_NAME = SUM_MAX_CURVES, V_RUN, V_DIR, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
 _Static_assert((int)V_PARAM0 + (int)TP_N <= (int)SUM_MAX_VARS, "raise SUM_MAX_VARS");
 
 static int cmp_i64(const void *a, const void *b)
@@ -193,6 +193,8 @@ static int create(summary_t *s, const char *id, const char *command)
     static const int run_dim[] = {SD_RUN};
     s->varid[V_NAME] = def(s, SUMMARY_RUN_NAME, NC_STRING, 1, run_dim, NULL, "run name (run.name)", 0);
     put_text(s->ncid, s->varid[V_NAME], "cf_role", "timeseries_id");
+    /* the coordinate variable of `run` (named as its dimension), which xarray makes the index: ds.sel(run=NAME) */
+    s->varid[V_RUN] = def(s, dim_name[SD_RUN], NC_STRING, 1, run_dim, NULL, "run name (run.name)", 0);
     s->varid[V_DIR] = def(s, SUMMARY_RUN_DIR, NC_STRING, 1, run_dim, NULL, "run directory as found", 0);
     s->varid[V_NSTEP] = def(s, SUMMARY_N_STEP, NC_INT, 1, run_dim, "1", "trace records of the run", 0);
     s->varid[V_NDEPTH] = def(s, SUMMARY_N_DEPTH, NC_INT, 1, run_dim, "1", "depths of the run (L+1)", 0);
@@ -279,6 +281,7 @@ static int append(summary_t *s, const char *name, const char *run_dir, const sum
     }
     free(at);
     if (rc == NC_NOERR) rc = nc_put_var1_string(ncid, s->varid[V_NAME], one, &name);
+    if (rc == NC_NOERR) rc = nc_put_var1_string(ncid, s->varid[V_RUN], one, &name);
     if (rc == NC_NOERR) rc = nc_put_var1_string(ncid, s->varid[V_DIR], one, &run_dir);
     int lens[3] = {n, L + 1, T};
     for (int i = 0; i < 3 && rc == NC_NOERR; i++) rc = nc_put_var1_int(ncid, s->varid[V_NSTEP + i], one, &lens[i]);

@@ -6,8 +6,9 @@
  * `step` is the union of the runs' trace steps (optimizer updates done, a coordinate variable), the others
  * the largest depth, block count and context length. A run fills the steps it traced and its own extent;
  * the rest reads back as NaN, and n_step, n_depth and n_position give each run's own counts. Along `run`,
- * run_name and the sweep parameters are auxiliary coordinates (named in every curve's `coordinates`
- * attribute), as is the wall-clock `time` of each record.
+ * `run` holds the run names (the dimension's coordinate variable, which xarray makes its index); run_name
+ * (the same names, cf_role timeseries_id) and the sweep parameters are auxiliary coordinates (named in
+ * every curve's `coordinates` attribute), as is the wall-clock `time` of each record.
  *
  * The file is written by a process of its own, forked by summary_open, to which summary_add sends each run:
  * HDF5 keeps a file whose write failed (a full disk) half-closed and crashes on it when the library shuts
@@ -27,7 +28,7 @@
 #define SUMMARY_N_DEPTH "n_depth"
 #define SUMMARY_N_POSITION "n_position"
 
-enum { SUM_MAX_CURVES = TV_N + 1, SUM_MAX_VARS = SUM_MAX_CURVES + 5 + TP_N };
+enum { SUM_MAX_CURVES = TV_N + 1, SUM_MAX_VARS = SUM_MAX_CURVES + 6 + TP_N };
 
 /* The fixed dimensions, from the runs' configs. */
 typedef struct {

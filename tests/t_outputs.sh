@@ -4,7 +4,8 @@
 #   - ncra and ncrcat work along summary.nc's one record dimension, `run`, and leave the others alone;
 #   - a consolidated trace holds each step once, and ncrcat/ncecat take it;
 #   - tests/cf_check.py finds the CF and ACDD attributes on a trace and on summary.nc;
-#   - tests/xr_check.py opens both in xarray: coordinates, integer types, the docs' examples.
+#   - tests/xr_check.py opens both in xarray: coordinates, integer types, the docs' examples;
+#   - docs/aggregate.md's xarray recipe runs as written: summary.nc by run name, a run's ranks merged.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_outputs
@@ -56,4 +57,33 @@ done
 
 # xarray
 "$py" "$tests/xr_check.py" "$sum" "$trace" >xr.txt 2>&1 || die "$(cat xr.txt)"
+
+# docs/aggregate.md's xarray lines, run as they are written (results/ and runs/ are this sweep's), then
+# checked: the run chosen by name, and the merged ranks' groups, each once, in order, with its rank file's
+# values, whose window-weighted mean is summary.nc's norm
+ln -s out results && ln -s sweep runs
+awk '/<!-- xarray-recipe/ { f = 1; next } f && /^```python/ { g = 1; next } g && /^```/ { exit } g' \
+    "$root/docs/aggregate.md" >recipe.py
+grep -q 'xr.concat' recipe.py && grep -q 'sel(run=' recipe.py || die "docs/aggregate.md: no xarray recipe block"
+cat >>recipe.py <<'EOF'
+import numpy as np
+problems = []
+if "run" not in ds.indexes or list(ds.indexes["run"]) != [str(n) for n in ds.run_name.values]:
+    problems.append(f"summary.nc: run is not indexed by the run names: {ds.indexes}")
+G, D, T = int(ranks[0].probe_groups), int(ds.n_depth.sel(run="run0001")), int(ds.n_position.sel(run="run0001"))
+if list(tr.group.values) != list(range(G)):
+    problems.append(f"merged traces: groups {list(tr.group.values)}, not 0..{G - 1}")
+for r in ranks:
+    for g in r.group.values:
+        if not np.array_equal(r.norm.sel(group=g).values, tr.norm.sel(group=g).values, equal_nan=True):
+            problems.append(f"merged traces: group {g} differs from its rank file's")
+w = tr.group_windows.astype(float)
+want = ((tr.norm.sel(step=100) * w).sum("group") / w.sum()).values
+got = curve.values[:D, :T]
+if curve.dims != ("depth", "position") or not np.allclose(got, want, rtol=1e-5):
+    problems.append(f"summary.nc's norm of run0001 at step 100 is not the groups' weighted mean: {got} {want}")
+print("\n".join(problems))
+raise SystemExit(1 if problems else 0)
+EOF
+"$py" recipe.py >recipe.txt 2>&1 || die "docs/aggregate.md's xarray lines: $(tail -5 recipe.txt)"
 echo "t_outputs: ok"

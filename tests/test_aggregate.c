@@ -25,6 +25,7 @@
 #include "analysis/curves.h"
 #include "analysis/onerun.h"
 #include "analysis/runstats.h"
+#include "analysis/ticks.h"
 #include "core/metrics.h"
 #include "trace/consolidate.h"
 #include "core/stats.h"
@@ -617,6 +618,50 @@ static void test_wire(void **state)
     onerun_free(&q);
 }
 
+/* The ticks of a few points (analysis/ticks.h), checked for what a reader needs: a log axis of a factor of 10
+ * at least, 2 or more ticks inside it, each 1, 2 or 5 x 10^k; a linear axis of 10% at least of its values,
+ * 5 to 13 evenly spaced ticks inside it, each told apart at the decimals given. */
+static int parse_ticks(const char *buf, double *v)
+{
+    int n = 0;
+    for (char *end; *buf && n < 64; buf = end) v[n++] = strtod(buf, &end);
+    return n;
+}
+
+static void test_ticks(void **state)
+{
+    (void)state;
+    const double logs[][2] = {{3840, 3840}, {1e5, 1e8}, {1.4e5, 8.7e5}, {7e6, 7.2e6}};
+    for (size_t i = 0; i < sizeof logs / sizeof *logs; i++) {
+        double lo = logs[i][0], hi = logs[i][1], v[64];
+        char buf[512];
+        int n = ticks_log(&lo, &hi, buf, sizeof buf);
+        assert_int_equal(parse_ticks(buf, v), n);
+        assert_true(n >= 2 && lo <= logs[i][0] && hi >= logs[i][1] && hi / lo >= 10 * (1 - 1e-12));
+        for (int k = 0; k < n; k++) {
+            double m = v[k] / pow(10, floor(log10(v[k]) + 1e-12));
+            assert_true(v[k] >= lo && v[k] <= hi && (fabs(m - 1) < 1e-9 || fabs(m - 2) < 1e-9 || fabs(m - 5) < 1e-9));
+            assert_true(!k || v[k] > v[k - 1]);
+        }
+    }
+    const double lins[][2] = {{4.18, 4.18}, {0, 0}, {1, 100}, {5.2801, 5.31}, {-0.02, 0.03}, {2.0702, 2.0703}};
+    for (size_t i = 0; i < sizeof lins / sizeof *lins; i++) {
+        double lo = lins[i][0], hi = lins[i][1], v[64];
+        char buf[512], a[64], b[64];
+        int dec, n = ticks_linear(&lo, &hi, buf, sizeof buf, &dec);
+        assert_int_equal(parse_ticks(buf, v), n);
+        assert_true(n >= 5 && n <= 13 && lo <= lins[i][0] && hi >= lins[i][1]);
+        assert_true(hi - lo >= 0.1 * fmax(fabs(lo), fabs(hi)) * (1 - 1e-9) || (hi - lo) >= 0.1 * (1 - 1e-9));
+        for (int k = 0; k < n; k++) {
+            assert_true(v[k] >= lo && v[k] <= hi);
+            if (!k) continue;
+            assert_true(fabs((v[k] - v[k - 1]) - (v[1] - v[0])) < 1e-9 * (v[1] - v[0]) + 1e-12);
+            snprintf(a, sizeof a, "%.*f", dec, v[k - 1]), snprintf(b, sizeof b, "%.*f", dec, v[k]);
+            if (!strcmp(a, b)) fail_msg("ticks %s and %s alike at %d decimals", a, b, dec);
+        }
+    }
+}
+
 static void test_statistics(void **state)
 {
     (void)state;
@@ -661,6 +706,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_statistics),
+        cmocka_unit_test(test_ticks),
         cmocka_unit_test(test_weighted_merge),
         cmocka_unit_test(test_duplicate_steps),
         cmocka_unit_test(test_h1_statistic),

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "analysis/claims.h"
+#include "analysis/digits.h"
 #include "analysis/onerun.h"
 #include "core/bytes.h"
 #include "core/err.h"
@@ -167,21 +169,127 @@ static void test_every_verdict(void **state)
     }
 }
 
+/* The estimate of claims.csv's "all" row of hypothesis h (the median statistic over the runs). */
+static double csv_median(const char *out, int h)
+{
+    char path[4300], line[4096];
+    double est = NAN;
+    snprintf(path, sizeof path, "%s/claims.csv", out);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    while (isnan(est) && fgets(line, sizeof line, f)) {
+        /* the fields' starts, a quoted field's commas left alone */
+        const char *field[16] = {line};
+        int k = 1, quoted = 0;
+        for (char *c = line; *c && k < 16; c++)
+            if (*c == '"') quoted ^= 1;
+            else if (*c == ',' && !quoted) field[k++] = c + 1;
+        if (k > 6 && !strncmp(field[0], ids[h], strlen(ids[h])) && field[0][strlen(ids[h])] == ',' &&
+            !strncmp(field[3], "all,", 4))
+            est = strtod(field[6], NULL);
+    }
+    fclose(f);
+    return est;
+}
+
 /* Significant in every run, but too small to matter (the cosines of 0.004 and the growth of 1.006 per
- * block a review found reported as results): mixed, and claims.md says why. */
+ * block a review found reported as results): mixed, and the verdict's own line in claims.md, and its cell of
+ * the summary table, say why: the effect, its range over the runs, and the threshold that matters. */
 static void test_small_effects_are_not_support(void **state)
 {
     (void)state;
     const int tiny[] = {TINY, TINY, TINY, TINY};
     const int cases[] = {H2B, H3, H4};
+    const double null[] = {0, 1, 0}, matters[] = {0.05, 0.05, 0.1};
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        char tag[64], verdict[64], *text = err_calloc(1 << 20, 1);
+        char tag[64], verdict[64], out[4200], want[128], *text = err_calloc(1 << 20, 1);
         snprintf(tag, sizeof tag, "tiny%zu", i);
         sweep(tag, cases[i], tiny, NULL, 4, verdict, sizeof verdict, text, 1 << 20);
         assert_string_equal(verdict, "mixed");
-        assert_non_null(strstr(text, "is smaller than the"));
+        snprintf(out, sizeof out, "%s/%s", dir, tag);
+        double effect = fabs(csv_median(out, cases[i]) - null[i]), e, lo, hi, t;
+        /* the section's verdict line */
+        const char *line = strstr(text, "**Verdict: mixed** (4 of 4 runs hold and none contradicts, but the effect is too "
+                                        "small to matter: the median effect ");
+        assert_non_null(line);
+        line += strlen("**Verdict: mixed** (4 of 4 runs hold and none contradicts, but the effect is too small to matter: "
+                       "the median effect ");
+        if (sscanf(line, "%lf [%lf, %lf] (range over the runs) from the null is below the %lf that matters)", &e, &lo,
+                   &hi, &t) != 4)
+            fail_msg("%s: verdict line: %.200s", tag, line);
+        if (!(fabs(e - effect) <= 1e-3 * effect)) fail_msg("%s: effect %g printed, %g in claims.csv", tag, e, effect);
+        if (!(lo <= e && e <= hi)) fail_msg("%s: effect %g outside its range [%g, %g]", tag, e, lo, hi);
+        assert_true(t == matters[i]);
+        /* the summary table's row */
+        snprintf(want, sizeof want, "| %s | ", ids[cases[i]]);
+        const char *row = strstr(text, want);
+        assert_non_null(row);
+        snprintf(want, sizeof want, "| mixed: effect %.*g [", digits_needed(e, lo, hi), e);
+        const char *cell = strstr(row, want);
+        if (!cell || cell > strchr(row, '\n')) fail_msg("%s: summary row: %.200s", tag, row);
+        snprintf(want, sizeof want, "] is below the %g that matters |", matters[i]);
+        assert_true(strstr(cell, want) && strstr(cell, want) < strchr(row, '\n'));
         free(text);
     }
+}
+
+/* digits_interval: as many digits as tell the estimate and its ends apart, from 3 up to 9. */
+static void test_interval_digits(void **state)
+{
+    (void)state;
+    char buf[128];
+    digits_interval(buf, sizeof buf, 1.04, 1.0399, 1.0401, 0); /* the "1.04 [1.04, 1.04]" of a narrow jackknife */
+    assert_string_equal(buf, "1.04 [1.0399, 1.0401]");
+    digits_interval(buf, sizeof buf, 0.355, 0.348, 0.362, 0); /* apart at 3 digits: 3 */
+    assert_string_equal(buf, "0.355 [0.348, 0.362]");
+    digits_interval(buf, sizeof buf, -1, -1, -1, 0); /* equal numbers print alike at any precision */
+    assert_string_equal(buf, "-1 [-1, -1]");
+    digits_interval(buf, sizeof buf, 2.5, 2.5, 2.5000001, 0); /* the estimate is an end: only lo and hi apart */
+    assert_string_equal(buf, "2.5 [2.5, 2.5000001]");
+    digits_interval(buf, sizeof buf, 0.254, 0.25399, 0.25401, 1);
+    assert_string_equal(buf, "+0.254 [0.25399, 0.25401]");
+    digits_interval(buf, sizeof buf, 1, 1 - 1e-12, 1 + 1e-12, 0); /* past the limit: 9 digits */
+    assert_string_equal(buf, "1 [1, 1]");
+    assert_int_equal(digits_needed(1, 1 - 1e-12, 1 + 1e-12), DIGITS_MAX);
+    assert_int_equal(digits_needed(4.18, NAN, NAN), DIGITS_MIN);
+    assert_int_equal(digits_needed(123456, 123457, 123458), 6);
+    assert_int_equal(digits_needed(1.5e-7, 1.49e-7, 1.51e-7), 3);
+}
+
+/* A run whose final validation loss is above its unigram baseline (a 30-step run: 5.31 against 5.28) is
+ * named in a warning of claims.md's context; a run below it, or without a baseline, is not. */
+static void test_baseline_warning(void **state)
+{
+    (void)state;
+    const char *names[] = {"good", "short_run", "nobase", "worse"};
+    const double val[] = {4.1, 5.31, 9, 5.2801}, base[] = {5.28, 5.28, NAN, 5.28};
+    claim_run_t runs[4];
+    memset(runs, 0, sizeof runs);
+    for (int i = 0; i < 4; i++) {
+        snprintf(runs[i].name, sizeof runs[i].name, "%s", names[i]);
+        runs[i].val_loss = val[i], runs[i].baseline = base[i], runs[i].n_params = 1e6, runs[i].seed = i + 1;
+        for (int h = 0; h < H_N; h++)
+            for (int p = 0; p < PH_N; p++) runs[i].hyp[h][p] = (interval_t){NAN, NAN, NAN};
+    }
+    char out[4200], path[4300], *text = err_calloc(1 << 20, 1);
+    for (int k = 0; k < 2; k++) { /* all four runs, then the good one alone */
+        snprintf(out, sizeof out, "%s/baseline%d", dir, k);
+        assert_int_equal(mkdir(out, 0755), 0);
+        assert_int_equal(claims_write(out, runs, k ? 1 : 4, k ? 1 : 4, 0), 0);
+        snprintf(path, sizeof path, "%s/claims.md", out);
+        FILE *f = fopen(path, "r");
+        assert_non_null(f);
+        text[fread(text, 1, (1 << 20) - 1, f)] = '\0';
+        fclose(f);
+        if (k) {
+            assert_null(strstr(text, "Warning"));
+        } else {
+            assert_non_null(strstr(text, "- **Warning: 2 runs did worse than the unigram baseline** (final validation "
+                                         "loss against the baseline, nats/token): short_run 5.31 against 5.28; worse "
+                                         "5.2801 against 5.28. "));
+        }
+    }
+    free(text);
 }
 
 /* Too few runs, or one seed per configuration: not enough evidence, whatever the runs say. */
@@ -300,6 +408,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_verdict),
         cmocka_unit_test(test_small_effects_are_not_support),
+        cmocka_unit_test(test_interval_digits),
+        cmocka_unit_test(test_baseline_warning),
         cmocka_unit_test(test_too_few_runs_or_seeds),
         cmocka_unit_test(test_tokenizers_judged_apart),
         cmocka_unit_test(test_csv_long_format),

@@ -23,7 +23,7 @@ if ds.time.dtype.kind != "M":
 name = str(ds.run_name.values[0])
 n_step = int(ds.n_step[0])
 last = ds.norm.isel(run=0).dropna("step", how="all").step.max().item()
-curve = ds.swap_dims(run="run_name").norm.sel(run_name=name, step=last)
+curve = ds.norm.sel(run=name, step=last)
 if curve.dims != ("depth", "position") or bool(curve.isnull().all()):
     problems.append(f"summary.nc: the norm of {name} at step {last} is {curve.dims}, or all NaN")
 if ds.norm.isel(run=0).dropna("step", how="all").sizes["step"] != n_step:

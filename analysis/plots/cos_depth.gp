@@ -4,7 +4,7 @@
 set terminal @term size 1000,900 font ",12"
 set output outfile
 load plotsdir.'/palette.gp'
-set multiplot layout 2,1 title sprintf("Inner descent cosine by block over training (run %s)", runname)
+set multiplot layout 2,1 title sprintf("Inner descent cosine by block over training (run %s)", runname) noenhanced
 set xlabel "block l"
 set xtics 1
 set xrange [-0.2:nlayer-0.8]

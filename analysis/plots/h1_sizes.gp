@@ -8,7 +8,7 @@ load plotsdir.'/palette.gp'
 set title "H1: norm at the last depth by position, by model size (band: range over seeds)"
 set xlabel "position t"
 set ylabel "mean ||h^L_t||  (S1)"
-set xrange [0:T-1]
+set xrange [0:T > 1 ? T-1 : 1]
 set key outside right title "parameters"
 set grid
 set style fill transparent solid 0.2 noborder

@@ -4,7 +4,7 @@
 set terminal @term size 1000,700 font ",12"
 set output outfile
 load plotsdir.'/palette.gp'
-set title sprintf("Logit-lens loss by depth over training (run %s)", runname)
+set title sprintf("Logit-lens loss by depth over training (run %s)", runname) noenhanced
 set xlabel "depth l (h^l; l = L is the model output)"
 set ylabel "logit-lens loss (nats)  (S5)"
 set xtics 1

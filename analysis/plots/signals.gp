@@ -6,7 +6,7 @@
 set terminal @term size 1400,1000 font ",11"
 set output outfile
 load plotsdir.'/palette.gp'
-set multiplot layout 2,3 title sprintf("Signals over training (run %s; x: optimizer updates done, log scale)", runname)
+set multiplot layout 2,3 title sprintf("Signals over training (run %s; x: optimizer updates done, log scale)", runname) noenhanced
 set logscale x
 set grid
 set key top left font ",9"
