@@ -182,7 +182,7 @@ def loss(d, ids, ours):
     return 0 if abs(ours - theirs) <= bound else 1
 
 def within(what, r, g):
-    """0 when every logit of g is within TOL x the scale of r (the larger magnitude of r's) of r's; says
+    """0 when every logit of g is within TOL x the scale of r (its largest magnitude) of r's; says
     the largest difference in units of that scale either way."""
     r, g = np.asarray(r, np.float64).ravel(), np.asarray(g, np.float64).ravel()
     if r.shape != g.shape:
