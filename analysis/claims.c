@@ -75,6 +75,7 @@ typedef struct {
 /* What a set of runs says about one hypothesis at one phase. */
 typedef struct {
     int n, holds, contra, configs, seeded; /* runs with a statistic; configurations; those with >= 2 seeds */
+    int models;                            /* every run a model trained elsewhere: models replicate, not seeds */
     double share, share_lo, share_hi;      /* share holding, Clopper-Pearson interval */
     double median, min, max;               /* of the statistic over the runs */
     int verdict;
@@ -106,28 +107,38 @@ static int seeds_of_config(const claim_run_t *runs, const subset_t *s, int h, in
     return k;
 }
 
+/* "model" when every run of the n is a model trained elsewhere (claims.h), else "run". */
+static const char *unit_of(const claim_run_t *runs, int n)
+{
+    int models = n > 0;
+    for (int i = 0; i < n; i++) models &= runs[i].source[0] != '\0';
+    return models ? "model" : "run";
+}
+
 static void verdict(int h, tally_t *t)
 {
     int inconc = t->n - t->holds - t->contra;
     double effect = (t->median - hyp[h].null) * hyp[h].side;
+    const char *unit = t->models ? "model" : "run";
     if (t->n < MIN_RUNS) {
         t->verdict = V_NOT_ENOUGH;
-        snprintf(t->why, sizeof t->why, "%d run%s with the statistic; at least %d are needed", t->n, t->n == 1 ? "" : "s",
-                 MIN_RUNS);
-    } else if (!t->seeded) {
+        snprintf(t->why, sizeof t->why, "%d %s%s with the statistic; at least %d are needed", t->n, unit,
+                 t->n == 1 ? "" : "s", MIN_RUNS);
+    } else if (!t->seeded && !t->models) {
         t->verdict = V_NOT_ENOUGH;
         snprintf(t->why, sizeof t->why, "no configuration has two seeds, so seed-to-seed variation is unknown");
     } else if (2 * inconc > t->n) {
         t->verdict = V_NOT_ENOUGH;
-        snprintf(t->why, sizeof t->why, "the intervals of %d of %d runs contain the null %g", inconc, t->n, hyp[h].null);
+        snprintf(t->why, sizeof t->why, "the intervals of %d of %d %ss contain the null %g", inconc, t->n, unit,
+                 hyp[h].null);
     } else if (2 * t->holds > t->n && !t->contra && effect >= hyp[h].matters) {
         t->verdict = V_SUPPORTED;
-        snprintf(t->why, sizeof t->why, "significant on the predicted side in %d of %d runs, none the other way; the "
-                 "median effect is past the %g that matters", t->holds, t->n, hyp[h].matters);
+        snprintf(t->why, sizeof t->why, "significant on the predicted side in %d of %d %ss, none the other way; the "
+                 "median effect is past the %g that matters", t->holds, t->n, unit, hyp[h].matters);
     } else if (2 * t->contra > t->n && !t->holds) {
         t->verdict = V_CONTRADICTED;
-        snprintf(t->why, sizeof t->why, "significant against the prediction in %d of %d runs, none for it", t->contra,
-                 t->n);
+        snprintf(t->why, sizeof t->why, "significant against the prediction in %d of %d %ss, none for it", t->contra,
+                 t->n, unit);
     } else {
         t->verdict = V_MIXED;
         if (2 * t->holds > t->n && !t->contra) {
@@ -136,12 +147,12 @@ static void verdict(int h, tally_t *t)
             char e[96];
             digits_interval(e, sizeof e, effect, fmin(a, b), fmax(a, b), 0);
             snprintf(t->small, sizeof t->small, "effect %s is below the %g that matters", e, hyp[h].matters);
-            snprintf(t->why, sizeof t->why, "%d of %d runs hold and none contradicts, but the effect is too small to "
-                     "matter: the median effect %s (range over the runs) from the null is below the %g that matters",
-                     t->holds, t->n, e, hyp[h].matters);
+            snprintf(t->why, sizeof t->why, "%d of %d %ss hold and none contradicts, but the effect is too small to "
+                     "matter: the median effect %s (range over the %ss) from the null is below the %g that matters",
+                     t->holds, t->n, unit, e, unit, hyp[h].matters);
         } else
-            snprintf(t->why, sizeof t->why, "%d of %d runs hold, %d contradict, %d are inconclusive", t->holds, t->n,
-                     t->contra, inconc);
+            snprintf(t->why, sizeof t->why, "%d of %d %ss hold, %d contradict, %d are inconclusive", t->holds, t->n,
+                     unit, t->contra, inconc);
     }
 }
 
@@ -149,6 +160,8 @@ static tally_t tally(const claim_run_t *runs, const subset_t *s, int h, int ph)
 {
     tally_t t = {0};
     double *v = err_calloc((size_t)s->n + 1, sizeof *v);
+    t.models = s->n > 0;
+    for (int m = 0; m < s->n; m++) t.models &= runs[s->i[m]].source[0] != '\0';
     for (int m = 0; m < s->n; m++) {
         int o = outcome(h, runs[s->i[m]].hyp[h][ph]);
         if (o == OUT_UNKNOWN) continue;
@@ -181,6 +194,9 @@ void claims_run(claim_run_t *cl, const run_row_t *row, const runstats_t *st)
     for (int k = 0; k < TP_N; k++)
         if (isnan(key[k].d)) key[k].d = 0; /* two unknowns must hash alike, whatever their NaN's bits */
     cl->config = bytes_fnv1a64(BYTES_FNV64_INIT, key, sizeof key);
+    /* models trained elsewhere are never seeds of one configuration, even of one shape */
+    snprintf(cl->source, sizeof cl->source, "%s", row->source ? row->source : "");
+    if (cl->source[0]) cl->config = bytes_fnv1a64(cl->config, cl->source, strlen(cl->source));
     memcpy(cl->hyp, st->hyp, sizeof cl->hyp);
 }
 
@@ -352,11 +368,13 @@ static double seed_spread(const claim_run_t *runs, int n, int h, int *configs)
 static void section(const out_t *o, const claim_run_t *runs, int n, int h, const subset_t *all)
 {
     tally_t end = tally(runs, all, h, PH_END);
+    const char *unit = unit_of(runs, n);
+    int models = !strcmp(unit, "model");
     fprintf(o->md, "**Verdict: %s** (%s). ", verdict_word[end.verdict], end.why);
     int p = digits_needed(end.median, end.min, end.max);
     if (end.n)
-        fprintf(o->md, "Holds in %d of %d runs, %.0f%% [95%% CI %.0f%%, %.0f%%]; median %s %.*g, range %.*g to %.*g.",
-                end.holds, end.n, 100 * end.share, 100 * end.share_lo, 100 * end.share_hi, hyp[h].symbol, p,
+        fprintf(o->md, "Holds in %d of %d %ss, %.0f%% [95%% CI %.0f%%, %.0f%%]; median %s %.*g, range %.*g to %.*g.",
+                end.holds, end.n, unit, 100 * end.share, 100 * end.share_lo, 100 * end.share_hi, hyp[h].symbol, p,
                 end.median, p, end.min, p, end.max);
     int configs;
     double spread = seed_spread(runs, n, h, &configs);
@@ -367,13 +385,18 @@ static void section(const out_t *o, const claim_run_t *runs, int n, int h, const
     csv_row(o, h, "all", phase_name[PH_END], end.median, end.min, end.max, end.n, end.share, end.share_lo, end.share_hi,
             verdict_word[end.verdict]);
 
-    fprintf(o->md, "Per run, at the end of training (95%% jackknife interval over the probe groups):\n\n");
-    fprintf(o->md, "| run | parameters | seed | %s [95%% CI] | outcome |\n|---|---|---|---|---|\n", hyp[h].symbol);
+    fprintf(o->md, "Per %s, %s (95%% jackknife interval over the probe groups):\n\n", unit,
+            models ? "as trained elsewhere" : "at the end of training");
+    fprintf(o->md, "| %s | parameters | %s | %s [95%% CI] | outcome |\n|---|---|---|---|---|\n", unit,
+            models ? "weights from" : "seed", hyp[h].symbol);
     for (int i = 0; i < n; i++) {
-        char iv[96];
+        char iv[96], seed[64];
         interval_t v = runs[i].hyp[h][PH_END];
         fmt_interval(iv, sizeof iv, v);
-        fprintf(o->md, "| %s | %.3gM | %.0f | %s | %s |\n", runs[i].name, runs[i].n_params / 1e6, runs[i].seed, iv,
+        /* a model trained elsewhere has no seed: the format its weights came in (the source's first word) */
+        if (runs[i].source[0]) snprintf(seed, sizeof seed, "%.*s", (int)strcspn(runs[i].source, " "), runs[i].source);
+        else snprintf(seed, sizeof seed, "%.0f", runs[i].seed);
+        fprintf(o->md, "| %s | %.3gM | %s | %s | %s |\n", runs[i].name, runs[i].n_params / 1e6, seed, iv,
                 outcome_word[outcome(h, v)]);
         csv_row(o, h, "run", runs[i].name, v.est, v.lo, v.hi, 1, NAN, NAN, NAN, outcome_word[outcome(h, v)]);
     }
@@ -570,13 +593,21 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
         configs++, most = k > most ? k : most, least = k < least ? k : least;
     }
     fprintf(f, "## Context\n\n");
-    char seeds[64];
-    if (least == most) snprintf(seeds, sizeof seeds, "%d seed%s each", most, most == 1 ? "" : "s");
+    int models = !strcmp(unit_of(runs, n), "model"), elsewhere = 0;
+    char seeds[96];
+    if (models) snprintf(seeds, sizeof seeds, "no seeds: the unit of replication is the model");
+    else if (least == most) snprintf(seeds, sizeof seeds, "%d seed%s each", most, most == 1 ? "" : "s");
     else snprintf(seeds, sizeof seeds, "%d to %d seeds each", n ? least : 0, most);
     fprintf(f, "- Runs: %d with traces, of %d run directories found (%d inputs skipped, skipped.md); %d "
                "configuration%s, %s.\n", n, n_found, n_skipped, configs, configs == 1 ? "" : "s", seeds);
     fprintf(f, "- Models: %s parameters, n_layer %s, d_model %s, context T = %s.\n", params, layers_t, width_t, T);
-    fprintf(f, "- Training: %s optimizer steps, %s tokens per run.\n", steps, tokens);
+    if (!models) fprintf(f, "- Training: %s optimizer steps, %s tokens per run.\n", steps, tokens);
+    for (int i = 0; i < n; i++)
+        if (runs[i].source[0])
+            fprintf(f, "%s %s (%s)", elsewhere++ ? ";" : "- Trained elsewhere, on other data, and only measured here "
+                                                        "(il-probe); their weights came from:",
+                    runs[i].name, runs[i].source);
+    if (elsewhere) fputs(".\n", f);
     if (k) {
         fprintf(f, "- Tokenizer%s:", k == 1 ? "" : "s, each judged apart (a statistic over tokens measures other "
                                                    "objects under another tokenizer)");
@@ -593,10 +624,15 @@ static void context(FILE *f, const claim_run_t *runs, int n, int n_found, int n_
         fprintf(f, "- Final validation loss %s nats/token; the unigram baseline is unknown (the validation shard or its "
                    "counts are not at the paths of the runs' configs).\n", val);
     baseline_warning(f, runs, n);
-    fprintf(f, "- Scale: these are models of %s parameters that saw %s tokens each at T = %s. The verdicts are "
-               "evidence about such small, briefly trained models on this corpus; they cannot say whether the same "
-               "holds for models of billions of parameters, longer contexts, longer training or other data.\n\n",
-            params, tokens, T);
+    if (models)
+        fprintf(f, "- Scale: these are models of %s parameters at T = %s, trained elsewhere on data innerloop did not "
+                   "see. The verdicts are evidence about these models as measured on this probe set; they cannot say "
+                   "how training made them, nor whether the same holds for models of other sizes.\n\n", params, T);
+    else
+        fprintf(f, "- Scale: these are models of %s parameters that saw %s tokens each at T = %s. The verdicts are "
+                   "evidence about such small, briefly trained models on this corpus; they cannot say whether the same "
+                   "holds for models of billions of parameters, longer contexts, longer training or other data.\n\n",
+                params, tokens, T);
 }
 
 int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, int n_skipped)
@@ -629,6 +665,13 @@ int claims_write(const char *dir, const claim_run_t *runs, int n, int n_found, i
                   "configuration with two seeds, or most intervals contain the null; *mixed* — anything else. claims.csv "
                   "holds every number below in long format, with the tokenizer of each row (for groups of runs, "
                   "estimate is the median and low–high the range over the runs).\n\n", MIN_RUNS);
+    for (int i = 0; i < n; i++)
+        if (runs[i].source[0]) {
+            fprintf(o.md, "Models trained elsewhere have no seeds: where every run is such a model, the model is the "
+                          "unit of replication (\"holds in 2 of 3 models\"), and %d models stand where a configuration "
+                          "with two seeds is otherwise needed.\n\n", MIN_RUNS);
+            break;
+        }
     if (k > 1) {
         side_by_side(&o, t, k);
     } else {

@@ -15,7 +15,12 @@
  * A tokenizer (its kind and vocabulary size) makes the tokens the statistics are over: H4's frequencies, the
  * positions of H1 and H5 are of other objects under another tokenizer. When the runs are on more than one,
  * every verdict, interval, trend and phase is computed per tokenizer and never pooled over them; claims.md
- * shows the tokenizers' verdicts side by side. */
+ * shows the tokenizers' verdicts side by side.
+ *
+ * Models trained elsewhere, on other data, and only measured here (il-probe of imported weights) have no
+ * seeds: over a set of runs that are all such models, the model is the unit of replication, and 3 models
+ * stand where a configuration with 2 seeds is otherwise needed; claims.md says so, and names where each
+ * model's weights came from. */
 #ifndef IL_AGG_CLAIMS_H
 #define IL_AGG_CLAIMS_H
 
@@ -33,6 +38,8 @@ typedef struct {
     double vocab;
     uint64_t config; /* the run's sweep parameters but the seed and the rank layout: runs sharing it are
                       * seeds of one configuration */
+    char source[320]; /* a model trained elsewhere (run_row_t's source): where its weights came from; "" for a
+                       * run trained here. Such a model has no seeds: the model is the unit of replication */
     interval_t hyp[H_N][PH_N];
 } claim_run_t;
 

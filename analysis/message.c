@@ -87,6 +87,7 @@ static void put_row(message_t *w, const run_row_t *r)
     put_array(w, r->probe_genre, (size_t)r->n_probe_genre, sizeof *r->probe_genre);
     put_array(w, r->genre_lens, (size_t)r->n_probe_genre, sizeof *r->genre_lens);
     put_array(w, r->genre_cos, (size_t)r->n_probe_genre, sizeof *r->genre_cos);
+    put_str(w, r->source ? r->source : ""); /* "": trained here */
 }
 
 static void get_row(reader_t *rd, run_row_t *r)
@@ -120,6 +121,8 @@ static void get_row(reader_t *rd, run_row_t *r)
     for (size_t g = 0; g < k; g++) r->probe_genre[g][sizeof *r->probe_genre - 1] = '\0';
     r->n_probe_genre = (int)k;
     r->sum_index = -1;
+    r->source = get_str(rd);
+    if (!*r->source) free(r->source), r->source = NULL;
 }
 
 static void put_skips(message_t *w, const skips_t *s)

@@ -47,6 +47,8 @@ void onerun_process(onerun_t *p, const char *dir)
     curves_t c;
     int used = curves_load(&c, dir, have_cfg ? &cfg : NULL, &p->skips);
     runs_fill(&p->row, dir, have_cfg ? &cfg : NULL, have_m > 0 ? &m : NULL, used ? &c : NULL, &p->skips);
+    /* never trained here, weights from elsewhere: a model whose replicates are other models, not seeds */
+    if (have_m == 0 && m.launch_source[0]) p->row.source = err_strdup(m.launch_source);
     p->has_stats = used && c.n_rec;
     if (p->has_stats) {
         runstats_compute(&p->stat, &c);

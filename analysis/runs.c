@@ -113,7 +113,7 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
 void runs_free(run_row_t *r)
 {
     free(r->name), free(r->dir), free(r->genre), free(r->genre_loss);
-    free(r->probe_genre), free(r->genre_lens), free(r->genre_cos);
+    free(r->probe_genre), free(r->genre_lens), free(r->genre_cos), free(r->source);
     memset(r, 0, sizeof *r);
 }
 

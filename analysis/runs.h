@@ -26,6 +26,8 @@ typedef struct {
     double *genre_lens, *genre_cos; /* (n_probe_genre) at the last trace step: S5 at the last depth, S3b mean
                                      * over blocks, over the lens tokens of the genre */
     long sum_index; /* index in summary.nc, -1 without traces */
+    char *source;   /* a model trained elsewhere and only measured here (il-probe of an import: launches.jsonl
+                     * names its weights, and it has no metrics.jsonl): where its weights came from; else NULL */
 } run_row_t;
 
 /* cfg, m and c may each be NULL when the run lacks them. A baseline that cannot be computed is a warning in sk. */

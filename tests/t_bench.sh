@@ -6,11 +6,15 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_bench
 
-"$bin/il-bench" --config A --steps 2 >bench.out
+"$bin/il-bench" --config A --steps 2 --probe >bench.out
 grep -q "reference: OpenBLAS SGEMM 2048^3" bench.out && grep -q "config A: V=256 T=64 L=4 NH=4 C=128 B=4" bench.out &&
     grep -qE "median of 2 steps: [0-9.]+ ms/step, [0-9]+ tokens/s, [0-9.]+ GFLOP/s = [0-9.]+ x SGEMM" bench.out &&
     grep -qE "memory estimate: [0-9.]+ GB \(parameters and gradients [0-9.]+, AdamW [0-9.]+, activations [0-9.]+\)" bench.out &&
     grep -q "where the time goes" bench.out || die "il-bench output: $(cat bench.out)"
+# the probe pass (config G always times it): il-probe's work per checkpoint on the default probe set
+grep -qE "probe pass .* default probe set of 64 windows \(4096 tokens\) in 8 groups, 4 windows a pass: [0-9.]+ s on 1 rank = [0-9.]+ steps" bench.out ||
+    die "il-bench --probe output: $(cat bench.out)"
+expect_fail il-bench "--probe goes with the step speed" "$bin/il-bench" --trace --probe
 "$bin/il-bench" --help | grep -q "A|D|G" || die "il-bench --help does not name config G"
 "$bin/il-bench" --trace --config A --steps 2 >trace.out
 grep -qE "a trace step costs [0-9.]+ ms = [0-9.]+ ordinary steps" trace.out && grep -q "MB" trace.out ||

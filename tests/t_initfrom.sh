@@ -2,7 +2,8 @@
 # Tool-level test of il-train --init-from (run/trainer.c): a new run starts from a checkpoint's parameters,
 # trained here or imported (tests/hf_gpt2.py, il-ckpt import --tokenizer), at step 0 with a fresh optimizer,
 # its launch recording where the weights came from; a checkpoint of other dims or another tokenizer, one
-# imported without a tokenizer, or none at all is refused in one line, leaving no run directory.
+# imported without a tokenizer, or none at all is refused in one line, leaving no run directory; the
+# fine-tuning example jobs/examples/finetune-gpt2.ini validates.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_initfrom
@@ -82,4 +83,13 @@ refuse "$src: made with tokenizer" --set data.train_path=bytes/train.bin --set d
 "$bin/il-ckpt" import --hf hf --out imp0 >/dev/null
 refuse "re-import it with il-ckpt import --tokenizer" "${imp[@]:2}" --init-from imp0
 refuse "nope" --init-from nope
+
+# The example of the README, GPT-2 small fine-tuned on Brown: a valid config of GPT-2 small's shape on
+# GPT-2's tokens, traced.
+"$bin/il-train" --config "$root/jobs/examples/finetune-gpt2.ini" --print-config >example.ini 2>err.txt ||
+    die "jobs/examples/finetune-gpt2.ini does not validate: $(cat err.txt)"
+for kv in vocab_size=50257 seq_len=1024 n_layer=12 n_head=12 d_model=768 train_path=data/brown-gpt2/train.bin \
+    micro_batch=1 interval=50; do
+    grep -qx "${kv%%=*} = ${kv#*=}" example.ini || die "jobs/examples/finetune-gpt2.ini: no ${kv%%=*} = ${kv#*=}"
+done
 echo "$name: ok"

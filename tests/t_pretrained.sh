@@ -3,7 +3,8 @@
 # Face's layout (tests/hf_gpt2.py, on byte tokens: GPT-2's 50,257 tokens are too many for a tiny fixture, so
 # DATA points the script at a byte data set instead of data/brown-gpt2) are imported, probed on 2 ranks and
 # aggregated: runs.csv has both, each with the parameter count of its config (worked out here from GPT-2's
-# shapes) and the tokenizer; launches.jsonl the sha256 of each model's weights; claims.md is written. An
+# shapes) and the tokenizer; launches.jsonl the sha256 of each model's weights; claims.md is written, with
+# "model" in place of seeds and each model's source in its context block. An
 # existing OUT is refused and kept, a dead run's temporary directory cleared; bad MODELS are one line and exit 2, before any work.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -35,6 +36,18 @@ for m in one:1 two:2; do
     sha=$(sha256sum "$run/model.safetensors" | cut -d' ' -f1)
     grep -q "\"source\":\"huggingface [^\"]*/$run/model.safetensors sha256 $sha\"" "res/runs/$run/launches.jsonl" ||
         die "res/runs/$run/launches.jsonl lacks the weights' sha256 $sha: $(cat "res/runs/$run/launches.jsonl")"
+done
+
+# claims.md: models trained elsewhere have no seeds, the model is the unit of replication, and the context
+# names where each model's weights came from.
+md=res/aggregate/claims.md
+grep -q "2 configurations, no seeds: the unit of replication is the model" $md &&
+    grep -q "2 models with the statistic; at least 3 are needed" $md && grep -q "| model | parameters | weights from |" $md ||
+    die "claims.md does not count models in place of seeds: $(sed -n '/## Context/,/## How/p' $md)"
+for run in one two; do
+    sha=$(sha256sum "$run/model.safetensors" | cut -d' ' -f1)
+    grep -q "^- Trained elsewhere, on other data, and only measured here (il-probe); their weights came from: .*$run (huggingface [^)]*$run/model.safetensors sha256 $sha)" $md ||
+        die "claims.md does not say where $run came from: $(sed -n '/## Context/,/## How/p' $md)"
 done
 
 # Never over an existing OUT; bad input is one line, exit 2, and nothing made.

@@ -97,6 +97,10 @@ static void csv_verdict(const char *out, int h, const char *tok, char *verdict, 
     fclose(f);
 }
 
+/* When set, the runs of sweep_on are models trained elsewhere (an import's source line, as il-probe records
+ * it), not runs trained here. */
+static int elsewhere;
+
 /* A sweep of n runs in <dir>/<tag>, run i of shape modes[i] and seed i + 1; widths[i] (0: all 8) lets
  * runs differ in configuration; toks[i] (NULL: all unknown) is the tokenizer kind of run i, whose
  * vocabulary is then 16 times the kind. Returns the verdict word of claims.csv's row for h over all runs (of
@@ -118,6 +122,11 @@ static void sweep_on(const char *tag, int h, const int *modes, const int *widths
         onerun_t p;
         onerun_process(&p, run_dir);
         assert_true(p.has_stats);
+        if (elsewhere) {
+            char source[128];
+            snprintf(source, sizeof source, "huggingface models/m%d/model.safetensors sha256 %064d", i, i);
+            p.row.source = err_strdup(source);
+        }
         claims_run(&runs[i], &p.row, &p.stat);
         onerun_free(&p);
     }
@@ -316,6 +325,35 @@ static void test_too_few_runs_or_seeds(void **state)
     free(text);
 }
 
+/* Models trained elsewhere have no seeds: the model is the unit of replication, so 3 models of one seed
+ * each give a verdict where 3 runs trained here do not (test_too_few_runs_or_seeds), 2 do not; models of
+ * one shape are not seeds of one configuration; claims.md says "model" and where each came from. */
+static void test_models_trained_elsewhere(void **state)
+{
+    (void)state;
+    const int support[] = {SUPPORT, SUPPORT, SUPPORT}, widths[] = {8, 12, 16};
+    char verdict[64], *text = err_calloc(1 << 20, 1);
+    elsewhere = 1;
+    sweep("models", H1, support, widths, 3, verdict, sizeof verdict, text, 1 << 20);
+    assert_string_equal(verdict, "supported");
+    assert_non_null(strstr(text, "in 3 of 3 models"));
+    assert_non_null(strstr(text, "3 configurations, no seeds: the unit of replication is the model"));
+    assert_non_null(strstr(text, "- Trained elsewhere, on other data, and only measured here (il-probe); their weights "
+                                 "came from: models-run0 (huggingface models/m0/model.safetensors sha256 "));
+    assert_non_null(strstr(text, "; models-run2 (huggingface models/m2/model.safetensors sha256 "));
+    assert_non_null(strstr(text, "| model | parameters | weights from |"));
+    assert_non_null(strstr(text, "| models-run1 | "));
+    assert_non_null(strstr(text, " | huggingface | "));
+    assert_null(strstr(text, "- Training: "));
+    sweep("one-shape", H1, support, NULL, 3, verdict, sizeof verdict, text, 1 << 20);
+    assert_non_null(strstr(text, "3 configurations, no seeds"));
+    sweep("two-models", H1, support, widths, 2, verdict, sizeof verdict, text, 1 << 20);
+    assert_string_equal(verdict, "not enough evidence");
+    assert_non_null(strstr(text, "2 models with the statistic; at least 3 are needed"));
+    elsewhere = 0;
+    free(text);
+}
+
 /* Runs on two tokenizers whose H4 statistics have opposite signs (frequency measured over other tokens):
  * two verdicts of opposite sign, each over its own runs, side by side in claims.md, and no pooled one,
  * which would call the 4 runs holding and the 4 contradicting "mixed". */
@@ -411,6 +449,7 @@ int main(void)
         cmocka_unit_test(test_interval_digits),
         cmocka_unit_test(test_baseline_warning),
         cmocka_unit_test(test_too_few_runs_or_seeds),
+        cmocka_unit_test(test_models_trained_elsewhere),
         cmocka_unit_test(test_tokenizers_judged_apart),
         cmocka_unit_test(test_csv_long_format),
         cmocka_unit_test(test_science_md_table),

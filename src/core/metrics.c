@@ -19,6 +19,7 @@ typedef struct {
     double step, loss, lr, grad_norm, tps, step_ms, val_loss, world_size, start_step;
     char bad[128]; /* the first member that is not what the trainer writes there */
     char host[256], array_job[256], array_task[256], restarts[256]; /* launches.jsonl; one size for on_member */
+    char source[METRICS_SOURCE_LEN];                                 /* launches.jsonl: weights from elsewhere */
     int n_genre;
     char genre[METRICS_MAX_GENRES][METRICS_GENRE_LEN];
     double genre_loss[METRICS_MAX_GENRES];
@@ -61,6 +62,7 @@ static void on_member(void *user, const char *parent, const char *key, json_kind
                    : !strcmp(key, "SLURM_RESTART_COUNT") ? l->restarts
                                                          : NULL;
         if (to) snprintf(to, sizeof l->host, "%s", str);
+        if (!strcmp(key, "source")) snprintf(l->source, sizeof l->source, "%s", str);
         /* Slurm sets SLURM_RESTART_COUNT only after a restart: in a job without it, this is attempt 1 */
         if (!strcmp(key, "SLURM_JOB_ID") && !*l->restarts) snprintf(l->restarts, sizeof l->restarts, "0");
     }
@@ -68,7 +70,8 @@ static void on_member(void *user, const char *parent, const char *key, json_kind
 
 static void reset(line_t *l)
 {
-    l->kind[0] = l->host[0] = l->array_job[0] = l->array_task[0] = l->restarts[0] = l->bad[0] = '\0', l->n_genre = 0;
+    l->kind[0] = l->host[0] = l->array_job[0] = l->array_task[0] = l->restarts[0] = l->bad[0] = l->source[0] = '\0';
+    l->n_genre = 0;
     l->step = l->loss = l->lr = l->grad_norm = l->tps = l->step_ms = l->val_loss = l->world_size = l->start_step = NAN;
 }
 
@@ -216,6 +219,7 @@ static int lines_open(lines_t *ls, const char *run_dir, int64_t max_steps, metri
         if (*l.array_job && *l.array_task)
             snprintf(m->launch_task, sizeof m->launch_task, "%s_%s", l.array_job, l.array_task);
         m->launch_restarts = *l.restarts ? atoi(l.restarts) : -1;
+        snprintf(m->launch_source, sizeof m->launch_source, "%s", l.source);
     }
     if (f) fclose(f);
     ls->order.start = ls->start;

@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-enum { METRICS_MAX_GENRES = 32, METRICS_GENRE_LEN = 64 };
+enum { METRICS_MAX_GENRES = 32, METRICS_GENRE_LEN = 64, METRICS_SOURCE_LEN = 1024 };
 
 typedef struct {
     int have_train, have_val;
@@ -26,6 +26,9 @@ typedef struct {
      * even after Slurm has forgotten the job. */
     char launch_host[256], launch_task[520];
     int launch_restarts;
+    /* The last launch's source: where weights trained elsewhere came from ("FORMAT PATH sha256 HEX" of an
+     * import, docs/formats.md); "" for weights trained here. */
+    char launch_source[METRICS_SOURCE_LEN];
     /* Lines of metrics.jsonl that were not used: malformed (not JSON, or a train or val line with a value
      * the trainer does not write: a step outside [1, max_steps], a loss outside [0, 1000], a string where a
      * number goes, ...), and out of order (a step not past the last of its kind, with no later launch in

@@ -135,7 +135,56 @@ static double run_step(bench_run_t *r, gsync_t *sync, float loss_scale)
     return clock_seconds() - t0;
 }
 
-void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm)
+/* A probe shard of random tokens in 15 genres of equal length, as the validation split of the Brown Corpus
+ * has. */
+static void probe_shard(shard_t *s, int V, uint64_t n)
+{
+    enum { GENRES = 15 };
+    memset(s, 0, sizeof *s);
+    s->vocab_size = (uint32_t)V, s->n_tokens = n, s->n_docs = GENRES, s->n_cats = GENRES;
+    s->tokens = err_calloc(n, sizeof *s->tokens);
+    s->docs = err_calloc(GENRES, sizeof *s->docs);
+    s->cats = err_calloc(GENRES, sizeof *s->cats);
+    rng_t g;
+    rng_seed(&g, 7);
+    for (uint64_t i = 0; i < n; i++) s->tokens[i] = (uint16_t)(rng_u64(&g) % (uint64_t)V);
+    for (uint32_t c = 0; c < GENRES; c++) {
+        s->docs[c] = (shard_doc_t){c * (n / GENRES), c + 1 < GENRES ? n / GENRES : n - c * (n / GENRES), c};
+        snprintf(s->cats[c], SHARD_CAT_LEN, "genre%02u", c);
+    }
+}
+
+/* The default config's probe set (trace.probe_windows windows in trace.probe_groups groups) over a
+ * synthetic probe shard, on one rank, with the signals it measures for a model of r's shape. */
+typedef struct {
+    config_t cfg;
+    shard_t shard;
+    probe_t probe;
+    signals_t sig;
+    int rows; /* tokens of the probe set */
+} bench_probe_t;
+
+static void bench_probe_create(bench_probe_t *p, const bench_run_t *r)
+{
+    config_defaults(&p->cfg);
+    probe_shard(&p->shard, r->m.d.V, 400000);
+    CHECK(probe_select(&p->probe, &p->shard, p->cfg.trace_probe_windows, p->cfg.trace_probe_groups, 1, 0, 1, r->T) == 0,
+          "%s", err_msg());
+    signals_opts_t opt = {p->cfg.trace_lens, p->cfg.trace_local, p->cfg.trace_lens_stride, p->cfg.trace_n_sv};
+    p->rows = (int)p->probe.n * r->T;
+    signals_share_t share = {p->probe.n_slots, p->probe.n_genre, p->rows};
+    signals_create(&p->sig, &r->m.d, r->B, NULL, &opt, &share);
+    signals_count(&p->sig, p->probe.inputs, p->probe.cats, p->probe.n);
+}
+
+static void bench_probe_destroy(bench_probe_t *p)
+{
+    signals_destroy(&p->sig);
+    probe_free(&p->probe);
+    shard_free(&p->shard);
+}
+
+void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int probe_pass)
 {
     bench_run_t r;
     run_create(&r, bc, &kern_timed);
@@ -162,6 +211,23 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm)
     for (int k = 0; k < K_N; k++)
         printf(" %s %.1f%%/%.1f%%", k_names[k], 100 * k_time[k][0] / total, 100 * k_time[k][1] / total);
     printf(" (fwd/bwd), optimizer %.1f%%\n", 100 * opt_time / total);
+    if (probe_pass) {
+        /* what il-probe does to each checkpoint (tracer_trace less the write), timed once: one pass is many
+         * steps' work */
+        bench_probe_t bp;
+        bench_probe_create(&bp, &r);
+        spectrum_t sp;
+        spectrum_create(&sp, MPI_COMM_WORLD, bc->d.C, bp.rows, bp.cfg.trace_n_sv,
+                        strcmp(bp.cfg.trace_spectrum, "gram") ? SPECTRUM_SCALAPACK : SPECTRUM_GRAM);
+        double t0 = clock_seconds();
+        tracer_measure(&bp.probe, &bp.sig, &sp, MPI_COMM_WORLD, &r.m);
+        double pass = clock_seconds() - t0;
+        printf("  probe pass (il-probe's, per checkpoint): S1-S9 with the logit lens over the default probe set of %d "
+               "windows (%d tokens) in %d groups, %d windows a pass: %.1f s on 1 rank = %.1f steps; ranks share "
+               "its windows\n", bp.cfg.trace_probe_windows, bp.rows, bp.cfg.trace_probe_groups, r.B, pass, pass / med);
+        spectrum_destroy(&sp);
+        bench_probe_destroy(&bp);
+    }
     free(t);
     run_destroy(&r);
 }
@@ -227,44 +293,15 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, const dist_t *d)
 
 /* ---- tracing: the cost of a trace step against an ordinary one, and the trace file's size ---- */
 
-/* A probe shard of random tokens in 15 genres of equal length, as the validation split of the Brown Corpus
- * has. */
-static void probe_shard(shard_t *s, int V, uint64_t n)
-{
-    enum { GENRES = 15 };
-    memset(s, 0, sizeof *s);
-    s->vocab_size = (uint32_t)V, s->n_tokens = n, s->n_docs = GENRES, s->n_cats = GENRES;
-    s->tokens = err_calloc(n, sizeof *s->tokens);
-    s->docs = err_calloc(GENRES, sizeof *s->docs);
-    s->cats = err_calloc(GENRES, sizeof *s->cats);
-    rng_t g;
-    rng_seed(&g, 7);
-    for (uint64_t i = 0; i < n; i++) s->tokens[i] = (uint16_t)(rng_u64(&g) % (uint64_t)V);
-    for (uint32_t c = 0; c < GENRES; c++) {
-        s->docs[c] = (shard_doc_t){c * (n / GENRES), c + 1 < GENRES ? n / GENRES : n - c * (n / GENRES), c};
-        snprintf(s->cats[c], SHARD_CAT_LEN, "genre%02u", c);
-    }
-}
-
 void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const char *command)
 {
     bench_run_t r;
     run_create(&r, bc, &kernels_fast);
-    config_t cfg;
-    config_defaults(&cfg);
-    shard_t shard;
-    probe_shard(&shard, bc->d.V, 400000);
-    probe_t probe;
-    CHECK(probe_select(&probe, &shard, cfg.trace_probe_windows, cfg.trace_probe_groups, 1, 0, 1, r.T) == 0, "%s",
-          err_msg());
-    signals_opts_t opt = {cfg.trace_lens, cfg.trace_local, cfg.trace_lens_stride, cfg.trace_n_sv};
-    signals_share_t share = {probe.n_slots, probe.n_genre, (int)probe.n * r.T};
-    signals_t sig;
-    signals_create(&sig, &r.m.d, r.B, NULL, &opt, &share);
-    signals_count(&sig, probe.inputs, probe.cats, probe.n);
+    bench_probe_t bp;
+    bench_probe_create(&bp, &r);
     spectrum_method_t methods[2] = {SPECTRUM_SCALAPACK, SPECTRUM_GRAM};
     spectrum_t sp[2];
-    for (int k = 0; k < 2; k++) spectrum_create(&sp[k], MPI_COMM_WORLD, bc->d.C, share.rows, cfg.trace_n_sv, methods[k]);
+    for (int k = 0; k < 2; k++) spectrum_create(&sp[k], MPI_COMM_WORLD, bc->d.C, bp.rows, bp.cfg.trace_n_sv, methods[k]);
     int reps = steps < 5 ? steps : 5;
     double *t = err_calloc((size_t)steps, sizeof *t), sig_t[5], rho_t[5], spec_t[2][5];
     for (int s = -2; s < steps; s++) {
@@ -274,25 +311,25 @@ void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const c
     }
     for (int i = 0; i < reps; i++) {
         double t0 = clock_seconds();
-        tracer_measure(&probe, &sig, NULL, MPI_COMM_WORLD, &r.m);
+        tracer_measure(&bp.probe, &bp.sig, NULL, MPI_COMM_WORLD, &r.m);
         sig_t[i] = clock_seconds() - t0;
         t0 = clock_seconds(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
-        signals_freq_rho(&sig, MPI_COMM_WORLD, probe.slot_group, probe.groups);
+        signals_freq_rho(&bp.sig, MPI_COMM_WORLD, bp.probe.slot_group, bp.probe.groups);
         rho_t[i] = clock_seconds() - t0;
         for (int k = 0; k < 2; k++) {
             t0 = clock_seconds();
-            signals_spectrum(&sig, &sp[k]);
+            signals_spectrum(&bp.sig, &sp[k]);
             spec_t[k][i] = clock_seconds() - t0;
         }
     }
     double step = median(t, steps), s18 = median(sig_t, reps), rho = median(rho_t, reps);
     printf("tracing, config %s (V=%d T=%d L=%d NH=%d C=%d B=%d), threads %d; median of %d steps and %d trace "
            "steps; probe set of %d windows (%d tokens) in %d groups:\n", bc->name, bc->d.V, r.T, bc->d.L, bc->d.NH,
-           bc->d.C, r.B, omp_get_max_threads(), steps, reps, cfg.trace_probe_windows, share.rows,
-           cfg.trace_probe_groups);
+           bc->d.C, r.B, omp_get_max_threads(), steps, reps, bp.cfg.trace_probe_windows, bp.rows,
+           bp.cfg.trace_probe_groups);
     /* P ranks of this batch each trace W/P windows: the probe pass shrinks P-fold; H4's gather to rank 0
      * and S9 are counted whole (S9's share of the rows shrinks too, its final decomposition does not) */
-    int P = cfg.trace_probe_windows / r.B;
+    int P = bp.cfg.trace_probe_windows / r.B;
     printf("  ordinary step of %d sequences %.1f ms (the reference); S1-S8, H4 and the logit lens with S3b over the "
            "probe set %.1f ms, of which H4's rank correlations %.1f ms\n", r.B, step * 1e3, s18 * 1e3, rho * 1e3);
     for (int k = 0; k < 2; k++) {
@@ -305,14 +342,14 @@ void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const c
     /* size: a file with a few records, extrapolated to the records of 1,000 steps */
     char dir[] = "/tmp/il-bench-trace-XXXXXX";
     CHECK(mkdtemp(dir), "mkdtemp failed");
-    cfg.vocab_size = bc->d.V;
-    char *text = config_string(&cfg);
+    bp.cfg.vocab_size = bc->d.V;
+    char *text = config_string(&bp.cfg);
     tracewrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
-                          .run_name = cfg.name, .seed = cfg.seed, .config_text = text, .command = command,
+                          .run_name = bp.cfg.name, .seed = bp.cfg.seed, .config_text = text, .command = command,
                           .probe_path = "synthetic"};
-    tracer_params(meta.param, &cfg, &r.m.d, 1, TRACE_TOK_UNKNOWN);
+    tracer_params(meta.param, &bp.cfg, &r.m.d, 1, TRACE_TOK_UNKNOWN);
     tracewrite_t tf;
-    CHECK(tracewrite_open(&tf, &meta, &sig, &probe) == 0, "%s", err_msg());
+    CHECK(tracewrite_open(&tf, &meta, &bp.sig, &bp.probe) == 0, "%s", err_msg());
     free(text);
     tracewrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
     char path[4200];
@@ -321,7 +358,7 @@ void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const c
     CHECK(stat(path, &st0) == 0, "%s: cannot stat", path);
     for (int i = 0; i < 20; i++) {
         rec.step = i;
-        CHECK(tracewrite_record(&tf, &rec, &sig) == 0, "%s", err_msg());
+        CHECK(tracewrite_record(&tf, &rec, &bp.sig) == 0, "%s", err_msg());
     }
     CHECK(tracewrite_close(&tf) == 0, "%s", err_msg());
     CHECK(stat(path, &st1) == 0, "%s: cannot stat", path);
@@ -336,9 +373,7 @@ void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const c
                (n * per_record + st0.st_size) / 1e6);
     }
     for (int k = 0; k < 2; k++) spectrum_destroy(&sp[k]);
-    signals_destroy(&sig);
-    probe_free(&probe);
-    shard_free(&shard);
+    bench_probe_destroy(&bp);
     free(t);
     run_destroy(&r);
 }

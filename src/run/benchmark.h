@@ -19,8 +19,9 @@ typedef struct {
 /* GFLOP/s of an n x n x n SGEMM, the median of reps (at most 16). */
 double benchmark_sgemm_gflops(int n, int reps);
 
-/* steps timed training steps of bc on this rank, reported against the SGEMM rate sgemm. */
-void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm);
+/* steps timed training steps of bc on this rank, reported against the SGEMM rate sgemm; with probe_pass,
+ * then the time of one probe pass of il-probe over the default probe set with the same model and batch. */
+void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int probe_pass);
 
 /* Data-parallel scaling of bc, one thread per rank: 1 rank against all of them, with and without overlapped
  * gradient reduction. Every rank of the world calls it; rank 0 reports. */

@@ -13,21 +13,24 @@
 #define TOOL "il-bench" /* begins every line it says */
 
 static const char usage[] =
-    "usage: il-bench [--config A|D|G] [--steps N]        training-step speed against this machine's SGEMM\n"
+    "usage: il-bench [--config A|D|G] [--steps N] [--probe]\n"
+    "                                                    training-step speed against this machine's SGEMM\n"
     "                 (G: GPT-2 small's shape, run only when named; pass --steps 1 on a small machine)\n"
+    "  --probe        also time one probe pass of il-probe over the default probe set (always with G)\n"
     "       il-bench --trace [--config A|D] [--steps N]  tracing cost and trace file size (config D by default)\n"
     "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n"
     "                                                    data-parallel scaling (config D by default)\n"
     "  --steps N      steps timed per measurement, 1..1000 (default 20)\n"
     "  -h, --help     print this and exit; --version: print the version and commit and exit\n";
 
-enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE };
+enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE, OPT_PROBE };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"steps", required_argument, NULL, OPT_STEPS},
     {"scaling", no_argument, NULL, OPT_SCALING},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"probe", no_argument, NULL, OPT_PROBE},
     CLI_COMMON_OPTIONS,
     {0},
 };
@@ -43,7 +46,7 @@ int main(int argc, char **argv)
     enum { N_DEFAULT = 2 }; /* the configs run when none is named: not G, minutes a step on a few cores */
     dist_t dist;
     if (dist_init(&dist, &argc, &argv)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
-    int steps = 20, scaling = 0, trace = 0, only = -1;
+    int steps = 20, scaling = 0, trace = 0, probe = 0, only = -1;
     cli_t cli;
     cli_init(&cli, TOOL, usage, options, dist.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
@@ -56,10 +59,13 @@ int main(int argc, char **argv)
             break;
         case OPT_SCALING: scaling = 1; break;
         case OPT_TRACE: trace = 1; break;
+        case OPT_PROBE: probe = 1; break;
         default: return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
         }
     }
     if (cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
+    if (probe && (scaling || trace))
+        return dist_exit(TOOL, cli_fail(&cli, "--probe goes with the step speed, not --scaling or --trace"), NULL);
     if (scaling || trace) {
         const benchmark_cfg_t *bc = &cfgs[only >= 0 ? only : 1]; /* config D unless another is named */
         if (scaling) benchmark_scaling(bc, steps, &dist);
@@ -69,7 +75,7 @@ int main(int argc, char **argv)
         printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
                sgemm);
         for (int c = 0; c < 3; c++)
-            if (only < 0 ? c < N_DEFAULT : only == c) benchmark_model(&cfgs[c], steps, sgemm);
+            if (only < 0 ? c < N_DEFAULT : only == c) benchmark_model(&cfgs[c], steps, sgemm, probe || c == 2);
     }
     return dist_exit(TOOL, IL_EXIT_OK, NULL);
 }
