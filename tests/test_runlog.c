@@ -13,12 +13,13 @@
 
 #include "core/bytes.h"
 #include "core/runlog.h"
+#include "innerloop/schema.h"
 
 #include "tests/check.h"
 #include "tests/tmpdir.h"
 
 /* A step whose full line is 90 columns: every width below that must drop something. */
-static const runlog_step_t wide = {12345, 100000, 3.1234f, 3e-4f, 0.512, 123456, 250};
+static const runlog_step_t wide = {12345, 100000, 3.1234f, 3e-4f, 0.512, 123456, 250, 0, 0};
 static const double wide_eta = 5000; /* 1h23m */
 
 /* The fields in the order they are kept: a field on the line means every one before it is there too. */
@@ -100,6 +101,43 @@ static void test_eta_smoothing(void **state)
     assert_near(a, 25, 1e-9);
     assert_near(b, 36, 1e-9);
     assert_near(c, 30.666666666666668, 1e-9);
+}
+
+/* A run of 1000 steps of 0.1 s each, traced on the default schedule (every 50th step and log-spaced ones,
+ * tracer_due) at 2 s a trace step: after the first trace step, the ETA from the mean step and trace times
+ * and the trace steps the schedule has left is the time the rest of the run takes, summed here step by step;
+ * the mean over every step so far, traces included, is far off while the early dense traces dominate. */
+static void test_eta_traces(void **state)
+{
+    (void)state;
+    enum { N = 1000, INTERVAL = 50 };
+    const double step_s = 0.1, trace_s = 2;
+    runlog_eta_t e = {0};
+    double all = 0;
+    int mean_off = 0;
+    runlog_eta_trace(&e, trace_s); /* step 0, the initialisation */
+    for (int k = 1; k < N; k++) {
+        runlog_eta(&e, step_s, 0);
+        all += step_s;
+        int64_t left = 0;
+        double truth = 0;
+        for (int j = k + 1; j <= N; j++) truth += step_s + (tracer_due(j, N, INTERVAL, 1) ? trace_s : 0);
+        for (int j = k; j <= N; j++) left += tracer_due(j, N, INTERVAL, 1);
+        if (tracer_due(k, N, INTERVAL, 1)) truth += trace_s; /* this step's trace is still to come */
+        assert_near(runlog_eta_left(&e, N - k, left), truth, 1e-9 * truth);
+        mean_off += fabs((all + trace_s) / k * (N - k) / truth - 1) > 0.1; /* every step's mean, traces in it */
+        if (tracer_due(k, N, INTERVAL, 1)) {
+            runlog_eta_trace(&e, trace_s);
+            all += trace_s;
+        }
+    }
+    assert_true(mean_off > N / 2);
+    /* before a step was measured the ETA is not known, and it says so */
+    runlog_eta_t none = {0};
+    assert_true(isnan(runlog_eta_left(&none, 10, 1)));
+    char line[128];
+    runlog_format_step(line, sizeof line, &wide, NAN, 0);
+    if (!strstr(line, "ETA ?")) fail_msg("an unknown ETA reads \"%s\"", line);
 }
 
 static void test_progress_mode(void **state)
@@ -220,7 +258,7 @@ static void test_output(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_widths), cmocka_unit_test(test_eta_smoothing),
+        cmocka_unit_test(test_format_widths), cmocka_unit_test(test_eta_smoothing), cmocka_unit_test(test_eta_traces),
         cmocka_unit_test(test_progress_mode), cmocka_unit_test(test_output),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);

@@ -441,7 +441,9 @@ static int trace_step(trainer_t *tr, tracewrite_rec_t rec)
     if (!tracer_is_step(&tr->tracer, tr->step)) return 0;
     rec.step = tr->step;
     rec.val_loss = tr->last_val_step == tr->step ? tr->last_val_loss : NAN;
+    if (tr->dist.rank == 0) runlog_trace_begin(&tr->log, tr->step);
     int rc = tracer_trace(&tr->tracer, &tr->model, &rec);
+    if (tr->dist.rank == 0) runlog_trace_end(&tr->log);
     if (tr->tb.f) board_trace(tr);
     return rc;
 }
@@ -481,6 +483,9 @@ int trainer_run(trainer_t *tr)
                                                       .step_time = NAN})))
             return TRAINER_FAILED;
     }
+    /* the trace steps to come, for the ETA: counted by the schedule itself, whatever it is */
+    int64_t traces_left = 0;
+    for (int64_t k = tr->step + 1; root && k <= c->max_steps; k++) traces_left += tracer_is_step(&tr->tracer, k);
     while (tr->step < c->max_steps) {
         if (stop_requested()) {
             if (tr->saved_step != tr->step && snapshot_save(tr)) return TRAINER_FAILED;
@@ -508,7 +513,7 @@ int trainer_run(trainer_t *tr)
         }
         float lr = optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
         if (root) {
-            runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
+            runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3, traces_left, 0};
             runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
             const tb_scalar_t v[] = {{"train/loss", loss}, {"train/lr", lr}, {"train/grad_norm", norm},
                                      {"train/tokens_per_s", tokens / dt}};
@@ -518,6 +523,7 @@ int trainer_run(trainer_t *tr)
         /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
         int io = trace_step(tr, (tracewrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
                                                .step_time = dt});
+        traces_left -= root && tracer_is_step(&tr->tracer, tr->step);
         if (root && !io) io = runlog_status(&tr->log);
         if (root && !io) io = tb_status(&tr->tb);
         if (dist_agree(io)) return TRAINER_FAILED;
