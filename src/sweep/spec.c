@@ -307,10 +307,12 @@ void spec_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEY
 /* ---- expansion and run names ---- */
 
 /* The experiment's identity: every key but where the run is written and what it is called, as canonical
- * "key = value" lines, so that neither a help text nor the order of the key table renames a run. */
+ * "key = value" lines, so that neither a help text nor the order of the key table renames a run. Whether
+ * TensorBoard files are written is no part of it either (and leaving that key out keeps the names of the
+ * sweeps made before it). */
 static uint64_t config_hash(const config_t *c)
 {
-    static const char *const place[] = {"run.name", "run.out_dir", NULL};
+    static const char *const place[] = {"run.name", "run.out_dir", "run.tensorboard", NULL};
     char *text = config_canonical(c, place);
     uint64_t h = bytes_fnv1a64(BYTES_FNV64_INIT, text, strlen(text));
     free(text);
