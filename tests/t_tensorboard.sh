@@ -31,17 +31,18 @@ ckpt_interval = 3
 INI
 read_tb() { /usr/bin/python3 "$here/tb_read.py" pb "$1" >read.out 2>&1 || die "$1: $(cat read.out)"; }
 
-# a traced run: train, val (with genres) and trace scalars, written live (tb/ holds one file per launch)
-"$bin/il-train" --config run.ini --set run.name=traced >/dev/null
+# a traced run on 2 ranks: train, val (with genres) and trace scalars, written live by rank 0 alone (tb/
+# holds one file per launch); the trace's run-wide statistics are the consolidated trace's
+mpirun -n 2 --oversubscribe "$bin/il-train" --config run.ini --set run.name=traced --set train.micro_batch=1 >/dev/null
 read_tb runs/traced
-grep -q '1 files' read.out || die "expected one events file: $(cat read.out)"
+grep -q '^tb_read: 1 files' read.out || die "expected one events file: $(cat read.out)"
 
 # a run whose last checkpoint is lost resumes at step 3 and trains 4..6 again, into a second file
 "$bin/il-train" --config run.ini --set run.name=resumed --set trace.interval=0 >/dev/null
 rm -r runs/resumed/ckpt/step_00000006
 "$bin/il-train" --config run.ini --set run.name=resumed --set trace.interval=0 --resume >/dev/null
 read_tb runs/resumed
-grep -q '2 files' read.out || die "expected two events files: $(cat read.out)"
+grep -q '^tb_read: 2 files' read.out || die "expected two events files: $(cat read.out)"
 
 # run.tensorboard = 0: no tb/
 "$bin/il-train" --config run.ini --set run.name=off --set trace.interval=0 --set run.tensorboard=0 >/dev/null
