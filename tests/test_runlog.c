@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/bytes.h"
@@ -182,8 +183,18 @@ static char *slurp(const char *path)
     return s;
 }
 
-/* Runs the calls below with stdout going to <dir>/name, and returns what they printed (malloc'd). */
-static char *captured(const char *name, runlog_t *r)
+/* A line, a step and a validation. */
+static void events(runlog_t *r)
+{
+    static const char *const cats[] = {"news", "fiction"};
+    const double cat_loss[] = {3.5, 4.5};
+    runlog_printf(r, "hello %d", 7);
+    runlog_step(r, &wide, 1);
+    runlog_val(r, 12345, 4.0, 2, cats, cat_loss);
+}
+
+/* Runs calls(r) with stdout going to <dir>/name, and returns what it printed (malloc'd). */
+static char *captured(const char *name, runlog_t *r, void (*calls)(runlog_t *))
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -191,11 +202,7 @@ static char *captured(const char *name, runlog_t *r)
     int saved = dup(STDOUT_FILENO);
     assert_true(saved >= 0);
     assert_non_null(freopen(path, "w", stdout));
-    static const char *const cats[] = {"news", "fiction"};
-    const double cat_loss[] = {3.5, 4.5};
-    runlog_printf(r, "hello %d", 7);
-    runlog_step(r, &wide, 1);
-    runlog_val(r, 12345, 4.0, 2, cats, cat_loss);
+    calls(r);
     fflush(stdout);
     assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
     close(saved);
@@ -221,7 +228,7 @@ static void test_output(void **state)
     runlog_t r;
     setenv("IL_PROGRESS", "0", 1);
     assert_int_equal(runlog_open(&r, dir), 0);
-    char *out = captured("plain.txt", &r);
+    char *out = captured("plain.txt", &r, events);
     runlog_close(&r);
     /* a batch log: plain lines with log.txt's timestamps; per-category losses in the files only */
     assert_lines(out, stamp);
@@ -241,7 +248,7 @@ static void test_output(void **state)
     setenv("IL_PROGRESS", "1", 1);
     setenv("COLUMNS", "60", 1);
     assert_int_equal(runlog_open(&r, dir), 0);
-    out = captured("progress.txt", &r);
+    out = captured("progress.txt", &r, events);
     runlog_close(&r);
     unsetenv("IL_PROGRESS");
     unsetenv("COLUMNS");
@@ -255,11 +262,41 @@ static void test_output(void **state)
     unsetenv("IL_PROGRESS");
 }
 
+/* 12 steps 0.1 s or more apart, none of them a log line's */
+static void quiet_steps(runlog_t *r)
+{
+    const struct timespec tenth = {0, 100000000};
+    for (int k = 1; k <= 12; k++) {
+        runlog_step_t s = wide;
+        s.step = k;
+        runlog_step(r, &s, 0);
+        nanosleep(&tenth, NULL);
+    }
+}
+
+/* Between log lines the progress line is redrawn on time: the first step, and a later one once a second
+ * has passed (the steps span 1.1 s at least), but not every step. */
+static void test_redraw_on_time(void **state)
+{
+    (void)state;
+    runlog_t r;
+    setenv("IL_PROGRESS", "1", 1);
+    assert_int_equal(runlog_open(&r, dir), 0);
+    char *out = captured("quiet.txt", &r, quiet_steps);
+    runlog_close(&r);
+    unsetenv("IL_PROGRESS");
+    int draws = 0;
+    for (const char *p = out; (p = strstr(p, "\rstep ")); p++) draws++;
+    if (draws < 2 || draws >= 12) fail_msg("%d progress lines for 12 steps over more than 1.1 s: %s", draws, out);
+    assert_non_null(strstr(out, "\rstep 1/100000 |"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_widths), cmocka_unit_test(test_eta_smoothing), cmocka_unit_test(test_eta_traces),
-        cmocka_unit_test(test_progress_mode), cmocka_unit_test(test_output),
+        cmocka_unit_test(test_progress_mode), cmocka_unit_test(test_output), cmocka_unit_test(test_redraw_on_time),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }
