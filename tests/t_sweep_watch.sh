@@ -24,7 +24,7 @@ export PATH=$STUB:$PATH
 : >"$STUB/queue.txt"
 
 tiny_corpus --tokenizer byte
-printf '[sweep]\nname = w\n[fixed]\n%s\ntrain.max_steps = 40\noptim.warmup_steps = 5\n[grid]\ntrain.seed = 1, 2, 3, 4\n' \
+printf '[sweep]\nname = w\n[fixed]\n%s\ntrain.max_steps = 80\noptim.warmup_steps = 5\n[grid]\ntrain.seed = 1, 2, 3, 4\n' \
     "$(tiny_ini | awk -F' = ' '/^\[/ { s = substr($0, 2, length($0) - 2); next } { print s "." $0 }')" >w.ini
 "$bin/il-sweep" submit w.ini --out sw >/dev/null
 mapfile -t runs < <(awk -F'\t' 'NR > 1 { print $2 }' sw/manifest.tsv)
@@ -41,7 +41,8 @@ echo 0 >"sw/runs/${runs[0]}/exit_code"
 printf '101_%d|RUNNING|None|0:10|10:00|n1|0\n' 1 2 3 >"$STUB/queue.txt"
 # the sparkline as docs/sweeps.md defines it: the last records averaged up to 8 to a point, at most 16
 # points, each mean in one of 8 levels from the lowest to the highest
-spark=$(/usr/bin/python3 - "sw/runs/${runs[0]}/metrics.jsonl" <<'PY'
+sparkline() {
+    /usr/bin/python3 - "$1" <<'PY'
 import json, math, sys
 loss = [json.loads(l)["loss"] for l in open(sys.argv[1])]
 n = len(loss)
@@ -55,7 +56,8 @@ for p in range(points):
 lo, hi = min(means), max(means)
 print("".join("▁▂▃▄▅▆▇█"[int(math.floor((m - lo) / (hi - lo) * 7 + 0.5))] for m in means))
 PY
-)
+}
+spark=$(sparkline "sw/runs/${runs[0]}/metrics.jsonl")
 
 W=60 H=6
 sock=$tmp/tmux.sock
@@ -80,11 +82,21 @@ sys.exit(any(len(l.rstrip("\n")) > w - 1 for l in open(sys.argv[2], encoding="ut
 PY
 grep -q '^idx *state *step *loss *trend' screen.txt || die "no header: $(cat screen.txt)"
 grep -q '^il-sweep status sw: ' screen.txt || die "no title line: $(cat screen.txt)"
-grep -q "^0 *done *40/40 *5.250 *$spark " screen.txt || die "run 0's row lacks its loss or the sparkline $spark: $(cat screen.txt)"
+grep -q "^0 *done *40/80 *5.250 *$spark " screen.txt || die "run 0's row lacks its loss or the sparkline $spark: $(cat screen.txt)"
 grep -q '^1 *running' screen.txt || die "run 1 is not running: $(cat screen.txt)"
 grep -q '^\.\.\. 2 more' screen.txt || die "no '... 2 more' on a screen of $H lines: $(cat screen.txt)"
 [ "$(tm display -p -t w '#{cursor_flag}')" = 0 ] || die "the cursor is shown while watching"
 [ ! -e watch.rc ] || die "the watch ended while runs were running: $(cat watch.rc)"
+
+# run 1 trains on: 40 more records of a falling loss redraw its sparkline
+for s in $(seq 41 80); do
+    printf '{"kind":"train","step":%d,"loss":%s,"lr":0.001,"grad_norm":1,"tokens_per_s":500,"step_ms":3}\n' \
+        "$s" "$(awk -v s="$s" 'BEGIN { print 2 + (80 - s) / 40 }')"
+done >>"sw/runs/${runs[1]}/metrics.jsonl"
+spark1=$(sparkline "sw/runs/${runs[1]}/metrics.jsonl")
+[ "$spark1" != "$spark" ] || die "the test's records do not change the sparkline"
+wait_screen " $spark1 "
+grep -q "^1 *running *80/80 *2.000 *$spark1 " screen.txt || die "run 1's new records are not shown: $(cat screen.txt)"
 
 # run 1 finishes: the screen says so; then every run has ended, and the watch ends by itself
 echo 0 >"sw/runs/${runs[1]}/exit_code"

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,12 +51,28 @@ int watch_sparkline(char *buf, size_t cap, const double *v, int n, int utf8)
     return cols;
 }
 
+/* A run's sparkline, and the size and time of the metrics.jsonl it was drawn from: a file that has not
+ * changed (every run that has ended) is not read again. */
+typedef struct {
+    off_t size;
+    struct timespec mtime;
+    char spark[SPARK * 4 + 1];
+    int cols;
+} trend_t;
+
 /* The sparkline of a run's training loss: its last records, averaged up to PER_POINT to a point. */
-static int trend(char *buf, size_t cap, const char *run_dir, int utf8)
+static void trend(trend_t *t, const char *run_dir, int utf8)
 {
+    char path[PATH_MAX + 400];
+    struct stat st = {0};
+    snprintf(path, sizeof path, "%s/metrics.jsonl", run_dir);
+    if (stat(path, &st) == 0 && st.st_size == t->size && st.st_mtim.tv_sec == t->mtime.tv_sec &&
+        st.st_mtim.tv_nsec == t->mtime.tv_nsec)
+        return;
+    t->size = st.st_size, t->mtime = st.st_mtim;
+    t->spark[0] = '\0', t->cols = 0;
     metrics_curves_t c;
-    buf[0] = '\0';
-    if (metrics_curves(&c, run_dir) <= 0) return 0;
+    if (metrics_curves(&c, run_dir) <= 0) return;
     int per = (c.n + SPARK - 1) / SPARK;
     per = per < 1 ? 1 : per > PER_POINT ? PER_POINT : per;
     int points = (c.n + per - 1) / per;
@@ -70,7 +87,7 @@ static int trend(char *buf, size_t cap, const char *run_dir, int utf8)
         mean[p] = k ? sum / k : NAN;
     }
     metrics_curves_free(&c);
-    return watch_sparkline(buf, cap, mean, points, utf8);
+    t->cols = watch_sparkline(t->spark, sizeof t->spark, mean, points, utf8);
 }
 
 /* The terminal's rows: TIOCGWINSZ on stdout, else $LINES, else 24. */
@@ -107,8 +124,8 @@ static int ended(status_state_t s) { return s == ST_DONE || s == ST_FAILED || s 
 
 /* One frame: a title, the header, a row per run that fits (then "... N more"), and the counts. Returns
  * whether every run of the sweep has ended. */
-static int frame(FILE *f, const char *dir, const sweepdir_t *w, const status_run_t *rs, unsigned want,
-                 double seconds, int utf8)
+static int frame(FILE *f, const char *dir, const sweepdir_t *w, const status_run_t *rs, trend_t *trends,
+                 unsigned want, double seconds, int utf8)
 {
     int n = sweepdir_n_runs(w), width = runlog_term_width(), rows = term_rows(), k = 0, all_ended = 1;
     int count[ST_N] = {0}, *idx = err_calloc((size_t)n + 1, sizeof *idx);
@@ -121,18 +138,16 @@ static int frame(FILE *f, const char *dir, const sweepdir_t *w, const status_run
     int fit = rows - 3 < 1 ? 1 : rows - 3;
     int show = k <= fit ? k : fit - 1 < 1 ? 1 : fit - 1;
     status_cell_t(*cells)[SC_N] = err_calloc((size_t)show + 1, sizeof *cells);
-    char(*spark)[SPARK * 4 + 1] = err_calloc((size_t)show + 1, sizeof *spark);
-    int *spark_cols = err_calloc((size_t)show + 1, sizeof *spark_cols), cw[SC_N] = {0};
+    int cw[SC_N] = {0};
     for (int c = 0; c < SC_N; c++) {
         snprintf(cells[0][c], sizeof cells[0][c], "%s", status_col_names[c]);
         cw[c] = (int)strlen(status_col_names[c]);
     }
-    spark_cols[0] = snprintf(spark[0], sizeof spark[0], "trend");
     for (int j = 0; j < show; j++) {
         char run_dir[PATH_MAX + 300];
         status_row(cells[j + 1], w, idx[j], &rs[idx[j]]);
         snprintf(run_dir, sizeof run_dir, "%s/runs/%s", w->dir, sweepdir_run_name(w, idx[j]));
-        spark_cols[j + 1] = trend(spark[j + 1], sizeof spark[j + 1], run_dir, utf8);
+        trend(&trends[idx[j]], run_dir, utf8);
         for (int c = 0; c < SC_N; c++)
             if ((int)strlen(cells[j + 1][c]) > cw[c]) cw[c] = (int)strlen(cells[j + 1][c]);
     }
@@ -145,8 +160,10 @@ static int frame(FILE *f, const char *dir, const sweepdir_t *w, const status_run
         int len = 0;
         for (int s = 0; s < N_SHOWN && len < (int)sizeof line; s++) {
             int c = shown[s];
-            if (s == TREND_BEFORE) /* padded by columns, not bytes: a block is three bytes wide */
-                len += snprintf(line + len, sizeof line - (size_t)len, "%s%*s ", spark[j], SPARK - spark_cols[j], "");
+            if (s == TREND_BEFORE) { /* padded by columns, not bytes: a block is three bytes wide */
+                const trend_t *t = j ? &trends[idx[j - 1]] : &(trend_t){.spark = "trend", .cols = 5};
+                len += snprintf(line + len, sizeof line - (size_t)len, "%s%*s ", t->spark, SPARK - t->cols, "");
+            }
             if (len < (int)sizeof line)
                 len += snprintf(line + len, sizeof line - (size_t)len, status_col_right[c] ? "%*s " : "%-*s ",
                                 c == SC_RUN ? 0 : cw[c], cells[j][c]);
@@ -163,8 +180,6 @@ static int frame(FILE *f, const char *dir, const sweepdir_t *w, const status_run
     if (all_ended) snprintf(line + len, sizeof line - (size_t)len, "; all have ended");
     put_line(f, line, width, 0);
     fputs("\033[J", f); /* what an earlier, longer frame left below */
-    free(spark);
-    free(spark_cols);
     free(cells);
     free(idx);
     return all_ended;
@@ -188,11 +203,13 @@ int watch_sweep(const char *dir, unsigned want, double seconds)
     sa.sa_handler = on_resize;
     sigaction(SIGWINCH, &sa, NULL);
     status_run_t *rs = err_calloc((size_t)sweepdir_n_runs(&w), sizeof *rs);
+    trend_t *trends = err_calloc((size_t)sweepdir_n_runs(&w), sizeof *trends);
+    for (int i = 0; i < sweepdir_n_runs(&w); i++) trends[i].size = -1; /* never drawn */
     fputs("\033[?25l\033[H\033[2J", stdout); /* the cursor hidden while the frames are drawn */
     while (!stop) {
         status_collect_details(&w, rs);
         fputs("\033[H", stdout);
-        int done = frame(stdout, dir, &w, rs, want, seconds, utf8);
+        int done = frame(stdout, dir, &w, rs, trends, want, seconds, utf8);
         fflush(stdout);
         if (done) break;
         /* until the next frame, or at once on Ctrl-C or a new terminal size */
@@ -202,6 +219,7 @@ int watch_sweep(const char *dir, unsigned want, double seconds)
     }
     fputs("\033[?25h\n", stdout);
     fflush(stdout);
+    free(trends);
     free(rs);
     sweepdir_close(&w);
     return 0;
