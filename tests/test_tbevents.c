@@ -77,6 +77,10 @@ static void test_file(void **state)
     assert_int_equal(len, 9 + 2 + 2 + 13);
     assert_memory_equal(rec + 9, "\x10\x05\x1a\x0d" "brain.Event:2", 4 + 13);
     fclose(f);
+    /* a second file in the same second by the same process: its own, named to sort after the first */
+    assert_int_equal(tb_open(&t, sub, 0), 0);
+    assert_true(strcmp(t.path, path) > 0);
+    tb_close(&t);
 }
 
 int main(void)

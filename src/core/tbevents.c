@@ -155,9 +155,15 @@ int tb_open(tb_t *t, const char *dir, int64_t start_step)
     for (char *h = host; *h; h++)
         if (*h == '/') *h = '_';
     double now = wall_now();
-    snprintf(t->path, sizeof t->path, "%s/events.out.tfevents.%010lld.%s.%ld", dir, (long long)now, host,
-             (long)getpid());
-    if (!(t->f = fopen(t->path, "wbx"))) return err_set("%s: cannot create: %s", t->path, strerror(errno));
+    /* never over an earlier launch's file: one of the same second and process (a library caller's) takes
+     * the next counter, and sorts after it as TensorBoard reads the files, by name */
+    for (int k = 0; !t->f; k++) {
+        int len = snprintf(t->path, sizeof t->path, "%s/events.out.tfevents.%010lld.%s.%ld", dir, (long long)now,
+                           host, (long)getpid());
+        if (k) snprintf(t->path + len, sizeof t->path - (size_t)len, ".%04d", k);
+        if (!(t->f = fopen(t->path, "wbx")) && (errno != EEXIST || k == 9999))
+            return err_set("%s: cannot create: %s", t->path, strerror(errno));
+    }
     static const char version[] = "brain.Event:2";
     uint8_t buf[64];
     write_record(t, buf, encode_event(buf, sizeof buf, now, start_step, EV_FILE_VERSION, version, strlen(version)));

@@ -1,7 +1,7 @@
 /* tbevents: TensorBoard scalar event files, written live, so that any TensorBoard (`tensorboard --logdir`)
  * shows a run's curves while it trains.
  *
- * A file <dir>/events.out.tfevents.<unix seconds>.<host>.<pid> is a TFRecord file: each record is a uint64
+ * A file <dir>/events.out.tfevents.<unix seconds>.<host>.<pid>[.<counter>] is a TFRecord file: each record is a uint64
  * length (little-endian), the masked CRC32C of those 8 bytes, the data, and the masked CRC32C of the data
  * (mask: ((crc >> 15) | (crc << 17)) + 0xa282ead8). Each record's data is one protobuf `Event`
  * (tensorboard/compat/proto/event.proto): wall_time (1, double), step (2, int64) and one of file_version
