@@ -53,6 +53,7 @@ requirements=(
     "python torch python3-torch"
     "python google.protobuf python3-protobuf"
     "command protoc protobuf-compiler"
+    "command tmux tmux"
 )
 
 # Debian's python3: the packages install into it, whatever other python3 comes first on PATH (pyenv, conda)

@@ -43,8 +43,15 @@ for r in r1 r2; do "$bin/il-eval" --checkpoint runs/$r/ckpt/step_00000006 --data
 grep -q "loss" r1.eval || die "il-eval printed no loss"
 cmp r1.eval r2.eval || die "the same config trained twice scores differently"
 # tracing only measures: a run traced at every step ends with the parameters of an untraced one, bit for bit
-"$bin/il-train" --config run.ini --set run.name=traced --set trace.interval=1 --set trace.probe_windows=4 \
-    --set trace.probe_groups=2 >/dev/null
+# (with the progress line, which is redrawn before and after each trace step, even between log lines)
+IL_PROGRESS=1 "$bin/il-train" --config run.ini --set run.name=traced --set trace.interval=1 --set trace.probe_windows=4 \
+    --set trace.probe_groups=2 --set run.log_interval=1000 >traced.out
+tr '\r' '\n' <traced.out >traced.lines
+for k in 2 3 4 5; do
+    grep -q "^step $k/6 tracing | loss [0-9.]* |.*| ETA [0-9]*m[0-9]*s" traced.lines || die "no progress line of step $k tracing"
+    grep -A1 "^step $k/6 tracing" traced.lines | tail -1 | grep -q "^step $k/6 | loss" ||
+        die "the progress line of step $k is not redrawn after its trace"
+done
 "$bin/il-train" --config run.ini --set run.name=untraced --set trace.interval=0 >/dev/null
 "$bin/il-ckpt" diff runs/traced/ckpt/step_00000006 runs/untraced/ckpt/step_00000006 >diff.out ||
     die "tracing changed the training: $(cat diff.out)"

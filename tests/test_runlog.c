@@ -9,16 +9,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/bytes.h"
 #include "core/runlog.h"
+#include "innerloop/schema.h"
 
 #include "tests/check.h"
 #include "tests/tmpdir.h"
 
 /* A step whose full line is 90 columns: every width below that must drop something. */
-static const runlog_step_t wide = {12345, 100000, 3.1234f, 3e-4f, 0.512, 123456, 250};
+static const runlog_step_t wide = {12345, 100000, 3.1234f, 3e-4f, 0.512, 123456, 250, 0, 0};
 static const double wide_eta = 5000; /* 1h23m */
 
 /* The fields in the order they are kept: a field on the line means every one before it is there too. */
@@ -102,6 +104,43 @@ static void test_eta_smoothing(void **state)
     assert_near(c, 30.666666666666668, 1e-9);
 }
 
+/* A run of 1000 steps of 0.1 s each, traced on the default schedule (every 50th step and log-spaced ones,
+ * tracer_due) at 2 s a trace step: after the first trace step, the ETA from the mean step and trace times
+ * and the trace steps the schedule has left is the time the rest of the run takes, summed here step by step;
+ * the mean over every step so far, traces included, is far off while the early dense traces dominate. */
+static void test_eta_traces(void **state)
+{
+    (void)state;
+    enum { N = 1000, INTERVAL = 50 };
+    const double step_s = 0.1, trace_s = 2;
+    runlog_eta_t e = {0};
+    double all = 0;
+    int mean_off = 0;
+    runlog_eta_trace(&e, trace_s); /* step 0, the initialisation */
+    for (int k = 1; k < N; k++) {
+        runlog_eta(&e, step_s, 0);
+        all += step_s;
+        int64_t left = 0;
+        double truth = 0;
+        for (int j = k + 1; j <= N; j++) truth += step_s + (tracer_due(j, N, INTERVAL, 1) ? trace_s : 0);
+        for (int j = k; j <= N; j++) left += tracer_due(j, N, INTERVAL, 1);
+        if (tracer_due(k, N, INTERVAL, 1)) truth += trace_s; /* this step's trace is still to come */
+        assert_near(runlog_eta_left(&e, N - k, left), truth, 1e-9 * truth);
+        mean_off += fabs((all + trace_s) / k * (N - k) / truth - 1) > 0.1; /* every step's mean, traces in it */
+        if (tracer_due(k, N, INTERVAL, 1)) {
+            runlog_eta_trace(&e, trace_s);
+            all += trace_s;
+        }
+    }
+    assert_true(mean_off > N / 2);
+    /* before a step was measured the ETA is not known, and it says so */
+    runlog_eta_t none = {0};
+    assert_true(isnan(runlog_eta_left(&none, 10, 1)));
+    char line[128];
+    runlog_format_step(line, sizeof line, &wide, NAN, 0);
+    if (!strstr(line, "ETA ?")) fail_msg("an unknown ETA reads \"%s\"", line);
+}
+
 static void test_progress_mode(void **state)
 {
     (void)state;
@@ -144,8 +183,18 @@ static char *slurp(const char *path)
     return s;
 }
 
-/* Runs the calls below with stdout going to <dir>/name, and returns what they printed (malloc'd). */
-static char *captured(const char *name, runlog_t *r)
+/* A line, a step and a validation. */
+static void events(runlog_t *r)
+{
+    static const char *const cats[] = {"news", "fiction"};
+    const double cat_loss[] = {3.5, 4.5};
+    runlog_printf(r, "hello %d", 7);
+    runlog_step(r, &wide, 1);
+    runlog_val(r, 12345, 4.0, 2, cats, cat_loss);
+}
+
+/* Runs calls(r) with stdout going to <dir>/name, and returns what it printed (malloc'd). */
+static char *captured(const char *name, runlog_t *r, void (*calls)(runlog_t *))
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -153,11 +202,7 @@ static char *captured(const char *name, runlog_t *r)
     int saved = dup(STDOUT_FILENO);
     assert_true(saved >= 0);
     assert_non_null(freopen(path, "w", stdout));
-    static const char *const cats[] = {"news", "fiction"};
-    const double cat_loss[] = {3.5, 4.5};
-    runlog_printf(r, "hello %d", 7);
-    runlog_step(r, &wide, 1);
-    runlog_val(r, 12345, 4.0, 2, cats, cat_loss);
+    calls(r);
     fflush(stdout);
     assert_int_equal(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
     close(saved);
@@ -183,7 +228,7 @@ static void test_output(void **state)
     runlog_t r;
     setenv("IL_PROGRESS", "0", 1);
     assert_int_equal(runlog_open(&r, dir), 0);
-    char *out = captured("plain.txt", &r);
+    char *out = captured("plain.txt", &r, events);
     runlog_close(&r);
     /* a batch log: plain lines with log.txt's timestamps; per-category losses in the files only */
     assert_lines(out, stamp);
@@ -203,7 +248,7 @@ static void test_output(void **state)
     setenv("IL_PROGRESS", "1", 1);
     setenv("COLUMNS", "60", 1);
     assert_int_equal(runlog_open(&r, dir), 0);
-    out = captured("progress.txt", &r);
+    out = captured("progress.txt", &r, events);
     runlog_close(&r);
     unsetenv("IL_PROGRESS");
     unsetenv("COLUMNS");
@@ -217,11 +262,41 @@ static void test_output(void **state)
     unsetenv("IL_PROGRESS");
 }
 
+/* 12 steps 0.1 s or more apart, none of them a log line's */
+static void quiet_steps(runlog_t *r)
+{
+    const struct timespec tenth = {0, 100000000};
+    for (int k = 1; k <= 12; k++) {
+        runlog_step_t s = wide;
+        s.step = k;
+        runlog_step(r, &s, 0);
+        nanosleep(&tenth, NULL);
+    }
+}
+
+/* Between log lines the progress line is redrawn on time: the first step, and a later one once a second
+ * has passed (the steps span 1.1 s at least), but not every step. */
+static void test_redraw_on_time(void **state)
+{
+    (void)state;
+    runlog_t r;
+    setenv("IL_PROGRESS", "1", 1);
+    assert_int_equal(runlog_open(&r, dir), 0);
+    char *out = captured("quiet.txt", &r, quiet_steps);
+    runlog_close(&r);
+    unsetenv("IL_PROGRESS");
+    int draws = 0;
+    for (const char *p = out; (p = strstr(p, "\rstep ")); p++) draws++;
+    if (draws < 2 || draws >= 12) fail_msg("%d progress lines for 12 steps over more than 1.1 s: %s", draws, out);
+    assert_non_null(strstr(out, "\rstep 1/100000 |"));
+    free(out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_format_widths), cmocka_unit_test(test_eta_smoothing),
-        cmocka_unit_test(test_progress_mode), cmocka_unit_test(test_output),
+        cmocka_unit_test(test_format_widths), cmocka_unit_test(test_eta_smoothing), cmocka_unit_test(test_eta_traces),
+        cmocka_unit_test(test_progress_mode), cmocka_unit_test(test_output), cmocka_unit_test(test_redraw_on_time),
     };
     return cmocka_run_group_tests(tests, tmpdir_make, tmpdir_remove);
 }

@@ -85,6 +85,8 @@ static const keydef_t keys[] = {
     K(run, out_dir, KEY_STR, "runs", 1, STR_MAX, KEY_PATH, "directory holding run directories"),
     K(run, log_interval, KEY_INT, "10", 1, INT_MAX, 0, "steps between log lines"),
     K(run, ckpt_interval, KEY_INT, "0", 0, INT_MAX, 0, "steps between checkpoints; 0: only at the end"),
+    K(run, tensorboard, KEY_INT, "1", 0, 1, 0,
+      "1: write TensorBoard scalar event files into the run directory's tb/ (rank 0)"),
     K(run, keep_ckpts, KEY_INT, "3", 0, 1 << 20, 0, "newest checkpoints kept; 0 keeps all"),
 };
 #undef K

@@ -62,6 +62,7 @@ typedef struct {
     int log_interval;
     int ckpt_interval; /* steps between checkpoints; 0: only at the end */
     int keep_ckpts;    /* newest checkpoints kept; 0 keeps all */
+    int tensorboard;   /* 1: TensorBoard event files in <run>/tb (tbevents.h) */
 } config_t;
 
 void config_defaults(config_t *c);

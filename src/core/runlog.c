@@ -152,14 +152,18 @@ static void json_str(FILE *f, const char *s)
 
 static void format_eta(char *buf, size_t n, double seconds)
 {
+    if (!(seconds >= 0 && seconds < 1e9)) {
+        snprintf(buf, n, "?");
+        return;
+    }
     long s = (long)seconds;
     if (s >= 3600) snprintf(buf, n, "%ldh%02ldm", s / 3600, s / 60 % 60);
     else snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
 }
 
-/* The ETA is the steps left times the mean wall time per step of this launch so far. A step's time
- * depends on what comes with it: validation every eval.interval steps, tracing (dense at the log-spaced
- * steps of the start), checkpoints. They recur, so only a mean over a span longer than their intervals
+/* The ETA's part of the steps is the steps left times the mean wall time per step of this launch so far,
+ * trace steps' time left out (runlog_eta_trace). A step's time depends on what comes with it: validation
+ * every eval.interval steps, checkpoints. They recur, so only a mean over a span longer than their intervals
  * gives them their true share: the cumulative mean does, and settles as the run goes on. An exponentially
  * weighted mean short enough to follow a change of the machine's load would jump after every validation,
  * as the estimate from the last step alone did; the runs are of fixed work on a node of their own, where
@@ -168,7 +172,23 @@ double runlog_eta(runlog_eta_t *e, double step_seconds, int64_t steps_left)
 {
     e->seconds += step_seconds;
     e->steps++;
-    return e->seconds / (double)e->steps * (double)steps_left;
+    return runlog_eta_left(e, steps_left, 0);
+}
+
+/* Trace steps do not recur at a fixed interval: the schedule's are dense at the start (log-spaced) and
+ * sparse later, so a mean over the steps so far would count the early ones at the rate of the start. Their
+ * cost is estimated apart, per trace step, and multiplied by the trace steps the schedule has left. */
+void runlog_eta_trace(runlog_eta_t *e, double seconds)
+{
+    e->trace_seconds += seconds;
+    e->traces++;
+}
+
+double runlog_eta_left(const runlog_eta_t *e, int64_t steps_left, int64_t traces_left)
+{
+    if (e->steps == 0) return NAN;
+    double step = e->seconds / (double)e->steps, trace = e->traces ? e->trace_seconds / (double)e->traces : step;
+    return step * (double)steps_left + trace * (double)traces_left;
 }
 
 enum { F_STEP, F_LOSS, F_LR, F_NORM, F_TOKS, F_ETA, F_N, F_LEN = 48 };
@@ -188,7 +208,8 @@ int runlog_format_step(char *buf, size_t n, const runlog_step_t *s, double eta_s
     static const int least_first[] = {F_NORM, F_LR, F_TOKS, F_ETA, F_LOSS};
     char f[F_N][F_LEN], eta[32], line[F_N * (F_LEN + 3)];
     format_eta(eta, sizeof eta, eta_seconds);
-    snprintf(f[F_STEP], F_LEN, "step %lld/%lld", (long long)s->step, (long long)s->max_steps);
+    snprintf(f[F_STEP], F_LEN, "step %lld/%lld%s", (long long)s->step, (long long)s->max_steps,
+             s->tracing ? " tracing" : "");
     snprintf(f[F_LOSS], F_LEN, "loss %.4f", s->loss);
     snprintf(f[F_LR], F_LEN, "lr %.2e", s->lr);
     snprintf(f[F_NORM], F_LEN, "grad norm %.3f", s->grad_norm);
@@ -204,6 +225,23 @@ int runlog_format_step(char *buf, size_t n, const runlog_step_t *s, double eta_s
     return len;
 }
 
+static double eta_of(const runlog_t *r)
+{
+    return runlog_eta_left(&r->eta, r->last.max_steps - r->last.step, r->last.traces_left);
+}
+
+/* The progress line of the last step, on a terminal: drawn over the one before it. */
+static void draw(runlog_t *r, double now)
+{
+    if (!r->progress) return;
+    char line[256];
+    runlog_format_step(line, sizeof line, &r->last, eta_of(r), runlog_term_width());
+    printf("\r%s\033[K", line);
+    fflush(stdout);
+    r->progress_up = 1;
+    r->drawn_at = now;
+}
+
 void runlog_step(runlog_t *r, const runlog_step_t *s, int print)
 {
     fprintf(r->metrics, "{\"kind\":\"train\",\"step\":%lld", (long long)s->step);
@@ -214,21 +252,37 @@ void runlog_step(runlog_t *r, const runlog_step_t *s, int print)
     json_num(r->metrics, "step_ms", s->step_ms);
     fputs("}\n", r->metrics);
     flush(r, r->metrics, "metrics.jsonl");
-    /* from one call to the next: the step with its validation, tracing and checkpoint; the first call
-     * has only the step's own time */
-    double t = clock_seconds(), eta = runlog_eta(&r->eta, r->last_step_at > 0 ? t - r->last_step_at : s->step_ms / 1e3,
-                                       s->max_steps - s->step);
-    r->last_step_at = t;
-    if (!print) return;
-    char line[256];
-    runlog_format_step(line, sizeof line, s, eta, 0);
-    say(r, r->progress ? NULL : line, line);
-    if (r->progress) {
-        runlog_format_step(line, sizeof line, s, eta, runlog_term_width());
-        printf("\r%s\033[K", line);
-        fflush(stdout);
-        r->progress_up = 1;
+    /* from one call to the next: the step with its validation and checkpoint, less the time traced (which
+     * runlog_trace_end counts apart); the first call has only the step's own time */
+    double t = clock_seconds();
+    runlog_eta(&r->eta, r->last_step_at > 0 ? t - r->last_step_at - r->traced : s->step_ms / 1e3, 0);
+    r->last_step_at = t, r->traced = 0, r->last = *s;
+    if (print) {
+        char line[256];
+        runlog_format_step(line, sizeof line, s, eta_of(r), 0);
+        say(r, r->progress ? NULL : line, line);
     }
+    if (print || t - r->drawn_at >= RUNLOG_REDRAW_S) draw(r, t);
+}
+
+void runlog_trace_begin(runlog_t *r, int64_t step)
+{
+    double t = clock_seconds();
+    r->trace_at = t;
+    if (r->last.step != step || step == 0) return;
+    r->last.tracing = 1;
+    draw(r, t);
+}
+
+void runlog_trace_end(runlog_t *r)
+{
+    double t = clock_seconds();
+    runlog_eta_trace(&r->eta, t - r->trace_at);
+    r->traced += t - r->trace_at;
+    if (!r->last.tracing) return;
+    r->last.tracing = 0;
+    if (r->last.traces_left > 0) r->last.traces_left--;
+    draw(r, t);
 }
 
 void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *const *cat_names,

@@ -13,11 +13,22 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* The ETA's estimate of the time per step: the sum and count of this launch's step times. */
+/* The ETA's estimates: the sum and count of this launch's step times, trace steps' time left out, and of
+ * its trace steps' times. */
 typedef struct {
     double seconds;
     int64_t steps;
+    double trace_seconds;
+    int64_t traces;
 } runlog_eta_t;
+
+typedef struct {
+    int64_t step, max_steps;
+    float loss, lr;
+    double grad_norm, tokens_per_s, step_ms;
+    int64_t traces_left; /* trace steps still to come, this step's included (the schedule's, tracer_is_step) */
+    int tracing;         /* the line is drawn while this step is traced */
+} runlog_step_t;
 
 typedef struct {
     FILE *log;
@@ -29,13 +40,11 @@ typedef struct {
     int progress_up;  /* a progress line is on screen and must be ended before other output */
     runlog_eta_t eta;
     double last_step_at; /* monotonic seconds at the previous runlog_step; 0 before the first */
+    double trace_at;     /* monotonic seconds when the trace step under way began */
+    double traced;       /* seconds traced since the previous runlog_step, not a step's own time */
+    double drawn_at;     /* monotonic seconds of the last progress line drawn */
+    runlog_step_t last;  /* the last step, redrawn on time and around a trace step (step 0: none yet) */
 } runlog_t;
-
-typedef struct {
-    int64_t step, max_steps;
-    float loss, lr;
-    double grad_norm, tokens_per_s, step_ms;
-} runlog_step_t;
 
 /* Opens (appending) log.txt and metrics.jsonl in dir. -1 with err_set() when they cannot be opened or
  * IL_PROGRESS is neither 0 nor 1. */
@@ -46,9 +55,15 @@ void runlog_close(runlog_t *r);
 int runlog_status(const runlog_t *r);
 /* printf-style line to stdout and log.txt, with a timestamp in the file (and on a plain stdout). */
 void runlog_printf(runlog_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Records a step in metrics.jsonl, every step: its wall time feeds the ETA. With print, also the step's
- * line in log.txt and on stdout. */
+/* Records a step in metrics.jsonl, every step: its wall time (a trace step's time left out) feeds the ETA.
+ * With print, also the step's line in log.txt and on stdout; without, a progress line is still redrawn
+ * when RUNLOG_REDRAW_S have passed since the last, so that it never looks hung. */
+enum { RUNLOG_REDRAW_S = 1 };
 void runlog_step(runlog_t *r, const runlog_step_t *s, int print);
+/* Around a trace step of the weights of `step`: the progress line of that step, when it is the last one
+ * recorded, says it is tracing, and the trace's time goes into the ETA's estimate of a trace step's cost. */
+void runlog_trace_begin(runlog_t *r, int64_t step);
+void runlog_trace_end(runlog_t *r);
 /* Validation result; cat_names/cat_loss may be NULL when n_cats is 0. */
 void runlog_val(runlog_t *r, int64_t step, double loss, int n_cats, const char *const *cat_names,
                 const double *cat_loss);
@@ -60,7 +75,13 @@ int runlog_progress_mode(void);
 int runlog_term_width(void);
 /* Adds one step that took step_seconds and returns the seconds the steps_left remaining ones should take. */
 double runlog_eta(runlog_eta_t *e, double step_seconds, int64_t steps_left);
-/* The line of step s into buf (n bytes), with eta_seconds to go, fitted into width - 1 columns (the last
+/* Adds one trace step that took seconds. */
+void runlog_eta_trace(runlog_eta_t *e, double seconds);
+/* The seconds that steps_left steps and traces_left trace steps should take: the mean time per step times
+ * steps_left plus the mean time per trace step times traces_left (before any trace step was measured, a trace
+ * step counts as a step). NaN before any step was measured. */
+double runlog_eta_left(const runlog_eta_t *e, int64_t steps_left, int64_t traces_left);
+/* The line of step s into buf (n bytes), with eta_seconds to go (NaN: not known yet), fitted into width - 1 columns (the last
  * one stays free, so that the cursor never wraps): the least important fields are dropped first (grad
  * norm, lr, tokens/s, ETA, loss; the step stays), and what still does not fit is cut. width 0: no limit,
  * every field. Returns the line's length. */

@@ -222,6 +222,9 @@ static int trainer_open_from(trainer_t *tr, const config_t *cfg, const dist_t *d
                                 source};
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, &data, argc, argv) : 0))
         return abandon(tr);
+    char tb_dir[4200];
+    snprintf(tb_dir, sizeof tb_dir, "%s/tb", tr->dir);
+    if (dist_agree(dist->rank == 0 && c->tensorboard ? tb_open(&tr->tb, tb_dir, tr->step) : 0)) return abandon(tr);
     /* the probe set comes from held-out text: the validation shard, or the training shard without one */
     int traced = tracer_open(&tr->tracer, c, &tr->model, &tr->train_shard, tr->tokenizer,
                              tr->has_val ? &tr->val_shard : &tr->train_shard, tr->has_val ? c->val_path : c->train_path,
@@ -259,6 +262,7 @@ void trainer_close(trainer_t *tr)
     if (tr->dist.rank == 0) rundir_release(&tr->rundir, 0);
     tracer_close(&tr->tracer);
     runlog_close(&tr->log);
+    tb_close(&tr->tb);
     gpt_destroy(&tr->model);
     adamw_destroy(&tr->opt);
     gsync_free(&tr->sync);
@@ -349,6 +353,21 @@ int trainer_eval(gpt_t *m, const shard_t *s, int B, int windows, double *loss, d
     return failed ? dist_agree(rc) : 0;
 }
 
+/* Rank 0: a validation into the TensorBoard file, the loss and per genre as metrics.jsonl's by_category. */
+static void board_val(trainer_t *tr, int nc, const char *const *names, const double *cat_loss)
+{
+    tb_scalar_t *v = err_calloc((size_t)nc + 1, sizeof *v);
+    char (*tags)[96] = err_calloc((size_t)nc + 1, sizeof *tags);
+    v[0] = (tb_scalar_t){"val/loss", tr->last_val_loss};
+    for (int k = 0; k < nc; k++) {
+        snprintf(tags[k], sizeof tags[k], "val/loss_by_genre/%.64s", names[k]);
+        v[k + 1] = (tb_scalar_t){tags[k], cat_loss[k]};
+    }
+    tb_scalars(&tr->tb, tr->step, v, nc + 1);
+    free(v);
+    free(tags);
+}
+
 static int validate(trainer_t *tr)
 {
     const config_t *c = &tr->cfg;
@@ -364,6 +383,7 @@ static int validate(trainer_t *tr)
         const char **names = err_calloc((size_t)nc + 1, sizeof *names);
         for (int k = 0; k < nc; k++) names[k] = tr->val_shard.cats[k];
         runlog_val(&tr->log, tr->step, tr->last_val_loss, nc, names, cat_loss);
+        if (tr->tb.f) board_val(tr, nc, names, cat_loss);
         free(names);
     }
     free(cat_loss);
@@ -391,6 +411,28 @@ static int stop_requested(void)
     return any;
 }
 
+/* Rank 0: the trace step's statistics that are the run's whole (signals.h: the same on every rank) into
+ * the TensorBoard file: H4's statistic rho_freq at the last depth, the effective rank S9 per depth and the
+ * weight norms. The other hypotheses' statistics need every rank's probe share merged: il-aggregate's. */
+static void board_trace(trainer_t *tr)
+{
+    const signals_t *sig = &tr->tracer.sig;
+    static const char *const wnorm[SIGNALS_N_GROUPS] = {"trace/wnorm_embed", "trace/wnorm_attn", "trace/wnorm_mlp",
+                                                        "trace/wnorm_ln"};
+    int L = sig->L, n = 0;
+    tb_scalar_t *v = err_calloc((size_t)L + 2 + SIGNALS_N_GROUPS, sizeof *v);
+    char (*tags)[48] = err_calloc((size_t)L + 1, sizeof *tags);
+    v[n++] = (tb_scalar_t){"trace/H4_rho_freq", sig->rho_freq[L]};
+    for (int l = 0; l <= L && tr->tracer.spectrum_on; l++) {
+        snprintf(tags[l], sizeof tags[l], "trace/erank/depth_%d", l);
+        v[n++] = (tb_scalar_t){tags[l], sig->erank[l]};
+    }
+    for (int g = 0; g < SIGNALS_N_GROUPS; g++) v[n++] = (tb_scalar_t){wnorm[g], sig->wnorm[g]};
+    tb_scalars(&tr->tb, tr->step, v, n);
+    free(v);
+    free(tags);
+}
+
 /* Collective: the trace record of the current weights (step tr->step), when that step is traced. The
  * training record rec describes the update that made them. Returns 0, or -1 with err_set() on a failed
  * write. */
@@ -399,7 +441,11 @@ static int trace_step(trainer_t *tr, tracewrite_rec_t rec)
     if (!tracer_is_step(&tr->tracer, tr->step)) return 0;
     rec.step = tr->step;
     rec.val_loss = tr->last_val_step == tr->step ? tr->last_val_loss : NAN;
-    return tracer_trace(&tr->tracer, &tr->model, &rec);
+    if (tr->dist.rank == 0) runlog_trace_begin(&tr->log, tr->step);
+    int rc = tracer_trace(&tr->tracer, &tr->model, &rec);
+    if (tr->dist.rank == 0) runlog_trace_end(&tr->log);
+    if (tr->tb.f) board_trace(tr);
+    return rc;
 }
 
 /* Collective, when the run has finished: every rank closes its trace segment, then rank 0 merges each rank's
@@ -437,6 +483,9 @@ int trainer_run(trainer_t *tr)
                                                       .step_time = NAN})))
             return TRAINER_FAILED;
     }
+    /* the trace steps to come, for the ETA: counted by the schedule itself, whatever it is */
+    int64_t traces_left = 0;
+    for (int64_t k = tr->step + 1; root && k <= c->max_steps; k++) traces_left += tracer_is_step(&tr->tracer, k);
     while (tr->step < c->max_steps) {
         if (stop_requested()) {
             if (tr->saved_step != tr->step && snapshot_save(tr)) return TRAINER_FAILED;
@@ -464,14 +513,19 @@ int trainer_run(trainer_t *tr)
         }
         float lr = optim_lr(tr->step - 1, c->warmup_steps, c->max_steps, c->lr, c->min_lr);
         if (root) {
-            runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3};
+            runlog_step_t s = {tr->step, c->max_steps, loss, lr, norm, tokens / dt, dt * 1e3, traces_left, 0};
             runlog_step(&tr->log, &s, tr->step % c->log_interval == 0 || last || tr->step == 1);
+            const tb_scalar_t v[] = {{"train/loss", loss}, {"train/lr", lr}, {"train/grad_norm", norm},
+                                     {"train/tokens_per_s", tokens / dt}};
+            if (tr->tb.f) tb_scalars(&tr->tb, tr->step, v, sizeof v / sizeof *v);
         }
         if (do_val && (tr->step % c->eval_interval == 0 || last) && validate(tr)) return TRAINER_BAD_DATA;
         /* a failed write (a full disk) on any rank stops every rank, keeping the checkpoints */
         int io = trace_step(tr, (tracewrite_rec_t){.loss = loss, .lr = lr, .grad_norm = norm, .tokens_per_s = tokens / dt,
                                                .step_time = dt});
+        traces_left -= root && tracer_is_step(&tr->tracer, tr->step);
         if (root && !io) io = runlog_status(&tr->log);
+        if (root && !io) io = tb_status(&tr->tb);
         if (dist_agree(io)) return TRAINER_FAILED;
         if ((c->ckpt_interval > 0 && tr->step % c->ckpt_interval == 0) || last) {
             if (snapshot_save(tr)) return TRAINER_FAILED;

@@ -1,6 +1,6 @@
 /* trainer: a training run as a library, so the trainer tool, tracing and the tests all drive the same
  * code. Every rank of the MPI world calls the same functions; rank 0 alone writes the run directory
- * <out_dir>/<name>/ (config.ini, log.txt, metrics.jsonl, launches.jsonl, ckpt/step_NNNNNNNN/). */
+ * <out_dir>/<name>/ (config.ini, log.txt, metrics.jsonl, launches.jsonl, ckpt/step_NNNNNNNN/, tb/). */
 #ifndef IL_TRAINER_H
 #define IL_TRAINER_H
 
@@ -15,6 +15,7 @@
 #include "model/adamw.h"
 #include "model/optim.h"
 #include "core/runlog.h"
+#include "core/tbevents.h"
 #include "run/rundir.h"
 #include "data/shard.h"
 #include "trace/tracer.h"
@@ -37,6 +38,7 @@ typedef struct {
     int accum;               /* micro-steps per update on each rank */
     int32_t *inputs, *targets; /* (micro_batch, T) */
     runlog_t log;            /* rank 0 only */
+    tb_t tb;                 /* rank 0 only, with run.tensorboard: the TensorBoard curves (tb.f NULL: none) */
     rundir_t rundir;         /* rank 0 only: the lock on the run directory */
     tracer_t tracer;
     double last_val_loss;

@@ -5,10 +5,11 @@
 #include "sweep/cancel.h"
 #include "sweep/status.h"
 #include "sweep/submit.h"
+#include "sweep/watch.h"
 
 const char commands_usage[] =
     "usage: il-sweep submit SPEC [--dry-run | --local] [--out DIR]\n"
-    "       il-sweep status DIR [--state LIST] [--format table|json]\n"
+    "       il-sweep status DIR [--state LIST] [--format table|json] [--watch [SECONDS]]\n"
     "       il-sweep resubmit DIR --failed [--dry-run]\n"
     "       il-sweep summary DIR\n"
     "       il-sweep cancel DIR [--dry-run]\n"
@@ -34,12 +35,15 @@ static const char usage_submit[] =
     "  -h, --help   this text\n";
 
 static const char usage_status[] =
-    "usage: il-sweep status DIR [--state LIST] [--format table|json]\n"
+    "usage: il-sweep status DIR [--state LIST] [--format table|json] [--watch [SECONDS]]\n"
     "  prints the sweep's runs: index, run, state, Slurm task, step/max_steps, train and validation loss,\n"
     "  tokens/s, time used/time limit, node, exit code, attempt, and what Slurm says ('-': not known)\n"
     "  --state LIST      only the runs in these states, comma-separated: new, pending, running, requeued,\n"
     "                    done, failed, preempted\n"
     "  --format FORMAT   table (default) or json: an array of one object per run, null where not known\n"
+    "  --watch [SECONDS] redraw the table in place every SECONDS (default 3), fitted to the terminal, with a\n"
+    "                    sparkline of each run's recent training loss; ends when every run has ended\n"
+    "                    (done, failed or preempted) or on Ctrl-C\n"
     "  -h, --help        this text\n";
 
 static const char usage_resubmit[] =
@@ -75,7 +79,16 @@ static int run_submit(const char *spec, const commands_args_t *a) { return submi
 
 static int run_resubmit(const char *dir, const commands_args_t *a) { return submit_failed(dir, a->dry); }
 
-static int run_status(const char *dir, const commands_args_t *a) { return status_print(dir, a->want, a->format); }
+static const char *check_status(const commands_args_t *a)
+{
+    return a->watch > 0 && a->format == STATUS_JSON ? "--watch draws the table: it does not go with --format json"
+                                                    : NULL;
+}
+
+static int run_status(const char *dir, const commands_args_t *a)
+{
+    return a->watch > 0 ? watch_sweep(dir, a->want, a->watch) : status_print(dir, a->want, a->format);
+}
 
 static int run_summary(const char *dir, const commands_args_t *a)
 {
@@ -92,13 +105,14 @@ static const struct option submit_opts[] = {
     DRY_RUN, {"local", no_argument, NULL, OPT_LOCAL}, {"out", required_argument, NULL, OPT_OUT}, CLI_COMMON_OPTIONS, {0}};
 static const struct option resubmit_opts[] = {DRY_RUN, {"failed", no_argument, NULL, OPT_FAILED}, CLI_COMMON_OPTIONS, {0}};
 static const struct option status_opts[] = {{"state", required_argument, NULL, OPT_STATE},
-                                            {"format", required_argument, NULL, OPT_FORMAT}, CLI_COMMON_OPTIONS, {0}};
+                                            {"format", required_argument, NULL, OPT_FORMAT},
+                                            {"watch", optional_argument, NULL, OPT_WATCH}, CLI_COMMON_OPTIONS, {0}};
 static const struct option cancel_opts[] = {DRY_RUN, CLI_COMMON_OPTIONS, {0}};
 
 static const commands_t commands[] = {
     {"submit", usage_submit, submit_opts, "SPEC", check_submit, run_submit},
     {"resubmit", usage_resubmit, resubmit_opts, "DIR", check_resubmit, run_resubmit},
-    {"status", usage_status, status_opts, "DIR", NULL, run_status},
+    {"status", usage_status, status_opts, "DIR", check_status, run_status},
     {"summary", usage_summary, summary_opts, "DIR", NULL, run_summary},
     {"cancel", usage_cancel, cancel_opts, "DIR", NULL, run_cancel},
 };

@@ -10,13 +10,14 @@
 #include "core/cli.h"
 
 /* The options' codes, shared by the tables below and il-sweep's reading of them. */
-enum { OPT_DRY = CLI_OPT_FIRST, OPT_LOCAL, OPT_OUT, OPT_FAILED, OPT_STATE, OPT_FORMAT, OPT_KEYS };
+enum { OPT_DRY = CLI_OPT_FIRST, OPT_LOCAL, OPT_OUT, OPT_FAILED, OPT_STATE, OPT_FORMAT, OPT_KEYS, OPT_WATCH };
 
 /* A command's options, read into one place; the flags are 0 or 1. */
 typedef struct {
     int dry, local, failed, format;
     unsigned want;
     const char *out;
+    double watch; /* status --watch: seconds between redraws; 0: no watch */
 } commands_args_t;
 
 typedef struct {

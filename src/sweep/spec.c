@@ -313,7 +313,7 @@ void spec_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEY
 
 uint64_t spec_experiment_hash(const config_t *c)
 {
-    static const char *const place[] = {"run.name", "run.out_dir", NULL};
+    static const char *const place[] = {"run.name", "run.out_dir", "run.tensorboard", NULL};
     char *text = config_canonical(c, place);
     uint64_t h = bytes_fnv1a64(BYTES_FNV64_INIT, text, strlen(text));
     free(text);

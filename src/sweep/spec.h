@@ -90,7 +90,8 @@ extern unsigned long spec_name_probes;
 
 /* The experiment's identity: a hash of every key but where the run is written and what it is called
  * (run.name, run.out_dir), as canonical "key = value" lines, so that neither a help text nor the order of the
- * key table changes it. */
+ * key table changes it. Whether TensorBoard files are written (run.tensorboard) is no part of it either, and
+ * leaving that key out keeps the names of the sweeps made before it. */
 uint64_t spec_experiment_hash(const config_t *c);
 
 /* Readable axis values plus a hash of the config's canonical text (config_canonical) without run.name and

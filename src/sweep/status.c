@@ -313,68 +313,65 @@ static int fmt_duration(char *buf, size_t n, long s)
     return snprintf(buf, n, "%ldd%02ldh", s / 86400, s / 3600 % 24);
 }
 
-/* The table's columns; numbers are right-aligned. */
-enum { C_IDX, C_RUN, C_STATE, C_TASK, C_STEP, C_LOSS, C_VAL, C_TPS, C_TIME, C_NODE, C_EXIT, C_TRY, C_SLURM, C_N };
-static const char *const col_names[C_N] = {"idx",   "run",  "state", "task", "step", "loss", "val",
+const char *const status_col_names[SC_N] = {"idx",   "run",  "state", "task", "step", "loss", "val",
                                            "tok/s", "time", "node",  "exit", "try",  "slurm"};
-static const int col_right[C_N] = {[C_STEP] = 1, [C_LOSS] = 1, [C_VAL] = 1, [C_TPS] = 1,
-                                   [C_TIME] = 1, [C_EXIT] = 1, [C_TRY] = 1};
-typedef char cell_t[160];
+const int status_col_right[SC_N] = {[SC_STEP] = 1, [SC_LOSS] = 1, [SC_VAL] = 1, [SC_TPS] = 1,
+                                    [SC_TIME] = 1, [SC_EXIT] = 1, [SC_TRY] = 1};
 
-static void fmt_number(cell_t c, const char *fmt, double v, int have)
+static void fmt_number(status_cell_t c, const char *fmt, double v, int have)
 {
-    if (have && isfinite(v)) snprintf(c, sizeof(cell_t), fmt, v);
-    else snprintf(c, sizeof(cell_t), "-");
+    if (have && isfinite(v)) snprintf(c, sizeof(status_cell_t), fmt, v);
+    else snprintf(c, sizeof(status_cell_t), "-");
 }
 
-static void table_row(cell_t *c, const sweepdir_t *w, int i, const status_run_t *r)
+void status_row(status_cell_t *c, const sweepdir_t *w, int i, const status_run_t *r)
 {
     const metrics_t *m = &r->m;
-    snprintf(c[C_IDX], sizeof *c, "%d", i);
-    snprintf(c[C_RUN], sizeof *c, "%s", sweepdir_run_name(w, i));
-    snprintf(c[C_STATE], sizeof *c, "%s", status_names[r->state]);
-    snprintf(c[C_TASK], sizeof *c, "%s", *r->task ? r->task : "-");
-    if (!m->have_train && r->max_steps < 0) snprintf(c[C_STEP], sizeof *c, "-");
-    else if (!m->have_train) snprintf(c[C_STEP], sizeof *c, "-/%lld", r->max_steps);
-    else if (r->max_steps < 0) snprintf(c[C_STEP], sizeof *c, "%lld/-", (long long)m->train_step);
-    else snprintf(c[C_STEP], sizeof *c, "%lld/%lld", (long long)m->train_step, r->max_steps);
-    fmt_number(c[C_LOSS], "%.3f", m->train_loss, m->have_train);
-    fmt_number(c[C_VAL], "%.3f", m->val_loss, m->have_val);
+    snprintf(c[SC_IDX], sizeof *c, "%d", i);
+    snprintf(c[SC_RUN], sizeof *c, "%s", sweepdir_run_name(w, i));
+    snprintf(c[SC_STATE], sizeof *c, "%s", status_names[r->state]);
+    snprintf(c[SC_TASK], sizeof *c, "%s", *r->task ? r->task : "-");
+    if (!m->have_train && r->max_steps < 0) snprintf(c[SC_STEP], sizeof *c, "-");
+    else if (!m->have_train) snprintf(c[SC_STEP], sizeof *c, "-/%lld", r->max_steps);
+    else if (r->max_steps < 0) snprintf(c[SC_STEP], sizeof *c, "%lld/-", (long long)m->train_step);
+    else snprintf(c[SC_STEP], sizeof *c, "%lld/%lld", (long long)m->train_step, r->max_steps);
+    fmt_number(c[SC_LOSS], "%.3f", m->train_loss, m->have_train);
+    fmt_number(c[SC_VAL], "%.3f", m->val_loss, m->have_val);
     double t = m->have_train ? m->train_tokens_per_s : NAN;
-    if (isnan(t)) snprintf(c[C_TPS], sizeof *c, "-");
-    else if (t < 1e4) snprintf(c[C_TPS], sizeof *c, "%.0f", t);
-    else if (t < 1e6) snprintf(c[C_TPS], sizeof *c, "%.0fk", t / 1e3);
-    else snprintf(c[C_TPS], sizeof *c, "%.1fM", t / 1e6);
+    if (isnan(t)) snprintf(c[SC_TPS], sizeof *c, "-");
+    else if (t < 1e4) snprintf(c[SC_TPS], sizeof *c, "%.0f", t);
+    else if (t < 1e6) snprintf(c[SC_TPS], sizeof *c, "%.0fk", t / 1e3);
+    else snprintf(c[SC_TPS], sizeof *c, "%.1fM", t / 1e6);
     if (r->elapsed_s < 0 && r->limit_s < 0) {
-        snprintf(c[C_TIME], sizeof *c, "-");
+        snprintf(c[SC_TIME], sizeof *c, "-");
     } else {
-        int len = fmt_duration(c[C_TIME], sizeof *c, r->elapsed_s);
-        c[C_TIME][len] = '/';
-        fmt_duration(c[C_TIME] + len + 1, sizeof *c - (size_t)len - 1, r->limit_s);
+        int len = fmt_duration(c[SC_TIME], sizeof *c, r->elapsed_s);
+        c[SC_TIME][len] = '/';
+        fmt_duration(c[SC_TIME] + len + 1, sizeof *c - (size_t)len - 1, r->limit_s);
     }
-    snprintf(c[C_NODE], sizeof *c, "%s", *r->node ? r->node : "-");
-    fmt_number(c[C_EXIT], "%.0f", r->exit_code, r->exit_code >= 0);
-    fmt_number(c[C_TRY], "%.0f", r->attempt, r->attempt > 0);
-    snprintf(c[C_SLURM], sizeof *c, "%s", *r->slurm ? r->slurm : "-");
+    snprintf(c[SC_NODE], sizeof *c, "%s", *r->node ? r->node : "-");
+    fmt_number(c[SC_EXIT], "%.0f", r->exit_code, r->exit_code >= 0);
+    fmt_number(c[SC_TRY], "%.0f", r->attempt, r->attempt > 0);
+    snprintf(c[SC_SLURM], sizeof *c, "%s", *r->slurm ? r->slurm : "-");
 }
 
 static void print_table(const sweepdir_t *w, const status_run_t *rs, const int *idx, int k)
 {
-    cell_t(*cells)[C_N] = err_calloc((size_t)k + 1, sizeof *cells);
-    int width[C_N];
-    for (int c = 0; c < C_N; c++) {
-        snprintf(cells[0][c], sizeof cells[0][c], "%s", col_names[c]);
-        width[c] = (int)strlen(col_names[c]);
+    status_cell_t(*cells)[SC_N] = err_calloc((size_t)k + 1, sizeof *cells);
+    int width[SC_N];
+    for (int c = 0; c < SC_N; c++) {
+        snprintf(cells[0][c], sizeof cells[0][c], "%s", status_col_names[c]);
+        width[c] = (int)strlen(status_col_names[c]);
     }
     for (int j = 0; j < k; j++) {
-        table_row(cells[j + 1], w, idx[j], &rs[idx[j]]);
-        for (int c = 0; c < C_N; c++)
+        status_row(cells[j + 1], w, idx[j], &rs[idx[j]]);
+        for (int c = 0; c < SC_N; c++)
             if ((int)strlen(cells[j + 1][c]) > width[c]) width[c] = (int)strlen(cells[j + 1][c]);
     }
     for (int j = 0; j <= k; j++) {
-        for (int c = 0; c < C_N - 1; c++)
-            printf(col_right[c] ? "%*s " : "%-*s ", width[c], cells[j][c]);
-        printf("%s\n", cells[j][C_SLURM]); /* last, unpadded: it may be long */
+        for (int c = 0; c < SC_N - 1; c++)
+            printf(status_col_right[c] ? "%*s " : "%-*s ", width[c], cells[j][c]);
+        printf("%s\n", cells[j][SC_SLURM]); /* last, unpadded: it may be long */
     }
     free(cells);
 }

@@ -38,6 +38,14 @@ int status_select(const sweepdir_t *w, unsigned want, int **idx);
  * in bad. */
 int status_parse_states(const char *list, unsigned *mask, char *bad, size_t n);
 
+/* The columns of il-sweep status's table, their titles, which are right-aligned (numbers), and one run's
+ * cells ('-' where not known): run i of w, collected with details. */
+enum { SC_IDX, SC_RUN, SC_STATE, SC_TASK, SC_STEP, SC_LOSS, SC_VAL, SC_TPS, SC_TIME, SC_NODE, SC_EXIT, SC_TRY, SC_SLURM, SC_N };
+extern const char *const status_col_names[SC_N];
+extern const int status_col_right[SC_N];
+typedef char status_cell_t[160];
+void status_row(status_cell_t *cells, const sweepdir_t *w, int i, const status_run_t *r);
+
 enum { STATUS_TABLE, STATUS_JSON };
 /* il-sweep status DIR [--state ...] [--format json]: the runs whose state is in `want`, as a table or a JSON
  * array, on stdout. Returns 0, or SWEEPDIR_EINPUT or SWEEPDIR_ERUN with err_set(). */

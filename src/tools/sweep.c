@@ -1,6 +1,6 @@
 /* il-sweep: runs a sweep spec as Slurm job arrays, and reports on it (docs/sweeps.md).
  *   il-sweep submit SPEC [--dry-run | --local] [--out DIR]
- *   il-sweep status DIR [--state LIST] [--format table|json]
+ *   il-sweep status DIR [--state LIST] [--format table|json] [--watch [SECONDS]]
  *   il-sweep resubmit DIR --failed [--dry-run]
  *   il-sweep summary DIR
  *   il-sweep cancel DIR [--dry-run]
@@ -15,6 +15,7 @@
 #include "sweep/spec.h"
 #include "sweep/status.h"
 #include "sweep/sweepdir.h"
+#include "sweep/watch.h"
 
 /* The one operand a command takes, after its options; NULL after saying why. */
 static const char *operand(const cli_t *cli, int argc, char **argv, const char *what)
@@ -50,6 +51,14 @@ static int read_options(cli_t *cli, int argc, char **argv, commands_args_t *a)
             break;
         case OPT_FORMAT:
             if (cli_choice(cli, formats, 2, &a->format)) return -1;
+            break;
+        case OPT_WATCH:
+            /* "--watch 5" as well as "--watch=5": a number right after --watch is its interval */
+            if (!cli->arg && optind < argc && strspn(argv[optind], "0123456789.") == strlen(argv[optind]) &&
+                *argv[optind])
+                cli->arg = argv[optind++];
+            a->watch = WATCH_DEFAULT_S;
+            if (cli->arg && cli_double(cli, WATCH_MIN_S, WATCH_MAX_S, &a->watch)) return -1;
             break;
         default: return -1;
         }
