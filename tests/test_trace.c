@@ -556,6 +556,22 @@ static void test_schedule(void **state)
     n = 0;
     for (int s = 0; s <= 100; s++) n += tracer_due(s, 100, 0, 0);
     assert_int_equal(n, 2);
+    /* the default: powers of two below the stride, then the stride alone, and the last step; written out by
+     * hand for the research sweep's 3000 steps at stride 300 */
+    config_t def;
+    config_defaults(&def);
+    assert_int_equal(def.trace_log_spaced, TRACE_EARLY_POW2);
+    const int pow2[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 2990};
+    k = 0;
+    for (int s = 0; s <= 2990; s++)
+        if (tracer_due(s, 2990, 300, TRACE_EARLY_POW2)) {
+            assert_true(k < (int)(sizeof pow2 / sizeof *pow2));
+            assert_int_equal(s, pow2[k++]);
+        }
+    assert_int_equal(k, sizeof pow2 / sizeof *pow2);
+    /* no power of two at or past the stride: 512 and 1024 stay off a stride of 500 */
+    assert_false(tracer_due(512, 3000, 500, TRACE_EARLY_POW2));
+    assert_true(tracer_due(256, 3000, 500, TRACE_EARLY_POW2));
 }
 
 /* Every record variable's domain (innerloop/schema.h): the bounds up to float rounding, NaN only where its row

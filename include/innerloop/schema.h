@@ -360,11 +360,17 @@ int trace_in_domain(int k, double x, int first, const trace_value_t param[TP_N])
 /* The domain of variable k as docs/trace-schema.md states it, e.g. "[-1, 1]". */
 const char *trace_domain_text(int k);
 
+/* The early trace steps besides every interval-th (trace.log_spaced): none; ten per decade at any step; or
+ * the powers of two below the interval, so that the schedule is dense early, when the signals move fastest,
+ * and then a fixed stride (the default). */
+enum { TRACE_EARLY_NONE = 0, TRACE_EARLY_LOG = 1, TRACE_EARLY_POW2 = 2 };
+
 /* Whether step `step` (0..max_steps) is traced: step 0, the last step max_steps, every interval-th step
- * (interval <= 0: none besides), and with log_spaced also the steps round(10^(j/10)) for j = 0, 1, 2, ...:
- * 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, ... (ten per decade, so early
- * training, which changes fastest, is sampled densely). The trainer traces these steps; a reader knows from
- * them which steps a finished run's files hold. */
+ * (interval <= 0: none besides), and the early steps of `log_spaced`: with TRACE_EARLY_LOG the steps
+ * round(10^(j/10)) for j = 0, 1, 2, ...: 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100,
+ * 126, ... (ten per decade, at every scale); with TRACE_EARLY_POW2 the powers of two below the interval
+ * (1, 2, 4, ..., 2^k < interval), after which only the stride is left. The trainer traces these steps; a
+ * reader knows from them which steps a finished run's files hold. */
 int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced);
 
 /* docs/trace-schema.md's generated tables (dimensions, record variables, parameters) as Markdown. */

@@ -168,7 +168,8 @@ int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced)
 {
     if (step < 0 || step > max_steps) return 0;
     if (step == 0 || step == max_steps || (interval > 0 && step % interval == 0)) return 1;
-    if (!log_spaced) return 0;
+    if (log_spaced == TRACE_EARLY_POW2) return step < interval && (step & (step - 1)) == 0;
+    if (log_spaced != TRACE_EARLY_LOG) return 0;
     /* the j with 10^(j/10) nearest to step, and its neighbours, decide whether round(10^(j/10)) == step */
     int j0 = (int)floor(10.0 * log10((double)step));
     for (int j = j0 - 1; j <= j0 + 1; j++)
