@@ -64,6 +64,8 @@ static const keydef_t keys[] = {
       "steps between trace records (plus the first and last step); 0: no tracing"),
     KS(trace, log_spaced, KEY_INT, "2", 0, 2, 0,
       "early steps traced besides every interval-th: 2 the powers of two below trace.interval (1, 2, 4, ..., then the stride alone); 1 ten log-spaced steps per decade at every scale (1, 2, 3, 4, 5, 6, 8, 10, 13, ...); 0 none"),
+    KS(trace, full_every, KEY_INT, "4", 1, INT_MAX, 0,
+      "S9, H4 and the per-genre signals only at every full_every-th trace step and the last (NaN at the others); 1: at every trace step"),
     KS(trace, lens, KEY_INT, "1", 0, 1, 0, "1: record the logit-lens loss per depth (S5)"),
     KS(trace, local, KEY_INT, "1", 0, 1, 0, "1: record the local descent cosine (S3b; needs the logit lens)"),
     KS(trace, lens_stride, KEY_INT, "1", 1, 65536, 0, "logit lens on every lens_stride-th position, to make it cheaper"),

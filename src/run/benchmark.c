@@ -274,7 +274,7 @@ void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const c
     }
     for (int i = 0; i < reps; i++) {
         double t0 = clock_seconds();
-        tracer_measure(&probe, &sig, NULL, MPI_COMM_WORLD, &r.m);
+        tracer_measure(&probe, &sig, NULL, MPI_COMM_WORLD, &r.m, 1);
         sig_t[i] = clock_seconds() - t0;
         t0 = clock_seconds(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
         signals_freq_rho(&sig, MPI_COMM_WORLD, probe.slot_group, probe.groups);
@@ -314,7 +314,7 @@ void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const c
     tracewrite_t tf;
     CHECK(tracewrite_open(&tf, &meta, &sig, &probe) == 0, "%s", err_msg());
     free(text);
-    tracewrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
+    tracewrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN, 0};
     char path[4200];
     snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", dir);
     struct stat st0, st1;
