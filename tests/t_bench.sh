@@ -43,6 +43,15 @@ INI
     grep -qE "tracing costs [0-9.]+% of training time \(the traced run takes [0-9.]+ x the untraced one\)" trace.out &&
     grep -qE "trace file per rank: 11 records, [0-9.]+ MB" trace.out || die "il-bench --trace output: $(cat trace.out)"
 expect_fail il-bench "--trace measures the specs' models, not --config" "$bin/il-bench" --trace --config A tiny.ini
+# without a spec: the research sweep's and the demo's, found beside the tool (here in a tree of tiny copies)
+mkdir -p tree/build/bin tree/jobs/examples && cp "$bin/il-bench" tree/build/bin/
+sed 's/model.d_model = 16, 32/model.d_model = 16, 16/' tiny.ini >tree/jobs/examples/science.ini
+sed 's/^trace.interval = 20/trace.interval = 10/; /^\[list\]/,/^model.n_layer/d' tiny.ini >tree/jobs/examples/demo-sweep.ini
+tree/build/bin/il-bench --trace --steps 1 >default.out
+[ "$(grep -c '^trace cost, ' default.out)" -eq 3 ] && grep -q "^trace cost, .*/tree/jobs/examples/science.ini, d_model 16, n_layer 2" default.out &&
+    grep -q "^trace cost, .*/tree/jobs/examples/demo-sweep.ini, d_model 128, n_layer 4" default.out &&
+    grep -q "schedule: 100 steps, trace.interval 10, trace.log_spaced 2, trace.full_every 4: 15 trace steps, 5 full" default.out ||
+    die "il-bench --trace without a spec: $(cat default.out)"
 expect_fail il-bench "nothere.ini" "$bin/il-bench" --trace nothere.ini
 mpirun -n 2 --oversubscribe "$bin/il-bench" --scaling --config A --steps 2 >scaling.out
 grep -qE "2 ranks: [0-9]+ tokens/s = [0-9.]+x, waiting on communication" scaling.out ||

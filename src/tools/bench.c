@@ -104,11 +104,13 @@ int main(int argc, char **argv)
     if (trace) {
         if (only >= 0) return dist_exit(TOOL, cli_fail(&cli, "--trace measures the specs' models, not --config"), NULL);
         static const char *const examples[] = {"science.ini", "demo-sweep.ini"};
-        char found[2][4096];
+        char dir[4096], found[2][4200];
         int n = argc - cli.rest;
-        for (int i = 0; !n && i < 2; i++)
-            if (share_find("jobs/examples", "jobs/examples", examples[i], found[i], sizeof found[i]))
+        for (int i = 0; !n && i < 2; i++) {
+            if (share_find("jobs/examples", "jobs/examples", examples[i], dir, sizeof dir))
                 return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
+            snprintf(found[i], sizeof found[i], "%s/%s", dir, examples[i]);
+        }
         for (int i = 0; i < (n ? n : 2); i++)
             if (trace_spec(n ? argv[cli.rest + i] : found[i], steps)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
     } else if (scaling) {
