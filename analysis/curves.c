@@ -265,6 +265,16 @@ size_t curves_run_len(const curves_t *c, int k) { return curves_len(c, k) / (is_
 
 const double *curves_run(const curves_t *c, int k) { return is_group(k) ? c->mean[k] : c->v[k]; }
 
+int curves_recorded(const curves_t *c, int k, int upto)
+{
+    if (!trace_sparse[k] || !c->v[k]) return upto;
+    size_t len = curves_len(c, k);
+    for (int i = upto; i >= 0; i--)
+        for (size_t e = 0; e < len; e++)
+            if (!isnan(c->v[k][(size_t)i * len + e])) return i;
+    return upto;
+}
+
 /* One record of a file into step s of the run: weighted sums into v (wsum the weights), or its groups
  * placed by their number. */
 static void take(curves_t *c, const traceread_t *f, size_t rec, int s, double **wsum)

@@ -45,5 +45,10 @@ size_t curves_len(const curves_t *c, int k);
 /* The run value of variable k: (n_rec, curves_run_len(c, k)), the group mean for a group variable. */
 const double *curves_run(const curves_t *c, int k);
 size_t curves_run_len(const curves_t *c, int k);
+/* The record whose value of variable k stands for record `upto`: upto itself, or for a variable of the sparse
+ * sub-schedule (trace_sparse) the last record at or before it that holds a value, the fills of the steps
+ * that were not full skipped (upto when none does). So a live run's statistics "at the end" take S9, H4 and
+ * the genres from its last full trace step. */
+int curves_recorded(const curves_t *c, int k, int upto);
 
 #endif

@@ -293,10 +293,15 @@ static void per_run_figures(ctx_t *x, int ncid, size_t r, const char *name)
     /* every record (step 0 left out: the log axis) of each signal, a column per block or depth */
     const double *sig[] = {cosl, cos, lens, sink, erank};
     const size_t width[] = {L, L, D, L, D};
+    const int var[] = {TV_COS_LOCAL, TV_COS, TV_LENS, TV_SINK, TV_ERANK};
     f = data_file(x);
     for (int k = 0; k < 5; k++) {
         for (int i = 0; i < v.n; i++) {
-            if (v.step[i] <= 0) continue;
+            /* a signal of the sparse sub-schedule is a fill (NaN) at the trace steps that were not full: those
+             * are left out, so that its line joins the steps it was recorded at */
+            int fill = trace_sparse[var[k]];
+            for (size_t l = 0; l < width[k]; l++) fill &= !isfinite(sig[k][(size_t)v.pos[i] * width[k] + l]);
+            if (v.step[i] <= 0 || fill) continue;
             fprintf(f, "%lld", v.step[i]);
             for (size_t l = 0; l < width[k]; l++) fprintf(f, " %.9g", sig[k][(size_t)v.pos[i] * width[k] + l]);
             fputc('\n', f);

@@ -91,14 +91,15 @@ void runs_fill(run_row_t *r, const char *dir, const config_t *cfg, const metrics
     r->tokens = r->steps * r->param[TP_GLOBAL_BATCH].d * r->param[TP_SEQ_LEN].d;
     if (c && c->n_rec) {
         int K = c->n_genre, L = c->L, D = L + 1;
-        size_t last = (size_t)c->n_rec - 1;
+        size_t lens = (size_t)curves_recorded(c, TV_LENS_GENRE, c->n_rec - 1),
+               cos = (size_t)curves_recorded(c, TV_COS_LOCAL_GENRE, c->n_rec - 1); /* the last full step's */
         r->n_probe_genre = K;
         r->probe_genre = err_calloc((size_t)K + 1, sizeof *r->probe_genre);
         memcpy(r->probe_genre, c->genre_name, (size_t)K * sizeof *r->probe_genre);
         r->genre_lens = err_calloc((size_t)K + 1, sizeof(double)), r->genre_cos = err_calloc((size_t)K + 1, sizeof(double));
         for (int g = 0; g < K; g++) {
-            r->genre_lens[g] = c->v[TV_LENS_GENRE][(last * K + g) * D + L];
-            r->genre_cos[g] = stats_mean(c->v[TV_COS_LOCAL_GENRE] + (last * K + g) * L, L, 1);
+            r->genre_lens[g] = c->v[TV_LENS_GENRE][(lens * K + g) * D + L];
+            r->genre_cos[g] = stats_mean(c->v[TV_COS_LOCAL_GENRE] + (cos * K + g) * L, L, 1);
         }
     }
     if (m && m->n_genre) {

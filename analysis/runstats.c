@@ -13,10 +13,15 @@ typedef struct {
     int owned;
 } snap_t;
 
-static void snap_view(snap_t *s, const curves_t *c, int rec)
+/* With `end`, record rec stands for the end of training: the sparse variables come from their last recorded
+ * record (curves_recorded), since a live run's last record need not be full. */
+static void snap_view(snap_t *s, const curves_t *c, int rec, int end)
 {
     s->owned = 0;
-    for (int k = 0; k < TV_N; k++) s->v[k] = c->v[k] ? (double *)curves_run(c, k) + (size_t)rec * curves_run_len(c, k) : NULL;
+    for (int k = 0; k < TV_N; k++) {
+        int r = end ? curves_recorded(c, k, rec) : rec;
+        s->v[k] = c->v[k] ? (double *)curves_run(c, k) + (size_t)r * curves_run_len(c, k) : NULL;
+    }
 }
 
 /* The group variables the hypotheses read, each group's values averaged over a span of records [lo, hi),
@@ -32,7 +37,9 @@ typedef struct {
 /* Mean over records [lo, hi) of v (records of n values, element e of each), skipping NaN. */
 static double span_mean(const double *v, int lo, int hi, size_t n, size_t e) { return stats_mean(v + (size_t)lo * n + e, hi - lo, (int)n); }
 
-static void span_make(span_t *sp, const curves_t *c, int lo, int hi)
+/* With `end`, the span [lo, hi) is the end of training, and H4's values (sparse) come from their last
+ * recorded record at or before lo, as in snap_view. */
+static void span_make(span_t *sp, const curves_t *c, int lo, int hi, int end)
 {
     size_t G = (size_t)c->G, D = (size_t)c->L + 1;
     for (int i = 0; i < N_SPAN; i++) {
@@ -42,8 +49,9 @@ static void span_make(span_t *sp, const curves_t *c, int lo, int hi)
         for (size_t e = 0; e < per; e++) sp->group[i][e] = span_mean(c->v[k], lo, hi, per, e);
     }
     sp->rho = err_calloc(D, sizeof(double)), sp->rho_jk = err_calloc(G * D, sizeof(double));
-    for (size_t e = 0; e < D; e++) sp->rho[e] = span_mean(c->v[TV_RHO_FREQ], lo, hi, D, e);
-    for (size_t e = 0; e < G * D; e++) sp->rho_jk[e] = span_mean(c->v[TV_RHO_FREQ_JK], lo, hi, G * D, e);
+    int r = end ? curves_recorded(c, TV_RHO_FREQ, lo) : lo, rj = end ? curves_recorded(c, TV_RHO_FREQ_JK, lo) : lo;
+    for (size_t e = 0; e < D; e++) sp->rho[e] = span_mean(c->v[TV_RHO_FREQ], r, end ? r + 1 : hi, D, e);
+    for (size_t e = 0; e < G * D; e++) sp->rho_jk[e] = span_mean(c->v[TV_RHO_FREQ_JK], rj, end ? rj + 1 : hi, G * D, e);
 }
 
 static void span_free(span_t *sp)
@@ -134,10 +142,10 @@ static void hypotheses(const snap_t *s, const curves_t *c, double *idx, double o
 }
 
 /* Every hypothesis over records [lo, hi), with its jackknife interval over the groups present. */
-static void hyp_intervals(const curves_t *c, int lo, int hi, double *idx, interval_t out[H_N])
+static void hyp_intervals(const curves_t *c, int lo, int hi, int end, double *idx, interval_t out[H_N])
 {
     span_t sp;
-    span_make(&sp, c, lo, hi);
+    span_make(&sp, c, lo, hi, end);
     snap_t s;
     double est[H_N], h[H_N], *rep = err_calloc((size_t)H_N * c->G, sizeof *rep);
     span_snap(&sp, c, -1, &s);
@@ -184,7 +192,7 @@ void runstats_compute(runstats_t *r, const curves_t *c)
     double *idx = err_calloc((size_t)(nidx > n ? nidx : n), sizeof *idx);
 
     snap_t end;
-    snap_view(&end, c, n - 1);
+    snap_view(&end, c, n - 1, 1);
     for (int l = 0; l < D; l++) {
         const double *row = end.v[TV_NORM] + (size_t)l * T;
         r->rho_pos[l] = rho_index(row, T, 1, idx);
@@ -197,13 +205,13 @@ void runstats_compute(runstats_t *r, const curves_t *c)
         for (int k = 0; k < IN_N; k++) r->inner_end[k][l] = inner_value(&end, c, k, l);
     }
     interval_t h[H_N];
-    hyp_intervals(c, n - 1, n, idx, h);
+    hyp_intervals(c, n - 1, n, 1, idx, h);
     for (int k = 0; k < H_N; k++) r->hyp[k][PH_END] = h[k];
     for (int ph = PH_EARLY; ph < PH_N; ph++) {
         int lo, hi;
         phase_bounds(c, ph, &lo, &hi);
         for (int k = 0; k < H_N; k++) h[k] = (interval_t){NAN, NAN, NAN};
-        if (lo < hi) hyp_intervals(c, lo, hi, idx, h);
+        if (lo < hi) hyp_intervals(c, lo, hi, 0, idx, h);
         for (int k = 0; k < H_N; k++) r->hyp[k][ph] = h[k];
     }
 
@@ -211,7 +219,7 @@ void runstats_compute(runstats_t *r, const curves_t *c)
     double *y = err_calloc((size_t)IN_N * D * n, sizeof *y);
     for (int i = 0; i < n; i++) {
         snap_t s;
-        snap_view(&s, c, i);
+        snap_view(&s, c, i, 0);
         idx[i] = log10((double)c->step[i] + 1);
         for (int k = 0; k < IN_N; k++)
             for (int l = 0; l < D; l++) y[((size_t)k * D + l) * n + i] = inner_value(&s, c, k, l);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The benchmarks still run and say what they measured (a smoke test at tiny sizes; their numbers belong in
-# `make bench`, not here): il-bench's step speed against SGEMM, the tracing cost, the data-parallel scaling,
-# and the aggregation benchmark's generator and timing line.
+# `make bench`, not here): il-bench's step speed against SGEMM, the tracing cost of a sweep spec's models, the
+# data-parallel scaling, and the aggregation benchmark's generator and timing line.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_bench
@@ -16,9 +16,47 @@ grep -qE "probe pass .* default probe set of 64 windows \(4096 tokens\) in 8 gro
     die "il-bench --probe output: $(cat bench.out)"
 expect_fail il-bench "--probe goes with the step speed" "$bin/il-bench" --trace --probe
 "$bin/il-bench" --help | grep -q "A|D|G" || die "il-bench --help does not name config G"
-"$bin/il-bench" --trace --config A --steps 2 >trace.out
-grep -qE "a trace step costs [0-9.]+ ms = [0-9.]+ ordinary steps" trace.out && grep -q "MB" trace.out ||
-    die "il-bench --trace output: $(cat trace.out)"
+# --trace at a tiny spec's [fixed] keys: each model once (not per seed), its schedule counted (100 steps at
+# stride 20: 0, 1, 2, 4, 8, 16, 20, 40, 60, 80, 100; full by ordinal 0, 4, 8 and the last), the median of 2
+# rounds, the traced run against the untraced one
+cat >tiny.ini <<'INI'
+[sweep]
+name = tiny
+ranks = 2
+[fixed]
+model.seq_len = 16
+model.n_head = 2
+model.vocab_size = 64
+train.global_batch = 4
+train.micro_batch = 2
+train.max_steps = 100
+trace.interval = 20
+trace.probe_windows = 8
+trace.probe_groups = 4
+[list]
+model.d_model = 16, 32
+model.n_layer = 1, 2
+[grid]
+train.seed = 1, 2
+INI
+"$bin/il-bench" --trace --steps 2 tiny.ini >trace.out
+[ "$(grep -c '^trace cost, tiny.ini, ' trace.out)" -eq 2 ] &&
+    grep -q "^trace cost, tiny.ini, d_model 32, n_layer 2: V=64 T=16 L=2 NH=2 C=32, global batch 4 on one rank (2 x micro-batch 2)" trace.out &&
+    [ "$(grep -c "schedule: 100 steps, trace.interval 20, trace.log_spaced 2, trace.full_every 4: 11 trace steps, 4 full, 7 without" trace.out)" -eq 2 ] &&
+    grep -qE "median of 2 rounds: an ordinary step [0-9.]+ ms \(median of 2\), a full trace step [0-9.]+ ms = [0-9.]+ steps" trace.out &&
+    grep -qE "tracing costs [0-9.]+% of training time \(the traced run takes [0-9.]+ x the untraced one\)" trace.out &&
+    grep -qE "trace file per rank: 11 records, [0-9.]+ MB" trace.out || die "il-bench --trace output: $(cat trace.out)"
+expect_fail il-bench "--trace measures the specs' models, not --config" "$bin/il-bench" --trace --config A tiny.ini
+# without a spec: the research sweep's and the demo's, found beside the tool (here in a tree of tiny copies)
+mkdir -p tree/build/bin tree/jobs/examples && cp "$bin/il-bench" tree/build/bin/
+sed 's/model.d_model = 16, 32/model.d_model = 16, 16/' tiny.ini >tree/jobs/examples/science.ini
+sed 's/^trace.interval = 20/trace.interval = 10/; /^\[list\]/,/^model.n_layer/d' tiny.ini >tree/jobs/examples/demo-sweep.ini
+tree/build/bin/il-bench --trace --steps 1 >default.out
+[ "$(grep -c '^trace cost, ' default.out)" -eq 3 ] && grep -q "^trace cost, .*/tree/jobs/examples/science.ini, d_model 16, n_layer 2" default.out &&
+    grep -q "^trace cost, .*/tree/jobs/examples/demo-sweep.ini, d_model 128, n_layer 4" default.out &&
+    grep -q "schedule: 100 steps, trace.interval 10, trace.log_spaced 2, trace.full_every 4: 15 trace steps, 5 full" default.out ||
+    die "il-bench --trace without a spec: $(cat default.out)"
+expect_fail il-bench "nothere.ini" "$bin/il-bench" --trace nothere.ini
 mpirun -n 2 --oversubscribe "$bin/il-bench" --scaling --config A --steps 2 >scaling.out
 grep -qE "2 ranks: [0-9]+ tokens/s = [0-9.]+x, waiting on communication" scaling.out ||
     die "il-bench --scaling output: $(cat scaling.out)"

@@ -10,12 +10,13 @@ begin_test t_probe
 run2() { mpirun -n 2 --oversubscribe "$@"; }
 cmp_trace() { python3 "$here/probe_cmp.py" "$@"; }
 
-# A tiny run traced every 5 steps on 2 ranks, its checkpoints at 10 and 20; the probe set from the training
-# shard (no validation shard), whose counts il-prepare wrote beside it.
+# A tiny run traced every 5 steps on 2 ranks, each trace step full (every variable, as il-probe records), its
+# checkpoints at 10 and 20; the probe set from the training shard (no validation shard), whose counts
+# il-prepare wrote beside it.
 tiny_corpus
 tiny_ini | sed 's|^val_path = .*|val_path =|' >t.ini
 printf '[train]\nglobal_batch = 4\nmicro_batch = 2\nmax_steps = 20\n[optim]\nwarmup_steps = 2\n[eval]\ninterval = 0\n' >>t.ini
-printf '[trace]\ninterval = 5\nlog_spaced = 0\nprobe_windows = 8\nprobe_groups = 2\n' >>t.ini
+printf '[trace]\ninterval = 5\nlog_spaced = 0\nfull_every = 1\nprobe_windows = 8\nprobe_groups = 2\n' >>t.ini
 printf '[run]\nname = t\nckpt_interval = 10\nkeep_ckpts = 0\n' >>t.ini
 run2 "$bin/il-train" --config t.ini >train.out 2>&1 || die "il-train failed: $(tail -3 train.out)"
 

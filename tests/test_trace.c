@@ -556,6 +556,37 @@ static void test_schedule(void **state)
     n = 0;
     for (int s = 0; s <= 100; s++) n += tracer_due(s, 100, 0, 0);
     assert_int_equal(n, 2);
+    /* the default: powers of two below the stride, then the stride alone, and the last step; written out by
+     * hand for the research sweep's 3000 steps at stride 300 */
+    config_t def;
+    config_defaults(&def);
+    assert_int_equal(def.trace_log_spaced, TRACE_EARLY_POW2);
+    const int pow2[] = {0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 600, 900, 1200, 1500, 1800, 2100, 2400, 2700, 2990};
+    k = 0;
+    for (int s = 0; s <= 2990; s++)
+        if (tracer_due(s, 2990, 300, TRACE_EARLY_POW2)) {
+            assert_true(k < (int)(sizeof pow2 / sizeof *pow2));
+            assert_int_equal(s, pow2[k++]);
+        }
+    assert_int_equal(k, sizeof pow2 / sizeof *pow2);
+    /* no power of two at or past the stride: 512 and 1024 stay off a stride of 500 */
+    assert_false(tracer_due(512, 3000, 500, TRACE_EARLY_POW2));
+    assert_true(tracer_due(256, 3000, 500, TRACE_EARLY_POW2));
+    /* the ordinal of every step of each schedule against counting the trace steps before it, one by one */
+    const int sched[][3] = {{3000, 300, TRACE_EARLY_POW2}, {3000, 300, TRACE_EARLY_LOG}, {1010, 50, TRACE_EARLY_NONE},
+                            {400, 64, TRACE_EARLY_POW2}, {5000, 0, TRACE_EARLY_LOG}, {1000, 7, TRACE_EARLY_LOG}};
+    for (size_t i = 0; i < sizeof sched / sizeof *sched; i++) {
+        int64_t before = 0;
+        for (int s = 0; s <= sched[i][0]; s++) {
+            assert_int_equal(tracer_ordinal(s, sched[i][0], sched[i][1], sched[i][2]), before);
+            before += tracer_due(s, sched[i][0], sched[i][1], sched[i][2]);
+        }
+        assert_int_equal(tracer_ordinal(sched[i][0] + 1, sched[i][0], sched[i][1], sched[i][2]), before);
+    }
+    /* the sub-schedule: every 4th trace step by ordinal and the last; full_every 1 makes every one full */
+    assert_true(tracer_full(0, 0, 3000, 4) && tracer_full(8, 900, 3000, 4) && tracer_full(19, 3000, 3000, 4));
+    assert_false(tracer_full(1, 1, 3000, 4) || tracer_full(18, 2700, 3000, 4));
+    assert_true(tracer_full(1, 1, 3000, 1) && tracer_full(3, 4, 3000, 0));
 }
 
 /* Every record variable's domain (innerloop/schema.h): the bounds up to float rounding, NaN only where its row
@@ -570,6 +601,9 @@ static void test_domains(void **state)
         assert_true((trace_domains[k].nan == TN_WHEN) == (trace_domains[k].when != NULL));
         assert_false(trace_in_domain(k, INFINITY, 1, p));
         assert_false(trace_in_domain(k, -INFINITY, 1, p));
+        /* a sparse variable's fill, NaN, is in its domain in any record, and only a float or double has it */
+        if (trace_sparse[k])
+            assert_true(trace_in_domain(k, NAN, 0, p) && (trace_vars[k].type == NC_FLOAT || trace_vars[k].type == NC_DOUBLE));
     }
     assert_true(trace_in_domain(TV_COS, 1 + 1e-7, 0, p));
     assert_true(trace_in_domain(TV_COS, -1, 0, p));

@@ -4,7 +4,8 @@
  *
  * TRACE_SCHEMA_VERSION changes whenever a variable, dimension or meaning changes; the reader refuses any
  * version outside [TRACE_SCHEMA_OLDEST, TRACE_SCHEMA_VERSION]. Version 3 is version 4 without the `tokenizer`
- * parameter: its tokenizer reads as unknown (TRACE_TOK_UNKNOWN). */
+ * parameter: its tokenizer reads as unknown (TRACE_TOK_UNKNOWN). Version 4 is version 5 without the sparse
+ * sub-schedule (TRACE_SPARSE): every record holds every variable. */
 #ifndef INNERLOOP_SCHEMA_H
 #define INNERLOOP_SCHEMA_H
 
@@ -13,7 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { TRACE_SCHEMA_VERSION = 4, TRACE_SCHEMA_OLDEST = 3, TRACE_SCHEMA_TOKENIZER = 4 /* the first with it */ };
+enum { TRACE_SCHEMA_VERSION = 5, TRACE_SCHEMA_OLDEST = 3, TRACE_SCHEMA_TOKENIZER = 4 /* the first with it */ };
 
 /* Dimensions: name, and the long_name of its coordinate variable. `group`, `genre` and `window` are this
  * rank's share of the probe set (tracer.h): the groups it traces, the genres of the probe shard, its
@@ -360,12 +361,31 @@ int trace_in_domain(int k, double x, int first, const trace_value_t param[TP_N])
 /* The domain of variable k as docs/trace-schema.md states it, e.g. "[-1, 1]". */
 const char *trace_domain_text(int k);
 
+/* The early trace steps besides every interval-th (trace.log_spaced): none; ten per decade at any step; or
+ * the powers of two below the interval, so that the schedule is dense early, when the signals move fastest,
+ * and then a fixed stride (the default). */
+enum { TRACE_EARLY_NONE = 0, TRACE_EARLY_LOG = 1, TRACE_EARLY_POW2 = 2 };
+
 /* Whether step `step` (0..max_steps) is traced: step 0, the last step max_steps, every interval-th step
- * (interval <= 0: none besides), and with log_spaced also the steps round(10^(j/10)) for j = 0, 1, 2, ...:
- * 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100, 126, ... (ten per decade, so early
- * training, which changes fastest, is sampled densely). The trainer traces these steps; a reader knows from
- * them which steps a finished run's files hold. */
+ * (interval <= 0: none besides), and the early steps of `log_spaced`: with TRACE_EARLY_LOG the steps
+ * round(10^(j/10)) for j = 0, 1, 2, ...: 1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32, 40, 50, 63, 79, 100,
+ * 126, ... (ten per decade, at every scale); with TRACE_EARLY_POW2 the powers of two below the interval
+ * (1, 2, 4, ..., 2^k < interval), after which only the stride is left. The trainer traces these steps; a
+ * reader knows from them which steps a finished run's files hold. */
 int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced);
+/* The number of trace steps before step `step` of that schedule: the ordinal of a traced step (0 for step 0);
+ * for a step past max_steps, the number of trace steps of the run. */
+int64_t tracer_ordinal(int64_t step, int64_t max_steps, int interval, int log_spaced);
+
+/* The sparse sub-schedule: the expensive variables (S9's decomposition, H4's statistic and its jackknife
+ * replicates, the per-genre splits) are measured only at the full trace steps, every full_every-th trace step
+ * by ordinal (step 0 among them) and the last step max_steps; at the other trace steps the trainer skips their
+ * computation and their records hold the fill value, NaN. TRACE_SPARSE lists them; trace_sparse[k] is 1 for
+ * each. Schema 5 introduced it: every record of an older file is full. */
+#define TRACE_SPARSE(X) X(TV_LENS_GENRE) X(TV_COS_LOCAL_GENRE) X(TV_RHO_FREQ) X(TV_RHO_FREQ_JK) X(TV_SINGULAR_VALUE) X(TV_ERANK)
+extern const unsigned char trace_sparse[TV_N];
+/* Whether the trace step of this ordinal, at step `step`, is full (full_every <= 1: every one). */
+int tracer_full(int64_t ordinal, int64_t step, int64_t max_steps, int full_every);
 
 /* docs/trace-schema.md's generated tables (dimensions, record variables, parameters) as Markdown. */
 void trace_schema_markdown(FILE *f);

@@ -51,6 +51,7 @@ typedef struct {
     /* [trace] */
     int trace_interval; /* steps between trace records; 0: no tracing */
     int trace_log_spaced;
+    int trace_full_every; /* the sparse sub-schedule (innerloop/schema.h, tracer_full) */
     int trace_lens, trace_local, trace_lens_stride;
     int trace_n_sv;
     char trace_spectrum[CONFIG_STR]; /* "scalapack", "gram" or "off" */

@@ -119,15 +119,18 @@ static void run_destroy(bench_run_t *r)
     gpt_destroy(&r->m);
 }
 
-/* Forward and backward (with the gradient reduction when sync is given); returns the seconds of the
- * optimizer update that follows, which the kernel breakdown reports on its own. */
-static double run_step(bench_run_t *r, gsync_t *sync, float loss_scale)
+/* `accum` forwards and backwards of the batch, as il-train accumulates them (with the gradient reduction
+ * during the last when sync is given); returns the seconds of the optimizer update that follows, which the
+ * kernel breakdown reports on its own. */
+static double run_step(bench_run_t *r, gsync_t *sync, float loss_scale, int accum)
 {
     static const adamw_hparams_t h = {0.9f, 0.95f, 1e-8f, 0.1f};
-    gpt_forward(&r->m, r->x, r->x + 1, r->B, r->T);
     gpt_zero_grad(&r->m);
-    if (sync) gsync_arm(sync, &r->m);
-    gpt_backward(&r->m, loss_scale);
+    for (int a = 0; a < accum; a++) {
+        gpt_forward(&r->m, r->x, r->x + 1, r->B, r->T);
+        if (sync && a == accum - 1) gsync_arm(sync, &r->m);
+        gpt_backward(&r->m, loss_scale / (float)accum);
+    }
     if (sync) gsync_finish(sync, &r->m);
     double t0 = clock_seconds();
     float scale = optim_clip_scale(optim_norm(r->m.grads, r->m.n_params), 1.0f);
@@ -136,8 +139,8 @@ static double run_step(bench_run_t *r, gsync_t *sync, float loss_scale)
 }
 
 /* A probe shard of random tokens in 15 genres of equal length, as the validation split of the Brown Corpus
- * has. */
-static void probe_shard(shard_t *s, int V, uint64_t n)
+ * has, and its unigram counts (V entries, for the frequency buckets and H4). */
+static uint64_t *probe_shard(shard_t *s, int V, uint64_t n)
 {
     enum { GENRES = 15 };
     memset(s, 0, sizeof *s);
@@ -145,40 +148,58 @@ static void probe_shard(shard_t *s, int V, uint64_t n)
     s->tokens = err_calloc(n, sizeof *s->tokens);
     s->docs = err_calloc(GENRES, sizeof *s->docs);
     s->cats = err_calloc(GENRES, sizeof *s->cats);
+    uint64_t *counts = err_calloc((size_t)V, sizeof *counts);
     rng_t g;
     rng_seed(&g, 7);
-    for (uint64_t i = 0; i < n; i++) s->tokens[i] = (uint16_t)(rng_u64(&g) % (uint64_t)V);
+    for (uint64_t i = 0; i < n; i++) {
+        /* a skewed draw (the smaller of two), so that the frequency buckets differ as a corpus's do */
+        uint64_t a = rng_u64(&g) % (uint64_t)V, b = rng_u64(&g) % (uint64_t)V;
+        s->tokens[i] = (uint16_t)(a < b ? a : b);
+        counts[s->tokens[i]]++;
+    }
     for (uint32_t c = 0; c < GENRES; c++) {
         s->docs[c] = (shard_doc_t){c * (n / GENRES), c + 1 < GENRES ? n / GENRES : n - c * (n / GENRES), c};
         snprintf(s->cats[c], SHARD_CAT_LEN, "genre%02u", c);
     }
+    return counts;
 }
 
-/* The default config's probe set (trace.probe_windows windows in trace.probe_groups groups) over a
- * synthetic probe shard, on one rank, with the signals it measures for a model of r's shape. */
+/* Config c's probe set (trace.probe_windows windows in trace.probe_groups groups) over a synthetic probe
+ * shard, on one rank, with the signals and the spectrum it measures for model m: what the trainer's tracer
+ * and il-probe hold. */
 typedef struct {
-    config_t cfg;
     shard_t shard;
     probe_t probe;
     signals_t sig;
-    int rows; /* tokens of the probe set */
+    spectrum_t sp;
+    int spectrum_on;
 } bench_probe_t;
 
-static void bench_probe_create(bench_probe_t *p, const bench_run_t *r)
+static void bench_probe_create(bench_probe_t *p, const config_t *c, const gpt_t *m)
 {
-    config_defaults(&p->cfg);
-    probe_shard(&p->shard, r->m.d.V, 400000);
-    CHECK(probe_select(&p->probe, &p->shard, p->cfg.trace_probe_windows, p->cfg.trace_probe_groups, 1, 0, 1, r->T) == 0,
+    uint64_t *counts = probe_shard(&p->shard, m->d.V, 400000);
+    CHECK(probe_select(&p->probe, &p->shard, c->trace_probe_windows, c->trace_probe_groups, c->seed, 0, 1, m->d.T) == 0,
           "%s", err_msg());
-    signals_opts_t opt = {p->cfg.trace_lens, p->cfg.trace_local, p->cfg.trace_lens_stride, p->cfg.trace_n_sv};
-    p->rows = (int)p->probe.n * r->T;
-    signals_share_t share = {p->probe.n_slots, p->probe.n_genre, p->rows};
-    signals_create(&p->sig, &r->m.d, r->B, NULL, &opt, &share);
+    signals_opts_t opt = {c->trace_lens, c->trace_local, c->trace_lens_stride, c->trace_n_sv};
+    signals_share_t share = {p->probe.n_slots, p->probe.n_genre, (int)p->probe.n * m->d.T};
+    signals_create(&p->sig, &m->d, m->B, counts, &opt, &share);
     signals_count(&p->sig, p->probe.inputs, p->probe.cats, p->probe.n);
+    free(counts);
+    p->spectrum_on = strcmp(c->trace_spectrum, "off") != 0;
+    if (p->spectrum_on)
+        spectrum_create(&p->sp, MPI_COMM_WORLD, m->d.C, share.rows, c->trace_n_sv,
+                        strcmp(c->trace_spectrum, "gram") ? SPECTRUM_SCALAPACK : SPECTRUM_GRAM);
+}
+
+/* One probe pass over the set (full: with S9, H4 and the genres). */
+static void bench_probe_pass(bench_probe_t *p, gpt_t *m, int full)
+{
+    tracer_measure(&p->probe, &p->sig, p->spectrum_on ? &p->sp : NULL, MPI_COMM_WORLD, m, full);
 }
 
 static void bench_probe_destroy(bench_probe_t *p)
 {
+    if (p->spectrum_on) spectrum_destroy(&p->sp);
     signals_destroy(&p->sig);
     probe_free(&p->probe);
     shard_free(&p->shard);
@@ -191,7 +212,7 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int pro
     double *t = err_calloc((size_t)steps, sizeof *t), opt_time = 0, total = 0;
     for (int s = -2; s < steps; s++) { /* two warm-up steps */
         if (s == 0) memset(k_time, 0, sizeof k_time);
-        double t0 = clock_seconds(), opt = run_step(&r, NULL, 1.0f);
+        double t0 = clock_seconds(), opt = run_step(&r, NULL, 1.0f, 1);
         if (s >= 0) {
             total += t[s] = clock_seconds() - t0;
             opt_time += opt;
@@ -214,18 +235,17 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int pro
     if (probe_pass) {
         /* what il-probe does to each checkpoint (tracer_trace less the write), timed once: one pass is many
          * steps' work */
+        config_t cfg;
+        config_defaults(&cfg);
         bench_probe_t bp;
-        bench_probe_create(&bp, &r);
-        spectrum_t sp;
-        spectrum_create(&sp, MPI_COMM_WORLD, bc->d.C, bp.rows, bp.cfg.trace_n_sv,
-                        strcmp(bp.cfg.trace_spectrum, "gram") ? SPECTRUM_SCALAPACK : SPECTRUM_GRAM);
+        bench_probe_create(&bp, &cfg, &r.m);
         double t0 = clock_seconds();
-        tracer_measure(&bp.probe, &bp.sig, &sp, MPI_COMM_WORLD, &r.m);
+        bench_probe_pass(&bp, &r.m, 1);
         double pass = clock_seconds() - t0;
         printf("  probe pass (il-probe's, per checkpoint): S1-S9 with the logit lens over the default probe set of %d "
                "windows (%d tokens) in %d groups, %d windows a pass: %.1f s on 1 rank = %.1f steps; ranks share "
-               "its windows\n", bp.cfg.trace_probe_windows, bp.rows, bp.cfg.trace_probe_groups, r.B, pass, pass / med);
-        spectrum_destroy(&sp);
+               "its windows\n", cfg.trace_probe_windows, (int)bp.probe.n * r.T, cfg.trace_probe_groups, r.B, pass,
+               pass / med);
         bench_probe_destroy(&bp);
     }
     free(t);
@@ -255,7 +275,7 @@ static dp_result_t bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int
         for (int s = -2; s < steps; s++) {
             if (s == 0) wait0 = sync.wait_s;
             double t0 = clock_seconds();
-            run_step(&run, &sync, 1.0f / (float)ranks);
+            run_step(&run, &sync, 1.0f / (float)ranks, 1);
             if (s >= 0) total += t[s] = clock_seconds() - t0;
         }
         r.tokens_per_s = (double)ranks * run.B * run.T / median(t, steps);
@@ -291,89 +311,117 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, const dist_t *d)
            "backward)\n", d->size, bl.tokens_per_s, bl.tokens_per_s / one.tokens_per_s, 100 * bl.wait_share);
 }
 
-/* ---- tracing: the cost of a trace step against an ordinary one, and the trace file's size ---- */
+/* ---- tracing: a traced run against an untraced one, and the trace file's size ---- */
 
-void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const char *command)
+/* What the trainer's tracer holds for one rank tracing the whole probe set, and its trace file. */
+typedef struct {
+    bench_probe_t p;
+    tracewrite_t file;
+    char dir[64];
+} bench_trace_t;
+
+static void bench_trace_open(bench_trace_t *b, const config_t *c, const gpt_t *m, const char *command)
 {
-    bench_run_t r;
-    run_create(&r, bc, &kernels_fast);
-    bench_probe_t bp;
-    bench_probe_create(&bp, &r);
-    spectrum_method_t methods[2] = {SPECTRUM_SCALAPACK, SPECTRUM_GRAM};
-    spectrum_t sp[2];
-    for (int k = 0; k < 2; k++) spectrum_create(&sp[k], MPI_COMM_WORLD, bc->d.C, bp.rows, bp.cfg.trace_n_sv, methods[k]);
-    int reps = steps < 5 ? steps : 5;
-    double *t = err_calloc((size_t)steps, sizeof *t), sig_t[5], rho_t[5], spec_t[2][5];
-    for (int s = -2; s < steps; s++) {
-        double t0 = clock_seconds();
-        run_step(&r, NULL, 1.0f);
-        if (s >= 0) t[s] = clock_seconds() - t0;
-    }
-    for (int i = 0; i < reps; i++) {
-        double t0 = clock_seconds();
-        tracer_measure(&bp.probe, &bp.sig, NULL, MPI_COMM_WORLD, &r.m);
-        sig_t[i] = clock_seconds() - t0;
-        t0 = clock_seconds(); /* H4 again, alone: the part of the pass that does not shrink with more ranks */
-        signals_freq_rho(&bp.sig, MPI_COMM_WORLD, bp.probe.slot_group, bp.probe.groups);
-        rho_t[i] = clock_seconds() - t0;
-        for (int k = 0; k < 2; k++) {
-            t0 = clock_seconds();
-            signals_spectrum(&bp.sig, &sp[k]);
-            spec_t[k][i] = clock_seconds() - t0;
-        }
-    }
-    double step = median(t, steps), s18 = median(sig_t, reps), rho = median(rho_t, reps);
-    printf("tracing, config %s (V=%d T=%d L=%d NH=%d C=%d B=%d), threads %d; median of %d steps and %d trace "
-           "steps; probe set of %d windows (%d tokens) in %d groups:\n", bc->name, bc->d.V, r.T, bc->d.L, bc->d.NH,
-           bc->d.C, r.B, omp_get_max_threads(), steps, reps, bp.cfg.trace_probe_windows, bp.rows,
-           bp.cfg.trace_probe_groups);
-    /* P ranks of this batch each trace W/P windows: the probe pass shrinks P-fold; H4's gather to rank 0
-     * and S9 are counted whole (S9's share of the rows shrinks too, its final decomposition does not) */
-    int P = bp.cfg.trace_probe_windows / r.B;
-    printf("  ordinary step of %d sequences %.1f ms (the reference); S1-S8, H4 and the logit lens with S3b over the "
-           "probe set %.1f ms, of which H4's rank correlations %.1f ms\n", r.B, step * 1e3, s18 * 1e3, rho * 1e3);
-    for (int k = 0; k < 2; k++) {
-        double spec = median(spec_t[k], reps), extra = s18 + spec, shared = (s18 - rho) / P + rho + spec;
-        printf("  S9 by %-9s %.1f ms: a trace step costs %.1f ms = %.2f ordinary steps; at trace.interval=%d that is "
-               "%.2f%% of training time on one rank of batch %d, %.2f%% on %d such ranks (global batch %d)\n",
-               k ? "Gram" : "ScaLAPACK", spec * 1e3, extra * 1e3, extra / step, interval,
-               100 * extra / (interval * step), r.B, 100 * shared / (interval * step), P, P * r.B);
-    }
-    /* size: a file with a few records, extrapolated to the records of 1,000 steps */
-    char dir[] = "/tmp/il-bench-trace-XXXXXX";
-    CHECK(mkdtemp(dir), "mkdtemp failed");
-    bp.cfg.vocab_size = bc->d.V;
-    char *text = config_string(&bp.cfg);
-    tracewrite_meta_t meta = {.dir = dir, .sync_every = 1000, .world_size = 1, .interval = interval, .log_spaced = 1,
-                          .run_name = bp.cfg.name, .seed = bp.cfg.seed, .config_text = text, .command = command,
-                          .probe_path = "synthetic"};
-    tracer_params(meta.param, &bp.cfg, &r.m.d, 1, TRACE_TOK_UNKNOWN);
-    tracewrite_t tf;
-    CHECK(tracewrite_open(&tf, &meta, &bp.sig, &bp.probe) == 0, "%s", err_msg());
+    bench_probe_create(&b->p, c, m);
+    snprintf(b->dir, sizeof b->dir, "/tmp/il-bench-trace-XXXXXX");
+    CHECK(mkdtemp(b->dir), "mkdtemp failed");
+    char *text = config_string(c);
+    tracewrite_meta_t meta = {.dir = b->dir, .sync_every = c->trace_sync_every, .world_size = 1,
+                              .interval = c->trace_interval, .log_spaced = c->trace_log_spaced,
+                              .full_every = c->trace_full_every, .run_name = c->name, .seed = c->seed,
+                              .config_text = text, .command = command, .probe_path = "synthetic"};
+    tracer_params(meta.param, c, &m->d, 1, TRACE_TOK_UNKNOWN);
+    CHECK(tracewrite_open(&b->file, &meta, &b->p.sig, &b->p.probe) == 0, "%s", err_msg());
     free(text);
-    tracewrite_rec_t rec = {0, 1, 1e-3, 1, 1, 1, NAN};
-    char path[4200];
-    snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", dir);
-    struct stat st0, st1;
-    CHECK(stat(path, &st0) == 0, "%s: cannot stat", path);
-    for (int i = 0; i < 20; i++) {
-        rec.step = i;
-        CHECK(tracewrite_record(&tf, &rec, &bp.sig) == 0, "%s", err_msg());
-    }
-    CHECK(tracewrite_close(&tf) == 0, "%s", err_msg());
-    CHECK(stat(path, &st1) == 0, "%s: cannot stat", path);
+}
+
+/* Seconds of one trace step as the trainer takes it: the probe pass (full or not) and its record. */
+static double bench_trace_step(bench_trace_t *b, gpt_t *m, int64_t step, int full)
+{
+    double t0 = clock_seconds();
+    bench_probe_pass(&b->p, m, full);
+    tracewrite_rec_t rec = {step, 1, 1e-3, 1, 1, 1, NAN, !full};
+    CHECK(tracewrite_record(&b->file, &rec, &b->p.sig) == 0, "%s", err_msg());
+    return clock_seconds() - t0;
+}
+
+/* Closes the file; returns its size in bytes, then removes it. */
+static double bench_trace_close(bench_trace_t *b)
+{
+    CHECK(tracewrite_close(&b->file) == 0, "%s", err_msg());
+    char path[128];
+    snprintf(path, sizeof path, "%s/rank0000.seg0000.nc", b->dir);
+    struct stat st;
+    CHECK(stat(path, &st) == 0, "%s: cannot stat", path);
     unlink(path);
-    rmdir(dir);
-    double per_record = (st1.st_size - st0.st_size) / 20.0;
-    for (int log_spaced = 0; log_spaced < 2; log_spaced++) {
-        int n = 0;
-        for (int s = 0; s <= 1000; s++) n += tracer_due(s, 1000, interval, log_spaced);
-        printf("  trace file per rank, 1,000 steps at trace.interval=%d%s: %d records x %.1f KB + %.1f KB header = "
-               "%.2f MB\n", interval, log_spaced ? " with log spacing" : "", n, per_record / 1e3, st0.st_size / 1e3,
-               (n * per_record + st0.st_size) / 1e6);
+    rmdir(b->dir);
+    bench_probe_destroy(&b->p);
+    return (double)st.st_size;
+}
+
+void benchmark_trace_cost(const config_t *c, const char *label, int steps, int rounds, const char *command)
+{
+    CHECK(c->vocab_size > 0 && c->trace_interval > 0 && rounds >= 1 && rounds <= 16,
+          "benchmark_trace_cost: vocabulary %d, trace.interval %d, %d rounds", c->vocab_size, c->trace_interval, rounds);
+    int threads = omp_get_max_threads(), accum = c->global_batch / c->micro_batch;
+    if (c->threads > 0) omp_set_num_threads(c->threads);
+    benchmark_cfg_t bc = {label, {c->vocab_size, c->seq_len, c->n_layer, c->n_head, c->d_model}, c->micro_batch};
+    bench_run_t r;
+    run_create(&r, &bc, &kernels_fast);
+    bench_trace_t b;
+    bench_trace_open(&b, c, &r.m, command);
+    /* the run's schedule: which of its trace steps are full */
+    int64_t n_full = 0, n_thin = 0, ordinal = 0;
+    for (int64_t s = 0; s <= c->max_steps; s++)
+        if (tracer_due(s, c->max_steps, c->trace_interval, c->trace_log_spaced))
+            *(tracer_full(ordinal++, s, c->max_steps, c->trace_full_every) ? &n_full : &n_thin) += 1;
+    printf("trace cost, %s: V=%d T=%d L=%d NH=%d C=%d, global batch %d on one rank (%d x micro-batch %d), threads %d\n",
+           label, bc.d.V, bc.d.T, bc.d.L, bc.d.NH, bc.d.C, c->global_batch, accum, c->micro_batch, omp_get_max_threads());
+    printf("  schedule: %d steps, trace.interval %d, trace.log_spaced %d, trace.full_every %d: %lld trace steps, %lld "
+           "full, %lld without S9, H4 and the genres; probe set of %d windows in %d groups, S9 by %s\n", c->max_steps,
+           c->trace_interval, c->trace_log_spaced, c->trace_full_every, (long long)(n_full + n_thin),
+           (long long)n_full, (long long)n_thin, c->trace_probe_windows, c->trace_probe_groups, c->trace_spectrum);
+    /* each round times `steps` ordinary steps of the untraced run, then a full and a thin trace step, so
+     * that a round is one estimate of the traced run against the untraced one under the same load; the
+     * first round warms up and is not counted */
+    double *t = err_calloc((size_t)steps, sizeof *t), step[16], full[16], thin[16], share[16], all_full[16];
+    for (int k = -1; k < rounds; k++) {
+        for (int i = 0; i < steps; i++) {
+            double t0 = clock_seconds();
+            run_step(&r, NULL, 1.0f, accum);
+            t[i] = clock_seconds() - t0;
+        }
+        double ts = median(t, steps), tf = bench_trace_step(&b, &r.m, 2 * k + 2, 1),
+               tt = bench_trace_step(&b, &r.m, 2 * k + 3, 0);
+        if (k < 0) continue;
+        step[k] = ts, full[k] = tf, thin[k] = tt;
+        share[k] = (n_full * tf + n_thin * tt) / (c->max_steps * ts);
+        all_full[k] = (n_full + n_thin) * tf / (c->max_steps * ts);
     }
-    for (int k = 0; k < 2; k++) spectrum_destroy(&sp[k]);
-    bench_probe_destroy(&bp);
+    double ts = median(step, rounds), tf = median(full, rounds), tt = median(thin, rounds);
+    printf("  median of %d rounds: an ordinary step %.1f ms (median of %d), a full trace step %.1f ms = %.2f steps, "
+           "one without S9, H4 and the genres %.1f ms = %.2f steps\n", rounds, ts * 1e3, steps, tf * 1e3, tf / ts,
+           tt * 1e3, tt / ts);
+    printf("  per round, the traced run's time over the untraced run's, less 1:");
+    for (int k = 0; k < rounds; k++) printf(" %.2f%%", 100 * share[k]);
+    double sh = median(share, rounds);
+    printf("\n  tracing costs %.2f%% of training time (the traced run takes %.4f x the untraced one); %.2f%% were every "
+           "trace step full\n", 100 * sh, 1 + sh, 100 * median(all_full, rounds));
+    /* size: the records of the run's schedule, at most 200 of them, extrapolated */
+    (void)bench_trace_close(&b);
+    bench_trace_open(&b, c, &r.m, command);
+    int64_t n = 0, shown = 0;
+    for (int64_t s = 0; s <= c->max_steps && shown < 200; s++)
+        if (tracer_due(s, c->max_steps, c->trace_interval, c->trace_log_spaced)) {
+            int is_full = tracer_full(n++, s, c->max_steps, c->trace_full_every);
+            tracewrite_rec_t rec = {s, 1, 1e-3, 1, 1, 1, NAN, !is_full};
+            CHECK(tracewrite_record(&b.file, &rec, &b.p.sig) == 0, "%s", err_msg());
+            shown++;
+        }
+    double bytes = bench_trace_close(&b);
+    printf("  trace file per rank: %lld records, %.2f MB%s\n", (long long)(n_full + n_thin),
+           bytes * (double)(n_full + n_thin) / (double)shown / 1e6, shown < n_full + n_thin ? " (extrapolated from 200)" : "");
     free(t);
     run_destroy(&r);
+    omp_set_num_threads(threads);
 }

@@ -6,6 +6,7 @@
 #ifndef IL_BENCHMARK_H
 #define IL_BENCHMARK_H
 
+#include "core/config.h"
 #include "core/dist.h"
 #include "model/gpt.h"
 
@@ -27,8 +28,12 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int pro
  * gradient reduction. Every rank of the world calls it; rank 0 reports. */
 void benchmark_scaling(const benchmark_cfg_t *bc, int steps, const dist_t *d);
 
-/* The cost of a trace step of bc against an ordinary one, at trace.interval=interval, and the size of a
- * trace file; command is what the trace file's history names. */
-void benchmark_trace(const benchmark_cfg_t *bc, int steps, int interval, const char *command);
+/* The cost of tracing run c (its model, batch, steps and trace keys; vocab_size set) on one rank, as a
+ * share of its training time: the traced run against the untraced one, estimated in each of `rounds`
+ * rounds (at most 16) from the median of `steps` ordinary steps and a full and a thin trace step timed in
+ * the same round, weighted by the schedule's counts of full and thin trace steps; the median over the rounds,
+ * and the size of the run's trace file. label names the run in the report; command is what the trace
+ * file's history names. */
+void benchmark_trace_cost(const config_t *c, const char *label, int steps, int rounds, const char *command);
 
 #endif

@@ -150,7 +150,7 @@ static int probe_one(const config_t *c, gpt_t *m, const shard_t *s, const char *
     CALL(dist_agree(w->rank == 0 ? runlog_provenance(dir, c->seed, w->size, meta->step, &rd, argc, argv) : 0));
     tracer_t t;
     int rc = tracer_open(&t, c, m, s, kind, s, data, dir, w->rank, w->size, meta->step, argc, argv);
-    tracewrite_rec_t rec = {meta->step, NAN, NAN, NAN, NAN, NAN, NAN};
+    tracewrite_rec_t rec = {meta->step, NAN, NAN, NAN, NAN, NAN, NAN, 0};
     if (!rc) rc = dist_agree(tracer_trace(&t, m, &rec));
     if (!rc) rc = dist_agree(tracer_sync(&t));
     tracer_close(&t);
@@ -183,6 +183,7 @@ int probing_run(const probing_opts_t *o, const char *name, char *const *ckpts, i
     if (!rc) rc = tracer_tokenizer(&c, tok, &kind);
     /* config.ini describes the model probed, whatever the defaults of an imported one say */
     c.vocab_size = m.d.V, c.seq_len = m.d.T, c.n_layer = m.d.L, c.n_head = m.d.NH, c.d_model = m.d.C;
+    c.trace_full_every = 1; /* one record per checkpoint, each whole: no sparse sub-schedule */
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", o->out, name);
     rundir_t rd = {.fd = -1};

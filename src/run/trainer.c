@@ -536,6 +536,10 @@ int trainer_run(trainer_t *tr)
     if (root)
         runlog_printf(&tr->log, "done: step %lld, train loss %.4f, val loss %.4f", (long long)tr->step, loss,
                       tr->last_val_loss);
+    if (root && tr->tracer.on) /* what the sparse sub-schedule saved: the thin steps skipped S9, H4 and the genres */
+        runlog_printf(&tr->log, "trace: %lld trace steps in this launch, %lld full, %lld without S9, H4 and the genres "
+                      "(trace.full_every = %d)", (long long)(tr->tracer.n_full + tr->tracer.n_thin),
+                      (long long)tr->tracer.n_full, (long long)tr->tracer.n_thin, c->trace_full_every);
     if (dist_agree(tracer_sync(&tr->tracer))) return TRAINER_FAILED;
     consolidate(tr);
     return TRAINER_DONE;

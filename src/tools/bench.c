@@ -5,10 +5,15 @@
 #include <omp.h>
 #include <stdio.h>
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "core/cli.h"
 #include "core/dist.h"
 #include "core/err.h"
+#include "core/share.h"
 #include "run/benchmark.h"
+#include "sweep/spec.h"
 
 #define TOOL "il-bench" /* begins every line it says */
 
@@ -17,10 +22,12 @@ static const char usage[] =
     "                                                    training-step speed against this machine's SGEMM\n"
     "                 (G: GPT-2 small's shape, run only when named; pass --steps 1 on a small machine)\n"
     "  --probe        also time one probe pass of il-probe over the default probe set (always with G)\n"
-    "       il-bench --trace [--config A|D] [--steps N]  tracing cost and trace file size (config D by default)\n"
+    "       il-bench --trace [--steps N] [SPEC...]       tracing cost, as a share of training time on one rank, and\n"
+    "                 trace file size, of each model of the sweep specs (default: jobs/examples/science.ini and\n"
+    "                 demo-sweep.ini, the research sweep and the demo), at their [fixed] keys\n"
     "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n"
     "                                                    data-parallel scaling (config D by default)\n"
-    "  --steps N      steps timed per measurement, 1..1000 (default 20)\n"
+    "  --steps N      steps timed per measurement, 1..1000 (default 20); --trace: per round, of up to 5\n"
     "  -h, --help     print this and exit; --version: print the version and commit and exit\n";
 
 enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE, OPT_PROBE };
@@ -34,6 +41,40 @@ static const struct option options[] = {
     CLI_COMMON_OPTIONS,
     {0},
 };
+
+/* The vocabulary of the specs' data when a config leaves it to the shard (model.vocab_size = 0): the Brown
+ * Corpus's BPE tokenizer of make corpus. */
+enum { SPEC_VOCAB = 512 };
+
+/* The trace cost of every model of a sweep spec (its runs, one per setting besides the seed), one rank each.
+ * Returns 0, or -1 with err_set(). */
+static int trace_spec(const char *path, int steps)
+{
+    spec_t s;
+    spec_run_t *runs;
+    int n;
+    if (spec_load(&s, path, SPEC_LOAD_ALL)) return -1;
+    int rc = spec_expand(&s, s.out_dir, &runs, &n);
+    spec_free(&s);
+    if (rc) return -1;
+    static const char *const not_the_model[] = {"train.seed", "run.name", "run.out_dir", NULL};
+    char **seen = err_calloc((size_t)n + 1, sizeof *seen);
+    for (int i = 0; i < n; i++) {
+        seen[i] = config_canonical(&runs[i].cfg, not_the_model);
+        int again = 0;
+        for (int j = 0; j < i && !again; j++) again = !strcmp(seen[i], seen[j]);
+        if (again) continue;
+        config_t c = runs[i].cfg;
+        if (!c.vocab_size) c.vocab_size = SPEC_VOCAB;
+        char label[4400];
+        snprintf(label, sizeof label, "%s, d_model %d, n_layer %d", path, c.d_model, c.n_layer);
+        benchmark_trace_cost(&c, label, steps, steps < 5 ? steps : 5, TOOL);
+    }
+    for (int i = 0; i < n; i++) free(seen[i]);
+    free(seen);
+    free(runs);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -63,13 +104,23 @@ int main(int argc, char **argv)
         default: return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
         }
     }
-    if (cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
+    if (!trace && cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
     if (probe && (scaling || trace))
         return dist_exit(TOOL, cli_fail(&cli, "--probe goes with the step speed, not --scaling or --trace"), NULL);
-    if (scaling || trace) {
-        const benchmark_cfg_t *bc = &cfgs[only >= 0 ? only : 1]; /* config D unless another is named */
-        if (scaling) benchmark_scaling(bc, steps, &dist);
-        else benchmark_trace(bc, steps, 50, TOOL);
+    if (trace) {
+        if (only >= 0) return dist_exit(TOOL, cli_fail(&cli, "--trace measures the specs' models, not --config"), NULL);
+        static const char *const examples[] = {"science.ini", "demo-sweep.ini"};
+        char dir[4096], found[2][4200];
+        int n = argc - cli.rest;
+        for (int i = 0; !n && i < 2; i++) {
+            if (share_find("jobs/examples", "jobs/examples", examples[i], dir, sizeof dir))
+                return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
+            snprintf(found[i], sizeof found[i], "%s/%s", dir, examples[i]);
+        }
+        for (int i = 0; i < (n ? n : 2); i++)
+            if (trace_spec(n ? argv[cli.rest + i] : found[i], steps)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
+    } else if (scaling) {
+        benchmark_scaling(&cfgs[only >= 0 ? only : 1], steps, &dist); /* config D unless another is named */
     } else if (dist.rank == 0) {
         double sgemm = benchmark_sgemm_gflops(2048, 5);
         printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),

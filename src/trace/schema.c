@@ -9,6 +9,10 @@
 const trace_var_t trace_vars[TV_N] = {TRACE_VARS(VAR_ROW)};
 #undef VAR_ROW
 
+#define SPARSE_ROW(id) [id] = 1,
+const unsigned char trace_sparse[TV_N] = {TRACE_SPARSE(SPARSE_ROW)};
+#undef SPARSE_ROW
+
 #define FIXED_ROW(id, name, type, dim, long_name, src) [id] = {name, type, dim, long_name},
 const trace_fixed_t trace_fixed[TF_N] = {TRACE_FIXED(FIXED_ROW)};
 #undef FIXED_ROW
@@ -149,6 +153,7 @@ void trace_schema_markdown(FILE *f)
         fprintf(f, " | %s | %s | %s | %s | ", type_name(r->type), r->units, weight_name[r->weight],
                 trace_domain_text(v));
         cell(f, d->nan == TN_NEVER ? "never" : d->nan == TN_FIRST ? "in a launch's first record only" : d->when);
+        if (trace_sparse[v]) fprintf(f, "; the fill at the trace steps that are not full (trace.full_every)");
         fprintf(f, " | ");
         cell(f, r->long_name);
         fprintf(f, " |\n");
@@ -168,10 +173,31 @@ int tracer_due(int64_t step, int64_t max_steps, int interval, int log_spaced)
 {
     if (step < 0 || step > max_steps) return 0;
     if (step == 0 || step == max_steps || (interval > 0 && step % interval == 0)) return 1;
-    if (!log_spaced) return 0;
+    if (log_spaced == TRACE_EARLY_POW2) return step < interval && (step & (step - 1)) == 0;
+    if (log_spaced != TRACE_EARLY_LOG) return 0;
     /* the j with 10^(j/10) nearest to step, and its neighbours, decide whether round(10^(j/10)) == step */
     int j0 = (int)floor(10.0 * log10((double)step));
     for (int j = j0 - 1; j <= j0 + 1; j++)
         if (j >= 0 && llround(pow(10.0, j / 10.0)) == step) return 1;
     return 0;
+}
+
+int64_t tracer_ordinal(int64_t step, int64_t max_steps, int interval, int log_spaced)
+{
+    if (step <= 0) return 0;
+    if (step > max_steps) return tracer_ordinal(max_steps, max_steps, interval, log_spaced) + 1; /* all of them */
+    /* step 0, the multiples of the interval below step, then the early steps below step that are none of them */
+    int64_t n = 1 + (interval > 0 ? (step - 1) / interval : 0), prev = 0;
+    for (int j = 0; log_spaced == TRACE_EARLY_POW2 || log_spaced == TRACE_EARLY_LOG; j++) {
+        int64_t e = log_spaced == TRACE_EARLY_LOG ? llround(pow(10.0, j / 10.0)) : j < 62 ? (int64_t)1 << j : INT64_MAX;
+        if (e >= step || (log_spaced == TRACE_EARLY_POW2 && e >= interval)) break;
+        if (e != prev && (interval <= 0 || e % interval)) n++;
+        prev = e;
+    }
+    return n;
+}
+
+int tracer_full(int64_t ordinal, int64_t step, int64_t max_steps, int full_every)
+{
+    return full_every <= 1 || ordinal % full_every == 0 || step == max_steps;
 }

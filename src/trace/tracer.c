@@ -68,6 +68,8 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     t->interval = cfg->trace_interval;
     t->log_spaced = cfg->trace_log_spaced;
     t->max_steps = cfg->max_steps;
+    t->full_every = cfg->trace_full_every;
+    t->ordinal = tracer_ordinal(start_step, cfg->max_steps, cfg->trace_interval, cfg->trace_log_spaced);
     int rc = 0;
     uint64_t *counts = load_counts(cfg, train, m->d.V, &rc);
     if (dist_agree(rc)) return -1;
@@ -99,7 +101,7 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
     char *command = runlog_command_line(argc, argv), *text = config_string(cfg);
     tracewrite_meta_t meta = {.dir = dir, .segment = segment, .rank = rank, .world_size = world_size,
                           .start_step = start_step, .sync_every = cfg->trace_sync_every, .interval = cfg->trace_interval,
-                          .log_spaced = cfg->trace_log_spaced, .run_name = cfg->name, .seed = cfg->seed,
+                          .log_spaced = cfg->trace_log_spaced, .full_every = cfg->trace_full_every, .run_name = cfg->name, .seed = cfg->seed,
                           .config_text = text, .command = command, .probe_path = probe_path};
     tracer_params(meta.param, cfg, &m->d, world_size, tokenizer);
     rc = tracewrite_open(&t->file, &meta, &t->sig, &t->probe);
@@ -115,7 +117,7 @@ int tracer_is_step(const tracer_t *t, int64_t step)
     return t->on && tracer_due(step, t->max_steps, t->interval, t->log_spaced);
 }
 
-void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm comm, gpt_t *m)
+void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm comm, gpt_t *m, int full)
 {
     int T = p->T, *slot = err_calloc((size_t)m->B, sizeof *slot);
     signals_begin(sig, m);
@@ -125,18 +127,23 @@ void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm c
         gpt_forward(m, p->inputs + at, p->targets + at, b, T);
         gpt_backward_acts(m, 1.0f);
         for (int j = 0; j < b; j++) slot[j] = p->slot[i + j];
-        signals_add(sig, m, 1.0f, slot, p->cats + at);
+        signals_add(sig, m, 1.0f, slot, full ? p->cats + at : NULL); /* no genres: no per-genre sums */
     }
     free(slot);
     signals_end(sig);
+    if (!full) return;
     if (sp) signals_spectrum(sig, sp);
     signals_freq_rho(sig, comm, p->slot_group, p->groups);
 }
 
 int tracer_trace(tracer_t *t, gpt_t *m, const tracewrite_rec_t *rec)
 {
-    tracer_measure(&t->probe, &t->sig, t->spectrum_on ? &t->sp : NULL, t->comm, m);
-    return tracewrite_record(&t->file, rec, &t->sig);
+    int full = tracer_full(t->ordinal++, rec->step, t->max_steps, t->full_every);
+    tracer_measure(&t->probe, &t->sig, t->spectrum_on ? &t->sp : NULL, t->comm, m, full);
+    *(full ? &t->n_full : &t->n_thin) += 1;
+    tracewrite_rec_t r = *rec;
+    r.thin = !full;
+    return tracewrite_record(&t->file, &r, &t->sig);
 }
 
 int tracer_sync(tracer_t *t) { return t->have_file ? tracewrite_sync(&t->file) : 0; }

@@ -20,7 +20,9 @@
 typedef struct {
     int on;          /* trace.interval > 0 */
     int spectrum_on; /* trace.spectrum is not "off" */
-    int interval, log_spaced, max_steps;
+    int interval, log_spaced, max_steps, full_every;
+    int64_t ordinal;         /* of the next trace step in the schedule (tracer_ordinal) */
+    int64_t n_full, n_thin;  /* trace steps of this launch with and without the sparse variables */
     MPI_Comm comm;   /* the tracer's own communicator, so its reductions never meet the gradients' */
     probe_t probe;
     signals_t sig;
@@ -42,12 +44,14 @@ int tracer_open(tracer_t *t, const config_t *cfg, const gpt_t *m, const shard_t 
 int tracer_is_step(const tracer_t *t, int64_t step);
 /* Collective: runs the probe set through the current weights of m (forward, and a backward for the
  * activations' gradients only: m's parameter gradients are not touched) and appends the record of
- * rec->step. Returns 0, or -1 with err_set() when the trace file cannot be written (it names the file and
- * the reason). */
+ * rec->step, the next trace step of the schedule: a full one (tracer_full) with every variable, else one
+ * whose sparse variables (TRACE_SPARSE) are neither computed nor written. Returns 0, or -1 with err_set()
+ * when the trace file cannot be written (it names the file and the reason). */
 int tracer_trace(tracer_t *t, gpt_t *m, const tracewrite_rec_t *rec);
 /* Collective: the signals of probe share p through the current weights of m, in chunks of m's batch
- * capacity (S9 only when sp is not NULL). What tracer_trace records; il-bench times it. */
-void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm comm, gpt_t *m);
+ * capacity; with `full`, also the sparse ones: the per-genre splits, H4 and S9 (S9 only when sp is not NULL).
+ * What tracer_trace records; il-bench times it. */
+void tracer_measure(const probe_t *p, signals_t *sig, spectrum_t *sp, MPI_Comm comm, gpt_t *m, int full);
 /* Makes the records so far durable; 0, or -1 with err_set() as tracer_trace. */
 int tracer_sync(tracer_t *t);
 void tracer_close(tracer_t *t);

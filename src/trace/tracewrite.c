@@ -150,6 +150,7 @@ static void put_globals(int ncid, const tracewrite_meta_t *m, const signals_t *s
     }
     put_int(ncid, NC_GLOBAL, "trace_interval", m->interval);
     put_int(ncid, NC_GLOBAL, "trace_log_spaced", m->log_spaced);
+    put_int(ncid, NC_GLOBAL, "trace_full_every", m->full_every > 1 ? m->full_every : 1);
     put_int(ncid, NC_GLOBAL, "sync_every", m->sync_every);
     put_int(ncid, NC_GLOBAL, "lens_computed", sig->opt.lens);
     put_int(ncid, NC_GLOBAL, "local_cos_computed", sig->opt.local);
@@ -299,6 +300,7 @@ int tracewrite_record(tracewrite_t *tw, const tracewrite_rec_t *rec, const signa
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     for (int i = 0; i < TV_N; i++) {
+        if (rec->thin && trace_sparse[i]) continue; /* never written: the record reads as the fill value */
         const int *dims = trace_shape_dims[trace_vars[i].shape];
         size_t start[4] = {tw->n_records, 0, 0, 0}, count[4] = {1, 0, 0, 0};
         for (int j = 0; j < 3 && dims[j] != TD_NONE; j++) count[j + 1] = tw->extent.n[dims[j]];

@@ -29,7 +29,7 @@ typedef struct {
     int segment, rank, world_size;
     int64_t start_step;      /* the step this launch starts from (0, or the checkpoint's step on resume) */
     int sync_every;          /* records between automatic syncs, >= 1 */
-    int interval, log_spaced; /* the trace schedule, recorded as attributes */
+    int interval, log_spaced, full_every; /* the trace schedule, recorded as attributes */
     const char *run_name;
     uint64_t seed;
     const char *config_text; /* the run's effective config, as config_write() spells it */
@@ -47,6 +47,7 @@ typedef struct {
     double tokens_per_s; /* global training throughput of the step */
     double step_time;    /* seconds the update took */
     double val_loss;     /* validation loss of the same weights, NaN when none was computed */
+    int thin;            /* 1: a trace step off the sparse sub-schedule: its TRACE_SPARSE variables keep the fill */
 } tracewrite_rec_t;
 
 typedef struct {
@@ -73,7 +74,8 @@ int tracewrite_open(tracewrite_t *tw, const tracewrite_meta_t *meta, const signa
 
 /* Appends one record: the training record and the signals of sig (signals_end, signals_spectrum and
  * signals_freq_rho done). rec->step is the number of optimizer updates applied to the traced weights; the
- * training record describes update number rec->step (NaN at step 0). Syncs after every sync_every records.
+ * training record describes update number rec->step (NaN at step 0). With rec->thin the sparse variables
+ * (TRACE_SPARSE) are not written: their record holds the fill value, NaN. Syncs after every sync_every records.
  * Before it writes, it reserves the disk space that this record, the records not yet synced and a close
  * need (fallocate; the free space where the filesystem cannot reserve): a full disk then fails here,
  * before HDF5 has written anything, returning -1 with err_set() naming the file and the system's reason,
