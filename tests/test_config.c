@@ -425,7 +425,7 @@ static void test_markdown(void **state)
     assert_int_equal(fclose(f), 0);
     int lines = 0;
     for (char *p = buf; *p; p++) lines += *p == '\n';
-    assert_int_equal(lines, 2 + 43); /* header, separator, one row per config_t field */
+    assert_int_equal(lines, 2 + 44); /* header, separator, one row per config_t field */
     const char *expect[] = {"| `model.d_model` | int | `128` |", "| `train.seed` | uint64 | `1337` |",
                             "| `optim.lr` | float |", "| `data.val_path` | string | `data/brown/val.bin` |",
                             "| `run.keep_ckpts` | int | `3` |"};
@@ -456,7 +456,7 @@ static void test_public_keys(void **state)
         if (!strstr(buf, row)) fail_msg("the documentation has no row \"%s\"", row);
         assert_non_null(k.help);
     }
-    assert_int_equal(n, 43); /* as test_markdown: one per config_t field */
+    assert_int_equal(n, 44); /* as test_markdown: one per config_t field */
     assert_int_equal(il_config_key(n + 1, &k), -1);
     free(buf);
 }

@@ -412,9 +412,10 @@ static int stop_requested(void)
 }
 
 /* Rank 0: the trace step's statistics that are the run's whole (signals.h: the same on every rank) into
- * the TensorBoard file: H4's statistic rho_freq at the last depth, the effective rank S9 per depth and the
- * weight norms. The other hypotheses' statistics need every rank's probe share merged: il-aggregate's. */
-static void board_trace(trainer_t *tr)
+ * the TensorBoard file: the weight norms, and on a full trace step (the others leave the sparse variables
+ * as they were) H4's statistic rho_freq at the last depth and the effective rank S9 per depth. The other
+ * hypotheses' statistics need every rank's probe share merged: il-aggregate's. */
+static void board_trace(trainer_t *tr, int full)
 {
     const signals_t *sig = &tr->tracer.sig;
     static const char *const wnorm[SIGNALS_N_GROUPS] = {"trace/wnorm_embed", "trace/wnorm_attn", "trace/wnorm_mlp",
@@ -422,8 +423,8 @@ static void board_trace(trainer_t *tr)
     int L = sig->L, n = 0;
     tb_scalar_t *v = err_calloc((size_t)L + 2 + SIGNALS_N_GROUPS, sizeof *v);
     char (*tags)[48] = err_calloc((size_t)L + 1, sizeof *tags);
-    v[n++] = (tb_scalar_t){"trace/H4_rho_freq", sig->rho_freq[L]};
-    for (int l = 0; l <= L && tr->tracer.spectrum_on; l++) {
+    if (full) v[n++] = (tb_scalar_t){"trace/H4_rho_freq", sig->rho_freq[L]};
+    for (int l = 0; l <= L && full && tr->tracer.spectrum_on; l++) {
         snprintf(tags[l], sizeof tags[l], "trace/erank/depth_%d", l);
         v[n++] = (tb_scalar_t){tags[l], sig->erank[l]};
     }
@@ -442,9 +443,10 @@ static int trace_step(trainer_t *tr, tracewrite_rec_t rec)
     rec.step = tr->step;
     rec.val_loss = tr->last_val_step == tr->step ? tr->last_val_loss : NAN;
     if (tr->dist.rank == 0) runlog_trace_begin(&tr->log, tr->step);
+    int64_t full0 = tr->tracer.n_full;
     int rc = tracer_trace(&tr->tracer, &tr->model, &rec);
     if (tr->dist.rank == 0) runlog_trace_end(&tr->log);
-    if (tr->tb.f) board_trace(tr);
+    if (tr->tb.f) board_trace(tr, tr->tracer.n_full > full0);
     return rc;
 }
 
