@@ -22,9 +22,13 @@ double benchmark_sgemm_gflops(int n, int reps);
 /* steps timed training steps of bc on this rank, reported against the SGEMM rate sgemm. */
 void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm);
 
-/* Data-parallel scaling of bc, one thread per rank: 1 rank against all of them, with and without overlapped
- * gradient reduction. Every rank of the world calls it; rank 0 reports. */
-void benchmark_scaling(const benchmark_cfg_t *bc, int steps, const dist_t *d);
+/* Data-parallel scaling of bc on a node of `cores` cores: every layout of P ranks x cores/P threads, P a power
+ * of two up to the world's size, with and without overlapped gradient reduction, against 1 rank x 1 thread
+ * and against SGEMM on as many threads, measured in the same run; then the fastest layout, with the Slurm
+ * options that ask for it. Every rank of the world calls it; rank 0 reports. */
+void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const dist_t *d);
+/* The cores of this node: Slurm's SLURM_CPUS_ON_NODE, else the online CPUs. */
+int benchmark_node_cores(void);
 
 /* The cost of a trace step of bc against an ordinary one, at trace.interval=interval, and the size of a
  * trace file; command is what the trace file's history names. */

@@ -16,18 +16,21 @@ static const char usage[] =
     "usage: il-bench [--config A|D|G] [--steps N]        training-step speed against this machine's SGEMM\n"
     "                 (G: GPT-2 small's shape, run only when named; pass --steps 1 on a small machine)\n"
     "       il-bench --trace [--config A|D] [--steps N]  tracing cost and trace file size (config D by default)\n"
-    "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n"
-    "                                                    data-parallel scaling (config D by default)\n"
+    "       mpirun -n P --bind-to none il-bench --scaling [--config A|D] [--steps N] [--cores N]\n"
+    "                                                    ranks x threads layouts of a node (config D by default)\n"
     "  --steps N      steps timed per measurement, 1..1000 (default 20)\n"
+    "  --cores N      cores of the node the layouts share, 1..4096 (default: SLURM_CPUS_ON_NODE, else the\n"
+    "                 online CPUs); launch as many ranks to time every layout\n"
     "  -h, --help     print this and exit; --version: print the version and commit and exit\n";
 
-enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE };
+enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE, OPT_CORES };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
     {"steps", required_argument, NULL, OPT_STEPS},
     {"scaling", no_argument, NULL, OPT_SCALING},
     {"trace", no_argument, NULL, OPT_TRACE},
+    {"cores", required_argument, NULL, OPT_CORES},
     CLI_COMMON_OPTIONS,
     {0},
 };
@@ -43,7 +46,7 @@ int main(int argc, char **argv)
     enum { N_DEFAULT = 2 }; /* the configs run when none is named: not G, minutes a step on a few cores */
     dist_t dist;
     if (dist_init(&dist, &argc, &argv)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
-    int steps = 20, scaling = 0, trace = 0, only = -1;
+    int steps = 20, scaling = 0, trace = 0, only = -1, cores = benchmark_node_cores();
     cli_t cli;
     cli_init(&cli, TOOL, usage, options, dist.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
@@ -54,6 +57,9 @@ int main(int argc, char **argv)
         case OPT_STEPS:
             if (cli_int(&cli, 1, 1000, &steps)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
+        case OPT_CORES:
+            if (cli_int(&cli, 1, 4096, &cores)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
+            break;
         case OPT_SCALING: scaling = 1; break;
         case OPT_TRACE: trace = 1; break;
         default: return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
@@ -62,7 +68,7 @@ int main(int argc, char **argv)
     if (cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
     if (scaling || trace) {
         const benchmark_cfg_t *bc = &cfgs[only >= 0 ? only : 1]; /* config D unless another is named */
-        if (scaling) benchmark_scaling(bc, steps, &dist);
+        if (scaling) benchmark_scaling(bc, steps, cores, &dist);
         else benchmark_trace(bc, steps, 50, TOOL);
     } else if (dist.rank == 0) {
         double sgemm = benchmark_sgemm_gflops(2048, 5);
