@@ -42,8 +42,8 @@ static const keydef_t keys[] = {
     K(train, seed, KEY_U64, "1337", 0, 0, 0, "seed for initialization and data order"),
     K(train, threads, KEY_INT, "0", 0, 4096, 0,
       "threads per rank; 0: Slurm's --cpus-per-task, else all cores for one rank and one per rank for several"),
-    K(train, bucket_kb, KEY_INT, "4096", 1, 1 << 24, 0,
-      "KiB of gradients per all-reduce bucket, started as soon as backward completes it"),
+    K(train, bucket_kb, KEY_INT, "1024", 1, 1 << 24, 0,
+      "KiB of gradients per all-reduce bucket, started as soon as backward completes it (with train.allreduce = overlap)"),
     K(train, allreduce, KEY_STR, "auto", 0, 16, 0,
       "overlap: reduce gradient buckets on a communication thread during backward; blocking: one all-reduce "
       "after it; auto: time both at the start of each launch and keep the faster"),

@@ -198,7 +198,9 @@ static dp_result_t bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int
         bench_run_t run;
         run_create(&run, bc, &kernels_fast);
         gsync_t sync;
-        gsync_init(&sync, &run.m, 4u << 20, comm, overlap);
+        config_t cfg; /* the trainer's default buckets */
+        config_defaults(&cfg);
+        gsync_init(&sync, &run.m, (size_t)cfg.bucket_kb << 10, comm, overlap);
         double *t = err_calloc((size_t)steps, sizeof *t), wait0 = 0, total = 0;
         for (int s = -2; s < steps; s++) {
             if (s == 0) wait0 = sync.wait_s;
