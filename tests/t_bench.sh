@@ -26,7 +26,8 @@ grep -qE "^\| 1 x 1 \| - \| [0-9]+ \| 1.00x \| [0-9.]+x SGEMM\(1 thread\) \| - \
 best=$(awk -F' [|] ' '/^\| [0-9]+ x [0-9]+ \|/ { if (n++ == 0) next; if ($3 + 0 > max) { max = $3 + 0; l = $1; m = $2 } }
     END { sub(/^\| /, "", l); sub(/ x /, " ", l); print l, m }' scaling.out) # the rows after the reference
 read -r P t mode <<<"$best"
-grep -qE "^would pick: $P ranks? x $t threads?(, train.allreduce = $mode)?, [0-9.]+x 1 x 1; with Slurm: sbatch --nodes=1 --ntasks-per-node=$P --cpus-per-task=$t, OMP_NUM_THREADS=$t$" scaling.out ||
+slurm="sbatch --nodes=1 --ntasks-per-node=$P --cpus-per-task=$t, OMP_NUM_THREADS=$t"
+grep -qE "^would pick: $P ranks? x $t threads?(, train.allreduce = $mode)?, [0-9.]+x 1 x 1; with Slurm: $slurm$" scaling.out ||
     die "il-bench --scaling did not pick the fastest layout ($P x $t $mode): $(cat scaling.out)"
 expect_fail il-bench "--cores" "$bin/il-bench" --scaling --cores 0
 expect_fail il-bench "--steps" "$bin/il-bench" --steps 0

@@ -43,7 +43,7 @@ static const keydef_t keys[] = {
     K(train, threads, KEY_INT, "0", 0, 4096, 0,
       "threads per rank; 0: Slurm's --cpus-per-task, else all cores for one rank and one per rank for several"),
     K(train, bucket_kb, KEY_INT, "1024", 1, 1 << 24, 0,
-      "KiB of gradients per all-reduce bucket, started as soon as backward completes it (with train.allreduce = overlap)"),
+      "KiB of gradients per all-reduce bucket, reduced as soon as backward completes it (train.allreduce = overlap)"),
     K(train, allreduce, KEY_STR, "auto", 0, 16, 0,
       "overlap: reduce gradient buckets on a communication thread during backward; blocking: one all-reduce "
       "after it; auto: time both at the start of each launch and keep the faster"),

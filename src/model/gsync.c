@@ -19,7 +19,8 @@ static void *comm_main(void *arg)
     gsync_t *s = arg;
     CHECK(pthread_mutex_lock(&s->mu) == 0, "pthread_mutex_lock failed");
     for (;;) {
-        while (s->reduced == s->posted && !s->stop) CHECK(pthread_cond_wait(&s->work, &s->mu) == 0, "pthread_cond_wait failed");
+        while (s->reduced == s->posted && !s->stop)
+            CHECK(pthread_cond_wait(&s->work, &s->mu) == 0, "pthread_cond_wait failed");
         if (s->reduced == s->posted) break; /* stopped, nothing left */
         int b = s->reduced;
         CHECK(pthread_mutex_unlock(&s->mu) == 0, "pthread_mutex_unlock failed");
