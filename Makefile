@@ -98,7 +98,7 @@ asan:
 bench: $(TOOLS)
 	$(BUILD)/bin/il-bench
 	$(BUILD)/bin/il-bench --trace
-	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe $(BUILD)/bin/il-bench --scaling
+	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe --bind-to none $(BUILD)/bin/il-bench --scaling
 
 # Aggregation benchmark (scripts/bench-aggregate.sh): 1,000 synthetic finished runs x 2 ranks x 200 trace
 # steps (generated once into $(BENCH_AGG)/runs), aggregated on 1 and on 2 MPI ranks against the read floor.

@@ -57,9 +57,21 @@ tree/build/bin/il-bench --trace --steps 1 >default.out
     grep -q "schedule: 100 steps, trace.interval 10, trace.log_spaced 2, trace.full_every 4: 15 trace steps, 5 full" default.out ||
     die "il-bench --trace without a spec: $(cat default.out)"
 expect_fail il-bench "nothere.ini" "$bin/il-bench" --trace nothere.ini
-mpirun -n 2 --oversubscribe "$bin/il-bench" --scaling --config A --steps 2 >scaling.out
-grep -qE "2 ranks: [0-9]+ tokens/s = [0-9.]+x, waiting on communication" scaling.out ||
-    die "il-bench --scaling output: $(cat scaling.out)"
+# the layouts of a 2-core node: 1 x 1 (the reference), 1 x 2, and 2 x 1 in both reduction modes
+mpirun -n 2 --oversubscribe --bind-to none "$bin/il-bench" --scaling --config A --steps 1 --cores 2 >scaling.out
+row='[0-9]+ \| [0-9.]+x \| [0-9.]+x SGEMM\([12] threads?\) \|'
+grep -qE "^\| 1 x 1 \| - \| [0-9]+ \| 1.00x \| [0-9.]+x SGEMM\(1 thread\) \| - \|$" scaling.out &&
+    grep -qE "^\| 1 x 2 \| - \| $row - \|$" scaling.out && grep -qE "^\| 2 x 1 \| overlap \| $row [0-9.]+% \|$" scaling.out &&
+    grep -qE "^\| 2 x 1 \| blocking \| $row [0-9.]+% \|$" scaling.out && [ "$(grep -c '^| [12] x' scaling.out)" = 4 ] ||
+    die "il-bench --scaling table: $(cat scaling.out)"
+# the pick is the fastest row, found here again, with the Slurm options that ask for its layout
+best=$(awk -F' [|] ' '/^\| [0-9]+ x [0-9]+ \|/ { if (n++ == 0) next; if ($3 + 0 > max) { max = $3 + 0; l = $1; m = $2 } }
+    END { sub(/^\| /, "", l); sub(/ x /, " ", l); print l, m }' scaling.out) # the rows after the reference
+read -r P t mode <<<"$best"
+slurm="sbatch --nodes=1 --ntasks-per-node=$P --cpus-per-task=$t, OMP_NUM_THREADS=$t"
+grep -qE "^would pick: $P ranks? x $t threads?(, train.allreduce = $mode)?, [0-9.]+x 1 x 1; with Slurm: $slurm$" scaling.out ||
+    die "il-bench --scaling did not pick the fastest layout ($P x $t $mode): $(cat scaling.out)"
+expect_fail il-bench "--cores" "$bin/il-bench" --scaling --cores 0
 expect_fail il-bench "--steps" "$bin/il-bench" --steps 0
 "$bin/il-synth-traces" --out runs --runs 3 --ranks 2 --steps 10 --vary >/dev/null
 "$bin/il-aggregate" --out agg runs >agg.out 2>&1 || die "aggregating synthetic runs: $(cat agg.out)"

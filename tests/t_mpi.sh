@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Data parallelism end to end with mpirun: the same global batch gives the same model on 1, 2 and 4
-# ranks (4 oversubscribed on 2 cores); overlapped and blocking gradient reduction agree bit for bit; a run
+# ranks (4 oversubscribed on 2 cores); overlapped, blocking and auto gradient reduction agree bit for bit
+# (and tests/test_gsync passes on 2 ranks), auto records its choice; a run
 # stopped by a signal checkpoints, exits 75 and resumes to exactly the uninterrupted result, also on a
 # different rank count; and ranks started as separate jobs under Slurm are refused.
 set -euo pipefail
@@ -9,6 +10,10 @@ begin_test t_mpi
 export OMPI_MCA_rmaps_base_oversubscribe=1
 mpi() { local n=$1; shift; mpirun -n "$n" --oversubscribe "$@"; }
 train_records() { cat "$1" 2>/dev/null | grep -c '"kind":"train"'; }
+
+# the gradient reduction's unit suite on two ranks: the communication thread sums buckets during backward
+timeout 300 mpirun -n 2 --oversubscribe "$BUILD/tests/test_gsync" >gsync.out 2>&1 ||
+    die "tests/test_gsync on 2 ranks: $(grep -E 'FAILED|ERROR|LINE' gsync.out | head -5)"
 
 tiny_corpus
 cat >base.ini <<'INI'
@@ -39,7 +44,8 @@ bits() { ckpt_diff "$1" "$2" | sed -n 's/.* \([0-9]*\) differ in their bits.*/\1
 final=ckpt/step_00000020
 
 "$bin/il-train" --config base.ini --set run.name=p1 --set train.micro_batch=8 >/dev/null
-mpi 2 "$bin/il-train" --config base.ini --set run.name=p2 --set train.micro_batch=4 --set train.bucket_kb=16 >p2.out
+mpi 2 "$bin/il-train" --config base.ini --set run.name=p2 --set train.micro_batch=4 --set train.bucket_kb=16 \
+    --set train.allreduce=overlap >p2.out
 mpi 4 "$bin/il-train" --config base.ini --set run.name=p4 --set train.micro_batch=1 --set train.bucket_kb=16 >/dev/null
 # float sums in another order drift by ~1e-6 over 20 AdamW steps of lr 1e-3; a lost or doubled rank
 # contribution moves parameters by ~lr per step, four orders more
@@ -52,10 +58,21 @@ done
 d=$(maxdiff runs/p1/$final runs/seed2/$final)
 awk -v d="$d" 'BEGIN { exit !(d > 1e-2) }' || die "another seed is only $d away: the tolerance has no teeth"
 grep -q "2 ranks x 4 micro-batch x 1 accumulation" p2.out || die "p2 did not report its layout: $(head -3 p2.out)"
-# the same 2-rank run with one blocking all-reduce after backward
+# the same 2-rank run with one blocking all-reduce after backward (asked for by the switch train.allreduce
+# replaced, as saved configs still say it), and with the default, auto, which times both and keeps one
 mpi 2 "$bin/il-train" --config base.ini --set run.name=p2b --set train.micro_batch=4 --set train.overlap_comm=0 >/dev/null
+mpi 2 "$bin/il-train" --config base.ini --set run.name=p2a --set train.micro_batch=4 --set train.bucket_kb=16 >p2a.out
 [ "$(bits runs/p2/$final runs/p2b/$final)" = 0 ] || die "overlapped and blocking reduction differ"
+[ "$(bits runs/p2/$final runs/p2a/$final)" = 0 ] || die "auto differs from the forced modes"
 grep -q '"world_size":2' runs/p2/launches.jsonl || die "world size not recorded"
+grep -q '"allreduce":"overlap"' runs/p2/launches.jsonl && ! grep -q allreduce_ms runs/p2/launches.jsonl &&
+    grep -q '"allreduce":"blocking"' runs/p2b/launches.jsonl || die "forced modes not recorded: $(cat runs/p2*/launches.jsonl)"
+# auto: one log line with its choice and both times, the same choice in the provenance
+chose=$(sed -n 's/.*train.allreduce = auto: \([a-z]*\), [0-9.]* ms a pass overlapped against [0-9.]* ms blocking$/\1/p' \
+    runs/p2a/log.txt)
+[ -n "$chose" ] && [ "$(grep -c 'train.allreduce = auto' p2a.out)" = 1 ] || die "auto did not say its choice: $(cat p2a.out)"
+grep -qE "\"allreduce\":\"$chose\",\"allreduce_ms\":\{\"overlap\":[0-9.]+,\"blocking\":[0-9.]+\}" runs/p2a/launches.jsonl ||
+    die "auto's choice $chose not in the provenance: $(cat runs/p2a/launches.jsonl)"
 
 # stop by signal, resume: a longer run so the signal lands mid-training
 long=(--config base.ini --set train.max_steps=300 --set model.d_model=64 --set train.micro_batch=4)

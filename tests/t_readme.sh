@@ -46,6 +46,7 @@ build/bin/il-aggregate --out |tests/t_aggregate_train.sh:il-aggregate" --out
 ncdump -h runs/|tests/t_trace.sh:ncdump -h
 python3 -c .import xarray|tests/t_outputs.sh:xr_check.py
 make bench$|tests/t_bench.sh:il-bench" --config A
+srun --nodes=1 --exclusive --ntasks=[0-9]+ --cpu-bind=none --mpi=pmix +build/bin/il-bench --scaling|tests/t_bench.sh:il-bench" --scaling
 make bench-aggregate$|tests/t_bench.sh:il-synth-traces
 make bench-shard-rss$|tests/t_shardset.sh:scripts/bench-shard-rss.sh
 make install PREFIX=|tests/t_install.sh:install >install.out

@@ -199,6 +199,30 @@ static void test_renamed_keys(void **state)
     free(text);
 }
 
+/* train.overlap_comm, the switch train.allreduce replaced: every saved config of an older run holds it */
+static void test_retired_switch(void **state)
+{
+    (void)state;
+    config_t c;
+    config_defaults(&c);
+    assert_string_equal(c.allreduce, "auto");
+    const char *path = tmpdir_write("switch.ini", "[train]\noverlap_comm = 0\n");
+    if (config_load(&c, path)) fail_msg("%s", err_msg());
+    assert_string_equal(c.allreduce, "blocking");
+    assert_int_equal(config_set(&c, "train.overlap_comm=1"), 0);
+    assert_string_equal(c.allreduce, "overlap");
+    assert_int_equal(config_set(&c, "train.allreduce=auto"), 0);
+    assert_int_equal(config_validate(&c, 1), 0);
+    char *text = config_string(&c); /* written under the new key only */
+    assert_non_null(strstr(text, "\nallreduce = auto\n"));
+    assert_null(strstr(text, "overlap_comm"));
+    free(text);
+    /* neither 0 nor 1: the value reaches the new key's check, which names it */
+    assert_int_equal(config_set(&c, "train.overlap_comm=2"), 0);
+    expect_invalid(&c, 1, "train.allreduce '2'", "auto, overlap or blocking");
+    expect_set_error("train.overlap_commx=1", "unknown key 'train.overlap_commx'");
+}
+
 static void test_load_errors(void **state)
 {
     (void)state;
@@ -335,6 +359,9 @@ static void test_validate(void **state)
     snprintf(c.train_order, sizeof c.train_order, "random");
     expect_invalid(&c, 1, "train.order", "shuffle or lanes");
     config_defaults(&c);
+    snprintf(c.allreduce, sizeof c.allreduce, "ring");
+    expect_invalid(&c, 1, "train.allreduce 'ring'", "auto, overlap or blocking");
+    config_defaults(&c);
     c.trace_probe_groups = c.trace_probe_windows + 1;
     expect_invalid(&c, 1, "trace.probe_groups", "trace.probe_windows");
     config_defaults(&c);
@@ -468,6 +495,7 @@ int main(void)
         cmocka_unit_test(test_ini_syntax_accepted), cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_set),                cmocka_unit_test(test_validate),
         cmocka_unit_test(test_markdown),            cmocka_unit_test(test_renamed_keys),
+        cmocka_unit_test(test_retired_switch),
         cmocka_unit_test(test_long_values),        cmocka_unit_test(test_public_keys),
         cmocka_unit_test(test_did_you_mean),        cmocka_unit_test(test_warmup_follows_steps),
     };

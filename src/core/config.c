@@ -46,10 +46,11 @@ static const keydef_t keys[] = {
     K(train, seed, KEY_U64, "1337", 0, 0, 0, "seed for initialization and data order"),
     K(train, threads, KEY_INT, "0", 0, 4096, 0,
       "threads per rank; 0: Slurm's --cpus-per-task, else all cores for one rank and one per rank for several"),
-    K(train, bucket_kb, KEY_INT, "4096", 1, 1 << 24, 0,
-      "KiB of gradients per all-reduce bucket, started as soon as backward completes it"),
-    K(train, overlap_comm, KEY_INT, "1", 0, 1, 0,
-      "1: reduce gradient buckets during backward; 0: one all-reduce after it"),
+    K(train, bucket_kb, KEY_INT, "1024", 1, 1 << 24, 0,
+      "KiB of gradients per all-reduce bucket, reduced as soon as backward completes it (train.allreduce = overlap)"),
+    K(train, allreduce, KEY_STR, "auto", 0, 16, 0,
+      "overlap: reduce gradient buckets on a communication thread during backward; blocking: one all-reduce "
+      "after it; auto: time both at the start of each launch and keep the faster"),
     K(train, check_interval, KEY_INT, "100", 0, INT_MAX, 0,
       "steps between cross-rank parameter checksums; 0 disables"),
     KS(train, order, KEY_STR, "shuffle", 0, 16, 0,
@@ -100,6 +101,19 @@ static const keydef_t keys[] = {
 
 /* Keys renamed since a release: configs and specs written under the old name still read. */
 static const char *const renamed[][3] = {{"eval", "eval_interval", "interval"}, {"eval", "eval_batches", "batches"}};
+/* Switches replaced by a key of named values: section, old name, new name, the values for 0 and 1. Saved
+ * configs hold train.overlap_comm = 1 from before train.allreduce. */
+static const char *const retired[][5] = {{"train", "overlap_comm", "allreduce", "blocking", "overlap"}};
+
+/* The name and value an old switch stands for; other keys and values pass unchanged. */
+static void translate(const char *section, const char **name, const char **value)
+{
+    for (size_t r = 0; r < sizeof retired / sizeof *retired; r++)
+        if (!strcmp(retired[r][0], section) && !strcmp(retired[r][1], *name)) {
+            *name = retired[r][2];
+            if (!strcmp(*value, "0") || !strcmp(*value, "1")) *value = retired[r][3 + (**value - '0')];
+        }
+}
 
 static const keydef_t *find_key(const char *section, const char *name)
 {
@@ -153,6 +167,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     load_ctx_t *x = user;
     char pre[4200];
     snprintf(pre, sizeof pre, "%s:%d: ", x->path, line);
+    translate(section, &name, &value);
     const keydef_t *k = find_key(section, name);
     if (!k) return unknown_key(section, name, pre);
     CALL(key_parse(k, &x->cfg, value, pre, 1));
@@ -196,7 +211,9 @@ int config_set_key(config_t *c, const char *key, const char *value)
     if ((size_t)(dot - key) >= sizeof sec || strlen(dot + 1) >= sizeof name) return err_set("unknown key");
     snprintf(sec, sizeof sec, "%.*s", (int)(dot - key), key);
     snprintf(name, sizeof name, "%s", dot + 1);
-    const keydef_t *k = find_key(sec, name);
+    const char *new_name = name;
+    translate(sec, &new_name, &value);
+    const keydef_t *k = find_key(sec, new_name);
     if (!k) return unknown_key(sec, name, "");
     config_t tmp = *c;
     CALL(key_parse(k, &tmp, value, "", 1));
@@ -245,6 +262,8 @@ int config_validate(const config_t *c, int world_size)
                        c->eval_interval);
     if (strcmp(c->train_order, "shuffle") && strcmp(c->train_order, "lanes"))
         return err_set("train.order '%s': use shuffle or lanes", c->train_order);
+    if (strcmp(c->allreduce, "auto") && strcmp(c->allreduce, "overlap") && strcmp(c->allreduce, "blocking"))
+        return err_set("train.allreduce '%s': use auto, overlap or blocking", c->allreduce);
     if (strcmp(c->trace_spectrum, "scalapack") && strcmp(c->trace_spectrum, "gram") && strcmp(c->trace_spectrum, "off"))
         return err_set("trace.spectrum '%s': use scalapack, gram or off", c->trace_spectrum);
     if (c->trace_interval > 0 && c->trace_probe_groups > c->trace_probe_windows)

@@ -32,7 +32,7 @@ typedef struct {
     uint64_t seed;
     int threads; /* 0: Slurm's cpus per task, else all cores for one rank, one per rank for several */
     int bucket_kb;      /* gradient all-reduce bucket size, KiB */
-    int overlap_comm;   /* 1: reduce buckets during backward */
+    char allreduce[CONFIG_STR]; /* "auto", "overlap" or "blocking" (gsync.h) */
     int check_interval; /* steps between cross-rank parameter checksums */
     char train_order[CONFIG_STR]; /* "shuffle" or "lanes" (loader.h) */
     /* [optim] */

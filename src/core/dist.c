@@ -20,7 +20,10 @@ const char *dist_strerror(int mpi_rc)
 
 int dist_init(dist_t *d, int *argc, char ***argv)
 {
-    CHECK_RC(MPI_Init(argc, argv), dist_strerror);
+    /* gsync's communication thread calls MPI while this thread computes, never at the same time as it:
+     * SERIALIZED is enough, and a library that gives less makes gsync reduce after backward instead */
+    int provided;
+    CHECK_RC(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &provided), dist_strerror);
     /* errors come back as codes, so CHECK_RC can report them with file and line */
     CHECK_RC(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN), dist_strerror);
     err_set_abort_hook(abort_all);

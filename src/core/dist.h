@@ -12,7 +12,7 @@ typedef struct {
     int rank, size;
 } dist_t;
 
-/* MPI_Init, and points err_fatal's abort hook at MPI_Abort. Under Slurm, fails (err_set) when the world
+/* MPI_Init_thread (asking for MPI_THREAD_SERIALIZED, gsync.h), and points err_fatal's abort hook at MPI_Abort. Under Slurm, fails (err_set) when the world
  * is smaller than SLURM_NTASKS: the launcher then started separate one-rank jobs. */
 int dist_init(dist_t *d, int *argc, char ***argv);
 /* Collective: every rank passes its own result (0, or a negative code with err_set). Returns 0 when all

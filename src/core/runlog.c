@@ -338,6 +338,13 @@ int runlog_provenance(const char *dir, uint64_t seed, int world_size, int64_t st
         fputs(",\"source\":", f);
         json_str(f, data->source);
     }
+    if (data->allreduce) {
+        fputs(",\"allreduce\":", f);
+        json_str(f, data->allreduce);
+        if (isfinite(data->allreduce_ms[0]))
+            fprintf(f, ",\"allreduce_ms\":{\"overlap\":%.3f,\"blocking\":%.3f}", data->allreduce_ms[0],
+                    data->allreduce_ms[1]);
+    }
     static const char *const slurm[] = {"SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID",
                                         "SLURM_RESTART_COUNT"};
     for (size_t i = 0; i < sizeof slurm / sizeof *slurm; i++) {

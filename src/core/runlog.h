@@ -89,12 +89,16 @@ int runlog_format_step(char *buf, size_t n, const runlog_step_t *s, double eta_s
 
 /* The data of a launch: the tokenizer of its training shard (its kind's name, "unknown" when not known, and
  * its id) and the model's vocabulary; source: where weights trained elsewhere came from (an imported
- * checkpoint's "FORMAT PATH sha256 HEX"), NULL for weights trained here. */
+ * checkpoint's "FORMAT PATH sha256 HEX"), NULL for weights trained here; allreduce: how this launch sums
+ * gradients over ranks ("overlap" or "blocking"; NULL on one rank), and allreduce_ms the milliseconds of a
+ * pass in each mode that train.allreduce = auto measured to choose it (NaN when it did not). */
 typedef struct {
     const char *tokenizer;
     uint32_t tokenizer_id;
     int vocab_size;
     const char *source;
+    const char *allreduce;
+    double allreduce_ms[2];
 } runlog_data_t;
 
 /* Appends the provenance of this launch, trained on data, to dir/launches.jsonl. */

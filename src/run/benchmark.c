@@ -1,8 +1,10 @@
+#define _GNU_SOURCE /* sched_getaffinity */
 #include "run/benchmark.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,30 +254,44 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int pro
     run_destroy(&r);
 }
 
-/* ---- data-parallel scaling: one launch on P ranks, one thread each ---- */
+/* ---- data-parallel scaling: ranks x threads layouts of one node, in one launch ---- */
+
+/* Every rank waits here for the others without spinning, so an idle rank takes no core from measured ones. */
+static void idle_barrier(void)
+{
+    MPI_Request req;
+    int done = 0;
+    CHECK_RC(MPI_Ibarrier(MPI_COMM_WORLD, &req), dist_strerror);
+    while (!done) {
+        CHECK_RC(MPI_Test(&req, &done, MPI_STATUS_IGNORE), dist_strerror);
+        if (!done) usleep(1000);
+    }
+}
 
 typedef struct {
     double tokens_per_s, wait_share;
 } dp_result_t;
 
-/* `ranks` ranks (a prefix of the world) train data-parallel with per-rank batch B; the others wait without
- * spinning, so they do not take a core from the measured ones. */
-static dp_result_t bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int overlap, const dist_t *d)
+/* `ranks` ranks (a prefix of the world) of `threads` threads each train data-parallel with per-rank batch
+ * B, the gradient reduction overlapped or not; the others wait in idle_barrier. */
+static dp_result_t bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int threads, int overlap, const dist_t *d)
 {
     dp_result_t r = {0, 0};
     MPI_Comm comm;
     CHECK_RC(MPI_Comm_split(MPI_COMM_WORLD, d->rank < ranks, d->rank, &comm), dist_strerror);
     if (d->rank < ranks) {
+        omp_set_num_threads(threads);
         bench_run_t run;
         run_create(&run, bc, &kernels_fast);
         gsync_t sync;
-        gsync_init(&sync, &run.m, 4u << 20, overlap);
-        sync.comm = comm;
+        config_t cfg; /* the trainer's default buckets */
+        config_defaults(&cfg);
+        gsync_init(&sync, &run.m, (size_t)cfg.bucket_kb << 10, comm, overlap);
         double *t = err_calloc((size_t)steps, sizeof *t), wait0 = 0, total = 0;
         for (int s = -2; s < steps; s++) {
             if (s == 0) wait0 = sync.wait_s;
             double t0 = clock_seconds();
-            run_step(&run, &sync, 1.0f / (float)ranks, 1);
+            run_step(&run, ranks > 1 ? &sync : NULL, 1.0f / (float)ranks, 1);
             if (s >= 0) total += t[s] = clock_seconds() - t0;
         }
         r.tokens_per_s = (double)ranks * run.B * run.T / median(t, steps);
@@ -284,31 +300,93 @@ static dp_result_t bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int
         gsync_free(&sync);
         run_destroy(&run);
     }
-    MPI_Request req;
-    int done = 0;
-    CHECK_RC(MPI_Ibarrier(MPI_COMM_WORLD, &req), dist_strerror);
-    while (!done) {
-        CHECK_RC(MPI_Test(&req, &done, MPI_STATUS_IGNORE), dist_strerror);
-        if (!done) usleep(1000);
-    }
+    idle_barrier();
     CHECK_RC(MPI_Comm_free(&comm), dist_strerror);
     CHECK_RC(MPI_Bcast(&r, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD), dist_strerror);
     return r;
 }
 
-void benchmark_scaling(const benchmark_cfg_t *bc, int steps, const dist_t *d)
+/* Rank 0's SGEMM rate on `threads` threads while the other ranks wait; every rank gets it. */
+static double sgemm_on(int threads, int reps, const dist_t *d)
 {
-    omp_set_num_threads(1);
-    dp_result_t one = bench_dp(bc, steps, 1, 1, d), ov = bench_dp(bc, steps, d->size, 1, d),
-                bl = bench_dp(bc, steps, d->size, 0, d);
+    double g = 0;
+    if (d->rank == 0) {
+        omp_set_num_threads(threads);
+        g = benchmark_sgemm_gflops(2048, reps);
+    }
+    idle_barrier();
+    CHECK_RC(MPI_Bcast(&g, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD), dist_strerror);
+    return g;
+}
+
+int benchmark_node_cores(void)
+{
+    const char *slurm = getenv("SLURM_CPUS_ON_NODE");
+    if (slurm && atoi(slurm) > 0) return atoi(slurm);
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* The fewest cores any rank may run on (its affinity mask): a launcher that binds each rank to one core
+ * makes every layout of several threads per rank a measure of oversubscription. */
+static int min_affinity(void)
+{
+    cpu_set_t set;
+    int mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1 << 20, least;
+    CHECK_RC(MPI_Allreduce(&mine, &least, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
+    return least;
+}
+
+typedef struct {
+    int ranks, threads, overlap;
+    dp_result_t r;
+    double sgemm; /* GFLOP/s of SGEMM on `threads` threads */
+} layout_t;
+
+void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const dist_t *d)
+{
+    int top = cores < d->size ? cores : d->size, pinned = min_affinity(), reps = steps < 5 ? steps : 5;
+    double flops = gpt_flops_per_token(&bc->d, bc->d.T);
+    /* the reference first: 1 rank x 1 thread, with SGEMM on 1 thread */
+    double sgemm1 = sgemm_on(1, reps, d);
+    dp_result_t one = bench_dp(bc, steps, 1, 1, 0, d);
+    layout_t rows[2 * 31];
+    int n = 0;
+    for (int P = 1; P <= top; P *= 2) {
+        int t = cores / P;
+        double g = t == 1 ? sgemm1 : sgemm_on(t, reps, d);
+        for (int ov = P > 1; ov >= 0; ov--) /* overlapped, then blocking; one rank reduces nothing */
+            rows[n++] = (layout_t){P, t, ov, bench_dp(bc, steps, P, t, ov, d), g};
+    }
     if (d->rank) return;
-    printf("data-parallel scaling, config %s, %d steps each, 1 thread per rank, micro-batch %d per rank:\n", bc->name,
-           steps, bc->B);
-    printf("  1 rank:  %.0f tokens/s (the reference, measured in this run)\n", one.tokens_per_s);
-    printf("  %d ranks: %.0f tokens/s = %.2fx, waiting on communication %.1f%% of step time (overlapped)\n", d->size,
-           ov.tokens_per_s, ov.tokens_per_s / one.tokens_per_s, 100 * ov.wait_share);
-    printf("  %d ranks: %.0f tokens/s = %.2fx, waiting on communication %.1f%% of step time (one all-reduce after "
-           "backward)\n", d->size, bl.tokens_per_s, bl.tokens_per_s / one.tokens_per_s, 100 * bl.wait_share);
+    printf("ranks x threads on a node of %d cores, config %s, median of %d steps each, micro-batch %d per rank; "
+           "SGEMM 2048^3 on rank 0 alone, per thread count:\n", cores, bc->name, steps, bc->B);
+    if (pinned < cores)
+        printf("  warning: a rank may run on only %d core%s: layouts of more threads per rank oversubscribe them; "
+               "launch with mpirun --bind-to none, or srun --cpus-per-task\n", pinned, pinned == 1 ? "" : "s");
+    if (top < cores && d->size < cores)
+        printf("  note: the world has %d ranks, so layouts of more ranks are left out: launch %d ranks for all\n",
+               d->size, cores);
+    printf("| ranks x threads | all-reduce | tokens/s | against 1 x 1 | against SGEMM | waiting |\n"
+           "|---|---|---|---|---|---|\n");
+    printf("| 1 x 1 | - | %.0f | 1.00x | %.2fx SGEMM(1 thread) | - |\n", one.tokens_per_s,
+           one.tokens_per_s * flops / 1e9 / sgemm1);
+    int best = 0;
+    for (int i = 0; i < n; i++) {
+        printf("| %d x %d | %s | %.0f | %.2fx | %.2fx SGEMM(%d thread%s) | ", rows[i].ranks, rows[i].threads,
+               rows[i].ranks == 1 ? "-" : rows[i].overlap ? "overlap" : "blocking", rows[i].r.tokens_per_s,
+               rows[i].r.tokens_per_s / one.tokens_per_s,
+               rows[i].r.tokens_per_s * flops / rows[i].ranks / 1e9 / rows[i].sgemm, rows[i].threads,
+               rows[i].threads == 1 ? "" : "s");
+        if (rows[i].ranks == 1) printf("- |\n");
+        else printf("%.1f%% |\n", 100 * rows[i].r.wait_share);
+        if (rows[i].r.tokens_per_s > rows[best].r.tokens_per_s) best = i;
+    }
+    int P = rows[best].ranks, t = rows[best].threads;
+    printf("would pick: %d rank%s x %d thread%s%s%s, %.2fx 1 x 1; with Slurm: sbatch --nodes=1 --ntasks-per-node=%d "
+           "--cpus-per-task=%d, OMP_NUM_THREADS=%d\n", P, P == 1 ? "" : "s", t, t == 1 ? "" : "s",
+           P > 1 ? ", train.allreduce = " : "", P > 1 ? (rows[best].overlap ? "overlap" : "blocking") : "",
+           rows[best].r.tokens_per_s / one.tokens_per_s, P, t, t);
 }
 
 /* ---- tracing: a traced run against an untraced one, and the trace file's size ---- */

@@ -24,9 +24,13 @@ double benchmark_sgemm_gflops(int n, int reps);
  * then the time of one probe pass of il-probe over the default probe set with the same model and batch. */
 void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int probe_pass);
 
-/* Data-parallel scaling of bc, one thread per rank: 1 rank against all of them, with and without overlapped
- * gradient reduction. Every rank of the world calls it; rank 0 reports. */
-void benchmark_scaling(const benchmark_cfg_t *bc, int steps, const dist_t *d);
+/* Data-parallel scaling of bc on a node of `cores` cores: every layout of P ranks x cores/P threads, P a power
+ * of two up to the world's size, with and without overlapped gradient reduction, against 1 rank x 1 thread
+ * and against SGEMM on as many threads, measured in the same run; then the fastest layout, with the Slurm
+ * options that ask for it. Every rank of the world calls it; rank 0 reports. */
+void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const dist_t *d);
+/* The cores of this node: Slurm's SLURM_CPUS_ON_NODE, else the online CPUs. */
+int benchmark_node_cores(void);
 
 /* The cost of tracing run c (its model, batch, steps and trace keys; vocab_size set) on one rank, as a
  * share of its training time: the traced run against the untraced one, estimated in each of `rounds`

@@ -146,7 +146,8 @@ static int load_weights(gpt_t *m, const char *ckpt, uint32_t tok, meta_t *meta)
 static int probe_one(const config_t *c, gpt_t *m, const shard_t *s, const char *data, int kind, const meta_t *meta,
                      const char *dir, const dist_t *w, int argc, char **argv)
 {
-    const runlog_data_t rd = {trace_tokenizer_name(kind), s->tokenizer_id, m->d.V, meta->source};
+    const runlog_data_t rd = {.tokenizer = trace_tokenizer_name(kind), .tokenizer_id = s->tokenizer_id,
+                              .vocab_size = m->d.V, .source = meta->source};
     CALL(dist_agree(w->rank == 0 ? runlog_provenance(dir, c->seed, w->size, meta->step, &rd, argc, argv) : 0));
     tracer_t t;
     int rc = tracer_open(&t, c, m, s, kind, s, data, dir, w->rank, w->size, meta->step, argc, argv);

@@ -20,7 +20,7 @@
  * different thread or rank count can still move results in the last bits, since sums then run in
  * another order. */
 const char *const snapshot_may_change[] = {"data", "train.threads", "train.micro_batch", "train.bucket_kb",
-                                         "train.overlap_comm", "train.check_interval", "eval", "run", NULL};
+                                         "train.allreduce", "train.check_interval", "eval", "run", NULL};
 
 int snapshot_same_experiment(const config_t *saved, const config_t *now, const char *where)
 {

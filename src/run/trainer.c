@@ -164,6 +164,39 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* A pass of gsync_autotune: the work of a step's last micro-batch on the (zeroed) input buffers, whose
+ * gradients the next step zeroes; the parameters and the data order stay as they were. */
+static void autotune_pass(void *ctx)
+{
+    trainer_t *tr = ctx;
+    gpt_forward(&tr->model, tr->inputs, tr->targets, tr->cfg.micro_batch, tr->cfg.seq_len);
+    gsync_arm(&tr->sync, &tr->model);
+    gpt_backward(&tr->model, 1.0f);
+    gsync_finish(&tr->sync, &tr->model);
+}
+
+/* Collective: the gradient reduction of this launch, timed first under train.allreduce = auto, said once in
+ * the log and recorded in data for the provenance. */
+static void choose_allreduce(trainer_t *tr, runlog_data_t *data)
+{
+    const char *want = tr->cfg.allreduce;
+    gsync_t *s = &tr->sync;
+    data->allreduce_ms[0] = data->allreduce_ms[1] = NAN;
+    if (!strcmp(want, "auto")) {
+        gsync_autotune(s, autotune_pass, tr, 2, data->allreduce_ms);
+        for (int i = 0; i < 2; i++) data->allreduce_ms[i] *= 1e3;
+    }
+    data->allreduce = s->overlap ? "overlap" : "blocking";
+    if (tr->dist.rank) return;
+    if (strcmp(want, "blocking") && !s->threaded)
+        runlog_printf(&tr->log, "warning: train.allreduce = %s, but MPI gives thread level %d, below "
+                                "MPI_THREAD_SERIALIZED (%d): one blocking all-reduce after backward", want,
+                      s->thread_level, MPI_THREAD_SERIALIZED);
+    else if (isfinite(data->allreduce_ms[0]))
+        runlog_printf(&tr->log, "train.allreduce = auto: %s, %.1f ms a pass overlapped against %.1f ms blocking",
+                      data->allreduce, data->allreduce_ms[0], data->allreduce_ms[1]);
+}
+
 static int trainer_open_from(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, init_t *init,
                              const char *init_from, int argc, char **argv)
 {
@@ -200,7 +233,8 @@ static int trainer_open_from(trainer_t *tr, const config_t *cfg, const dist_t *d
     else if (dist->rank == 0) gpt_init_params(&tr->model, &tr->rng);
     CHECK_RC(MPI_Bcast(tr->model.params, (int)tr->model.n_params, MPI_FLOAT, 0, MPI_COMM_WORLD), dist_strerror);
     CHECK_RC(MPI_Bcast(tr->rng.s, 4, MPI_UINT64_T, 0, MPI_COMM_WORLD), dist_strerror);
-    gsync_init(&tr->sync, &tr->model, (size_t)c->bucket_kb << 10, c->overlap_comm);
+    gsync_init(&tr->sync, &tr->model, (size_t)c->bucket_kb << 10, MPI_COMM_WORLD,
+               dist->size > 1 && strcmp(c->allreduce, "blocking")); /* one rank reduces nothing */
     size_t bt = (size_t)c->micro_batch * c->seq_len;
     tr->inputs = err_calloc(bt, sizeof *tr->inputs);
     tr->targets = err_calloc(bt, sizeof *tr->targets);
@@ -218,8 +252,9 @@ static int trainer_open_from(trainer_t *tr, const config_t *cfg, const dist_t *d
     }
     /* with --resume, a run that has a checkpoint continues from it: --init-from only starts a run */
     const char *source = init && !found ? init->source : NULL;
-    const runlog_data_t data = {trace_tokenizer_name(tr->tokenizer), tr->train_shard.tokenizer_id, c->vocab_size,
-                                source};
+    runlog_data_t data = {.tokenizer = trace_tokenizer_name(tr->tokenizer), .tokenizer_id = tr->train_shard.tokenizer_id,
+                          .vocab_size = c->vocab_size, .source = source};
+    if (dist->size > 1) choose_allreduce(tr, &data);
     if (dist_agree(dist->rank == 0 ? runlog_provenance(tr->dir, c->seed, dist->size, tr->step, &data, argc, argv) : 0))
         return abandon(tr);
     char tb_dir[4200];
@@ -290,7 +325,7 @@ int trainer_step(trainer_t *tr, float *step_loss, double *grad_norm)
         if (P > 1 && a == tr->accum - 1) gsync_arm(&tr->sync, m);
         gpt_backward(m, loss_scale);
     }
-    if (P > 1) gsync_finish(&tr->sync, m);
+    if (P > 1) gsync_finish(&tr->sync, m); /* the optimizer below reads what the thread summed */
     if (P > 1) {
         /* the ranks that could not read a window are counted with the loss, so that all stop together */
         double sum[2] = {loss / P, rc != 0};

@@ -25,12 +25,14 @@ static const char usage[] =
     "       il-bench --trace [--steps N] [SPEC...]       tracing cost, as a share of training time on one rank, and\n"
     "                 trace file size, of each model of the sweep specs (default: jobs/examples/science.ini and\n"
     "                 demo-sweep.ini, the research sweep and the demo), at their [fixed] keys\n"
-    "       mpirun -n P il-bench --scaling [--config A|D] [--steps N]\n"
-    "                                                    data-parallel scaling (config D by default)\n"
+    "       mpirun -n P --bind-to none il-bench --scaling [--config A|D] [--steps N] [--cores N]\n"
+    "                                                    ranks x threads layouts of a node (config D by default)\n"
     "  --steps N      steps timed per measurement, 1..1000 (default 20); --trace: per round, of up to 5\n"
+    "  --cores N      cores of the node the layouts share, 1..4096 (default: SLURM_CPUS_ON_NODE, else the\n"
+    "                 online CPUs); launch as many ranks to time every layout\n"
     "  -h, --help     print this and exit; --version: print the version and commit and exit\n";
 
-enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE, OPT_PROBE };
+enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE, OPT_PROBE, OPT_CORES };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -38,6 +40,7 @@ static const struct option options[] = {
     {"scaling", no_argument, NULL, OPT_SCALING},
     {"trace", no_argument, NULL, OPT_TRACE},
     {"probe", no_argument, NULL, OPT_PROBE},
+    {"cores", required_argument, NULL, OPT_CORES},
     CLI_COMMON_OPTIONS,
     {0},
 };
@@ -87,7 +90,7 @@ int main(int argc, char **argv)
     enum { N_DEFAULT = 2 }; /* the configs run when none is named: not G, minutes a step on a few cores */
     dist_t dist;
     if (dist_init(&dist, &argc, &argv)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
-    int steps = 20, scaling = 0, trace = 0, probe = 0, only = -1;
+    int steps = 20, scaling = 0, trace = 0, probe = 0, only = -1, cores = benchmark_node_cores();
     cli_t cli;
     cli_init(&cli, TOOL, usage, options, dist.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
@@ -97,6 +100,9 @@ int main(int argc, char **argv)
             break;
         case OPT_STEPS:
             if (cli_int(&cli, 1, 1000, &steps)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
+            break;
+        case OPT_CORES:
+            if (cli_int(&cli, 1, 4096, &cores)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
             break;
         case OPT_SCALING: scaling = 1; break;
         case OPT_TRACE: trace = 1; break;
@@ -120,7 +126,7 @@ int main(int argc, char **argv)
         for (int i = 0; i < (n ? n : 2); i++)
             if (trace_spec(n ? argv[cli.rest + i] : found[i], steps)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
     } else if (scaling) {
-        benchmark_scaling(&cfgs[only >= 0 ? only : 1], steps, &dist); /* config D unless another is named */
+        benchmark_scaling(&cfgs[only >= 0 ? only : 1], steps, cores, &dist); /* config D unless another is named */
     } else if (dist.rank == 0) {
         double sgemm = benchmark_sgemm_gflops(2048, 5);
         printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
