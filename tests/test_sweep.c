@@ -24,7 +24,7 @@
 #include "tests/tmpdir.h"
 
 /* The name of the default config with model.d_model = 64 (test_names_hash_only_values). */
-#define PINNED_NAME "d64-efb50421"
+#define PINNED_NAME "d64-015e0385"
 
 /* Loads `text` as a spec and expands it into runs under "/out". */
 static int load_expand(const char *text, spec_t *s, spec_run_t **runs, int *n)
