@@ -4,7 +4,7 @@
 # on one process and on 2 MPI ranks; a changed trace file, and a config.ini changed to the same size and
 # modification time, invalidate their run's cache; a truncated cache, one with a bad checksum, one that is
 # no cache and one of another version are rebuilt; unfinished runs (segments, a held lock) are not cached;
-# a run directory that cannot be written still aggregates.
+# a run directory that cannot be written still aggregates; the netCDF library starts once, not per file.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_aggregate_cache
@@ -68,13 +68,15 @@ want=3 agg cold4 --no-cache sw
 same renamed cold4
 cp -p config.keep sw/run0002/config.ini
 
-# damaged caches are rebuilt, saying so in one line each; another version's silently
+# damaged caches are rebuilt (here by 2 ranks, each its own runs'), saying so in one line each; another
+# version's silently; one process then takes every run from the caches the 2 ranks wrote
 truncate -s -10 sw/run0000/aggregate.cache
 cut=$(stat -c %s sw/run0000/aggregate.cache)
 printf '\001' | dd of=sw/run0003/aggregate.cache bs=1 seek=$(($(stat -c %s sw/run0003/aggregate.cache) - 1)) conv=notrunc status=none
 echo 'not a cache' >sw/run0004/aggregate.cache
 printf '\143' | dd of=sw/run0001/aggregate.cache bs=1 seek=16 conv=notrunc status=none
-agg rebuilt sw && counts rebuilt 4 1 4
+mpirun -n 2 --oversubscribe "$agg" --timings --out rebuilt sw >rebuilt.out 2>rebuilt.err || die "2 ranks: $(cat rebuilt.err)"
+counts rebuilt 4 1 4
 same rebuilt cold3
 for note in "sw/run0000/aggregate.cache: $cut bytes where its header says" \
             "sw/run0003/aggregate.cache: bad checksum; rebuilt" "sw/run0004/aggregate.cache: not a run cache; rebuilt"; do
@@ -89,6 +91,12 @@ flock -x "$lock"
 agg live sw && counts live 1 4 0
 flock -u "$lock" && exec {lock}>&-
 grep -q 'sw/run0000: live: still training' live.err || die "run0000 not read as live: $(cat live.err)"
+
+# the netCDF library starts once per process (rank 0, summary.nc's writer), not again in the child that
+# reads each trace file: each start looks for ~/.ncrc and ./.ncrc
+strace -f -e trace=openat -o strace.txt "$agg" --no-cache --out st sw >/dev/null 2>&1 || die "strace il-aggregate: exit $?"
+starts=$(grep -c '/\.ncrc"' strace.txt) files=$(ls sw/*/trace/*.nc | wc -l)
+[ "$starts" -le 4 ] || die "the netCDF library started $((starts / 2)) times for $files trace files"
 
 # run directories that cannot be written: aggregated as without caches, with one note
 find sw -name aggregate.cache -delete
