@@ -45,6 +45,9 @@ synth --runs 2 --first 3
 agg warm --consolidate sw && counts warm 2 3 2
 agg cold2 --no-cache sw
 same warm cold2
+# summary.nc is compressed anew by every aggregation, a warm one included: at zlib's fastest level
+levels=$(ncdump -hs warm/summary.nc | sed -n 's/.*:_DeflateLevel = \([0-9]*\) ;/\1/p' | sort -u | tr '\n' ' ')
+[ "$levels" = "1 " ] || die "summary.nc's deflate levels: $levels"
 mpirun -n 2 --oversubscribe "$agg" --timings --out warm2 sw >warm2.out 2>warm2.err || die "2 ranks: $(cat warm2.err)"
 counts warm2 0 5 0
 same warm2 cold2
