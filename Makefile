@@ -101,7 +101,8 @@ bench: $(TOOLS)
 	OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun -n 2 --oversubscribe --bind-to none $(BUILD)/bin/il-bench --scaling
 
 # Aggregation benchmark (scripts/bench-aggregate.sh): 1,000 synthetic finished runs x 2 ranks x 200 trace
-# steps (generated once into $(BENCH_AGG)/runs), aggregated on 1 and on 2 MPI ranks against the read floor.
+# steps (generated once into $(BENCH_AGG)/runs-N; BENCH_AGG_RUNS=N another count), aggregated cold on 1 and on 2
+# MPI ranks, warm after 10 more runs, and without caches, against the read floor.
 BENCH_AGG ?= $(BUILD)/bench-aggregate
 bench-aggregate: $(TOOLS)
 	BENCH_AGG=$(BENCH_AGG) scripts/bench-aggregate.sh $(BUILD)

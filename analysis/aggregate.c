@@ -13,11 +13,13 @@
 #include "analysis/outdir.h"
 #include "analysis/onerun.h"
 #include "analysis/report.h"
+#include "analysis/runcache.h"
 #include "analysis/runs.h"
 #include "analysis/scaling.h"
 #include "analysis/skips.h"
 #include "analysis/deal.h"
 #include "analysis/summary.h"
+#include "analysis/timings.h"
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/dist.h"
@@ -73,12 +75,14 @@ static void take(void *user, int i, onerun_t *p)
     *row = p->row;
     memset(&p->row, 0, sizeof p->row);
     if (!p->has_stats) return;
+    double t = clock_seconds();
     report_run(&a->report, row->name, &p->stat);
     row->sum_index = (long)a->summary.n_runs;
     if (summary_add(&a->summary, row->name, row->dir, &p->sum)) {
         skips_warn(&a->skips, "%s: left out of summary.nc: %s", row->dir, err_msg());
         row->sum_index = -1;
     }
+    timings_lap(TM_WRITE, t);
     claims_run(&a->claims[a->n_claims++], row, &p->stat);
 }
 
@@ -120,12 +124,17 @@ static int close_outputs(agg_t *a, int n)
 {
     const char *dir = a->dir.work;
     scaling_fit_t fit;
+    double t = clock_seconds();
     int rc = summary_close(&a->summary);
     if (rc) report_abort(&a->report);
     rc = rc || report_commit(&a->report) || runs_write(dir, a->rows, n) ||
          claims_write(dir, a->claims, a->n_claims, n, a->skips.n) || scaling_write(dir, a->rows, n, &fit) ||
-         skips_write(&a->skips, dir) || figures_make(dir, a->summary.path, a->rows, n, &fit, &a->n_figs_skipped) ||
-         outdir_commit(&a->dir);
+         skips_write(&a->skips, dir);
+    t = timings_lap(TM_WRITE, t);
+    rc = rc || figures_make(dir, a->summary.path, a->rows, n, &fit, &a->n_figs_skipped);
+    t = timings_lap(TM_FIGURES, t);
+    rc = rc || outdir_commit(&a->dir);
+    timings_lap(TM_WRITE, t);
     if (!rc) return IL_EXIT_OK;
     name_failure(a);
     return IL_EXIT_FAIL;
@@ -155,6 +164,7 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
         return IL_EXIT_INPUT;
     }
     if (args->consolidate && rank == 0) consolidate_all(&runs);
+    runcache_use(!args->no_cache);
     deal_list(&runs);
     if (!runs.n) {
         err_set("no run directory (with config.ini or trace/) under %.512s%s", args->paths[0],
@@ -186,6 +196,7 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
                "%.1f s on %d rank(s), peak memory %.0f MB (largest rank), %.0f MB (all ranks)\n",
                runs.n, a.n_claims, a.out, a.skips.n, a.skips.warnings, a.n_figs_skipped, clock_seconds() - t0,
                size, largest / 1024.0, total / 1024.0);
+    if (args->timings) timings_report(clock_seconds() - t0);
     int verdict[2] = {code, a.skips.n};
     CHECK_RC(MPI_Bcast(verdict, 2, MPI_INT, 0, MPI_COMM_WORLD), dist_strerror);
     *skipped = verdict[1];

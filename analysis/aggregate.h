@@ -12,6 +12,8 @@ typedef struct {
     char **paths;        /* run directories, or directories holding them */
     int n_paths;         /* at least 1 */
     const char *command; /* the command line, for summary.nc's history */
+    int no_cache;        /* neither read nor write the runs' caches (runcache.h) */
+    int timings;         /* print where the time went (timings.h) */
 } aggregate_args_t;
 
 /* Collective: finds the runs, merges them and writes the outputs. Returns, the same on every rank,

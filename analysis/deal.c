@@ -7,6 +7,7 @@
 #include "core/dist.h"
 #include "core/err.h"
 #include "analysis/message.h"
+#include "analysis/runcache.h"
 
 enum { TAG_RUN = 1 };
 /* MPI counts are int: a large message goes in pieces of at most this many bytes */
@@ -84,7 +85,7 @@ void deal_runs(const runlist_t *l, deal_take_fn take, void *user)
         int owner = i % size;
         if (rank != owner && rank != 0) continue;
         onerun_t p;
-        if (owner == rank) onerun_process(&p, l->dir[i]);
+        if (owner == rank) runcache_process(&p, l->dir[i]);
         else receive(owner, &p);
         if (rank == 0) take(user, i, &p);
         else send(&p);

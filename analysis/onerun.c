@@ -6,6 +6,8 @@
 
 #include "core/config.h"
 #include "analysis/curves.h"
+#include "analysis/timings.h"
+#include "core/clock.h"
 #include "core/err.h"
 #include "core/metrics.h"
 
@@ -25,6 +27,7 @@ static int load_config(skips_t *sk, const char *dir, config_t *cfg)
 
 void onerun_process(onerun_t *p, const char *dir)
 {
+    double t = clock_seconds();
     memset(p, 0, sizeof *p);
     p->skips.hold = 1;
     config_t cfg;
@@ -46,6 +49,7 @@ void onerun_process(onerun_t *p, const char *dir)
     }
     curves_t c;
     int used = curves_load(&c, dir, have_cfg ? &cfg : NULL, &p->skips);
+    t = timings_lap(TM_READ, t);
     runs_fill(&p->row, dir, have_cfg ? &cfg : NULL, have_m > 0 ? &m : NULL, used ? &c : NULL, &p->skips);
     /* never trained here, weights from elsewhere: a model whose replicates are other models, not seeds */
     if (have_m == 0 && m.launch_source[0]) p->row.source = err_strdup(m.launch_source);
@@ -55,6 +59,7 @@ void onerun_process(onerun_t *p, const char *dir)
         summary_run_make(&p->sum, &c);
     }
     curves_free(&c);
+    timings_lap(TM_REDUCE, t);
 }
 
 void onerun_free(onerun_t *p)

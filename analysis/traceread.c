@@ -578,6 +578,9 @@ int traceread_file(traceread_t *f, const char *path)
     (void)fcntl(fd[1], F_SETPIPE_SZ, 1 << 20);
     /* without a memory file the child's stderr is the parent's: nothing is lost but the quote */
     int errfd = memfd_create("il-traceread-stderr", MFD_CLOEXEC);
+    /* the library started once, here, for every child to inherit: started in each child, it looked for
+     * eight rc files (~/.ncrc, ./.dodsrc, ~/.aws/config, ...) and set HDF5 up again for every file */
+    CHECK_RC(nc_initialize(), nc_strerror);
     fflush(NULL);
     pid_t pid = fork();
     CHECK(pid >= 0, "fork: %s", strerror(errno));

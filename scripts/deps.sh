@@ -48,6 +48,7 @@ requirements=(
     "command gnuplot gnuplot-nox"
     "command npm npm"
     "command /usr/bin/time time"
+    "command strace strace"
     "python xarray python3-xarray"
     "python netCDF4 python3-netcdf4"
     "python torch python3-torch"

@@ -16,10 +16,11 @@ int atomicfile_open(atomicfile_t *af, const char *path, int mode)
 {
     memset(af, 0, sizeof *af);
     if (strlen(path) >= sizeof af->path) return err_set("%s: path too long", path);
-    if (mode == ATOMICFILE_KEEP && access(path, F_OK) == 0)
+    if (!(mode & ATOMICFILE_REPLACE) && access(path, F_OK) == 0)
         return err_set("%s: already exists; refusing to overwrite it", path);
     snprintf(af->path, sizeof af->path, "%s", path);
     snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld", path, (long)getpid());
+    af->no_sync = !!(mode & ATOMICFILE_NO_SYNC);
     af->f = fopen(af->tmp, "wb");
     if (!af->f) return err_set("%s: cannot create: %s", af->tmp, strerror(errno));
     return 0;
@@ -44,7 +45,7 @@ void atomicfile_sync_dir_of(const char *path)
 
 int atomicfile_commit(atomicfile_t *af)
 {
-    int bad = fflush(af->f) != 0 || fsync(fileno(af->f)) != 0;
+    int bad = fflush(af->f) != 0 || (!af->no_sync && fsync(fileno(af->f)) != 0);
     int err = errno;
     bad |= fclose(af->f) != 0;
     af->f = NULL;
@@ -57,7 +58,7 @@ int atomicfile_commit(atomicfile_t *af)
         unlink(af->tmp);
         return err_set("%s: cannot rename into place: %s", af->path, strerror(err));
     }
-    atomicfile_sync_dir_of(af->path);
+    if (!af->no_sync) atomicfile_sync_dir_of(af->path);
     return 0;
 }
 

@@ -12,9 +12,12 @@ typedef struct {
     FILE *f;            /* write through this between open and commit */
     char path[4096];
     char tmp[4160];
+    int no_sync;
 } atomicfile_t;
 
-enum { ATOMICFILE_KEEP = 0, ATOMICFILE_REPLACE = 1 };
+/* ATOMICFILE_NO_SYNC (with REPLACE): no fsync, for a cache whose own checksum catches a file torn by a crash
+ * and which is rebuilt then: durability is not worth a disk flush per file. */
+enum { ATOMICFILE_KEEP = 0, ATOMICFILE_REPLACE = 1, ATOMICFILE_NO_SYNC = 2 };
 
 int atomicfile_open(atomicfile_t *af, const char *path, int mode);   /* -1 with err_set() on failure */
 int atomicfile_write(atomicfile_t *af, const void *data, size_t n);  /* -1 with err_set() on failure */

@@ -19,13 +19,16 @@
 
 
 static const char usage_text[] =
-    "usage: [mpirun -n P] il-aggregate [--out DIR] [--consolidate] PATH...\n"
+    "usage: [mpirun -n P] il-aggregate [--out DIR] [--consolidate] [--no-cache] [--timings] PATH...\n"
     "  Merges the traces of every run under the PATHs (run directories, or directories holding them) into\n"
     "  tables, claims.md, claims.csv, summary.nc and figures in DIR (docs/aggregate.md).\n"
     "  --out DIR        output directory (default: aggregate), replaced as a whole; one il-aggregate at a\n"
     "                   time writes it\n"
     "  --consolidate    first merge each finished run's trace segments into one file per rank\n"
     "                   (trace/rankRRRR.nc) and remove the segments, as il-train does when a run ends\n"
+    "  --no-cache       neither use nor write the runs' caches (<run>/aggregate.cache): read every run\n"
+    "  --timings        print the time spent reading, reducing, on run caches, writing the tables and\n"
+    "                   summary.nc, and drawing figures, and how many runs came from their caches\n"
     "  -h, --help       this text\n"
     "  --version        version and git commit\n"
     "exit codes: 0 every input used; 3 results written, some inputs skipped (skipped.md says which);\n"
@@ -45,14 +48,18 @@ int main(int argc, char **argv)
     dist_t d;
     if (dist_agree(dist_init(&d, &argc, &argv))) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
     aggregate_args_t args = {.out = "aggregate"};
-    enum { OPT_OUT = CLI_OPT_FIRST, OPT_CONSOLIDATE };
+    enum { OPT_OUT = CLI_OPT_FIRST, OPT_CONSOLIDATE, OPT_NO_CACHE, OPT_TIMINGS };
     static const struct option opts[] = {{"out", required_argument, NULL, OPT_OUT},
-                                         {"consolidate", no_argument, NULL, OPT_CONSOLIDATE}, CLI_COMMON_OPTIONS, {0}};
+                                         {"consolidate", no_argument, NULL, OPT_CONSOLIDATE},
+                                         {"no-cache", no_argument, NULL, OPT_NO_CACHE},
+                                         {"timings", no_argument, NULL, OPT_TIMINGS}, CLI_COMMON_OPTIONS, {0}};
     cli_t cli;
     cli_init(&cli, TOOL, usage_text, opts, d.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
         if (o == OPT_OUT) args.out = cli.arg;
         else if (o == OPT_CONSOLIDATE) args.consolidate = 1;
+        else if (o == OPT_NO_CACHE) args.no_cache = 1;
+        else if (o == OPT_TIMINGS) args.timings = 1;
         else return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
     }
     if (cli.rest == argc)

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# il-aggregate's run caches (<run>/aggregate.cache, docs/aggregate.md "Run caches"): a re-aggregation reads
+# only the new and changed runs and writes byte-identical tables and summary.nc data to a cold run (--no-cache),
+# on one process and on 2 MPI ranks; a changed trace file, and a config.ini changed to the same size and
+# modification time, invalidate their run's cache; a truncated cache, one with a bad checksum, one that is
+# no cache and one of another version are rebuilt; unfinished runs (segments, a held lock) are not cached;
+# a run directory that cannot be written still aggregates; the netCDF library starts once, not per file.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+begin_test t_aggregate_cache
+agg=$bin/il-aggregate
+synth() { "$bin/il-synth-traces" --out sw --ranks 2 --steps 5 --layers 2 --seq 4 --width 8 "$@" >/dev/null; }
+export IL_GNUPLOT=
+# the creation time, the output directory (id) and the user (creator_name: the read-only case runs as another)
+nc_text() { ncdump "$1/summary.nc" | grep -v -e ':history = ' -e ':date_created = ' -e ':id = ' -e ':creator_name = '; }
+# agg OUT [OPTIONS] PATH...: il-aggregate --timings into OUT, its stdout in OUT.out and stderr in OUT.err;
+# exit 0 expected, or $want
+agg() {
+    local out=$1 rc=0; shift
+    "$agg" --timings --out "$out" "$@" >"$out.out" 2>"$out.err" || rc=$?
+    [ "$rc" -eq "${want:-0}" ] || die "$out: exit $rc: $(cat "$out.err")"
+}
+# counts OUT READ HIT WRITTEN: runs read from their inputs, taken from their caches, caches written
+counts() {
+    grep -q "runs: $2 read, $3 from their caches, $4 caches written" "$1.out" ||
+        die "$1: expected $2 read, $3 from caches, $4 written: $(grep timings "$1.out")"
+}
+# same OUT COLD: every table of OUT and summary.nc's data are byte-identical to COLD's
+same() {
+    [ "$(cd "$2" && ls)" = "$(cd "$1" && ls)" ] || die "$1 and $2 hold different files"
+    for f in "$2"/*.csv "$2"/*.md; do cmp -s "$f" "$1/${f#"$2"/}" || die "$1/${f#"$2"/} differs from $f"; done
+    cmp -s <(nc_text "$1") <(nc_text "$2") || die "$1/summary.nc differs from $2/summary.nc"
+}
+ncaches() { find sw -name aggregate.cache | wc -l; }
+
+# unfinished runs (trace segments) are read and not cached; --no-cache reads every run and writes none
+synth --runs 3
+agg seg sw && counts seg 3 0 0
+agg cold --consolidate --no-cache sw && counts cold 3 0 0
+[ "$(ncaches)" -eq 0 ] || die "caches written for segments or under --no-cache"
+agg first sw && counts first 3 0 3
+same first cold
+# 2 more runs finish: only they are read, on one process and on 2 ranks
+synth --runs 2 --first 3
+agg warm --consolidate sw && counts warm 2 3 2
+agg cold2 --no-cache sw
+same warm cold2
+# summary.nc is compressed anew by every aggregation, a warm one included: at zlib's fastest level
+levels=$(ncdump -hs warm/summary.nc | sed -n 's/.*:_DeflateLevel = \([0-9]*\) ;/\1/p' | sort -u | tr '\n' ' ')
+[ "$levels" = "1 " ] || die "summary.nc's deflate levels: $levels"
+mpirun -n 2 --oversubscribe "$agg" --timings --out warm2 sw >warm2.out 2>warm2.err || die "2 ranks: $(cat warm2.err)"
+counts warm2 0 5 0
+same warm2 cold2
+
+# a trace file rewritten (its norms doubled): that run is read again, and the tables follow
+/usr/bin/python3 -c '
+import netCDF4, sys
+with netCDF4.Dataset(sys.argv[1], "r+") as d: d["norm"][:] = 2 * d["norm"][:]' sw/run0001/trace/rank0000.nc
+agg changed sw && counts changed 1 4 1
+agg cold3 --no-cache sw
+same changed cold3
+cmp -s changed/norms.csv cold2/norms.csv && die "doubling run0001's norms did not change norms.csv"
+
+# config.ini changed to another name of the same length, its size and time put back: the hash sees it
+cp -p sw/run0002/config.ini config.keep
+sed -i 's/^name = run0002$/name = run0009/' sw/run0002/config.ini
+touch -r config.keep sw/run0002/config.ini
+cmp -s config.keep sw/run0002/config.ini && die "config.ini unchanged"
+want=3 agg renamed sw && counts renamed 1 4 0
+want=3 agg cold4 --no-cache sw
+same renamed cold4
+cp -p config.keep sw/run0002/config.ini
+
+# damaged caches are rebuilt (here by 2 ranks, each its own runs'), saying so in one line each; another
+# version's silently; one process then takes every run from the caches the 2 ranks wrote
+truncate -s -10 sw/run0000/aggregate.cache
+cut=$(stat -c %s sw/run0000/aggregate.cache)
+printf '\001' | dd of=sw/run0003/aggregate.cache bs=1 seek=$(($(stat -c %s sw/run0003/aggregate.cache) - 1)) conv=notrunc status=none
+echo 'not a cache' >sw/run0004/aggregate.cache
+printf '\143' | dd of=sw/run0001/aggregate.cache bs=1 seek=16 conv=notrunc status=none
+mpirun -n 2 --oversubscribe "$agg" --timings --out rebuilt sw >rebuilt.out 2>rebuilt.err || die "2 ranks: $(cat rebuilt.err)"
+counts rebuilt 4 1 4
+same rebuilt cold3
+for note in "sw/run0000/aggregate.cache: $cut bytes where its header says" \
+            "sw/run0003/aggregate.cache: bad checksum; rebuilt" "sw/run0004/aggregate.cache: not a run cache; rebuilt"; do
+    grep -qF "il-aggregate: note: $note" rebuilt.err || die "no note '$note': $(cat rebuilt.err)"
+done
+[ "$(grep -c 'note:' rebuilt.err)" -eq 3 ] || die "expected 3 notes: $(cat rebuilt.err)"
+agg again sw && counts again 0 5 0
+
+# a run whose lock is held is training: read, its cache neither used nor rewritten
+exec {lock}<>sw/run0000/lock
+flock -x "$lock"
+agg live sw && counts live 1 4 0
+flock -u "$lock" && exec {lock}>&-
+grep -q 'sw/run0000: live: still training' live.err || die "run0000 not read as live: $(cat live.err)"
+
+# the netCDF library starts once per process (rank 0, summary.nc's writer), not again in the child that
+# reads each trace file: each start looks for ~/.ncrc and ./.ncrc
+# (LeakSanitizer cannot run under ptrace: off here in an ASan build)
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=openat -o strace.txt "$agg" --no-cache --out st sw \
+    >/dev/null 2>st.err || die "strace il-aggregate: exit $?: $(tail -3 st.err)"
+starts=$(grep -c '/\.ncrc"' strace.txt) files=$(ls sw/*/trace/*.nc | wc -l)
+[ "$starts" -le 4 ] || die "the netCDF library started $((starts / 2)) times for $files trace files"
+
+# run directories that cannot be written: aggregated as without caches, with one note
+find sw -name aggregate.cache -delete
+mkdir ro && chmod 777 ro && chmod 755 .
+if [ "$(id -u)" -eq 0 ]; then as_other() { setpriv --reuid=65534 --regid=65534 --clear-groups "$@"; }
+else as_other() { "$@"; }; chmod -R a-w sw; fi
+as_other "$agg" --timings --out ro/out sw >ro.out 2>ro.err || die "read-only runs: exit $?: $(cat ro.err)"
+[ "$(id -u)" -eq 0 ] || chmod -R u+w sw
+counts ro 5 0 0
+same ro/out cold3
+[ "$(grep -c 'note: no run cache written' ro.err)" -eq 1 ] || die "expected one note: $(cat ro.err)"
+echo ok
