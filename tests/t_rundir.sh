@@ -107,11 +107,11 @@ expect_fail il-ckpt "nosuch" "$bin/il-ckpt" diff nosuch runs/tmp/ckpt/step_00000
 # a full disk: a 1 MB file system of the test's own, in a mount namespace of its own
 unshare -m true 2>/dev/null || die "this test needs root for a private mount namespace (unshare -m)"
 mkdir small
-full_disk() { # full_disk CKPT_INTERVAL: trains into small/ until the disk is full; results in full.*
+full_disk() { # full_disk CKPT_INTERVAL [TENSORBOARD]: trains into small/ until the disk is full; results in full.*
     unshare -m sh -c "mount -t tmpfs -o size=1m tmpfs small && cd '$tmp' &&
         '$bin/il-train' --config run.ini --set run.out_dir=small --set run.name=full --set trace.interval=1 \
             --set trace.log_spaced=0 --set trace.sync_every=1 --set model.d_model=32 --set train.max_steps=100000 \
-            --set run.keep_ckpts=1 --set run.ckpt_interval=$1 >full.out 2>full.err; echo \$? >full.rc
+            --set run.keep_ckpts=1 --set run.ckpt_interval=$1 --set run.tensorboard=${2:-1} >full.out 2>full.err; echo \$? >full.rc
         last=\$(ls -d small/full/ckpt/step_*/COMPLETE 2>/dev/null | tail -1)
         [ -z \"\$last\" ] || '$bin/il-ckpt' info \"\${last%/COMPLETE}\" >full.ckpt 2>&1"
     [ "$(cat full.rc)" -eq 1 ] || die "full disk (checkpoints every $1): exit $(cat full.rc), expected 1: $(cat full.err)"
@@ -120,7 +120,7 @@ full_disk() { # full_disk CKPT_INTERVAL: trains into small/ until the disk is fu
     grep -q "MPI_ABORT" full.out full.err && die "full disk: the run aborted instead of stopping cleanly"
     return 0
 }
-full_disk 0 # the trace fills the disk
+full_disk 0 0 # the trace fills the disk (with no TensorBoard file, whose writes could meet it first)
 grep -q "trace/rank0000.seg0000.nc: cannot write the trace" full.err || die "full disk: not the trace: $(cat full.err)"
 full_disk 25 # checkpoints along the way: the last complete one reads back whole
 grep -q "section params" full.ckpt || die "full disk: the last checkpoint does not read back: $(cat full.ckpt 2>/dev/null)"

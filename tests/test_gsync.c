@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "check.h"
+#include "tests/check.h"
 #include "core/clock.h"
 #include "core/dist.h"
 #include "core/err.h"
