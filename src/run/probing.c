@@ -43,10 +43,7 @@ static int read_meta(const char *path, meta_t *m)
 {
     ckptfile_reader_t r;
     CALL(snapshot_open(&r, path));
-    int32_t dims[5];
-    int rc = ckptfile_get(&r, "step", &m->step, sizeof m->step) || ckptfile_get(&r, "dims", dims, sizeof dims);
-    m->d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
-    if (!rc && gpt_dims_check(&m->d)) rc = err_set("%s: bad model dimensions: %s", r.path, err_msg());
+    int rc = ckptfile_get(&r, "step", &m->step, sizeof m->step) || snapshot_read_dims(&r, &m->d);
     m->config = section_text(&r, "config");
     m->source = section_text(&r, "source");
     ckptfile_close(&r);

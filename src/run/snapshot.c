@@ -177,14 +177,19 @@ int snapshot_save(trainer_t *tr)
     return 0;
 }
 
-static int read_model(const ckptfile_reader_t *r, gpt_dims_t *d, data_id_t *data)
+int snapshot_read_dims(const ckptfile_reader_t *r, gpt_dims_t *d)
 {
     int32_t dims[5];
     CALL(ckptfile_get(r, "dims", dims, sizeof dims));
-    CALL(ckptfile_get(r, "data", data, sizeof *data));
     *d = (gpt_dims_t){dims[0], dims[1], dims[2], dims[3], dims[4]};
     if (gpt_dims_check(d)) return err_set("%s: bad model dimensions: %s", r->path, err_msg());
     return 0;
+}
+
+static int read_model(const ckptfile_reader_t *r, gpt_dims_t *d, data_id_t *data)
+{
+    CALL(snapshot_read_dims(r, d));
+    return ckptfile_get(r, "data", data, sizeof *data);
 }
 
 int snapshot_open(ckptfile_reader_t *r, const char *path)

@@ -20,6 +20,8 @@ int snapshot_save(trainer_t *tr);
 int snapshot_resume(trainer_t *tr, int *found);
 /* Opens a checkpoint for reading: a step directory stands for its state.ckpt. */
 int snapshot_open(ckptfile_reader_t *r, const char *path);
+/* A checkpoint's model dimensions, checked (gpt_dims_check). */
+int snapshot_read_dims(const ckptfile_reader_t *r, gpt_dims_t *d);
 /* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
  * capacity B; *tokenizer_id receives the id of the data it was trained on. */
 int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);
