@@ -12,9 +12,18 @@ grep -q "reference: OpenBLAS SGEMM 2048^3" bench.out && grep -q "config A: V=256
     grep -qE "memory estimate: [0-9.]+ GB \(parameters and gradients [0-9.]+, AdamW [0-9.]+, activations [0-9.]+\)" bench.out &&
     grep -q "where the time goes" bench.out || die "il-bench output: $(cat bench.out)"
 # the probe pass (config G always times it): il-probe's work per checkpoint on the default probe set
-grep -qE "probe pass .* default probe set of 64 windows \(4096 tokens\) in 8 groups, 4 windows a pass: [0-9.]+ s on 1 rank = [0-9.]+ steps" bench.out ||
-    die "il-bench --probe output: $(cat bench.out)"
+grep -qE "probe pass .* over 64 windows \(4096 tokens\) in 8 groups, 4 windows a pass: [0-9.]+ s on 1 rank = [0-9.]+ steps" bench.out &&
+    ! grep -q "scaled from" bench.out || die "il-bench --probe output: $(cat bench.out)"
+# --windows: a part of the set timed (G's whole set is most of an hour on 2 cores), scaled to the whole by
+# the windows' ratio, checked here against the pass's own time
+"$bin/il-bench" --config A --steps 1 --probe --windows 2 >bench-w.out
+pass=$(sed -n 's/.*probe pass .* over 2 windows (128 tokens) in 2 groups, 4 windows a pass: \([0-9.]*\) s on 1 rank.*/\1/p' bench-w.out)
+scaled=$(sed -n 's/.*the default probe set of 64 windows, scaled from 2: about \([0-9.]*\) s on 1 rank.*/\1/p' bench-w.out)
+[ -n "$pass" ] && [ -n "$scaled" ] || die "il-bench --probe --windows 2 output: $(cat bench-w.out)"
+awk -v p="$pass" -v s="$scaled" 'BEGIN { exit !(s >= 32 * p - 0.17 && s <= 32 * p + 0.17) }' ||
+    die "il-bench --windows 2: $scaled s is not 32 x $pass s"
 expect_fail il-bench "--probe goes with the step speed" "$bin/il-bench" --trace --probe
+expect_fail il-bench "--windows sizes the probe pass" "$bin/il-bench" --windows 2
 "$bin/il-bench" --help | grep -q "A|D|G" || die "il-bench --help does not name config G"
 # --trace at a tiny spec's [fixed] keys: each model once (not per seed), its schedule counted (100 steps at
 # stride 20: 0, 1, 2, 4, 8, 16, 20, 40, 60, 80, 100; full by ordinal 0, 4, 8 and the last), the median of 2

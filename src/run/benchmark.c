@@ -207,7 +207,7 @@ static void bench_probe_destroy(bench_probe_t *p)
     shard_free(&p->shard);
 }
 
-void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int probe_pass)
+void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int probe_pass, int windows)
 {
     bench_run_t r;
     run_create(&r, bc, &kern_timed);
@@ -239,15 +239,24 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int pro
          * steps' work */
         config_t cfg;
         config_defaults(&cfg);
+        int full = cfg.trace_probe_windows;
+        if (windows) {
+            cfg.trace_probe_windows = windows;
+            if (cfg.trace_probe_groups > windows) cfg.trace_probe_groups = windows;
+        }
         bench_probe_t bp;
         bench_probe_create(&bp, &cfg, &r.m);
         double t0 = clock_seconds();
         bench_probe_pass(&bp, &r.m, 1);
         double pass = clock_seconds() - t0;
-        printf("  probe pass (il-probe's, per checkpoint): S1-S9 with the logit lens over the default probe set of %d "
-               "windows (%d tokens) in %d groups, %d windows a pass: %.1f s on 1 rank = %.1f steps; ranks share "
-               "its windows\n", cfg.trace_probe_windows, (int)bp.probe.n * r.T, cfg.trace_probe_groups, r.B, pass,
-               pass / med);
+        printf("  probe pass (il-probe's, per checkpoint): S1-S9 with the logit lens over %d windows (%d tokens) in "
+               "%d groups, %d windows a pass: %.2f s on 1 rank = %.1f steps; ranks share its windows\n",
+               cfg.trace_probe_windows, (int)bp.probe.n * r.T, cfg.trace_probe_groups, r.B, pass, pass / med);
+        /* every window costs the same forward, backward and lens: the pass is linear in them */
+        if (cfg.trace_probe_windows != full)
+            printf("  the default probe set of %d windows, scaled from %d: about %.2f s on 1 rank = %.0f steps\n", full,
+                   cfg.trace_probe_windows, pass * full / cfg.trace_probe_windows,
+                   pass * full / cfg.trace_probe_windows / med);
         bench_probe_destroy(&bp);
     }
     free(t);

@@ -21,8 +21,9 @@ typedef struct {
 double benchmark_sgemm_gflops(int n, int reps);
 
 /* steps timed training steps of bc on this rank, reported against the SGEMM rate sgemm; with probe_pass,
- * then the time of one probe pass of il-probe over the default probe set with the same model and batch. */
-void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int probe_pass);
+ * then the time of one probe pass of il-probe over the default probe set with the same model and batch, or
+ * over `windows` windows (0: the default set's), scaled to the default set. */
+void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int probe_pass, int windows);
 
 /* Data-parallel scaling of bc on a node of `cores` cores: every layout of P ranks x cores/P threads, P a power
  * of two up to the world's size, with and without overlapped gradient reduction, against 1 rank x 1 thread

@@ -18,10 +18,12 @@
 #define TOOL "il-bench" /* begins every line it says */
 
 static const char usage[] =
-    "usage: il-bench [--config A|D|G] [--steps N] [--probe]\n"
+    "usage: il-bench [--config A|D|G] [--steps N] [--probe [--windows W]]\n"
     "                                                    training-step speed against this machine's SGEMM\n"
     "                 (G: GPT-2 small's shape, run only when named; pass --steps 1 on a small machine)\n"
     "  --probe        also time one probe pass of il-probe over the default probe set (always with G)\n"
+    "  --windows W    time the probe pass over W windows only, and scale it to the default set (G's pass over\n"
+    "                 64 windows of 1,024 tokens is most of an hour on 2 cores)\n"
     "       il-bench --trace [--steps N] [SPEC...]       tracing cost, as a share of training time on one rank, and\n"
     "                 trace file size, of each model of the sweep specs (default: jobs/examples/science.ini and\n"
     "                 demo-sweep.ini, the research sweep and the demo), at their [fixed] keys\n"
@@ -32,7 +34,7 @@ static const char usage[] =
     "                 online CPUs); launch as many ranks to time every layout\n"
     "  -h, --help     print this and exit; --version: print the version and commit and exit\n";
 
-enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE, OPT_PROBE, OPT_CORES };
+enum { OPT_CONFIG = CLI_OPT_FIRST, OPT_STEPS, OPT_SCALING, OPT_TRACE, OPT_PROBE, OPT_CORES, OPT_WINDOWS };
 
 static const struct option options[] = {
     {"config", required_argument, NULL, OPT_CONFIG},
@@ -41,6 +43,7 @@ static const struct option options[] = {
     {"trace", no_argument, NULL, OPT_TRACE},
     {"probe", no_argument, NULL, OPT_PROBE},
     {"cores", required_argument, NULL, OPT_CORES},
+    {"windows", required_argument, NULL, OPT_WINDOWS},
     CLI_COMMON_OPTIONS,
     {0},
 };
@@ -90,7 +93,7 @@ int main(int argc, char **argv)
     enum { N_DEFAULT = 2 }; /* the configs run when none is named: not G, minutes a step on a few cores */
     dist_t dist;
     if (dist_init(&dist, &argc, &argv)) return dist_exit(TOOL, IL_EXIT_INPUT, err_msg());
-    int steps = 20, scaling = 0, trace = 0, probe = 0, only = -1, cores = benchmark_node_cores();
+    int steps = 20, scaling = 0, trace = 0, probe = 0, windows = 0, only = -1, cores = benchmark_node_cores();
     cli_t cli;
     cli_init(&cli, TOOL, usage, options, dist.rank != 0);
     for (int o; (o = cli_next(&cli, argc, argv)) != CLI_END;) {
@@ -107,12 +110,17 @@ int main(int argc, char **argv)
         case OPT_SCALING: scaling = 1; break;
         case OPT_TRACE: trace = 1; break;
         case OPT_PROBE: probe = 1; break;
+        case OPT_WINDOWS:
+            if (cli_int(&cli, 1, 65536, &windows)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
+            break;
         default: return dist_exit(TOOL, cli.exit_code, NULL); /* CLI_EXIT: said already */
         }
     }
     if (!trace && cli_no_operands(&cli, argc, argv)) return dist_exit(TOOL, IL_EXIT_INPUT, NULL);
     if (probe && (scaling || trace))
         return dist_exit(TOOL, cli_fail(&cli, "--probe goes with the step speed, not --scaling or --trace"), NULL);
+    if (windows && !probe && only != 2)
+        return dist_exit(TOOL, cli_fail(&cli, "--windows sizes the probe pass: give --probe or --config G"), NULL);
     if (trace) {
         if (only >= 0) return dist_exit(TOOL, cli_fail(&cli, "--trace measures the specs' models, not --config"), NULL);
         static const char *const examples[] = {"science.ini", "demo-sweep.ini"};
@@ -132,7 +140,7 @@ int main(int argc, char **argv)
         printf("reference: OpenBLAS SGEMM 2048^3 on %d threads: %.1f GFLOP/s (median of 5)\n", omp_get_max_threads(),
                sgemm);
         for (int c = 0; c < 3; c++)
-            if (only < 0 ? c < N_DEFAULT : only == c) benchmark_model(&cfgs[c], steps, sgemm, probe || c == 2);
+            if (only < 0 ? c < N_DEFAULT : only == c) benchmark_model(&cfgs[c], steps, sgemm, probe || c == 2, windows);
     }
     return dist_exit(TOOL, IL_EXIT_OK, NULL);
 }
