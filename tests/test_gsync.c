@@ -170,6 +170,43 @@ static void test_overlap_equals_blocking_and_the_sum(void **state)
     free(all);
 }
 
+/* The hook of a rank that is late: it holds its first bucket back for a while, as a slower rank would. */
+enum { LATE_MS = 300 };
+static void late_hook(void *ctx, int layer)
+{
+    fixture_t *f = ctx;
+    if (f->sync->posted == 0) nanosleep(&(struct timespec){0, LATE_MS * 1000000L}, NULL);
+    gsync_block_done(f->sync, layer);
+}
+
+/* While a rank's thread waits for a slower rank to hand over the same bucket, it must not spin on a core
+ * that this rank's backward needs: the CPU time the thread used in the whole step is a small part of the
+ * wait (a blocking MPI call waiting there spins for all of it). */
+static void test_waiting_thread_leaves_the_core(void **state)
+{
+    fixture_t *f = *state;
+    if (world.size < 2) skip();
+    gsync_t s;
+    gsync_init(&s, &f->m, 1, MPI_COMM_WORLD, 1);
+    f->sync = &s;
+    clockid_t cpu;
+    assert_int_equal(pthread_getcpuclockid(s.thread, &cpu), 0);
+    struct timespec t0, t1;
+    clock_gettime(cpu, &t0);
+    forward(f);
+    gsync_arm(&s, &f->m);
+    if (world.rank == 1) f->m.on_block_done = late_hook, f->m.hook_ctx = f;
+    gpt_backward(&f->m, 1.0f);
+    gsync_finish(&s, &f->m);
+    clock_gettime(cpu, &t1);
+    double ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    if (world.rank == 0) {
+        print_message("rank 0's thread: %.1f ms of CPU while rank 1 was %d ms late\n", ms, LATE_MS);
+        assert_true(ms < 0.25 * LATE_MS);
+    }
+    gsync_free(&s);
+}
+
 static void pass(void *ctx)
 {
     fixture_t *f = ctx;
@@ -208,6 +245,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_thread_reduces_during_backward, setup, teardown),
         cmocka_unit_test_setup_teardown(test_overlap_equals_blocking_and_the_sum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_autotune_agrees_on_every_rank, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waiting_thread_leaves_the_core, setup, teardown),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     dist_finalize();
