@@ -94,10 +94,17 @@ int main(int argc, char **argv)
     config_defaults(&check);
     int rc = 0;
     for (int i = 0; !rc && i < n_sets; i++) rc = config_set(&check, sets[i]);
-    if (!rc && (!o.data || !o.out || n_ckpts + n_runs == 0))
-        return dist_exit(TOOL, cli_fail(&cli, "give --data, --out and at least one --ckpt or --run"), NULL);
-    if (!rc && run_name && n_ckpts + n_runs > 1)
-        return dist_exit(TOOL, cli_fail(&cli, "--name names one run directory: give one --ckpt or --run with it"), NULL);
+    /* a usage error: what is missing, said with the usage hint, after the arguments are freed */
+    const char *usage_error = !o.data || !o.out || n_ckpts + n_runs == 0
+                                  ? "give --data, --out and at least one --ckpt or --run"
+                              : run_name && n_ckpts + n_runs > 1
+                                  ? "--name names one run directory: give one --ckpt or --run with it"
+                                  : NULL;
+    int usage_code = 0;
+    if (!rc && usage_error) {
+        usage_code = cli_fail(&cli, "%s", usage_error);
+        rc = -1;
+    }
     if (!rc && run_name && !config_run_name_ok(run_name))
         rc = err_set("--name: '%s': use letters, digits, '.', '_' or '-' (not . or ..)", run_name);
     o.sets = (const char *const *)sets;
@@ -117,5 +124,6 @@ int main(int argc, char **argv)
     free(sets);
     free(ckpts);
     free(runs);
+    if (usage_code) return dist_exit(TOOL, usage_code, NULL);
     return rc ? fail(err_msg()) : dist_exit(TOOL, IL_EXIT_OK, NULL);
 }
