@@ -112,6 +112,11 @@ grep -q "\"SLURM_ARRAY_JOB_ID\":\"$job\",\"SLURM_ARRAY_TASK_ID\":\"1\"" "pr/runs
     grep -qF "\"--name\",\"$n1\",\"--out\",\"$tmp/pr/runs\"" "pr/runs/$n1/launches.jsonl" ||
     die "the task's provenance: $(cat "pr/runs/$n1/launches.jsonl")"
 
+# cancel: the probe sweep's recorded jobs, the aggregation job first
+"$bin/il-sweep" cancel pr --dry-run >cancel.out || die "cancel --dry-run: $(cat cancel.out)"
+[ "$(grep -o 'would cancel [a-z]* job [0-9]*' cancel.out | paste -sd,)" = \
+    "would cancel aggregation job $((job + 1)),would cancel array job $job" ] || die "cancel --dry-run: $(cat cancel.out)"
+
 # bad specs and inputs: one line, exit 2, naming the spec's line and key; nothing queued
 "$bin/il-prepare" --out bytes --tokenizer byte doc1.txt >/dev/null
 bad() { # BODY NEEDLE
