@@ -7,7 +7,9 @@
 #  b. a sweep's array tasks run on both nodes (the task log names the Slurm node);
 #  c. a run whose time limit expires checkpoints and requeues itself; its node is drained meanwhile, so
 #     it resumes ("resumed at step") on the other node and ends with an uninterrupted run's parameters;
-#  d. the sweep's aggregation job writes aggregate/runs.csv.
+#  d. the sweep's aggregation job writes aggregate/runs.csv;
+#  e. a probe sweep ([probe] runs = two of that sweep's runs) runs one il-probe task of 2 ranks per run and
+#     its aggregation job, each probe recording its array task.
 # Each node has a private /tmp, so the cluster, the binaries the jobs run and every run directory live in
 # /var/tmp/il-cluster-XXXX, removed (the cluster stopped first) however the test exits.
 set -euo pipefail
@@ -22,7 +24,7 @@ cd "$tmp"
 # the tools and job scripts the jobs use, where every node sees them (il-sweep finds jobs/ above itself,
 # il-aggregate analysis/plots)
 mkdir -p il/bin il/analysis nodes
-cp "$bin"/il-train "$bin"/il-sweep "$bin"/il-aggregate "$bin"/il-ckpt "$bin"/il-prepare il/bin/
+cp "$bin"/il-train "$bin"/il-sweep "$bin"/il-aggregate "$bin"/il-ckpt "$bin"/il-prepare "$bin"/il-probe il/bin/
 cp -r "$root/jobs" il/
 cp -r "$root/analysis/plots" il/analysis/
 bin=$tmp/il/bin
@@ -102,6 +104,22 @@ done
 [ -s spread/aggregate/runs.csv ] || die "the aggregation job wrote no aggregate/runs.csv: $(cat spread/logs/aggregate_* 2>&1 | tail -5)"
 [ "$(tail -n +2 spread/aggregate/runs.csv | grep -c .)" -eq 4 ] || die "aggregate/runs.csv has not 4 rows: $(cat spread/aggregate/runs.csv)"
 echo "b. the sweep's 4 tasks ($(echo "$launch" | paste -sd' ')) ran on $(cat spread_nodes.txt); d. aggregate/runs.csv has 4 rows ($((SECONDS - t1)) s)"
+
+# e. a probe sweep over two of those runs: their checkpoints, one il-probe task each, then the aggregation
+t3=$SECONDS
+probed=$(ls -d spread/runs/*/ | head -2 | sed 's#/$##' | paste -sd, | sed 's/,/, /')
+printf '[sweep]\nname = probes\nranks = 2\ntime = 00:05:00\n%s\n[probe]\nruns = %s\ndata = data/train.bin\nwindows = 4\ngroups = 2\n' \
+    "$launch" "$probed" >probes.ini
+"$bin/il-sweep" submit probes.ini --out probes >submit_probes.out 2>&1 || die "submit: $(cat submit_probes.out)"
+wait_jobs 120
+[ "$(count_state probes done)" -eq 2 ] || die "the probe runs are not done: $("$bin/il-sweep" status probes; cat probes/logs/*)"
+for d in probes/runs/*/; do
+    grep -q '"world_size":2,.*"SLURM_ARRAY_JOB_ID":"[0-9]*","SLURM_ARRAY_TASK_ID":"[01]"' "$d/launches.jsonl" ||
+        die "$d: not 2 ranks of an array task: $(cat "$d/launches.jsonl")"
+done
+[ "$(tail -n +2 probes/aggregate/runs.csv 2>/dev/null | grep -c .)" -eq 2 ] ||
+    die "the probe sweep's aggregate/runs.csv has not 2 rows: $(cat probes/logs/aggregate_* 2>&1 | tail -5)"
+echo "e. a probe sweep's 2 il-probe tasks and its aggregation job: aggregate/runs.csv has 2 rows ($((SECONDS - t3)) s)"
 
 # c. a time limit mid-training: slurmctld warns 15 to 45 s into an attempt (2-minute limit, warning 75 s
 # before it; tests/t_slurm_requeue.sh), so the run is sized to about 50 s here: its time per step is

@@ -69,8 +69,11 @@ dims=$("$bin/il-ckpt" info gpt | sed -n 's/^  model: //p')
 [ -s untraced/gpt/trace/rank0000.seg0000.nc ] || die "no trace with trace.interval = 0"
 
 # What a probe that died left (a lock file no one holds, no config.ini) is cleared by the next; a directory
-# that is no run directory is not touched.
-mkdir -p dead/gpt/trace mine/gpt
+# that is no run directory is not touched; one that holds only what il-step.sh writes (a sweep task's, made
+# before il-probe starts, with the exit code of an attempt that failed before it took the lock) is probed into.
+mkdir -p dead/gpt/trace mine/gpt task/gpt
+echo "my notes" >mine/gpt/notes.txt
+echo 2 >task/gpt/exit_code
 echo "host h, pid 1" >dead/gpt/lock
 echo junk >dead/gpt/trace/rank0000.seg0000.nc
 echo junk >dead/gpt/trace/rank0000.seg0001.nc
@@ -81,6 +84,10 @@ echo '{"partial":1}' >dead/gpt/launches.jsonl
     [ "$(wc -l <dead/gpt/launches.jsonl)" -eq 1 ] && ! grep -q partial dead/gpt/launches.jsonl && [ -s dead/gpt/config.ini ] ||
     die "the dead probe's files are still there: $(ls -R dead/gpt)"
 expect_fail il-probe "mine/gpt: already exists" "$bin/il-probe" --ckpt gpt --data bytes/data/train.bin --out mine
+[ "$(ls mine/gpt)" = notes.txt ] || die "il-probe touched a directory that is no run directory: $(ls mine/gpt)"
+"$bin/il-probe" --ckpt gpt --data bytes/data/train.bin --out task --windows 4 --groups 2 >probe.out 2>&1 ||
+    die "il-probe into a sweep task's directory failed: $(cat probe.out)"
+[ -s task/gpt/config.ini ] && [ -s task/gpt/trace/rank0000.seg0000.nc ] || die "no probe in task/gpt: $(ls -R task)"
 
 # Bad input: one line each, exit 2, nothing left behind.
 expect_fail il-probe "tokenizer id" "$bin/il-probe" --ckpt gpt --data data/train.bin --out bad

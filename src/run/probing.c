@@ -1,5 +1,6 @@
 #include "run/probing.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <glob.h>
 #include <math.h>
@@ -26,6 +27,7 @@
 typedef struct {
     int64_t step;
     gpt_dims_t d;
+    uint32_t tok; /* the tokenizer of its data */
     char *config, *source; /* malloc'd, NULL when absent */
 } meta_t;
 
@@ -43,7 +45,7 @@ static int read_meta(const char *path, meta_t *m)
 {
     ckptfile_reader_t r;
     CALL(snapshot_open(&r, path));
-    int rc = ckptfile_get(&r, "step", &m->step, sizeof m->step) || snapshot_read_dims(&r, &m->d);
+    int rc = ckptfile_get(&r, "step", &m->step, sizeof m->step) || snapshot_read_model(&r, &m->d, &m->tok);
     m->config = section_text(&r, "config");
     m->source = section_text(&r, "source");
     ckptfile_close(&r);
@@ -100,16 +102,47 @@ static int check_data(const shard_t *s, const char *data, uint32_t tok, int V, c
     return 0;
 }
 
+int probing_check(const probing_opts_t *o, const char *ckpt, const shard_t *s, int ranks)
+{
+    meta_t meta = {0};
+    config_t c;
+    int rc = read_meta(ckpt, &meta);
+    if (!rc) rc = make_config(&c, &meta, o, "check", ckpt);
+    if (!rc) rc = config_validate(&c, ranks);
+    if (!rc) rc = check_data(s, o->data, meta.tok, meta.d.V, ckpt);
+    meta_free(&meta);
+    return rc;
+}
+
+/* Whether dir holds nothing but what jobs/il-step.sh writes there around the step it runs (the exit code of
+ * the last attempt, and the program's own): the run directory of a probe sweep's task (il-sweep), made empty
+ * by il-step.sh before il-probe starts, or left by an attempt that failed before it took the lock. Nothing of
+ * a user's is in it. */
+static int step_records_only(const char *dir)
+{
+    static const char *const records[] = {".", "..", "exit_code", "exit_code.tmp", "exit_code.trainer"};
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int only = 1;
+    for (struct dirent *e; only && (e = readdir(d));) {
+        only = 0;
+        for (size_t i = 0; i < sizeof records / sizeof *records; i++) only |= !strcmp(e->d_name, records[i]);
+    }
+    closedir(d);
+    return only;
+}
+
 /* Rank 0: the run directory, new, locked. Its config.ini, written last, marks a probe that finished: a
- * directory with one, or one that is not a run directory (no lock file), is refused; one without, whose
- * lock no process holds, is what a probe that died left, and is cleared. */
+ * directory with one, or one that is not a run directory (no lock file) and holds more than il-step.sh's
+ * records, is refused; one without, whose lock no process holds, is what a probe that died left, and is
+ * cleared. */
 static int open_dir(rundir_t *d, const char *dir)
 {
     char config[4300], lock[4300], trace[4300], launches[4300], first[4300];
     snprintf(config, sizeof config, "%s/config.ini", dir);
     snprintf(lock, sizeof lock, "%s/lock", dir);
     int exists = access(dir, F_OK) == 0;
-    if (access(config, F_OK) == 0 || (exists && access(lock, F_OK) != 0))
+    if (access(config, F_OK) == 0 || (exists && access(lock, F_OK) != 0 && !step_records_only(dir)))
         return err_set("%s: already exists; give another --out", dir);
     CALL(rundir_lock(d, dir));
     if (!exists) return 0;

@@ -6,6 +6,8 @@
 #ifndef IL_PROBING_H
 #define IL_PROBING_H
 
+#include "data/shard.h"
+
 typedef struct {
     const char *data;        /* the probe shard or manifest; its tokenizer must be the checkpoints' */
     const char *out;         /* parent of the run directories */
@@ -18,6 +20,11 @@ typedef struct {
  * step deals them. Never over an existing directory; a failed probe leaves none behind. Returns 0, or -1
  * on every rank with err_set(). */
 int probing_run(const probing_opts_t *o, const char *name, char *const *ckpts, int n, int argc, char **argv);
+/* Whether il-probe with options o on `ranks` ranks would measure the checkpoint ckpt on the probe shard s
+ * (opened from o->data): it reads whole as a checkpoint, its config with the overrides validates, and s is of
+ * its tokenizer, within its vocabulary. Not collective (il-sweep checks a probe sweep's checkpoints with it at
+ * submission). Returns 0, or -1 with err_set() naming the checkpoint. */
+int probing_check(const probing_opts_t *o, const char *ckpt, const shard_t *s, int ranks);
 /* The complete checkpoints (ckpt/step_N/ with its COMPLETE marker) of a training run directory, ascending
  * by step: a malloc'd array of malloc'd paths, *n of them; fails (err_set) naming the run when it has none. */
 int probing_run_ckpts(const char *run_dir, char ***paths, int *n);

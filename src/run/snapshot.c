@@ -192,6 +192,14 @@ static int read_model(const ckptfile_reader_t *r, gpt_dims_t *d, data_id_t *data
     return ckptfile_get(r, "data", data, sizeof *data);
 }
 
+int snapshot_read_model(const ckptfile_reader_t *r, gpt_dims_t *d, uint32_t *tokenizer_id)
+{
+    data_id_t data;
+    CALL(read_model(r, d, &data));
+    *tokenizer_id = data.tokenizer_id;
+    return 0;
+}
+
 int snapshot_open(ckptfile_reader_t *r, const char *path)
 {
     char file[4200];

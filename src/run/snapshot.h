@@ -22,6 +22,8 @@ int snapshot_resume(trainer_t *tr, int *found);
 int snapshot_open(ckptfile_reader_t *r, const char *path);
 /* A checkpoint's model dimensions, checked (gpt_dims_check). */
 int snapshot_read_dims(const ckptfile_reader_t *r, gpt_dims_t *d);
+/* A checkpoint's model dimensions, checked, and the id of the tokenizer of its data, without its parameters. */
+int snapshot_read_model(const ckptfile_reader_t *r, gpt_dims_t *d, uint32_t *tokenizer_id);
 /* Loads the model of a checkpoint (a step directory or its state.ckpt) for scoring, with batch
  * capacity B; *tokenizer_id receives the id of the data it was trained on. */
 int snapshot_load_model(const char *path, gpt_t *m, int B, uint32_t *tokenizer_id);

@@ -28,7 +28,8 @@ const char commands_usage[] =
 static const char usage_submit[] =
     "usage: il-sweep submit SPEC [--dry-run | --local] [--out DIR]\n"
     "  expands the sweep spec SPEC into DIR (default sweeps/<name>) and submits its unfinished runs as Slurm\n"
-    "  job arrays, with an aggregation job after them\n"
+    "  job arrays, with an aggregation job after them; a spec with a [probe] section runs il-probe over its\n"
+    "  checkpoints instead of training (docs/sweeps.md)\n"
     "  --out DIR    the sweep directory\n"
     "  --dry-run    print the sbatch command lines instead of submitting\n"
     "  --local      run the runs here, one after another with mpirun, then write the summary\n"

@@ -4,10 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/err.h"
 #include "data/shard.h"
 #include "model/gpt.h"
+#include "run/probing.h"
 #include "trace/params.h"
 
 /* What one path was checked as, with what it was expected to match: the cache key. */
@@ -131,4 +133,67 @@ int datacheck_runs(const spec_t *s, const spec_run_t *runs, int n)
     return err_set("%s: %s (run %d %s%s; %s)", where, first_msg, first, runs[first].cfg.name, others,
                  strncmp(first_key, "data.", 5) ? "as il-train would refuse it"
                                                 : "set sweep.check_paths = no if the path exists only on the compute nodes");
+}
+
+/* The probe data as il-probe opens it: the shard, the tokenizer beside it (which names the tokens of the
+ * trace) and the unigram counts of its frequency buckets. */
+static int check_probe_data(const spec_t *s, shard_t *sh)
+{
+    CALL(shard_open(sh, s->probe_data));
+    config_t c;
+    config_defaults(&c);
+    snprintf(c.train_path, sizeof c.train_path, "%s", s->probe_data);
+    char counts[CONFIG_STR + 32];
+    config_counts_path(&c, counts, sizeof counts);
+    int kind;
+    if (tracer_tokenizer(&c, sh->tokenizer_id, &kind) ||
+        shard_counts_expect(counts, sh->tokenizer_id, sh->vocab_size, sh->n_tokens, c.train_path, NULL)) {
+        shard_free(sh);
+        return -1;
+    }
+    return 0;
+}
+
+/* One run's checkpoints: the checkpoint, or every complete one of the run directory. */
+static int check_probe(const spec_t *s, const probing_opts_t *o, const spec_probe_t *p, const shard_t *sh)
+{
+    if (!p->is_run) return probing_check(o, p->path, sh, s->ranks);
+    char **paths;
+    int n, rc = probing_run_ckpts(p->path, &paths, &n);
+    for (int i = 0; i < n && rc == 0; i++) rc = probing_check(o, paths[i], sh, s->ranks);
+    for (int i = 0; i < n; i++) free(paths[i]);
+    free(paths);
+    return rc;
+}
+
+int datacheck_probes(const spec_t *s, const spec_run_t *runs, int n)
+{
+    static const char hint[] = "set sweep.check_paths = no if the paths exist only on the compute nodes";
+    char msg[2048];
+    shard_t sh;
+    if (check_probe_data(s, &sh)) {
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        return err_set("%s:%d: probe.data: %s (%s)", s->path, s->probe_data_line, msg, hint);
+    }
+    /* il-probe's options as the tasks pass them: --windows, --groups and --seed are these keys */
+    char opts[3 + SPEC_MAX_ARGS][SPEC_ARG];
+    const char *sets[3 + SPEC_MAX_ARGS];
+    int n_sets = 0;
+    if (s->probe_windows) snprintf(opts[n_sets++], SPEC_ARG, "trace.probe_windows=%d", s->probe_windows);
+    if (s->probe_groups) snprintf(opts[n_sets++], SPEC_ARG, "trace.probe_groups=%d", s->probe_groups);
+    if (*s->probe_seed) snprintf(opts[n_sets++], SPEC_ARG, "train.seed=%s", s->probe_seed);
+    for (int i = 0; i < s->n_probe_sets; i++) snprintf(opts[n_sets++], SPEC_ARG, "%s", s->probe_sets[i]);
+    for (int i = 0; i < n_sets; i++) sets[i] = opts[i];
+    const probing_opts_t o = {s->probe_data, "runs", sets, n_sets};
+    int rc = 0;
+    for (int k = 0; k < n && rc == 0; k++) {
+        const spec_probe_t *p = &s->probes[runs[k].probe];
+        if (check_probe(s, &o, p, &sh) == 0) continue;
+        snprintf(msg, sizeof msg, "%s", err_msg());
+        rc = err_set("%s:%d: probe.%s: %s (run %d %s, as il-probe would refuse it%s%s)", s->path, p->line,
+                     p->is_run ? "runs" : "checkpoints", msg, runs[k].index, runs[k].cfg.name,
+                     access(p->path, F_OK) ? "; " : "", access(p->path, F_OK) ? hint : "");
+    }
+    shard_free(&sh);
+    return rc ? -1 : 1;
 }

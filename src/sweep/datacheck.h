@@ -15,4 +15,11 @@
  * the problem and the runs it stops. */
 int datacheck_runs(const spec_t *s, const spec_run_t *runs, int n);
 
+/* A probe sweep's runs (spec_expand of a spec with [probe]), checked as il-probe checks them before it measures:
+ * probe.data opens as a shard with its tokenizer.bin and unigram counts beside it; each checkpoint, and each
+ * complete checkpoint of each run directory, reads whole as a checkpoint of that tokenizer, with a vocabulary
+ * that holds the shard's. Returns 1 (one tokenizer), or -1 with err_set() naming the spec file, the line and
+ * key at fault, the problem and the run it stops. */
+int datacheck_probes(const spec_t *s, const spec_run_t *runs, int n);
+
 #endif

@@ -105,6 +105,13 @@ int grow_merge(const sweepdir_t *w, const char *spec_path, spec_run_t *runs, int
         }
         entry_t key = {0, name, 0}, *e = bsearch(&key, names, (size_t)n, sizeof *names, by_name);
         int j = e && !taken[e->run] ? e->run : -1;
+        if (j < 0 && w->spec.probe_line) {
+            /* a probe run's name holds all of its arguments: one not found is one the spec changed or lost */
+            rc = err_set("%s: run %d (%s%s%s) is not among the runs %s expands to (a path removed, or a [probe] key "
+                         "changed?); a sweep keeps its runs: submit it with another sweep name or --out", path, i, name,
+                         *values ? ", " : "", values, spec_path);
+            break;
+        }
         if (j < 0) {
             /* not by name: an older build's name, or a run the spec changed or lost */
             config_t saved;

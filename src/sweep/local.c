@@ -12,7 +12,7 @@
 #include "sweep/argv.h"
 
 /* Without Slurm: the runs one after another on this machine, each as `mpirun -n RANKS il-train --resume`
- * under il-step.sh, which records its exit code where `status` looks for it, exactly as a task would. */
+ * (il-probe's arguments for a probe sweep) under il-step.sh, which records its exit code where `status` looks for it, exactly as a task would. */
 int local_run(const sweepdir_t *w, const int *idx, int n)
 {
     int failed = 0;
@@ -25,11 +25,14 @@ int local_run(const sweepdir_t *w, const int *idx, int n)
         argv_add(&a, "-n");
         argv_add(&a, "%d", w->spec.ranks);
         argv_add(&a, "--oversubscribe");
-        argv_add(&a, "%s", w->trainer);
-        argv_add(&a, "--config");
-        argv_add(&a, "%s/configs/%s.ini", w->dir, name);
-        argv_add(&a, "--resume");
+        argv_add(&a, "%s", sweepdir_program(w));
         char log[PATH_MAX + 64];
+        if (sweepdir_task_argv(w, name, &a)) {
+            printf("  %s: %s\n", name, err_msg());
+            argv_free(&a);
+            failed++;
+            continue;
+        }
         snprintf(log, sizeof log, "%s/logs/local_%s.out", w->dir, name);
         printf("run %d/%d: %s on %d rank(s), log %s\n", k + 1, n, name, w->spec.ranks, log);
         fflush(stdout);

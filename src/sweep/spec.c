@@ -70,11 +70,34 @@ static const keydef_t sweep_keys[] = {
        "yes: every run's data paths are opened at submission (shards, tokenizer, counts); no: they exist only on "
        "the compute nodes"),
 };
+#define PI(name, f, hi, help) {"probe", #name, KEY_INT, F(f), NULL, 1, hi, 0, NULL, NULL, help}
+#define PATHS "^[^[:cntrl:]]+$"
+#define PATHS_WANT "paths separated by commas, without control characters"
+/* The [probe] keys. Values reach il-probe as its arguments, one a line of configs/<run>.args (hence no control
+ * characters), never through a shell. */
+static const keydef_t probe_keys[] = {
+    {"probe", "checkpoints", KEY_WORDS, F(probes), NULL, 0, 0, KEY_PATH, PATHS, PATHS_WANT,
+     "checkpoints to measure, one run each (il-probe --ckpt): imported ones or a run's ckpt/step_N; ${VAR}s expanded"},
+    {"probe", "runs", KEY_WORDS, F(probes), NULL, 0, 0, KEY_PATH, PATHS, PATHS_WANT,
+     "training run directories, one run each of all their complete checkpoints (il-probe --run); ${VAR}s expanded"},
+    {"probe", "data", KEY_STR, F(probe_data), NULL, 0, 0, KEY_PATH, PATHS, "a path without control characters",
+     "required: the probe shard of the checkpoints' tokenizer, with its unigram counts beside it (il-probe --data); "
+     "${VAR}s expanded"},
+    PI(windows, probe_windows, 1048576, "il-probe --windows: trace.probe_windows; none: the checkpoint's"),
+    PI(groups, probe_groups, 4096, "il-probe --groups: trace.probe_groups; none: the checkpoint's"),
+    {"probe", "seed", KEY_STR, F(probe_seed), NULL, 0, 0, 0, "^[0-9]{1,19}$", "digits",
+     "il-probe --seed: train.seed, which draws the probe windows; none: the checkpoint's"},
+    {"probe", "set", KEY_WORDS, F(probe_sets), NULL, 0, 0, 0, "^[a-z_]+\\.[a-z_0-9]+=[^[:space:][:cntrl:];]*$",
+     "words of the form section.key=value", "il-probe --set: trainer keys over each checkpoint's config (trace.*, "
+     "train.micro_batch, ...)"},
+};
+#undef PI
 #undef SI
 #undef SY
 #undef SS
 #undef F
 #define N_SWEEP_KEYS (sizeof sweep_keys / sizeof sweep_keys[0])
+#define N_PROBE_KEYS (sizeof probe_keys / sizeof probe_keys[0])
 
 /* sbatch options il-sweep passes itself, with the key that sets each (NULL: none, il-sweep's own). */
 static const char *const own_options[][2] = {
@@ -96,6 +119,7 @@ typedef struct {
     int what;          /* SPEC_LOAD_ALL or SPEC_LOAD_RESOURCES */
     int lineno;        /* of the key being handled */
     int seen_sweep_line[N_SWEEP_KEYS]; /* line of each [sweep] key, for duplicates and later checks */
+    int seen_probe_line[N_PROBE_KEYS];
 } spec_ctx_t;
 
 static int apply_key(config_t *c, const char *key, const char *value, const char *path, int line)
@@ -165,6 +189,88 @@ static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
     return err_set("%s:%d: unknown key 'sweep.%s'%s", s->path, x->lineno, name, near);
 }
 
+static char *trim(char *t)
+{
+    while (isspace((unsigned char)*t)) t++;
+    size_t n = strlen(t);
+    while (n && isspace((unsigned char)t[n - 1])) t[--n] = '\0';
+    return t;
+}
+
+/* probe.checkpoints or probe.runs: "a, b" appended to s->probes, each path checked and its ${VAR}s expanded. */
+static int on_probe_paths(spec_ctx_t *x, const keydef_t *k, const char *value)
+{
+    spec_t *s = x->s;
+    char *copy = err_strdup(value), what[4200];
+    snprintf(what, sizeof what, "%s:%d: probe.%s", s->path, x->lineno, k->name);
+    int rc = *value ? 0 : err_set("%s: empty list of paths", what);
+    for (char *p = copy, *item; rc == 0 && (item = strsep(&p, ","));) {
+        char path[CONFIG_STR];
+        item = trim(item);
+        if (!*item) rc = err_set("%s: empty value in the list", what);
+        else if (!key_matches(k->pattern, item)) rc = err_set("%s: '%s': use %s", what, item, k->want);
+        else if (s->n_probes == SPEC_MAX_RUNS) rc = err_set("%s: more than %d runs", what, SPEC_MAX_RUNS);
+        else rc = key_expand_env(item, path, sizeof path, what);
+        if (rc) break;
+        s->probes = realloc(s->probes, (size_t)(s->n_probes + 1) * sizeof *s->probes);
+        CHECK(s->probes, "out of memory");
+        s->probes[s->n_probes++] = (spec_probe_t){!strcmp(k->name, "runs"), x->lineno, err_strdup(path)};
+    }
+    free(copy);
+    return rc;
+}
+
+/* probe.set: il-probe's --set words, each a trainer key and value that config_set takes; il-sweep's own keys
+ * (where the run is written, what it reads) are refused. */
+static int on_probe_sets(spec_ctx_t *x, const keydef_t *k, const char *value)
+{
+    spec_t *s = x->s;
+    static const char *const own[] = {"run.name", "run.out_dir", "data.train_path", "data.val_path", "data.counts_path"};
+    char *copy = err_strdup(value);
+    int rc = 0;
+    s->n_probe_sets = 0;
+    for (char *p = copy, *word; rc == 0 && (word = strsep(&p, " \t"));) {
+        if (!*word) continue;
+        config_t scratch;
+        config_defaults(&scratch);
+        if (s->n_probe_sets == SPEC_MAX_ARGS || strlen(word) >= SPEC_ARG)
+            rc = err_set("%s:%d: probe.set: at most %d words of %d characters", s->path, x->lineno, SPEC_MAX_ARGS,
+                         SPEC_ARG - 1);
+        else if (!key_matches(k->pattern, word))
+            rc = err_set("%s:%d: probe.set: '%s': use %s", s->path, x->lineno, word, k->want);
+        for (size_t i = 0; rc == 0 && i < sizeof own / sizeof *own; i++)
+            if (!strncmp(word, own[i], strlen(own[i])) && word[strlen(own[i])] == '=')
+                rc = err_set("%s:%d: probe.set: '%s': il-sweep sets %s (probe.data for the data)", s->path, x->lineno,
+                             word, own[i]);
+        if (rc == 0 && config_set(&scratch, word)) rc = err_prefix("%s:%d: probe.set", s->path, x->lineno);
+        if (rc == 0) snprintf(s->probe_sets[s->n_probe_sets++], SPEC_ARG, "%s", word);
+    }
+    free(copy);
+    return rc;
+}
+
+static int on_probe_key(spec_ctx_t *x, const char *name, const char *value)
+{
+    spec_t *s = x->s;
+    for (size_t i = 0; i < N_PROBE_KEYS; i++) {
+        const keydef_t *k = &probe_keys[i];
+        if (strcmp(k->name, name)) continue;
+        if (x->seen_probe_line[i])
+            return err_set("%s:%d: probe.%s given twice (first at line %d)", s->path, x->lineno, name,
+                           x->seen_probe_line[i]);
+        x->seen_probe_line[i] = x->lineno;
+        if (!strcmp(name, "data")) s->probe_data_line = x->lineno;
+        if (k->off == offsetof(spec_t, probes)) return on_probe_paths(x, k, value);
+        if (k->type == KEY_WORDS) return on_probe_sets(x, k, value);
+        char pre[4200];
+        snprintf(pre, sizeof pre, "%s:%d: ", s->path, x->lineno);
+        return key_parse(k, s, value, pre, 1);
+    }
+    char near[160];
+    key_suggest(near, sizeof near, probe_keys, N_PROBE_KEYS, "probe", name);
+    return err_set("%s:%d: unknown key 'probe.%s'%s", s->path, x->lineno, name, near);
+}
+
 int spec_key_line(const spec_t *s, const char *key)
 {
     for (int i = 0; i < s->n_fixed; i++)
@@ -172,14 +278,6 @@ int spec_key_line(const spec_t *s, const char *key)
     for (int i = 0; i < s->n_axes; i++)
         if (!strcmp(s->axes[i].key, key)) return s->axes[i].line;
     return 0;
-}
-
-static char *trim(char *t)
-{
-    while (isspace((unsigned char)*t)) t++;
-    size_t n = strlen(t);
-    while (n && isspace((unsigned char)t[n - 1])) t[--n] = '\0';
-    return t;
 }
 
 /* "64, 128,256" into an axis; every value must set the key on its own (types and bounds). */
@@ -220,11 +318,15 @@ static int on_key(void *user, const char *section, const char *name, const char 
     int rc = 0;
     if (!strcmp(section, "sweep")) {
         rc = on_sweep_key(x, name, value);
+    } else if (!strcmp(section, "probe")) {
+        /* the sweep directory's copy tells its kind: its tasks run il-probe */
+        if (!s->probe_line) s->probe_line = x->lineno;
+        rc = x->what == SPEC_LOAD_RESOURCES ? 0 : on_probe_key(x, name, value);
     } else if (x->what == SPEC_LOAD_RESOURCES) {
         rc = 0;
     } else if (strcmp(section, "fixed") && strcmp(section, "grid") && strcmp(section, "list")) {
-        rc = *section ? err_set("%s:%d: unknown section [%s]; use [sweep], [fixed], [grid] or [list]", s->path,
-                                x->lineno, section)
+        rc = *section ? err_set("%s:%d: unknown section [%s]; use [sweep], [fixed], [grid], [list] or [probe]",
+                                s->path, x->lineno, section)
                       : err_set("%s:%d: key '%s' is outside any section", s->path, x->lineno, name);
     } else if (strlen(name) >= SPEC_KEY) {
         rc = err_set("%s:%d: unknown key '%s'", s->path, x->lineno, name);
@@ -267,6 +369,19 @@ static int spec_check(const spec_ctx_t *x)
     if (strcmp(s->mpi, "default") && strcmp(s->launcher, "srun"))
         return err_set("%s:%d: sweep.mpi: '%s' is srun's --mpi; with launcher = %s leave it out", s->path,
                        sweep_line(x, "mpi"), s->mpi, s->launcher);
+    if (s->probe_line && (s->n_fixed || s->n_axes)) {
+        /* the first trainer key, wherever written: a probe sweep measures models, it trains none */
+        int line = s->n_fixed ? s->fixed_line[0] : s->axes[0].line;
+        const char *key = s->n_fixed ? s->fixed_key[0] : s->axes[0].key;
+        for (int i = 0; i < s->n_axes; i++)
+            if (s->axes[i].line < line) line = s->axes[i].line, key = s->axes[i].key;
+        return err_set("%s:%d: %s: a probe sweep ([probe], line %d) trains nothing: leave out [fixed], [grid] and "
+                       "[list] (trainer keys for il-probe go in probe.set)", s->path, line, key, s->probe_line);
+    }
+    if (s->probe_line && x->what == SPEC_LOAD_ALL) {
+        if (!s->n_probes) return err_set("%s:%d: [probe] has no checkpoints or runs", s->path, s->probe_line);
+        if (!*s->probe_data) return err_set("%s:%d: [probe] has no data", s->path, s->probe_line);
+    }
     const spec_axis_t *first = NULL;
     for (int i = 0; i < s->n_axes; i++) {
         const spec_axis_t *a = &s->axes[i];
@@ -300,6 +415,10 @@ int spec_load(spec_t *s, const char *path, int what)
 
 void spec_free(spec_t *s)
 {
+    for (int i = 0; i < s->n_probes; i++) free(s->probes[i].path);
+    free(s->probes);
+    s->probes = NULL;
+    s->n_probes = 0;
     for (int i = 0; i < s->n_axes; i++) {
         for (int j = 0; j < s->axes[i].n; j++) free(s->axes[i].values[j]);
         free(s->axes[i].values);
@@ -307,7 +426,12 @@ void spec_free(spec_t *s)
     s->n_axes = 0;
 }
 
-void spec_print_keys_markdown(FILE *f) { key_markdown(f, sweep_keys, N_SWEEP_KEYS); }
+void spec_print_keys_markdown(FILE *f)
+{
+    key_markdown(f, sweep_keys, N_SWEEP_KEYS);
+    fputc('\n', f);
+    key_markdown(f, probe_keys, N_PROBE_KEYS);
+}
 
 /* ---- expansion and run names ---- */
 
@@ -334,8 +458,65 @@ static const char *abbrev(const char *key)
     return dot ? dot + 1 : key;
 }
 
+/* What a probe run measures, as il-probe's arguments without its name and directory. */
+static void probe_what(const spec_t *s, const spec_probe_t *p, argv_t *a)
+{
+    argv_add(a, "%s", p->is_run ? "--run" : "--ckpt");
+    argv_add(a, "%s", p->path);
+    argv_add(a, "--data");
+    argv_add(a, "%s", s->probe_data);
+    if (s->probe_windows) argv_add(a, "--windows"), argv_add(a, "%d", s->probe_windows);
+    if (s->probe_groups) argv_add(a, "--groups"), argv_add(a, "%d", s->probe_groups);
+    if (*s->probe_seed) argv_add(a, "--seed"), argv_add(a, "%s", s->probe_seed);
+    for (int i = 0; i < s->n_probe_sets; i++) argv_add(a, "--set"), argv_add(a, "%s", s->probe_sets[i]);
+}
+
+void spec_probe_argv(const spec_t *s, const spec_run_t *r, const char *runs_dir, argv_t *a)
+{
+    probe_what(s, &s->probes[r->probe], a);
+    argv_add(a, "--name");
+    argv_add(a, "%s", r->cfg.name);
+    argv_add(a, "--out");
+    argv_add(a, "%s", runs_dir);
+}
+
+/* The readable part of a probe run's name: the last component of its path, RUN-step_N for RUN/ckpt/step_N,
+ * in the characters of a run name. */
+static void probe_label(const char *path, char *buf, size_t n)
+{
+    char copy[CONFIG_STR];
+    snprintf(copy, sizeof copy, "%s", path);
+    for (size_t len = strlen(copy); len > 1 && copy[len - 1] == '/';) copy[--len] = '\0';
+    char *last = strrchr(copy, '/'), *ckpt = NULL;
+    const char *base = last ? last + 1 : copy, *run = NULL;
+    if (last && !strncmp(base, "step_", 5)) {
+        *last = '\0';
+        ckpt = strrchr(copy, '/');
+        if (ckpt && !strcmp(ckpt + 1, "ckpt")) {
+            *ckpt = '\0';
+            run = strrchr(copy, '/') ? strrchr(copy, '/') + 1 : copy;
+        }
+    }
+    if (run) snprintf(buf, n, "%.40s-%.24s", run, base);
+    else snprintf(buf, n, "%.64s", base);
+    for (char *p = buf; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' && *p != '-') *p = '_';
+}
+
 void spec_run_name(const spec_t *s, const spec_run_t *r, char *name, size_t n)
 {
+    if (s->probe_line) {
+        const spec_probe_t *p = &s->probes[r->probe];
+        argv_t a = {0};
+        probe_what(s, p, &a);
+        uint64_t h = BYTES_FNV64_INIT;
+        for (int i = 0; i < a.n; i++) h = bytes_fnv1a64(h, a.v[i], strlen(a.v[i]) + 1); /* with the NUL: a separator */
+        argv_free(&a);
+        char label[128];
+        probe_label(p->path, label, sizeof label);
+        snprintf(name, n, "%s-%08x", label, (unsigned)(h >> 32));
+        return;
+    }
     /* run.name allows letters, digits, '.', '_', '-'; '-' separates the parts, so values map other bytes
      * (and their own '-') to '_'. Each value is cut to 24 bytes and the readable part to 120: the hash
      * keeps names unique. */
@@ -384,8 +565,48 @@ static long name_seen(const spec_run_t *r, long k, long *slot, size_t mask)
     }
 }
 
+/* name_seen's table for total runs, every slot free. */
+static long *name_table(long total, size_t *slots)
+{
+    *slots = 2;
+    while (*slots < 2 * (size_t)total) *slots *= 2;
+    long *slot = err_calloc(*slots, sizeof *slot);
+    for (size_t i = 0; i < *slots; i++) slot[i] = -1;
+    return slot;
+}
+
+/* A probe sweep: one run per checkpoint or run directory, in the order written. */
+static int probe_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n)
+{
+    spec_run_t *r = err_calloc((size_t)s->n_probes, sizeof *r);
+    size_t slots;
+    long *slot = name_table(s->n_probes, &slots);
+    int rc = 0;
+    for (int k = 0; k < s->n_probes && rc == 0; k++) {
+        r[k].index = k;
+        r[k].probe = k;
+        config_defaults(&r[k].cfg);
+        spec_run_name(s, &r[k], r[k].cfg.name, sizeof r[k].cfg.name);
+        snprintf(r[k].cfg.out_dir, sizeof r[k].cfg.out_dir, "%s", out_dir);
+        long j = name_seen(r, k, slot, slots - 1);
+        const spec_probe_t *p = &s->probes[k];
+        if (j >= 0)
+            rc = err_set("%s:%d: probe.%s: %s given twice (first at line %d)", s->path, p->line,
+                         p->is_run ? "runs" : "checkpoints", p->path, s->probes[j].line);
+    }
+    free(slot);
+    if (rc) {
+        free(r);
+        return -1;
+    }
+    *runs = r;
+    *n = s->n_probes;
+    return 0;
+}
+
 int spec_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n)
 {
+    if (s->probe_line) return probe_expand(s, out_dir, runs, n);
     long total = 1;
     int list_n = 0;
     for (int i = 0; i < s->n_axes && total <= SPEC_MAX_RUNS; i++) {
@@ -395,10 +616,8 @@ int spec_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n)
     if (list_n) total *= list_n;
     if (total > SPEC_MAX_RUNS) return err_set("%s: more than %d runs", s->path, SPEC_MAX_RUNS);
     spec_run_t *r = err_calloc((size_t)total, sizeof *r);
-    size_t slots = 2;
-    while (slots < 2 * (size_t)total) slots *= 2;
-    long *slot = err_calloc(slots, sizeof *slot);
-    for (size_t i = 0; i < slots; i++) slot[i] = -1;
+    size_t slots;
+    long *slot = name_table(total, &slots);
     int rc = 0;
     for (long k = 0; k < total && rc == 0; k++) {
         spec_run_t *run = &r[k];
@@ -454,10 +673,12 @@ int spec_manifest_write(const spec_t *s, const spec_run_t *runs, int n, FILE *f)
 {
     fprintf(f, "index\trun");
     for (int i = 0; i < s->n_axes; i++) fprintf(f, "\t%s", s->axes[i].key);
-    fputc('\n', f);
+    fprintf(f, "%s\n", s->probe_line ? "\tprobe\tpath" : "");
     for (int k = 0; k < n; k++) {
         fprintf(f, "%d\t%s", runs[k].index, runs[k].cfg.name);
         for (int i = 0; i < s->n_axes; i++) fprintf(f, "\t%s", runs[k].values[i]);
+        const spec_probe_t *p = s->probe_line ? &s->probes[runs[k].probe] : NULL;
+        if (p) fprintf(f, "\t%s\t%s", p->is_run ? "run" : "checkpoint", p->path);
         fputc('\n', f);
     }
     if (fflush(f) || ferror(f)) return err_set("manifest: write failed: %s", strerror(errno));

@@ -4,6 +4,9 @@
  *   [fixed]  section.key = value        trainer keys every run shares
  *   [grid]   section.key = v1, v2, ...  crossed with each other (Cartesian product)
  *   [list]   section.key = v1, v2, ...  zipped with each other: the i-th values go together
+ * or, for a sweep that measures models instead of training them (a probe sweep):
+ *   [probe]  checkpoints = A, B, ...; runs = R, ...; data = SHARD; windows, groups, seed, set
+ *            one run per checkpoint (il-probe --ckpt) or per training run directory (il-probe --run)
  * Every trainer value goes through config_set() and every expanded run through config_validate(), so the
  * spec is checked by the same table that checks a trainer config, and errors name the spec file and line.
  * Values reach a job only as config files written by config_write(), never as shell text. */
@@ -14,6 +17,7 @@
 #include <stdio.h>
 
 #include "core/config.h"
+#include "sweep/argv.h"
 
 #define SPEC_MAX_AXES 32
 #define SPEC_MAX_RUNS 100000
@@ -29,6 +33,13 @@ typedef struct {
 
 #define SPEC_MAX_ARGS 32
 #define SPEC_ARG 256
+
+/* A probe sweep's run: what il-probe measures. */
+typedef struct {
+    int is_run; /* 1: every complete checkpoint of a training run directory (il-probe --run); 0: one checkpoint */
+    int line;   /* the spec line of its key (probe.checkpoints or probe.runs), for messages */
+    char *path; /* ${VAR}s expanded */
+} spec_probe_t;
 
 /* The [sweep] section: the sweep's name and where it goes, and the Slurm resources of its jobs. Strings are
  * "" when not given (sbatch then gets no such option). */
@@ -53,6 +64,15 @@ typedef struct {
     int aggregate_ntasks;
     int check_paths;   /* open every run's data at submission (datacheck.h); no: the paths exist only on the
                         * compute nodes */
+    /* [probe]: a probe sweep when probe_line is not 0 (the line of its first key) */
+    int probe_line, probe_data_line;
+    char probe_data[CONFIG_STR];     /* the probe shard (il-probe --data) */
+    int probe_windows, probe_groups; /* 0: not given, the checkpoint's trace keys */
+    char probe_seed[32];             /* "": not given */
+    int n_probe_sets;                /* il-probe --set words "section.key=value" */
+    char probe_sets[SPEC_MAX_ARGS][SPEC_ARG];
+    int n_probes;
+    spec_probe_t *probes;
     config_t base; /* defaults with [fixed] applied */
     int n_fixed;   /* the [fixed] keys and their lines, for messages */
     char fixed_key[SPEC_MAX_AXES * 8][SPEC_KEY];
@@ -63,7 +83,8 @@ typedef struct {
 
 typedef struct {
     int index;
-    config_t cfg;
+    int probe;   /* a probe sweep's run: its entry of spec_t.probes */
+    config_t cfg; /* a probe sweep's run: defaults but run.name and run.out_dir */
     char values[SPEC_MAX_AXES][CONFIG_STR]; /* each axis's value as config_write() spells it */
 } spec_run_t;
 
@@ -76,13 +97,15 @@ int spec_load(spec_t *s, const char *path, int what);
 void spec_free(spec_t *s);
 /* The line where trainer key `key` ("data.train_path") was given in [fixed], [grid] or [list]; 0 if not. */
 int spec_key_line(const spec_t *s, const char *key);
-/* Prints the [sweep] key table as a Markdown table (key, type, default, meaning) for docs/sweeps.md. */
+/* Prints the [sweep] and the [probe] key tables as Markdown tables (key, type, default, meaning) for
+ * docs/sweeps.md, a blank line between them. */
 void spec_print_keys_markdown(FILE *f);
 
 /* Expands the spec into *n runs (*runs malloc'd), in a fixed order: grid keys in the order written, each
  * varying faster than the one before, and the list (if any) fastest. Every run gets run.out_dir = out_dir
  * and a content-derived run.name (spec_run_name). Fails, naming the runs, when a combination does not
- * validate for `ranks` ranks or two runs come out identical. */
+ * validate for `ranks` ranks or two runs come out identical. A probe sweep: one run per checkpoint and training
+ * run directory, in the order written; the same one twice is an error. */
 int spec_expand(const spec_t *s, const char *out_dir, spec_run_t **runs, int *n);
 /* Slots spec_expand's check for identical runs has visited since the program began: about 1.5 per run
  * when the check is linear, as test_sweep holds it to (a scan of the earlier runs would be n / 2). */
@@ -96,10 +119,17 @@ uint64_t spec_experiment_hash(const config_t *c);
 
 /* Readable axis values plus a hash of the config's canonical text (config_canonical) without run.name and
  * run.out_dir, e.g. "d128-l2-s1-3fa9c2e0": the same experiment always gets the same name, whatever the
- * sweep, the order of its keys or the help texts of the build. */
+ * sweep, the order of its keys or the help texts of the build. A probe sweep's run: the name of what it
+ * probes (gpt2-il, or s1-8fbad4ec-step_00000400 for runs/s1-8fbad4ec/ckpt/step_00000400) and a hash of
+ * its il-probe arguments but the run's name and directory: gpt2-il-0c1d2e3f. */
 void spec_run_name(const spec_t *s, const spec_run_t *r, char *name, size_t n);
 
-/* The manifest: a header "index run <axis keys...>", then one tab-separated row per run. */
+/* A probe sweep's run as il-probe's arguments after the program: --ckpt or --run, --name, --data, --out
+ * runs_dir and the optional keys. Appended to a. */
+void spec_probe_argv(const spec_t *s, const spec_run_t *r, const char *runs_dir, argv_t *a);
+
+/* The manifest: a header "index run <axis keys...>" ("index run probe path" for a probe sweep), then one
+ * tab-separated row per run. */
 int spec_manifest_write(const spec_t *s, const spec_run_t *runs, int n, FILE *f);
 
 #endif

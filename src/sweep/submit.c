@@ -98,14 +98,15 @@ static int submit_runs(const sweepdir_t *w, const int *idx, int n, int dry)
         argv_add(&a, "%s", w->dir);
         argv_add(&a, "%d", chunks[c].offset);
         argv_add(&a, "%s", s->launcher);
-        argv_add(&a, "%s", w->trainer);
+        argv_add(&a, "%s", sweepdir_program(w));
         argv_add(&a, "%s", s->mpi);
         char placeholder[32], line[4200];
         snprintf(placeholder, sizeof placeholder, "<array %d>", c + 1);
         rc = slurm_sbatch(&a, dry, placeholder, prev, sizeof prev);
         if (dry && c == 0) {
             char prog[2 * PATH_MAX + 64], step[2 * PATH_MAX + 256];
-            snprintf(prog, sizeof prog, "%s --config %s/configs/RUN.ini --resume", w->trainer, w->dir);
+            if (s->probe_line) snprintf(prog, sizeof prog, "%s <the lines of %s/configs/RUN.args>", w->prober, w->dir);
+            else snprintf(prog, sizeof prog, "%s --config %s/configs/RUN.ini --resume", w->trainer, w->dir);
             step_line(step, sizeof step, s, prog);
             print_job(&a, "each array task", step);
         }
@@ -176,6 +177,22 @@ static void print_file(const char *title, const char *path)
     free(text);
 }
 
+/* For --dry-run: what each task of a probe sweep runs, as its configs/RUN.args will hold it. */
+static void print_probes(const sweepdir_t *w, const spec_run_t *runs, int n)
+{
+    char runs_dir[PATH_MAX + 8];
+    sweepdir_path(w, runs_dir, sizeof runs_dir, "runs");
+    printf("# ---- il-probe per run (configs/RUN.args, one argument a line) ----\n");
+    for (int k = 0; k < n; k++) {
+        argv_t a = {0};
+        argv_add(&a, "%s", w->prober);
+        spec_probe_argv(&w->spec, &runs[k], runs_dir, &a);
+        printf("%d ", runs[k].index);
+        argv_print(&a);
+        argv_free(&a);
+    }
+}
+
 int submit_spec(const char *spec_path, const char *out, int dry, int local)
 {
     sweepdir_t w;
@@ -217,7 +234,9 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
         return SWEEPDIR_EINPUT;
     }
     /* the data every task would open, before any of them waits in the queue */
-    int tokenizers = w.spec.check_paths ? datacheck_runs(&w.spec, runs, n) : 0;
+    int tokenizers = !w.spec.check_paths ? 0
+                     : w.spec.probe_line   ? datacheck_probes(&w.spec, runs, n)
+                                           : datacheck_runs(&w.spec, runs, n);
     if (tokenizers < 0) {
         free(runs);
         spec_free(&w.spec);
@@ -250,6 +269,7 @@ int submit_spec(const char *spec_path, const char *out, int dry, int local)
     if (rc == 0) printf("# sweep %s: %d run(s) in %s\n", w.spec.name, n, w.dir);
     if (rc == 0 && dry) {
         printf("# ---- manifest (%s) ----\n%s", path, manifest);
+        if (w.spec.probe_line) print_probes(&w, runs, n);
         char jobs_dir[PATH_MAX], src[PATH_MAX + 64];
         rc = sweepdir_jobs_dir(jobs_dir, sizeof jobs_dir);
         for (int i = 0; i < SWEEPDIR_N_JOB_FILES && rc == 0; i++) {

@@ -28,7 +28,30 @@ int sweepdir_locate_self(sweepdir_t *w)
     w->self[len] = '\0';
     char copy[PATH_MAX];
     snprintf(copy, sizeof copy, "%s", w->self);
-    snprintf(w->trainer, sizeof w->trainer, "%s/il-train", dirname(copy));
+    const char *bin = dirname(copy);
+    snprintf(w->trainer, sizeof w->trainer, "%s/il-train", bin);
+    snprintf(w->prober, sizeof w->prober, "%s/il-probe", bin);
+    return 0;
+}
+
+const char *sweepdir_program(const sweepdir_t *w) { return w->spec.probe_line ? w->prober : w->trainer; }
+
+int sweepdir_task_argv(const sweepdir_t *w, const char *name, argv_t *a)
+{
+    if (!w->spec.probe_line) {
+        argv_add(a, "--config");
+        argv_add(a, "%s/configs/%s.ini", w->dir, name);
+        argv_add(a, "--resume");
+        return 0;
+    }
+    char path[PATH_MAX + CONFIG_STR + 16];
+    uint8_t *text;
+    size_t len;
+    snprintf(path, sizeof path, "%s/configs/%s.args", w->dir, name);
+    CALL(bytes_read_file(path, &text, &len));
+    for (char *p = (char *)text, *line; (line = strsep(&p, "\n"));)
+        if (*line || p) argv_add(a, "%s", line);
+    free(text);
     return 0;
 }
 
@@ -102,6 +125,25 @@ static int copy_in(const sweepdir_t *w, const char *src, const char *rel, mode_t
     return rc;
 }
 
+/* A probe run's il-probe arguments, one a line (the task script reads them with mapfile: no shell expands
+ * them). */
+static int write_args(const sweepdir_t *w, const spec_run_t *r, const char *path)
+{
+    char runs_dir[PATH_MAX + 8], *text = NULL;
+    size_t len = 0;
+    argv_t a = {0};
+    sweepdir_path(w, runs_dir, sizeof runs_dir, "runs");
+    spec_probe_argv(&w->spec, r, runs_dir, &a);
+    FILE *m = open_memstream(&text, &len);
+    CHECK(m, "out of memory");
+    for (int i = 0; i < a.n; i++) fprintf(m, "%s\n", a.v[i]);
+    fclose(m);
+    argv_free(&a);
+    int rc = write_file(path, text, len, 0644);
+    free(text);
+    return rc;
+}
+
 int sweepdir_write(const sweepdir_t *w, const char *spec_path, const spec_run_t *runs, int n, const char *manifest,
                size_t manifest_len)
 {
@@ -119,8 +161,8 @@ int sweepdir_write(const sweepdir_t *w, const char *spec_path, const spec_run_t 
     sweepdir_path(w, path, sizeof path, "submit_dir");
     rc = rc ? rc : write_file(path, submit_dir, strlen(submit_dir), 0644);
     for (int i = 0; i < n && rc == 0; i++) {
-        snprintf(path, sizeof path, "%s/configs/%s.ini", w->dir, runs[i].cfg.name);
-        rc = config_save(&runs[i].cfg, path, ATOMICFILE_REPLACE);
+        snprintf(path, sizeof path, "%s/configs/%s.%s", w->dir, runs[i].cfg.name, w->spec.probe_line ? "args" : "ini");
+        rc = w->spec.probe_line ? write_args(w, &runs[i], path) : config_save(&runs[i].cfg, path, ATOMICFILE_REPLACE);
     }
     if (rc || sweepdir_jobs_dir(jobs_dir, sizeof jobs_dir)) return -1;
     for (int i = 0; i < SWEEPDIR_N_JOB_FILES && rc == 0; i++) {

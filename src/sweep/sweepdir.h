@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stddef.h>
 
+#include "sweep/argv.h"
 #include "sweep/spec.h"
 #include "sweep/tsv.h"
 
@@ -18,6 +19,7 @@ typedef struct {
     char submit_dir[PATH_MAX]; /* where jobs run: paths in the configs are relative to it */
     char self[PATH_MAX];       /* this program, for the aggregation job */
     char trainer[PATH_MAX];    /* il-train next to it */
+    char prober[PATH_MAX];     /* il-probe next to it: what a probe sweep's tasks run */
     spec_t spec;
     tsv_t manifest;
 } sweepdir_t;
@@ -30,7 +32,7 @@ int sweepdir_manifest_read(tsv_t *t, const char *path);
  * Returns 0, or -1 with err_set(); sweepdir_close() is safe either way. */
 int sweepdir_open(sweepdir_t *w, const char *dir);
 void sweepdir_close(sweepdir_t *w);
-/* Fills self and trainer from /proc/self/exe. */
+/* Fills self, trainer and prober from /proc/self/exe. */
 int sweepdir_locate_self(sweepdir_t *w);
 /* The job templates: jobs/ of the checkout this program was built in (build/bin/il-sweep, or a deeper
  * BUILD), or an installation's share/innerloop/jobs (core/share.h). */
@@ -48,7 +50,15 @@ void sweepdir_path(const sweepdir_t *w, char *buf, size_t n, const char *rel);
 int sweepdir_n_runs(const sweepdir_t *w);
 const char *sweepdir_run_name(const sweepdir_t *w, int i);
 
-/* Writes everything a sweep directory holds before its jobs run; all of it is rewritten identically on a
+/* What a task of the sweep runs: il-train, or il-probe for a probe sweep. */
+const char *sweepdir_program(const sweepdir_t *w);
+/* The program's arguments for run `name`, as jobs/sweep-task.sbatch passes them, appended to a: --config
+ * <dir>/configs/<name>.ini --resume, or a probe sweep's configs/<name>.args, one argument a line. Returns 0, or
+ * -1 with err_set() when the arguments file cannot be read. */
+int sweepdir_task_argv(const sweepdir_t *w, const char *name, argv_t *a);
+
+/* Writes everything a sweep directory holds before its jobs run (a probe sweep's runs get configs/<run>.args,
+ * il-probe's arguments, in place of a trainer config); all of it is rewritten identically on a
  * resubmission of the same spec. */
 int sweepdir_write(const sweepdir_t *w, const char *spec_path, const spec_run_t *runs, int n, const char *manifest,
                size_t manifest_len);
