@@ -253,7 +253,7 @@ static void collect(const sweepdir_t *w, status_run_t *rs, int details)
         /* The run's own record of its last launch, for a task Slurm has forgotten (no accounting) */
         int launched_here = *r->task && !strcmp(r->m.launch_task, r->task);
         if (!queued && !*r->node && *r->m.launch_host && (launched_here || !*r->task))
-            snprintf(r->node, sizeof r->node, "%s", r->m.launch_host);
+            snprintf(r->node, sizeof r->node, "%.*s", (int)sizeof r->node - 1, r->m.launch_host); /* shown cut */
         if (r->attempt < 0 && launched_here && r->m.launch_restarts >= 0) r->attempt = r->m.launch_restarts + 1;
     }
 }
