@@ -19,6 +19,7 @@
 #include "analysis/scaling.h"
 #include "analysis/skips.h"
 #include "analysis/deal.h"
+#include "analysis/traceread.h"
 #include "analysis/summary.h"
 #include "analysis/timings.h"
 #include "core/clock.h"
@@ -201,6 +202,7 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
         a.claims = err_calloc((size_t)runs.n, sizeof *a.claims);
     }
     deal_runs(&runs, take, &a);
+    traceread_end(); /* every trace is read */
     code = rank == 0 ? close_outputs(&a, runs.n) : IL_EXIT_OK;
     if (rank == 0) outdir_close(&a.dir);
     long largest, total;
