@@ -95,8 +95,8 @@ agg live sw && counts live 1 4 0
 flock -u "$lock" && exec {lock}>&-
 grep -q 'sw/run0000: live: still training' live.err || die "run0000 not read as live: $(cat live.err)"
 
-# the netCDF library starts once per process (rank 0, summary.nc's writer), not again in the child that
-# reads each trace file: each start looks for ~/.ncrc and ./.ncrc
+# the netCDF library starts once per process (rank 0, summary.nc's writer), not again in the reading
+# process, nor for each trace file it reads: each start looks for ~/.ncrc and ./.ncrc
 # (LeakSanitizer cannot run under ptrace: off here in an ASan build)
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=openat -o strace.txt "$agg" --no-cache --out st sw \
     >/dev/null 2>st.err || die "strace il-aggregate: exit $?: $(tail -3 st.err)"
