@@ -535,14 +535,18 @@ static struct {
     int req, res, errfd, served;
 } rd = {.errfd = -1};
 
-/* Closes every descriptor the reader inherited but a and b: the output directory's lock, summary.nc's
- * socket, MPI's, which a reader that outlived them would otherwise hold. */
+/* Closes every descriptor from 3 up that the reader inherited but a and b: the output directory's lock,
+ * summary.nc's socket, MPI's, which a reader that outlived them would otherwise hold. */
 static void keep_only(int a, int b)
 {
-    unsigned lo = (unsigned)(a < b ? a : b), hi = (unsigned)(a < b ? b : a);
-    if (lo > 3) close_range(3, lo - 1, 0);
-    if (hi > lo + 1) close_range(lo + 1, hi - 1, 0);
-    close_range(hi + 1, ~0U, 0);
+    const int keep[2] = {a < b ? a : b, a < b ? b : a};
+    unsigned from = 3;
+    for (int k = 0; k < 2; k++) {
+        if (keep[k] < (int)from) continue;
+        if (keep[k] > (int)from) close_range(from, (unsigned)keep[k] - 1, 0);
+        from = (unsigned)keep[k] + 1;
+    }
+    close_range(from, ~0U, 0);
 }
 
 static void reader_start(void)
@@ -682,7 +686,9 @@ static int attempt(traceread_t *f, const char *path, off_t size, int *fresh)
     *fresh = rd.served == 0;
     /* a generous limit: a whole trace reads at tens of MB/s even on a slow disk */
     double seconds = 30 + (double)size / 10e6, deadline = clock_seconds() + seconds;
-    request_t q = {(int64_t)size, (uint32_t)strlen(path)};
+    request_t q;
+    memset(&q, 0, sizeof q); /* its padding too: it is sent whole */
+    q.size = (int64_t)size, q.len = (uint32_t)strlen(path);
     int how = send(rd.req, &q, sizeof q, MSG_NOSIGNAL) == (ssize_t)sizeof q &&
                       send(rd.req, path, q.len, MSG_NOSIGNAL) == (ssize_t)q.len
                   ? receive(f, size, deadline)
