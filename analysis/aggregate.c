@@ -1,5 +1,6 @@
 /* aggregate: il-aggregate's driver (aggregate.h): the run list, the outputs opened and closed around the
  * ranks' merge (deal.h), and what rank 0 takes of each run. */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "analysis/scaling.h"
 #include "analysis/skips.h"
 #include "analysis/deal.h"
+#include "analysis/traceread.h"
 #include "analysis/summary.h"
 #include "analysis/timings.h"
 #include "core/clock.h"
@@ -150,9 +152,22 @@ static void peak_memory(long *largest, long *total)
     CHECK_RC(MPI_Reduce(&kb, total, 1, MPI_LONG, MPI_SUM, 0, MPI_COMM_WORLD), dist_strerror);
 }
 
+/* glibc's defaults give the top of the heap back to the kernel once 128 KiB of it is free, and serve larger
+ * blocks by mmap: the processes here allocate and free blocks of a few hundred KB to a few MB for every run
+ * or file (summary.nc's chunks and zlib's state in its writing process, a trace and its arrays in the
+ * reading process), and paid for each again in page faults: half the writing process's time (perf), the
+ * larger part of writing summary.nc in an aggregation that takes its runs from their caches. Memory stays
+ * with the process instead, never more than its peak; the processes forked later inherit the setting. */
+static void keep_freed_memory(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+}
+
 int aggregate_runs(const aggregate_args_t *args, int *skipped)
 {
     double t0 = clock_seconds();
+    keep_freed_memory();
     int rank, size, rc = 0;
     CHECK_RC(MPI_Comm_rank(MPI_COMM_WORLD, &rank), dist_strerror);
     CHECK_RC(MPI_Comm_size(MPI_COMM_WORLD, &size), dist_strerror);
@@ -187,6 +202,7 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
         a.claims = err_calloc((size_t)runs.n, sizeof *a.claims);
     }
     deal_runs(&runs, take, &a);
+    traceread_end(); /* every trace is read */
     code = rank == 0 ? close_outputs(&a, runs.n) : IL_EXIT_OK;
     if (rank == 0) outdir_close(&a.dir);
     long largest, total;

@@ -11,6 +11,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -420,10 +421,17 @@ static int read_direct(traceread_t *f, const char *path, off_t size)
 
 /* ---- the reading process ----
  * HDF5 has faults of its own on damaged files (an invalid free inside nc_open was seen under ASan), which
- * no check before opening can rule out. So a file is read in a child process: a crash or a hang there
- * costs the file, reported as corrupt, not the aggregation. The child sends back the file's header
- * fields, then every array, in the order of the `arrays` table; the parent takes nothing it has not
- * checked against the same bounds. */
+ * no check before opening can rule out. So files are read in a process of its own: a crash or a hang there
+ * costs the file, reported as corrupt, not the aggregation. One reading process serves file after file (a
+ * process forked per file cost the fork, the copy-on-write of the parent's pages, the lazy binding of the
+ * libraries' symbols and a fresh heap for every file: a third more than the reading itself). It is started
+ * again after any file it did not read whole: one that crashed it, outran the time limit, or that it
+ * refused (a reader that met a damaged file is not trusted with the next). A crash or hang is charged to a
+ * file only in a reader that had read nothing before it; in one that had, the file is read again in a fresh
+ * reader, so that damage done by an earlier file is never blamed on a later one. For each file the reader
+ * sends the length of its message, its status (0 or -1), then the reason, or the header fields and every
+ * array in the order of the `arrays` table; the parent takes nothing it has not checked against the same
+ * bounds. */
 
 typedef struct {
     void **p;    /* where the array's pointer lives in traceread_t */
@@ -457,73 +465,176 @@ static int write_all(int fd, const void *p, size_t n)
     return 0;
 }
 
-/* Child: reads, then sends status (0 or -1), then the reason or the header and the arrays. Its stderr goes
- * to errfd, for the parent to quote: a sanitizer's report or a fatal error there is the only word of what
- * went wrong inside the libraries. */
-static _Noreturn void child(const char *path, off_t size, int fd, int errfd)
+/* A request: the file's size when it was checked, the length of its path, then the path. */
+typedef struct {
+    int64_t size;
+    uint32_t len;
+} request_t;
+
+enum { REASON = 1024 };
+
+/* Reader: one file's message (above). Returns 0, or -1 when the parent is gone. */
+static int send_result(int fd, traceread_t *f, int32_t rc)
 {
-    if (errfd >= 0) dup2(errfd, STDERR_FILENO);
-    traceread_t f;
-    memset(&f, 0, sizeof f);
-    int32_t rc = read_direct(&f, path, size);
-    int bad = write_all(fd, &rc, sizeof rc);
+    array_t a[MAX_ARRAYS];
+    int m = rc ? 0 : arrays(f, a);
+    uint64_t n = sizeof rc + (rc ? REASON : sizeof *f);
+    for (int i = 0; i < m; i++) n += a[i].n * a[i].size;
+    int bad = write_all(fd, &n, sizeof n) || write_all(fd, &rc, sizeof rc);
     if (rc) {
-        char reason[1024];
+        char reason[REASON];
         snprintf(reason, sizeof reason, "%s", err_msg());
-        bad |= write_all(fd, reason, sizeof reason);
-    } else {
-        bad |= write_all(fd, &f, sizeof f);
-        array_t a[MAX_ARRAYS];
-        int m = arrays(&f, a);
-        for (int i = 0; i < m && !bad; i++) bad |= write_all(fd, *a[i].p, a[i].n * a[i].size);
+        return bad || write_all(fd, reason, sizeof reason) ? -1 : 0;
     }
-    _exit(bad ? 3 : 0);
+    bad = bad || write_all(fd, f, sizeof *f);
+    for (int i = 0; i < m && !bad; i++) bad = write_all(fd, *a[i].p, a[i].n * a[i].size);
+    return bad ? -1 : 0;
 }
 
-/* Parent: reads the child's message into buf (grown), giving up after `seconds`. */
-static int receive(int fd, pid_t pid, double seconds, unsigned char **buf, size_t *n)
+/* Reader: n bytes of a request; 0 when the parent has closed its end (it is done) or is gone. */
+static int read_full(int fd, void *b, size_t n)
 {
-    size_t cap = 1 << 16;
-    *buf = err_calloc(cap, 1);
-    *n = 0;
-    double t0 = clock_seconds();
+    for (size_t got = 0; got < n;) {
+        ssize_t r = read(fd, (char *)b + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return 0;
+        got += (size_t)r;
+    }
+    return 1;
+}
+
+/* The reader ends without the libraries' exit handlers: nothing of it is to be flushed. */
+static _Noreturn void reader_exit(int code) { _exit(code); }
+
+/* Reader: reads the files it is asked for until the parent closes the request socket. Its stderr is a memory
+ * file (own_stderr), emptied before each file, for the parent to quote: a sanitizer's report or a fatal error
+ * there is the only word of what went wrong inside the libraries. */
+static _Noreturn void reader(int req, int res, int own_stderr)
+{
+    err_set_abort_hook(reader_exit);
     for (;;) {
-        double left = seconds - (clock_seconds() - t0);
-        struct pollfd p = {fd, POLLIN, 0};
+        request_t q;
+        char path[sizeof ((traceread_t *)0)->path];
+        if (!read_full(req, &q, sizeof q) || q.len >= sizeof path || !read_full(req, path, q.len)) reader_exit(0);
+        path[q.len] = '\0';
+        if (own_stderr && ftruncate(STDERR_FILENO, 0) == 0) lseek(STDERR_FILENO, 0, SEEK_SET);
+        traceread_t f;
+        memset(&f, 0, sizeof f);
+        int32_t rc = read_direct(&f, path, (off_t)q.size);
+        int bad = send_result(res, &f, rc);
+        traceread_free(&f);
+        if (bad || rc) reader_exit(bad ? 3 : 0);
+    }
+}
+
+/* The parent's side: the reading process now running (pid 0: none), its request socket, the read end of its
+ * result pipe, its stderr (a memory file, -1 without one: its stderr is then ours, and only the quote is
+ * lost), and how many files it has answered. */
+static struct {
+    pid_t pid;
+    int req, res, errfd, served;
+} rd = {.errfd = -1};
+
+/* Closes every descriptor from 3 up that the reader inherited but a and b: the output directory's lock,
+ * summary.nc's socket, MPI's, which a reader that outlived them would otherwise hold. */
+static void keep_only(int a, int b)
+{
+    const int keep[2] = {a < b ? a : b, a < b ? b : a};
+    unsigned from = 3;
+    for (int k = 0; k < 2; k++) {
+        if (keep[k] < (int)from) continue;
+        if (keep[k] > (int)from) close_range(from, (unsigned)keep[k] - 1, 0);
+        from = (unsigned)keep[k] + 1;
+    }
+    close_range(from, ~0U, 0);
+}
+
+static void reader_start(void)
+{
+    int sv[2], p[2];
+    CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0, "socketpair: %s", strerror(errno));
+    CHECK(pipe2(p, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
+    /* a whole trace in few writes: the default 64 KiB pipe costs a wake-up of each side per 64 KiB */
+    (void)fcntl(p[1], F_SETPIPE_SZ, 1 << 20);
+    if (rd.errfd >= 0) close(rd.errfd);
+    rd.errfd = memfd_create("il-traceread-stderr", MFD_CLOEXEC);
+    /* the library started here, for the reader to inherit: it looks for eight rc files (~/.ncrc, ./.dodsrc,
+     * ~/.aws/config, ...) and sets HDF5 up, once per process */
+    CHECK_RC(nc_initialize(), nc_strerror);
+    fflush(NULL);
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork: %s", strerror(errno));
+    if (pid == 0) {
+        close(sv[0]), close(p[0]);
+        if (rd.errfd >= 0) dup2(rd.errfd, STDERR_FILENO);
+        keep_only(sv[1], p[1]);
+        reader(sv[1], p[1], rd.errfd >= 0);
+    }
+    close(sv[1]), close(p[1]);
+    rd.pid = pid, rd.req = sv[0], rd.res = p[0], rd.served = 0;
+}
+
+/* Ends the reader, killed first when it may still be running (it outran its time, or must not go on), and
+ * returns its wait status. Its stderr stays readable until the next one starts. */
+static int reader_stop(int kill_it)
+{
+    if (kill_it) kill(rd.pid, SIGKILL);
+    close(rd.req), close(rd.res);
+    int status;
+    while (waitpid(rd.pid, &status, 0) < 0) CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
+    rd.pid = 0;
+    return status;
+}
+
+void traceread_end(void)
+{
+    if (rd.pid) reader_stop(0); /* it sees the request socket closed and ends */
+}
+
+/* How a file's message came: whole, refused by the reader (or impossible), lost with the reader, or late. */
+enum { GOT, REFUSED, LOST, LATE };
+
+/* n bytes of the reader's message into b, before `deadline` (clock_seconds()): GOT, LOST or LATE. */
+static int take(void *b, size_t n, double deadline)
+{
+    for (size_t got = 0; got < n;) {
+        double left = deadline - clock_seconds();
+        struct pollfd p = {rd.res, POLLIN, 0};
         int ready = left > 0 ? poll(&p, 1, (int)(left * 1000) + 1) : 0;
         if (ready < 0 && errno == EINTR) continue;
-        if (ready <= 0) {
-            kill(pid, SIGKILL);
-            return err_set("corrupt: reading it did not finish within %.0f s", seconds);
-        }
-        if (*n == cap) {
-            *buf = realloc(*buf, cap *= 2);
-            CHECK(*buf, "out of memory");
-        }
-        ssize_t got = read(fd, *buf + *n, cap - *n);
-        if (got < 0 && errno == EINTR) continue;
-        if (got <= 0) return 0;
-        *n += (size_t)got;
+        if (ready <= 0) return LATE;
+        ssize_t r = read(rd.res, (char *)b + got, n - got);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return LOST;
+        got += (size_t)r;
     }
+    return GOT;
 }
 
-/* Parent: rebuilds f from the child's message, trusting nothing that is not rechecked. */
-static int unpack(traceread_t *f, const unsigned char *b, size_t n, off_t size)
+/* f from the reader's message, trusting nothing that is not rechecked: GOT (f complete), REFUSED (the reason
+ * in err_msg()), LOST or LATE. */
+static int receive(traceread_t *f, off_t size, double deadline)
 {
+    uint64_t n;
     int32_t rc;
-    if (n < sizeof rc) return err_set("corrupt: the reading process ended without a result");
-    memcpy(&rc, b, sizeof rc);
+    int how = take(&n, sizeof n, deadline);
+    if (how == GOT) how = n >= sizeof rc ? take(&rc, sizeof rc, deadline) : LOST;
+    if (how != GOT) return how;
     if (rc) {
-        char reason[1024];
-        if (n != sizeof rc + sizeof reason) return err_set("corrupt: the reading process ended without a result");
-        memcpy(reason, b + sizeof rc, sizeof reason);
+        char reason[REASON];
+        if (n != sizeof rc + sizeof reason) return err_set("corrupt: the reading process ended without a result"), REFUSED;
+        if ((how = take(reason, sizeof reason, deadline)) != GOT) return how;
         reason[sizeof reason - 1] = '\0';
-        return err_set("%s", reason);
+        return err_set("%s", reason), REFUSED;
     }
-    if (n < sizeof rc + sizeof *f) return err_set("corrupt: the reading process ended without a result");
+    if (n < sizeof rc + sizeof *f) return err_set("corrupt: the reading process ended without a result"), REFUSED;
     char path[sizeof f->path];
     memcpy(path, f->path, sizeof path);
-    memcpy(f, b + sizeof rc, sizeof *f);
+    if ((how = take(f, sizeof *f, deadline)) != GOT) {
+        memset(f, 0, sizeof *f); /* its pointers are the reader's */
+        memcpy(f->path, path, sizeof path);
+        return how;
+    }
     memcpy(f->path, path, sizeof path);
     f->run_name[sizeof f->run_name - 1] = '\0';
     array_t a[MAX_ARRAYS];
@@ -535,24 +646,25 @@ static int unpack(traceread_t *f, const unsigned char *b, size_t n, off_t size)
         e[TD_GROUP] < 1 || e[TD_GROUP] > MAX_GROUPS || e[TD_GENRE] < 1 || e[TD_GENRE] > MAX_GENRES ||
         e[TD_WINDOW] < 1 || e[TD_WINDOW] > MAX_WINDOWS || f->n_rec > (size_t)size / MIN_RECORD_BYTES ||
         elements(f) * sizeof(double) > fmax(MAX_EXPANSION * (double)size, MIN_BUDGET))
-        return err_set("corrupt: the reading process sent impossible dimensions");
-    size_t at = sizeof rc + sizeof *f;
-    for (int i = 0; i < m; i++) {
-        size_t bytes = a[i].n * a[i].size;
-        if (bytes > n - at) return err_set("corrupt: the reading process ended before its result did");
+        return err_set("corrupt: the reading process sent impossible dimensions"), REFUSED;
+    uint64_t want = sizeof rc + sizeof *f;
+    for (int i = 0; i < m; i++) want += a[i].n * a[i].size;
+    if (want != n)
+        return err_set(want > n ? "corrupt: the reading process ended before its result did"
+                                : "corrupt: the reading process sent more than its result"), REFUSED;
+    for (int i = 0; i < m && how == GOT; i++) {
         *a[i].p = err_calloc(a[i].n ? a[i].n : 1, a[i].size);
-        memcpy(*a[i].p, b + at, bytes);
-        at += bytes;
+        how = take(*a[i].p, a[i].n * a[i].size, deadline);
     }
-    return at == n ? 0 : err_set("corrupt: the reading process sent more than its result");
+    return how;
 }
 
-/* The first line of the reading child's stderr that says something (a sanitizer report opens with a line
- * of '='), appended to the reason in err_msg(). */
-static void quote_stderr(int errfd)
+/* The first line of the reader's stderr that says something (a sanitizer report opens with a line of '='),
+ * appended to the reason in err_msg(). */
+static void quote_stderr(void)
 {
     char buf[4096], line[512] = "";
-    ssize_t n = errfd >= 0 ? pread(errfd, buf, sizeof buf - 1, 0) : -1;
+    ssize_t n = rd.errfd >= 0 ? pread(rd.errfd, buf, sizeof buf - 1, 0) : -1;
     buf[n > 0 ? n : 0] = '\0';
     for (char *p = buf, *end; *p && !*line; p = *end ? end + 1 : end) {
         end = p + strcspn(p, "\n");
@@ -566,47 +678,51 @@ static void quote_stderr(int errfd)
     err_set("%s; the reader's stderr: %s", reason, line);
 }
 
+/* One attempt at the file in the reader (started if none runs): GOT, or the reason in err_msg() and whether
+ * the reader had read other files before (*fresh 0: the file deserves another, fresh, reader). */
+static int attempt(traceread_t *f, const char *path, off_t size, int *fresh)
+{
+    if (!rd.pid) reader_start();
+    *fresh = rd.served == 0;
+    /* a generous limit: a whole trace reads at tens of MB/s even on a slow disk */
+    double seconds = 30 + (double)size / 10e6, deadline = clock_seconds() + seconds;
+    request_t q;
+    memset(&q, 0, sizeof q); /* its padding too: it is sent whole */
+    q.size = (int64_t)size, q.len = (uint32_t)strlen(path);
+    int how = send(rd.req, &q, sizeof q, MSG_NOSIGNAL) == (ssize_t)sizeof q &&
+                      send(rd.req, path, q.len, MSG_NOSIGNAL) == (ssize_t)q.len
+                  ? receive(f, size, deadline)
+                  : LOST;
+    if (how == GOT) {
+        rd.served++;
+        return GOT;
+    }
+    int status = reader_stop(how != LOST);
+    if (how == LATE) err_set("corrupt: reading it did not finish within %.0f s", seconds);
+    else if (how == LOST && WIFSIGNALED(status))
+        err_set("corrupt: the netCDF library crashed reading it (signal %d, %s)", WTERMSIG(status),
+                strsignal(WTERMSIG(status)));
+    else if (how == LOST && WIFEXITED(status) && WEXITSTATUS(status))
+        err_set("corrupt: the reading process failed (exit %d)", WEXITSTATUS(status));
+    else if (how == LOST)
+        err_set("corrupt: the reading process ended without a result");
+    if (how == REFUSED) *fresh = 1; /* it read the file and said why not: no other reader would differ */
+    return how;
+}
+
 int traceread_file(traceread_t *f, const char *path)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->path, sizeof f->path, "%s", path);
     off_t size = 0;
     if (check_signature(path, &size)) return -1;
-    int fd[2];
-    CHECK(pipe(fd) == 0, "pipe: %s", strerror(errno));
-    /* a whole trace in few writes: the default 64 KiB pipe costs a wake-up of each side per 64 KiB */
-    (void)fcntl(fd[1], F_SETPIPE_SZ, 1 << 20);
-    /* without a memory file the child's stderr is the parent's: nothing is lost but the quote */
-    int errfd = memfd_create("il-traceread-stderr", MFD_CLOEXEC);
-    /* the library started once, here, for every child to inherit: started in each child, it looked for
-     * eight rc files (~/.ncrc, ./.dodsrc, ~/.aws/config, ...) and set HDF5 up again for every file */
-    CHECK_RC(nc_initialize(), nc_strerror);
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0, "fork: %s", strerror(errno));
-    if (pid == 0) {
-        close(fd[0]);
-        child(path, size, fd[1], errfd);
-    }
-    close(fd[1]);
-    unsigned char *buf;
-    size_t n;
-    /* a generous limit: a whole trace reads at tens of MB/s even on a slow disk */
-    int rc = receive(fd[0], pid, 30 + (double)size / 10e6, &buf, &n);
-    close(fd[0]);
-    int status;
-    while (waitpid(pid, &status, 0) < 0) CHECK(errno == EINTR, "waitpid: %s", strerror(errno));
-    if (!rc && WIFSIGNALED(status))
-        rc = err_set("corrupt: the netCDF library crashed reading it (signal %d, %s)", WTERMSIG(status),
-                     strsignal(WTERMSIG(status)));
-    else if (!rc && (!WIFEXITED(status) || WEXITSTATUS(status)))
-        rc = err_set("corrupt: the reading process failed (exit %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-    if (!rc) rc = unpack(f, buf, n, size);
-    if (rc) quote_stderr(errfd);
-    if (errfd >= 0) close(errfd);
-    free(buf);
-    if (rc) traceread_free(f);
-    return rc;
+    int fresh;
+    if (attempt(f, path, size, &fresh) == GOT) return 0;
+    traceread_free(f);
+    if (!fresh && attempt(f, path, size, &fresh) == GOT) return 0;
+    quote_stderr();
+    traceread_free(f);
+    return -1;
 }
 
 void traceread_free(traceread_t *f)

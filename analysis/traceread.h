@@ -38,8 +38,12 @@ typedef struct {
 /* Elements of one record of variable k. */
 size_t traceread_len(const traceread_t *f, int k);
 
-/* Reads the file at path. Returns 0, or -1 with err_set() holding the reason alone (no path). */
+/* Reads the file at path, in a reading process of its own (traceread.c says why), started at the first file
+ * and kept for the next. Returns 0, or -1 with err_set() holding the reason alone (no path). */
 int traceread_file(traceread_t *f, const char *path);
+/* Ends the reading process, if one runs; the next traceread_file starts another. It also ends by itself when
+ * this process ends. */
+void traceread_end(void);
 void traceread_free(traceread_t *f);
 
 #endif

@@ -4,7 +4,8 @@
 # on one process and on 2 MPI ranks; a changed trace file, and a config.ini changed to the same size and
 # modification time, invalidate their run's cache; a truncated cache, one with a bad checksum, one that is
 # no cache and one of another version are rebuilt; unfinished runs (segments, a held lock) are not cached;
-# a run directory that cannot be written still aggregates; the netCDF library starts once, not per file.
+# a run directory that cannot be written still aggregates; the netCDF library starts once, not per file;
+# the processes il-aggregate forks keep the memory they free.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_aggregate_cache
@@ -95,13 +96,25 @@ agg live sw && counts live 1 4 0
 flock -u "$lock" && exec {lock}>&-
 grep -q 'sw/run0000: live: still training' live.err || die "run0000 not read as live: $(cat live.err)"
 
-# the netCDF library starts once per process (rank 0, summary.nc's writer), not again in the child that
-# reads each trace file: each start looks for ~/.ncrc and ./.ncrc
+# the netCDF library starts once per process (rank 0, summary.nc's writer), not again in the reading
+# process, nor for each trace file it reads: each start looks for ~/.ncrc and ./.ncrc
 # (LeakSanitizer cannot run under ptrace: off here in an ASan build)
 ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=openat -o strace.txt "$agg" --no-cache --out st sw \
     >/dev/null 2>st.err || die "strace il-aggregate: exit $?: $(tail -3 st.err)"
 starts=$(grep -c '/\.ncrc"' strace.txt) files=$(ls sw/*/trace/*.nc | wc -l)
 [ "$starts" -le 4 ] || die "the netCDF library started $((starts / 2)) times for $files trace files"
+
+# the processes il-aggregate forks (summary.nc's writer, the trace reader) keep the memory they free
+# (aggregate.c): giving the top of the heap back and faulting it in again for every chunk was half the
+# writing process's time. Runs whose summary.nc chunks and trace arrays are a few hundred KB each: no forked
+# process lowers its break (hex addresses of one heap have one length, so they compare as text)
+"$bin/il-synth-traces" --out heap --runs 2 --ranks 2 --steps 100 --layers 6 --seq 64 --width 32 >/dev/null
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0 strace -f -e trace=brk -o brk.txt "$agg" --no-cache --out heapout heap \
+    >/dev/null 2>heap.err || die "strace il-aggregate heap: exit $?: $(tail -3 heap.err)"
+lowered=$(awk 'NR == 1 { main = $1 } $1 != main && $2 ~ /^brk\(0x/ { a = $2; sub(/^brk\(/, "", a); sub(/[,)].*/, "", a)
+    if (($1 in top) && a < top[$1]) n++; top[$1] = a } END { print n + 0 }' brk.txt)
+[ "$lowered" -eq 0 ] || die "the forked processes gave their heap back $lowered times"
+rm -rf heap heapout
 
 # run directories that cannot be written: aggregated as without caches, with one note
 find sw -name aggregate.cache -delete

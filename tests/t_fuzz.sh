@@ -5,7 +5,7 @@
 # 2-rank run, each aggregated by the ASan/UBSan build of il-aggregate with a time limit. Every case must
 # end in exit 0 or 3, or in exit 2 with a one-line error (exit 3 where a value is outside its domain), and
 # no sanitizer report may come from innerloop's own code (reports from inside the netCDF and HDF5 libraries,
-# which read damaged files in a child process of their own, are counted, not failed). FUZZ_CASES and
+# which read damaged files in a reading process of their own, are counted, not failed). FUZZ_CASES and
 # FUZZ_SEED change the sample.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
