@@ -282,10 +282,13 @@ typedef struct {
 } dp_result_t;
 
 /* `ranks` ranks (a prefix of the world) of `threads` threads each train data-parallel with per-rank batch
- * B, the gradient reduction overlapped or not; the others wait in idle_barrier. */
-static dp_result_t bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int threads, int overlap, const dist_t *d)
+ * B; the others wait in idle_barrier. out[1]: the blocking reduction (or none, on one rank); out[0]: the
+ * overlapped one, NaN tokens/s on one rank or where MPI gives no thread for it. With both, the steps
+ * alternate between the two modes, so that both meet the same drift of the machine (clock, other
+ * processes) and neither pays for coming first. */
+static void bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int threads, const dist_t *d, dp_result_t out[2])
 {
-    dp_result_t r = {0, 0};
+    dp_result_t r[2] = {{NAN, 0}, {0, 0}};
     MPI_Comm comm;
     CHECK_RC(MPI_Comm_split(MPI_COMM_WORLD, d->rank < ranks, d->rank, &comm), dist_strerror);
     if (d->rank < ranks) {
@@ -295,24 +298,31 @@ static dp_result_t bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int
         gsync_t sync;
         config_t cfg; /* the trainer's default buckets */
         config_defaults(&cfg);
-        gsync_init(&sync, &run.m, (size_t)cfg.bucket_kb << 10, comm, overlap);
-        double *t = err_calloc((size_t)steps, sizeof *t), wait0 = 0, total = 0;
-        for (int s = -2; s < steps; s++) {
-            if (s == 0) wait0 = sync.wait_s;
-            double t0 = clock_seconds();
+        gsync_init(&sync, &run.m, (size_t)cfg.bucket_kb << 10, comm, ranks > 1);
+        int modes = sync.threaded ? 2 : 1, n[2] = {0, 0};
+        double *t = err_calloc(2 * (size_t)steps, sizeof *t), wait[2] = {0, 0}, total[2] = {0, 0};
+        for (int s = -2 * modes; s < steps * modes; s++) { /* two warm-up steps of each mode */
+            int m = modes == 2 ? (s + 2 * modes) % 2 : 1;
+            sync.overlap = m == 0;
+            double w0 = sync.wait_s, t0 = clock_seconds();
             run_step(&run, ranks > 1 ? &sync : NULL, 1.0f / (float)ranks, 1);
-            if (s >= 0) total += t[s] = clock_seconds() - t0;
+            double dt = clock_seconds() - t0;
+            if (s < 0) continue;
+            t[(size_t)m * steps + n[m]++] = dt;
+            total[m] += dt;
+            wait[m] += sync.wait_s - w0;
         }
-        r.tokens_per_s = (double)ranks * run.B * run.T / median(t, steps);
-        r.wait_share = (sync.wait_s - wait0) / total;
+        for (int m = 2 - modes; m < 2; m++)
+            r[m] = (dp_result_t){(double)ranks * run.B * run.T / median(t + (size_t)m * steps, n[m]), wait[m] / total[m]};
         free(t);
         gsync_free(&sync);
         run_destroy(&run);
     }
     idle_barrier();
     CHECK_RC(MPI_Comm_free(&comm), dist_strerror);
-    CHECK_RC(MPI_Bcast(&r, 2, MPI_DOUBLE, 0, MPI_COMM_WORLD), dist_strerror);
-    return r;
+    CHECK_RC(MPI_Bcast(r, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD), dist_strerror);
+    out[0] = r[0];
+    out[1] = r[1];
 }
 
 /* Rank 0's SGEMM rate on `threads` threads while the other ranks wait; every rank gets it. */
@@ -358,17 +368,20 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const di
     double flops = gpt_flops_per_token(&bc->d, bc->d.T);
     /* the reference first: 1 rank x 1 thread, with SGEMM on 1 thread */
     double sgemm1 = sgemm_on(1, reps, d);
-    dp_result_t one = bench_dp(bc, steps, 1, 1, 0, d);
+    dp_result_t one[2];
+    bench_dp(bc, steps, 1, 1, d, one);
     layout_t rows[2 * 31];
     int n = 0;
     for (int P = 1; P <= top; P *= 2) {
         int t = cores / P;
         double g = t == 1 ? sgemm1 : sgemm_on(t, reps, d);
-        for (int ov = P > 1; ov >= 0; ov--) /* overlapped, then blocking; one rank reduces nothing */
-            rows[n++] = (layout_t){P, t, ov, bench_dp(bc, steps, P, t, ov, d), g};
+        dp_result_t r[2];
+        bench_dp(bc, steps, P, t, d, r);
+        for (int ov = 1; ov >= 0; ov--) /* overlapped, then blocking; one rank reduces nothing */
+            if (isfinite(r[!ov].tokens_per_s)) rows[n++] = (layout_t){P, t, ov, r[!ov], g};
     }
     if (d->rank) return;
-    printf("ranks x threads on a node of %d cores, config %s, median of %d steps each, micro-batch %d per rank; "
+    printf("ranks x threads on a node of %d cores, config %s, median of %d steps each (the two reductions' steps alternating), micro-batch %d per rank; "
            "SGEMM 2048^3 on rank 0 alone, per thread count:\n", cores, bc->name, steps, bc->B);
     if (pinned < cores)
         printf("  warning: a rank may run on only %d core%s: layouts of more threads per rank oversubscribe them; "
@@ -378,13 +391,13 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const di
                d->size, cores);
     printf("| ranks x threads | all-reduce | tokens/s | against 1 x 1 | against SGEMM | waiting |\n"
            "|---|---|---|---|---|---|\n");
-    printf("| 1 x 1 | - | %.0f | 1.00x | %.2fx SGEMM(1 thread) | - |\n", one.tokens_per_s,
-           one.tokens_per_s * flops / 1e9 / sgemm1);
+    printf("| 1 x 1 | - | %.0f | 1.00x | %.2fx SGEMM(1 thread) | - |\n", one[1].tokens_per_s,
+           one[1].tokens_per_s * flops / 1e9 / sgemm1);
     int best = 0;
     for (int i = 0; i < n; i++) {
         printf("| %d x %d | %s | %.0f | %.2fx | %.2fx SGEMM(%d thread%s) | ", rows[i].ranks, rows[i].threads,
                rows[i].ranks == 1 ? "-" : rows[i].overlap ? "overlap" : "blocking", rows[i].r.tokens_per_s,
-               rows[i].r.tokens_per_s / one.tokens_per_s,
+               rows[i].r.tokens_per_s / one[1].tokens_per_s,
                rows[i].r.tokens_per_s * flops / rows[i].ranks / 1e9 / rows[i].sgemm, rows[i].threads,
                rows[i].threads == 1 ? "" : "s");
         if (rows[i].ranks == 1) printf("- |\n");
@@ -395,7 +408,7 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const di
     printf("would pick: %d rank%s x %d thread%s%s%s, %.2fx 1 x 1; with Slurm: sbatch --nodes=1 --ntasks-per-node=%d "
            "--cpus-per-task=%d, OMP_NUM_THREADS=%d\n", P, P == 1 ? "" : "s", t, t == 1 ? "" : "s",
            P > 1 ? ", train.allreduce = " : "", P > 1 ? (rows[best].overlap ? "overlap" : "blocking") : "",
-           rows[best].r.tokens_per_s / one.tokens_per_s, P, t, t);
+           rows[best].r.tokens_per_s / one[1].tokens_per_s, P, t, t);
 }
 
 /* ---- tracing: a traced run against an untraced one, and the trace file's size ---- */
