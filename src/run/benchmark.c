@@ -250,8 +250,9 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int pro
         bench_probe_pass(&bp, &r.m, 1);
         double pass = clock_seconds() - t0;
         printf("  probe pass (il-probe's, per checkpoint): S1-S9 with the logit lens over %d windows (%d tokens) in "
-               "%d groups, %d windows a pass: %.2f s on 1 rank = %.1f steps; ranks share its windows\n",
-               cfg.trace_probe_windows, (int)bp.probe.n * r.T, cfg.trace_probe_groups, r.B, pass, pass / med);
+               "%d groups, %d window%s a pass: %.2f s on 1 rank = %.1f steps; ranks share its windows\n",
+               cfg.trace_probe_windows, (int)bp.probe.n * r.T, cfg.trace_probe_groups, r.B, r.B == 1 ? "" : "s", pass,
+               pass / med);
         /* every window costs the same forward, backward and lens: the pass is linear in them */
         if (cfg.trace_probe_windows != full)
             printf("  the default probe set of %d windows, scaled from %d: about %.2f s on 1 rank = %.0f steps\n", full,
