@@ -168,25 +168,39 @@ static int on_sbatch_args(const spec_ctx_t *x, const keydef_t *k, const char *va
     return rc;
 }
 
-static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
+/* The index of key `name` in section `sect`'s table keys[n], its line noted in seen[] (a key given twice is
+ * refused); -1 with err_set() naming the line, and the nearest key for an unknown one. */
+static int section_key(spec_ctx_t *x, const keydef_t *keys, size_t n, int *seen, const char *sect, const char *name)
 {
-    spec_t *s = x->s;
-    for (size_t i = 0; i < N_SWEEP_KEYS; i++) {
-        const keydef_t *k = &sweep_keys[i];
-        if (strcmp(k->name, name)) continue;
-        if (x->seen_sweep_line[i])
-            return err_set("%s:%d: sweep.%s given twice (first at line %d)", s->path, x->lineno, name,
-                           x->seen_sweep_line[i]);
-        x->seen_sweep_line[i] = x->lineno;
-        if (k->type == KEY_WORDS) return on_sbatch_args(x, k, value);
-        char pre[4200];
-        snprintf(pre, sizeof pre, "%s:%d: ", s->path, x->lineno);
-        /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
-        return key_parse(k, s, value, pre, x->what == SPEC_LOAD_ALL);
+    const spec_t *s = x->s;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(keys[i].name, name)) continue;
+        if (seen[i])
+            return err_set("%s:%d: %s.%s given twice (first at line %d)", s->path, x->lineno, sect, name, seen[i]);
+        seen[i] = x->lineno;
+        return (int)i;
     }
     char near[160];
-    key_suggest(near, sizeof near, sweep_keys, N_SWEEP_KEYS, "sweep", name);
-    return err_set("%s:%d: unknown key 'sweep.%s'%s", s->path, x->lineno, name, near);
+    key_suggest(near, sizeof near, keys, n, sect, name);
+    return err_set("%s:%d: unknown key '%s.%s'%s", s->path, x->lineno, sect, name, near);
+}
+
+/* key_parse of one value into s, its errors prefixed with the spec's file and line. */
+static int parse_value(spec_ctx_t *x, const keydef_t *k, const char *value, int strict)
+{
+    char pre[4200];
+    snprintf(pre, sizeof pre, "%s:%d: ", x->s->path, x->lineno);
+    return key_parse(k, x->s, value, pre, strict);
+}
+
+static int on_sweep_key(spec_ctx_t *x, const char *name, const char *value)
+{
+    int i = section_key(x, sweep_keys, N_SWEEP_KEYS, x->seen_sweep_line, "sweep", name);
+    if (i < 0) return -1;
+    const keydef_t *k = &sweep_keys[i];
+    if (k->type == KEY_WORDS) return on_sbatch_args(x, k, value);
+    /* the sweep directory's copy is read only for its resources, wherever the variables are unset */
+    return parse_value(x, k, value, x->what == SPEC_LOAD_ALL);
 }
 
 static char *trim(char *t)
@@ -251,24 +265,13 @@ static int on_probe_sets(spec_ctx_t *x, const keydef_t *k, const char *value)
 
 static int on_probe_key(spec_ctx_t *x, const char *name, const char *value)
 {
-    spec_t *s = x->s;
-    for (size_t i = 0; i < N_PROBE_KEYS; i++) {
-        const keydef_t *k = &probe_keys[i];
-        if (strcmp(k->name, name)) continue;
-        if (x->seen_probe_line[i])
-            return err_set("%s:%d: probe.%s given twice (first at line %d)", s->path, x->lineno, name,
-                           x->seen_probe_line[i]);
-        x->seen_probe_line[i] = x->lineno;
-        if (!strcmp(name, "data")) s->probe_data_line = x->lineno;
-        if (k->off == offsetof(spec_t, probes)) return on_probe_paths(x, k, value);
-        if (k->type == KEY_WORDS) return on_probe_sets(x, k, value);
-        char pre[4200];
-        snprintf(pre, sizeof pre, "%s:%d: ", s->path, x->lineno);
-        return key_parse(k, s, value, pre, 1);
-    }
-    char near[160];
-    key_suggest(near, sizeof near, probe_keys, N_PROBE_KEYS, "probe", name);
-    return err_set("%s:%d: unknown key 'probe.%s'%s", s->path, x->lineno, name, near);
+    int i = section_key(x, probe_keys, N_PROBE_KEYS, x->seen_probe_line, "probe", name);
+    if (i < 0) return -1;
+    const keydef_t *k = &probe_keys[i];
+    if (!strcmp(name, "data")) x->s->probe_data_line = x->lineno;
+    if (k->off == offsetof(spec_t, probes)) return on_probe_paths(x, k, value);
+    if (k->type == KEY_WORDS) return on_probe_sets(x, k, value);
+    return parse_value(x, k, value, 1);
 }
 
 int spec_key_line(const spec_t *s, const char *key)
