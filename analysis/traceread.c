@@ -535,6 +535,15 @@ static struct {
     int req, res, errfd, served;
 } rd = {.errfd = -1};
 
+/* Closes descriptors lo..hi; one by one up to the open-file limit where the kernel predates close_range
+ * (Linux 5.9). */
+static void close_span(unsigned lo, unsigned hi)
+{
+    if (close_range(lo, hi, 0) == 0) return;
+    long top = sysconf(_SC_OPEN_MAX);
+    for (long fd = lo; fd <= (long)hi && fd < (top > 0 ? top : 1 << 16); fd++) close((int)fd);
+}
+
 /* Closes every descriptor from 3 up that the reader inherited but a and b: the output directory's lock,
  * summary.nc's socket, MPI's, which a reader that outlived them would otherwise hold. */
 static void keep_only(int a, int b)
@@ -543,10 +552,10 @@ static void keep_only(int a, int b)
     unsigned from = 3;
     for (int k = 0; k < 2; k++) {
         if (keep[k] < (int)from) continue;
-        if (keep[k] > (int)from) close_range(from, (unsigned)keep[k] - 1, 0);
+        if (keep[k] > (int)from) close_span(from, (unsigned)keep[k] - 1);
         from = (unsigned)keep[k] + 1;
     }
-    close_range(from, ~0U, 0);
+    close_span(from, ~0U);
 }
 
 static void reader_start(void)

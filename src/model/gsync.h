@@ -4,7 +4,8 @@
  * blocks from the top down, so the top bucket (the last blocks and the final LayerNorm) is complete
  * first. Overlapped, gsync_block_done, called from the model's backward hook, hands every bucket that
  * backward has just completed to a communication thread, which sums it over ranks with the blocking
- * MPI_Allreduce (the tuned algorithm) while the calling thread computes the blocks below; gsync_finish
+ * MPI_Allreduce (the tuned algorithm) while the calling thread computes the blocks below, after waiting
+ * for the other ranks' threads without spinning on the core backward needs (a rendezvous); gsync_finish
  * hands over the last one (the embeddings, whose gradient is final only after the encoder's backward) and
  * waits until the thread has reduced them all. The calling thread makes no MPI call between gsync_arm and
  * gsync_finish, and touches no bucket it has handed over until gsync_finish returns, so MPI need only
