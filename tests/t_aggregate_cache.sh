@@ -118,16 +118,20 @@ agg shifted sw && counts shifted 0 4 0 && copied shifted 4 0
 agg shifted_cold --no-cache sw
 same shifted shifted_cold
 mv run0000.away sw/run0000
-# a changed key (run0001's) and another format: that run, or every run, compressed anew
-again again badkey && again again oldformat
+# a changed key (run0001's), another format, another step axis of the same length: that run, or every run,
+# compressed anew
+again again badkey && again again oldformat && again again steps
 /usr/bin/python3 -c '
 import netCDF4
 with netCDF4.Dataset("badkey/summary.nc", "r+") as d: d["run_key"][1] = 12345
-with netCDF4.Dataset("oldformat/summary.nc", "r+") as d: d.summary_format = 0'
+with netCDF4.Dataset("oldformat/summary.nc", "r+") as d: d.summary_format = 0
+with netCDF4.Dataset("steps/summary.nc", "r+") as d: d["step"][-1] = d["step"][-1] + 1'
 agg badkey sw && copied badkey 4 1
 same badkey cold3
-agg oldformat sw && copied oldformat 0 5
-same oldformat cold3
+for out in oldformat steps; do
+    agg $out sw && copied $out 0 5
+    same $out cold3
+done
 # a damaged last summary.nc (cut short; its signature flipped) is not copied from, and fails nothing
 again again cut && truncate -s $(($(stat -c %s cut/summary.nc) / 2)) cut/summary.nc
 again again flipped && printf 'X' | dd of=flipped/summary.nc bs=1 seek=1 conv=notrunc status=none
