@@ -6,6 +6,7 @@
 #include <hdf5.h>
 #include <netcdf.h>
 
+#include "analysis/summary.h"
 #include "core/err.h"
 #include "core/runlog.h"
 
@@ -25,6 +26,7 @@ typedef struct {
 
 struct sumreuse {
     hid_t file, *dset; /* the old file and its curve datasets */
+    hsize_t file_size; /* no chunk of it is larger */
     int n_curves;
     char (*name)[NC_MAX_NAME + 1];
     keyrow_t *keys; /* (n_keys) by key: the old rows whose key is set and unique */
@@ -99,12 +101,14 @@ static int same_variable(int old, int new, int vn, const char *name)
  * out. Returns 0, or -1 when there is no such variable. */
 static int read_keys(sumreuse_t *r, int old)
 {
-    int v, dim;
+    int v, nd, dim;
     size_t n;
-    if (nc_inq_varid(old, "run_key", &v) != NC_NOERR || nc_inq_vardimid(old, v, &dim) != NC_NOERR ||
-        nc_inq_dimlen(old, dim, &n) != NC_NOERR)
+    if (nc_inq_varid(old, SUMMARY_RUN_KEY, &v) != NC_NOERR || nc_inq_varndims(old, v, &nd) != NC_NOERR || nd != 1 ||
+        nc_inq_vardimid(old, v, &dim) != NC_NOERR || nc_inq_dimlen(old, dim, &n) != NC_NOERR)
         return -1;
-    unsigned long long *k = err_calloc(n + 1, sizeof *k);
+    /* calloc, not err_calloc: a damaged file's length must not end the process */
+    unsigned long long *k = n < (size_t)1 << 32 ? calloc(n + 1, sizeof *k) : NULL;
+    if (!k) return -1;
     if (n && nc_get_var_ulonglong(old, v, k) != NC_NOERR) {
         free(k);
         return -1;
@@ -140,7 +144,9 @@ sumreuse_t *sumreuse_open(const char *old_path, int ncid, const int *varid, int 
     nc_close(old);
     /* netCDF gives no access to a file's chunks: HDF5 itself reads them (a netCDF variable is the dataset of
      * its name) */
-    if (ok) ok = (r->file = H5Fopen(old_path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0;
+    if (ok)
+        ok = (r->file = H5Fopen(old_path, H5F_ACC_RDONLY, H5P_DEFAULT)) >= 0 &&
+             H5Fget_filesize(r->file, &r->file_size) >= 0;
     for (int i = 0; i < n_curves; i++) r->dset[i] = ok ? H5Dopen2(r->file, r->name[i], H5P_DEFAULT) : H5I_INVALID_HID;
     for (int i = 0; ok && i < n_curves; i++) ok = r->dset[i] >= 0;
     if (ok && r->n_keys) return r;
@@ -171,7 +177,7 @@ int sumreuse_take(sumreuse_t *r, uint64_t key, size_t row)
         chunk_t *c = &r->chunk[r->n_chunks];
         /* a chunk that is missing (size 0) or whose index cannot be read: the run is compressed again. The
          * chunk is read now, while the run's values are at hand to write instead */
-        if (H5Dget_chunk_storage_size(r->dset[i], off, &n) < 0 || !n) break;
+        if (H5Dget_chunk_storage_size(r->dset[i], off, &n) < 0 || !n || n > r->file_size) break;
         *c = (chunk_t){row, i, 0, n, err_calloc(n, 1)};
         r->n_chunks++;
         if (H5Dread_chunk(r->dset[i], H5P_DEFAULT, off, &c->filters, c->b) < 0) break;
