@@ -8,7 +8,8 @@
  * the rest reads back as NaN, and n_step, n_depth and n_position give each run's own counts. Along `run`,
  * `run` holds the run names (the dimension's coordinate variable, which xarray makes its index); run_name
  * (the same names, cf_role timeseries_id) and the sweep parameters are auxiliary coordinates (named in
- * every curve's `coordinates` attribute), as is the wall-clock `time` of each record.
+ * every curve's `coordinates` attribute), as is the wall-clock `time` of each record. run_key holds each
+ * run's key, by which the next aggregation into the same directory copies unchanged runs (sumreuse.h).
  *
  * The file is written by a process of its own, forked by summary_open, to which summary_add sends each run:
  * HDF5 keeps a file whose write failed (a full disk) half-closed and crashes on it when the library shuts
