@@ -25,10 +25,13 @@ BLAS_LIBS   ?= -L$(BLAS_DIR) -Wl,--disable-new-dtags,-rpath,$(BLAS_DIR) -lopenbl
 NETCDF_CFLAGS  ?= -I/usr/lib/x86_64-linux-gnu/netcdf/mpi/include
 NETCDF_LIBS    ?= -lnetcdf_mpi
 SCALAPACK_LIBS ?= -lscalapack-openmpi
+# HDF5's MPI build, under netCDF's: il-aggregate copies summary.nc's compressed chunks with it (sumreuse.h)
+HDF5_CFLAGS ?= -I/usr/include/hdf5/openmpi
+HDF5_LIBS   ?= -lhdf5_openmpi
 SAN      ?=
 CFLAGS   += -std=c11 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Wall -Wextra $(OPT) $(ARCH) -g -fopenmp -fno-math-errno \
-            -Iinclude -Isrc -I. $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(SAN) -MMD -MP
-LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) -lgsl $(BLAS_LIBS) -linih -lpcre2-8 -ljson-c -lz -lzstd -lm -fopenmp $(SAN)
+            -Iinclude -Isrc -I. $(BLAS_CFLAGS) $(NETCDF_CFLAGS) $(HDF5_CFLAGS) $(SAN) -MMD -MP
+LDLIBS   += $(SCALAPACK_LIBS) $(NETCDF_LIBS) $(HDF5_LIBS) -lgsl $(BLAS_LIBS) -linih -lpcre2-8 -ljson-c -lz -lzstd -lm -fopenmp $(SAN)
 
 obj       = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 LIB       := $(BUILD)/libinnerloop.a

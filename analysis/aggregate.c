@@ -104,7 +104,7 @@ static int open_outputs(agg_t *a, const runlist_t *runs, const char *command)
         snprintf(path, sizeof path, "%s/config.ini", runs->dir[i]);
         if (access(path, F_OK) == 0 && config_load(&cfg, path) == 0) summary_plan_add(&plan, &cfg);
     }
-    if (summary_open(&a->summary, a->dir.work, a->out, command, &plan) == 0) return IL_EXIT_OK;
+    if (summary_open(&a->summary, a->dir.work, a->dir.out, a->out, command, &plan) == 0) return IL_EXIT_OK;
     summary_plan_free(&plan);
     report_abort(&a->report);
     return IL_EXIT_FAIL;
@@ -213,6 +213,9 @@ int aggregate_runs(const aggregate_args_t *args, int *skipped)
                runs.n, a.n_claims, a.out, a.skips.n, a.skips.warnings, a.n_figs_skipped, clock_seconds() - t0,
                size, largest / 1024.0, total / 1024.0);
     if (args->timings) timings_report(clock_seconds() - t0);
+    if (args->timings && rank == 0 && code == IL_EXIT_OK)
+        printf("il-aggregate: timings: summary.nc: %ld runs' curves copied, %ld compressed\n", a.summary.n_copied,
+               (long)a.summary.n_runs - a.summary.n_copied);
     int verdict[2] = {code, a.skips.n};
     CHECK_RC(MPI_Bcast(verdict, 2, MPI_INT, 0, MPI_COMM_WORLD), dist_strerror);
     *skipped = verdict[1];

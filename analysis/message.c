@@ -184,6 +184,8 @@ static void put_sum(message_t *w, const summary_run_t *s)
     put_array(w, s->step, (size_t)s->n_rec, sizeof *s->step);
     put(w, s->param, sizeof s->param);
     for (int k = 0; k < summary_n_curves(); k++) put_array(w, s->v[k], s->len[k], sizeof *s->v[k]);
+    put(w, &s->key, sizeof s->key);
+    put(w, &s->cached, sizeof s->cached);
 }
 
 static void get_sum(reader_t *r, summary_run_t *s)
@@ -195,6 +197,8 @@ static void get_sum(reader_t *r, summary_run_t *s)
     s->step = get_array(r, sizeof *s->step, NULL);
     get(r, s->param, sizeof s->param);
     for (int k = 0; k < summary_n_curves(); k++) s->v[k] = get_array(r, sizeof *s->v[k], &s->len[k]);
+    get(r, &s->key, sizeof s->key);
+    get(r, &s->cached, sizeof s->cached);
 }
 
 void message_pack(message_t *w, const onerun_t *p)

@@ -205,20 +205,24 @@ void runcache_process(onerun_t *p, const char *dir)
     static int said_unwritable;
     double t = clock_seconds();
     size_t key_n = 0;
-    char *key = use ? make_key(dir, &key_n) : NULL, path[4200];
+    /* made also under --no-cache: summary.nc records its hash whichever way the run was read */
+    char *key = make_key(dir, &key_n), path[4200];
+    uint64_t hash = key ? bytes_fnv1a64(BYTES_FNV64_INIT, key, key_n) : 0;
     snprintf(path, sizeof path, "%s/%s", dir, RUNCACHE_NAME);
-    int got = key ? load(p, path, key, key_n) : 0;
+    int got = key && use ? load(p, path, key, key_n) : 0;
     if (got < 0) fprintf(stderr, "il-aggregate: note: %s: %s; rebuilt\n", path, err_msg());
     timings_lap(TM_CACHE, t);
     if (got > 0) {
         counts.n[RC_HIT]++;
+        p->sum.key = hash, p->sum.cached = 1;
         free(key);
         return;
     }
     onerun_process(p, dir);
     counts.n[RC_READ]++;
     t = clock_seconds();
-    if (key && !p->skips.n) {
+    if (p->has_stats) p->sum.key = hash;
+    if (key && use && !p->skips.n) {
         if (store(p, path, key, key_n) == 0) counts.n[RC_WRITTEN]++;
         else if (!said_unwritable++)
             fprintf(stderr, "il-aggregate: note: no run cache written (%s); such runs are read whole each time\n",

@@ -20,7 +20,9 @@ enum { RUNCACHE_VERSION = 1, RUNCACHE_BLOCK = 32768 };
 
 /* 0: neither read nor write caches (--no-cache); on by default. */
 void runcache_use(int on);
-/* onerun_process(p, dir), or its result from the run's cache; a cacheable run's cache is (re)written. */
+/* onerun_process(p, dir), or its result from the run's cache; a cacheable run's cache is (re)written. The
+ * key's hash (made under --no-cache too) goes to p->sum.key, and p->sum.cached says that the run came from
+ * its cache: what summary.nc's writer needs to copy the run's curves (sumreuse.h). */
 void runcache_process(onerun_t *p, const char *dir);
 
 /* What this process did: runs read from their inputs, runs taken from their caches, caches written. */

@@ -12,6 +12,7 @@
 #include <netcdf.h>
 
 #include "analysis/message.h"
+#include "analysis/sumreuse.h"
 #include "core/atomicfile.h"
 #include "core/err.h"
 #include "core/stats.h"
@@ -76,7 +77,7 @@ int summary_n_curves(void)
 }
 
 /* varid[] layout: the curves, then these, then the sweep parameters */
-enum { V_NAME = SUM_MAX_CURVES, V_RUN, V_DIR, V_NSTEP, V_NDEPTH, V_NPOS, V_PARAM0 };
+enum { V_NAME = SUM_MAX_CURVES, V_RUN, V_DIR, V_NSTEP, V_NDEPTH, V_NPOS, V_KEY, V_PARAM0 };
 _Static_assert((int)V_PARAM0 + (int)TP_N <= (int)SUM_MAX_VARS, "raise SUM_MAX_VARS");
 
 static int cmp_i64(const void *a, const void *b)
@@ -202,10 +203,14 @@ static int create(summary_t *s, const char *id, const char *command)
     s->varid[V_NSTEP] = def(s, SUMMARY_N_STEP, NC_INT, 1, run_dim, "1", "trace records of the run", 0);
     s->varid[V_NDEPTH] = def(s, SUMMARY_N_DEPTH, NC_INT, 1, run_dim, "1", "depths of the run (L+1)", 0);
     s->varid[V_NPOS] = def(s, SUMMARY_N_POSITION, NC_INT, 1, run_dim, "1", "positions of the run (T)", 0);
+    s->varid[V_KEY] = def(s, SUMMARY_RUN_KEY, NC_UINT64, 1, run_dim, "1",
+                          "FNV-1a 64 of the run's run cache key (its inputs' fingerprints); 0: none", 0);
     for (int p = 0; p < TP_N; p++)
         s->varid[V_PARAM0 + p] = def(s, trace_params[p].name, trace_params[p].type, 1, run_dim, "1",
                                      trace_params[p].long_name, 0);
     CHECK_RC(trace_tokenizer_flags(s->ncid, s->varid[V_PARAM0 + TP_TOKENIZER]), nc_strerror);
+    static const int format = SUMREUSE_FORMAT;
+    CHECK_RC(nc_put_att_int(s->ncid, NC_GLOBAL, SUMREUSE_FORMAT_ATT, NC_INT, 1, &format), nc_strerror);
     for (int d = SD_STEP; d < SD_N; d++) {
         int varid;
         CHECK_RC(nc_def_var(s->ncid, dim_name[d], NC_INT64, 1, &s->dim[d], &varid), nc_strerror);
@@ -226,7 +231,9 @@ static int create(summary_t *s, const char *id, const char *command)
         if (count && (rc = nc_put_vara_longlong(s->ncid, varid, &start, &count, idx)) != NC_NOERR) break;
     }
     free(idx);
-    return rc == NC_NOERR ? 0 : write_failed(s, rc);
+    if (rc != NC_NOERR) return write_failed(s, rc);
+    s->reuse = sumreuse_open(s->old, s->ncid, s->varid, n_curves);
+    return 0;
 }
 
 /* Extent of dimension d after (run, step) in a run of L blocks and T positions. */
@@ -268,18 +275,22 @@ static int append(summary_t *s, const char *name, const char *run_dir, const sum
     for (int i = 0; i < n; i++)
         at[i] = (int)((const int64_t *)bsearch(&c->step[i], p->steps, (size_t)p->n_steps, sizeof *p->steps, cmp_i64) - p->steps);
     size_t r = s->n_runs++, one[1] = {r};
+    /* only a run from its cache: a run read afresh may differ from its last reading in ways its key misses */
+    int copied = c->cached && sumreuse_take(s->reuse, c->key, r);
+    s->n_copied += copied;
     errno = 0;
     for (int i = 0; i < n_curves && rc == NC_NOERR; i++) {
         const svar_t *v = &curves[i];
+        if (v->tv == TV_TIME)
+            for (int j = 0; j < n; j++)
+                if (isfinite(c->v[i][j])) s->t_first = fmin(s->t_first, c->v[i][j]), s->t_last = fmax(s->t_last, c->v[i][j]);
+        if (copied || !p->n_steps) continue;
         size_t per = 1, start[4] = {r, 0, 0, 0}, count[4] = {1, (size_t)p->n_steps, 0, 0};
         for (int d = 2; d < v->ndims; d++) count[d] = extent(v->dims[d], L, T), per *= count[d];
         double *buf = err_calloc((size_t)p->n_steps * per + 1, sizeof *buf);
         for (size_t k = 0; k < (size_t)p->n_steps * per; k++) buf[k] = NAN;
         for (int j = 0; j < n; j++) memcpy(buf + (size_t)at[j] * per, c->v[i] + (size_t)j * per, per * sizeof *buf);
-        if (v->tv == TV_TIME)
-            for (int j = 0; j < n; j++)
-                if (isfinite(c->v[i][j])) s->t_first = fmin(s->t_first, c->v[i][j]), s->t_last = fmax(s->t_last, c->v[i][j]);
-        if (p->n_steps) rc = nc_put_vara_double(ncid, s->varid[i], start, count, buf);
+        rc = nc_put_vara_double(ncid, s->varid[i], start, count, buf);
         free(buf);
     }
     free(at);
@@ -288,6 +299,8 @@ static int append(summary_t *s, const char *name, const char *run_dir, const sum
     if (rc == NC_NOERR) rc = nc_put_var1_string(ncid, s->varid[V_DIR], one, &run_dir);
     int lens[3] = {n, L + 1, T};
     for (int i = 0; i < 3 && rc == NC_NOERR; i++) rc = nc_put_var1_int(ncid, s->varid[V_NSTEP + i], one, &lens[i]);
+    const unsigned long long key = c->key;
+    if (rc == NC_NOERR) rc = nc_put_var1_ulonglong(ncid, s->varid[V_KEY], one, &key);
     for (int q = 0; q < TP_N && rc == NC_NOERR; q++)
         rc = trace_params[q].type == NC_DOUBLE
                  ? nc_put_var1_double(ncid, s->varid[V_PARAM0 + q], one, &c->param[q].d)
@@ -352,12 +365,17 @@ static int write_file(summary_t *s, const char *id, const char *command)
     acdd_time_coverage(s->ncid, isfinite(s->t_first) ? s->t_first : NAN, isfinite(s->t_last) ? s->t_last : NAN);
     errno = 0;
     rc = nc_close(s->ncid);
-    return rc == NC_NOERR ? 0 : write_failed(s, rc);
+    if (rc != NC_NOERR) return write_failed(s, rc);
+    /* the copied chunks go in once netCDF has written and closed the rest */
+    struct sumreuse *reuse = s->reuse;
+    s->reuse = NULL;
+    return sumreuse_finish(reuse, s->tmp, s->n_runs);
 }
 
 /* The result the writing process sends back: 0, or -1 and the reason. */
 typedef struct {
     int32_t rc;
+    int64_t n_copied;
     char reason[1024];
 } result_t;
 
@@ -366,11 +384,13 @@ static _Noreturn void writer(summary_t *s, const char *id, const char *command)
     err_set_abort_hook(writer_exit);
     result_t res = {0};
     res.rc = write_file(s, id, command);
+    res.n_copied = s->n_copied;
     if (res.rc) snprintf(res.reason, sizeof res.reason, "%s", err_msg());
     writer_exit(send_all(s->sock, &res, sizeof res) ? IL_EXIT_FAIL : IL_EXIT_OK);
 }
 
-int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan)
+int summary_open(summary_t *s, const char *dir, const char *old_dir, const char *id, const char *command,
+                 summary_plan_t *plan)
 {
     memset(s, 0, sizeof *s);
     s->plan = *plan;
@@ -379,6 +399,7 @@ int summary_open(summary_t *s, const char *dir, const char *id, const char *comm
     s->sock = -1;
     snprintf(s->path, sizeof s->path, "%s/summary.nc", dir);
     snprintf(s->tmp, sizeof s->tmp, "%s.tmp.%ld", s->path, (long)getpid());
+    snprintf(s->old, sizeof s->old, "%s/summary.nc", old_dir);
     build_curves();
     int fd[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) != 0)
@@ -431,6 +452,8 @@ int summary_close(summary_t *s)
         rc = err_set("%.*s", (int)sizeof res.reason - 1, res.reason);
     else if (rename(s->tmp, s->path) != 0)
         rc = err_set("%s: cannot rename into place: %s", s->path, strerror(errno));
+    else
+        s->n_copied = (long)res.n_copied;
     close(s->sock);
     s->sock = -1;
     if (rc) unlink(s->tmp);

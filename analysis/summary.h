@@ -8,7 +8,8 @@
  * the rest reads back as NaN, and n_step, n_depth and n_position give each run's own counts. Along `run`,
  * `run` holds the run names (the dimension's coordinate variable, which xarray makes its index); run_name
  * (the same names, cf_role timeseries_id) and the sweep parameters are auxiliary coordinates (named in
- * every curve's `coordinates` attribute), as is the wall-clock `time` of each record.
+ * every curve's `coordinates` attribute), as is the wall-clock `time` of each record. run_key holds each
+ * run's key, by which the next aggregation into the same directory copies unchanged runs (sumreuse.h).
  *
  * The file is written by a process of its own, forked by summary_open, to which summary_add sends each run:
  * HDF5 keeps a file whose write failed (a full disk) half-closed and crashes on it when the library shuts
@@ -27,8 +28,9 @@
 #define SUMMARY_N_STEP "n_step"
 #define SUMMARY_N_DEPTH "n_depth"
 #define SUMMARY_N_POSITION "n_position"
+#define SUMMARY_RUN_KEY "run_key"
 
-enum { SUM_MAX_CURVES = TV_N + 1, SUM_MAX_VARS = SUM_MAX_CURVES + 6 + TP_N };
+enum { SUM_MAX_CURVES = TV_N + 1, SUM_MAX_VARS = SUM_MAX_CURVES + 7 + TP_N };
 
 /* The fixed dimensions, from the runs' configs. */
 typedef struct {
@@ -49,13 +51,17 @@ typedef struct {
     trace_value_t param[TP_N];
     size_t len[SUM_MAX_CURVES]; /* elements of v[k]: n_rec times the variable's extent in this run */
     double *v[SUM_MAX_CURVES];  /* the first summary_n_curves() are used */
+    uint64_t key;               /* hash of the run's run cache key (summary.nc's run_key); 0: none */
+    int cached;                 /* taken from a valid run cache: its curves may be copied (sumreuse.h) */
 } summary_run_t;
 
 typedef struct {
     pid_t pid;  /* the writing process */
+    struct sumreuse *reuse; /* in the writing process: the last summary.nc's chunks, or NULL */
+    long n_copied;          /* runs whose curves were copied from it */
     int sock;   /* to it */
     int ncid;   /* in the writing process */
-    char path[4200], tmp[4300];
+    char path[4200], tmp[4300], old[4200]; /* old: the last aggregation's summary.nc */
     size_t n_runs;
     summary_plan_t plan;
     double t_first, t_last; /* earliest and latest record time over the runs */
@@ -70,13 +76,16 @@ void summary_run_make(summary_run_t *r, const curves_t *c);
 void summary_run_free(summary_run_t *r);
 
 /* Starts the process that creates <dir>/summary.nc under a temporary name with the dimensions of plan (taken
- * over: summary_close frees it). `id` names the sweep (ACDD id). Returns 0, or -1 with
+ * over: summary_close frees it). `id` names the sweep (ACDD id). The cached runs' curves are copied from
+ * <old_dir>/summary.nc where it holds them as they would be written (sumreuse.h). Returns 0, or -1 with
  * err_set(). */
-int summary_open(summary_t *s, const char *dir, const char *id, const char *command, summary_plan_t *plan);
+int summary_open(summary_t *s, const char *dir, const char *old_dir, const char *id, const char *command,
+                 summary_plan_t *plan);
 /* Appends one run. Returns 0, or -1 with err_set() when the run does not fit the plan (it is then left out,
  * and the reason is the caller's to report). A failure to write is summary_close's to report. */
 int summary_add(summary_t *s, const char *name, const char *run_dir, const summary_run_t *r);
-/* Writes the coverage, closes and renames the file into place. Returns 0, or -1 with err_set() naming the file
+/* Writes the coverage, closes and renames the file into place; n_copied says how many runs' curves were
+ * copied. Returns 0, or -1 with err_set() naming the file
  * and the system's reason (the temporary file is then removed). */
 int summary_close(summary_t *s);
 

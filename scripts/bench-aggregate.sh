@@ -4,7 +4,8 @@
 # $BENCH_AGG/runs-N, with 10 more runs in $BENCH_AGG/more-N), against the I/O floor il-read-floor measures on
 # the same files in the same run, the median of 3 runs of each:
 #   cold       no run caches: every run read, its cache written (1 MPI rank, and 2)
-#   warm       the caches of the N runs present, 10 more runs finished: only those read (1 rank)
+#   warm       the caches of the N runs present, 10 more runs finished: only those read (1 rank), and the N
+#              runs' summary.nc curves copied from the last summary.nc (docs/aggregate.md "summary.nc reuse")
 #   no cache   --no-cache: every run read, no cache read or written, as in a run directory that cannot be
 #              written (1 rank)
 # with il-aggregate --timings' split of each: reading, reducing, run caches, writing tables and summary.nc,
@@ -40,6 +41,7 @@ timed() {
         { echo "bench-aggregate: $* failed: $(tail -3 "$dir/err.txt")" >&2; exit 1; }
     sed -n 's/.*timings: reading \([0-9.]*\) s, reducing \([0-9.]*\) s, run caches \([0-9.]*\) s.*summary.nc \([0-9.]*\) s, figures \([0-9.]*\) s;.*runs: \([0-9]*\) read, \([0-9]*\) from.*/\1 \2 \3 \4 \5 \6 \7/p' \
         "$dir/out.txt" | awk -v w="$(tail -1 "$dir/time.txt")" '{ print w, $0 }' >>"$dir/$name.times"
+    sed -n "s/.*timings: summary.nc: \(.*\)/\1/p" "$dir/out.txt" >"$dir/$name.reuse"
 }
 agg=("$bin/il-aggregate" --timings --out "$dir/out")
 rm -f "$dir"/*.times
@@ -72,5 +74,6 @@ for name in cold1 cold2 warm nocache; do
         printf "  %s %.2f s, %.2f x the floor, %.2f x cold (1 rank); %d runs read, %d from caches\n", l, w, w / f, w / c, nr, nc
         printf "  %s   reading %.2f s, reducing %.2f s, run caches %.2f s (summed over ranks), tables and summary.nc %.2f s, figures %.2f s\n", "                  ", r, rd, ca, wr, fg
     }'
+    echo "                       summary.nc (the last of the 3): $(cat "$dir/$name.reuse")"
 done
 echo "  goals at 1,000 runs: warm at most 0.15 x cold, cold at most 1.3 x the floor"

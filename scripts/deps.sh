@@ -40,6 +40,8 @@ requirements=(
     "header netcdf.h libnetcdf-dev"
     "header netcdf_par.h libnetcdf-mpi-dev"
     "library netcdf_mpi libnetcdf-mpi-dev"
+    "header hdf5/openmpi/hdf5.h libhdf5-openmpi-dev"
+    "library hdf5_openmpi libhdf5-openmpi-dev"
     "command ncdump netcdf-bin"
     "command ncrcat nco"
     "command sbatch slurm-wlm"

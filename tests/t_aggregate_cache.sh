@@ -6,6 +6,10 @@
 # no cache and one of another version are rebuilt; unfinished runs (segments, a held lock) are not cached;
 # a run directory that cannot be written still aggregates; the netCDF library starts once, not per file;
 # the processes il-aggregate forks keep the memory they free.
+# summary.nc reuse (docs/aggregate.md "summary.nc reuse"): re-aggregating into the same output directory
+# copies the curves of the runs taken from their caches out of the last summary.nc (rows matched by run_key,
+# also when they move), and still equals a cold summary.nc; a run read afresh (--no-cache, a changed or new
+# run), a changed key, another format, a changed plan and a damaged old file are compressed anew instead.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 begin_test t_aggregate_cache
@@ -33,31 +37,42 @@ same() {
     cmp -s <(nc_text "$1") <(nc_text "$2") || die "$1/summary.nc differs from $2/summary.nc"
 }
 ncaches() { find sw -name aggregate.cache | wc -l; }
+# copied OUT N M: summary.nc took N runs' curves from the last summary.nc in OUT and compressed M
+copied() {
+    grep -q "summary.nc: $2 runs' curves copied, $3 compressed" "$1.out" ||
+        die "$1: expected $2 runs' curves copied, $3 compressed: $(grep 'summary.nc:' "$1.out")"
+}
+# again OLD NEW: NEW starts as a copy of the output directory OLD, so that NEW's aggregation has a last
+# summary.nc to copy from
+again() { cp -a "$1" "$2"; }
 
 # unfinished runs (trace segments) are read and not cached; --no-cache reads every run and writes none
 synth --runs 3
 agg seg sw && counts seg 3 0 0
 agg cold --consolidate --no-cache sw && counts cold 3 0 0
 [ "$(ncaches)" -eq 0 ] || die "caches written for segments or under --no-cache"
-agg first sw && counts first 3 0 3
+agg first sw && counts first 3 0 3 && copied first 0 3
 same first cold
-# 2 more runs finish: only they are read, on one process and on 2 ranks
+# 2 more runs finish: only they are read, on one process and on 2 ranks; the other 3 runs' curves are copied
 synth --runs 2 --first 3
-agg warm --consolidate sw && counts warm 2 3 2
+again first warm
+agg warm --consolidate sw && counts warm 2 3 2 && copied warm 3 2
 agg cold2 --no-cache sw
 same warm cold2
 # summary.nc is compressed anew by every aggregation, a warm one included: at zlib's fastest level
 levels=$(ncdump -hs warm/summary.nc | sed -n 's/.*:_DeflateLevel = \([0-9]*\) ;/\1/p' | sort -u | tr '\n' ' ')
 [ "$levels" = "1 " ] || die "summary.nc's deflate levels: $levels"
+again warm warm2
 mpirun -n 2 --oversubscribe "$agg" --timings --out warm2 sw >warm2.out 2>warm2.err || die "2 ranks: $(cat warm2.err)"
-counts warm2 0 5 0
+counts warm2 0 5 0 && copied warm2 5 0
 same warm2 cold2
 
 # a trace file rewritten (its norms doubled): that run is read again, and the tables follow
 /usr/bin/python3 -c '
 import netCDF4, sys
 with netCDF4.Dataset(sys.argv[1], "r+") as d: d["norm"][:] = 2 * d["norm"][:]' sw/run0001/trace/rank0000.nc
-agg changed sw && counts changed 1 4 1
+again warm2 changed
+agg changed sw && counts changed 1 4 1 && copied changed 4 1
 agg cold3 --no-cache sw
 same changed cold3
 cmp -s changed/norms.csv cold2/norms.csv && die "doubling run0001's norms did not change norms.csv"
@@ -67,7 +82,8 @@ cp -p sw/run0002/config.ini config.keep
 sed -i 's/^name = run0002$/name = run0009/' sw/run0002/config.ini
 touch -r config.keep sw/run0002/config.ini
 cmp -s config.keep sw/run0002/config.ini && die "config.ini unchanged"
-want=3 agg renamed sw && counts renamed 1 4 0
+again changed renamed
+want=3 agg renamed sw && counts renamed 1 4 0 && copied renamed 4 0
 want=3 agg cold4 --no-cache sw
 same renamed cold4
 cp -p config.keep sw/run0002/config.ini
@@ -79,15 +95,58 @@ cut=$(stat -c %s sw/run0000/aggregate.cache)
 printf '\001' | dd of=sw/run0003/aggregate.cache bs=1 seek=$(($(stat -c %s sw/run0003/aggregate.cache) - 1)) conv=notrunc status=none
 echo 'not a cache' >sw/run0004/aggregate.cache
 printf '\143' | dd of=sw/run0001/aggregate.cache bs=1 seek=16 conv=notrunc status=none
+again changed rebuilt
 mpirun -n 2 --oversubscribe "$agg" --timings --out rebuilt sw >rebuilt.out 2>rebuilt.err || die "2 ranks: $(cat rebuilt.err)"
-counts rebuilt 4 1 4
+counts rebuilt 4 1 4 && copied rebuilt 1 4
 same rebuilt cold3
 for note in "sw/run0000/aggregate.cache: $cut bytes where its header says" \
             "sw/run0003/aggregate.cache: bad checksum; rebuilt" "sw/run0004/aggregate.cache: not a run cache; rebuilt"; do
     grep -qF "il-aggregate: note: $note" rebuilt.err || die "no note '$note': $(cat rebuilt.err)"
 done
 [ "$(grep -c 'note:' rebuilt.err)" -eq 3 ] || die "expected 3 notes: $(cat rebuilt.err)"
-agg again sw && counts again 0 5 0
+again rebuilt again
+agg again sw && counts again 0 5 0 && copied again 5 0
+same again cold3
+
+# runs read afresh are compressed, though their keys match: --no-cache into the same directory
+again again nocache
+agg nocache --no-cache sw && counts nocache 5 0 0 && copied nocache 0 5
+# rows found by key when they move: run0000 gone, the others one row up
+mv sw/run0000 run0000.away
+again again shifted
+agg shifted sw && counts shifted 0 4 0 && copied shifted 4 0
+agg shifted_cold --no-cache sw
+same shifted shifted_cold
+mv run0000.away sw/run0000
+# a changed key (run0001's), another format, another step axis of the same length: that run, or every run,
+# compressed anew
+again again badkey && again again oldformat && again again steps
+/usr/bin/python3 -c '
+import netCDF4
+with netCDF4.Dataset("badkey/summary.nc", "r+") as d: d["run_key"][1] = 12345
+with netCDF4.Dataset("oldformat/summary.nc", "r+") as d: d.summary_format = 0
+with netCDF4.Dataset("steps/summary.nc", "r+") as d: d["step"][-1] = d["step"][-1] + 1'
+agg badkey sw && copied badkey 4 1
+same badkey cold3
+for out in oldformat steps; do
+    agg $out sw && copied $out 0 5
+    same $out cold3
+done
+# a damaged last summary.nc (cut short; its signature flipped) is not copied from, and fails nothing
+again again cut && truncate -s $(($(stat -c %s cut/summary.nc) / 2)) cut/summary.nc
+again again flipped && printf 'X' | dd of=flipped/summary.nc bs=1 seek=1 conv=notrunc status=none
+for out in cut flipped; do
+    agg $out sw && copied $out 0 5
+    same $out cold3
+    grep -q HDF5 $out.err && die "$out: HDF5's messages: $(cat $out.err)"
+done
+# a changed plan (a new run with a longer schedule: another step axis): nothing copied, equal to cold
+synth --runs 1 --first 5 --steps 7
+agg plan_cold --consolidate --no-cache sw
+again again plan
+agg plan sw && counts plan 1 5 1 && copied plan 0 6
+same plan plan_cold
+rm -r sw/run0005
 
 # a run whose lock is held is training: read, its cache neither used nor rewritten
 exec {lock}<>sw/run0000/lock
