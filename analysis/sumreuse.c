@@ -5,6 +5,7 @@
 
 #include <hdf5.h>
 #include <netcdf.h>
+#include <zlib.h>
 
 #include "analysis/summary.h"
 #include "core/err.h"
@@ -29,6 +30,8 @@ struct sumreuse {
     hsize_t file_size; /* no chunk of it is larger */
     int n_curves;
     char (*name)[NC_MAX_NAME + 1];
+    size_t *raw;       /* (n_curves) the bytes of one chunk of each, uncompressed */
+    void *scratch;     /* the largest of them, to inflate into */
     keyrow_t *keys; /* (n_keys) by key: the old rows whose key is set and unique */
     size_t n_keys;
     chunk_t *chunk;
@@ -125,6 +128,21 @@ static int read_keys(sumreuse_t *r, int old)
     return 0;
 }
 
+/* The bytes of one chunk of variable v of the new file: its chunk's shape times its type's size. */
+static int chunk_bytes(int ncid, int v, size_t *n)
+{
+    int nd, storage;
+    nc_type type;
+    size_t shape[NC_MAX_VAR_DIMS], size;
+    if (nc_inq_varndims(ncid, v, &nd) != NC_NOERR || nc_inq_var_chunking(ncid, v, &storage, shape) != NC_NOERR ||
+        storage != NC_CHUNKED || nc_inq_vartype(ncid, v, &type) != NC_NOERR ||
+        nc_inq_type(ncid, type, NULL, &size) != NC_NOERR)
+        return -1;
+    *n = size;
+    for (int d = 0; d < nd; d++) *n *= shape[d];
+    return 0;
+}
+
 sumreuse_t *sumreuse_open(const char *old_path, int ncid, const int *varid, int n_curves)
 {
     int old, fmt = 0;
@@ -135,12 +153,17 @@ sumreuse_t *sumreuse_open(const char *old_path, int ncid, const int *varid, int 
     r->n_curves = n_curves;
     r->name = err_calloc((size_t)n_curves, sizeof *r->name);
     r->dset = err_calloc((size_t)n_curves, sizeof *r->dset);
+    r->raw = err_calloc((size_t)n_curves, sizeof *r->raw);
     r->file = H5I_INVALID_HID;
     /* another format or another build may write other bytes for the same curves */
     int ok = nc_get_att_int(old, NC_GLOBAL, SUMREUSE_FORMAT_ATT, &fmt) == NC_NOERR && fmt == SUMREUSE_FORMAT &&
              att_is(old, "product_version", runlog_git_commit()) && read_keys(r, old) == 0;
     for (int i = 0; ok && i < n_curves; i++)
-        ok = nc_inq_varname(ncid, varid[i], r->name[i]) == NC_NOERR && same_variable(old, ncid, varid[i], r->name[i]);
+        ok = nc_inq_varname(ncid, varid[i], r->name[i]) == NC_NOERR && same_variable(old, ncid, varid[i], r->name[i]) &&
+             chunk_bytes(ncid, varid[i], &r->raw[i]) == 0;
+    size_t largest = 0;
+    for (int i = 0; ok && i < n_curves; i++) largest = r->raw[i] > largest ? r->raw[i] : largest;
+    if (ok) r->scratch = err_calloc(largest, 1);
     nc_close(old);
     /* netCDF gives no access to a file's chunks: HDF5 itself reads them (a netCDF variable is the dataset of
      * its name) */
@@ -152,6 +175,16 @@ sumreuse_t *sumreuse_open(const char *old_path, int ncid, const int *varid, int 
     if (ok && r->n_keys) return r;
     sumreuse_free(r);
     return NULL;
+}
+
+/* Whether a held chunk inflates to exactly its variable's chunk (zlib's Adler-32 checks the bytes): a
+ * chunk damaged on disk would otherwise be copied into every later summary.nc, and fail whatever reads it.
+ * Inflating costs a small part of the compression it saves. A chunk whose deflate was skipped (HDF5 may
+ * store one that did not shrink as it came) is not checked and not taken. */
+static int intact(const sumreuse_t *r, const chunk_t *c)
+{
+    uLongf n = (uLongf)r->raw[c->var];
+    return c->filters == 0 && uncompress(r->scratch, &n, c->b, (uLong)c->n) == Z_OK && n == r->raw[c->var];
 }
 
 /* Drops the held chunks from `from` on. */
@@ -180,7 +213,7 @@ int sumreuse_take(sumreuse_t *r, uint64_t key, size_t row)
         if (H5Dget_chunk_storage_size(r->dset[i], off, &n) < 0 || !n || n > r->file_size) break;
         *c = (chunk_t){row, i, 0, n, err_calloc(n, 1)};
         r->n_chunks++;
-        if (H5Dread_chunk(r->dset[i], H5P_DEFAULT, off, &c->filters, c->b) < 0) break;
+        if (H5Dread_chunk(r->dset[i], H5P_DEFAULT, off, &c->filters, c->b) < 0 || !intact(r, c)) break;
     }
     if (r->n_chunks - first == (size_t)r->n_curves) return 1;
     drop(r, first);
@@ -219,5 +252,5 @@ void sumreuse_free(sumreuse_t *r)
     for (int i = 0; i < r->n_curves; i++)
         if (r->dset[i] >= 0) H5Dclose(r->dset[i]);
     if (r->file >= 0) H5Fclose(r->file);
-    free(r->dset), free(r->name), free(r->keys), free(r->chunk), free(r);
+    free(r->dset), free(r->name), free(r->raw), free(r->scratch), free(r->keys), free(r->chunk), free(r);
 }

@@ -140,6 +140,32 @@ for out in cut flipped; do
     same $out cold3
     grep -q HDF5 $out.err && die "$out: HDF5's messages: $(cat $out.err)"
 done
+# a byte flipped inside one run's compressed chunk (row 1 of norm, found through HDF5's own chunk index):
+# that run compressed anew, the others copied, the whole equal to cold (copying it would carry the damage)
+again again chunk
+/usr/bin/python3 - chunk/summary.nc <<'PY' || die "could not damage a chunk of chunk/summary.nc"
+import ctypes, sys
+h = ctypes.CDLL("libhdf5_openmpi.so")
+hid, u64 = ctypes.c_int64, ctypes.c_uint64
+h.H5open()
+h.H5Fopen.restype, h.H5Fopen.argtypes = hid, [ctypes.c_char_p, ctypes.c_uint, hid]
+h.H5Dopen2.restype, h.H5Dopen2.argtypes = hid, [hid, ctypes.c_char_p, hid]
+h.H5Dclose.argtypes = h.H5Fclose.argtypes = [hid]
+h.H5Dget_chunk_info_by_coord.argtypes = [hid, ctypes.POINTER(u64), ctypes.POINTER(ctypes.c_uint),
+                                         ctypes.POINTER(u64), ctypes.POINTER(u64)]
+f = h.H5Fopen(sys.argv[1].encode(), 0, 0)  # H5F_ACC_RDONLY, H5P_DEFAULT
+d = h.H5Dopen2(f, b"norm", 0)
+mask, addr, size = ctypes.c_uint(), u64(), u64()
+assert f >= 0 and d >= 0 and h.H5Dget_chunk_info_by_coord(d, (u64 * 4)(1, 0, 0, 0), mask, addr, size) >= 0
+h.H5Dclose(d), h.H5Fclose(f)
+with open(sys.argv[1], "r+b") as out:
+    out.seek(addr.value + size.value // 2)
+    b = out.read(1)
+    out.seek(-1, 1)
+    out.write(bytes([b[0] ^ 0x10]))
+PY
+agg chunk sw && copied chunk 4 1
+same chunk cold3
 # a changed plan (a new run with a longer schedule: another step axis): nothing copied, equal to cold
 synth --runs 1 --first 5 --steps 7
 agg plan_cold --consolidate --no-cache sw
