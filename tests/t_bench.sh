@@ -67,19 +67,27 @@ tree/build/bin/il-bench --trace --steps 1 >default.out
     die "il-bench --trace without a spec: $(cat default.out)"
 expect_fail il-bench "nothere.ini" "$bin/il-bench" --trace nothere.ini
 # the layouts of a 2-core node: 1 x 1 (the reference), 1 x 2, and 2 x 1 in both reduction modes
-mpirun -n 2 --oversubscribe --bind-to none "$bin/il-bench" --scaling --config A --steps 1 --cores 2 >scaling.out
+mpirun -n 2 --oversubscribe --bind-to none "$bin/il-bench" --scaling --config A --steps 6 --cores 2 >scaling.out
 row='[0-9]+ \| [0-9.]+x \| [0-9.]+x SGEMM\([12] threads?\) \|'
 grep -qE "^\| 1 x 1 \| - \| [0-9]+ \| 1.00x \| [0-9.]+x SGEMM\(1 thread\) \| - \|$" scaling.out &&
-    grep -qE "^\| 1 x 2 \| - \| $row - \|$" scaling.out && grep -qE "^\| 2 x 1 \| overlap \| $row [0-9.]+% \|$" scaling.out &&
+    grep -qE "^\| 1 x 2 \| - \| $row - \|$" scaling.out && grep -qE "^\| 2 x 1 \| overlap( \(after backward\))? \| $row [0-9.]+% \|$" scaling.out &&
     grep -qE "^\| 2 x 1 \| blocking \| $row [0-9.]+% \|$" scaling.out && [ "$(grep -c '^| [12] x' scaling.out)" = 4 ] ||
     die "il-bench --scaling table: $(cat scaling.out)"
 # the pick is the fastest row, found here again, with the Slurm options that ask for its layout
-best=$(awk -F' [|] ' '/^\| [0-9]+ x [0-9]+ \|/ { if (n++ == 0) next; if ($3 + 0 > max) { max = $3 + 0; l = $1; m = $2 } }
+best=$(awk -F' [|] ' '/^\| [0-9]+ x [0-9]+ \|/ { if (n++ == 0) next; if ($3 + 0 > max) { max = $3 + 0; l = $1; m = $2; sub(/ [(].*/, "", m) } }
     END { sub(/^\| /, "", l); sub(/ x /, " ", l); print l, m }' scaling.out) # the rows after the reference
 read -r P t mode <<<"$best"
-slurm="sbatch --nodes=1 --ntasks-per-node=$P --cpus-per-task=$t, OMP_NUM_THREADS=$t"
+slurm="sbatch --nodes=1 --ntasks-per-node=$P --cpus-per-task=$t, srun --cpu-bind=cores, OMP_NUM_THREADS=$t"
 grep -qE "^would pick: $P ranks? x $t threads?(, train.allreduce = $mode)?, [0-9.]+x 1 x 1; with Slurm: $slurm$" scaling.out ||
     die "il-bench --scaling did not pick the fastest layout ($P x $t $mode): $(cat scaling.out)"
+# overlapped against blocking, pair by pair: a median inside its interval; every layout on cores of its own
+# unbound, and the layouts of 2 threads a rank left sharing when the launcher binds each rank to one core
+awk '/^overlap \/ blocking tokens\/s, 2 x 1: / { r = $8 + 0; split($NF, iv, "-"); sub(/\)/, "", iv[2])
+    ok = $12 == 6 && iv[1] + 0 <= r && r <= iv[2] + 0 && iv[1] > 0.5 && iv[2] < 2 } END { exit !ok }' scaling.out &&
+    ! grep -q "share cores" scaling.out || die "il-bench --scaling overlap / blocking line: $(cat scaling.out)"
+mpirun -n 2 --oversubscribe --bind-to core "$bin/il-bench" --scaling --config A --steps 1 --cores 2 >bound.out
+grep -q "^  note: 1 x 2: ranks share cores" bound.out && ! grep -q "note: 2 x 1" bound.out &&
+    grep -q "(an interval needs 6 steps)" bound.out || die "il-bench --scaling, ranks bound to a core each: $(cat bound.out)"
 expect_fail il-bench "--cores" "$bin/il-bench" --scaling --cores 0
 expect_fail il-bench "--steps" "$bin/il-bench" --steps 0
 "$bin/il-synth-traces" --out runs --runs 3 --ranks 2 --steps 10 --vary >/dev/null

@@ -49,7 +49,8 @@ static const keydef_t keys[] = {
     K(train, bucket_kb, KEY_INT, "1024", 1, 1 << 24, 0,
       "KiB of gradients per all-reduce bucket, reduced as soon as backward completes it (train.allreduce = overlap)"),
     K(train, allreduce, KEY_STR, "auto", 0, 16, 0,
-      "overlap: reduce gradient buckets on a communication thread during backward; blocking: one all-reduce "
+      "overlap: reduce gradient buckets on a communication thread during backward, on core time it leaves "
+      "idle (none with one thread a rank and no spare core: then as blocking); blocking: one all-reduce "
       "after it; auto: time both at the start of each launch and keep the faster"),
     K(train, check_interval, KEY_INT, "100", 0, INT_MAX, 0,
       "steps between cross-rank parameter checksums; 0 disables"),

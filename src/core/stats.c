@@ -94,6 +94,15 @@ double stats_range(double *v, int n, double *lo, double *hi)
     return m ? gsl_stats_median_from_sorted_data(v, 1, (size_t)m) : NAN;
 }
 
+int stats_median_ci(double *v, int n, double *med, double *lo, double *hi)
+{
+    int m = finite_sorted(v, n), k = 0;
+    *med = m ? gsl_stats_median_from_sorted_data(v, 1, (size_t)m) : NAN;
+    while (k + 1 <= m / 2 && gsl_cdf_binomial_P((unsigned)k, 0.5, (unsigned)m) <= 0.025) k++;
+    *lo = k ? v[k - 1] : NAN, *hi = k ? v[m - k] : NAN;
+    return m;
+}
+
 int stats_mean_ci(const double *v, int n, double *mean, double *lo, double *hi)
 {
     double *f = err_calloc((size_t)(n > 0 ? n : 1), sizeof *f);

@@ -24,6 +24,11 @@ int stats_mean_ci(const double *v, int n, double *mean, double *lo, double *hi);
 double stats_median(double *v, int n);
 double stats_range(double *v, int n, double *lo, double *hi);
 
+/* Median of the finite values of v (reordered in place) with its distribution-free interval: the order
+ * statistics v(k) and v(m-k+1) of the m values, k the largest with P(Binomial(m, 1/2) < k) <= 2.5%, which
+ * cover the median with at least 95%. lo, hi NaN with fewer than 6 values. Returns how many. */
+int stats_median_ci(double *v, int n, double *med, double *lo, double *hi);
+
 /* Delete-one jackknife interval of an estimate from its g replicates rep[i] (the statistic recomputed
  * without unit i): est -+ t(0.975, g-1) sqrt((g-1)/g sum (rep[i] - mean rep)^2). Returns -1 (lo, hi NaN)
  * when est or a replicate is not finite, or g < 2. */

@@ -1,8 +1,11 @@
+#define _GNU_SOURCE /* SCHED_IDLE */
 #include "model/gsync.h"
 
 #include <math.h>
+#include <omp.h>
+#include <sched.h>
 #include <stdlib.h>
-#include <time.h>
+#include <string.h>
 
 #include "core/clock.h"
 #include "core/dist.h"
@@ -12,22 +15,6 @@ static void reduce(gsync_t *s, size_t begin, size_t end)
 {
     CHECK_RC(MPI_Allreduce(MPI_IN_PLACE, s->grads + begin, (int)(end - begin), MPI_FLOAT, MPI_SUM, s->comm),
              dist_strerror);
-}
-
-/* Sleeps until every rank's thread has reached this point. A blocking MPI call waits by spinning, and a
- * thread spinning until the slowest rank hands over its bucket would take that time from this rank's
- * backward on the same core; MPI_Ibarrier, tested between pauses of 100 us, waits without one (with
- * pauses of 20 us, the tests themselves took a third of the core). */
-static void rendezvous(gsync_t *s)
-{
-    MPI_Request req;
-    int done = 0;
-    CHECK_RC(MPI_Ibarrier(s->comm, &req), dist_strerror);
-    for (;;) {
-        CHECK_RC(MPI_Test(&req, &done, MPI_STATUS_IGNORE), dist_strerror);
-        if (done) return;
-        nanosleep(&(struct timespec){.tv_nsec = 100000}, NULL);
-    }
 }
 
 /* The communication thread: sums the handed-over buckets in order, one at a time. */
@@ -41,9 +28,6 @@ static void *comm_main(void *arg)
         if (s->reduced == s->posted) break; /* stopped, nothing left */
         int b = s->reduced;
         CHECK(pthread_mutex_unlock(&s->mu) == 0, "pthread_mutex_unlock failed");
-        /* the last bucket is handed over once backward has ended, when spinning costs this rank nothing;
-         * the choice depends on b alone, so every rank makes the same collective calls */
-        if (b < s->n_buckets - 1) rendezvous(s);
         reduce(s, s->begin[b], s->end[b]);
         CHECK(pthread_mutex_lock(&s->mu) == 0, "pthread_mutex_lock failed");
         s->reduced++;
@@ -51,6 +35,25 @@ static void *comm_main(void *arg)
     }
     CHECK(pthread_mutex_unlock(&s->mu) == 0, "pthread_mutex_unlock failed");
     return NULL;
+}
+
+/* Whether backward leaves this rank no core time for the thread: one compute thread a rank, and no more
+ * cores than ranks on the node (counting every core that any of the node's ranks may run on). */
+static int no_spare_core(MPI_Comm comm)
+{
+    MPI_Comm node;
+    int ranks;
+    cpu_set_t mine, all;
+    CHECK(sched_getaffinity(0, sizeof mine, &mine) == 0, "sched_getaffinity failed: cannot tell this rank's cores");
+    CHECK_RC(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), dist_strerror);
+    CHECK_RC(MPI_Comm_size(node, &ranks), dist_strerror);
+    unsigned long bits[sizeof mine / sizeof(unsigned long)], any[sizeof mine / sizeof(unsigned long)];
+    memcpy(bits, &mine, sizeof mine);
+    CHECK_RC(MPI_Allreduce(bits, any, (int)(sizeof bits / sizeof *bits), MPI_UNSIGNED_LONG, MPI_BOR, node),
+             dist_strerror);
+    CHECK_RC(MPI_Comm_free(&node), dist_strerror);
+    memcpy(&all, any, sizeof all);
+    return omp_get_max_threads() == 1 && ranks >= CPU_COUNT(&all);
 }
 
 void gsync_init(gsync_t *s, const gpt_t *m, size_t bucket_bytes, MPI_Comm comm, int overlap)
@@ -78,10 +81,18 @@ void gsync_init(gsync_t *s, const gpt_t *m, size_t bucket_bytes, MPI_Comm comm, 
     s->threaded = overlap && s->thread_level >= MPI_THREAD_SERIALIZED;
     s->overlap = s->threaded;
     if (!s->threaded) return;
+    s->after_backward = no_spare_core(comm);
     CHECK(pthread_mutex_init(&s->mu, NULL) == 0 && pthread_cond_init(&s->work, NULL) == 0 &&
               pthread_cond_init(&s->done, NULL) == 0,
           "pthread_mutex_init/cond_init failed");
     CHECK(pthread_create(&s->thread, NULL, comm_main, s) == 0, "pthread_create failed: no communication thread");
+    /* Open MPI's blocking calls wait by spinning, and a bucket's all-reduce waits for the slowest rank's
+     * backward to hand the same bucket over. In the idle class the thread runs only on core time no
+     * thread of normal priority wants, so it never takes a core from this rank's backward: on cores left
+     * idle (a spare core, OpenMP threads asleep, a rank waiting) it overlaps; where backward keeps every
+     * core busy, it sums after backward, as the blocking mode does (docs/scaling.md). Any thread may enter
+     * the idle class; where a system refuses, the thread keeps normal priority. */
+    s->idle_class = pthread_setschedparam(s->thread, SCHED_IDLE, &(struct sched_param){0}) == 0;
 }
 
 void gsync_free(gsync_t *s)
@@ -112,7 +123,7 @@ static void post(gsync_t *s)
 
 void gsync_arm(gsync_t *s, gpt_t *m)
 {
-    if (!s->overlap) return;
+    if (!s->overlap || s->after_backward) return;
     m->on_block_done = gsync_block_done;
     m->hook_ctx = s;
 }
@@ -137,16 +148,21 @@ void gsync_finish(gsync_t *s, gpt_t *m)
     m->on_block_done = NULL;
     m->hook_ctx = NULL;
     double t0 = clock_seconds();
-    if (s->overlap) {
+    if (s->overlap && !s->after_backward) {
         while (s->posted < s->n_buckets) post(s);
         CHECK(pthread_mutex_lock(&s->mu) == 0, "pthread_mutex_lock failed");
         while (s->reduced < s->n_buckets) CHECK(pthread_cond_wait(&s->done, &s->mu) == 0, "pthread_cond_wait failed");
         s->posted = s->reduced = 0; /* the thread is idle: the next step starts from the top bucket */
         CHECK(pthread_mutex_unlock(&s->mu) == 0, "pthread_mutex_unlock failed");
-    } else {
+    } else { /* blocking, or overlapped where backward leaves the thread no core: the same one call */
         reduce(s, 0, s->n);
     }
     s->wait_s += clock_seconds() - t0;
+}
+
+int gsync_overlap_turn(int i)
+{
+    return i % 4 == 0 || i % 4 == 3;
 }
 
 void gsync_autotune(gsync_t *s, gsync_pass_fn pass, void *ctx, int trials, double secs[2])
@@ -158,10 +174,10 @@ void gsync_autotune(gsync_t *s, gsync_pass_fn pass, void *ctx, int trials, doubl
     s->overlap = 1;
     pass(ctx); /* the first pass pays for first touches, on any mode */
     for (int i = 0; i < 2 * trials; i++) {
-        s->overlap = i % 2 == 0;
+        s->overlap = gsync_overlap_turn(i);
         double t0 = clock_seconds();
         pass(ctx);
-        sum[i % 2] += clock_seconds() - t0;
+        sum[!s->overlap] += clock_seconds() - t0;
     }
     /* every rank must keep the same mode: the max over ranks is one number everywhere */
     CHECK_RC(MPI_Allreduce(sum, slowest, 2, MPI_DOUBLE, MPI_MAX, s->comm), dist_strerror);

@@ -1,7 +1,8 @@
-#define _GNU_SOURCE /* sched_getaffinity */
+#define _GNU_SOURCE /* sched_getaffinity, sched_setaffinity */
 #include "run/benchmark.h"
 
 #include <cblas.h>
+#include <dirent.h>
 #include <math.h>
 #include <omp.h>
 #include <sched.h>
@@ -16,6 +17,7 @@
 #include "core/cli.h"
 #include "core/dist.h"
 #include "core/err.h"
+#include "core/stats.h"
 #include "model/gsync.h"
 #include "model/gpt.h"
 #include "model/adamw.h"
@@ -280,19 +282,64 @@ static void idle_barrier(void)
 
 typedef struct {
     double tokens_per_s, wait_share;
+    /* on the overlapped result: overlapped against blocking tokens/s, the median of the step pairs' ratios
+     * with its 95% interval, and how many pairs; bound: every rank of the layout ran on cores of its own;
+     * after_backward: rank 0's overlapped mode made the blocking call (gsync_t) */
+    double ratio, ratio_lo, ratio_hi;
+    int pairs, bound, after_backward;
 } dp_result_t;
 
-/* `ranks` ranks (a prefix of the world) of `threads` threads each train data-parallel with per-rank batch
- * B; the others wait in idle_barrier. out[1]: the blocking reduction (or none, on one rank); out[0]: the
- * overlapped one, NaN tokens/s on one rank or where MPI gives no thread for it. With both, the steps
- * alternate between the two modes, so that both meet the same drift of the machine (clock, other
- * processes) and neither pays for coming first. */
-static void bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int threads, const dist_t *d, dp_result_t out[2])
+/* Every thread of this process (OpenMP's, the communication thread, MPI's) onto `set`. */
+static void bind_threads(const cpu_set_t *set)
 {
-    dp_result_t r[2] = {{NAN, 0}, {0, 0}};
+    DIR *dir = opendir("/proc/self/task");
+    CHECK(dir, "cannot list /proc/self/task to bind threads");
+    for (struct dirent *e; (e = readdir(dir));)
+        if (e->d_name[0] != '.') (void)sched_setaffinity((pid_t)atoi(e->d_name), sizeof *set, set);
+    closedir(dir);
+}
+
+/* Binds this rank, one of a layout's ranks in `comm`, to `threads` cores of its own, as the launch that
+ * asks for the layout does (srun --cpus-per-task with --cpu-bind=cores, mpirun --map-by slot:PE=T): the
+ * k-th rank on the node takes the k-th `threads` cores of the cores it may run on. Unbound, the scheduler
+ * moves a rank's threads across cores and away from their caches; measured on 2 cores, that cost the
+ * overlapped steps (4 threads on 2 cores) more than the blocking ones. Returns 1 when every rank of the
+ * layout runs on cores of its own, bound here or by the launcher. */
+static int bind_layout(MPI_Comm comm, int threads, const cpu_set_t *all)
+{
+    MPI_Comm node;
+    int local, bound;
+    CHECK_RC(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), dist_strerror);
+    CHECK_RC(MPI_Comm_rank(node, &local), dist_strerror);
+    int have = CPU_COUNT(all), mine = have == threads; /* already bound to exactly its own cores */
+    if (!mine && have >= (local + 1) * threads) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        for (int cpu = 0, k = 0; cpu < CPU_SETSIZE && k < (local + 1) * threads; cpu++)
+            if (CPU_ISSET(cpu, all) && k++ >= local * threads) CPU_SET(cpu, &set);
+        bind_threads(&set);
+        mine = 1;
+    }
+    CHECK_RC(MPI_Allreduce(&mine, &bound, 1, MPI_INT, MPI_MIN, comm), dist_strerror);
+    CHECK_RC(MPI_Comm_free(&node), dist_strerror);
+    return bound;
+}
+
+/* `ranks` ranks (a prefix of the world) of `threads` threads each, bound to cores of their own, train
+ * data-parallel with per-rank batch B; the others wait in idle_barrier. out[1]: the blocking reduction (or
+ * none, on one rank); out[0]: the overlapped one, NaN tokens/s on one rank or where MPI gives no thread for
+ * it. With both, the steps alternate between the two modes, so that both meet the same drift of the
+ * machine (clock, other processes), in gsync_overlap_turn's order so that neither pays for coming first;
+ * the k-th step of each mode make a pair. `all`: the cores this rank was started on. */
+static void bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int threads, const dist_t *d,
+                     const cpu_set_t *all, dp_result_t out[2])
+{
+    dp_result_t r[2] = {0};
+    r[0].tokens_per_s = NAN;
     MPI_Comm comm;
     CHECK_RC(MPI_Comm_split(MPI_COMM_WORLD, d->rank < ranks, d->rank, &comm), dist_strerror);
     if (d->rank < ranks) {
+        int bound = bind_layout(comm, threads, all);
         omp_set_num_threads(threads);
         bench_run_t run;
         run_create(&run, bc, &kernels_fast);
@@ -301,9 +348,9 @@ static void bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int thread
         config_defaults(&cfg);
         gsync_init(&sync, &run.m, (size_t)cfg.bucket_kb << 10, comm, ranks > 1);
         int modes = sync.threaded ? 2 : 1, n[2] = {0, 0};
-        double *t = err_calloc(2 * (size_t)steps, sizeof *t), wait[2] = {0, 0}, total[2] = {0, 0};
+        double *t = err_calloc(3 * (size_t)steps, sizeof *t), wait[2] = {0, 0}, total[2] = {0, 0};
         for (int s = -2 * modes; s < steps * modes; s++) { /* two warm-up steps of each mode */
-            int m = modes == 2 ? (s + 2 * modes) % 2 : 1;
+            int m = modes == 2 ? !gsync_overlap_turn(s + 2 * modes) : 1;
             sync.overlap = m == 0;
             double w0 = sync.wait_s, t0 = clock_seconds();
             run_step(&run, ranks > 1 ? &sync : NULL, 1.0f / (float)ranks, 1);
@@ -313,15 +360,25 @@ static void bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int thread
             total[m] += dt;
             wait[m] += sync.wait_s - w0;
         }
-        for (int m = 2 - modes; m < 2; m++)
-            r[m] = (dp_result_t){(double)ranks * run.B * run.T / median(t + (size_t)m * steps, n[m]), wait[m] / total[m]};
+        double *ratio = t + 2 * (size_t)steps;
+        if (modes == 2) {
+            for (int i = 0; i < steps; i++) ratio[i] = t[steps + i] / t[i]; /* tokens/s: time blocking / overlapped */
+            r[0].pairs = stats_median_ci(ratio, steps, &r[0].ratio, &r[0].ratio_lo, &r[0].ratio_hi);
+        }
+        for (int m = 2 - modes; m < 2; m++) {
+            r[m].tokens_per_s = (double)ranks * run.B * run.T / median(t + (size_t)m * steps, n[m]);
+            r[m].wait_share = wait[m] / total[m];
+            r[m].bound = bound;
+            r[m].after_backward = sync.after_backward;
+        }
         free(t);
         gsync_free(&sync);
         run_destroy(&run);
+        bind_threads(all);
     }
     idle_barrier();
     CHECK_RC(MPI_Comm_free(&comm), dist_strerror);
-    CHECK_RC(MPI_Bcast(r, 4, MPI_DOUBLE, 0, MPI_COMM_WORLD), dist_strerror);
+    CHECK_RC(MPI_Bcast(r, (int)sizeof r, MPI_BYTE, 0, MPI_COMM_WORLD), dist_strerror);
     out[0] = r[0];
     out[1] = r[1];
 }
@@ -349,10 +406,10 @@ int benchmark_node_cores(void)
 
 /* The fewest cores any rank may run on (its affinity mask): a launcher that binds each rank to one core
  * makes every layout of several threads per rank a measure of oversubscription. */
-static int min_affinity(void)
+static int min_affinity(cpu_set_t *set)
 {
-    cpu_set_t set;
-    int mine = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1 << 20, least;
+    CHECK(sched_getaffinity(0, sizeof *set, set) == 0, "sched_getaffinity failed: cannot tell this rank's cores");
+    int mine = CPU_COUNT(set), least;
     CHECK_RC(MPI_Allreduce(&mine, &least, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
     return least;
 }
@@ -365,25 +422,27 @@ typedef struct {
 
 void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const dist_t *d)
 {
-    int top = cores < d->size ? cores : d->size, pinned = min_affinity(), reps = steps < 5 ? steps : 5;
+    cpu_set_t all;
+    int top = cores < d->size ? cores : d->size, pinned = min_affinity(&all), reps = steps < 5 ? steps : 5;
     double flops = gpt_flops_per_token(&bc->d, bc->d.T);
     /* the reference first: 1 rank x 1 thread, with SGEMM on 1 thread */
     double sgemm1 = sgemm_on(1, reps, d);
     dp_result_t one[2];
-    bench_dp(bc, steps, 1, 1, d, one);
+    bench_dp(bc, steps, 1, 1, d, &all, one);
     layout_t rows[2 * 31];
     int n = 0;
     for (int P = 1; P <= top; P *= 2) {
         int t = cores / P;
         double g = t == 1 ? sgemm1 : sgemm_on(t, reps, d);
         dp_result_t r[2];
-        bench_dp(bc, steps, P, t, d, r);
+        bench_dp(bc, steps, P, t, d, &all, r);
         for (int ov = 1; ov >= 0; ov--) /* overlapped, then blocking; one rank reduces nothing */
             if (isfinite(r[!ov].tokens_per_s)) rows[n++] = (layout_t){P, t, ov, r[!ov], g};
     }
     if (d->rank) return;
     printf("ranks x threads on a node of %d cores, config %s, median of %d steps each (the two reductions' steps alternating), micro-batch %d per rank; "
-           "SGEMM 2048^3 on rank 0 alone, per thread count:\n", cores, bc->name, steps, bc->B);
+           "each rank bound to cores of its own; SGEMM 2048^3 on rank 0 alone, per thread count:\n", cores, bc->name,
+           steps, bc->B);
     if (pinned < cores)
         printf("  warning: a rank may run on only %d core%s: layouts of more threads per rank oversubscribe them; "
                "launch with mpirun --bind-to none, or srun --cpus-per-task\n", pinned, pinned == 1 ? "" : "s");
@@ -397,7 +456,11 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const di
     int best = 0;
     for (int i = 0; i < n; i++) {
         printf("| %d x %d | %s | %.0f | %.2fx | %.2fx SGEMM(%d thread%s) | ", rows[i].ranks, rows[i].threads,
-               rows[i].ranks == 1 ? "-" : rows[i].overlap ? "overlap" : "blocking", rows[i].r.tokens_per_s,
+               rows[i].ranks == 1              ? "-"
+               : !rows[i].overlap              ? "blocking"
+               : rows[i].r.after_backward      ? "overlap (after backward)"
+                                               : "overlap",
+               rows[i].r.tokens_per_s,
                rows[i].r.tokens_per_s / one[1].tokens_per_s,
                rows[i].r.tokens_per_s * flops / rows[i].ranks / 1e9 / rows[i].sgemm, rows[i].threads,
                rows[i].threads == 1 ? "" : "s");
@@ -405,9 +468,22 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const di
         else printf("%.1f%% |\n", 100 * rows[i].r.wait_share);
         if (rows[i].r.tokens_per_s > rows[best].r.tokens_per_s) best = i;
     }
+    for (int i = 0; i < n; i++) {
+        if (!rows[i].r.bound)
+            printf("  note: %d x %d: ranks share cores (they may run on too few to have %d each)\n", rows[i].ranks,
+                   rows[i].threads, rows[i].threads);
+        if (rows[i].ranks > 1 && rows[i].overlap) {
+            printf("overlap / blocking tokens/s, %d x %d: %.3f, the median of %d step pairs", rows[i].ranks,
+                   rows[i].threads, rows[i].r.ratio, rows[i].r.pairs);
+            if (isfinite(rows[i].r.ratio_lo))
+                printf(" (95%% interval %.3f-%.3f)\n", rows[i].r.ratio_lo, rows[i].r.ratio_hi);
+            else
+                printf(" (an interval needs 6 steps)\n");
+        }
+    }
     int P = rows[best].ranks, t = rows[best].threads;
     printf("would pick: %d rank%s x %d thread%s%s%s, %.2fx 1 x 1; with Slurm: sbatch --nodes=1 --ntasks-per-node=%d "
-           "--cpus-per-task=%d, OMP_NUM_THREADS=%d\n", P, P == 1 ? "" : "s", t, t == 1 ? "" : "s",
+           "--cpus-per-task=%d, srun --cpu-bind=cores, OMP_NUM_THREADS=%d\n", P, P == 1 ? "" : "s", t, t == 1 ? "" : "s",
            P > 1 ? ", train.allreduce = " : "", P > 1 ? (rows[best].overlap ? "overlap" : "blocking") : "",
            rows[best].r.tokens_per_s / one[1].tokens_per_s, P, t, t);
 }

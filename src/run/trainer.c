@@ -195,6 +195,13 @@ static void choose_allreduce(trainer_t *tr, runlog_data_t *data)
     else if (isfinite(data->allreduce_ms[0]))
         runlog_printf(&tr->log, "train.allreduce = auto: %s, %.1f ms a pass overlapped against %.1f ms blocking",
                       data->allreduce, data->allreduce_ms[0], data->allreduce_ms[1]);
+    if (s->overlap && s->after_backward)
+        runlog_printf(&tr->log, "train.allreduce = overlap: one thread a rank and no core beyond the ranks leave the "
+                                "communication thread no core time, so the gradients are summed as blocking does, "
+                                "after backward (docs/scaling.md)");
+    if (s->threaded && !s->idle_class)
+        runlog_printf(&tr->log, "warning: the communication thread could not enter the idle scheduling class "
+                                "(SCHED_IDLE): overlapped, it spins on this rank's cores while slower ranks finish");
 }
 
 static int trainer_open_from(trainer_t *tr, const config_t *cfg, const dist_t *dist, int resume, init_t *init,
