@@ -80,8 +80,10 @@ read -r P t mode <<<"$best"
 slurm="sbatch --nodes=1 --ntasks-per-node=$P --cpus-per-task=$t, srun --cpu-bind=cores, OMP_NUM_THREADS=$t"
 grep -qE "^would pick: $P ranks? x $t threads?(, train.allreduce = $mode)?, [0-9.]+x 1 x 1; with Slurm: $slurm$" scaling.out ||
     die "il-bench --scaling did not pick the fastest layout ($P x $t $mode): $(cat scaling.out)"
-# overlapped against blocking, pair by pair: a median inside its interval; every layout on cores of its own
-# unbound, and the layouts of 2 threads a rank left sharing when the launcher binds each rank to one core
+# overlapped against blocking, pair by pair: the line's form, 6 pairs and a plausible interval; every layout
+# on cores of its own
+# when launched unbound, and the layouts of 2 threads a rank left sharing when the launcher binds each rank
+# to one core
 awk '/^overlap \/ blocking tokens\/s, 2 x 1: / { r = $8 + 0; split($NF, iv, "-"); sub(/\)/, "", iv[2])
     ok = $12 == 6 && iv[1] + 0 <= r && r <= iv[2] + 0 && iv[1] > 0.5 && iv[2] < 2 } END { exit !ok }' scaling.out &&
     ! grep -q "share cores" scaling.out || die "il-bench --scaling overlap / blocking line: $(cat scaling.out)"

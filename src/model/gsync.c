@@ -37,23 +37,24 @@ static void *comm_main(void *arg)
     return NULL;
 }
 
-/* Whether backward leaves this rank no core time for the thread: one compute thread a rank, and no more
- * cores than ranks on the node (counting every core that any of the node's ranks may run on). */
+/* Whether backward leaves the thread no core time on any rank: one compute thread a rank, and no more
+ * cores than ranks on each node (counting every core that any of the node's ranks may run on). The same
+ * answer everywhere, since it decides which collective calls every rank makes. A rank that cannot read
+ * its cores (more CPUs than a cpu_set_t holds) says there are spare ones. */
 static int no_spare_core(MPI_Comm comm)
 {
     MPI_Comm node;
-    int ranks;
+    int ranks, none, everywhere;
     cpu_set_t mine, all;
-    CHECK(sched_getaffinity(0, sizeof mine, &mine) == 0, "sched_getaffinity failed: cannot tell this rank's cores");
+    int known = sched_getaffinity(0, sizeof mine, &mine) == 0;
+    if (!known) memset(&mine, 0xff, sizeof mine);
     CHECK_RC(MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node), dist_strerror);
     CHECK_RC(MPI_Comm_size(node, &ranks), dist_strerror);
-    unsigned long bits[sizeof mine / sizeof(unsigned long)], any[sizeof mine / sizeof(unsigned long)];
-    memcpy(bits, &mine, sizeof mine);
-    CHECK_RC(MPI_Allreduce(bits, any, (int)(sizeof bits / sizeof *bits), MPI_UNSIGNED_LONG, MPI_BOR, node),
-             dist_strerror);
+    CHECK_RC(MPI_Allreduce(&mine, &all, (int)sizeof mine, MPI_BYTE, MPI_BOR, node), dist_strerror);
     CHECK_RC(MPI_Comm_free(&node), dist_strerror);
-    memcpy(&all, any, sizeof all);
-    return omp_get_max_threads() == 1 && ranks >= CPU_COUNT(&all);
+    none = known && omp_get_max_threads() == 1 && ranks >= CPU_COUNT(&all);
+    CHECK_RC(MPI_Allreduce(&none, &everywhere, 1, MPI_INT, MPI_MIN, comm), dist_strerror);
+    return everywhere;
 }
 
 void gsync_init(gsync_t *s, const gpt_t *m, size_t bucket_bytes, MPI_Comm comm, int overlap)
@@ -87,11 +88,12 @@ void gsync_init(gsync_t *s, const gpt_t *m, size_t bucket_bytes, MPI_Comm comm, 
           "pthread_mutex_init/cond_init failed");
     CHECK(pthread_create(&s->thread, NULL, comm_main, s) == 0, "pthread_create failed: no communication thread");
     /* Open MPI's blocking calls wait by spinning, and a bucket's all-reduce waits for the slowest rank's
-     * backward to hand the same bucket over. In the idle class the thread runs only on core time no
-     * thread of normal priority wants, so it never takes a core from this rank's backward: on cores left
-     * idle (a spare core, OpenMP threads asleep, a rank waiting) it overlaps; where backward keeps every
-     * core busy, it sums after backward, as the blocking mode does (docs/scaling.md). Any thread may enter
-     * the idle class; where a system refuses, the thread keeps normal priority. */
+     * backward to hand the same bucket over. In the idle class the thread gets a core's time only where
+     * no thread of normal priority wants it, and otherwise a very small share (weight 3 against 1,024),
+     * so it hardly slows this rank's backward: on cores left idle (a spare core, OpenMP threads asleep, a
+     * rank waiting) it overlaps. Where backward keeps every core busy (after_backward), the calling
+     * thread makes the blocking call instead (docs/scaling.md). Any thread may enter the idle class;
+     * where a system refuses, the thread keeps normal priority. */
     s->idle_class = pthread_setschedparam(s->thread, SCHED_IDLE, &(struct sched_param){0}) == 0;
 }
 

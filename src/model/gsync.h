@@ -32,7 +32,7 @@ typedef struct {
     int overlap;         /* 1: the next step reduces its buckets during backward; only where threaded */
     int threaded;        /* the communication thread runs: overlap was asked for and MPI allows it */
     int thread_level;    /* what MPI_Query_thread said */
-    int idle_class;      /* the thread runs in SCHED_IDLE, on core time no other thread wants */
+    int idle_class;      /* the thread runs in SCHED_IDLE: little more than core time no other thread wants */
     int after_backward;  /* overlapped, the gradients are summed as blocking does, in one call once backward
                           * has ended: each rank computes on one thread and the node has no core beyond its
                           * ranks, so backward leaves the thread no core time, and waking it only costs */
@@ -71,8 +71,9 @@ int gsync_overlap_turn(int i);
 
 /* One training pass for gsync_autotune: forward, gsync_arm, backward, gsync_finish. */
 typedef void (*gsync_pass_fn)(void *ctx);
-/* Collective over s->comm: runs pass once to warm up, then `trials` times in each mode, in gsync_overlap_turn's order, and
- * keeps the faster mode in s->overlap on every rank (the sums of the slowest rank's times decide). Sets
+/* Collective over s->comm: runs pass once to warm up, then `trials` times in each mode, in
+ * gsync_overlap_turn's order, and keeps the faster mode in s->overlap on every rank (the sums of the
+ * slowest rank's times decide). Sets
  * secs[0] and secs[1] to the mean seconds of an overlapped and a blocking pass; without the thread it
  * times nothing, keeps blocking and sets both to NaN. */
 void gsync_autotune(gsync_t *s, gsync_pass_fn pass, void *ctx, int trials, double secs[2]);

@@ -289,14 +289,18 @@ typedef struct {
     int pairs, bound, after_backward;
 } dp_result_t;
 
-/* Every thread of this process (OpenMP's, the communication thread, MPI's) onto `set`. */
-static void bind_threads(const cpu_set_t *set)
+/* Every thread of this process (OpenMP's, the communication thread, MPI's) onto `set`, which replaces any
+ * binding of single threads (OMP_PROC_BIND) for the rest of the run; returns 1 when the calling thread's
+ * own mask is now `set`. */
+static int bind_threads(const cpu_set_t *set)
 {
     DIR *dir = opendir("/proc/self/task");
     CHECK(dir, "cannot list /proc/self/task to bind threads");
     for (struct dirent *e; (e = readdir(dir));)
         if (e->d_name[0] != '.') (void)sched_setaffinity((pid_t)atoi(e->d_name), sizeof *set, set);
     closedir(dir);
+    cpu_set_t now;
+    return sched_getaffinity(0, sizeof now, &now) == 0 && CPU_EQUAL(&now, set);
 }
 
 /* Binds this rank, one of a layout's ranks in `comm`, to `threads` cores of its own, as the launch that
@@ -317,8 +321,7 @@ static int bind_layout(MPI_Comm comm, int threads, const cpu_set_t *all)
         CPU_ZERO(&set);
         for (int cpu = 0, k = 0; cpu < CPU_SETSIZE && k < (local + 1) * threads; cpu++)
             if (CPU_ISSET(cpu, all) && k++ >= local * threads) CPU_SET(cpu, &set);
-        bind_threads(&set);
-        mine = 1;
+        mine = bind_threads(&set);
     }
     CHECK_RC(MPI_Allreduce(&mine, &bound, 1, MPI_INT, MPI_MIN, comm), dist_strerror);
     CHECK_RC(MPI_Comm_free(&node), dist_strerror);
@@ -374,7 +377,7 @@ static void bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int thread
         free(t);
         gsync_free(&sync);
         run_destroy(&run);
-        bind_threads(all);
+        if (CPU_COUNT(all)) bind_threads(all);
     }
     idle_barrier();
     CHECK_RC(MPI_Comm_free(&comm), dist_strerror);
@@ -408,8 +411,9 @@ int benchmark_node_cores(void)
  * makes every layout of several threads per rank a measure of oversubscription. */
 static int min_affinity(cpu_set_t *set)
 {
-    CHECK(sched_getaffinity(0, sizeof *set, set) == 0, "sched_getaffinity failed: cannot tell this rank's cores");
-    int mine = CPU_COUNT(set), least;
+    int mine = 1 << 20, least;
+    if (sched_getaffinity(0, sizeof *set, set) == 0) mine = CPU_COUNT(set);
+    else CPU_ZERO(set); /* more CPUs than a cpu_set_t holds: no layout is bound */
     CHECK_RC(MPI_Allreduce(&mine, &least, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD), dist_strerror);
     return least;
 }
@@ -469,7 +473,7 @@ void benchmark_scaling(const benchmark_cfg_t *bc, int steps, int cores, const di
         if (rows[i].r.tokens_per_s > rows[best].r.tokens_per_s) best = i;
     }
     for (int i = 0; i < n; i++) {
-        if (!rows[i].r.bound)
+        if (!rows[i].r.bound && !rows[i].overlap) /* once a layout: its blocking row, or its only one */
             printf("  note: %d x %d: ranks share cores (they may run on too few to have %d each)\n", rows[i].ranks,
                    rows[i].threads, rows[i].threads);
         if (rows[i].ranks > 1 && rows[i].overlap) {
