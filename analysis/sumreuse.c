@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "analysis/summary.h"
+#include "analysis/traceread.h"
 #include "core/clock.h"
 #include "core/err.h"
 #include "core/runlog.h"
@@ -286,8 +287,7 @@ static int survives(const char *old_path, int ncid, const int *varid, int n_curv
             }
         _exit(0); /* nothing of the new file, open here too, is to be flushed */
     }
-    /* the trace reader's limit: a whole file reads at tens of MB/s even on a slow disk */
-    double deadline = clock_seconds() + 30 + (double)st.st_size / 10e6;
+    double deadline = clock_seconds() + traceread_limit_s((double)st.st_size);
     int status = 0;
     pid_t w;
     while ((w = waitpid(pid, &status, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
@@ -306,6 +306,6 @@ static int survives(const char *old_path, int ncid, const int *varid, int n_curv
 
 sumreuse_t *sumreuse_open(const char *old_path, int ncid, const int *varid, int n_curves)
 {
-    if (!old_path || access(old_path, F_OK)) return NULL;
-    return survives(old_path, ncid, varid, n_curves) ? open_checked(old_path, ncid, varid, n_curves) : NULL;
+    return old_path && survives(old_path, ncid, varid, n_curves) ? open_checked(old_path, ncid, varid, n_curves)
+                                                                   : NULL;
 }

@@ -687,14 +687,18 @@ static void quote_stderr(void)
     err_set("%s; the reader's stderr: %s", reason, line);
 }
 
+double traceread_limit_s(double size)
+{
+    return 30 + size / 10e6;
+}
+
 /* One attempt at the file in the reader (started if none runs): GOT, or the reason in err_msg() and whether
  * the reader had read other files before (*fresh 0: the file deserves another, fresh, reader). */
 static int attempt(traceread_t *f, const char *path, off_t size, int *fresh)
 {
     if (!rd.pid) reader_start();
     *fresh = rd.served == 0;
-    /* a generous limit: a whole trace reads at tens of MB/s even on a slow disk */
-    double seconds = 30 + (double)size / 10e6, deadline = clock_seconds() + seconds;
+    double seconds = traceread_limit_s((double)size), deadline = clock_seconds() + seconds;
     request_t q;
     memset(&q, 0, sizeof q); /* its padding too: it is sent whole */
     q.size = (int64_t)size, q.len = (uint32_t)strlen(path);

@@ -44,6 +44,9 @@ int traceread_file(traceread_t *f, const char *path);
 /* Ends the reading process, if one runs; the next traceread_file starts another. It also ends by itself when
  * this process ends. */
 void traceread_end(void);
+/* The seconds a reading process is given for a file of `size` bytes before it is taken for hung: generous,
+ * a whole file reads at tens of MB/s even on a slow disk. */
+double traceread_limit_s(double size);
 void traceread_free(traceread_t *f);
 
 #endif

@@ -26,18 +26,6 @@
 #include "trace/probe.h"
 #include "trace/tracer.h"
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 /* ---- per-kernel timing: a kernels_ops_t whose entries time the fast kernels ---- */
 enum { K_ENC, K_LN, K_MATMUL, K_ATT, K_GELU, K_CE, K_N };
 static const char *const k_names[K_N] = {"encoder", "layernorm", "matmul", "attention", "gelu", "crossentropy"};
@@ -92,7 +80,7 @@ double benchmark_sgemm_gflops(int n, int reps)
     free(a);
     free(b);
     free(c);
-    return 2.0 * n * n * (double)n / median(t, reps) / 1e9;
+    return 2.0 * n * n * (double)n / stats_median(t, reps) / 1e9;
 }
 
 /* A model, its optimizer and a fixed random batch: what every benchmark below trains. */
@@ -223,7 +211,7 @@ void benchmark_model(const benchmark_cfg_t *bc, int steps, double sgemm, int pro
         }
     }
     int N = r.B * r.T;
-    double med = median(t, steps), flops = gpt_flops_per_token(&bc->d, r.T) * N;
+    double med = stats_median(t, steps), flops = gpt_flops_per_token(&bc->d, r.T) * N;
     printf("config %s: V=%d T=%d L=%d NH=%d C=%d B=%d, %zu params, %.2f GFLOP/step, threads %d\n", bc->name,
            bc->d.V, r.T, bc->d.L, bc->d.NH, bc->d.C, r.B, r.m.n_params, flops / 1e9, omp_get_max_threads());
     double params, acts;
@@ -369,7 +357,7 @@ static void bench_dp(const benchmark_cfg_t *bc, int steps, int ranks, int thread
             r[0].pairs = stats_median_ci(ratio, steps, &r[0].ratio, &r[0].ratio_lo, &r[0].ratio_hi);
         }
         for (int m = 2 - modes; m < 2; m++) {
-            r[m].tokens_per_s = (double)ranks * run.B * run.T / median(t + (size_t)m * steps, n[m]);
+            r[m].tokens_per_s = (double)ranks * run.B * run.T / stats_median(t + (size_t)m * steps, n[m]);
             r[m].wait_share = wait[m] / total[m];
             r[m].bound = bound;
             r[m].after_backward = sync.after_backward;
@@ -572,22 +560,22 @@ void benchmark_trace_cost(const config_t *c, const char *label, int steps, int r
             run_step(&r, NULL, 1.0f, accum);
             t[i] = clock_seconds() - t0;
         }
-        double ts = median(t, steps), tf = bench_trace_step(&b, &r.m, 2 * k + 2, 1),
+        double ts = stats_median(t, steps), tf = bench_trace_step(&b, &r.m, 2 * k + 2, 1),
                tt = bench_trace_step(&b, &r.m, 2 * k + 3, 0);
         if (k < 0) continue;
         step[k] = ts, full[k] = tf, thin[k] = tt;
         share[k] = (n_full * tf + n_thin * tt) / (c->max_steps * ts);
         all_full[k] = (n_full + n_thin) * tf / (c->max_steps * ts);
     }
-    double ts = median(step, rounds), tf = median(full, rounds), tt = median(thin, rounds);
+    double ts = stats_median(step, rounds), tf = stats_median(full, rounds), tt = stats_median(thin, rounds);
     printf("  median of %d rounds: an ordinary step %.1f ms (median of %d), a full trace step %.1f ms = %.2f steps, "
            "one without S9, H4 and the genres %.1f ms = %.2f steps\n", rounds, ts * 1e3, steps, tf * 1e3, tf / ts,
            tt * 1e3, tt / ts);
     printf("  per round, the traced run's time over the untraced run's, less 1:");
     for (int k = 0; k < rounds; k++) printf(" %.2f%%", 100 * share[k]);
-    double sh = median(share, rounds);
+    double sh = stats_median(share, rounds);
     printf("\n  tracing costs %.2f%% of training time (the traced run takes %.4f x the untraced one); %.2f%% were every "
-           "trace step full\n", 100 * sh, 1 + sh, 100 * median(all_full, rounds));
+           "trace step full\n", 100 * sh, 1 + sh, 100 * stats_median(all_full, rounds));
     /* size: the records of the run's schedule, at most 200 of them, extrapolated */
     (void)bench_trace_close(&b);
     bench_trace_open(&b, c, &r.m, command);
